@@ -1,0 +1,17 @@
+import { runCli } from './cli.js';
+
+/** The process edge: real streams, environment and signals; the only place that exits. */
+const code = await runCli(process.argv.slice(2), {
+  io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) },
+  env: {
+    FERRY_CONFIG: process.env.FERRY_CONFIG,
+    FERRY_DATA_DIR: process.env.FERRY_DATA_DIR,
+    FERRY_SMTP_LISTEN: process.env.FERRY_SMTP_LISTEN,
+    FERRY_HTTP_LISTEN: process.env.FERRY_HTTP_LISTEN,
+  },
+  cwd: process.cwd(),
+  onSignal: (handler) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => handler(signal));
+  },
+});
+process.exitCode = code;

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { FerryError } from '../core/errors.js';
+import { configSchema, type Config, type RouteConfig } from './schema.js';
+
+/** The environment variables Ferry reads; nothing else in Ferry reads process.env. */
+export interface FerryEnv {
+  FERRY_CONFIG?: string | undefined;
+  FERRY_DATA_DIR?: string | undefined;
+  FERRY_SMTP_LISTEN?: string | undefined;
+  FERRY_HTTP_LISTEN?: string | undefined;
+}
+
+export interface LoadOptions {
+  /** --config FILE; wins over FERRY_CONFIG. */
+  file?: string | undefined;
+  env: FerryEnv;
+  cwd: string;
+}
+
+/** Read, override from the environment, validate and freeze. Throws FERRY_ERR_CONFIG* with one line per problem. */
+export function loadConfig(options: LoadOptions): Config {
+  const file = options.file ?? options.env.FERRY_CONFIG;
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(options.cwd, file), 'utf8');
+    } catch (err) {
+      throw new FerryError('FERRY_ERR_CONFIG_FILE', `config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new FerryError('FERRY_ERR_CONFIG_FILE', `config file ${file}: not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new FerryError('FERRY_ERR_CONFIG_FILE', `config file ${file}: expected a mapping of keys at the top level`);
+    }
+  }
+  return buildConfig(applyEnv(raw as Record<string, unknown>, options.env), options.cwd, file);
+}
+
+function applyEnv(raw: Record<string, unknown>, env: FerryEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  const section = (key: string): Record<string, unknown> => {
+    const v = out[key];
+    const copy = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {};
+    out[key] = copy;
+    return copy;
+  };
+  if (env.FERRY_DATA_DIR) out.dataDir = env.FERRY_DATA_DIR;
+  if (env.FERRY_SMTP_LISTEN) section('smtp').listen = env.FERRY_SMTP_LISTEN;
+  if (env.FERRY_HTTP_LISTEN) section('http').listen = env.FERRY_HTTP_LISTEN;
+  return out;
+}
+
+/** Validate an already-parsed object (also used by tests and reload). */
+export function buildConfig(raw: unknown, cwd: string, source = 'config'): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
+    throw new FerryError('FERRY_ERR_CONFIG', `${source}: ${lines.join(`\n${source}: `)}`);
+  }
+  const parsed = result.data;
+  const routes: Record<string, RouteConfig> = {};
+  for (const [domain, route] of Object.entries(parsed.routes)) {
+    routes[domain.toLowerCase()] =
+      typeof route === 'string' ? { host: route, auth: null, requireTls: false, implicitTls: false } : route;
+  }
+  const config = {
+    ...parsed,
+    hostname: parsed.hostname ?? osHostname(),
+    dataDir: resolve(cwd, parsed.dataDir),
+    routes,
+  };
+  return deepFreeze(config) as Config;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const where = path.length ? `${path.join('.')}.` : '';
+    return `unknown key ${issue.keys.map((k) => `"${where}${k}"`).join(', ')}: not a setting Ferry knows (see config/ferry.example.yaml)`;
+  }
+  const key = path.join('.') || '(top level)';
+  const value = valueAt(raw, issue.path as PropertyKey[]);
+  return `${key} = ${JSON.stringify(value) ?? 'undefined'}: ${issue.message}`;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = raw;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Split "host:port" / "[v6]:port". */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const idx = value.lastIndexOf(':');
+  let host = value.slice(0, idx);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(value.slice(idx + 1)) };
+}

@@ -1,0 +1,49 @@
+import { Resolver as NodeResolver } from 'node:dns/promises';
+
+/**
+ * DNS is injected. Production uses node's resolver pointed at the configured servers; tests
+ * point it at a DNS server on loopback. This file is the only place that imports node:dns.
+ */
+export interface MxRecord {
+  exchange: string;
+  priority: number;
+}
+
+export interface DnsResolver {
+  resolveMx(domain: string): Promise<MxRecord[]>;
+  resolve4(host: string): Promise<string[]>;
+  resolve6(host: string): Promise<string[]>;
+  /** TXT records, each one's strings joined. */
+  resolveTxt(name: string): Promise<string[]>;
+  reverse(ip: string): Promise<string[]>;
+}
+
+/**
+ * node:dns error codes, re-exported so callers can tell "does not exist" (ENOTFOUND, NXDOMAIN)
+ * from "no records of that type" (ENODATA) from "could not ask" (ESERVFAIL, ETIMEOUT, ...).
+ */
+export const DNS_NOT_FOUND = 'ENOTFOUND';
+export const DNS_NO_DATA = 'ENODATA';
+
+export interface ResolverOptions {
+  /** host:port list; empty means the system's servers. */
+  servers: readonly string[];
+  timeoutMs: number;
+  tries: number;
+}
+
+export function createDnsResolver(options: ResolverOptions): DnsResolver {
+  const r = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
+  if (options.servers.length > 0) r.setServers([...options.servers]);
+  return {
+    resolveMx: (d) => r.resolveMx(d),
+    resolve4: (h) => r.resolve4(h),
+    resolve6: (h) => r.resolve6(h),
+    resolveTxt: async (n) => (await r.resolveTxt(n)).map((parts) => parts.join('')),
+    reverse: (ip) => r.reverse(ip),
+  };
+}
+
+export function dnsErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}

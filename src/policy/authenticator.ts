@@ -1,0 +1,15 @@
+import type { UsersRepo } from '../store/users-repo.js';
+import type { Authenticator } from '../receive/smtp-listener.js';
+import { DUMMY_HASH, verifyPassword } from './passwords.js';
+
+/** Checks SMTP AUTH credentials against the users table (read on every AUTH: CLI changes apply at once). */
+export function createAuthenticator(users: UsersRepo): Authenticator {
+  return {
+    async verify(name, password) {
+      const user = users.get(name);
+      // Verify against a dummy hash for unknown users so the reply time does not reveal them.
+      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+      return ok && user ? { name: user.name, fromDomains: user.fromDomains } : null;
+    },
+  };
+}

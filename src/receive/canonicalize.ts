@@ -1,0 +1,116 @@
+/**
+ * Turns the DATA stream into the canonical stored form as it passes: bare LF becomes CRLF
+ * (STYLE 13), 8-bit bytes are noticed, and the message is split at the blank line. The header
+ * block is held in memory (bounded by maxHeaderBytes) because it is stored in the database row
+ * and may still be changed by policy (DMARC rewrite) and signing; the body streams on to the
+ * spool untouched, so neither of those ever rewrites a large file.
+ */
+const HEADER_END = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
+const EMPTY = Buffer.alloc(0);
+
+export class Canonicalizer {
+  eightBit = false;
+  headerTooLarge = false;
+  private headersDone = false;
+  private headerChunks: Buffer[] = [];
+  private headerSize = 0;
+  private prevCR = false;
+  private lastByte = -1;
+  private total = 0;
+
+  constructor(private readonly maxHeaderBytes: number) {}
+
+  /** Feeds one chunk; returns the canonical body bytes it contributes (headers are held). */
+  push(chunk: Buffer): Buffer {
+    const out = this.fixLineEndings(chunk);
+    if (out.length === 0) return EMPTY;
+    if (!this.eightBit) {
+      for (let i = 0; i < out.length; i++) {
+        if (out[i]! > 0x7f) {
+          this.eightBit = true;
+          break;
+        }
+      }
+    }
+    const first = this.total === 0;
+    this.total += out.length;
+    this.lastByte = out[out.length - 1]!;
+    if (this.headersDone) return out;
+    if (first && out.length >= 2 && out[0] === 0x0d && out[1] === 0x0a) {
+      // The message starts with the blank line: no headers, all of it is body.
+      this.headersDone = true;
+      return out;
+    }
+    // Look for the blank line, allowing it to straddle the previous chunk.
+    const held = this.heldTail();
+    const joined = held.length ? Buffer.concat([held, out]) : out;
+    const idx = joined.indexOf(HEADER_END);
+    if (idx === -1) {
+      this.hold(out);
+      return EMPTY;
+    }
+    const split = idx + 4 - held.length; // the header block keeps its blank line
+    this.hold(out.subarray(0, split));
+    this.headersDone = true;
+    return out.subarray(split);
+  }
+
+  /**
+   * Ends the stream. Returns the header block (ending with the blank line) and any bytes to
+   * append to the body so the stored message ends with CRLF.
+   */
+  finish(): { headers: Buffer; bodyTail: Buffer } {
+    let bodyTail = EMPTY;
+    if (this.total > 0 && this.lastByte !== 0x0a) {
+      if (this.headersDone) bodyTail = CRLF;
+      else this.hold(CRLF);
+    }
+    if (!this.headersDone) {
+      // Headers only, no body: store them followed by the blank line.
+      this.hold(this.total === 0 ? EMPTY : CRLF);
+    }
+    return { headers: Buffer.concat(this.headerChunks, this.headerSize), bodyTail };
+  }
+
+  private heldTail(): Buffer {
+    const last = this.headerChunks[this.headerChunks.length - 1];
+    if (!last) return EMPTY;
+    if (last.length >= 3 || this.headerChunks.length === 1) return last.subarray(Math.max(0, last.length - 3));
+    return Buffer.concat(this.headerChunks.slice(-3)).subarray(-3);
+  }
+
+  private hold(part: Buffer): void {
+    if (part.length === 0) return;
+    if (this.headerSize + part.length > this.maxHeaderBytes) {
+      // Keep counting nothing: the message will be refused, memory stays bounded.
+      this.headerTooLarge = true;
+      this.headerChunks = [];
+      this.headerSize = 0;
+      this.headersDone = true;
+      return;
+    }
+    this.headerChunks.push(Buffer.from(part));
+    this.headerSize += part.length;
+  }
+
+  private fixLineEndings(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    let extra = 0;
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+      if (!(i === 0 ? this.prevCR : chunk[i - 1] === 0x0d)) extra++;
+    }
+    let out = chunk;
+    if (extra > 0) {
+      out = Buffer.allocUnsafe(chunk.length + extra);
+      let j = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        const c = chunk[i]!;
+        if (c === 0x0a && !(i === 0 ? this.prevCR : chunk[i - 1] === 0x0d)) out[j++] = 0x0d;
+        out[j++] = c;
+      }
+    }
+    this.prevCR = chunk[chunk.length - 1] === 0x0d;
+    return out;
+  }
+}

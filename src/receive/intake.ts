@@ -1,0 +1,171 @@
+import type { Readable } from 'node:stream';
+import type { Clock } from '../core/clock.js';
+import { FerryError, smtpError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Spool } from '../spool/spool.js';
+import type { GroupCommitter } from '../store/group-commit.js';
+import type { AcceptedMessage } from '../store/queue-store.js';
+import { Canonicalizer } from './canonicalize.js';
+import { readHeaderFacts, type HeaderFacts } from './headers.js';
+
+/** A recipient as decided at RCPT time. */
+export interface IntakeRecipient {
+  address: string;
+  domain: string;
+  status: 'queued' | 'dropped';
+  reason: string | null;
+  category: string | null;
+}
+
+/** What intake knows about the SMTP session a message arrived on. */
+export interface IntakeSession {
+  sessionId: string;
+  clientIp: string | null;
+  clientHostname: string | null;
+  helo: string | null;
+  tls: string | null;
+  username: string | null;
+  /** The authenticated user's allowed sender domains (empty: any). */
+  allowedFromDomains: readonly string[] | null;
+  sender: string;
+  recipients: IntakeRecipient[];
+  smtputf8: boolean;
+  /** Why the message is accepted without AUTH / with it, for the Received header. */
+  protocol: 'ESMTP' | 'ESMTPS' | 'ESMTPA' | 'ESMTPSA';
+}
+
+export interface MessageCheckContext {
+  session: IntakeSession;
+  headers: HeaderFacts;
+  headerBlock: Buffer;
+}
+
+/**
+ * A check at end of DATA. Returning a Buffer replaces the header block (e.g. the DMARC guard's
+ * rewrite); throwing a FerryError with responseCode refuses the message with that reply.
+ */
+export type MessageCheck = (ctx: MessageCheckContext) => Promise<Buffer | void>;
+
+export interface IntakeDeps {
+  spool: Spool;
+  committer: GroupCommitter<AcceptedMessage>;
+  clock: Clock;
+  newId: () => string;
+  hostname: string;
+  maxHeaderBytes: number;
+  maxMessageSizeBytes: number;
+  checks: readonly MessageCheck[];
+  logger: Logger;
+  /** Called after a message is durable, so the scheduler can look at once. */
+  onAccepted?: (ids: string[]) => void;
+}
+
+export interface IntakeResult {
+  id: string;
+  size: number;
+}
+
+export function createIntake(deps: IntakeDeps) {
+  return {
+    /**
+     * Streams one message to the spool and commits it. Resolves only once the message and its
+     * recipients are durable; rejects with an SMTP-replyable FerryError otherwise. Consumes the
+     * whole stream in every case, so the SMTP session stays in sync.
+     */
+    async receive(session: IntakeSession, stream: Readable & { sizeExceeded?: boolean }): Promise<IntakeResult> {
+      const id = deps.newId();
+      const writer = deps.spool.createWriter(id);
+      const canon = new Canonicalizer(deps.maxHeaderBytes);
+      let bodySize = 0;
+      let refused: FerryError | null = null;
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (refused) continue; // keep reading so the client gets its reply after the final dot
+          const body = canon.push(chunk);
+          if (canon.headerTooLarge) {
+            refused = smtpError(552, '5.3.4 Message header too large', 'DATA');
+            await writer.abort();
+            continue;
+          }
+          bodySize += body.length;
+          if (bodySize > deps.maxMessageSizeBytes || stream.sizeExceeded) {
+            refused = smtpError(552, `5.3.4 Message too big for system (limit ${deps.maxMessageSizeBytes} bytes)`, 'DATA');
+            await writer.abort();
+            continue;
+          }
+          if (body.length) await writer.write(body);
+        }
+        if (refused) throw refused;
+        if (stream.sizeExceeded) throw smtpError(552, `5.3.4 Message too big for system (limit ${deps.maxMessageSizeBytes} bytes)`, 'DATA');
+
+        const { headers: headerBlock, bodyTail } = canon.finish();
+        if (bodyTail.length) await writer.write(bodyTail);
+        const facts = readHeaderFacts(headerBlock);
+        let finalHeaders = headerBlock;
+        for (const check of deps.checks) {
+          const replaced = await check({ session, headers: facts, headerBlock: finalHeaders });
+          if (replaced) finalHeaders = replaced;
+        }
+        const now = deps.clock.now();
+        const headers = Buffer.concat([receivedHeader(deps.hostname, session, id, now), finalHeaders]);
+        const stored = await writer.finish();
+        const accepted: AcceptedMessage = {
+          message: {
+            id,
+            createdAt: now,
+            sender: session.sender,
+            username: session.username,
+            clientIp: session.clientIp,
+            helo: session.helo,
+            tls: session.tls,
+            size: headers.length + stored.size,
+            headers,
+            body: stored.inline,
+            spoolFile: stored.file,
+            headerFrom: facts.fromAddress,
+            messageIdHeader: facts.messageId,
+            subject: facts.subject,
+            eightBit: canon.eightBit,
+            smtputf8: session.smtputf8,
+            kind: 'submission',
+          },
+          recipients: session.recipients.map((r) => ({ ...r })),
+        };
+        try {
+          await deps.committer.submit(accepted);
+        } catch (err) {
+          if (stored.file) await deps.spool.remove(stored.file).catch(() => undefined);
+          throw new FerryError('FERRY_ERR_STORE', '4.3.0 Could not queue the message, try again later', {
+            responseCode: 451,
+            phase: 'commit',
+            cause: err,
+          });
+        }
+        deps.onAccepted?.([id]);
+        return { id, size: accepted.message.size };
+      } catch (err) {
+        await writer.abort().catch(() => undefined);
+        if (err instanceof FerryError && err.responseCode) throw err;
+        deps.logger.error({ session: session.sessionId, err }, 'intake failed');
+        throw new FerryError('FERRY_ERR_SPOOL', '4.3.0 Local error while queueing the message, try again later', {
+          responseCode: 451,
+          phase: 'DATA',
+          cause: err,
+        });
+      }
+    },
+  };
+}
+
+export type Intake = ReturnType<typeof createIntake>;
+
+/** RFC 5321 §4.4 trace header; one recipient is named only when there is exactly one. */
+export function receivedHeader(hostname: string, s: IntakeSession, id: string, now: number): Buffer {
+  // HELO text is the client's to choose: keep only printable ASCII so it cannot shape the header.
+  const clean = (v: string | null) => (v ?? 'unknown').replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
+  const from = `${clean(s.helo)} (${clean(s.clientHostname)} [${clean(s.clientIp)}])`;
+  const forClause = s.recipients.length === 1 ? `\r\n\tfor <${s.recipients[0]!.address}>` : '';
+  const date = new Date(now).toUTCString().replace('GMT', '+0000');
+  const tls = s.tls ? ` (${s.tls})` : '';
+  return Buffer.from(`Received: from ${from}\r\n\tby ${hostname} (Ferry) with ${s.protocol}${tls} id ${id}${forClause};\r\n\t${date}\r\n`);
+}

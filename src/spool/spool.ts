@@ -1,0 +1,201 @@
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FerryError } from '../core/errors.js';
+
+/**
+ * Message bodies. Small bodies stay in memory and are committed inside the SQLite transaction
+ * (one WAL fsync covers a whole batch); larger ones stream to a spool file that is fsync'd,
+ * renamed into place and its directory fsync'd before the row referring to it is committed.
+ * Memory per message is bounded by inlineMaxBytes whatever the message size.
+ */
+export interface StoredBody {
+  size: number;
+  /** The bytes, when the body is small enough to live in the database. */
+  inline: Buffer | null;
+  /** The spool file name (relative to the spool directory) otherwise. */
+  file: string | null;
+}
+
+export interface BodyWriter {
+  /** Resolves when the chunk may be followed by another (back-pressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Flushes and fsyncs; after this the body is durable on disk or held for the transaction. */
+  finish(): Promise<StoredBody>;
+  /** Drops whatever was written. Safe to call at any point, more than once. */
+  abort(): Promise<void>;
+}
+
+export interface BodyRef {
+  headers: Buffer;
+  inline: Buffer | null;
+  file: string | null;
+}
+
+export interface Spool {
+  readonly dir: string;
+  createWriter(id: string): BodyWriter;
+  /** A stream of the whole stored message: header block, then body. */
+  open(ref: BodyRef): Readable;
+  exists(file: string): boolean;
+  remove(file: string): Promise<void>;
+  /** Every file in the spool, for recovery: [name, size, mtimeMs]. */
+  list(): { file: string; size: number; mtimeMs: number }[];
+}
+
+export interface SpoolOptions {
+  dir: string;
+  inlineMaxBytes: number;
+}
+
+const TMP_SUFFIX = '.tmp';
+
+export function createSpool(options: SpoolOptions): Spool {
+  const dir = options.dir;
+  mkdirSync(dir, { recursive: true });
+
+  async function fsyncDir(): Promise<void> {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  return {
+    dir,
+    createWriter(id) {
+      return new SpoolWriter(dir, id, options.inlineMaxBytes, fsyncDir);
+    },
+    open(ref) {
+      if (ref.file === null) return Readable.from([ref.inline ? Buffer.concat([ref.headers, ref.inline]) : ref.headers]);
+      const file = join(dir, ref.file);
+      return Readable.from(
+        (async function* () {
+          yield ref.headers;
+          yield* createReadStream(file, { highWaterMark: 256 * 1024 });
+        })(),
+        { objectMode: false },
+      );
+    },
+    exists(file) {
+      try {
+        return statSync(join(dir, file)).isFile();
+      } catch {
+        return false;
+      }
+    },
+    async remove(file) {
+      try {
+        await unlink(join(dir, file));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    },
+    list() {
+      const out: { file: string; size: number; mtimeMs: number }[] = [];
+      for (const name of readdirSync(dir)) {
+        try {
+          const st = statSync(join(dir, name));
+          if (st.isFile()) out.push({ file: name, size: st.size, mtimeMs: st.mtimeMs });
+        } catch {
+          // removed between readdir and stat: nothing to recover
+        }
+      }
+      return out;
+    },
+  };
+}
+
+class SpoolWriter implements BodyWriter {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private handle: FileHandle | null = null;
+  private opening: Promise<FileHandle> | null = null;
+  private aborted = false;
+  private readonly tmpPath: string;
+  private readonly finalName: string;
+
+  constructor(
+    private readonly dir: string,
+    id: string,
+    private readonly inlineMax: number,
+    private readonly fsyncDir: () => Promise<void>,
+  ) {
+    this.finalName = `${id}.eml`;
+    this.tmpPath = join(dir, `${id}.eml${TMP_SUFFIX}`);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.aborted) return;
+    this.size += chunk.length;
+    if (!this.handle && !this.opening && this.size <= this.inlineMax) {
+      this.chunks.push(chunk);
+      return;
+    }
+    const handle = await this.ensureFile();
+    if (this.chunks.length) {
+      const pending = Buffer.concat(this.chunks);
+      this.chunks = [];
+      await writeAll(handle, pending);
+    }
+    await writeAll(handle, chunk);
+  }
+
+  private ensureFile(): Promise<FileHandle> {
+    if (this.handle) return Promise.resolve(this.handle);
+    this.opening ??= open(this.tmpPath, 'w', 0o600).then((h) => {
+      this.handle = h;
+      return h;
+    });
+    return this.opening;
+  }
+
+  async finish(): Promise<StoredBody> {
+    if (this.aborted) throw new FerryError('FERRY_ERR_SPOOL', 'body writer already aborted');
+    if (!this.handle && !this.opening) {
+      const inline = Buffer.concat(this.chunks, this.size);
+      this.chunks = [];
+      return { size: this.size, inline, file: null };
+    }
+    const handle = await this.ensureFile();
+    try {
+      if (this.chunks.length) await writeAll(handle, Buffer.concat(this.chunks));
+      this.chunks = [];
+      await handle.sync();
+    } finally {
+      await handle.close();
+      this.handle = null;
+    }
+    await rename(this.tmpPath, join(this.dir, this.finalName));
+    await this.fsyncDir();
+    return { size: this.size, inline: null, file: this.finalName };
+  }
+
+  async abort(): Promise<void> {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.chunks = [];
+    const handle = this.handle ?? (this.opening ? await this.opening.catch(() => null) : null);
+    if (handle) {
+      await handle.close().catch(() => undefined);
+      this.handle = null;
+      rmSync(this.tmpPath, { force: true });
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buf.length) {
+    const { bytesWritten } = await handle.write(buf, offset, buf.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Temp files left by a crash mid-write: never committed, safe to delete. */
+export function isTempSpoolFile(name: string): boolean {
+  return name.endsWith(TMP_SUFFIX);
+}

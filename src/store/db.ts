@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FerryError } from '../core/errors.js';
+import { MIGRATIONS } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Path of the SQLite file; ':memory:' is refused outside tests because it is not durable. */
+  file: string;
+  readonly?: boolean;
+}
+
+/**
+ * Opens the database with the settings every writer needs: WAL so readers (the CLI) never block
+ * the relay, synchronous=FULL so a commit is on disk when it returns (the 250 promise), and a
+ * busy timeout so a second process (the CLI, another node) waits instead of failing.
+ */
+export function openDatabase(options: OpenOptions): Db {
+  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(options.file, { readonly: options.readonly ?? false });
+  } catch (err) {
+    throw new FerryError('FERRY_ERR_STORE', `cannot open database ${options.file}: ${(err as Error).message}`, { cause: err });
+  }
+  db.pragma('busy_timeout = 5000');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  }
+  return db;
+}
+
+/** Applies numbered migrations in order, each in its own transaction; records the version. */
+export function migrate(db: Db): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  let latest = 0;
+  const versions = new Set<number>();
+  for (const m of MIGRATIONS) {
+    if (versions.has(m.version)) throw new FerryError('FERRY_ERR_STORE', `duplicate migration version ${m.version}`);
+    versions.add(m.version);
+  }
+  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    latest = m.version;
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.up);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+  return latest;
+}

@@ -1,0 +1,94 @@
+import type { Db } from './db.js';
+
+export interface EventInput {
+  at: number;
+  messageId: string;
+  recipientId: number | null;
+  recipient: string | null;
+  type: string;
+  status: string | null;
+  category: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface EventRow extends EventInput {
+  id: number;
+}
+
+interface RawEvent {
+  id: number;
+  at: number;
+  message_id: string;
+  recipient_id: number | null;
+  recipient: string | null;
+  type: string;
+  status: string | null;
+  category: string | null;
+  detail: string | null;
+}
+
+function fromRaw(r: RawEvent): EventRow {
+  return {
+    id: r.id,
+    at: r.at,
+    messageId: r.message_id,
+    recipientId: r.recipient_id,
+    recipient: r.recipient,
+    type: r.type,
+    status: r.status,
+    category: r.category,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  };
+}
+
+export interface EventListFilter {
+  since?: number | undefined;
+  type?: string | undefined;
+  afterId?: number | undefined;
+  messageId?: string | undefined;
+  limit: number;
+}
+
+/** The only code that knows the SQL of the `events` table (an append-only log). */
+export function createEventsRepo(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
+     VALUES (@at, @messageId, @recipientId, @recipient, @type, @status, @category, @detail)`,
+  );
+  const byMessage = db.prepare('SELECT * FROM events WHERE message_id = ? ORDER BY id');
+
+  return {
+    /** Returns the new event's id. Call inside the transaction that made the change. */
+    append(e: EventInput): number {
+      const info = insert.run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null });
+      return Number(info.lastInsertRowid);
+    },
+    forMessage(messageId: string): EventRow[] {
+      return (byMessage.all(messageId) as RawEvent[]).map(fromRaw);
+    },
+    list(filter: EventListFilter): EventRow[] {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.since !== undefined) {
+        where.push('at >= ?');
+        params.push(filter.since);
+      }
+      if (filter.type) {
+        where.push('type = ?');
+        params.push(filter.type);
+      }
+      if (filter.afterId !== undefined) {
+        where.push('id > ?');
+        params.push(filter.afterId);
+      }
+      if (filter.messageId) {
+        where.push('message_id = ?');
+        params.push(filter.messageId);
+      }
+      const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+      return (db.prepare(sql).all(...params, filter.limit) as RawEvent[]).map(fromRaw);
+    },
+  };
+}
+
+export type EventsRepo = ReturnType<typeof createEventsRepo>;

@@ -1,0 +1,143 @@
+import type { Db } from './db.js';
+
+/** A message as stored. `body`/`spoolFile` say where its bytes are. */
+export interface MessageRow {
+  id: string;
+  createdAt: number;
+  sender: string;
+  username: string | null;
+  clientIp: string | null;
+  helo: string | null;
+  tls: string | null;
+  size: number;
+  headers: Buffer;
+  body: Buffer | null;
+  spoolFile: string | null;
+  headerFrom: string | null;
+  messageIdHeader: string | null;
+  subject: string | null;
+  eightBit: boolean;
+  smtputf8: boolean;
+  kind: 'submission' | 'dsn';
+}
+
+export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
+
+interface RawRow {
+  id: string;
+  created_at: number;
+  sender: string;
+  username: string | null;
+  client_ip: string | null;
+  helo: string | null;
+  tls: string | null;
+  size: number;
+  headers: Buffer;
+  body?: Buffer | null;
+  spool_file: string | null;
+  header_from: string | null;
+  message_id_hdr: string | null;
+  subject: string | null;
+  eight_bit: number;
+  smtputf8: number;
+  kind: 'submission' | 'dsn';
+}
+
+const SUMMARY_COLUMNS =
+  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind';
+
+function fromRaw(r: RawRow): MessageRow {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    sender: r.sender,
+    username: r.username,
+    clientIp: r.client_ip,
+    helo: r.helo,
+    tls: r.tls,
+    size: r.size,
+    headers: r.headers,
+    body: r.body ?? null,
+    spoolFile: r.spool_file,
+    headerFrom: r.header_from,
+    messageIdHeader: r.message_id_hdr,
+    subject: r.subject,
+    eightBit: r.eight_bit === 1,
+    smtputf8: r.smtputf8 === 1,
+    kind: r.kind,
+  };
+}
+
+export interface MessageListFilter {
+  status?: string | undefined;
+  since?: number | undefined;
+  recipient?: string | undefined;
+  limit: number;
+}
+
+/** The only code that knows the SQL of the `messages` table. */
+export function createMessagesRepo(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body, spool_file,
+       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind)
+     VALUES (@id, @createdAt, @sender, @username, @clientIp, @helo, @tls, @size, @headers, @body, @spoolFile,
+       @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind)`,
+  );
+  const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
+  const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
+  const spoolFiles = db.prepare('SELECT id, spool_file FROM messages WHERE spool_file IS NOT NULL');
+  const setHeaders = db.prepare('UPDATE messages SET headers = ?, size = size - length(headers) + length(?) WHERE id = ?');
+
+  return {
+    insert(row: MessageRow): void {
+      insert.run({ ...row, eightBit: row.eightBit ? 1 : 0, smtputf8: row.smtputf8 ? 1 : 0 });
+    },
+    get(id: string): MessageRow | undefined {
+      const r = byId.get(id) as RawRow | undefined;
+      return r && fromRaw(r);
+    },
+    getSummary(id: string): MessageSummary | undefined {
+      const r = summaryById.get(id) as RawRow | undefined;
+      if (!r) return undefined;
+      const { body: _b, headers: _h, ...rest } = fromRaw(r);
+      return rest;
+    },
+    /** Messages newest first, optionally only those with a recipient matching the filter. */
+    list(filter: MessageListFilter): MessageSummary[] {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.since !== undefined) {
+        where.push('m.created_at >= ?');
+        params.push(filter.since);
+      }
+      if (filter.status || filter.recipient) {
+        const sub: string[] = ['r.message_id = m.id'];
+        if (filter.status) {
+          sub.push('r.status = ?');
+          params.push(filter.status);
+        }
+        if (filter.recipient) {
+          sub.push('r.address = ?');
+          params.push(filter.recipient.toLowerCase());
+        }
+        where.push(`EXISTS (SELECT 1 FROM recipients r WHERE ${sub.join(' AND ')})`);
+      }
+      const sql = `SELECT ${SUMMARY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM messages m
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.created_at DESC, m.id DESC LIMIT ?`;
+      return (db.prepare(sql).all(...params, filter.limit) as RawRow[]).map((r) => {
+        const { body: _b, headers: _h, ...rest } = fromRaw(r);
+        return rest;
+      });
+    },
+    /** (id, file) of every message whose body is a spool file. */
+    spoolFiles(): { id: string; file: string }[] {
+      return (spoolFiles.all() as { id: string; spool_file: string }[]).map((r) => ({ id: r.id, file: r.spool_file }));
+    },
+    /** Replace the header block (DKIM signing prepends its signature here, never to the body). */
+    setHeaders(id: string, headers: Buffer): void {
+      setHeaders.run(headers, headers, id);
+    },
+  };
+}
+
+export type MessagesRepo = ReturnType<typeof createMessagesRepo>;

@@ -1,0 +1,210 @@
+import type { RecipientStatus } from '../core/types.js';
+import { sourcesOf } from '../core/status.js';
+import { FerryError } from '../core/errors.js';
+import type { Db } from './db.js';
+
+export interface RecipientRow {
+  id: number;
+  messageId: string;
+  address: string;
+  domain: string;
+  status: RecipientStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  leaseUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+  lastCode: number | null;
+  lastEnhanced: string | null;
+  lastReply: string | null;
+  category: string | null;
+  mxHost: string | null;
+  remoteIp: string | null;
+  tlsProtocol: string | null;
+  tlsCipher: string | null;
+}
+
+interface RawRecipient {
+  id: number;
+  message_id: string;
+  address: string;
+  domain: string;
+  status: RecipientStatus;
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+  created_at: number;
+  updated_at: number;
+  last_code: number | null;
+  last_enhanced: string | null;
+  last_reply: string | null;
+  category: string | null;
+  mx_host: string | null;
+  remote_ip: string | null;
+  tls_protocol: string | null;
+  tls_cipher: string | null;
+}
+
+function fromRaw(r: RawRecipient): RecipientRow {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    address: r.address,
+    domain: r.domain,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    leaseUntil: r.lease_until,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lastCode: r.last_code,
+    lastEnhanced: r.last_enhanced,
+    lastReply: r.last_reply,
+    category: r.category,
+    mxHost: r.mx_host,
+    remoteIp: r.remote_ip,
+    tlsProtocol: r.tls_protocol,
+    tlsCipher: r.tls_cipher,
+  };
+}
+
+export interface NewRecipient {
+  messageId: string;
+  address: string;
+  domain: string;
+  status: 'queued' | 'dropped';
+  at: number;
+  reason: string | null;
+  category: string | null;
+}
+
+/** Fields an outcome may set along with the status. */
+export interface StatusChange {
+  status: RecipientStatus;
+  at: number;
+  nextAttemptAt: number | null;
+  /** true: count this as an attempt. */
+  attempted: boolean;
+  code?: number | null;
+  enhanced?: string | null;
+  reply?: string | null;
+  category?: string | null;
+  mxHost?: string | null;
+  remoteIp?: string | null;
+  tlsProtocol?: string | null;
+  tlsCipher?: string | null;
+}
+
+/** The only code that knows the SQL of the `recipients` table. */
+export function createRecipientsRepo(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO recipients (message_id, address, domain, status, next_attempt_at, created_at, updated_at, last_reply, category)
+     VALUES (@messageId, @address, @domain, @status, @next, @at, @at, @reason, @category)`,
+  );
+  const byMessage = db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id');
+  const byId = db.prepare('SELECT * FROM recipients WHERE id = ?');
+  const due = db.prepare(
+    `SELECT * FROM recipients
+     WHERE status IN ('queued','deferred') AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+     ORDER BY next_attempt_at LIMIT @limit`,
+  );
+  const lease = db.prepare('UPDATE recipients SET lease_until = ? WHERE id = ?');
+  const release = db.prepare('UPDATE recipients SET lease_until = NULL WHERE id = ?');
+  const nextDue = db.prepare(
+    `SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) AS t
+     FROM recipients WHERE status IN ('queued','deferred')`,
+  );
+  const releaseAll = db.prepare(
+    "UPDATE recipients SET lease_until = NULL WHERE lease_until IS NOT NULL AND status IN ('queued','deferred')",
+  );
+  const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
+
+  function changeStatement(to: RecipientStatus) {
+    let stmt = changeStatements.get(to);
+    if (!stmt) {
+      const from = sourcesOf(to).map((s) => `'${s}'`).join(',');
+      stmt = db.prepare(
+        `UPDATE recipients SET status = @status, updated_at = @at, next_attempt_at = @nextAttemptAt, lease_until = NULL,
+           attempts = attempts + @attempted,
+           last_code = COALESCE(@code, last_code), last_enhanced = COALESCE(@enhanced, last_enhanced),
+           last_reply = COALESCE(@reply, last_reply), category = COALESCE(@category, category),
+           mx_host = COALESCE(@mxHost, mx_host), remote_ip = COALESCE(@remoteIp, remote_ip),
+           tls_protocol = COALESCE(@tlsProtocol, tls_protocol), tls_cipher = COALESCE(@tlsCipher, tls_cipher)
+         WHERE id = @id AND status IN (${from || "''"})`,
+      );
+      changeStatements.set(to, stmt);
+    }
+    return stmt;
+  }
+
+  return {
+    insert(r: NewRecipient): number {
+      const info = insert.run({
+        messageId: r.messageId,
+        address: r.address,
+        domain: r.domain,
+        status: r.status,
+        next: r.status === 'queued' ? r.at : null,
+        at: r.at,
+        reason: r.reason,
+        category: r.category,
+      });
+      return Number(info.lastInsertRowid);
+    },
+    forMessage(messageId: string): RecipientRow[] {
+      return (byMessage.all(messageId) as RawRecipient[]).map(fromRaw);
+    },
+    get(id: number): RecipientRow | undefined {
+      const r = byId.get(id) as RawRecipient | undefined;
+      return r && fromRaw(r);
+    },
+    /** Due recipients not held by a live lease, oldest due first. Does not lease them. */
+    due(now: number, limit: number): RecipientRow[] {
+      return (due.all({ now, limit }) as RawRecipient[]).map(fromRaw);
+    },
+    lease(id: number, until: number): void {
+      lease.run(until, id);
+    },
+    release(id: number): void {
+      release.run(id);
+    },
+    /** Start-up: whatever a dead process held is free again. Returns how many. */
+    releaseAllLeases(): number {
+      return releaseAll.run().changes;
+    },
+    /** The earliest time something becomes due (or its lease expires), or null when nothing waits. */
+    nextDueAt(): number | null {
+      return (nextDue.get() as { t: number | null }).t;
+    },
+    /**
+     * The one place a recipient's status changes after intake. The SQL only matches rows in a
+     * status from which the move is legal, so a racing writer cannot turn delivered into deferred.
+     */
+    changeStatus(id: number, change: StatusChange): void {
+      const info = changeStatement(change.status).run({
+        id,
+        status: change.status,
+        at: change.at,
+        nextAttemptAt: change.nextAttemptAt,
+        attempted: change.attempted ? 1 : 0,
+        code: change.code ?? null,
+        enhanced: change.enhanced ?? null,
+        reply: change.reply ?? null,
+        category: change.category ?? null,
+        mxHost: change.mxHost ?? null,
+        remoteIp: change.remoteIp ?? null,
+        tlsProtocol: change.tlsProtocol ?? null,
+        tlsCipher: change.tlsCipher ?? null,
+      });
+      if (info.changes !== 1) {
+        const current = byId.get(id) as RawRecipient | undefined;
+        throw new FerryError(
+          'FERRY_ERR_ILLEGAL_TRANSITION',
+          current ? `recipient ${id}: ${current.status} cannot become ${change.status}` : `recipient ${id} does not exist`,
+        );
+      }
+    },
+  };
+}
+
+export type RecipientsRepo = ReturnType<typeof createRecipientsRepo>;
