@@ -7,6 +7,7 @@ import { openDatabase, type Db } from '../store/db.js';
 import { join } from 'node:path';
 import type { CliContext } from './context.js';
 import type { CliIo } from './io.js';
+import { COMMAND_GROUPS } from './groups.js';
 import { registerMessagesCommands } from './messages.js';
 import { registerStartCommand } from './start.js';
 import { registerUsersCommands } from './users.js';
@@ -55,7 +56,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
   registerStartCommand(program, ctx, rt.onSignal);
   registerUsersCommands(program, ctx);
   registerMessagesCommands(program, ctx);
-  for (const register of await optionalCommands()) register(program, ctx);
+  for (const register of COMMAND_GROUPS) register(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -78,12 +79,4 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       // already closed by the command
     }
   }
-}
-
-type Register = (program: Command, ctx: CliContext) => void;
-
-/** Command groups other modules contribute; listed here so the CLI has one registry. */
-async function optionalCommands(): Promise<Register[]> {
-  const { COMMAND_GROUPS } = await import('./groups.js');
-  return COMMAND_GROUPS;
 }

@@ -131,6 +131,43 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Static routes by recipient domain ("*" for all others): "host:port" or an object. */
   routes: z.record(domainName, z.union([hostPort, routeObject])).default({}),
+  dkim: z
+    .strictObject({
+      /** Mail from domains with no key of their own (nor a keyed parent) is signed as this domain; null: unsigned. */
+      defaultDomain: domainName.nullable().default(null),
+      /** Operator-managed PEM keys, in addition to those made by `ferry dkim keygen`. */
+      keys: z
+        .array(
+          z.strictObject({
+            domain: domainName,
+            selector: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, { message: 'expected a DKIM selector (letters, digits, dots, dashes)' }),
+            keyFile: z.string().min(1),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  dmarc: z
+    .strictObject({
+      /** reject: 550 at end of DATA; rewrite: From becomes rewrite.address, original kept in Reply-To; off. */
+      mode: z.enum(['reject', 'rewrite', 'off']).default('reject'),
+      rewrite: z.strictObject({ address: z.email(), brand: z.string().min(1) }).nullable().default(null),
+      /** node's resolver reports no TTL: a looked-up policy is reused this long. */
+      cacheTtlMs: positiveInt.default(3_600_000),
+      /** A DMARC lookup slower than this lets the message through (and is logged). */
+      lookupTimeoutMs: positiveInt.default(3_000),
+    })
+    .prefault({})
+    .refine((d) => d.mode !== 'rewrite' || d.rewrite !== null, {
+      message: 'mode "rewrite" needs dmarc.rewrite.address and dmarc.rewrite.brand',
+      path: ['mode'],
+    }),
+  bounces: z
+    .strictObject({
+      /** A mailbox that stays full this long (while retried) goes on the suppression list. */
+      mailboxFullSuppressAfterHours: z.number().positive().default(72),
+    })
+    .prefault({}),
   suppression: z
     .strictObject({
       /** drop: accept and record the recipient as dropped; reject: 550 at RCPT. */

@@ -1,4 +1,4 @@
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection';
 
 /**
  * smtp-server prefixes every reply with an enhanced status code derived from the basic code

@@ -19,6 +19,8 @@ export interface MessageRow {
   eightBit: boolean;
   smtputf8: boolean;
   kind: 'submission' | 'dsn';
+  /** When the message was signed and its headers frozen for delivery; null before. */
+  signedAt: number | null;
 }
 
 export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
@@ -41,10 +43,11 @@ interface RawRow {
   eight_bit: number;
   smtputf8: number;
   kind: 'submission' | 'dsn';
+  signed_at: number | null;
 }
 
 const SUMMARY_COLUMNS =
-  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind';
+  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at';
 
 function fromRaw(r: RawRow): MessageRow {
   return {
@@ -65,6 +68,7 @@ function fromRaw(r: RawRow): MessageRow {
     eightBit: r.eight_bit === 1,
     smtputf8: r.smtputf8 === 1,
     kind: r.kind,
+    signedAt: r.signed_at,
   };
 }
 
@@ -86,10 +90,13 @@ export function createMessagesRepo(db: Db) {
   const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
   const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
   const spoolFiles = db.prepare('SELECT id, spool_file FROM messages WHERE spool_file IS NOT NULL');
-  const setHeaders = db.prepare('UPDATE messages SET headers = ?, size = size - length(headers) + length(?) WHERE id = ?');
+  const markSigned = db.prepare(
+    'UPDATE messages SET headers = @headers, size = size - length(headers) + length(@headers), signed_at = @at WHERE id = @id AND signed_at IS NULL',
+  );
+  const signedAt = db.prepare('SELECT signed_at FROM messages WHERE id = ?');
 
   return {
-    insert(row: MessageRow): void {
+    insert(row: Omit<MessageRow, 'signedAt'>): void {
       insert.run({ ...row, eightBit: row.eightBit ? 1 : 0, smtputf8: row.smtputf8 ? 1 : 0 });
     },
     get(id: string): MessageRow | undefined {
@@ -133,9 +140,16 @@ export function createMessagesRepo(db: Db) {
     spoolFiles(): { id: string; file: string }[] {
       return (spoolFiles.all() as { id: string; spool_file: string }[]).map((r) => ({ id: r.id, file: r.spool_file }));
     },
-    /** Replace the header block (DKIM signing prepends its signature here, never to the body). */
-    setHeaders(id: string, headers: Buffer): void {
-      setHeaders.run(headers, headers, id);
+    /**
+     * Stores the signed header block, once: signing prepends its signature here, never to the
+     * body, so even a 25 MB message is signed by rewriting a few KB. false if already signed.
+     */
+    markSigned(id: string, headers: Buffer, at: number): boolean {
+      return markSigned.run({ id, headers, at }).changes === 1;
+    },
+    /** null until the message has been prepared for its first delivery. */
+    signedAt(id: string): number | null {
+      return (signedAt.get(id) as { signed_at: number | null } | undefined)?.signed_at ?? null;
     },
   };
 }

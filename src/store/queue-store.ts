@@ -5,7 +5,7 @@ import { createRecipientsRepo, type NewRecipient } from './recipients-repo.js';
 
 /** A message ready to be committed at end of DATA, with what intake decided for each recipient. */
 export interface AcceptedMessage {
-  message: MessageRow;
+  message: Omit<MessageRow, 'signedAt'>;
   recipients: Omit<NewRecipient, 'messageId' | 'at'>[];
 }
 

@@ -103,20 +103,32 @@ export function createRecipientsRepo(db: Db) {
   );
   const byMessage = db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id');
   const byId = db.prepare('SELECT * FROM recipients WHERE id = ?');
+  // A claim pushes next_attempt_at to the lease's end: the row stops being due (so the
+  // scheduler never sees its own in-flight work as due) and, if this node dies, becomes due
+  // again by itself when the lease runs out.
   const due = db.prepare(
-    `SELECT * FROM recipients
-     WHERE status IN ('queued','deferred') AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+    `SELECT * FROM recipients WHERE status IN ('queued','deferred') AND next_attempt_at <= @now
      ORDER BY next_attempt_at LIMIT @limit`,
   );
-  const lease = db.prepare('UPDATE recipients SET lease_until = ? WHERE id = ?');
-  const release = db.prepare('UPDATE recipients SET lease_until = NULL WHERE id = ?');
-  const nextDue = db.prepare(
-    `SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) AS t
-     FROM recipients WHERE status IN ('queued','deferred')`,
+  const lease = db.prepare(
+    'UPDATE recipients SET lease_until = @until, lease_owner = @owner, next_attempt_at = @until WHERE id = @id',
   );
-  const releaseAll = db.prepare(
-    "UPDATE recipients SET lease_until = NULL WHERE lease_until IS NOT NULL AND status IN ('queued','deferred')",
+  const claim = db.transaction((now: number, until: number, owner: string, limit: number) => {
+    const rows = (due.all({ now, limit }) as RawRecipient[]).map(fromRaw);
+    for (const r of rows) {
+      lease.run({ until, owner, id: r.id });
+      r.leaseUntil = until;
+    }
+    return rows;
+  });
+  const release = db.prepare(
+    "UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at WHERE id = @id AND status IN ('queued','deferred')",
   );
+  const releaseOwned = db.prepare(
+    `UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at
+     WHERE lease_owner = @owner AND status IN ('queued','deferred')`,
+  );
+  const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients WHERE status IN ('queued','deferred')");
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
   function changeStatement(to: RecipientStatus) {
@@ -124,7 +136,7 @@ export function createRecipientsRepo(db: Db) {
     if (!stmt) {
       const from = sourcesOf(to).map((s) => `'${s}'`).join(',');
       stmt = db.prepare(
-        `UPDATE recipients SET status = @status, updated_at = @at, next_attempt_at = @nextAttemptAt, lease_until = NULL,
+        `UPDATE recipients SET status = @status, updated_at = @at, next_attempt_at = @nextAttemptAt, lease_until = NULL, lease_owner = NULL,
            attempts = attempts + @attempted,
            last_code = COALESCE(@code, last_code), last_enhanced = COALESCE(@enhanced, last_enhanced),
            last_reply = COALESCE(@reply, last_reply), category = COALESCE(@category, category),
@@ -158,21 +170,19 @@ export function createRecipientsRepo(db: Db) {
       const r = byId.get(id) as RawRecipient | undefined;
       return r && fromRaw(r);
     },
-    /** Due recipients not held by a live lease, oldest due first. Does not lease them. */
-    due(now: number, limit: number): RecipientRow[] {
-      return (due.all({ now, limit }) as RawRecipient[]).map(fromRaw);
+    /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first. */
+    claim(now: number, until: number, owner: string, limit: number): RecipientRow[] {
+      return claim(now, until, owner, limit);
     },
-    lease(id: number, until: number): void {
-      lease.run(until, id);
+    /** Gives a claimed recipient back, due at `at` (no attempt counted). */
+    release(id: number, at: number): void {
+      release.run({ id, at });
     },
-    release(id: number): void {
-      release.run(id);
+    /** Start-up: whatever this node held when it died is due again now. Returns how many. */
+    releaseOwned(owner: string, at: number): number {
+      return releaseOwned.run({ owner, at }).changes;
     },
-    /** Start-up: whatever a dead process held is free again. Returns how many. */
-    releaseAllLeases(): number {
-      return releaseAll.run().changes;
-    },
-    /** The earliest time something becomes due (or its lease expires), or null when nothing waits. */
+    /** The earliest time something becomes due, or null when nothing waits. */
     nextDueAt(): number | null {
       return (nextDue.get() as { t: number | null }).t;
     },

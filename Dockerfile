@@ -1,0 +1,26 @@
+# Build stage: compile TypeScript and the native SQLite binding.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: only the compiled code and production dependencies, as a non-root user.
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production FERRY_DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY config ./config
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+# 2525: submission from applications (plain + STARTTLS); 465-style implicit TLS if configured.
+EXPOSE 2525
+ENTRYPOINT ["node", "bin/ferry"]
+CMD ["start", "--config", "/app/config/docker.yaml"]

@@ -1,0 +1,47 @@
+import type { SmtpReply } from '../core/types.js';
+
+/**
+ * Reply code at the very start. The first digit is limited to 1–5 (the only classes SMTP
+ * defines) and the code must not run on into more digits, so "12345 ..." is garbage, not 123.
+ */
+const CODE_RE = /^([1-5]\d\d)(?![\d])/;
+
+/**
+ * RFC 3463 code right after the reply code: "550 5.1.1", "550-5.1.1", Exchange's "550 #5.1.0".
+ * Subject is 0–7 by the RFC; details reach three digits in practice (Microsoft's 5.7.606).
+ * The trailing guard keeps an IP address ("550 5.1.1.4") from passing as a code.
+ */
+const LEADING_ENHANCED_RE = /^[1-5]\d\d[ \t-]+#?([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
+
+/**
+ * An RFC 3463 code anywhere in the text, for replies that put it later ("553 Mail from ... -
+ * 5.7.1 [BL23]", qmail's "(#5.1.1)"). It must stand alone: not part of an IP address or of a
+ * longer dotted number such as Yahoo's "4.16.55.1".
+ */
+const ANY_ENHANCED_RE = /(?:^|[\s(#[:;,])([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
+
+/**
+ * Parses one SMTP reply as read from a remote server, or several reply lines already joined
+ * with spaces. Returns null when the input does not start with a reply code.
+ */
+export function parseReply(line: string): SmtpReply | null {
+  // Replies carried with their line breaks are joined the way the pipeline stores them.
+  const text = (line.includes('\n') || line.includes('\r') ? line.replace(/\s*[\r\n]+\s*/g, ' ') : line).trim();
+  const codeMatch = CODE_RE.exec(text);
+  if (codeMatch === null) return null;
+  const enhancedMatch = LEADING_ENHANCED_RE.exec(text);
+  return {
+    code: Number(codeMatch[1]),
+    enhanced: enhancedMatch === null ? null : enhancedMatch[1]!,
+    text,
+  };
+}
+
+/**
+ * The first stand-alone RFC 3463 code anywhere in a reply, used by the classifier when the
+ * reply did not lead with one.
+ */
+export function findEnhancedCode(text: string): string | null {
+  const m = ANY_ENHANCED_RE.exec(text);
+  return m === null ? null : m[1]!;
+}

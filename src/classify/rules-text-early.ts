@@ -1,0 +1,243 @@
+import { rule, type BounceRule } from './rule-types.js';
+
+/**
+ * Text rules that must run first because their wording overrides words that later rules
+ * read: a greylisting reply says "blocked", an authentication failure says "rate limited", a
+ * blocklist reply says "spam" or "sender address", a disabled account says "blocked".
+ * Patterns describe meanings, not single samples; provider codes appear only where the
+ * provider documents them (Yahoo [TSS..], Outlook (S3150), Comcast BL..., Orange OFR_...).
+ */
+export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
+  // Greylisting is a promise to accept later, whatever else the reply says.
+  rule('greylisted', 'temporary', {
+    text: [/gr[ae]y-?list/i, /\bpostgrey\b/i, /grey\.rbl/i],
+  }),
+  rule('temporarily-locked', 'temporary', {
+    text: [/\btemporar(?:y|ily) (?:locked|frozen)\b/i, /\blocked temporarily\b/i],
+  }),
+  // The relay that wrote this gave up on an earlier attempt: the address itself may be fine.
+  rule('message-expired', 'temporary', {
+    text: [
+      /\b(?:message|queue|delivery)[ .](?:time )?expired\b/i,
+      /\bunable to deliver (?:in|within) \d+/i,
+      /\bmessage (?:has )?timed out in (?:the )?queue/i,
+    ],
+  }),
+  rule('mail-loop', 'other', {
+    text: [/\bmail(?:ing)? loop/i, /\brouting loop/i, /\btoo many hops\b/i, /\bhop count exceeded/i, /\bexceeded \d+ hops/i, /\bloop detected/i],
+  }),
+
+  // --- sender authentication and identity (policy) -----------------------------------------
+  rule('auth-dmarc-spf-dkim', 'policy', {
+    text: [
+      /\bdmarc\b|\bsender policy framework\b/i,
+      /\bspf\b/i,
+      /\bdkim\b/i,
+      /\bsender ?id\b/i,
+      /purported responsible address/i,
+      /\banti-?spoof/i,
+      /\bspoof(?:ed|ing)\b/i,
+      /\b(?:isn'?t|not) aligned\b/i,
+      /\barc (?:validation|check)/i,
+    ],
+  }),
+  rule('auth-required', 'policy', {
+    text: [
+      /\bunauthenticated\b/i,
+      /\bnot authenticated\b/i,
+      /\bauthenticat(?:e|ion)\b.{0,30}\b(?:required|requirements?|results|checks?|level|information|failed|needed)\b/i,
+      /\b(?:requires?|must|please) (?:all senders to )?(?:turn on (?:smtp )?)?authenticat/i,
+      /\bauthentification requise\b/i,
+      /\bAuthRequired\b/,
+      /SenderNotAuthenticated/i,
+      /\bdo(?:es)? not have permissions? to send\b/i,
+    ],
+  }),
+  rule('reverse-dns', 'policy', {
+    text: [
+      /\bptr\b/i,
+      /\breverse[ -]?(?:dns|lookup|mapping)/i,
+      /\brdns\b/i,
+      /\bip name lookup failed/i,
+      /\bcannot find your (?:host ?name|reverse)/i,
+      /\bhelo\b.{0,40}\b(?:rejected|invalid|not valid|fully[- ]qualified|forged)/i,
+      /\bipv6 sending guidelines/i,
+    ],
+  }),
+  rule('tls-required', 'policy', {
+    text: [
+      /\b(?:starttls|tls|ssl|encryption)\b.{0,20}\b(?:required|needed|mandatory)\b/i,
+      /\bmust (?:issue|use) (?:a )?starttls/i,
+      /\brequiretls\b/i,
+    ],
+  }),
+  // Malformed messages: the fix is in the sending application, not in retrying.
+  rule('message-format', 'policy', {
+    text: [
+      /\bnot rfc ?5322\b/i,
+      /\brfc ?(?:5322|2822|822) (?:compliant|compliance|violation)/i,
+      /\bmultiple addresses in from/i,
+      /\bduplicate header/i,
+      /\bheader (?:error|syntax)/i,
+      /\binvalid header/i,
+      /\bmissing (?:required )?header/i,
+      /\bmalformed (?:message|header|mime)/i,
+      /\b8-?bit data\b/i,
+      /\bbare (?:linefeeds?|lf|cr)\b/i,
+      /BareLinefeeds/i,
+    ],
+  }),
+
+  // --- blocklists and reputation (blocked) --------------------------------------------------
+  rule('blocklisted', 'blocked', {
+    text: [
+      /black ?-?list/i,
+      /block ?-?list/i,
+      /\bblokeeri/i,
+      /\bdnsbl\b/i,
+      /\brbls?\b/i,
+      /\b(?:sbl|xbl|pbl|dbl)\b/i,
+      /spamhaus|spamcop|\bsorbs\b|cloudmark|invaluement|hostkarma|junkemailfilter|uceprotect|\bpsbl\b|mailspike|abuseat|spamrats/i,
+      /barracuda ?(?:central|reputation)/i,
+      /\bblocked (?:using|for abuse)\b/i,
+      /(?<!not )\blisted (?:at|in|on|by)\b/i,
+      /\bfound (?:on|in) (?:one or more|dns)/i,
+      /\bbanned (?:sending )?(?:ip|sender|host|domain)/i,
+      /\bdynablock|\bdynamic (?:ip|address|range|pool)|\bdial-?up\b/i,
+      /\bsmtp server of your (?:isp|provider)/i,
+      /\bmay not be mail exchanger/i,
+      /\bspammers?\b/i,
+      /\bgeoip\b|\bgeographical location/i,
+      /\bbadmailfrom\b|\b(?:sender|address|domain|ip) is (?:in|on) (?:my|our|the) (?:\w+ )?(?:deny|black|block|bad)/i,
+      /\bnot (?:in|on) (?:the |our |my )?(?:white ?-?list|allow ?-?list)/i,
+      /\(BL\)|\bDNSBL:|AUP#[\w-]*(?:RBL|BL)\b/,
+    ],
+  }),
+  rule('reputation', 'blocked', {
+    text: [
+      /\breputation\b/i,
+      /\bunwanted (?:messages|mail)/i,
+      /\bunsolicited mail originating from/i,
+      /\bfrom your ip(?: address)? has been (?:temporarily )?(?:blocked|rate limited|rejected)/i,
+      /\btoo many (?:invalid|unknown|bad|non-?existent) (?:recipients|users|addresses)/i,
+      /\bexcessive unknown recipients/i,
+    ],
+  }),
+  rule('provider-block-codes', 'blocked', {
+    text: [
+      // Outlook.com (S31xx), Yahoo/AOL ([TSS09], [BL21], permanently deferred), Comcast BL...,
+      // Proofpoint's lookup pages, AOL RTR/RLY codes, Outlook SC-/OU-/DY- codes.
+      /\(S3\d{3}\)/,
+      /\[(?:TSS09|TSS11|BL\d\d)\]|\bpermanently deferred\b/i,
+      /\bBL0\d{5}\b/,
+      /proofpoint\.com\/(?:dnsbl|\?ip)|ipcheck\.proofpoint/i,
+      /\bRTR:(?:BB|DU|SC|BL)\b|\bRLY:(?:B2|BL|IR)\b|\bCON:B1\b/,
+      /\b(?:SC|OU|DY)-00[1-4]\b/,
+      /\bnot accepting connections\b/i,
+      /\bhost network not allowed\b/i,
+      /\bclient host (?:rejected|blocked)\b/i,
+      /\bip source bloqu/i,
+      /\bnot allowed to connect\b/i,
+      /\byour access to (?:submit messages to )?this (?:e-?mail|mail) system/i,
+    ],
+  }),
+
+  // --- the recipient's account exists but cannot receive (mailbox_disabled) -----------------
+  rule('mailbox-disabled', 'mailbox_disabled', {
+    text: [
+      /(?<!\b(?:ip|sender|sending|from|your|source|client|host|server|domain)\s)\b(?:account|mailbox|mail ?box|inbox|user|recipient|address|addressee|status)\b(?:\s+[\w'@.<>-]+){0,6}?\s+(?:is\s+|has\s+been\s+|was\s+|been\s+)?(?:now\s+|currently\s+|permanently\s+)?(?<!temporar(?:il)?y\s)(?:disabled|deactivated|suspended|inactive|locked|frozen|closed|expired|discontinued|terminated|archived|blocked|cancell?ed)\b/i,
+      /\b(?:disabled|deactivated|suspended|inactive|locked|frozen|closed|expired|archived|terminated) (?:e-?mail )?(?:account|mailbox|user|recipient|address)\b/i,
+      /\b(?:is|account|mailbox|address) no longer (?:valid|active)\b/i,
+      /\bDisabledUser\b/,
+      /\b(?:konto|postfach|benutzer|empf(?:ä|ae)nger)\b.{0,30}(?:gesperrt|deaktiviert|stillgelegt|gel(?:ö|oe)scht)/i,
+      /\b(?:compte|bo[iî]te|utilisateur)\b.{0,30}(?:d[ée]sactiv|bloqu|suspendu|supprim|archiv)/i,
+      /\b(?:cuenta|buz[oó]n|usuario)\b.{0,30}(?:deshabilitad|desactivad|suspendid|bloquead|inactiv)/i,
+      /\b(?:conta|caixa postal|usu[aá]rio)\b.{0,30}(?:desativad|desabilitad|bloquead|suspens|inativ)/i,
+      /\b(?:casella|utente)\b.{0,30}(?:disattivat|disabilitat|sospes|bloccat)/i,
+      /(?:ящик|аккаунт|учетная запись|учётная запись|пользователь|почта)[^.]{0,30}(?:заблокирован|отключен|удал[её]н|неактив|заморожен)/i,
+      /(?:帐户|账户|帐号|账号|邮箱|用户)[^。.]{0,10}(?:冻结|停用|禁用|锁定|注销)/,
+      /(?:アカウント|メールボックス)[^。.]{0,10}(?:停止|無効|凍結|ロック)/,
+    ],
+  }),
+
+  // --- the remote side wants us to send less (rate_limited) ---------------------------------
+  rule('rate-limited', 'rate_limited', {
+    text: [
+      /\brate[ -]?limit|\bratelimit/i,
+      /\brate that prevents\b/i,
+      /\breceiving mail (?:too quickly|at a rate)/i,
+      /\btoo (?:quickly|fast)\b/i,
+      /\btoo many (?:\w+ )?(?:messages?|mails?|e-?mails|connections?|connects|concurrent|simultaneous|sessions?|recipients|rcpts?|smtp|parallel)\b/i,
+      /\btoo much mail\b/i,
+      /\bfrequency (?:limit|limited|exceeded)/i,
+      /\b(?:relay|submission|daily|hourly|sending|message|recipient|connection|session|outbound)s? (?:limit|quota)s? (?:exceeded|reached)/i,
+      /\b(?:relay|sending|submission|outbound) (?:quota|limit)\b/i,
+      /\bquota for sending\b/i,
+      /\bmax(?:imum)? (?:number of )?(?:messages?|connections?|recipients|sessions?|mails?)\b.{0,20}\b(?:per|exceeded|reached)\b/i,
+      /\b(?:has )?sent (?:to )?too many\b/i,
+      /\bthrottl/i,
+      /\bslow down\b/i,
+      /\bunexpected volume\b|\bunusual (?:sending )?activity\b/i,
+      /\b(?:number|count) of (?:allowed )?(?:outgoing |outbound )?(?:messages|recipients|connections|e-?mails)\b/i,
+      /\[TSS04\]|\bTSS04\b|\bRL0\d{5}\b|AUP#[\w-]*(?:1310|MXRT|CNCT|RCPT)\b|\bRP-00\d\b|\bDYN:T\d\b|\bRLY:B1\b/,
+      /\bzu viele (?:verbindungen|nachrichten|e-?mails)/i,
+      /\btrop de (?:connexions|messages|mails)/i,
+      /\bdemasiad[oa]s (?:conexiones|mensajes|correos)/i,
+      /\bmuitas (?:conex(?:õ|o)es|mensagens)/i,
+      /\btroppe (?:connessioni|email|messaggi)/i,
+      /слишком много (?:писем|соединений|подключений|сообщений)/i,
+      /(?:发送|发信|投递)频率|频率过快|频率限制/,
+    ],
+  }),
+
+  // --- over quota (mailbox_full) --------------------------------------------------------------
+  rule('mailbox-full', 'mailbox_full', {
+    text: [
+      /\bover ?quota\b/i,
+      /\bquota (?:exceeded|exceed|full|reached|violation)/i,
+      /\bexceed(?:s|ed)? (?:the |his |her |its |their |user'?s? )?(?:mailbox |storage |disk |account )?quota\b/i,
+      /\b(?:mailbox|mail ?box|inbox|storage|disk|box) (?:is )?(?:full|out of (?:storage|space))\b/i,
+      /\bmailbox size limit\b/i,
+      /\bout of storage\b/i,
+      /\bstorage (?:is )?full\b/i,
+      /\bdisk quota\b/i,
+      /\bexceeded storage allocation\b/i,
+      /QuotaExceeded|OverQuota/i,
+      /\bmailbox (?:has )?exceeded\b/i,
+      /\bexceeds (?:the )?(?:mailbox|storage) (?:size|limit)/i,
+      /\b(?:postfach|mailbox|speicher)\b.{0,20}\b(?:voll|(?:ü|ue)berschritten)/i,
+      /\b(?:quota|kontingent) (?:(?:ü|ue)berschritten|erreicht)/i,
+      /\bbo[iî]te\b.{0,30}\bpleine\b|\bquota (?:d[ée]pass[ée]|atteint)/i,
+      /\bbuz[oó]n\b.{0,20}\b(?:lleno|completo)\b|\bcuota (?:excedida|superada)/i,
+      /\bcaixa\b.{0,25}\bcheia\b|\b(?:cota|quota) excedida\b/i,
+      /\bcasella\b.{0,25}\bpiena\b|\bquota superata\b/i,
+      /переполнен|превышен\S* (?:квот|лимит|размер ящика)|квота/i,
+      /容量超過|(?:メールボックス|容量)[^。.]{0,10}(?:いっぱい|満杯|超過)/,
+      /邮箱(?:空间)?(?:已满|满了|容量不足)|空间不足|(?:超出|超过)[^。.]{0,6}(?:容量|配额)/,
+    ],
+  }),
+
+  // --- over the remote size limit (message_too_large) ----------------------------------------
+  rule('message-too-large', 'message_too_large', {
+    text: [
+      /\b(?:message|mail|email|e-mail)(?: \w+)? (?:size|length)\b.{0,40}\b(?:exceed|limit|too|larger|maximum)/i,
+      /\bmessage (?:is )?too (?:large|big|long)\b/i,
+      /\btoo (?:large|big)\b/i,
+      /\bsize (?:limit|exceed)/i,
+      /\bexceeds? (?:\w+ ){0,3}?size\b/i,
+      /\bmax(?:imum)? (?:allowed |permitted )?(?:message |email |mail )?size\b/i,
+      /\bdatabytes\b|\bmailsize\b|RecipSizeLimit/i,
+      /\bline (?:limit|length|too long)/i,
+      /\bheaders? too (?:large|long|many)/i,
+      /\bnumber of attachments\b/i,
+      /\blarger than (?:the )?(?:\w+ ){0,2}?(?:limit|maximum|allowed)/i,
+      /\bzu gro(?:ß|ss)\b/i,
+      /\bmessage trop (?:gros|volumineux)|\btaille\b.{0,30}\b(?:d[ée]pass|maximale)/i,
+      /\bmensaje demasiado grande|\btama(?:ñ|n)o\b.{0,20}\b(?:excedido|superado|m[aá]ximo)/i,
+      /\bmensagem muito grande|\btamanho\b.{0,20}\b(?:excedido|m[aá]ximo)/i,
+      /\bmessaggio troppo grande|\bdimensione\b.{0,20}\b(?:superata|massima)/i,
+      /размер (?:письма|сообщения)[^.]{0,20}превыш|слишком (?:большое|большой) (?:письмо|сообщение)/i,
+      /邮件(?:大小)?(?:超过|过大)|信件过大|(?:メール)?サイズ[^。.]{0,10}(?:超過|超え)/,
+    ],
+  }),
+]);

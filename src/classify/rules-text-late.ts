@@ -1,0 +1,185 @@
+import { rule, type BounceRule } from './rule-types.js';
+
+/**
+ * Text rules for content, envelope policy, unknown recipients and domains, generic blocks and
+ * temporary conditions. They run after the early rules, so words like "blocked", "try again"
+ * or "recipient address rejected" here only decide when nothing more specific was said.
+ */
+export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
+  // --- the message itself was judged spam or dangerous (spam_content) -----------------------
+  rule('spam-content', 'spam_content', {
+    text: [
+      /\bspam\b|spamsignature|spamassassin|\bspam ?score|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
+      /\bvirus|\bmalware|\binfected\b|\bphishing\b|\bmalicious|\btrojan\b/i,
+      /\b(?:message|mail|e-?mail) content\b.{0,20}\b(?:reject|refus|block|not accepted)/i,
+      /\bcontent (?:reject|refus|filter|judged|restriction|presents|blocked|not accepted)/i,
+      /\bnature of the content\b|\b(?:unacceptable|prohibited|objectionable|forbidden|inappropriate) content\b/i,
+      /\b(?:illegal|prohibited|blocked|dangerous|unacceptable|banned|forbidden|executable) (?:attachment|file)/i,
+      /\battachment (?:type )?(?:is )?(?:not allowed|blocked|rejected|prohibited)/i,
+      /\bpotential security issue\b/i,
+      /\bmail data refused\b|\bAISP\b/i,
+      /\bscored? (?:too high|as)\b/i,
+      /\bsuspicious (?:content|links?|urls?)\b|\buribl\b|\bsurbl\b/i,
+      // NetEase/Coremail reject the message by id ("mail <id> is rejected"); Orange's OFR_506.
+      /\bmail \S+ is rejected\b|\bOFR_506\b|\bLPN\d*_506\b|\bDT:SPM\b|\bHVU:|\bRLY:(?:BD|CH)\b|\bRTR:CH\b/,
+      /\bpourriel|\bcorreo no deseado|спам|垃圾邮件|迷惑メール/i,
+    ],
+  }),
+
+  // --- envelope and site policy (policy) ------------------------------------------------------
+  rule('relay-denied', 'policy', {
+    text: [
+      /\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited|refused|rejected)\b/i,
+      /\brelaying to .{0,80}\b(?:denied|prohibited|not allowed)\b/i,
+      /\b(?:unable to|cannot|can't|not (?:permitted|allowed) to) relay\b/i,
+      /\bno relaying\b|\ballowed rcpthosts\b|\bnon-accepted domain\b|\bopen relay\b|\bmail relay denied\b/i,
+    ],
+  }),
+  rule('sender-rejected', 'policy', {
+    text: [
+      /\bsender address rejected\b/i,
+      /\binvalid sender\b|\b(?:é|e)metteur invalide\b/i,
+      /\bsender (?:address |domain )?(?:is )?(?:invalid|not (?:allowed|valid|verified|permitted))\b/i,
+      /\bsender verif(?:y|ication) failed|\bverification failed\b/i,
+      /\bdomain of sender\b|\bsender(?:'s)? domain\b.{0,30}\b(?:not|invalid|unknown|does)\b|\benvelope sender\b/i,
+      /\bunroutable sender\b|\bunresolvable\b/i,
+      /\bmail ?from\b.{0,60}\b(?:mismatch\w*|not allowed|invalid|refused)\b/i,
+      /\bmismatch(?:es|ed)?\b.{0,40}\b(?:client|ip|header|from)\b/i,
+      /\bfrom:? (?:domain|address|header)\b.{0,40}\b(?:invalid|not valid|rejected)\b/i,
+      /\b(?:address|identity|identities) (?:is )?not verified\b|\bidentities failed\b/i,
+      /\bnot allowed to send (?:from|as|on behalf)\b|\binvalid ip for sending\b|\bunverifi?(?:y|i)able sending\b/i,
+      /\bsend as this sender\b|\bbad outbound sender\b/i,
+    ],
+  }),
+  rule('site-policy', 'policy', {
+    text: [
+      /\bpolic(?:y|ies) (?:violation|reasons?|restrictions?|rejection|reject)/i,
+      /\b(?:by|due to|per|our|local|security|site|administrative|content) polic(?:y|ies)\b/i,
+      /\bpolicy that prohibit/i,
+      /\bviolat\w* (?:\w+ ){0,3}?polic/i,
+      /\badministrative prohibition\b|\bprohibited by (?:the )?administrator\b/i,
+      /\brecipient preferences\b|\brefused to receive\b/i,
+      /\bexternal forwarding\b|\bforwarding\b.{0,40}\b(?:not allowed|disabled|denied)\b/i,
+      /\bNotAuthorized\b|\bnot authorized\b/i,
+      /\bmessage filtered\b/i,
+    ],
+  }),
+  // X.1.7 / X.1.8 name the sender's address: whatever else the text says, it is not about
+  // the recipient.
+  rule('sender-address-status', 'policy', { enhanced: /^[45]\.1\.[78]$/ }),
+  // 501 (bad argument) and 553 (mailbox name not allowed) about a bare domain, without a
+  // recipient-domain code, refuse the MAIL FROM domain or HELO name, not the recipient's.
+  rule('sender-domain-invalid', 'policy', {
+    codes: [501, 553],
+    enhanced: /^$|^[45]\.[01]\.[078]$/,
+    text: [
+      /(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}\.? (?:does ?not|doesn'?t) exist\b/i,
+      /\binvalid domain\b|\bdomain (?:name )?(?:is )?invalid\b/i,
+    ],
+  }),
+
+  // --- the recipient's domain cannot receive mail (domain_invalid) ---------------------------
+  rule('domain-invalid', 'domain_invalid', {
+    text: [
+      /\b(?:domain|host ?name|host)\b[^.;]{0,30}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|not reachable|unreachable|could not be (?:found|resolved))\b/i,
+      /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
+      /\bno such domain\b|\bnxdomain\b|\bnull mx\b|\bNonExistentDomain\b/i,
+      /\bfind the recipient domain\b|\bdomain name not found\b|\bunrouteable domain\b/i,
+      /\bno (?:valid )?mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
+      /\bdom(?:ä|ae)ne (?:existiert nicht|unbekannt)|\bdomaine (?:inexistant|inconnu)|\bdominio (?:inexistente|desconocido|no existe)/i,
+      /домен[^.]{0,20}не существует|域名不存在|ドメイン[^。.]{0,10}存在しません/i,
+    ],
+  }),
+
+  // --- the mailbox does not exist (user_unknown) ---------------------------------------------
+  rule('user-unknown', 'user_unknown', {
+    text: [
+      /\b(?:user|recipient|mailbox|address|addressee|account|alias|e-?mail|mail ?box|destination)\b[^.;,]{0,40}?\b(?:does ?not|doesn'?t|do not|did not|not) exists?\b/i,
+      /\b(?:unknown|invalid|illegal|non-?existent|non-?existing|inexistent) (?:\w+ ){0,2}?(?:user|recipient|mailbox|address|addressee|alias|account|local part|e-?mail)/i,
+      /\b(?:user|recipient|mailbox|addressee|alias|account|address)e?s? (?:name )?(?:is )?(?:unknown|not known|invalid|inexistent|non-?existent)\b/i,
+      /\b(?:user|recipient|mailbox|address|account|alias|addressee)\b[^.;]{0,30}?\bnot found\b/i,
+      /\bno such (?:user|recipient|mailbox|mail ?box|address|account|alias|local user|person)\b|\bno mailbox\b/i,
+      /\bnot our (?:user|customer)\b|\bno (?:valid )?recipients?\b|\bnot a valid (?:recipient|user|mailbox|address|rfc)/i,
+      /\bno longer (?:exists?|on (?:this )?server|in use|here)\b/i,
+      /\bRecip(?:ient)?NotFound\b|\bnot found by smtp address lookup\b|\bNoSuchUser\b|\blookup in domain map failed\b/i,
+      /\bdoesn'?t have an? [\w.-]+ account\b|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
+      /\bbad (?:destination )?(?:mailbox )?address\b|\bRCPT .{0,60}\bnot OK\b|\buser path no(?:t)? exist/i,
+      /\bbenutzer (?:ist )?unbekannt|\bunbekannte[rn]? (?:benutzer|empf(?:ä|ae)nger)|\bempf(?:ä|ae)nger (?:ist )?unbekannt|\b(?:existiert|gibt es) nicht\b|\bung(?:ü|ue)ltige (?:empf(?:ä|ae)nger|adresse)/i,
+      /\butilisateur inconnu|\bdestinataire (?:inconnu|invalide)|\badresse (?:destinataire )?invalide|\bn'existe pas\b|\binexistant/i,
+      /\busuario (?:desconocido|inexistente|no existe)|\bdestinatario (?:desconocido|inexistente|no existe)|\bno existe\b/i,
+      /\busu[aá]rio (?:desconhecido|inexistente)|\butilizador desconhecido|\bconta\b.{0,30}\bn(?:ã|a)o existe|\bn(?:ã|a)o existe\b/i,
+      /\butente (?:sconosciuto|inesistente)|\bdestinatario sconosciuto|\bnon esiste\b|\bindirizzo inesistente/i,
+      /(?:пользовател|адресат|получател|ящик)[^.]{0,20}(?:не найден|не существует|неизвест)|нет такого (?:пользователя|ящика|адресата)/i,
+      /(?:用户|收件人|邮箱|帐户|账户|帐号|账号|地址)[^。.]{0,6}不存在|(?:无此|没有这个)(?:用户|收件人|邮箱)/,
+      /(?:ユーザー?|宛先|アドレス|アカウント|メールボックス)[^。.]{0,10}(?:存在しません|見つかりません|不明)|宛先不明/,
+    ],
+  }),
+  // Microsoft 365 directory-based edge blocking refuses unknown recipients with "Access denied".
+  rule('recipient-access-denied', 'user_unknown', {
+    text: /\brecipient address(?:es)? rejected\s*:\s*access denied\b/i,
+  }),
+  // Sendmail's access map answers "<address>... Access denied" for a listed sender or recipient.
+  rule('access-map-denied', 'policy', { text: />\.\.\. ?access denied\b/i }),
+
+  // --- generic refusals of the sender (blocked) ----------------------------------------------
+  rule('blocked', 'blocked', {
+    text: [
+      /\bblock(?:ed)?\b/i,
+      /\bbanned\b|\bblacklisted\b/i,
+      /\bsender (?:is )?rejected\b/i,
+      /\baccess denied\b/i,
+      /\bnot allowed (?:to send|from)\b/i,
+      /\byour (?:ip|host|server|network)\b.{0,40}\b(?:rejected|denied|refused|not allowed)\b/i,
+      /\bbloqu[eé]|\bgesperrt\b|\bbloccat|заблокирован|被(?:拒绝|屏蔽)|拒否/i,
+    ],
+  }),
+
+  // --- explicit advice to retry (temporary, even under a 5xx) --------------------------------
+  rule('try-later', 'temporary', {
+    text: [
+      /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
+      /\bplus tard\b|\bsp(?:ä|ae)ter\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
+    ],
+  }),
+
+  // --- weaker signs of a missing mailbox, only when the server refused for good --------------
+  rule('recipient-rejected', 'user_unknown', {
+    codeClass: [5],
+    text: [
+      /\b(?:recipient|addressee|rcpt)(?: address(?:es)?)? (?:rejected|refused|not accepted|denied)\b/i,
+      /\baddress(?:es)? rejected\b/i,
+      /\bmailbox (?:is )?(?:unavailable|not available)\b|\binvalid mailbox\b/i,
+      /\brecipient (?:error|invalid|not valid)\b/i,
+    ],
+  }),
+
+  // --- temporary conditions of the remote system (temporary) ---------------------------------
+  rule('temporary-condition', 'temporary', {
+    text: [
+      /\btemporar(?:y|ily)\b|\btransient\b|\bbusy\b/i,
+      /\binsufficient (?:system )?(?:storage|resources|disk|space)\b|\bout of (?:memory|disk)\b/i,
+      /\blocal (?:problem|error)\b|\binternal (?:server |system )?error\b|\b(?:system|server) (?:error|failure|problem)\b/i,
+      /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed|refused)\b|\bupstream error\b/i,
+      /\bqueue (?:is )?full\b/i,
+      /暂时|临时|一時的/,
+    ],
+  }),
+  // "Unavailable" under a 4xx is a passing state; under a 5xx (554 "Service unavailable" at
+  // greeting) it is a refusal, and the code fallbacks decide.
+  rule('service-unavailable', 'temporary', {
+    codeClass: [4],
+    text: /\bunavailable\b|\bnot available\b|\bservice refus|\bclosing (?:transmission )?channel\b/i,
+  }),
+
+  // --- the two ends do not understand each other (other) -------------------------------------
+  rule('protocol', 'other', {
+    text: [
+      /\bprotocol (?:violation|error)\b|\bcommand (?:parameter )?not (?:implemented|recognized)\b/i,
+      /\bout of sequence\b|\bbad sequence\b|\bsyntax error\b|\bunrecognized command\b/i,
+    ],
+  }),
+  rule('remote-misconfigured', 'other', {
+    codeClass: [5],
+    text: /\bconfig(?:uration)? error\b|\bincorrectly configured\b/i,
+  }),
+]);

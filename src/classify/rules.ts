@@ -1,0 +1,21 @@
+import type { BounceRule } from './rule-types.js';
+import { NETWORK_RULES } from './rules-network.js';
+import { EARLY_TEXT_RULES } from './rules-text-early.js';
+import { LATE_TEXT_RULES } from './rules-text-late.js';
+import { CODE_RULES } from './rules-codes.js';
+
+export type { BounceRule, Permanence } from './rule-types.js';
+export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
+
+/**
+ * The bounce rule table, in the order it is consulted: network failures, then what the reply
+ * text says (most specific meanings first), then the enhanced status code, then the reply
+ * code class. The families live in their own files only to keep each readable; this is the
+ * one table.
+ */
+export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
+  ...NETWORK_RULES,
+  ...EARLY_TEXT_RULES,
+  ...LATE_TEXT_RULES,
+  ...CODE_RULES,
+]);

@@ -1,0 +1,321 @@
+import { isIP } from 'node:net';
+import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
+import { parseReply } from './reply.js';
+import type { DeliveryError, DeliveryTimeouts, HopTls, HopTry, OutgoingMessage, TransactionReport } from './types.js';
+import { transactionOutcomes, type SendFailure } from './outcomes.js';
+
+/**
+ * The one adapter around nodemailer's SMTP client: callbacks stay in this file, the rest of
+ * deliver sees promises. Every wait is bounded twice: by the client's own socket timeouts and
+ * by a backstop timer on the injected clock, so a callback that never fires cannot stall a
+ * worker; every callback is guarded so one that fires twice cannot report twice.
+ */
+
+export interface ConnectOptions {
+  /** the MX host name (for SNI and reports) */
+  host: string;
+  ip: string;
+  port: number;
+  /** EHLO name */
+  hostname: string;
+  tls: HopTls;
+  auth: { user: string; pass: string } | null;
+  timeouts: DeliveryTimeouts;
+  clock: Clock;
+  signal?: AbortSignal;
+}
+
+export type ConnectResult =
+  | { ok: true; client: SmtpClient }
+  | { ok: false; result: Exclude<HopTry['result'], 'connected' | 'refused_private' | 'dns_failed'>; reply?: SmtpReply; error: DeliveryError };
+
+export interface SmtpClient {
+  readonly host: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly tls: TlsInfo | null;
+  /** false once the connection broke or was closed */
+  readonly usable: boolean;
+  /** SMTP extensions the server announced (after STARTTLS when used), upper case */
+  readonly extensions: readonly string[];
+  send(message: OutgoingMessage): Promise<TransactionReport>;
+  close(): Promise<void>;
+}
+
+/** What nodemailer keeps private but a relay must know before sending (8BITMIME, SIZE). */
+interface ClientInternals {
+  _supportedExtensions?: string[];
+  _maxAllowedSize?: number;
+  _envelope?: false | { rejectedErrors?: NodemailerLikeError[] };
+}
+
+export interface NodemailerLikeError extends Error {
+  code?: string;
+  response?: string;
+  responseCode?: number;
+  command?: string;
+  recipient?: string;
+  rejectedErrors?: NodemailerLikeError[];
+  timeoutType?: string;
+}
+
+export function errorKind(err: NodemailerLikeError): NetworkErrorKind {
+  switch (err.code) {
+    case 'ETIMEDOUT':
+      return 'timeout';
+    case 'ETLS':
+    case 'EREQUIRETLS':
+      return 'tls';
+    case 'EPROTOCOL':
+      return 'protocol';
+    case 'EDNS':
+      return 'dns';
+    case 'ESTREAM':
+    case 'EMESSAGE':
+    case 'EABORT':
+      return 'local';
+    default:
+      return 'connect';
+  }
+}
+
+function describe(err: NodemailerLikeError): DeliveryError {
+  const type = err.timeoutType ? ` (${err.timeoutType})` : '';
+  return { kind: errorKind(err), message: `${err.code ?? 'ERROR'}${type}: ${errorMessage(err)}` };
+}
+
+/** A promise that settles once, whatever fires first. */
+function settleOnce<T>(): { promise: Promise<T>; settle: (v: T) => void; settled: () => boolean } {
+  let done = false;
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return {
+    promise,
+    settle: (v) => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    },
+    settled: () => done,
+  };
+}
+
+function tlsInfo(conn: SMTPConnection): TlsInfo | null {
+  if (!conn.secure || !conn._socket) return null;
+  const s = conn._socket as TLSSocket;
+  return { protocol: s.getProtocol?.() ?? null, cipher: s.getCipher?.()?.name ?? null };
+}
+
+export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
+  const { timeouts, clock } = o;
+  const conn = new SMTPConnection({
+    host: o.ip,
+    port: o.port,
+    name: o.hostname,
+    secure: o.tls.implicit,
+    servername: isIP(o.host) ? undefined : o.host,
+    // MTAs do not verify certificates by default (RFC 7435 opportunistic security);
+    // requireTls only insists on encryption
+    tls: { rejectUnauthorized: false, servername: isIP(o.host) ? undefined : o.host },
+    connectionTimeout: timeouts.connectTimeoutMs,
+    greetingTimeout: timeouts.greetingTimeoutMs,
+    socketTimeout: timeouts.commandTimeoutMs,
+    socketCloseTimeout: 1000,
+    logger: false,
+  });
+  let lastError: NodemailerLikeError | undefined;
+  let dead = false;
+  // attached for the connection's whole life: an 'error' without a listener would crash us
+  conn.on('error', (err: NodemailerLikeError) => {
+    lastError = err;
+    dead = true;
+  });
+  conn.on('end', () => {
+    dead = true;
+  });
+
+  const failure = (err: NodemailerLikeError): ConnectResult => {
+    const reply = err.response ? parseReply(err.response) ?? undefined : undefined;
+    if (err.code === 'ETLS') return { ok: false, result: 'tls_failed', reply, error: describe(err) };
+    if (reply && reply.code >= 400) return { ok: false, result: 'greeting_rejected', reply, error: describe(err) };
+    return { ok: false, result: 'connect_failed', reply, error: describe(err) };
+  };
+
+  const connected = settleOnce<ConnectResult | null>();
+  conn.on('error', (err: NodemailerLikeError) => connected.settle(failure(err)));
+  conn.once('end', () =>
+    connected.settle(failure(lastError ?? Object.assign(new Error('connection closed before the session was ready'), { code: 'ECONNECTION' }))),
+  );
+  const onAbort = (): void => {
+    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' } });
+    conn.close();
+  };
+  if (o.signal?.aborted) return { ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' } };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const backstop = clock.setTimer(timeouts.connectTimeoutMs + timeouts.greetingTimeoutMs + 3 * timeouts.commandTimeoutMs, () => {
+    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'timeout', message: 'session setup did not finish in time' } });
+    conn.close();
+  });
+  conn.connect((err?: NodemailerLikeError) => connected.settle(err ? failure(err) : null));
+  let res = await connected.promise;
+
+  if (!res && o.tls.required && !conn.secure) {
+    res = {
+      ok: false,
+      result: 'tls_failed',
+      error: { kind: 'tls', message: `TLS is required for ${o.host} but it did not offer STARTTLS; nothing was sent in clear text` },
+    };
+  }
+  if (!res && o.auth) {
+    const auth = o.auth;
+    const login = settleOnce<ConnectResult | null>();
+    conn.on('error', (err: NodemailerLikeError) => login.settle(failure(err)));
+    conn.once('end', () => login.settle({ ok: false, result: 'connect_failed', error: { kind: 'connect', message: 'connection closed during AUTH' } }));
+    conn.login({ user: auth.user, pass: auth.pass }, (err) => {
+      if (!err) return login.settle(null);
+      const e = err as NodemailerLikeError;
+      login.settle({ ok: false, result: 'auth_failed', reply: e.response ? parseReply(e.response) ?? undefined : undefined, error: describe(e) });
+    });
+    res = await login.promise;
+  }
+  backstop.cancel();
+  o.signal?.removeEventListener('abort', onAbort);
+  if (res) {
+    conn.close();
+    return res;
+  }
+
+  const internals = conn as unknown as ClientInternals;
+  const client: SmtpClient = {
+    host: o.host,
+    ip: o.ip,
+    port: o.port,
+    tls: tlsInfo(conn),
+    get usable() {
+      return !dead;
+    },
+    get extensions() {
+      return [...(internals._supportedExtensions ?? [])];
+    },
+    send: (message) => sendOne(message),
+    async close() {
+      if (dead) return;
+      const ended = settleOnce<void>();
+      conn.once('end', () => ended.settle());
+      const t = clock.setTimer(timeouts.commandTimeoutMs, () => {
+        conn.close();
+        ended.settle();
+      });
+      conn.quit();
+      await ended.promise;
+      t.cancel();
+      dead = true;
+    },
+  };
+
+  const sendOne = async (message: OutgoingMessage): Promise<TransactionReport> => {
+    const startedAt = clock.now();
+    const hop = { host: o.host, ip: o.ip, port: o.port, tls: client.tls };
+    const finish = (recipients: TransactionReport['recipients']): TransactionReport => ({
+      messageId: message.id,
+      hop,
+      recipients,
+      sessionUsable: !dead,
+      startedAt,
+      durationMs: clock.now() - startedAt,
+    });
+    if (dead) {
+      const error = lastError ? describe(lastError) : { kind: 'connect' as const, message: 'the connection is closed' };
+      return finish(message.to.map((address) => ({ address, ok: false, phase: 'connect', error })));
+    }
+
+    const outcome = transactionOutcomes(message, {
+      extensions: client.extensions,
+      maxSize: internals._maxAllowedSize ?? 0,
+      host: o.host,
+    });
+    if (outcome.send.length === 0) return finish(outcome.finish(null));
+
+    const source = message.body();
+    const body = source instanceof Readable ? source : new Readable().wrap(source);
+    let dataStarted = false;
+    // nodemailer pipes the body only once DATA was accepted, so the first resume marks that
+    body.once('resume', () => (dataStarted = true));
+    body.once('end', () => {
+      // the transfer is done: the final reply may take as long as the data timeout allows
+      if (conn._socket) conn._socket.setTimeout(timeouts.dataTimeoutMs);
+    });
+
+    const sent = settleOnce<SendFailure | { info: SMTPConnection.SentMessageInfo }>();
+    const onAbort = (): void => {
+      sent.settle({ error: { kind: 'local', message: 'aborted' }, dataStarted, network: true });
+      conn.close();
+    };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const budget = timeouts.commandTimeoutMs * (outcome.send.length + 3) + timeouts.dataTimeoutMs;
+    const backstop = clock.setTimer(budget, () => {
+      sent.settle({ error: { kind: 'timeout', message: `transaction did not finish in ${budget} ms` }, dataStarted, network: true });
+      conn.close();
+    });
+    conn.send(
+      { from: message.from, to: outcome.send, size: message.size, use8BitMime: message.eightBit },
+      body,
+      (err, info) => {
+        if (!err && info) return sent.settle({ info });
+        const e = (err ?? new Error('send failed without an error')) as NodemailerLikeError;
+        const env = internals._envelope;
+        // with PIPELINING the RCPTs after a refused MAIL get "503 need MAIL": not their own fact
+        const rejected = e.command === 'MAIL FROM' ? [] : (e.rejectedErrors ?? (env ? env.rejectedErrors : undefined) ?? []);
+        const replyOf = e.response ? parseReply(e.response) ?? undefined : undefined;
+        const network = e.code !== 'EENVELOPE' && !(e.code === 'EMESSAGE' && replyOf);
+        sent.settle({
+          error: describe(e),
+          reply: replyOf,
+          command: e.command,
+          code: e.code,
+          rejected: rejected.map((r) => ({ address: r.recipient ?? '', reply: r.response ? parseReply(r.response) ?? undefined : undefined })),
+          dataStarted,
+          network,
+        });
+      },
+    );
+    const result = await sent.promise;
+    backstop.cancel();
+    o.signal?.removeEventListener('abort', onAbort);
+    if (conn._socket && !dead) conn._socket.setTimeout(timeouts.commandTimeoutMs);
+    if (!('info' in result) && result.network) {
+      dead = true;
+      conn.close();
+      body.destroy();
+    }
+    const recipients = outcome.finish('info' in result ? { info: result.info } : result);
+    if (!dead) await reset();
+    return finish(recipients);
+  };
+
+  /** RSET between messages; a connection that cannot reset is not reused. */
+  const reset = async (): Promise<void> => {
+    const done = settleOnce<void>();
+    const t = clock.setTimer(timeouts.commandTimeoutMs, () => {
+      dead = true;
+      done.settle();
+    });
+    const onEnd = (): void => done.settle();
+    conn.once('end', onEnd);
+    conn.reset((err) => {
+      if (err) dead = true;
+      done.settle();
+    });
+    await done.promise;
+    t.cancel();
+    conn.off('end', onEnd);
+    if (dead) conn.close();
+  };
+
+  return { ok: true, client };
+}

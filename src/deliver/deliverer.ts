@@ -1,0 +1,126 @@
+import type { Clock } from '../core/clock.js';
+import type { TlsInfo } from '../core/types.js';
+import { connectSmtp, type SmtpClient } from './connection.js';
+import type { Router } from './route.js';
+import type { DeliveryError, DeliveryTimeouts, Hop, HopTry, OutgoingMessage, RouteFailureReason, TransactionReport } from './types.js';
+
+/**
+ * Opens a session to a destination domain: route, then each hop in order and each of its
+ * addresses, moving on after a connection failure, a TLS failure or a refusing greeting. Every
+ * attempt is recorded, so "all MXs failed" always comes with what each one said.
+ */
+
+export interface DeliverLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface DelivererOptions {
+  router: Router;
+  /** EHLO name */
+  hostname: string;
+  timeouts: DeliveryTimeouts;
+  clock: Clock;
+  logger?: DeliverLogger;
+}
+
+export interface DeliverySession {
+  readonly domain: string;
+  readonly hop: { host: string; ip: string; port: number; preference: number | null };
+  readonly tls: TlsInfo | null;
+  /** false once the connection broke or was closed: open a new session */
+  readonly usable: boolean;
+  readonly messagesSent: number;
+  /** one transaction carrying all of this destination's recipients of the message */
+  send(message: OutgoingMessage): Promise<TransactionReport>;
+  close(): Promise<void>;
+}
+
+export type OpenSessionResult =
+  | { ok: true; session: DeliverySession; tries: HopTry[] }
+  | {
+      ok: false;
+      /** true only when DNS says the domain takes no mail (NXDOMAIN, null MX, no address) */
+      permanent: boolean;
+      reason: RouteFailureReason | 'all_hops_failed' | 'aborted';
+      tries: HopTry[];
+      error: DeliveryError;
+    };
+
+export interface Deliverer {
+  openSession(domain: string, signal?: AbortSignal): Promise<OpenSessionResult>;
+}
+
+export function createDeliverer(options: DelivererOptions): Deliverer {
+  const { router, clock, timeouts, logger } = options;
+
+  const tryHop = async (hop: Hop, ip: string, signal: AbortSignal | undefined): Promise<{ tr: HopTry; client?: SmtpClient }> => {
+    const startedAt = clock.now();
+    const res = await connectSmtp({ host: hop.host, ip, port: hop.port, hostname: options.hostname, tls: hop.tls, auth: hop.auth, timeouts, clock, signal });
+    const base = { host: hop.host, ip, port: hop.port, preference: hop.preference, startedAt, durationMs: clock.now() - startedAt };
+    if (res.ok) return { tr: { ...base, result: 'connected' }, client: res.client };
+    const tr: HopTry = { ...base, result: res.result, error: res.error };
+    if (res.reply) tr.reply = res.reply;
+    return { tr };
+  };
+
+  const openSession = async (domain: string, signal?: AbortSignal): Promise<OpenSessionResult> => {
+    const route = await router.resolve(domain);
+    if (!route.ok) {
+      return { ok: false, permanent: route.permanent, reason: route.reason, tries: route.tries, error: { kind: 'dns', message: route.message } };
+    }
+    const tries: HopTry[] = [...route.tries];
+    for (const hop of route.hops) {
+      for (const ip of hop.addresses) {
+        if (signal?.aborted) {
+          return { ok: false, permanent: false, reason: 'aborted', tries, error: { kind: 'local', message: 'aborted' } };
+        }
+        const { tr, client } = await tryHop(hop, ip, signal);
+        tries.push(tr);
+        if (client) {
+          logger?.info({ domain, host: hop.host, ip, tls: client.tls }, 'delivery session open');
+          return { ok: true, session: wrap(route.domain, hop, client), tries };
+        }
+        logger?.warn({ domain, host: hop.host, ip, result: tr.result, error: tr.error, reply: tr.reply }, 'mail server attempt failed');
+      }
+    }
+    const last = [...tries].reverse().find((t) => t.error)?.error;
+    const summary = tries.map((t) => `${t.host}[${t.ip ?? '-'}]: ${t.result}${t.reply ? ` (${t.reply.text})` : t.error ? ` (${t.error.message})` : ''}`).join('; ');
+    return {
+      ok: false,
+      permanent: false,
+      reason: 'all_hops_failed',
+      tries,
+      error: { kind: last?.kind ?? 'connect', message: `no mail server of ${route.domain} took a session: ${summary}` },
+    };
+  };
+
+  const wrap = (domain: string, hop: Hop, client: SmtpClient): DeliverySession => {
+    let sent = 0;
+    // one transaction at a time on a connection; a second caller waits its turn
+    let queue: Promise<unknown> = Promise.resolve();
+    return {
+      domain,
+      hop: { host: hop.host, ip: client.ip, port: hop.port, preference: hop.preference },
+      tls: client.tls,
+      get usable() {
+        return client.usable;
+      },
+      get messagesSent() {
+        return sent;
+      },
+      send(message) {
+        const run = queue.then(async () => {
+          const report = await client.send(message);
+          sent++;
+          return report;
+        });
+        queue = run.catch(() => undefined);
+        return run;
+      },
+      close: () => client.close(),
+    };
+  };
+
+  return { openSession };
+}

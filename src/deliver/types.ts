@@ -1,0 +1,113 @@
+import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
+
+/**
+ * The facts of a delivery attempt. deliver fills these in; classify reads them; nothing here
+ * says what a reply *means*.
+ */
+
+export interface DeliveryError {
+  kind: NetworkErrorKind;
+  message: string;
+}
+
+/** One address of one MX host tried while opening a session (or refused before trying). */
+export interface HopTry {
+  host: string;
+  /** null when the host could not be resolved to an address */
+  ip: string | null;
+  port: number;
+  /** MX preference; null for static routes and the implicit MX (A/AAAA fallback) */
+  preference: number | null;
+  startedAt: number;
+  durationMs: number;
+  result: 'connected' | 'connect_failed' | 'greeting_rejected' | 'tls_failed' | 'auth_failed' | 'refused_private' | 'dns_failed';
+  /** the server's reply when it gave one (a 4xx/5xx greeting, a refused STARTTLS, ...) */
+  reply?: SmtpReply;
+  error?: DeliveryError;
+}
+
+export interface HopTls {
+  /** never send in clear text: a server without STARTTLS fails closed */
+  required: boolean;
+  /** TLS from the first byte (port 465 style) */
+  implicit: boolean;
+}
+
+/** One next hop, in the order it should be tried. */
+export interface Hop {
+  host: string;
+  port: number;
+  preference: number | null;
+  /** usable addresses, in the order to try them */
+  addresses: string[];
+  tls: HopTls;
+  auth: { user: string; pass: string } | null;
+}
+
+export type RouteFailureReason = 'null_mx' | 'nxdomain' | 'no_address' | 'all_private' | 'dns_error';
+
+export type RouteResult =
+  | { ok: true; domain: string; source: 'static' | 'mx' | 'implicit'; hops: Hop[]; tries: HopTry[] }
+  | {
+      ok: false;
+      domain: string;
+      /** true: the domain cannot receive mail (NXDOMAIN, null MX); false: try again later */
+      permanent: boolean;
+      reason: RouteFailureReason;
+      message: string;
+      /** hosts that were refused or could not be resolved */
+      tries: HopTry[];
+    };
+
+/** What the caller hands to a session for one transaction. */
+export interface OutgoingMessage {
+  id: string;
+  /** '' is the null sender (bounces) */
+  from: string;
+  to: string[];
+  size: number;
+  /** the body has bytes > 127: needs 8BITMIME */
+  eightBit: boolean;
+  /** the submitter asked for SMTPUTF8 */
+  smtputf8: boolean;
+  /** a fresh stream of the exact bytes to send (CRLF line endings, ending with CRLF) */
+  body: () => NodeJS.ReadableStream;
+}
+
+/**
+ * Where a recipient's transaction stopped. mail: MAIL FROM refused; rcpt: its own RCPT refused;
+ * data: the DATA command or the transfer failed (connection lost, timeout); message: the reply
+ * to the final dot was a refusal, or Ferry refused to send the content (8-bit/SMTPUTF8/SIZE).
+ */
+export type RecipientPhase = 'route' | 'connect' | 'mail' | 'rcpt' | 'data' | 'message';
+
+export type RecipientOutcome =
+  | { address: string; ok: true; reply: SmtpReply }
+  | {
+      address: string;
+      ok: false;
+      phase: RecipientPhase;
+      reply?: SmtpReply;
+      error?: DeliveryError;
+      /** a local decision that no retry can change (e.g. 8-bit body, server without 8BITMIME) */
+      permanentLocal?: boolean;
+      /** why Ferry did not send, when permanentLocal */
+      localReason?: 'eight_bit' | 'smtputf8' | 'size';
+    };
+
+export interface TransactionReport {
+  messageId: string;
+  hop: { host: string; ip: string; port: number; tls: TlsInfo | null };
+  recipients: RecipientOutcome[];
+  /** false: the connection cannot be used again; open a new session */
+  sessionUsable: boolean;
+  startedAt: number;
+  durationMs: number;
+}
+
+export interface DeliveryTimeouts {
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  commandTimeoutMs: number;
+  dataTimeoutMs: number;
+}

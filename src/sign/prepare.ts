@@ -1,0 +1,57 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Spool } from '../spool/spool.js';
+import type { MessagesRepo } from '../store/messages-repo.js';
+import type { PreparedMessage } from '../workers/destination-worker.js';
+import type { Signer } from './signer.js';
+
+/**
+ * Before a message's first delivery: DKIM-sign it for its From domain, once, and store the
+ * signed header block, so every later attempt (and every destination) sends the same bytes.
+ * Signing is the last change to the message. A message without a usable key goes unsigned
+ * (and says so in the log); a signing error is logged and the message is sent unsigned rather
+ * than held forever.
+ */
+export function createMessagePreparer(deps: { messages: MessagesRepo; spool: Spool; signer: Signer; clock: Clock; logger: Logger }) {
+  const inProgress = new Map<string, Promise<PreparedMessage | null>>();
+
+  async function prepare(id: string): Promise<PreparedMessage | null> {
+    const message = deps.messages.get(id);
+    if (!message) return null;
+    if (message.signedAt !== null) return { message, headers: message.headers };
+    const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
+    let headers = message.headers;
+    try {
+      const result = fromDomain
+        ? await deps.signer.sign(fromDomain, () => deps.spool.open({ headers: message.headers, inline: message.body, file: message.spoolFile }))
+        : null;
+      if (result) {
+        headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
+        deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
+      } else {
+        deps.logger.info({ queueId: id, fromDomain }, 'no DKIM key for the From domain: sending unsigned');
+      }
+    } catch (err) {
+      deps.logger.error({ queueId: id, err }, 'DKIM signing failed: sending unsigned');
+    }
+    if (!deps.messages.markSigned(id, headers, deps.clock.now())) {
+      // Another worker signed it first: use what is stored.
+      const stored = deps.messages.get(id);
+      return stored ? { message: stored, headers: stored.headers } : null;
+    }
+    const updated = { ...message, headers, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };
+    return { message: updated, headers };
+  }
+
+  return {
+    /** Concurrent callers for one message (several destinations) share one signing. */
+    prepare(id: string): Promise<PreparedMessage | null> {
+      let p = inProgress.get(id);
+      if (!p) {
+        p = prepare(id).finally(() => inProgress.delete(id));
+        inProgress.set(id, p);
+      }
+      return p;
+    },
+  };
+}

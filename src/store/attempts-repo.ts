@@ -1,0 +1,90 @@
+import type { Db } from './db.js';
+
+export interface AttemptRow {
+  id?: number;
+  recipientId: number;
+  messageId: string;
+  at: number;
+  durationMs: number | null;
+  result: 'delivered' | 'deferred' | 'bounced' | 'expired';
+  phase: string | null;
+  mxHost: string | null;
+  ip: string | null;
+  port: number | null;
+  tlsProtocol: string | null;
+  tlsCipher: string | null;
+  code: number | null;
+  enhanced: string | null;
+  reply: string | null;
+  errorKind: string | null;
+  error: string | null;
+  category: string | null;
+  rule: string | null;
+  hops: unknown[] | null;
+}
+
+interface RawAttempt {
+  id: number;
+  recipient_id: number;
+  message_id: string;
+  at: number;
+  duration_ms: number | null;
+  result: AttemptRow['result'];
+  phase: string | null;
+  mx_host: string | null;
+  ip: string | null;
+  port: number | null;
+  tls_protocol: string | null;
+  tls_cipher: string | null;
+  code: number | null;
+  enhanced: string | null;
+  reply: string | null;
+  error_kind: string | null;
+  error: string | null;
+  category: string | null;
+  rule: string | null;
+  hops: string | null;
+}
+
+/** The only code that knows the SQL of the `attempts` table: one row per recipient per try. */
+export function createAttemptsRepo(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
+       code, enhanced, reply, error_kind, error, category, rule, hops)
+     VALUES (@recipientId, @messageId, @at, @durationMs, @result, @phase, @mxHost, @ip, @port, @tlsProtocol, @tlsCipher,
+       @code, @enhanced, @reply, @errorKind, @error, @category, @rule, @hops)`,
+  );
+  const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
+
+  return {
+    insert(a: AttemptRow): void {
+      insert.run({ ...a, hops: a.hops ? JSON.stringify(a.hops) : null });
+    },
+    forMessage(messageId: string): AttemptRow[] {
+      return (byMessage.all(messageId) as RawAttempt[]).map((r) => ({
+        id: r.id,
+        recipientId: r.recipient_id,
+        messageId: r.message_id,
+        at: r.at,
+        durationMs: r.duration_ms,
+        result: r.result,
+        phase: r.phase,
+        mxHost: r.mx_host,
+        ip: r.ip,
+        port: r.port,
+        tlsProtocol: r.tls_protocol,
+        tlsCipher: r.tls_cipher,
+        code: r.code,
+        enhanced: r.enhanced,
+        reply: r.reply,
+        errorKind: r.error_kind,
+        error: r.error,
+        category: r.category,
+        rule: r.rule,
+        hops: r.hops ? (JSON.parse(r.hops) as unknown[]) : null,
+      }));
+    },
+  };
+}
+
+export type AttemptsRepo = ReturnType<typeof createAttemptsRepo>;

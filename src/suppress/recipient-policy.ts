@@ -1,0 +1,31 @@
+import type { ParsedAddress } from '../policy/addresses.js';
+import type { AuthenticatedUser, RecipientDecision, RecipientPolicy } from '../receive/smtp-listener.js';
+import type { SuppressionList } from './suppression-list.js';
+
+export interface SuppressionPolicyDeps {
+  list: SuppressionList;
+  /** drop: accept the message, record the recipient as dropped; reject: 550 at RCPT. */
+  mode: 'drop' | 'reject';
+}
+
+/** The reason recorded on a dropped recipient and its event starts with this. */
+export const DROP_REASON_PREFIX = 'on the suppression list';
+
+/** RCPT-time suppression: one indexed lookup per recipient, read fresh each time. */
+export function createSuppressionPolicy(deps: SuppressionPolicyDeps): RecipientPolicy {
+  return {
+    check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision {
+      const entry = deps.list.check(address, user?.name ?? null);
+      if (!entry) return { action: 'accept' };
+      if (deps.mode === 'drop') {
+        return { action: 'drop', reason: `${DROP_REASON_PREFIX}: ${entry.reason || entry.category}`, category: entry.category };
+      }
+      const since = new Date(entry.createdAt).toISOString().slice(0, 10);
+      return {
+        action: 'reject',
+        code: 550,
+        text: `5.7.1 <${address.address}>: recipient is on the suppression list (${entry.category}, since ${since})`,
+      };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Clock } from '../core/clock.js';
+import { FerryError } from '../core/errors.js';
+import type { ParsedAddress } from '../policy/addresses.js';
+import type { Db } from '../store/db.js';
+import { createSuppressionsRepo, type SuppressionRow, type SuppressionSource, type SuppressionsRepo } from '../store/suppressions-repo.js';
+import { isSuppressionCategory, keyOf, suppressionKey, type SuppressionKey } from './normalize.js';
+
+export type SuppressionEntry = SuppressionRow;
+
+export interface SuppressOptions {
+  /** The entry stops applying at this time (ms since the epoch); absent: never. */
+  expiresAt?: number | null;
+  /** Scope the entry to one SMTP user (complaints, manual entries); absent: global. */
+  user?: string | null;
+}
+
+export interface SuppressionList {
+  /**
+   * Puts an address (or `@domain`) on the list, or refreshes its entry. Throws FERRY_ERR_USAGE for
+   * something that is not an address or an unknown category.
+   */
+  suppress(address: string, category: string, reason: string, source: SuppressionSource, opts?: SuppressOptions): { entry: SuppressionEntry; created: boolean };
+  /** Removes the global entry (or the user's, when given); false when there was none. */
+  unsuppress(address: string, user?: string | null): boolean;
+  /**
+   * The entry that stops mail to `address` for `user` (its own address entry, global or scoped to
+   * the user, or its domain's entry), ignoring expired ones; records a hit. null: send.
+   */
+  check(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
+  /** Like check, without recording a hit. */
+  find(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
+  readonly repo: SuppressionsRepo;
+}
+
+export interface SuppressionListDeps {
+  db: Db;
+  clock: Clock;
+}
+
+/**
+ * The suppression list as the rest of Ferry sees it: RCPT-time policy, automatic bounce handling
+ * and the CLI. Reads the database on every call (no cache): a lookup is a few microseconds on an
+ * index, and a change from the CLI or another node applies at the next RCPT.
+ */
+export function createSuppressionList(deps: SuppressionListDeps): SuppressionList {
+  const repo = createSuppressionsRepo(deps.db);
+
+  function keyFor(address: string | ParsedAddress): SuppressionKey | null {
+    return typeof address === 'string' ? suppressionKey(address) : keyOf(address);
+  }
+
+  function find(address: string | ParsedAddress, user: string | null): SuppressionEntry | null {
+    const key = keyFor(address);
+    if (!key) return null;
+    if (key.isDomain) {
+      const row = repo.get(key.address, null) ?? (user ? repo.get(key.address, user) : undefined);
+      return row && (row.expiresAt === null || row.expiresAt > deps.clock.now()) ? row : null;
+    }
+    return repo.lookup(key.address, key.domain, user, deps.clock.now()) ?? null;
+  }
+
+  return {
+    repo,
+    suppress(address, category, reason, source, opts = {}) {
+      const key = suppressionKey(address);
+      if (!key) throw new FerryError('FERRY_ERR_USAGE', `not an email address or @domain: ${JSON.stringify(address)}`);
+      if (!isSuppressionCategory(category)) throw new FerryError('FERRY_ERR_USAGE', `unknown suppression category ${JSON.stringify(category)}`);
+      const { row, created } = repo.upsert({
+        address: key.address,
+        domain: key.domain,
+        category,
+        reason,
+        source,
+        scope: opts.user ?? null,
+        createdAt: deps.clock.now(),
+        expiresAt: opts.expiresAt ?? null,
+      });
+      return { entry: row, created };
+    },
+    unsuppress(address, user = null) {
+      const key = suppressionKey(address);
+      return key ? repo.remove(key.address, user) : false;
+    },
+    check(address, user) {
+      const entry = find(address, user);
+      if (!entry) return null;
+      const at = deps.clock.now();
+      repo.hit(entry.id, at);
+      return { ...entry, hits: entry.hits + 1, lastHitAt: at };
+    },
+    find,
+  };
+}

@@ -1,0 +1,181 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
+import type { HopTry, RecipientOutcome } from '../deliver/types.js';
+import type { AttemptFact } from '../outcome/decide.js';
+import type { OutcomeApplier } from '../outcome/apply.js';
+import type { Spool } from '../spool/spool.js';
+import type { MessageRow } from '../store/messages-repo.js';
+import type { QueueStore } from '../store/queue-store.js';
+import type { RecipientRow } from '../store/recipients-repo.js';
+import type { Destination, DestinationGate } from './scheduler.js';
+
+/** The message as it will be sent: its row, and the header block to send (signed). */
+export interface PreparedMessage {
+  message: MessageRow;
+  headers: Buffer;
+}
+
+export interface WorkerDeps {
+  queue: QueueStore;
+  spool: Spool;
+  deliverer: Deliverer;
+  outcome: OutcomeApplier;
+  clock: Clock;
+  logger: Logger;
+  gate: DestinationGate;
+  prepare: ((messageId: string) => Promise<PreparedMessage | null>) | undefined;
+  signal: AbortSignal;
+  /** Reports recipients this worker has finished with (delivered, deferred, released...). */
+  finished: (count: number) => void;
+}
+
+/**
+ * One connection's life for one destination: open a session (MX failover happens inside),
+ * then send the destination's waiting messages over it one transaction each, until none are
+ * left, the per-connection limit is reached, or the connection breaks.
+ */
+export async function runDestinationWorker(dest: Destination, deps: WorkerDeps): Promise<void> {
+  const { queue, clock, logger } = deps;
+  const openedAt = clock.now();
+  const open = await deps.deliverer.openSession(dest.domain, deps.signal);
+  if (!open.ok) {
+    failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
+    return;
+  }
+  const session = open.session;
+  const perConnection = Math.max(1, deps.gate.messagesPerConnection(dest.domain));
+  let sent = 0;
+  try {
+    while (session.usable && sent < perConnection && !deps.signal.aborted) {
+      const next = dest.pending.entries().next();
+      if (next.done) break;
+      const [messageId, rows] = next.value;
+      const wait = deps.gate.takeMessage(dest.domain, clock.now());
+      if (wait !== null) {
+        // Over the destination's budget: give the rest back, due when budget returns.
+        releaseAll(dest, wait, deps);
+        break;
+      }
+      dest.pending.delete(messageId);
+      await sendOne(messageId, rows, session, open.tries, deps);
+      sent++;
+    }
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+}
+
+async function sendOne(
+  messageId: string,
+  rows: RecipientRow[],
+  session: Extract<OpenSessionResult, { ok: true }>['session'],
+  tries: HopTry[],
+  deps: WorkerDeps,
+): Promise<void> {
+  const { queue, clock, logger } = deps;
+  try {
+    const prepared = deps.prepare ? await deps.prepare(messageId) : defaultPrepare(queue, messageId);
+    if (!prepared) {
+      // The message was purged while waiting: nothing to send.
+      return;
+    }
+    const m = prepared.message;
+    if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
+      queue.expireMessage(m.id, clock.now(), `spool file ${m.spoolFile} is missing: the message body was lost`);
+      logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
+      return;
+    }
+    const report = await session.send({
+      id: m.id,
+      from: m.sender,
+      to: rows.map((r) => r.address),
+      size: prepared.headers.length + (m.size - m.headers.length),
+      eightBit: m.eightBit,
+      smtputf8: m.smtputf8,
+      body: () => deps.spool.open({ headers: prepared.headers, inline: m.body, file: m.spoolFile }),
+    });
+    const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
+    deps.outcome.apply(
+      rows.map((r) => ({
+        recipient: r,
+        fact: toFact(byAddress.get(r.address)),
+        firstQueuedAt: r.createdAt,
+      })),
+      {
+        startedAt: report.startedAt,
+        durationMs: report.durationMs,
+        hop: { host: report.hop.host, ip: report.hop.ip, port: report.hop.port, tls: report.hop.tls },
+        hops: tries,
+      },
+    );
+  } catch (err) {
+    logger.error({ err, queueId: messageId }, 'delivery of a message failed locally');
+    deps.outcome.apply(
+      rows.map((r) => ({
+        recipient: r,
+        fact: { kind: 'failed', phase: 'data', error: { kind: 'local', message: `local error: ${(err as Error).message}` } } as AttemptFact,
+        firstQueuedAt: r.createdAt,
+      })),
+      { startedAt: clock.now(), durationMs: null, hop: null, hops: tries },
+    );
+  } finally {
+    deps.finished(rows.length);
+  }
+}
+
+function defaultPrepare(queue: QueueStore, id: string): PreparedMessage | null {
+  const message = queue.messages.get(id);
+  return message ? { message, headers: message.headers } : null;
+}
+
+function toFact(o: RecipientOutcome | undefined): AttemptFact {
+  if (!o) return { kind: 'failed', phase: 'data', error: { kind: 'protocol', message: 'the delivery report did not mention this recipient' } };
+  if (o.ok) return { kind: 'delivered', reply: o.reply };
+  return {
+    kind: 'failed',
+    phase: o.phase,
+    reply: o.reply,
+    error: o.error,
+    permanentLocal: o.permanentLocal
+      ? { category: o.localReason === 'size' ? 'message_too_large' : 'other', message: o.error?.message ?? o.reply?.text ?? 'refused locally' }
+      : undefined,
+  };
+}
+
+/** The session could not be opened: every waiting message of the destination shares that fate. */
+function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok: false }>, startedAt: number, durationMs: number, deps: WorkerDeps): void {
+  if (open.reason === 'aborted') {
+    releaseAll(dest, deps.clock.now(), deps);
+    return;
+  }
+  const fact: AttemptFact = {
+    kind: 'failed',
+    phase: open.reason === 'all_hops_failed' ? 'connect' : 'route',
+    error: open.error,
+    // Surface the last reply a host gave (e.g. a 421 greeting) so it can be classified.
+    reply: [...open.tries].reverse().find((t) => t.reply)?.reply,
+    permanentRoute: open.permanent ? { message: open.error.message } : undefined,
+  };
+  const groups = [...dest.pending.values()];
+  dest.pending.clear();
+  for (const rows of groups) {
+    deps.outcome.apply(
+      rows.map((r) => ({ recipient: r, fact, firstQueuedAt: r.createdAt })),
+      { startedAt, durationMs, hop: null, hops: open.tries },
+    );
+    deps.finished(rows.length);
+  }
+}
+
+function releaseAll(dest: Destination, at: number, deps: WorkerDeps): void {
+  let n = 0;
+  for (const rows of dest.pending.values()) {
+    for (const r of rows) {
+      deps.queue.recipients.release(r.id, at);
+      n++;
+    }
+  }
+  dest.pending.clear();
+  deps.finished(n);
+}
