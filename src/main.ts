@@ -26,9 +26,34 @@ import { createSigner } from './sign/signer.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { createRouter } from './deliver/route.js';
 import { createDeliverer } from './deliver/deliverer.js';
-import { createClassifier } from './classify/classifier.js';
+import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
-import { createScheduler, type DestinationGate, type Scheduler } from './workers/scheduler.js';
+import { createConsequences } from './outcome/consequences.js';
+import { createDsnNotifier } from './outcome/dsn.js';
+import { createWebhookSender } from './workers/webhook-sender.js';
+import { createWebhooksRepo } from './store/webhooks-repo.js';
+import { createSuppressionPolicy } from './suppress/recipient-policy.js';
+import { createSuppressionList } from './suppress/suppression-list.js';
+import { createScheduler, type Scheduler } from './workers/scheduler.js';
+import { createLimitsRepo } from './store/limits-repo.js';
+import { createQuotaRepo } from './store/quota-repo.js';
+import { createThrottle } from './throttle/throttle.js';
+import { createQuotas } from './throttle/quotas.js';
+import { slowDownListener } from './throttle/adaptive.js';
+import { composeRecipientPolicies } from './throttle/compose.js';
+import { errorMessage } from './core/errors.js';
+import type { KeySource } from './sign/keys.js';
+import { loadPrivateKey } from './sign/keys.js';
+import type { Signer } from './sign/signer.js';
+import type { Router } from './deliver/route.js';
+import type { RetryPolicy } from './outcome/decide.js';
+import { createStatsRepo } from './store/stats-repo.js';
+import { createDiskGuard } from './ops/disk-guard.js';
+import { createMetrics, refusalReason, type FerryMetrics } from './ops/metrics.js';
+import { createReadiness, type ReadinessReport } from './ops/health.js';
+import { planReload } from './ops/reload.js';
+import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
+import { VERSION } from './admin/version.js';
 
 export interface FerryDeps {
   clock?: Clock;
@@ -44,10 +69,33 @@ export interface Ferry {
   readonly spool: Spool;
   readonly logger: Logger;
   readonly scheduler: Scheduler;
+  /** Prometheus metrics (own registry); the throttle sets its provider of throttled destinations here. */
+  readonly metrics: FerryMetrics;
+  /** What /readyz answers: database writable, disk above its threshold, listeners bound. */
+  readiness(): ReadinessReport;
+  /**
+   * Swaps in a new validated config without dropping connections: TLS certificate, DKIM keys,
+   * routes, policy (dmarc, suppression), retry settings, disk thresholds, log level. Keys that
+   * need a restart keep their old value and are named in the result and the log. Anything that
+   * cannot be loaded (a certificate, a key file) refuses the whole reload; the old config stays.
+   */
+  reload(next: Config): Promise<ReloadResult>;
+  /** Where the listeners are bound (null before start). */
+  readonly addresses: { smtp: string; smtps: string | null; http: string | null } | null;
   /** Recovers, binds the listeners and starts the workers. */
-  start(): Promise<{ smtp: string; smtps: string | null }>;
+  start(): Promise<{ smtp: string; smtps: string | null; http: string | null }>;
   /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
   stop(): Promise<void>;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  /** why the new config was refused (ok: false) */
+  error: string | null;
+  /** changed keys now in effect */
+  applied: string[];
+  /** changed keys that need a restart (their old value stays) */
+  restartNeeded: string[];
 }
 
 /** The composition root: the only place that builds the real parts and wires them together. */
@@ -63,53 +111,162 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
   const committer = createGroupCommitter<AcceptedMessage>((batch) => queue.accept(batch), config.spool.commitBatchMax);
   const newId = createIdGenerator(clock, random);
+  // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
+  let current = config;
+
+  // Operations (issue 7): disk guard, metrics and health; the HTTP endpoint starts with the listeners.
+  const stats = createStatsRepo(db);
+  const disk = createDiskGuard({ path: config.dataDir, thresholds: config.disk, clock, logger });
+  const metrics = createMetrics({
+    clock,
+    version: VERSION,
+    queueDepth: () => stats.queueDepth(),
+    oldestQueuedAt: () => stats.oldestQueued()?.createdAt ?? null,
+    activeSessions: () => listener?.activeSessions ?? 0,
+    outboundConnections: () => scheduler.stats.connections,
+    disk: () => {
+      const d = disk.state();
+      return { freeBytes: d.freeBytes, low: !d.accepting };
+    },
+  });
+  let listening = false;
+  const readiness = createReadiness({
+    db,
+    disk,
+    listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
+  });
+  let http: HttpEndpoint | null = null;
+  let bound: { smtp: string; smtps: string | null; http: string | null } | null = null;
 
   // DKIM keys: configured PEM files plus those made by `ferry dkim keygen` (read per lookup).
-  const keySource = createKeySource((domain) => [
-    ...config.dkim.keys,
-    ...dkimKeys.byDomain(domain).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
-  ]);
-  const signer = createSigner({ keys: keySource, defaultDomain: config.dkim.defaultDomain, clock, maxHeaderBytes: config.smtp.maxHeaderBytes + 64 * 1024 });
+  // Rebuilt on reload (fresh cache: a key file replaced at the same path is read again).
+  const makeKeySource = (cfg: Config): KeySource =>
+    createKeySource((domain) => [
+      ...cfg.dkim.keys,
+      ...dkimKeys.byDomain(domain).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
+    ]);
+  let keySourceNow = makeKeySource(config);
+  const keySource: KeySource = { keysFor: (d) => keySourceNow.keysFor(d) };
+  const makeSigner = (cfg: Config): Signer =>
+    createSigner({ keys: keySource, defaultDomain: cfg.dkim.defaultDomain, clock, maxHeaderBytes: config.smtp.maxHeaderBytes + 64 * 1024 });
+  let signerNow = makeSigner(config);
+  const signer: Signer = { sign: (domain, input) => signerNow.sign(domain, input) };
   const preparer = createMessagePreparer({ messages: queue.messages, spool, signer, clock, logger });
 
-  const checks: MessageCheck[] = [createSenderDomainCheck()];
-  if (config.dmarc.mode !== 'off') {
+  // The DMARC guard and the router are rebuilt on reload; the pipeline holds stable wrappers.
+  const makeDmarcCheck = (cfg: Config): MessageCheck | null => {
+    if (cfg.dmarc.mode === 'off') return null;
     const guard = createDmarcGuard({
       resolver,
       clock,
-      mode: config.dmarc.mode,
+      mode: cfg.dmarc.mode,
       hasKeyFor: (d) => keySource.keysFor(d).length > 0,
-      rewrite: config.dmarc.rewrite ?? { address: '', brand: '' },
+      rewrite: cfg.dmarc.rewrite ?? { address: '', brand: '' },
       logger,
-      cacheTtlMs: config.dmarc.cacheTtlMs,
+      cacheTtlMs: cfg.dmarc.cacheTtlMs,
     });
-    checks.push(createDmarcCheck(guard, { clock, timeoutMs: config.dmarc.lookupTimeoutMs, logger }));
-  }
+    return createDmarcCheck(guard, { clock, timeoutMs: cfg.dmarc.lookupTimeoutMs, logger });
+  };
+  let dmarcNow = makeDmarcCheck(config);
+  const checks: MessageCheck[] = [createSenderDomainCheck(), async (ctx) => (dmarcNow ? dmarcNow(ctx) : undefined)];
 
-  const router = createRouter({
-    resolver,
-    routes: config.routes,
-    allowPrivateMx: config.delivery.allowPrivateMx,
-    port: config.delivery.port,
-    random,
-    requireTlsDomains: config.delivery.requireTlsDomains,
-    clock,
-  });
+  const makeRouter = (cfg: Config): Router =>
+    createRouter({
+      resolver,
+      routes: cfg.routes,
+      allowPrivateMx: cfg.delivery.allowPrivateMx,
+      port: cfg.delivery.port,
+      random,
+      requireTlsDomains: cfg.delivery.requireTlsDomains,
+      clock,
+    });
+  let routerNow = makeRouter(config);
+  const router: Router = { resolve: (domain) => routerNow.resolve(domain) };
   const deliverer = createDeliverer({ router, hostname: config.hostname, timeouts: config.delivery, clock, logger });
+  // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
+  const bounceSuppressions = createSuppressionList({ db, clock });
+  const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });
+  const dsn = config.dsn.enabled
+    ? createDsnNotifier({
+        queue,
+        commit: (m) => committer.submit(m),
+        hostname: config.hostname,
+        clock,
+        random,
+        newId,
+        logger,
+        config: config.dsn,
+        maxAgeHours: config.delivery.maxAgeHours,
+        suppressionOf: (address, user) => bounceSuppressions.find(address, user),
+        onQueued: () => scheduler.poke(),
+      })
+    : null;
+  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL.
+  const webhooks =
+    config.webhooks.urls.length > 0 && config.webhooks.secret
+      ? createWebhookSender({
+          config: { ...config.webhooks, secret: config.webhooks.secret },
+          repo: createWebhooksRepo(db),
+          events: queue.events,
+          messages: queue.messages,
+          clock,
+          logger,
+          owner: config.hostname,
+          userAgent: `Ferry/${VERSION}`,
+        })
+      : null;
+  // Read at each decision, so a reload changes the schedule from the next attempt on.
+  const liveRetry: RetryPolicy = {
+    get retryScheduleMinutes() {
+      return current.delivery.retryScheduleMinutes;
+    },
+    get retryJitter() {
+      return current.delivery.retryJitter;
+    },
+    get maxAgeHours() {
+      return current.delivery.maxAgeHours;
+    },
+    get mailboxFullSuppressAfterHours() {
+      return current.bounces.mailboxFullSuppressAfterHours;
+    },
+  };
+  // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are
+  // picked up within limits.reloadIntervalMs; mail held back under the old ones is due again.
+  const throttle = createThrottle({
+    repo: createLimitsRepo(db),
+    resolver,
+    clock,
+    logger,
+    defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
+    params: config.limits,
+    onLimitsChanged: () => {
+      const n = queue.recipients.wakeHeld(clock.now());
+      if (n) logger.info({ recipients: n }, 'limits changed: mail waiting for budget is scheduled again');
+      scheduler.poke();
+    },
+  });
+  metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
+  // Adaptive slow-down: the classifier's rate_limited verdict halves the destination's rate.
+  const slowDown = slowDownListener(throttle, isRateLimit);
+  const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
+  checks.push(quotas.messageCheck);
   const outcome = createOutcomeApplier({
     db,
     queue,
     classifier: createClassifier(),
-    retry: { ...config.delivery, mailboxFullSuppressAfterHours: config.bounces.mailboxFullSuppressAfterHours },
+    retry: liveRetry,
     clock,
     random,
     logger,
+    suppress: consequences.suppress,
+    onApplied: (applied, ctx) => {
+      metrics.attempted(applied.map((a) => ({ domain: a.recipient.domain, status: a.decision.status, category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
+      consequences.onApplied(applied, ctx);
+      dsn?.onApplied(applied, ctx);
+      webhooks?.poke();
+      slowDown(applied);
+    },
   });
-  const gate: DestinationGate = {
-    maxConnections: () => 10,
-    messagesPerConnection: () => config.delivery.messagesPerConnection,
-    takeMessage: () => null,
-  };
   const scheduler = createScheduler({
     queue,
     spool,
@@ -120,7 +277,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     owner: config.hostname,
     concurrency: config.delivery.concurrency,
     leaseMs: config.delivery.leaseMs,
-    gate,
+    gate: throttle,
     prepare: (id) => preparer.prepare(id),
   });
 
@@ -134,15 +291,64 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     maxMessageSizeBytes: config.smtp.maxMessageSizeBytes,
     checks,
     logger,
-    onAccepted: () => scheduler.poke(),
+    onAccepted: (ids) => {
+      scheduler.poke();
+      dsn?.onAccepted(ids);
+      webhooks?.poke();
+    },
   });
 
-  const recipientPolicy: RecipientPolicy = { check: () => ({ action: 'accept' }) };
+  // RCPT-time policies, in order; the first that does not accept decides. Suppression goes
+  // first (a dropped recipient costs no quota), the per-user recipient quota last.
+  const recipientPolicy: RecipientPolicy = composeRecipientPolicies(
+    createSuppressionPolicy({ list: bounceSuppressions, mode: () => current.suppression.mode }),
+    quotas.recipientPolicy,
+  );
   let listener: SmtpListener | null = null;
   let stopped = false;
 
+  async function reload(next: Config): Promise<ReloadResult> {
+    const plan = planReload(current, next);
+    let tls: ReturnType<typeof loadTlsMaterial> | null = null;
+    let parts: { keys: KeySource; signer: Signer; dmarc: MessageCheck | null; router: Router };
+    try {
+      // Load everything that can fail before swapping anything in. Certificates and key files
+      // are read again even when their paths did not change (a renewed certificate, a rotated key).
+      if (listener) tls = loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
+      for (const k of next.dkim.keys) loadPrivateKey(k.keyFile);
+      parts = { keys: makeKeySource(next), signer: makeSigner(next), dmarc: makeDmarcCheck(next), router: makeRouter(next) };
+    } catch (err) {
+      const error = errorMessage(err);
+      metrics.reloaded(false);
+      logger.error({ err: error }, `config reload refused, the running configuration stays: ${error}`);
+      return { ok: false, error, applied: [], restartNeeded: [] };
+    }
+    current = next;
+    keySourceNow = parts.keys;
+    signerNow = parts.signer;
+    dmarcNow = parts.dmarc;
+    routerNow = parts.router;
+    if (tls) listener?.updateTls(tls);
+    logger.level = next.log.level;
+    await disk.update(next.disk);
+    metrics.reloaded(true);
+    if (plan.restart.length) {
+      logger.warn({ keys: plan.restart }, `config reloaded, but these settings keep their old value until a restart: ${plan.restart.join(', ')}`);
+    }
+    logger.info({ applied: plan.live }, 'config reloaded');
+    return { ok: true, error: null, applied: plan.live, restartNeeded: plan.restart };
+  }
+
   return {
-    config,
+    get config() {
+      return current;
+    },
+    metrics,
+    readiness: () => readiness.check(),
+    reload,
+    get addresses() {
+      return bound;
+    },
     db,
     queue,
     spool,
@@ -157,6 +363,24 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         queue.expireMessage(id, clock.now(), 'spool file missing at start-up: the message body was lost');
       }
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
+      await disk.start();
+      // The HTTP endpoint binds first: if its port is taken, nothing else has started.
+      let httpAddress: string | null = null;
+      if (config.http.listen) {
+        http = createHttpEndpoint({
+          listen: config.http.listen,
+          logger,
+          metrics,
+          readiness: () => readiness.check(),
+          about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
+        });
+        try {
+          httpAddress = await http.start();
+        } catch (err) {
+          disk.stop();
+          throw err;
+        }
+      }
       listener = createSmtpListener({
         config: config.smtp,
         hostname: config.hostname,
@@ -166,22 +390,49 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
+        senderPolicy: quotas.senderPolicy,
         clock,
         logger,
+        diskAccepting: () => disk.accepting(),
+        observer: {
+          accepted: (recipients) => metrics.messageAccepted(recipients),
+          refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
+        },
       });
-      const addresses = await listener.start();
+      let smtpAddresses: { smtp: string; smtps: string | null };
+      try {
+        smtpAddresses = await listener.start();
+      } catch (err) {
+        await http?.stop();
+        disk.stop();
+        throw err;
+      }
+      const addresses = { ...smtpAddresses, http: httpAddress };
+      bound = addresses;
+      listening = true;
+      throttle.start();
+      quotas.start();
       scheduler.start();
+      webhooks?.start();
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      listening = false;
+      disk.stop();
       logger.info('ferry stopping');
       if (listener) await listener.stop();
       // Group commits scheduled by the last sessions run on setImmediate; let them land.
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      await dsn?.idle();
+      while (committer.pending > 0) await new Promise((r) => setImmediate(r));
+      await webhooks?.stop();
+      await http?.stop();
+      throttle.stop();
+      quotas.stop();
       db.close();
       logger.info('ferry stopped');
       logger.flush?.();

@@ -37,6 +37,9 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       db ??= openDatabase({ file: join(ctx.config().dataDir, 'ferry.db') });
       return db;
     },
+    reloadConfig() {
+      return loadConfig({ file: configFile, env: rt.env, cwd: rt.cwd });
+    },
   };
 
   const program = new Command('ferry')

@@ -13,4 +13,6 @@ export interface CliContext {
   clock: Clock;
   config(): Config;
   db(): Db;
+  /** Reads and validates the same file and environment again, uncached (reload on SIGHUP). */
+  reloadConfig?(): Config;
 }

@@ -11,7 +11,8 @@ const code = await runCli(process.argv.slice(2), {
   },
   cwd: process.cwd(),
   onSignal: (handler) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => handler(signal));
+    // Only `ferry start` registers: SIGTERM/SIGINT stop the relay, SIGHUP reloads its config.
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => handler(signal));
   },
 });
 process.exitCode = code;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { RECIPIENT_STATUSES } from '../core/types.js';
+import { createAttemptsRepo, type AttemptRow } from '../store/attempts-repo.js';
 import { createQueueStore } from '../store/queue-store.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
@@ -69,8 +70,9 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       if (!m) throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${id}`);
       const recipients = store.recipients.forMessage(id);
       const events = store.events.forMessage(id);
+      const attempts = createAttemptsRepo(ctx.db()).forMessage(id);
       if (opts.json) {
-        ctx.io.stdout.write(json({ message: { ...m, createdAt: isoTime(m.createdAt) }, recipients, events }));
+        ctx.io.stdout.write(json({ message: { ...m, createdAt: isoTime(m.createdAt) }, recipients, attempts, events }));
         return;
       }
       const out = ctx.io.stdout;
@@ -87,6 +89,25 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
           recipients.map((r) => [r.address, r.status, r.attempts, isoTime(r.nextAttemptAt), r.lastReply, r.category]),
         ),
       );
+      if (attempts.length > 0) {
+        const addressOf = new Map(recipients.map((r) => [r.id, r.address]));
+        out.write('\nattempts\n');
+        out.write(
+          table(
+            ['time', 'recipient', 'mx', 'tls', 'reply or error', 'result', 'category', 'hosts tried'],
+            attempts.map((a) => [
+              isoTime(a.at),
+              addressOf.get(a.recipientId) ?? String(a.recipientId),
+              a.mxHost ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}` : '',
+              a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : a.mxHost ? 'none' : '',
+              a.reply ?? (a.error ? `${a.errorKind ? `${a.errorKind}: ` : ''}${a.error}` : ''),
+              a.result,
+              a.category,
+              describeHops(a),
+            ]),
+          ),
+        );
+      }
       out.write('\nhistory\n');
       out.write(
         table(
@@ -102,4 +123,16 @@ function describeDetail(detail: Record<string, unknown>): string {
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join('; ');
+}
+
+/** Every host tried to open the attempt's session, one per line: "host [ip]:port result (reply)". */
+function describeHops(a: AttemptRow): string {
+  if (!a.hops || a.hops.length === 0) return '';
+  return a.hops
+    .map((h) => {
+      const hop = h as { host?: string; ip?: string | null; port?: number; result?: string; reply?: { text?: string }; error?: { message?: string } };
+      const said = hop.reply?.text ?? hop.error?.message;
+      return `${hop.host ?? '?'} [${hop.ip ?? '-'}]${hop.port ? `:${hop.port}` : ''} ${hop.result ?? ''}${said ? ` (${said})` : ''}`;
+    })
+    .join('\n');
 }

@@ -1,18 +1,36 @@
 import type { Command } from 'commander';
-import { createFerry } from '../main.js';
+import { errorMessage } from '../core/errors.js';
+import type { Config } from '../config/schema.js';
+import { createFerry, type Ferry } from '../main.js';
 import type { CliContext } from './context.js';
+import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 
-/** `ferry start`: runs the relay in the foreground until SIGTERM/SIGINT. */
+/**
+ * `ferry start`: runs the relay in the foreground until SIGTERM/SIGINT (a second one forces).
+ * SIGHUP (or `ferry reload`) re-reads the same config file and environment and swaps it in;
+ * a config that does not validate is logged and the running one stays. The process id is
+ * kept in dataDir/ferry.pid while the relay runs (`ferry status`, `ferry reload` read it).
+ */
 export function registerStartCommand(program: Command, ctx: CliContext, onSignal: (handler: (signal: string) => void) => void): void {
   program
     .command('start')
-    .description('run the relay in the foreground')
+    .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
-      const ferry = createFerry(ctx.config());
+      const config = ctx.config();
+      const ferry = createFerry(config);
       await ferry.start();
+      const pidFile = pidFilePath(config.dataDir);
+      claimPidFile(ferry, pidFile);
+      let reloading: Promise<void> = Promise.resolve();
       await new Promise<void>((resolve) => {
         let stopping = false;
         onSignal((signal) => {
+          if (signal === 'SIGHUP') {
+            if (stopping) return;
+            ferry.logger.info({ signal }, 'signal received, reloading the configuration');
+            reloading = reloading.then(() => reload(ferry, ctx));
+            return;
+          }
           if (stopping) {
             ferry.logger.warn({ signal }, 'second signal: exiting at once');
             ferry.logger.flush?.();
@@ -22,12 +40,43 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
           }
           stopping = true;
           ferry.logger.info({ signal }, 'signal received, shutting down');
-          ferry.stop().then(resolve, (err: unknown) => {
-            ferry.logger.error({ err }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          });
+          reloading
+            .then(() => ferry.stop())
+            .then(resolve, (err: unknown) => {
+              ferry.logger.error({ err }, 'shutdown failed');
+              process.exitCode = 1;
+              resolve();
+            });
         });
       });
+      removePidFile(pidFile, process.pid);
     });
+}
+
+async function reload(ferry: Ferry, ctx: CliContext): Promise<void> {
+  let next: Config;
+  try {
+    next = ctx.reloadConfig ? ctx.reloadConfig() : ctx.config();
+  } catch (err) {
+    ferry.metrics.reloaded(false);
+    ferry.logger.error({ err: errorMessage(err) }, `config reload refused, the running configuration stays: ${errorMessage(err)}`);
+    return;
+  }
+  try {
+    await ferry.reload(next);
+  } catch (err) {
+    ferry.logger.error({ err }, 'config reload failed');
+  }
+}
+
+function claimPidFile(ferry: Ferry, file: string): void {
+  const other = readPidFile(file);
+  if (other !== null && other !== process.pid && processAlive(other)) {
+    ferry.logger.warn({ pid: other, file }, 'the pid file names another running process: is a second relay using this data directory? Overwriting it');
+  }
+  try {
+    writePidFile(file, process.pid);
+  } catch (err) {
+    ferry.logger.warn({ err: errorMessage(err), file }, 'cannot write the pid file: `ferry status` and `ferry reload` will not find this relay');
+  }
 }

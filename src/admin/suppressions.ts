@@ -188,7 +188,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
       try {
         const result = await importSuppressions({
           repo: list().repo,
-          input: createReadStream(file),
+          input: createReadStream(file, { highWaterMark: 1 << 20 }),
           clock: ctx.clock,
           onBadRow: (line, problem) => ctx.io.stderr.write(`${file}:${line}: skipped: ${problem}\n`),
           onProgress: bar

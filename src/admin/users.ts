@@ -3,8 +3,10 @@ import { FerryError } from '../core/errors.js';
 import { generatePassword, hashPassword } from '../policy/passwords.js';
 import { parseAddress } from '../policy/addresses.js';
 import { createUsersRepo } from '../store/users-repo.js';
+import { createQuotaRepo, type UserQuota } from '../store/quota-repo.js';
+import { parseQuotaWindows } from '../throttle/quotas.js';
 import type { CliContext } from './context.js';
-import { isoTime, json, table } from './format.js';
+import { isoTime, json, parsePositiveInt, table } from './format.js';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
@@ -16,7 +18,10 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .description('add a user; prints a generated password once unless --password-stdin is given')
     .option('--from-domains <list>', 'comma-separated sender domains this user may use (default: any)')
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (name: string, opts: { fromDomains?: string; passwordStdin?: boolean }) => {
+    .option('--max-messages-per-hour <n>', 'intake quota: messages per hour (451 4.7.1 beyond it)')
+    .option('--max-recipients-per-day <n>', 'intake quota: recipients per day (451 4.7.1 beyond it)')
+    .action(async (name: string, opts: { fromDomains?: string; passwordStdin?: boolean } & QuotaOptions) => {
+      const quota = parseQuotaOptions(opts, null);
       if (!USER_NAME.test(name)) {
         throw new FerryError('FERRY_ERR_USAGE', `user name ${JSON.stringify(name)}: use letters, digits and . _ @ + - (at most 128)`);
       }
@@ -27,7 +32,8 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       if (!repo.add(name, await hashPassword(password), domains, ctx.clock.now())) {
         throw new FerryError('FERRY_ERR_EXISTS', `user ${name} already exists (use "ferry users passwd ${name}" to change the password)`);
       }
-      ctx.io.stdout.write(`added user ${name}${domains.length ? ` (sender domains: ${domains.join(', ')})` : ''}\n`);
+      if (quota) createQuotaRepo(ctx.db()).set(name, quota, ctx.clock.now());
+      ctx.io.stdout.write(`added user ${name}${domains.length ? ` (sender domains: ${domains.join(', ')})` : ''}${quota ? ` (quota: ${quotaText(quota)})` : ''}\n`);
       if (!given) ctx.io.stdout.write(`password: ${password}\n(shown once: store it now)\n`);
     });
 
@@ -37,15 +43,65 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => {
       const rows = createUsersRepo(ctx.db()).list();
+      const quotas = createQuotaRepo(ctx.db());
+      const now = ctx.clock.now();
+      const usage = (name: string) => {
+        const u = parseQuotaWindows(quotas.state(name)?.windows, now);
+        return { messagesLastHour: u.messages.used(now), recipientsLastDay: u.recipients.used(now) };
+      };
       if (opts.json) {
-        ctx.io.stdout.write(json(rows.map((u) => ({ name: u.name, fromDomains: u.fromDomains, createdAt: isoTime(u.createdAt), updatedAt: isoTime(u.updatedAt) }))));
+        ctx.io.stdout.write(
+          json(
+            rows.map((u) => {
+              const q = quotas.get(u.name);
+              return {
+                name: u.name,
+                fromDomains: u.fromDomains,
+                quota: { maxMessagesPerHour: q?.maxMessagesPerHour ?? null, maxRecipientsPerDay: q?.maxRecipientsPerDay ?? null },
+                usage: usage(u.name),
+                createdAt: isoTime(u.createdAt),
+                updatedAt: isoTime(u.updatedAt),
+              };
+            }),
+          ),
+        );
         return;
       }
       if (rows.length === 0) {
         ctx.io.stdout.write('no users (add one with "ferry users add NAME")\n');
         return;
       }
-      ctx.io.stdout.write(table(['name', 'sender domains', 'created'], rows.map((u) => [u.name, u.fromDomains.join(', ') || '(any)', isoTime(u.createdAt)])));
+      ctx.io.stdout.write(
+        table(
+          ['name', 'sender domains', 'messages last hour', 'recipients last day', 'created'],
+          rows.map((u) => {
+            const q = quotas.get(u.name);
+            const used = usage(u.name);
+            return [
+              u.name,
+              u.fromDomains.join(', ') || '(any)',
+              `${used.messagesLastHour}${q?.maxMessagesPerHour ? ` / ${q.maxMessagesPerHour}` : ' (no quota)'}`,
+              `${used.recipientsLastDay}${q?.maxRecipientsPerDay ? ` / ${q.maxRecipientsPerDay}` : ' (no quota)'}`,
+              isoTime(u.createdAt),
+            ];
+          }),
+        ),
+      );
+    });
+
+  users
+    .command('quota <name>')
+    .description('set or clear intake quotas ("none" clears one); without options, shows them')
+    .option('--max-messages-per-hour <n>', 'messages per hour, or none')
+    .option('--max-recipients-per-day <n>', 'recipients per day, or none')
+    .action((name: string, opts: QuotaOptions) => {
+      if (!createUsersRepo(ctx.db()).get(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
+      const repo = createQuotaRepo(ctx.db());
+      const existing = repo.get(name) ?? null;
+      const quota = parseQuotaOptions(opts, existing);
+      if (quota) repo.set(name, quota, ctx.clock.now());
+      const now = repo.get(name);
+      ctx.io.stdout.write(`${name}: ${now ? quotaText(now) : 'no quotas'}${quota ? '' : ' (unchanged)'}\n`);
     });
 
   users
@@ -89,4 +145,30 @@ async function readPassword(ctx: CliContext): Promise<string> {
   if (password.length < 8) throw new FerryError('FERRY_ERR_USAGE', 'password from stdin: at least 8 characters are required');
   if (password.includes('\n')) throw new FerryError('FERRY_ERR_USAGE', 'password from stdin: must be a single line');
   return password;
+}
+
+interface QuotaOptions {
+  maxMessagesPerHour?: string;
+  maxRecipientsPerDay?: string;
+}
+
+/** null when neither option is given; "none" clears a quota. */
+function parseQuotaOptions(opts: QuotaOptions, existing: UserQuota | null): { maxMessagesPerHour: number | null; maxRecipientsPerDay: number | null } | null {
+  if (opts.maxMessagesPerHour === undefined && opts.maxRecipientsPerDay === undefined) return null;
+  const parse = (v: string | undefined, option: string, old: number | null): number | null => {
+    if (v === undefined) return old;
+    if (v.trim().toLowerCase() === 'none') return null;
+    return parsePositiveInt(v, option);
+  };
+  return {
+    maxMessagesPerHour: parse(opts.maxMessagesPerHour, '--max-messages-per-hour', existing?.maxMessagesPerHour ?? null),
+    maxRecipientsPerDay: parse(opts.maxRecipientsPerDay, '--max-recipients-per-day', existing?.maxRecipientsPerDay ?? null),
+  };
+}
+
+function quotaText(q: { maxMessagesPerHour: number | null; maxRecipientsPerDay: number | null }): string {
+  return [
+    q.maxMessagesPerHour ? `${q.maxMessagesPerHour} messages per hour` : 'no message quota',
+    q.maxRecipientsPerDay ? `${q.maxRecipientsPerDay} recipients per day` : 'no recipient quota',
+  ].join(', ');
 }

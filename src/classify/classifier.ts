@@ -2,6 +2,7 @@ import { BOUNCE_CATEGORIES, NETWORK_ERROR_KINDS } from '../core/types.js';
 import type { Classification, Classifier, ClassifyInput, NetworkErrorKind } from '../core/types.js';
 import { FerryError } from '../core/errors.js';
 import { findEnhancedCode } from './parse-reply.js';
+import { createLiteralScanner, requiredLiterals } from './prefilter.js';
 import type { BounceRule } from './rule-types.js';
 import { DEFAULT_RULES } from './rules.js';
 
@@ -14,6 +15,8 @@ interface CompiledRule {
   readonly codes: ReadonlySet<number> | null;
   readonly enhanced: RegExp | null;
   readonly errors: ReadonlySet<NetworkErrorKind> | null;
+  /** Literals one of which any text match contains; null when the patterns promise none. */
+  readonly literals: readonly string[] | null;
   /** Verdicts prepared at compile time, so classify() allocates nothing. */
   readonly whenPermanentCode: Classification;
   readonly whenTransientCode: Classification;
@@ -75,9 +78,21 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
     codes: r.codes ? new Set(r.codes) : null,
     enhanced: r.enhanced ? new RegExp(r.enhanced.source, r.enhanced.flags.replace(/[gy]/g, '')) : null,
     errors: r.errors ? new Set(r.errors) : null,
+    literals: literalsOf(r.text),
     whenPermanentCode: verdict(r.permanent === 'by-code' ? true : r.permanent),
     whenTransientCode: verdict(r.permanent === 'by-code' ? false : r.permanent),
   });
+}
+
+function literalsOf(text: BounceRule['text']): string[] | null {
+  if (text === undefined) return null;
+  const all: string[] = [];
+  for (const re of text instanceof RegExp ? [text] : text) {
+    const lits = requiredLiterals(re);
+    if (lits === null) return null;
+    all.push(...lits);
+  }
+  return all;
 }
 
 function textMatches(rule: CompiledRule, text: string): boolean {
@@ -92,10 +107,23 @@ function textMatches(rule: CompiledRule, text: string): boolean {
  * categories and error kinds known) and its patterns merged once; classify() is then a pure
  * first-match scan. A rule table without a catch-all still answers: 'other', by reply code.
  */
-export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES): Classifier {
+export interface ClassifierOptions {
+  /** Skip rules whose required literals are absent (default true; false only to check it). */
+  prefilter?: boolean;
+}
+
+export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, options: ClassifierOptions = {}): Classifier {
   const seen = new Set<string>();
   const compiled = rules.map((r) => compileRule(r, seen));
   const replyRules = Object.freeze(compiled.filter((r) => r.errors === null));
+  // Prefilter group of each reply rule (-1: always tested).
+  const groups: (readonly string[])[] = [];
+  const groupOf = Int32Array.from(replyRules, (r) => {
+    if (options.prefilter === false || r.literals === null) return -1;
+    groups.push(r.literals);
+    return groups.length - 1;
+  });
+  const scanner = groups.length > 0 ? createLiteralScanner(groups) : null;
   const errorRules = Object.freeze(compiled.filter((r) => r.errors !== null));
   const fallbackPermanent: Classification = Object.freeze({ category: 'other', permanent: true, suppress: false, rule: 'none' });
   const fallbackTransient: Classification = Object.freeze({ category: 'other', permanent: false, suppress: false, rule: 'none' });
@@ -105,8 +133,11 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES): 
     const permanentCode = cls === 5;
     const enhanced = enhancedCode ?? findEnhancedCode(rawText) ?? '';
     const text = HAS_CONTINUATION_RE.test(rawText) ? rawText.replace(CONTINUATION_RE, ' ') : rawText;
+    const present = scanner === null ? null : scanner.scan(text);
     for (let i = 0; i < replyRules.length; i++) {
       const r = replyRules[i]!;
+      const g = groupOf[i]!;
+      if (g >= 0 && present !== null && (present[g >>> 5]! & (1 << (g & 31))) === 0) continue;
       if (r.classMask !== 0 && (r.classMask & (1 << cls)) === 0) continue;
       if (r.codes !== null && !r.codes.has(code)) continue;
       if (r.enhanced !== null && !r.enhanced.test(enhanced)) continue;

@@ -9,7 +9,6 @@ export const CODE_RULES: readonly BounceRule[] = Object.freeze([
   rule('enh-bad-mailbox', 'user_unknown', { enhanced: /^[45]\.1\.[136]$/ }),
   // X.1.10 is RFC 7505's "recipient address has null MX".
   rule('enh-bad-domain', 'domain_invalid', { enhanced: /^[45]\.1\.(?:2|10)$/ }),
-  rule('enh-bad-sender', 'policy', { enhanced: /^[45]\.1\.[78]$/ }),
   rule('enh-mailbox-disabled', 'mailbox_disabled', { enhanced: /^5\.2\.1$|^[45]\.7\.13$/ }),
   rule('enh-mailbox-full', 'mailbox_full', { enhanced: /^[45]\.2\.2$/ }),
   rule('enh-too-large', 'message_too_large', { enhanced: /^[45]\.(?:2\.3|3\.4)$/ }),

@@ -168,16 +168,113 @@ export const configSchema = z.strictObject({
       mailboxFullSuppressAfterHours: z.number().positive().default(72),
     })
     .prefault({}),
+  /** Delivery status notifications (RFC 3464) to the envelope sender of failed mail. */
+  dsn: z
+    .strictObject({
+      /** false: no DSNs at all (events and webhooks still report every failure). */
+      enabled: z.boolean().default(true),
+      /** Also tell the sender about recipients dropped at intake because they are suppressed. */
+      onDropped: z.boolean().default(false),
+    })
+    .prefault({}),
+  /**
+   * VERP: the envelope sender of outgoing mail becomes LOCALPART+TOKEN@domain, where TOKEN names
+   * the message (and the recipient, for single-recipient transactions) and carries an HMAC.
+   */
+  verp: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** The bounce domain: its MX must point at bounceListener. */
+      domain: domainName.nullable().default(null),
+      /** HMAC key for the tokens (at least 16 characters; keep it secret, keep it stable). */
+      secret: z.string().min(16).nullable().default(null),
+      localPart: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, { message: 'expected 1-20 letters, digits, - or _' }).default('bounces'),
+    })
+    .prefault({})
+    .refine((v) => !v.enabled || (v.domain !== null && v.domain !== '*' && v.secret !== null), {
+      message: 'verp.enabled needs verp.domain and verp.secret',
+      path: ['enabled'],
+    }),
+  /** The listener for the bounce domain (asynchronous bounces and complaints); no AUTH, only that domain. */
+  bounceListener: z
+    .strictObject({
+      /** host:port (port 25 in production); null: off. */
+      listen: hostPort.nullable().default(null),
+      maxMessageSizeBytes: positiveInt.default(10 * 1024 * 1024),
+      maxClients: positiveInt.default(100),
+      idleTimeoutMs: positiveInt.default(60_000),
+    })
+    .prefault({}),
+  /** Signed JSON batches of events POSTed to each URL, from a durable cursor in SQLite. */
+  webhooks: z
+    .strictObject({
+      urls: z.array(z.url({ protocol: /^https?$/ })).default([]),
+      /** HMAC-SHA256 key for the X-Ferry-Signature header; required when urls are set. */
+      secret: z.string().min(16).nullable().default(null),
+      /** At most this many events per POST. */
+      batchSize: positiveInt.max(10_000).default(100),
+      /** A POST not answered within this is a failure (retried). */
+      timeoutMs: positiveInt.default(10_000),
+      /** Looking for new events at least this often (new events also wake the sender at once). */
+      pollIntervalMs: positiveInt.default(1_000),
+      /** Backoff after a failed POST: first wait, doubling up to the maximum. */
+      retryInitialMs: positiveInt.default(1_000),
+      retryMaxMs: positiveInt.default(300_000),
+    })
+    .prefault({})
+    .refine((w) => w.urls.length === 0 || w.secret !== null, {
+      message: 'webhooks.urls needs webhooks.secret (the HMAC key receivers verify with)',
+      path: ['secret'],
+    }),
   suppression: z
     .strictObject({
       /** drop: accept and record the recipient as dropped; reject: 550 at RCPT. */
       mode: z.enum(['drop', 'reject']).default('drop'),
     })
     .prefault({}),
+  /**
+   * Per-destination limits live in the database (`ferry limits set`); these are the relay's
+   * built-in values and how the throttle runs.
+   */
+  limits: z
+    .strictObject({
+      /** Connections per destination when no limit (nor 'default') sets them. */
+      defaultConnections: positiveInt.default(10),
+      /** How often the relay looks for limits changed by the CLI. */
+      reloadIntervalMs: positiveInt.default(2_000),
+      /** How often budget usage and slow-down state are written to the database (and at stop). */
+      persistIntervalMs: positiveInt.default(5_000),
+      /** MX hosts of a domain (for mx: limits) are looked up again after this long. */
+      mxCacheTtlMs: positiveInt.default(3_600_000),
+      /** After a failed MX lookup the domain uses its own budget, and is looked up again after this. */
+      mxFailureTtlMs: positiveInt.default(60_000),
+      /** Adaptive slow-down when a destination answers "too fast" (category rate_limited). */
+      slowDown: z
+        .strictObject({
+          /** The halved rate holds this long after the last rate-limit reply... */
+          cooldownMs: positiveInt.default(600_000),
+          /** ...then doubles every this long until back at the configured (or earlier) rate. */
+          restoreStepMs: positiveInt.default(300_000),
+          /** Replies within this long of a halving (one throttled connection, many messages) halve only once. */
+          minHalvingIntervalMs: positiveInt.default(60_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   http: z
     .strictObject({
-      /** Metrics and health endpoint; null: off. */
+      /** Metrics (/metrics) and health (/healthz, /readyz) endpoint; loopback by default; null: off. */
       listen: hostPort.nullable().default(null),
+    })
+    .prefault({}),
+  disk: z
+    .strictObject({
+      /** Below this much free space on the data directory's disk, MAIL FROM gets 452 4.3.1. 0: no byte floor. */
+      minFreeBytes: nonNegativeInt.default(256 * 1024 * 1024),
+      /** ...or below this percentage of the disk free. 0: no percentage floor. */
+      minFreePercent: z.number().min(0).max(100).default(0),
+      /** How often free space is measured (and accepting resumes once it is back). */
+      checkIntervalMs: positiveInt.default(10_000),
     })
     .prefault({}),
 });

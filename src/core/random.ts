@@ -9,7 +9,8 @@ export interface Random {
 }
 
 export const systemRandom: Random = {
-  next: () => randomInt(0, 2 ** 48) / 2 ** 48,
+  // randomInt's range (max - min) must stay below 2^48
+  next: () => randomInt(0, 2 ** 48 - 1) / 2 ** 48,
   bytes: (n) => randomBytes(n),
 };
 

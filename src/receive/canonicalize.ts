@@ -33,16 +33,12 @@ export class Canonicalizer {
         }
       }
     }
-    const first = this.total === 0;
     this.total += out.length;
     this.lastByte = out[out.length - 1]!;
     if (this.headersDone) return out;
-    if (first && out.length >= 2 && out[0] === 0x0d && out[1] === 0x0a) {
-      // The message starts with the blank line: no headers, all of it is body.
-      this.headersDone = true;
-      return out;
-    }
-    // Look for the blank line, allowing it to straddle the previous chunk.
+    // Look for the blank line, allowing it to straddle earlier chunks. The CRLF that ended the
+    // DATA command stands before the message, so a message that starts with the blank line
+    // (no headers) is found the same way, however its first bytes are split into chunks.
     const held = this.heldTail();
     const joined = held.length ? Buffer.concat([held, out]) : out;
     const idx = joined.indexOf(HEADER_END);
@@ -57,8 +53,9 @@ export class Canonicalizer {
   }
 
   /**
-   * Ends the stream. Returns the header block (ending with the blank line) and any bytes to
-   * append to the body so the stored message ends with CRLF.
+   * Ends the stream. Returns the header block (always ending with the blank line; just CRLF for
+   * a message without headers) and any bytes to append to the body so the stored message ends
+   * with CRLF.
    */
   finish(): { headers: Buffer; bodyTail: Buffer } {
     let bodyTail = EMPTY;
@@ -67,17 +64,17 @@ export class Canonicalizer {
       else this.hold(CRLF);
     }
     if (!this.headersDone) {
-      // Headers only, no body: store them followed by the blank line.
-      this.hold(this.total === 0 ? EMPTY : CRLF);
+      // Headers only (or nothing at all): the block still ends with the blank line.
+      this.hold(CRLF);
     }
     return { headers: Buffer.concat(this.headerChunks, this.headerSize), bodyTail };
   }
 
+  /** The last 3 bytes held so far, preceded by the CRLF that ended the DATA command. */
   private heldTail(): Buffer {
     const last = this.headerChunks[this.headerChunks.length - 1];
-    if (!last) return EMPTY;
-    if (last.length >= 3 || this.headerChunks.length === 1) return last.subarray(Math.max(0, last.length - 3));
-    return Buffer.concat(this.headerChunks.slice(-3)).subarray(-3);
+    if (last && last.length >= 3) return last.subarray(last.length - 3);
+    return Buffer.concat([CRLF, ...this.headerChunks.slice(-3)]).subarray(-3);
   }
 
   private hold(part: Buffer): void {

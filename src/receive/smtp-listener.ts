@@ -32,6 +32,14 @@ export interface RecipientPolicy {
   check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision;
 }
 
+/**
+ * Per-transaction policy at MAIL FROM (message quotas). Synchronous. null: go on; else the
+ * refusal (code and text with its enhanced code). `sender` is null for the null sender.
+ */
+export interface SenderPolicy {
+  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): { code: number; text: string } | null;
+}
+
 export interface ListenerDeps {
   config: SmtpConfig;
   hostname: string;
@@ -41,8 +49,19 @@ export interface ListenerDeps {
   throttle: AuthThrottle;
   mayRelay: (ip: string) => boolean;
   recipientPolicy: RecipientPolicy;
+  /** Optional MAIL FROM policy (quotas), after the relay and sender-domain checks. */
+  senderPolicy?: SenderPolicy;
   clock: Clock;
   logger: Logger;
+  /** false while free disk space is below its threshold: MAIL FROM answers 452 4.3.1. */
+  diskAccepting?: () => boolean;
+  /** Told of every accepted message and every refused MAIL FROM / RCPT TO / DATA (metrics). */
+  observer?: ListenerObserver;
+}
+
+export interface ListenerObserver {
+  accepted(recipients: readonly IntakeRecipient[]): void;
+  refused(phase: 'mail' | 'rcpt' | 'data', err: FerryError): void;
 }
 
 interface FerryAddress extends SMTPServerAddress {
@@ -55,6 +74,8 @@ export interface SmtpListener {
   /** Refuse new work with 421, let sessions in DATA finish within the grace time, then close. */
   stop(): Promise<void>;
   readonly activeSessions: number;
+  /** A new certificate for new connections and STARTTLS upgrades (reload); open sessions keep theirs. */
+  updateTls(tls: { key: string | Buffer; cert: string | Buffer }): void;
 }
 
 export function createSmtpListener(deps: ListenerDeps): SmtpListener {
@@ -62,7 +83,10 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
   const { config, logger } = deps;
   let draining = false;
   const inData = new Set<string>();
-  let active = 0;
+  /** Sessions admitted by onConnect and not yet closed. */
+  const sessions = new Set<string>();
+  /** Intake work still running (a message being streamed or committed); stop() waits for it. */
+  const inFlight = new Set<Promise<unknown>>();
 
   const user = (s: SMTPServerSession): AuthenticatedUser | null => (s.user as unknown as AuthenticatedUser) ?? null;
 
@@ -93,11 +117,11 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         if (deps.throttle.isLocked(session.remoteAddress)) {
           return cb(smtpError(421, '4.7.0 Too many failed authentication attempts, try again later'));
         }
-        active++;
+        sessions.add(session.id);
         cb();
       },
       onClose(session: SMTPServerSession) {
-        active = Math.max(0, active - 1);
+        sessions.delete(session.id);
         inData.delete(session.id);
         logger.debug({ session: session.id, ip: session.remoteAddress, transactions: session.transaction }, 'session closed');
       },
@@ -128,21 +152,33 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
             cb(smtpError(454, '4.7.0 Temporary authentication failure'));
           });
       },
-      onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error) => void) {
+      onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, done: (err?: Error) => void) {
+        const cb = observed('mail', done);
         if (draining && !inData.has(session.id)) return cb(smtpError(421, '4.3.2 Service shutting down, try again later'));
         const u = user(session);
         if (!u && !deps.mayRelay(session.remoteAddress)) {
           return cb(smtpError(530, '5.7.0 Authentication required'));
         }
-        if (address.address === '') return cb();
-        const parsed = parseAddress(address.address);
-        if (!parsed) return cb(smtpError(501, `5.1.7 Bad sender address syntax <${address.address}>`));
-        if (u && !domainAllowed(parsed.domain, u.fromDomains)) {
+        if (deps.diskAccepting && !deps.diskAccepting()) return cb(smtpError(452, '4.3.1 Insufficient system storage, try again later'));
+        const parsed = address.address === '' ? null : parseAddress(address.address);
+        if (address.address !== '' && !parsed) return cb(smtpError(501, `5.1.7 Bad sender address syntax <${address.address}>`));
+        if (u && parsed && !domainAllowed(parsed.domain, u.fromDomains)) {
           return cb(smtpError(550, `5.7.1 Sender domain ${parsed.domain} is not allowed for user ${u.name}`));
+        }
+        if (deps.senderPolicy) {
+          let refusal: { code: number; text: string } | null;
+          try {
+            refusal = deps.senderPolicy.check(parsed, u);
+          } catch (err) {
+            logger.error({ session: session.id, err }, 'sender policy failed');
+            return cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+          }
+          if (refusal) return cb(smtpError(refusal.code, refusal.text));
         }
         cb();
       },
-      onRcptTo(address: FerryAddress, session: SMTPServerSession, cb: (err?: Error) => void) {
+      onRcptTo(address: FerryAddress, session: SMTPServerSession, done: (err?: Error) => void) {
+        const cb = observed('rcpt', done);
         if (session.envelope.rcptTo.length >= config.maxRecipients) {
           return cb(smtpError(452, `4.5.3 Too many recipients (at most ${config.maxRecipients} per message)`));
         }
@@ -177,7 +213,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         const intakeSession: IntakeSession = {
           sessionId: session.id,
           clientIp: session.remoteAddress,
-          clientHostname: session.clientHostname ?? null,
+          // With reverse lookups off, smtp-server reports the literal "[ip]" as the host name.
+          clientHostname: session.clientHostname && session.clientHostname !== `[${session.remoteAddress}]` ? session.clientHostname : null,
           helo: session.hostNameAppearsAs ?? null,
           tls,
           username: u?.name ?? null,
@@ -189,9 +226,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         };
         const timer = deps.clock.setTimer(config.dataTimeoutMs, () => {
           logger.warn({ session: session.id, ip: session.remoteAddress }, 'DATA timeout, closing connection');
-          closeSession(session.id);
+          closeSession(session.id, '4.4.2 DATA timeout, closing connection');
         });
-        deps.intake
+        const work = deps.intake
           .receive(intakeSession, stream)
           .then(
             (res) => {
@@ -199,19 +236,33 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
                 { session: session.id, queueId: res.id, user: intakeSession.username, sender: intakeSession.sender, recipients: recipients.length, dropped: recipients.filter((r) => r.status === 'dropped').length, size: res.size, tls, ip: session.remoteAddress },
                 'message accepted',
               );
+              deps.observer?.accepted(recipients);
               cb(null, `2.0.0 Ok: queued as ${res.id}`);
             },
             (err: unknown) => {
               const fe = err instanceof FerryError ? err : smtpError(451, '4.3.0 Local error, try again later');
               logger.info({ session: session.id, ip: session.remoteAddress, code: fe.responseCode, reason: fe.message }, 'message refused');
+              deps.observer?.refused('data', fe);
               cb(fe);
             },
           )
           .finally(() => {
             timer.cancel();
             inData.delete(session.id);
+            inFlight.delete(work);
+            // Shutting down: the message is answered; the session has nothing more to do here.
+            if (draining) setImmediate(() => closeSession(session.id, '4.3.2 Service shutting down, try again later'));
           });
+        inFlight.add(work);
       },
+    };
+  }
+
+  function observed(phase: 'mail' | 'rcpt', cb: (err?: Error) => void): (err?: Error) => void {
+    if (!deps.observer) return cb;
+    return (err) => {
+      if (err instanceof FerryError) deps.observer!.refused(phase, err);
+      cb(err);
     };
   }
 
@@ -221,15 +272,18 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     server?.on('error', (err: Error) => logger.warn({ listener: kind, err: err.message }, 'listener error'));
   }
 
-  function closeSession(id: string): void {
+  type Connection = { id: string; send(code: number, text: string): void; close(): void };
+  function connections(): Connection[] {
+    const out: Connection[] = [];
     for (const server of [plain, secure]) {
-      for (const conn of (server as unknown as { connections?: Set<{ id: string; send(code: number, text: string): void; close(): void }> })?.connections ?? []) {
-        if (conn.id === id) {
-          conn.send(421, '4.4.2 DATA timeout, closing connection');
-          conn.close();
-        }
-      }
+      for (const conn of (server as unknown as { connections?: Set<Connection> } | null)?.connections ?? []) out.push(conn);
     }
+    return out;
+  }
+
+  /** Answers 421 with `text` and closes the session (smtp-server closes after any 421). */
+  function closeSession(id: string, text: string): void {
+    for (const conn of connections()) if (conn.id === id) conn.send(421, text);
   }
 
   function listen(server: SMTPServer, hostPort: string): Promise<string> {
@@ -253,10 +307,21 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     },
     async stop() {
       draining = true;
-      await Promise.all([plain, secure].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+      const closed = Promise.all([plain, secure].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+      // Sessions not in DATA have nothing to lose: 421 now rather than after the grace time.
+      // Sessions in DATA finish their message (or run out of grace time), then get 421.
+      for (const conn of connections()) {
+        if (!inData.has(conn.id)) conn.send(421, '4.3.2 Service shutting down, try again later');
+      }
+      await closed;
+      // After the grace time smtp-server has closed the stragglers; their intake ends promptly.
+      await Promise.allSettled([...inFlight]);
     },
     get activeSessions() {
-      return active;
+      return sessions.size;
+    },
+    updateTls(tls) {
+      for (const server of [plain, secure]) server?.updateSecureContext({ key: tls.key, cert: tls.cert });
     },
   };
 }

@@ -56,12 +56,17 @@ export function createEventsRepo(db: Db) {
      VALUES (@at, @messageId, @recipientId, @recipient, @type, @status, @category, @detail)`,
   );
   const byMessage = db.prepare('SELECT * FROM events WHERE message_id = ? ORDER BY id');
+  const maxId = db.prepare('SELECT MAX(id) AS id FROM events');
 
   return {
     /** Returns the new event's id. Call inside the transaction that made the change. */
     append(e: EventInput): number {
       const info = insert.run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null });
       return Number(info.lastInsertRowid);
+    },
+    /** The newest event's id (0 when the log is empty): where a new follower starts. */
+    lastId(): number {
+      return (maxId.get() as { id: number | null }).id ?? 0;
     },
     forMessage(messageId: string): EventRow[] {
       return (byMessage.all(messageId) as RawEvent[]).map(fromRaw);

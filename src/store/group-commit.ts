@@ -21,7 +21,19 @@ export function createGroupCommitter<T>(apply: (items: T[]) => void, maxBatch: n
       try {
         apply(batch.map((b) => b.item));
       } catch (err) {
-        for (const b of batch) b.reject(err);
+        if (batch.length === 1) {
+          batch[0]!.reject(err);
+          continue;
+        }
+        // One bad item must not fail the others that shared its transaction: retry each alone.
+        for (const b of batch) {
+          try {
+            apply([b.item]);
+            b.resolve();
+          } catch (itemErr) {
+            b.reject(itemErr);
+          }
+        }
         continue;
       }
       for (const b of batch) b.resolve();

@@ -124,6 +124,14 @@ export function createRecipientsRepo(db: Db) {
   const release = db.prepare(
     "UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at WHERE id = @id AND status IN ('queued','deferred')",
   );
+  const releaseMany = db.transaction((items: { id: number; at: number }[]) => {
+    for (const i of items) release.run(i);
+  });
+  // Rows the throttle handed back (queued: never attempted, not leased, due later) become due
+  // now: the limits changed, so they are scheduled again under the new ones.
+  const wakeHeld = db.prepare(
+    "UPDATE recipients SET next_attempt_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now",
+  );
   const releaseOwned = db.prepare(
     `UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at
      WHERE lease_owner = @owner AND status IN ('queued','deferred')`,
@@ -177,6 +185,14 @@ export function createRecipientsRepo(db: Db) {
     /** Gives a claimed recipient back, due at `at` (no attempt counted). */
     release(id: number, at: number): void {
       release.run({ id, at });
+    },
+    /** Gives claimed recipients back, each due at its own time, in one transaction. */
+    releaseMany(items: { id: number; at: number }[]): void {
+      if (items.length) releaseMany(items);
+    },
+    /** Never-attempted recipients waiting for budget are due now (after a limits change). Returns how many. */
+    wakeHeld(now: number): number {
+      return wakeHeld.run({ now }).changes;
     },
     /** Start-up: whatever this node held when it died is due again now. Returns how many. */
     releaseOwned(owner: string, at: number): number {

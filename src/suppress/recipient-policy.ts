@@ -2,10 +2,15 @@ import type { ParsedAddress } from '../policy/addresses.js';
 import type { AuthenticatedUser, RecipientDecision, RecipientPolicy } from '../receive/smtp-listener.js';
 import type { SuppressionList } from './suppression-list.js';
 
+export type SuppressionMode = 'drop' | 'reject';
+
 export interface SuppressionPolicyDeps {
   list: SuppressionList;
-  /** drop: accept the message, record the recipient as dropped; reject: 550 at RCPT. */
-  mode: 'drop' | 'reject';
+  /**
+   * drop: accept the message, record the recipient as dropped; reject: 550 at RCPT. A function is
+   * read at each RCPT, so a config reload changes the mode at once.
+   */
+  mode: SuppressionMode | (() => SuppressionMode);
 }
 
 /** The reason recorded on a dropped recipient and its event starts with this. */
@@ -13,11 +18,12 @@ export const DROP_REASON_PREFIX = 'on the suppression list';
 
 /** RCPT-time suppression: one indexed lookup per recipient, read fresh each time. */
 export function createSuppressionPolicy(deps: SuppressionPolicyDeps): RecipientPolicy {
+  const mode = typeof deps.mode === 'function' ? deps.mode : () => deps.mode as SuppressionMode;
   return {
     check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision {
       const entry = deps.list.check(address, user?.name ?? null);
       if (!entry) return { action: 'accept' };
-      if (deps.mode === 'drop') {
+      if (mode() === 'drop') {
         return { action: 'drop', reason: `${DROP_REASON_PREFIX}: ${entry.reason || entry.category}`, category: entry.category };
       }
       const since = new Date(entry.createdAt).toISOString().slice(0, 10);

@@ -27,6 +27,8 @@ export interface SuppressionList {
    * the user, or its domain's entry), ignoring expired ones; records a hit. null: send.
    */
   check(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
+  /** Writes the hits recorded by check() that are not in the database yet. */
+  flushHits(): void;
   /** Like check, without recording a hit. */
   find(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
   readonly repo: SuppressionsRepo;
@@ -35,6 +37,11 @@ export interface SuppressionList {
 export interface SuppressionListDeps {
   db: Db;
   clock: Clock;
+  /**
+   * Schedules the write of recorded hits. Default: setImmediate, so every RCPT handled in one
+   * turn of the event loop shares one transaction (one fsync) instead of paying one each.
+   */
+  defer?: (fn: () => void) => void;
 }
 
 /**
@@ -44,6 +51,36 @@ export interface SuppressionListDeps {
  */
 export function createSuppressionList(deps: SuppressionListDeps): SuppressionList {
   const repo = createSuppressionsRepo(deps.db);
+  const defer = deps.defer ?? ((fn: () => void) => void setImmediate(fn));
+  const pendingHits = new Map<number, [id: number, count: number, at: number]>();
+  let flushScheduled = false;
+
+  function flushHits(): void {
+    flushScheduled = false;
+    if (pendingHits.size === 0) return;
+    const hits = [...pendingHits.values()];
+    pendingHits.clear();
+    // Hit counts are statistics: losing one turn's worth to a closed database is not an error.
+    if (deps.db.open) repo.hitMany(hits);
+  }
+
+  function recordHit(id: number, at: number): void {
+    const p = pendingHits.get(id);
+    if (p) {
+      p[1]++;
+      p[2] = at;
+    } else pendingHits.set(id, [id, 1, at]);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      defer(() => {
+        try {
+          flushHits();
+        } catch {
+          // the database is closing or busy beyond busy_timeout; the counts are advisory
+        }
+      });
+    }
+  }
 
   function keyFor(address: string | ParsedAddress): SuppressionKey | null {
     return typeof address === 'string' ? suppressionKey(address) : keyOf(address);
@@ -85,9 +122,10 @@ export function createSuppressionList(deps: SuppressionListDeps): SuppressionLis
       const entry = find(address, user);
       if (!entry) return null;
       const at = deps.clock.now();
-      repo.hit(entry.id, at);
+      recordHit(entry.id, at);
       return { ...entry, hits: entry.hits + 1, lastHitAt: at };
     },
+    flushHits,
     find,
   };
 }

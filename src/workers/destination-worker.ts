@@ -51,10 +51,11 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
       const next = dest.pending.entries().next();
       if (next.done) break;
       const [messageId, rows] = next.value;
-      const wait = deps.gate.takeMessage(dest.domain, clock.now());
+      const now = clock.now();
+      const wait = deps.gate.takeMessage(dest.domain, now);
       if (wait !== null) {
         // Over the destination's budget: give the rest back, due when budget returns.
-        releaseAll(dest, wait, deps);
+        deps.finished(holdBack(dest, wait, now, deps));
         break;
       }
       dest.pending.delete(messageId);
@@ -166,6 +167,25 @@ function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok
     );
     deps.finished(rows.length);
   }
+}
+
+/**
+ * The destination is out of budget until `at`: its waiting messages go back to the queue, each
+ * due when the gate says its turn comes (spread out, so a long wait does not make them all due
+ * at once and get claimed and handed back again and again). One transaction. Returns how many
+ * recipients were handed back.
+ */
+export function holdBack(dest: Destination, at: number, now: number, deps: Pick<WorkerDeps, 'queue' | 'gate'>): number {
+  const groups = [...dest.pending.values()];
+  dest.pending.clear();
+  const times = deps.gate.releaseTimes?.(dest.domain, now, groups.length) ?? [];
+  const items: { id: number; at: number }[] = [];
+  groups.forEach((rows, i) => {
+    const due = Math.max(at, times[i] ?? at);
+    for (const r of rows) items.push({ id: r.id, at: due });
+  });
+  deps.queue.recipients.releaseMany(items);
+  return items.length;
 }
 
 function releaseAll(dest: Destination, at: number, deps: WorkerDeps): void {

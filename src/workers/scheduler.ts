@@ -5,14 +5,18 @@ import type { Spool } from '../spool/spool.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
-import { runDestinationWorker, type PreparedMessage } from './destination-worker.js';
+import { holdBack, runDestinationWorker, type PreparedMessage } from './destination-worker.js';
 
 /**
  * Limits per destination (the throttle answers these; without one, the defaults apply).
- * A destination is the recipient domain.
+ * A destination is the recipient domain; several destinations may share one budget (an MX
+ * group), which is why connection counts are reported back to the gate.
  */
 export interface DestinationGate {
-  /** How many connections this destination may have open at once. */
+  /**
+   * How many connections this destination may have open now (those it has included); 0 when
+   * a budget it shares is using all its connections (a closing connection pokes the scheduler).
+   */
   maxConnections(domain: string): number;
   /** How many messages one connection may carry. */
   messagesPerConnection(domain: string): number;
@@ -21,6 +25,21 @@ export interface DestinationGate {
    * time when the destination will have budget again.
    */
   takeMessage(domain: string, now: number): number | null;
+  /**
+   * Optional: a promise while the gate is still learning which budget the domain draws on (an
+   * MX lookup); null when it knows. The destination is dispatched once it settles.
+   */
+  learn?(domain: string): Promise<void> | null;
+  /** Optional: when the next message may go, without taking it (null: now). */
+  readyAt?(domain: string, now: number): number | null;
+  /**
+   * Optional: when each of the next `count` messages will have budget (non-decreasing), so that
+   * waiting messages are handed back spread over time, not all due at the same instant.
+   */
+  releaseTimes?(domain: string, now: number, count: number): number[];
+  /** Optional: a connection to the destination opens / closes (shared connection caps). */
+  connectionOpened?(domain: string): void;
+  connectionClosed?(domain: string): void;
 }
 
 export interface SchedulerOptions {
@@ -48,6 +67,8 @@ export interface Destination {
   /** Claimed recipients grouped by message, oldest first; taken by workers one message at a time. */
   pending: Map<string, RecipientRow[]>;
   active: number;
+  /** true while the gate learns the destination's budget (gate.learn). */
+  learning?: boolean;
 }
 
 export interface Scheduler {
@@ -98,11 +119,41 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   function dispatch(): void {
-    for (const d of destinations.values()) {
-      const cap = Math.max(1, opts.gate.maxConnections(d.domain));
+    const now = clock.now();
+    const gate = opts.gate;
+    // A snapshot, and destinations that got a connection move to the back: when connections
+    // are scarce (global or a shared MX-group cap), every destination gets its turn.
+    for (const d of [...destinations.values()]) {
+      if (stopped) break;
+      if (d.learning) continue;
+      if (d.pending.size > d.active && gate.learn) {
+        const learning = gate.learn(d.domain);
+        if (learning) {
+          d.learning = true;
+          learning
+            .catch(() => undefined)
+            .finally(() => {
+              d.learning = false;
+              poke();
+            });
+          continue;
+        }
+      }
+      // Out of budget: hand the waiting messages back, each due when the budget lets it go,
+      // instead of opening a connection only to be told to wait.
+      if (d.active === 0 && d.pending.size > 0 && gate.readyAt) {
+        const at = gate.readyAt(d.domain, now);
+        if (at !== null) inFlight -= holdBack(d, at, now, { queue, gate });
+      }
+      let started = false;
       // One more connection only while messages wait that the open ones have not taken.
-      while (!stopped && connections < opts.concurrency && d.active < cap && d.pending.size > d.active) {
+      while (connections < opts.concurrency && d.pending.size > d.active && d.active < gate.maxConnections(d.domain)) {
         startWorker(d);
+        started = true;
+      }
+      if (started) {
+        destinations.delete(d.domain);
+        destinations.set(d.domain, d);
       }
       if (d.active === 0 && d.pending.size === 0) destinations.delete(d.domain);
     }
@@ -111,6 +162,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   function startWorker(d: Destination): void {
     connections++;
     d.active++;
+    opts.gate.connectionOpened?.(d.domain);
     const p = runDestinationWorker(d, {
       queue,
       spool: opts.spool,
@@ -129,6 +181,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       .finally(() => {
         connections--;
         d.active--;
+        opts.gate.connectionClosed?.(d.domain);
         running.delete(p);
         if (!stopped) poke();
       });

@@ -3,7 +3,9 @@ import { migration001 } from './001-queue.js';
 import { migration002 } from './002-delivery.js';
 import { migration003 } from './003-dkim-keys.js';
 import { migration004 } from './004-suppressions.js';
+import { migration005 } from './005-limits.js';
+import { migration006 } from './006-webhooks.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006];
 export type { Migration };

@@ -1,0 +1,100 @@
+// Suppression list benchmark: import of a 1,000,000-row CSV through the real import function,
+// then RCPT-time lookups (median, p99) over 100,000 random addresses, half suppressed, half not.
+// Run after `npm run build`: node bench/suppression.mjs [ROWS=1000000] [LOOKUPS=100000]
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { openDatabase } from '../dist/store/db.js';
+import { importSuppressions } from '../dist/suppress/csv.js';
+import { createSuppressionPolicy } from '../dist/suppress/recipient-policy.js';
+import { createSuppressionList } from '../dist/suppress/suppression-list.js';
+import { parseAddress } from '../dist/policy/addresses.js';
+
+const ROWS = Number(process.argv[2] ?? 1_000_000);
+const LOOKUPS = Number(process.argv[3] ?? 100_000);
+const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-suppress-'));
+const clock = { now: () => Date.now(), setTimer: () => ({ cancel() {} }) };
+const DOMAINS = 5000;
+const addr = (i) => `user${i}.${(i * 2654435761) % 100000}@Domain${i % DOMAINS}.example`;
+
+try {
+  // 1. the CSV: address,reason,category,expires (every 10th row expires in 30 days)
+  const csv = join(dir, 'suppressions.csv');
+  const w = createWriteStream(csv);
+  w.write('address,reason,category,expires\n');
+  let buf = '';
+  for (let i = 0; i < ROWS; i++) {
+    buf += `${addr(i)},"550 5.1.1 <${i}>: Recipient address rejected: User unknown",user_unknown,${i % 10 === 0 ? '30d' : ''}\n`;
+    if (buf.length > 1 << 20) {
+      if (!w.write(buf)) await once(w, 'drain');
+      buf = '';
+    }
+  }
+  w.end(buf);
+  await once(w, 'finish');
+  const mb = (statSync(csv).size / 1048576).toFixed(0);
+
+  // 2. import through the same function `ferry suppressions import` uses
+  const db = openDatabase({ file: join(dir, 'ferry.db') });
+  const list = createSuppressionList({ db, clock });
+  let bad = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const res = await importSuppressions({ repo: list.repo, input: createReadStream(csv, { highWaterMark: 1 << 20 }), clock, onBadRow: () => bad++ });
+  const importS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`import ${res.imported} rows (${mb} MB CSV, ${res.skipped} skipped): ${importS.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU, ${(res.imported / importS).toFixed(0)} rows/s`);
+  console.log(`table rows: ${list.repo.count()}, db file: ${(statSync(join(dir, 'ferry.db')).size / 1048576).toFixed(0)} MB + WAL`);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+
+  // 3. lookups: half known addresses (random case), half unknown, on random domains
+  const inputs = [];
+  for (let i = 0; i < LOOKUPS; i++) {
+    const n = Math.floor(Math.random() * ROWS);
+    const a = i % 2 === 0 ? addr(n).toUpperCase() : `nobody${n}@domain${n % DOMAINS}.example`;
+    inputs.push(parseAddress(a));
+  }
+  const measure = (label, fn) => {
+    for (let i = 0; i < 2000; i++) fn(inputs[i]); // warm-up
+    const times = new Float64Array(inputs.length);
+    let found = 0;
+    const start = performance.now();
+    for (let i = 0; i < inputs.length; i++) {
+      const s = process.hrtime.bigint();
+      if (fn(inputs[i])) found++;
+      times[i] = Number(process.hrtime.bigint() - s) / 1000;
+    }
+    const total = performance.now() - start;
+    times.sort();
+    const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(1);
+    console.log(`${label.padEnd(44)} median ${q(0.5)} µs  p99 ${q(0.99)} µs  max ${times[times.length - 1].toFixed(0)} µs  (${found} of ${inputs.length} suppressed, ${(inputs.length / total * 1000).toFixed(0)}/s)`);
+  };
+  measure('lookup (find, no hit recorded)', (p) => list.find(p, null));
+  measure('lookup with a user scope', (p) => list.find(p, 'app1'));
+  const measureAsync = async (label, fn) => {
+    const n = Math.min(inputs.length, 20_000);
+    const times = new Float64Array(n);
+    let found = 0;
+    for (let i = 0; i < n; i++) {
+      const s = process.hrtime.bigint();
+      if (await fn(inputs[i])) found++;
+      times[i] = Number(process.hrtime.bigint() - s) / 1000;
+    }
+    times.sort();
+    const q = (p) => times[Math.min(n - 1, Math.floor(p * n))].toFixed(1);
+    console.log(`${label.padEnd(44)} median ${q(0.5)} µs  p99 ${q(0.99)} µs  (${found} of ${n} suppressed; time includes the turn and the hit write)`);
+  };
+  const dv = db.prepare('PRAGMA data_version').pluck();
+  measure('PRAGMA data_version (what a cache would pay)', () => dv.get() < 0);
+  const policy = createSuppressionPolicy({ list, mode: 'drop' });
+  // Each RCPT in its own turn of the event loop, as on a live relay: hits are written once per turn.
+  const inTurns = (fn) => async (p) => { const r = fn(p); await new Promise((resolve) => setImmediate(resolve)); return r; };
+  await measureAsync('RCPT policy (lookup + hit flushed per turn)', inTurns((p) => policy.check(p, null).action === 'drop'));
+  const direct = (p) => { const e = list.find(p, null); if (e) list.repo.hit(e.id, Date.now()); return e; };
+  await measureAsync('lookup + hit written at once (one fsync each)', inTurns(direct));
+  db.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,151 @@
+import type { Command } from 'commander';
+import { setTimeout as delay } from 'node:timers/promises';
+import { FerryError } from '../core/errors.js';
+import type { Db } from '../store/db.js';
+import { createEventsRepo, type EventRow } from '../store/events-repo.js';
+import { createMessagesRepo } from '../store/messages-repo.js';
+import { toWebhookEvent, type WebhookEvent } from '../workers/webhook-payload.js';
+import type { CliContext } from './context.js';
+import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
+
+/**
+ * `ferry events list` and `ferry events tail`: the event log (every status change of every
+ * recipient, complaints, ...), in the same shape webhooks receive.
+ */
+
+function describe(db: Db) {
+  const messages = createMessagesRepo(db);
+  const cache = new Map<string, string | null>();
+  return (e: EventRow): WebhookEvent => {
+    if (!cache.has(e.messageId)) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(e.messageId, messages.getSummary(e.messageId)?.messageIdHeader ?? null);
+    }
+    return toWebhookEvent(e, cache.get(e.messageId) ?? null);
+  };
+}
+
+function line(e: WebhookEvent): string {
+  const parts = [isoTime(Date.parse(e.timestamp)), e.event.padEnd(9), e.queue_id, e.recipient ?? '-'];
+  if (e.category) parts.push(e.category);
+  if (e.reply) parts.push(e.reply.length > 200 ? `${e.reply.slice(0, 197)}...` : e.reply);
+  return `${parts.join('  ')}\n`;
+}
+
+export interface TailOptions {
+  db: Db;
+  /**
+   * Waits between polls; resolves early (or rejects) when the signal aborts. Default: a timer
+   * that keeps the process alive (the clock's timers are unref'd, which would let the CLI exit).
+   */
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Start after this event id (default: the newest, i.e. only events recorded from now on). */
+  afterId?: number;
+  type?: string;
+  intervalMs: number;
+  /** Stop after this many events. */
+  maxEvents?: number;
+  signal: AbortSignal;
+  onEvent: (e: WebhookEvent) => void;
+}
+
+/** Follows the event log by polling the database until the signal aborts (or maxEvents). Resolves with the count. */
+export async function tailEvents(o: TailOptions): Promise<number> {
+  const events = createEventsRepo(o.db);
+  const toEvent = describe(o.db);
+  const wait = o.wait ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
+  let after = o.afterId ?? events.lastId();
+  let n = 0;
+  while (!o.signal.aborted) {
+    const rows = events.list({ afterId: after, limit: 500 });
+    for (const r of rows) {
+      after = r.id;
+      if (o.type && r.type !== o.type) continue;
+      o.onEvent(toEvent(r));
+      n++;
+      if (o.maxEvents !== undefined && n >= o.maxEvents) return n;
+    }
+    if (rows.length === 500) continue;
+    await wait(o.intervalMs, o.signal).catch(() => undefined);
+  }
+  return n;
+}
+
+export function registerEventsCommands(program: Command, ctx: CliContext): void {
+  const group = program.command('events').description('the event log: every status change of every recipient');
+
+  group
+    .command('list')
+    .description('list events, oldest first')
+    .option('--since <when>', 'only events since (1h, 7d, or a date)')
+    .option('--type <type>', 'only this event type (queued, deferred, delivered, bounced, dropped, expired, complaint)')
+    .option('--message <id>', 'only events of this message (queue id)')
+    .option('--after-id <id>', 'only events after this event id')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'machine-readable output (the webhook shape)')
+    .action((opts: { since?: string; type?: string; message?: string; afterId?: string; limit: string; json?: boolean }) => {
+      const db = ctx.db();
+      const rows = createEventsRepo(db).list({
+        since: opts.since ? parseSince(opts.since, '--since', ctx.clock.now()) : undefined,
+        type: opts.type,
+        messageId: opts.message,
+        afterId: opts.afterId !== undefined ? parseNonNegative(opts.afterId, '--after-id') : undefined,
+        limit: parsePositiveInt(opts.limit, '--limit'),
+      });
+      const toEvent = describe(db);
+      const events = rows.map(toEvent);
+      if (opts.json) {
+        ctx.io.stdout.write(json(events));
+        return;
+      }
+      if (events.length === 0) {
+        ctx.io.stdout.write('no events match\n');
+        return;
+      }
+      ctx.io.stdout.write(
+        table(
+          ['id', 'time', 'event', 'queue id', 'recipient', 'category', 'reply'],
+          events.map((e) => [e.id, isoTime(Date.parse(e.timestamp)), e.event, e.queue_id, e.recipient, e.category, e.reply]),
+        ),
+      );
+    });
+
+  group
+    .command('tail')
+    .description('follow new events as they are recorded, until interrupted (Ctrl-C)')
+    .option('--type <type>', 'only this event type')
+    .option('--since <when>', 'start with the events since (1h, 7d, or a date) instead of only new ones')
+    .option('--json', 'one JSON object per line (the webhook shape)')
+    .option('--interval-ms <ms>', 'how often to look for new events', '500')
+    .option('--max-events <n>', 'stop after this many events')
+    .action(async (opts: { type?: string; since?: string; json?: boolean; intervalMs: string; maxEvents?: string }) => {
+      const db = ctx.db();
+      let afterId: number | undefined;
+      if (opts.since) {
+        const since = parseSince(opts.since, '--since', ctx.clock.now());
+        const first = createEventsRepo(db).list({ since, limit: 1 })[0];
+        afterId = first ? first.id - 1 : undefined;
+      }
+      const controller = new AbortController();
+      const onSigint = (): void => controller.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        await tailEvents({
+          db,
+          afterId,
+          type: opts.type,
+          intervalMs: parsePositiveInt(opts.intervalMs, '--interval-ms'),
+          maxEvents: opts.maxEvents !== undefined ? parsePositiveInt(opts.maxEvents, '--max-events') : undefined,
+          signal: controller.signal,
+          onEvent: (e) => ctx.io.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : line(e)),
+        });
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
+
+function parseNonNegative(value: string, option: string): number {
+  if (!/^\d+$/.test(value)) throw new FerryError('FERRY_ERR_USAGE', `${option} ${JSON.stringify(value)}: expected a whole number`);
+  return Number(value);
+}

@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import { FerryError } from '../core/errors.js';
+import { createQueueAdminRepo, PENDING_STATES, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
+import type { CliContext } from './context.js';
+import { isoTime, json, table } from './format.js';
+
+export const PURGE_REASON = 'purged by admin';
+
+/**
+ * `ferry queue`: what waits for delivery, per destination, and the two levers an admin pulls:
+ * retry (due now) and purge (give up, recorded as expired). A running relay notices within its
+ * scheduler's idle wake (5 s at most).
+ */
+export function registerQueueCommands(program: Command, ctx: CliContext): void {
+  const queue = program.command('queue').description('mail waiting for delivery, per destination domain');
+
+  queue
+    .command('list')
+    .description('pending recipients per destination: queued, deferred, in flight, oldest message, next attempt')
+    .option('--domain <domain>', 'only this destination domain')
+    .option('--status <status>', `only recipients in this state (${PENDING_STATES.join(', ')})`)
+    .option('--json', 'machine-readable output')
+    .action((opts: { domain?: string; status?: string; json?: boolean }) => {
+      const state = parseState(opts.status);
+      const now = ctx.clock.now();
+      const rows = createQueueAdminRepo(ctx.db()).summary(now, { domain: opts.domain, state });
+      if (opts.json) {
+        ctx.io.stdout.write(
+          json(
+            rows.map((r) => ({
+              domain: r.domain,
+              queued: r.queued,
+              deferred: r.deferred,
+              inFlight: r.inFlight,
+              oldestMessageAt: isoTime(r.oldestCreatedAt),
+              nextAttemptAt: r.nextAttemptAt === null ? null : isoTime(r.nextAttemptAt),
+            })),
+          ),
+        );
+        return;
+      }
+      if (rows.length === 0) {
+        ctx.io.stdout.write(opts.domain || state ? 'nothing waiting matches\n' : 'the queue is empty\n');
+        return;
+      }
+      const total = { queued: 0, deferred: 0, inFlight: 0 };
+      for (const r of rows) {
+        total.queued += r.queued;
+        total.deferred += r.deferred;
+        total.inFlight += r.inFlight;
+      }
+      ctx.io.stdout.write(
+        table(
+          ['domain', 'queued', 'deferred', 'in flight', 'oldest message', 'next attempt'],
+          rows.map((r) => [
+            r.domain,
+            r.queued,
+            r.deferred,
+            r.inFlight,
+            `${isoTime(r.oldestCreatedAt)} (${ago(now - r.oldestCreatedAt)} ago)`,
+            r.nextAttemptAt === null ? '' : r.nextAttemptAt <= now ? 'now' : `${isoTime(r.nextAttemptAt)} (in ${ago(r.nextAttemptAt - now)})`,
+          ]),
+        ),
+      );
+      ctx.io.stdout.write(
+        `${rows.length} destination${rows.length === 1 ? '' : 's'}: ${total.queued} queued, ${total.deferred} deferred, ${total.inFlight} in flight\n`,
+      );
+    });
+
+  queue
+    .command('retry [id]')
+    .description('make pending recipients due now: one message (ID), a destination (--domain) or everything (--all)')
+    .option('--domain <domain>', 'every pending recipient of this destination domain')
+    .option('--all', 'every pending recipient')
+    .action((id: string | undefined, opts: { domain?: string; all?: boolean }) => {
+      const sel = selector(id, opts, 'retry');
+      const repo = createQueueAdminRepo(ctx.db());
+      if (sel.messageId !== undefined && !repo.messageExists(sel.messageId)) {
+        throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
+      }
+      const n = repo.retry(sel, ctx.clock.now());
+      ctx.io.stdout.write(`${n} recipient${n === 1 ? '' : 's'} due now${n === 0 ? ' (nothing pending that is not already in flight)' : ''}\n`);
+    });
+
+  queue
+    .command('purge [id]')
+    .description('end pending recipients as expired ("purged by admin"): one message (ID) or a destination (--domain, with --yes)')
+    .option('--domain <domain>', 'every pending recipient of this destination domain')
+    .option('--yes', 'confirm purging a whole destination')
+    .action((id: string | undefined, opts: { domain?: string; yes?: boolean }) => {
+      const sel = selector(id, { domain: opts.domain }, 'purge');
+      if (sel.domain !== undefined && !opts.yes) {
+        throw new FerryError('FERRY_ERR_USAGE', `purging every pending recipient of ${sel.domain} cannot be undone: add --yes`);
+      }
+      const repo = createQueueAdminRepo(ctx.db());
+      if (sel.messageId !== undefined && !repo.messageExists(sel.messageId)) {
+        throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
+      }
+      const res = repo.purge(sel, ctx.clock.now(), PURGE_REASON);
+      ctx.io.stdout.write(`${res.purged} recipient${res.purged === 1 ? '' : 's'} purged (expired: ${PURGE_REASON})\n`);
+      if (res.inFlight > 0) {
+        ctx.io.stdout.write(`${res.inFlight} of them were being delivered at that moment: a transfer already under way may still complete\n`);
+      }
+    });
+}
+
+function parseState(value: string | undefined): PendingState | undefined {
+  if (value === undefined) return undefined;
+  const v = value === 'inflight' || value === 'in_flight' ? 'in-flight' : value;
+  if (!(PENDING_STATES as readonly string[]).includes(v)) {
+    throw new FerryError('FERRY_ERR_USAGE', `--status ${JSON.stringify(value)}: expected one of ${PENDING_STATES.join(', ')}`);
+  }
+  return v as PendingState;
+}
+
+function selector(id: string | undefined, opts: { domain?: string | undefined; all?: boolean | undefined }, verb: string): QueueSelector {
+  const chosen = [id !== undefined, opts.domain !== undefined, Boolean(opts.all)].filter(Boolean).length;
+  const forms = verb === 'retry' ? 'a message ID, --domain D or --all' : 'a message ID or --domain D';
+  if (chosen !== 1) throw new FerryError('FERRY_ERR_USAGE', `queue ${verb}: give exactly one of ${forms}`);
+  if (id !== undefined) return { messageId: id };
+  if (opts.domain !== undefined) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(opts.domain)) throw new FerryError('FERRY_ERR_USAGE', `--domain ${JSON.stringify(opts.domain)}: expected a domain name`);
+    return { domain: opts.domain.toLowerCase() };
+  }
+  return { all: true };
+}
+
+/** 90061000 → "1d 1h"; short, for people. */
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { createStatsRepo } from '../store/stats-repo.js';
+import type { CliContext } from './context.js';
+import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
+
+/**
+ * `ferry stats [--since 24h] [--json]`: how mail has fared. Recipients of the messages accepted
+ * in the window by their status now, the delivery rate, the commonest bounce categories, the
+ * destinations that defer and bounce most, the oldest mail still waiting, the suppression list.
+ */
+export function registerStatsCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('stats')
+    .description('delivery statistics: statuses, delivery rate, bounce categories, problem destinations, queue, suppressions')
+    .option('--since <when>', 'the window: a duration back from now (1h, 24h, 7d) or a date', '24h')
+    .option('--top <n>', 'rows in the category and destination tables', '10')
+    .option('--json', 'machine-readable output')
+    .action((opts: { since: string; top: string; json?: boolean }) => {
+      const now = ctx.clock.now();
+      const since = parseSince(opts.since, '--since', now);
+      const top = Math.min(100, parsePositiveInt(opts.top, '--top'));
+      const repo = createStatsRepo(ctx.db());
+      const { messages, byStatus } = repo.recipientsSince(since);
+      const delivered = byStatus.delivered ?? 0;
+      const finished = delivered + (byStatus.bounced ?? 0) + (byStatus.expired ?? 0);
+      const report = {
+        since: isoTime(since),
+        until: isoTime(now),
+        messages,
+        recipients: {
+          queued: byStatus.queued ?? 0,
+          deferred: byStatus.deferred ?? 0,
+          delivered,
+          bounced: byStatus.bounced ?? 0,
+          expired: byStatus.expired ?? 0,
+          dropped: byStatus.dropped ?? 0,
+        },
+        /** delivered / (delivered + bounced + expired); null: nothing finished yet */
+        deliveryRate: finished > 0 ? delivered / finished : null,
+        attempts: repo.attemptsSince(since),
+        topBounceCategories: repo.topCategories(since, top),
+        problemDestinations: repo.failingDestinations(since, top),
+        queue: repo.queueDepth(),
+        oldestQueued: (() => {
+          const o = repo.oldestQueued();
+          return o ? { ...o, createdAt: isoTime(o.createdAt), ageSeconds: Math.round((now - o.createdAt) / 1000) } : null;
+        })(),
+        suppressions: repo.suppressions(since),
+      };
+      if (opts.json) {
+        ctx.io.stdout.write(json(report));
+        return;
+      }
+      const out = ctx.io.stdout;
+      out.write(`Since ${report.since} (${opts.since}): ${messages} message${messages === 1 ? '' : 's'} accepted\n\n`);
+      out.write('Recipients of those messages, by status now\n');
+      out.write(table(['status', 'recipients'], Object.entries(report.recipients).map(([s, n]) => [s, n])));
+      out.write(
+        `delivery rate: ${report.deliveryRate === null ? 'n/a (nothing finished yet)' : `${(report.deliveryRate * 100).toFixed(1)}%`}` +
+          ` (delivered / delivered + bounced + expired)\n`,
+      );
+      const a = report.attempts;
+      out.write(`attempts in the window: ${['delivered', 'deferred', 'bounced', 'expired'].map((k) => `${k} ${a[k] ?? 0}`).join(', ')}\n\n`);
+      out.write('Top bounce categories (bounced, expired, dropped)\n');
+      out.write(report.topBounceCategories.length ? table(['category', 'recipients'], report.topBounceCategories.map((c) => [c.category, c.count])) : '  none\n');
+      out.write('\nDestinations with the most deferrals and bounces\n');
+      out.write(
+        report.problemDestinations.length
+          ? table(['destination', 'deferred', 'bounced'], report.problemDestinations.map((d) => [d.domain, d.deferred, d.bounced]))
+          : '  none\n',
+      );
+      out.write(`\nQueue now: ${report.queue.queued} queued, ${report.queue.deferred} deferred\n`);
+      const o = report.oldestQueued;
+      if (o) {
+        out.write(
+          `oldest waiting: ${o.messageId} to ${o.recipient} (${o.status}), accepted ${o.createdAt}, ${formatAge(o.ageSeconds)} ago, ` +
+            `${o.attempts} attempt${o.attempts === 1 ? '' : 's'}${o.lastReply ? `; last reply: ${o.lastReply}` : ''}\n`,
+        );
+      }
+      const s = report.suppressions;
+      out.write(s ? `Suppression list: ${s.total} entr${s.total === 1 ? 'y' : 'ies'} (+${s.added} since ${report.since})\n` : 'Suppression list: not set up in this database\n');
+    });
+}
+
+/** 3725 → "1h 2m"; 90000 → "1d 1h". */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}

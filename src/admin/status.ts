@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { FerryError, errorMessage } from '../core/errors.js';
+import { pidFilePath, processAlive, readPidFile } from '../ops/pid-file.js';
+import { httpGet } from '../ops/probe.js';
+import { createStatsRepo } from '../store/stats-repo.js';
+import type { CliContext } from './context.js';
+import { isoTime, json } from './format.js';
+import { formatAge } from './stats.js';
+import { VERSION } from './version.js';
+
+interface Probe {
+  url: string;
+  healthy: boolean;
+  ready: boolean | null;
+  failing: string[];
+  about: Record<string, unknown> | null;
+  error: string | null;
+}
+
+/**
+ * `ferry status [--json]`: is the relay running (dataDir/ferry.pid and signal 0; and /healthz
+ * when http.listen is set), where it listens, how much mail waits, when it last delivered.
+ * Exits 1 when the relay is not running.
+ */
+export function registerStatusCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description('is the relay running: process, listeners, health, queue size, last delivery, version')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const config = ctx.config();
+      const now = ctx.clock.now();
+      const pidFile = pidFilePath(config.dataDir);
+      const pid = readPidFile(pidFile);
+      const alive = pid !== null && processAlive(pid);
+      const probe = config.http.listen ? await probeHttp(config.http.listen) : null;
+      const running = alive || Boolean(probe?.healthy);
+      const stats = createStatsRepo(ctx.db());
+      const queue = stats.queueDepth();
+      const last = stats.lastDelivery();
+      const about = probe?.about ?? null;
+      const listeners =
+        (about?.listeners as Record<string, string | null> | null | undefined) ??
+        ({ smtp: config.smtp.listen, smtps: config.smtp.tlsListen, http: config.http.listen } as Record<string, string | null>);
+      const report = {
+        running,
+        pid: alive ? pid : ((about?.pid as number | undefined) ?? null),
+        pidFile: { path: pidFile, pid, stale: pid !== null && !alive },
+        version: { relay: (about?.version as string | undefined) ?? null, cli: VERSION },
+        listeners,
+        /** where the listeners come from: the running relay (/healthz) or the configuration */
+        listenersFrom: about?.listeners ? 'relay' : 'config',
+        health: probe,
+        queue,
+        lastDelivery: last ? { at: isoTime(last.at), messageId: last.messageId, mx: last.mxHost } : null,
+        dataDir: config.dataDir,
+      };
+      if (opts.json) {
+        ctx.io.stdout.write(json(report));
+      } else {
+        const out = ctx.io.stdout;
+        const state = running
+          ? `running${report.pid ? ` (pid ${report.pid})` : ''}`
+          : pid !== null
+            ? `not running (stale pid file ${pidFile} names pid ${pid})`
+            : 'not running';
+        out.write(`relay          ${state}\n`);
+        out.write(`version        ${report.version.relay ?? VERSION}${report.version.relay && report.version.relay !== VERSION ? ` (this ferry command: ${VERSION})` : ''}\n`);
+        for (const [name, addr] of Object.entries(listeners)) {
+          if (addr) out.write(`${`${name}`.padEnd(15)}${addr}${report.listenersFrom === 'config' ? ' (configured)' : ''}\n`);
+        }
+        if (probe) {
+          const health = probe.error
+            ? `unreachable at ${probe.url}: ${probe.error}`
+            : `${probe.healthy ? 'healthy' : 'unhealthy'}, ${probe.ready ? 'ready' : `not ready (${probe.failing.join(', ') || 'unknown'})`}`;
+          out.write(`health         ${health}\n`);
+        }
+        out.write(`queue          ${queue.queued} queued, ${queue.deferred} deferred\n`);
+        out.write(
+          `last delivery  ${last ? `${isoTime(last.at)} (${formatAge((now - last.at) / 1000)} ago)${last.mxHost ? ` via ${last.mxHost}` : ''}` : 'never'}\n`,
+        );
+        out.write(`data           ${config.dataDir}\n`);
+      }
+      if (!running) throw new FerryError('FERRY_ERR_NOT_FOUND', 'the relay is not running');
+    });
+}
+
+async function probeHttp(listen: string): Promise<Probe> {
+  const probe: Probe = { url: `http://${listen}`, healthy: false, ready: null, failing: [], about: null, error: null };
+  try {
+    const health = await httpGet(listen, '/healthz');
+    probe.healthy = health.status === 200;
+    probe.about = JSON.parse(health.body) as Record<string, unknown>;
+    const ready = await httpGet(listen, '/readyz');
+    probe.ready = ready.status === 200;
+    probe.failing = ((JSON.parse(ready.body) as { failing?: string[] }).failing ?? []).map(String);
+  } catch (err) {
+    probe.error = errorMessage(err);
+  }
+  return probe;
+}

@@ -1,0 +1,238 @@
+/**
+ * A literal prefilter for the rule table. Most replies match none of most rules, and testing
+ * dozens of case-insensitive regexes over a long reply is what costs. Each rule pattern is
+ * read once to find literals that any match must contain (for `/\bno such (?:user|mailbox)/`
+ * that is "no such "); one Aho–Corasick pass over the reply then says which rules could match,
+ * and only those regexes run. The answer is exact: a rule is skipped only when a text cannot
+ * match it. Case folding is only certain for ASCII, so a reply with any other character skips
+ * the prefilter and every rule is tested.
+ */
+
+/** One parsed regex atom with the least number of times it must occur. */
+type Atom =
+  | { kind: 'lit'; ch: string; min: number; single: boolean }
+  | { kind: 'other'; min: number }
+  | { kind: 'assert' }
+  | { kind: 'group'; alts: Atom[][]; min: number };
+
+const MIN_LITERAL = 2;
+
+/** Parses enough regex syntax to tell literals from everything else. */
+function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
+  const alts: Atom[][] = [[]];
+  while (pos.i < src.length) {
+    const c = src[pos.i]!;
+    if (c === ')') return alts;
+    if (c === '|') {
+      alts.push([]);
+      pos.i++;
+      continue;
+    }
+    let atom: Atom;
+    if (c === '\\') {
+      const e = src[pos.i + 1] ?? '';
+      pos.i += 2;
+      if (e === 'b' || e === 'B') atom = { kind: 'assert' };
+      else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(src.slice(pos.i, pos.i + 4))) {
+        atom = { kind: 'lit', ch: String.fromCharCode(parseInt(src.slice(pos.i, pos.i + 4), 16)), min: 1, single: true };
+        pos.i += 4;
+      } else if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(src.slice(pos.i, pos.i + 2))) {
+        atom = { kind: 'lit', ch: String.fromCharCode(parseInt(src.slice(pos.i, pos.i + 2), 16)), min: 1, single: true };
+        pos.i += 2;
+      } else if (/[A-Za-z0-9]/.test(e)) atom = { kind: 'other', min: 1 }; // classes, controls, backrefs
+      else atom = { kind: 'lit', ch: e, min: 1, single: true }; // escaped punctuation
+    } else if (c === '[') {
+      let j = pos.i + 1;
+      if (src[j] === '^') j++;
+      while (j < src.length && src[j] !== ']') j += src[j] === '\\' ? 2 : 1;
+      pos.i = j + 1;
+      atom = { kind: 'other', min: 1 };
+    } else if (c === '(') {
+      let lookaround = false;
+      pos.i++;
+      if (src.startsWith('?:', pos.i)) pos.i += 2;
+      else if (src.startsWith('?=', pos.i) || src.startsWith('?!', pos.i)) (pos.i += 2), (lookaround = true);
+      else if (src.startsWith('?<=', pos.i) || src.startsWith('?<!', pos.i)) (pos.i += 3), (lookaround = true);
+      else if (src.startsWith('?<', pos.i)) pos.i = src.indexOf('>', pos.i) + 1;
+      const inner = parseAlternatives(src, pos);
+      pos.i++; // ')'
+      atom = lookaround ? { kind: 'assert' } : { kind: 'group', alts: inner, min: 1 };
+    } else if (c === '.') {
+      pos.i++;
+      atom = { kind: 'other', min: 1 };
+    } else if (c === '^' || c === '$') {
+      pos.i++;
+      atom = { kind: 'assert' };
+    } else {
+      pos.i++;
+      atom = { kind: 'lit', ch: c, min: 1, single: true };
+    }
+    // Quantifier: only the minimum matters, and whether more than one copy may follow.
+    const q = /^(?:([?*+])|\{(\d+)(,\d*)?\})\??/.exec(src.slice(pos.i));
+    if (q !== null && atom.kind !== 'assert') {
+      pos.i += q[0].length;
+      const min = q[1] === '?' || q[1] === '*' ? 0 : q[1] === '+' ? 1 : Number(q[2]);
+      const single = q[1] === undefined && q[3] === undefined && min === 1;
+      if (atom.kind === 'lit') atom = { ...atom, min, single };
+      else atom = { ...atom, min };
+    }
+    alts[alts.length - 1]!.push(atom);
+  }
+  return alts;
+}
+
+/** Literals one of which every match of the sequence contains, or null if none can be said. */
+function requiredInSequence(atoms: Atom[]): string[] | null {
+  const candidates: string[][] = [];
+  let run = '';
+  const close = () => {
+    if (run.length > 0) candidates.push([run]);
+    run = '';
+  };
+  for (const atom of atoms) {
+    if (atom.kind === 'lit' && atom.min >= 1) {
+      run += atom.ch.repeat(atom.min);
+      if (!atom.single) close();
+    } else if (atom.kind === 'group' && atom.min >= 1) {
+      close();
+      const inner = requiredInAlternatives(atom.alts);
+      if (inner !== null) candidates.push(inner);
+    } else {
+      close();
+    }
+  }
+  close();
+  let best: string[] | null = null;
+  let bestScore = -1;
+  for (const set of candidates) {
+    const shortest = Math.min(...set.map((s) => s.length));
+    if (shortest < MIN_LITERAL) continue;
+    const score = shortest * 100 - set.length;
+    if (score > bestScore) (best = set), (bestScore = score);
+  }
+  return best;
+}
+
+function requiredInAlternatives(alts: Atom[][]): string[] | null {
+  const all: string[] = [];
+  for (const alt of alts) {
+    const req = requiredInSequence(alt);
+    if (req === null) return null;
+    all.push(...req);
+  }
+  return [...new Set(all)];
+}
+
+/**
+ * Lower-case literals one of which is in every text the regex matches (compared
+ * case-insensitively), or null when the pattern guarantees none.
+ */
+export function requiredLiterals(re: RegExp): string[] | null {
+  const pos = { i: 0 };
+  const alts = parseAlternatives(re.source, pos);
+  if (pos.i < re.source.length) return null; // unbalanced: do not guess
+  const req = requiredInAlternatives(alts);
+  return req === null ? null : req.map((s) => s.toLowerCase());
+}
+
+export interface LiteralScanner {
+  /**
+   * Bit set of the groups (indexes given at build time) whose literals occur in the text, or
+   * null when the text is not pure ASCII and the caller must not rely on the scan.
+   */
+  scan(text: string): Uint32Array | null;
+}
+
+/** Builds an Aho–Corasick automaton (a full DFA) over ASCII literals, case-insensitively. */
+export function createLiteralScanner(groups: readonly (readonly string[])[]): LiteralScanner {
+  const words = Math.max(1, Math.ceil(groups.length / 32));
+  const symbolOf = new Uint8Array(128);
+  let symbols = 1; // 0 = any character no literal uses
+  const literals: { text: string; group: number }[] = [];
+  groups.forEach((list, group) => {
+    for (const lit of list) {
+      // A non-ASCII literal never occurs in an ASCII text, the only kind this scanner reads.
+      if (!/^[\x00-\x7f]+$/.test(lit)) continue;
+      literals.push({ text: lit.toLowerCase(), group });
+      for (const ch of lit.toLowerCase()) {
+        const code = ch.charCodeAt(0);
+        if (symbolOf[code] === 0) {
+          symbolOf[code] = symbols;
+          const upper = ch.toUpperCase().charCodeAt(0);
+          if (upper < 128 && upper !== code) symbolOf[upper] = symbols;
+          symbols++;
+        }
+      }
+    }
+  });
+
+  // Trie.
+  const edges: Map<number, number>[] = [new Map()];
+  const outputs: number[][] = [[]];
+  for (const { text, group } of literals) {
+    let state = 0;
+    for (const ch of text) {
+      const sym = symbolOf[ch.charCodeAt(0)]!;
+      let next = edges[state]!.get(sym);
+      if (next === undefined) {
+        next = edges.length;
+        edges.push(new Map());
+        outputs.push([]);
+        edges[state]!.set(sym, next);
+      }
+      state = next;
+    }
+    outputs[state]!.push(group);
+  }
+
+  // Breadth-first: failure links folded into a complete transition table.
+  const states = edges.length;
+  // Uint16 keeps the table small enough to stay in cache for any realistic rule set.
+  const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
+  const fail = new Int32Array(states);
+  const masks: (Uint32Array | null)[] = new Array<Uint32Array | null>(states).fill(null);
+  const queue: number[] = [];
+  for (let a = 0; a < symbols; a++) {
+    const next = edges[0]!.get(a);
+    if (next !== undefined) {
+      delta[a] = next;
+      queue.push(next);
+    }
+  }
+  const maskOf = (s: number, inherited: Uint32Array | null): Uint32Array | null => {
+    if (outputs[s]!.length === 0 && inherited === null) return null;
+    const m = inherited === null ? new Uint32Array(words) : Uint32Array.from(inherited);
+    for (const g of outputs[s]!) m[g >>> 5]! |= 1 << (g & 31);
+    return m;
+  };
+  for (const s of queue) masks[s] = maskOf(s, null);
+  for (let qi = 0; qi < queue.length; qi++) {
+    const s = queue[qi]!;
+    for (let a = 0; a < symbols; a++) {
+      const next = edges[s]!.get(a);
+      if (next === undefined) {
+        delta[s * symbols + a] = delta[fail[s]! * symbols + a]!;
+      } else {
+        fail[next] = delta[fail[s]! * symbols + a]!;
+        masks[next] = maskOf(next, masks[fail[next]!]!);
+        delta[s * symbols + a] = next;
+        queue.push(next);
+      }
+    }
+  }
+
+  return Object.freeze({
+    scan(text: string): Uint32Array | null {
+      const found = new Uint32Array(words);
+      let state = 0;
+      for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 128) return null;
+        state = delta[state * symbols + symbolOf[code]!]!;
+        const m = masks[state];
+        if (m !== null && m !== undefined) for (let w = 0; w < words; w++) found[w]! |= m[w]!;
+      }
+      return found;
+    },
+  });
+}

@@ -1,0 +1,159 @@
+import type { Db } from './db.js';
+import { createEventsRepo } from './events-repo.js';
+import { createRecipientsRepo } from './recipients-repo.js';
+
+/**
+ * The admin's view of the queue (`ferry queue ...`): what waits per destination, making waiting
+ * recipients due now, and ending them. Pending means queued or deferred; a pending recipient
+ * whose lease has not run out is in flight (a worker holds it).
+ *
+ * These run in the CLI process while the relay runs: each write is one short transaction, and
+ * the relay's scheduler notices the change at its next wake (at most every few seconds).
+ */
+
+export type PendingState = 'queued' | 'deferred' | 'in-flight';
+export const PENDING_STATES: readonly PendingState[] = ['queued', 'deferred', 'in-flight'];
+
+export interface DestinationSummary {
+  domain: string;
+  queued: number;
+  deferred: number;
+  inFlight: number;
+  /** when the oldest waiting message of this destination was accepted */
+  oldestCreatedAt: number;
+  /** the earliest next attempt of a recipient not in flight; null when all are in flight */
+  nextAttemptAt: number | null;
+}
+
+export interface QueueSelector {
+  /** one message's pending recipients */
+  messageId?: string | undefined;
+  /** every pending recipient of this destination domain */
+  domain?: string | undefined;
+  /** every pending recipient */
+  all?: boolean | undefined;
+}
+
+export interface PurgeResult {
+  purged: number;
+  /** of those, how many a worker was delivering at that moment (their attempt may still land) */
+  inFlight: number;
+}
+
+function where(sel: QueueSelector): { sql: string; params: Record<string, unknown> } {
+  if (sel.messageId !== undefined) return { sql: 'message_id = @messageId', params: { messageId: sel.messageId } };
+  if (sel.domain !== undefined) return { sql: 'domain = @domain', params: { domain: sel.domain.toLowerCase() } };
+  if (sel.all) return { sql: '1 = 1', params: {} };
+  throw new Error('queue selector: a message id, a domain or all');
+}
+
+interface RawSummary {
+  domain: string;
+  queued: number;
+  deferred: number;
+  in_flight: number;
+  oldest: number;
+  next_at: number | null;
+}
+
+export function createQueueAdminRepo(db: Db) {
+  const recipients = createRecipientsRepo(db);
+  const events = createEventsRepo(db);
+
+  function summary(now: number, filter: { domain?: string | undefined; state?: PendingState | undefined } = {}): DestinationSummary[] {
+    const conds = ["r.status IN ('queued','deferred')"];
+    const params: Record<string, unknown> = { now };
+    if (filter.domain !== undefined) {
+      conds.push('r.domain = @domain');
+      params.domain = filter.domain.toLowerCase();
+    }
+    const inFlight = 'COALESCE(r.lease_until, 0) > @now';
+    if (filter.state === 'in-flight') conds.push(inFlight);
+    else if (filter.state) {
+      conds.push(`r.status = @state AND NOT (${inFlight})`);
+      params.state = filter.state;
+    }
+    const rows = db
+      .prepare(
+        `SELECT r.domain AS domain,
+           SUM(CASE WHEN r.status = 'queued' AND NOT (${inFlight}) THEN 1 ELSE 0 END) AS queued,
+           SUM(CASE WHEN r.status = 'deferred' AND NOT (${inFlight}) THEN 1 ELSE 0 END) AS deferred,
+           SUM(CASE WHEN ${inFlight} THEN 1 ELSE 0 END) AS in_flight,
+           MIN(r.created_at) AS oldest,
+           MIN(CASE WHEN NOT (${inFlight}) THEN r.next_attempt_at END) AS next_at
+         FROM recipients r
+         WHERE ${conds.join(' AND ')}
+         GROUP BY r.domain
+         ORDER BY (queued + deferred + in_flight) DESC, r.domain`,
+      )
+      .all(params) as RawSummary[];
+    return rows.map((r) => ({
+      domain: r.domain,
+      queued: r.queued,
+      deferred: r.deferred,
+      inFlight: r.in_flight,
+      oldestCreatedAt: r.oldest,
+      nextAttemptAt: r.next_at,
+    }));
+  }
+
+  /**
+   * Makes the selected pending recipients due now. Those in flight are left alone (making them
+   * due would deliver them twice). Returns how many were made due.
+   */
+  function retry(sel: QueueSelector, now: number): number {
+    const w = where(sel);
+    return db
+      .prepare(
+        `UPDATE recipients SET next_attempt_at = @now, updated_at = @now
+         WHERE ${w.sql} AND status IN ('queued','deferred') AND COALESCE(lease_until, 0) <= @now`,
+      )
+      .run({ ...w.params, now }).changes;
+  }
+
+  const purgeTx = db.transaction((sel: QueueSelector, now: number, reason: string): PurgeResult => {
+    const w = where(sel);
+    const rows = db
+      .prepare(
+        `SELECT id, message_id, address, lease_until FROM recipients
+         WHERE ${w.sql} AND status IN ('queued','deferred') ORDER BY id`,
+      )
+      .all(w.params) as { id: number; message_id: string; address: string; lease_until: number | null }[];
+    let inFlight = 0;
+    for (const r of rows) {
+      if ((r.lease_until ?? 0) > now) inFlight++;
+      recipients.changeStatus(r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: reason });
+      events.append({
+        at: now,
+        messageId: r.message_id,
+        recipientId: r.id,
+        recipient: r.address,
+        type: 'expired',
+        status: 'expired',
+        category: null,
+        detail: { reason },
+      });
+    }
+    return { purged: rows.length, inFlight };
+  });
+
+  return {
+    /** Pending recipients per destination domain, the busiest first. */
+    summary,
+    retry,
+    /**
+     * Ends the selected pending recipients as `expired` with `reason`, each with an event, in
+     * one transaction. A worker delivering one of them at that moment finds it final when it
+     * records its result and leaves it so.
+     */
+    purge(sel: QueueSelector, now: number, reason: string): PurgeResult {
+      return purgeTx(sel, now, reason);
+    },
+    /** Whether a message with this id exists. */
+    messageExists(id: string): boolean {
+      return db.prepare('SELECT 1 FROM messages WHERE id = ?').get(id) !== undefined;
+    },
+  };
+}
+
+export type QueueAdminRepo = ReturnType<typeof createQueueAdminRepo>;

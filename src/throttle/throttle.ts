@@ -1,0 +1,367 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { DnsResolver } from '../core/resolver.js';
+import type { LimitsRepo, LimitStateRow } from '../store/limits-repo.js';
+import { LimitTable, type BudgetRef, type LimitDefaults } from './limits.js';
+import { advance, rateLimited, type SlowDownParams, type SlowDownState } from './slow-down.js';
+import { WindowSet, type WindowName } from './window.js';
+
+/**
+ * Per-destination budgets: the scheduler's DestinationGate. A destination (recipient domain)
+ * draws on one budget: its own domain rule, the MX rule whose suffix its MX hosts end in
+ * (shared by every such domain), or, under 'default', a budget of its own.
+ *
+ * MX grouping: the throttle asks the injected resolver for the domain's MX hosts itself, once
+ * per mxCacheTtlMs, and only when an mx: rule exists and the domain has no rule of its own.
+ * Learning it from the last attempt's MX host would let the first connections to a new domain
+ * through unlimited (the very burst a provider's limit is about), and the gate must know the
+ * budget before it lets a connection open.
+ */
+export interface ThrottleParams {
+  /** How often the limits table is checked for changes (SQLite data_version). */
+  reloadIntervalMs: number;
+  /** How often changed budget state is written (and at stop). */
+  persistIntervalMs: number;
+  mxCacheTtlMs: number;
+  /** A failed MX lookup is retried after this (meanwhile: the domain's own default budget). */
+  mxFailureTtlMs: number;
+  slowDown: SlowDownParams;
+}
+
+export interface ThrottleDeps {
+  repo: LimitsRepo;
+  resolver: Pick<DnsResolver, 'resolveMx'>;
+  clock: Clock;
+  logger: Logger;
+  defaults: LimitDefaults;
+  params: ThrottleParams;
+  /** Called after a reload changed the limits (the relay re-dues mail held for the old ones). */
+  onLimitsChanged?: () => void;
+}
+
+interface Budget {
+  key: string;
+  target: string;
+  /** The limits it ran under when last used. */
+  ref: BudgetRef;
+  windows: WindowSet;
+  connections: number;
+  slow: SlowDownState | null;
+}
+
+export interface BudgetView {
+  bucket: string;
+  target: string;
+  rates: Record<WindowName, number | null>;
+  effectivePerMinute: number | null;
+  used: Record<WindowName, number>;
+  connections: number;
+  slow: SlowDownState | null;
+}
+
+export function createThrottle(deps: ThrottleDeps) {
+  const { repo, clock, logger, params } = deps;
+  let table = new LimitTable(repo.list(), deps.defaults);
+  let version = repo.dataVersion();
+  const saved = new Map<string, LimitStateRow>(repo.states().map((r) => [r.bucket, r]));
+  const budgets = new Map<string, Budget>();
+  const dirty = new Set<Budget>();
+  const refs = new Map<string, BudgetRef>();
+  const mx = new Map<string, { hosts: string[] | null; expires: number }>();
+  const lookups = new Map<string, Promise<void>>();
+  /** Per domain, the budgets its open connections were counted on (a reload may move it). */
+  const open = new Map<string, Budget[]>();
+  let reloadTimer: TimerHandle | null = null;
+  let persistTimer: TimerHandle | null = null;
+  let running = false;
+
+  function refFor(domain: string): BudgetRef {
+    let ref = refs.get(domain);
+    if (ref) return ref;
+    let hosts: string[] | null = null;
+    if (table.needsMx(domain)) {
+      const cached = mx.get(domain);
+      hosts = cached?.hosts ?? null;
+      if (!cached || cached.expires <= clock.now()) void lookup(domain);
+      if (!cached) return table.resolve(domain, null); // not memoized: learn() first
+    }
+    ref = table.resolve(domain, hosts);
+    refs.set(domain, ref);
+    return ref;
+  }
+
+  function lookup(domain: string): Promise<void> {
+    const pending = lookups.get(domain);
+    if (pending) return pending;
+    const p = deps.resolver
+      .resolveMx(domain)
+      .then(
+        (records) => {
+          const hosts = records.map((r) => r.exchange.toLowerCase().replace(/\.$/, '')).filter(Boolean);
+          mx.set(domain, { hosts, expires: clock.now() + params.mxCacheTtlMs });
+        },
+        (err: unknown) => {
+          logger.debug({ domain, err: (err as Error).message }, 'throttle: MX lookup failed; the domain uses its own budget for now');
+          mx.set(domain, { hosts: null, expires: clock.now() + params.mxFailureTtlMs });
+        },
+      )
+      .finally(() => {
+        lookups.delete(domain);
+        refs.delete(domain);
+      });
+    lookups.set(domain, p);
+    return p;
+  }
+
+  function budgetOf(ref: BudgetRef): Budget {
+    let b = budgets.get(ref.bucket);
+    if (!b) {
+      const row = saved.get(ref.bucket);
+      saved.delete(ref.bucket);
+      const now = clock.now();
+      b = {
+        key: ref.bucket,
+        target: ref.target,
+        ref,
+        windows: WindowSet.parse(row?.windows, now),
+        connections: 0,
+        slow:
+          row && row.slowPerMinute !== null
+            ? {
+                perMinute: row.slowPerMinute,
+                restoreTo: row.slowRestoreTo ?? row.slowPerMinute,
+                since: row.slowSince ?? now,
+                until: row.slowUntil ?? now,
+                nextStepAt: row.slowNextStepAt ?? row.slowUntil ?? now,
+                lastHalvedAt: row.slowLastHalvedAt ?? now,
+                reason: row.slowReason ?? '',
+              }
+            : null,
+      };
+      budgets.set(ref.bucket, b);
+    }
+    b.target = ref.target;
+    b.ref = ref;
+    return b;
+  }
+
+  /** Moves the slow-down along; logs when it steps or ends. */
+  function advanceSlow(b: Budget, now: number): void {
+    if (!b.slow) return;
+    const { state, change } = advance(b.slow, now, params.slowDown);
+    if (!change) return;
+    b.slow = state;
+    dirty.add(b);
+    if (change === 'restored') logger.info({ bucket: b.key }, 'throttle: slow-down over, configured rate restored');
+    else logger.info({ bucket: b.key, perMinute: state!.perMinute, restoreTo: state!.restoreTo }, 'throttle: slow-down easing');
+  }
+
+  function rates(ref: BudgetRef, b: Budget, now: number): Record<WindowName, number | null> {
+    advanceSlow(b, now);
+    const r = ref.limits.rates;
+    if (!b.slow) return r;
+    return { ...r, minute: Math.min(r.minute ?? Infinity, b.slow.perMinute) };
+  }
+
+  function schedule(domain: string, now: number, count: number): number[] {
+    const ref = refFor(domain);
+    const b = budgetOf(ref);
+    return b.windows.schedule(now, rates(ref, b, now), count);
+  }
+
+  function reload(force = false): boolean {
+    const v = repo.dataVersion();
+    if (!force && v === version) return false;
+    version = v;
+    const next = new LimitTable(repo.list(), deps.defaults);
+    if (next.fingerprint === table.fingerprint) return false;
+    table = next;
+    refs.clear();
+    logger.info({ limits: next.rules.length }, 'throttle: limits reloaded');
+    try {
+      deps.onLimitsChanged?.();
+    } catch (err) {
+      logger.error({ err }, 'throttle: limits-changed listener failed');
+    }
+    return true;
+  }
+
+  function persist(): void {
+    const now = clock.now();
+    const rows: LimitStateRow[] = [];
+    const gone: string[] = [];
+    for (const b of budgets.values()) {
+      advanceSlow(b, now);
+      const used = b.windows.used(now);
+      if (used.day === 0 && !b.slow && b.connections === 0) {
+        // nothing left to remember: forget the budget (and its row)
+        budgets.delete(b.key);
+        dirty.delete(b);
+        gone.push(b.key);
+      }
+    }
+    for (const b of dirty) {
+      const s = b.slow;
+      rows.push({
+        bucket: b.key,
+        target: b.target,
+        windows: JSON.stringify(b.windows.toJSON()),
+        connections: b.connections,
+        slowPerMinute: s?.perMinute ?? null,
+        slowRestoreTo: s?.restoreTo ?? null,
+        slowSince: s?.since ?? null,
+        slowUntil: s?.until ?? null,
+        slowNextStepAt: s?.nextStepAt ?? null,
+        slowLastHalvedAt: s?.lastHalvedAt ?? null,
+        slowReason: s?.reason ?? null,
+        updatedAt: now,
+      });
+    }
+    dirty.clear();
+    try {
+      repo.saveStates(rows, gone);
+    } catch (err) {
+      logger.error({ err }, 'throttle: could not save budget state (kept in memory, retried)');
+      for (const r of rows) {
+        const b = budgets.get(r.bucket);
+        if (b) dirty.add(b);
+      }
+    }
+  }
+
+  function every(ms: number, fn: () => void, set: (t: TimerHandle | null) => void): void {
+    const arm = () =>
+      set(
+        clock.setTimer(ms, () => {
+          if (!running) return;
+          try {
+            fn();
+          } catch (err) {
+            logger.error({ err }, 'throttle: periodic task failed');
+          }
+          arm();
+        }),
+      );
+    arm();
+  }
+
+  return {
+    // --- DestinationGate ---
+    maxConnections(domain: string): number {
+      const ref = refFor(domain);
+      const b = budgetOf(ref);
+      const mine = open.get(domain)?.length ?? 0;
+      return mine + Math.max(0, ref.limits.connections - b.connections);
+    },
+    messagesPerConnection(domain: string): number {
+      return refFor(domain).limits.perConnection;
+    },
+    takeMessage(domain: string, now: number): number | null {
+      const ref = refFor(domain);
+      const b = budgetOf(ref);
+      const [at] = b.windows.schedule(now, rates(ref, b, now), 1);
+      if (at! > now) return at!;
+      b.windows.take(now);
+      dirty.add(b);
+      return null;
+    },
+    learn(domain: string): Promise<void> | null {
+      if (!table.needsMx(domain)) return null;
+      const cached = mx.get(domain);
+      if (cached) {
+        if (cached.expires <= clock.now()) void lookup(domain); // refresh behind; use what we know
+        return null;
+      }
+      return lookup(domain);
+    },
+    readyAt(domain: string, now: number): number | null {
+      const [at] = schedule(domain, now, 1);
+      return at! > now ? at! : null;
+    },
+    releaseTimes(domain: string, now: number, count: number): number[] {
+      return schedule(domain, now, count);
+    },
+    connectionOpened(domain: string): void {
+      const b = budgetOf(refFor(domain));
+      b.connections++;
+      dirty.add(b);
+      const list = open.get(domain);
+      if (list) list.push(b);
+      else open.set(domain, [b]);
+    },
+    connectionClosed(domain: string): void {
+      const list = open.get(domain);
+      const b = list?.pop();
+      if (!list || !b) return;
+      if (list.length === 0) open.delete(domain);
+      b.connections = Math.max(0, b.connections - 1);
+      dirty.add(b);
+    },
+
+    // --- adaptive slow-down ---
+    /** The destination said "too fast": halve its per-minute rate for a cool-down. */
+    rateLimited(domain: string, reason: string): void {
+      const now = clock.now();
+      const ref = refFor(domain);
+      const b = budgetOf(ref);
+      advanceSlow(b, now);
+      const current = Math.min(ref.limits.rates.minute ?? Infinity, b.slow?.perMinute ?? Infinity);
+      const { state, change } = rateLimited(
+        b.slow,
+        now,
+        Number.isFinite(current) ? current : null,
+        b.windows.windows.minute.used(now),
+        reason,
+        params.slowDown,
+      );
+      b.slow = state;
+      dirty.add(b);
+      if (change === 'halved') {
+        logger.warn(
+          { bucket: b.key, domain, target: b.target, perMinute: state.perMinute, restoreTo: state.restoreTo, until: new Date(state.until).toISOString(), reason },
+          'throttle: destination says we are sending too fast: rate halved',
+        );
+      }
+    },
+
+    // --- lifecycle and views ---
+    start(): void {
+      if (running) return;
+      running = true;
+      every(params.reloadIntervalMs, () => reload(), (t) => (reloadTimer = t));
+      every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
+    },
+    /** Stops the timers and writes the state one last time (before the database closes). */
+    stop(): void {
+      running = false;
+      reloadTimer?.cancel();
+      persistTimer?.cancel();
+      persist();
+    },
+    reload,
+    persist,
+    /** Budgets with no room for a message right now (the metrics gauge). */
+    heldBack(): number {
+      const now = clock.now();
+      let n = 0;
+      for (const b of budgets.values()) {
+        const [at] = b.windows.schedule(now, rates(b.ref, b, now), 1);
+        if (at! > now) n++;
+      }
+      return n;
+    },
+    /** What a budget looks like now (tests, metrics). */
+    view(domain: string): BudgetView {
+      const now = clock.now();
+      const ref = refFor(domain);
+      const b = budgetOf(ref);
+      const r = rates(ref, b, now);
+      return { bucket: b.key, target: b.target, rates: { ...ref.limits.rates }, effectivePerMinute: r.minute, used: b.windows.used(now), connections: b.connections, slow: b.slow };
+    },
+    get limits(): LimitTable {
+      return table;
+    },
+  };
+}
+
+export type Throttle = ReturnType<typeof createThrottle>;
