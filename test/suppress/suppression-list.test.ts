@@ -1,0 +1,305 @@
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ManualClock } from '../../src/core/clock.js';
+import { parseAddress } from '../../src/policy/addresses.js';
+import { openDatabase, type Db } from '../../src/store/db.js';
+import { createQueueStore } from '../../src/store/queue-store.js';
+import { exportSuppressions, importSuppressions, parseExpires } from '../../src/suppress/csv.js';
+import { suppressionKey } from '../../src/suppress/normalize.js';
+import { createSuppressionList, type SuppressionList } from '../../src/suppress/suppression-list.js';
+
+const DAY = 86_400_000;
+
+function setup(t: Tap) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-suppress-'));
+  const db = openDatabase({ file: join(dir, 'ferry.db') });
+  const clock = new ManualClock(Date.UTC(2026, 0, 15, 12));
+  const deferred: (() => void)[] = [];
+  const list = createSuppressionList({ db, clock, defer: (fn) => deferred.push(fn) });
+  t.teardown(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, clock, list, dir, runDeferred: () => deferred.splice(0).forEach((fn) => fn()) };
+}
+type Tap = typeof t;
+
+t.test('normalization: case of the whole address, IDN domains in punycode, domain entries', async (t) => {
+  t.same(suppressionKey('Bob.Smith@Example.COM'), { address: 'bob.smith@example.com', domain: 'example.com', isDomain: false });
+  t.same(suppressionKey(' bob@bücher.example '), { address: 'bob@xn--bcher-kva.example', domain: 'xn--bcher-kva.example', isDomain: false });
+  t.same(suppressionKey('@Bücher.Example'), { address: '@xn--bcher-kva.example', domain: 'xn--bcher-kva.example', isDomain: true });
+  t.same(suppressionKey('*@example.com'), { address: '@example.com', domain: 'example.com', isDomain: true });
+  for (const bad of ['', 'bob', 'bob@', '@', 'a b@example.com', 'bob@exa mple.com', '@[127.0.0.1]', 'bob@-bad-.com']) {
+    t.equal(suppressionKey(bad), null, `refused: ${JSON.stringify(bad)}`);
+  }
+});
+
+t.test('suppress and check: any spelling of the address matches, IDN or punycode', async (t) => {
+  const { list } = setup(t);
+  const { entry, created } = list.suppress('Bob@Bücher.Example', 'user_unknown', '550 5.1.1 no such user', 'bounce');
+  t.ok(created);
+  t.equal(entry.address, 'bob@xn--bcher-kva.example');
+  t.equal(entry.domain, 'xn--bcher-kva.example');
+  t.equal(entry.scope, null);
+  for (const spelling of ['bob@bücher.example', 'BOB@BÜCHER.EXAMPLE', 'Bob@xn--bcher-kva.example']) {
+    t.equal(list.check(spelling, null)?.address, 'bob@xn--bcher-kva.example', spelling);
+  }
+  t.equal(list.check(parseAddress('BoB@xn--BCHER-kva.example')!, null)?.category, 'user_unknown', 'a parsed RCPT address');
+  t.equal(list.check('bobby@bücher.example', null), null, 'another address of the domain is not suppressed');
+  t.equal(list.check('not an address', null), null);
+});
+
+t.test('whole-domain entries suppress every address of the domain, not its subdomains', async (t) => {
+  const { list } = setup(t);
+  list.suppress('@Example.ORG', 'domain_invalid', 'null MX', 'bounce');
+  t.equal(list.check('anyone@example.org', null)?.address, '@example.org');
+  t.equal(list.check('X@EXAMPLE.ORG', 'app1')?.address, '@example.org', 'global entries apply to every user');
+  t.equal(list.check('anyone@sub.example.org', null), null);
+  t.equal(list.check('anyone@example.org.evil', null), null);
+  list.suppress('bob@example.org', 'user_unknown', '550 5.1.1', 'bounce');
+  t.equal(list.check('bob@example.org', null)?.address, 'bob@example.org', 'the address entry wins over the domain entry');
+  t.equal(list.find('@example.org', null)?.category, 'domain_invalid', 'find accepts a domain key');
+  t.ok(list.unsuppress('@example.org'));
+  t.equal(list.check('anyone@example.org', null), null);
+});
+
+t.test('scope: a user entry applies to that user only; global entries to everyone', async (t) => {
+  const { list } = setup(t);
+  list.suppress('carol@example.com', 'complaint', 'marked as spam', 'complaint', { user: 'app1' });
+  t.equal(list.check('carol@example.com', 'app1')?.scope, 'app1');
+  t.equal(list.check('carol@example.com', 'app2'), null, "another application's mail still goes");
+  t.equal(list.check('carol@example.com', null), null, 'unauthenticated relaying is not app1');
+  list.suppress('carol@example.com', 'user_unknown', '550 5.1.1', 'bounce');
+  t.equal(list.check('carol@example.com', 'app2')?.scope, null);
+  t.equal(list.check('carol@example.com', 'app1')?.scope, null, 'global first');
+  t.equal(list.repo.forAddress('carol@example.com').length, 2, 'two entries, one per scope');
+  t.notOk(list.unsuppress('carol@example.com', 'app2'), 'app2 had no entry');
+  t.ok(list.unsuppress('carol@example.com'));
+  t.equal(list.check('carol@example.com', 'app2'), null);
+  t.equal(list.check('carol@example.com', 'app1')?.scope, 'app1', 'removing the global entry keeps the scoped one');
+});
+
+t.test('expiry: an expired entry no longer applies, and re-suppressing starts it afresh', async (t) => {
+  const { list, clock, runDeferred } = setup(t);
+  const t0 = clock.now();
+  list.suppress('dave@example.com', 'mailbox_full', 'over quota', 'bounce', { expiresAt: t0 + 3 * DAY });
+  t.ok(list.check('dave@example.com', null));
+  runDeferred();
+  clock.advance(3 * DAY - 1);
+  t.ok(list.check('dave@example.com', null), 'still applies a millisecond before');
+  runDeferred();
+  clock.advance(1);
+  t.equal(list.check('dave@example.com', null), null, 'expired');
+  t.equal(list.repo.get('dave@example.com', null)?.hits, 2, 'the row stays (shown as expired) until cleared');
+  const again = list.suppress('dave@example.com', 'mailbox_full', 'over quota again', 'bounce', { expiresAt: clock.now() + DAY });
+  t.notOk(again.created, 'same row');
+  t.equal(again.entry.createdAt, clock.now(), 'since: the new suppression');
+  t.equal(again.entry.hits, 0, 'hits reset');
+  // a live entry that is refreshed keeps its since date and hits
+  list.suppress('erin@example.com', 'manual', 'first', 'manual');
+  list.check('erin@example.com', null);
+  runDeferred();
+  clock.advance(DAY);
+  const refreshed = list.suppress('erin@example.com', 'user_unknown', 'second', 'bounce').entry;
+  t.equal(refreshed.createdAt, clock.now() - DAY);
+  t.equal(refreshed.hits, 1);
+  t.equal(refreshed.reason, 'second');
+  t.equal(refreshed.category, 'user_unknown');
+});
+
+t.test('hits: counted per check, written in one batch per turn', async (t) => {
+  const { list, clock, runDeferred } = setup(t);
+  list.suppress('frank@example.com', 'user_unknown', 'x', 'bounce');
+  t.equal(list.check('frank@example.com', null)?.hits, 1, 'check returns the entry with this hit counted');
+  list.check('FRANK@example.com', null);
+  clock.advance(1000);
+  list.check('frank@example.com', null);
+  t.equal(list.repo.get('frank@example.com', null)?.hits, 0, 'not written yet');
+  runDeferred();
+  const row = list.repo.get('frank@example.com', null)!;
+  t.equal(row.hits, 3);
+  t.equal(row.lastHitAt, clock.now());
+  list.find('frank@example.com', null);
+  runDeferred();
+  t.equal(list.repo.get('frank@example.com', null)?.hits, 3, 'find records nothing');
+});
+
+t.test('hits with the default scheduler land on the next turn; a closed database is not an error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-suppress-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase({ file: join(dir, 'ferry.db') });
+  const list = createSuppressionList({ db, clock: new ManualClock() });
+  list.suppress('gina@example.com', 'manual', 'x', 'manual');
+  list.check('gina@example.com', null);
+  await new Promise((r) => setImmediate(r));
+  t.equal(list.repo.get('gina@example.com', null)?.hits, 1);
+  list.check('gina@example.com', null);
+  db.close();
+  await new Promise((r) => setImmediate(r));
+  t.pass('no crash');
+});
+
+t.test('suppress refuses bad input; unsuppress of an unknown address is false', async (t) => {
+  const { list } = setup(t);
+  t.throws(() => list.suppress('nope', 'manual', '', 'manual'), { code: 'FERRY_ERR_USAGE' });
+  t.throws(() => list.suppress('a@example.com', 'made_up', '', 'manual'), { code: 'FERRY_ERR_USAGE' });
+  t.notOk(list.unsuppress('a@example.com'));
+  t.notOk(list.unsuppress('not an address'));
+});
+
+t.test('repository: list filters, count, clear, iterate', async (t) => {
+  const { list, clock } = setup(t);
+  const repo = list.repo;
+  list.suppress('a@one.test', 'user_unknown', '550 5.1.1 User unknown', 'bounce');
+  clock.advance(DAY);
+  list.suppress('b@one.test', 'mailbox_disabled', 'account disabled', 'bounce');
+  list.suppress('@two.test', 'domain_invalid', 'NXDOMAIN', 'bounce');
+  clock.advance(DAY);
+  list.suppress('c_d@two.test', 'manual', 'asked us 100%', 'manual', { user: 'app1' });
+  list.suppress('cxd@two.test', 'complaint', 'spam report', 'complaint');
+
+  const addrs = (f: Parameters<typeof repo.list>[0]) => repo.list(f, 100).map((r) => r.address);
+  t.same(addrs({}), ['cxd@two.test', 'c_d@two.test', '@two.test', 'b@one.test', 'a@one.test'], 'newest first');
+  t.same(addrs({ domain: 'two.test' }).sort(), ['@two.test', 'c_d@two.test', 'cxd@two.test']);
+  t.same(addrs({ category: 'user_unknown' }), ['a@one.test']);
+  t.same(addrs({ source: 'bounce' }).length, 3);
+  t.same(addrs({ since: clock.now() - DAY }).length, 4);
+  t.same(addrs({ search: 'c_d' }), ['c_d@two.test'], 'LIKE wildcards in the search text are literal');
+  t.same(addrs({ search: '100%' }), ['c_d@two.test']);
+  t.same(addrs({ search: 'UNKNOWN' }), ['a@one.test'], 'reason text, case-insensitive');
+  t.same(addrs({ scope: 'app1' }), ['c_d@two.test']);
+  t.same(addrs({ scope: null }).length, 4);
+  t.equal(repo.list({}, 2).length, 2);
+  t.equal(repo.count({ domain: 'two.test' }), 3);
+  t.equal(repo.count(), 5);
+
+  t.equal(repo.clear({ category: 'complaint' }), 1);
+  t.equal(repo.clear({ before: clock.now() - DAY }), 1, 'created before');
+  t.equal(repo.clear({ domain: 'two.test' }), 2);
+  t.same([...repo.iterate()].map((r) => r.address), ['b@one.test']);
+  t.equal(repo.clear({}), 1);
+  t.equal(repo.count(), 0);
+});
+
+t.test('the lookup uses the unique index', async (t) => {
+  const { db } = setup(t);
+  const plan = db
+    .prepare("EXPLAIN QUERY PLAN SELECT * FROM suppressions WHERE address IN ('a@b.c', '@b.c') AND scope IN ('', 'u') AND (expires_at IS NULL OR expires_at > 0) LIMIT 1")
+    .all() as { detail: string }[];
+  t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX suppressions_address_scope \(address=\? AND scope=\?\)/);
+});
+
+t.test('drops: the dropped events of an address or a domain, with the sender', async (t) => {
+  const { db, list, clock } = setup(t);
+  const queue = createQueueStore(db);
+  const message = (id: string, rcpts: { address: string; status: 'queued' | 'dropped' }[]) =>
+    queue.accept([
+      {
+        message: {
+          id, createdAt: clock.now(), sender: 'app@sender.test', username: 'app1', clientIp: '127.0.0.1', helo: 'x', tls: null,
+          size: 10, headers: Buffer.from('Subject: x\r\n\r\n'), body: Buffer.from('hi\r\n'), spoolFile: null, headerFrom: null,
+          messageIdHeader: null, subject: 'x', eightBit: false, smtputf8: false, kind: 'submission',
+        },
+        recipients: rcpts.map((r) => ({ address: r.address, domain: r.address.split('@')[1]!, status: r.status, reason: r.status === 'dropped' ? 'on the suppression list: x' : null, category: r.status === 'dropped' ? 'manual' : null })),
+      },
+    ] as never);
+  message('Q1', [{ address: 'Bob@drop.test', status: 'dropped' }, { address: 'ann@keep.test', status: 'queued' }]);
+  clock.advance(1000);
+  message('Q2', [{ address: 'bob@drop.test', status: 'dropped' }, { address: 'zed@drop.test', status: 'dropped' }]);
+  const bob = list.repo.drops('bob@drop.test', 10);
+  t.same(bob.map((d) => [d.messageId, d.recipient, d.sender, d.username, d.reason]), [
+    ['Q2', 'bob@drop.test', 'app@sender.test', 'app1', 'on the suppression list: x'],
+    ['Q1', 'Bob@drop.test', 'app@sender.test', 'app1', 'on the suppression list: x'],
+  ]);
+  t.same(list.repo.drops('@drop.test', 10).map((d) => d.recipient), ['zed@drop.test', 'bob@drop.test', 'Bob@drop.test']);
+  t.same(list.repo.drops('ann@keep.test', 10), [], 'queued recipients are not drops');
+});
+
+t.test('import: one transaction, bad rows skipped by line number, duplicates: the last line wins', async (t) => {
+  const { list, clock } = setup(t);
+  const bad: [number, string][] = [];
+  const csv = [
+    'Address,Reason,Category,Expires',
+    'one@example.com,first,user_unknown,',
+    'not-an-address,x,manual,',
+    '"two@Example.com","has, a comma",manual,30d',
+    'three@example.com,x,nonsense,',
+    '',
+    'four@example.com,x,manual,soon',
+    '@whole.test,domain gone,domain_invalid,2026-12-31',
+    'one@example.com,second,mailbox_disabled,',
+    'five@example.com,x,manual,,extra',
+    'six@example.com',
+  ].join('\n');
+  const res = await importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
+  t.same(res, { imported: 5, skipped: 4 });
+  t.same(bad.map((b) => b[0]), [3, 5, 7, 10]);
+  t.match(bad[0]![1], 'not-an-address');
+  t.match(bad[1]![1], 'nonsense');
+  t.match(bad[2]![1], 'soon');
+  t.match(bad[3]![1], '5 fields');
+  t.equal(list.repo.count(), 4);
+  const one = list.repo.get('one@example.com', null)!;
+  t.equal(one.reason, 'second');
+  t.equal(one.category, 'mailbox_disabled');
+  t.equal(one.source, 'import');
+  const two = list.repo.get('two@example.com', null)!;
+  t.equal(two.reason, 'has, a comma');
+  t.equal(two.expiresAt, clock.now() + 30 * DAY);
+  t.equal(list.repo.get('@whole.test', null)!.expiresAt, Date.UTC(2026, 11, 31));
+  t.equal(list.repo.get('six@example.com', null)!.category, 'manual', 'default category');
+});
+
+t.test('import: a file without a valid header changes nothing', async (t) => {
+  const { list, clock } = setup(t);
+  list.suppress('keep@example.com', 'manual', '', 'manual');
+  for (const csv of ['', 'email,reason\nx@example.com,y\n', 'reason,category\nx,manual\n', 'a@example.com,reason\n', 'address,address\n']) {
+    await t.rejects(importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock }), { code: 'FERRY_ERR_NOT_FOUND', message: /header/ }, JSON.stringify(csv));
+  }
+  t.equal(list.repo.count(), 1);
+});
+
+t.test('import: an unreadable quote is skipped with its line; export re-imports to the same list', async (t) => {
+  const { list, clock } = setup(t);
+  const bad: number[] = [];
+  const csv = 'address,reason\nok1@example.com,fine\nbad@example.com,"unterminated\nok2@example.com,fine\n';
+  const res = await importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock, onBadRow: (l) => bad.push(l) });
+  t.ok(res.skipped >= 1, 'the broken row is skipped');
+  t.ok(list.repo.get('ok1@example.com', null));
+
+  list.suppress('"Quo,ted"@example.com', 'complaint', 'said "stop", twice\nand more', 'complaint', { user: 'app1', expiresAt: clock.now() + DAY });
+  list.suppress('@domain.test', 'domain_invalid', ' padded ', 'bounce');
+  const out = new (await import('node:stream')).PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const n = await exportSuppressions(list.repo, out, 'csv');
+  t.equal(n, list.repo.count());
+  t.match(text, /^address,reason,category,expires,user\n/);
+
+  const other = setup(t);
+  const again = await importSuppressions({ repo: other.list.repo, input: Readable.from([text]), clock });
+  t.same(again, { imported: n, skipped: 0 });
+  const pick = (l: SuppressionList) => [...l.repo.iterate()].map((r) => [r.address, r.reason, r.category, r.expiresAt, r.scope]).sort();
+  t.same(pick(other.list), pick(list));
+});
+
+t.test('parseExpires', async (t) => {
+  t.equal(parseExpires('', 1000), null);
+  t.equal(parseExpires('2h', 1000), 1000 + 7_200_000);
+  t.equal(parseExpires('2026-02-01', 0), Date.UTC(2026, 1, 1));
+  t.equal(parseExpires('2026-02-01T10:00:00Z', 0), Date.UTC(2026, 1, 1, 10));
+  t.equal(parseExpires('tomorrow', 0), undefined);
+  t.equal(parseExpires('12345', 0), undefined);
+});
+
+t.test('the migration refuses a duplicate (address, scope) for global entries too', async (t) => {
+  const { db } = setup(t);
+  const ins = db.prepare("INSERT INTO suppressions (address, domain, category, source, created_at) VALUES ('x@y.z', 'y.z', 'manual', 'manual', 0)");
+  ins.run();
+  t.throws(() => ins.run(), /UNIQUE/);
+  t.throws(() => db.prepare("INSERT INTO suppressions (address, domain, category, source, created_at) VALUES ('x@q.z', 'q.z', 'manual', 'elsewhere', 0)").run(), /CHECK/);
+  void (db as Db);
+});
