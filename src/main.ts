@@ -28,10 +28,14 @@ import { createRouter } from './deliver/route.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
-import { createConsequences } from './outcome/consequences.js';
+import { createConsequences, type SenderProblemCount } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
 import { createWebhooksRepo } from './store/webhooks-repo.js';
+import { createVerp } from './bounce/verp.js';
+import { createBounceProcessor } from './bounce/process.js';
+import { createBounceListener, type BounceListener } from './bounce/listener.js';
+import { FerryError } from './core/errors.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
 import { createScheduler, type Scheduler } from './workers/scheduler.js';
@@ -82,8 +86,13 @@ export interface Ferry {
   reload(next: Config): Promise<ReloadResult>;
   /** Where the listeners are bound (null before start). */
   readonly addresses: { smtp: string; smtps: string | null; http: string | null } | null;
+  /**
+   * Bounce consequences for operations: sender-side problems (blocked, policy, spam_content) per
+   * destination since start, and each webhook URL's cursor and failures.
+   */
+  bounceReport(): { senderProblems: SenderProblemCount[]; webhooks: { url: string; lastEventId: number; failures: number; lastError: string | null }[] };
   /** Recovers, binds the listeners and starts the workers. */
-  start(): Promise<{ smtp: string; smtps: string | null; http: string | null }>;
+  start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null }>;
   /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
   stop(): Promise<void>;
 }
@@ -201,6 +210,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         onQueued: () => scheduler.poke(),
       })
     : null;
+  // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
+  const verp =
+    config.verp.enabled && config.verp.domain && config.verp.secret
+      ? createVerp({ domain: config.verp.domain, secret: config.verp.secret, localPart: config.verp.localPart })
+      : null;
+  if (config.bounceListener.listen && !verp) {
+    throw new FerryError('FERRY_ERR_CONFIG', 'bounceListener.listen needs verp.enabled (with verp.domain and verp.secret): without VERP tokens no report can be trusted');
+  }
+  let bounceListener: BounceListener | null = null;
   // Events (issue 5): every event in the log goes out as signed JSON batches to each URL.
   const webhooks =
     config.webhooks.urls.length > 0 && config.webhooks.secret
@@ -279,6 +297,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     leaseMs: config.delivery.leaseMs,
     gate: throttle,
     prepare: (id) => preparer.prepare(id),
+    envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
   });
 
   const intake = createIntake({
@@ -346,6 +365,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     metrics,
     readiness: () => readiness.check(),
     reload,
+    bounceReport: () => ({ senderProblems: consequences.senderProblems(), webhooks: webhooks?.state() ?? [] }),
     get addresses() {
       return bound;
     },
@@ -407,7 +427,34 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         disk.stop();
         throw err;
       }
-      const addresses = { ...smtpAddresses, http: httpAddress };
+      let bounceAddress: string | null = null;
+      if (verp && config.bounceListener.listen) {
+        bounceListener = createBounceListener({
+          options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
+          isBounceDomain: (domain) => domain === verp.domain,
+          processor: createBounceProcessor({
+            db,
+            queue,
+            verp,
+            classifier: createClassifier(),
+            suppressions: bounceSuppressions,
+            clock,
+            logger,
+            report: dsn ? (id, recipients) => dsn.report(id, recipients) : undefined,
+            onRecorded: () => webhooks?.poke(),
+          }),
+          logger,
+        });
+        try {
+          bounceAddress = await bounceListener.start();
+        } catch (err) {
+          await listener.stop();
+          await http?.stop();
+          disk.stop();
+          throw err;
+        }
+      }
+      const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress };
       bound = addresses;
       listening = true;
       throttle.start();
@@ -424,6 +471,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       disk.stop();
       logger.info('ferry stopping');
       if (listener) await listener.stop();
+      await bounceListener?.stop();
       // Group commits scheduled by the last sessions run on setImmediate; let them land.
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await scheduler.stop(config.smtp.shutdownGraceMs);

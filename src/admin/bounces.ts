@@ -11,6 +11,11 @@ const CHUNK_CHARS = 64 * 1024;
 
 const NOT_A_REPLY = 'not an SMTP reply: expected a 3-digit reply code at the start';
 
+/** Whitespace only; checked without allocating for the usual non-blank line. */
+function isBlank(line: string): boolean {
+  return line.length === 0 || (line.charCodeAt(0) <= 32 && line.trim() === '');
+}
+
 export interface ClassifyRunResult {
   /** Non-blank lines read. */
   lines: number;
@@ -61,25 +66,21 @@ export function classifyReplyStream(
   const format = createReplyFormatter(classifier);
   return new Promise((resolve, reject) => {
     const result: ClassifyRunResult = { lines: 0, failures: 0 };
-    let parts: string[] = [];
-    let size = 0;
+    let pending = '';
     let paused = false;
+    let settled = false;
     const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
-    const flush = (): boolean => {
-      if (parts.length === 0) return true;
-      const chunk = parts.join('');
-      parts = [];
-      size = 0;
-      return output.write(chunk);
-    };
     lines.on('line', (line: string) => {
-      if (line.trim() === '') return;
+      // readline may still hand over the rest of a chunk after a failure closed it.
+      if (settled || isBlank(line)) return;
       result.lines++;
       const { json, ok } = format(line);
       if (!ok) result.failures++;
-      parts.push(json, '\n');
-      size += json.length + 1;
-      if (size >= CHUNK_CHARS && !flush() && !paused) {
+      pending += json + '\n';
+      if (pending.length < CHUNK_CHARS) return;
+      const chunk = pending;
+      pending = '';
+      if (!output.write(chunk) && !paused) {
         paused = true;
         lines.pause();
         output.once('drain', () => {
@@ -88,30 +89,42 @@ export function classifyReplyStream(
         });
       }
     });
-    // A closed pipe (`| head`) or a read error ends the run; nothing is left waiting.
-    const fail = (err: unknown) => {
-      cleanup();
+    // A closed pipe (`| head`) or a read error ends the run; nothing is left waiting. A dead
+    // output may report more errors later (one per pending write): those are swallowed.
+    const ignore = () => {};
+    const detach = () => {
+      lines.removeListener('error', fail);
+      input.removeListener('error', fail);
+      output.removeListener('error', outputFailed);
+    };
+    function fail(err: unknown) {
+      if (settled) return;
+      settled = true;
+      detach();
       lines.close();
       reject(err);
-    };
-    const cleanup = () => {
-      input.removeListener('error', fail);
-      // A failed output emits its error on a later tick: stay subscribed then.
-      const state = output as { destroyed?: boolean; errored?: unknown };
-      if (state.destroyed !== true && (state.errored ?? null) === null) output.removeListener('error', fail);
-    };
+    }
+    function outputFailed(err: unknown) {
+      output.on('error', ignore);
+      fail(err);
+    }
     // readline re-emits input errors on itself; both are heard so neither goes uncaught.
     lines.once('error', fail);
     input.once('error', fail);
-    output.once('error', fail);
+    output.once('error', outputFailed);
     // Done once the last chunk is accepted: a write error surfaces here, not after we return.
     lines.once('close', () => {
-      const chunk = parts.join('');
-      parts = [];
+      if (settled) return;
+      const chunk = pending;
+      pending = '';
       output.write(chunk, (err?: Error | null) => {
-        cleanup();
-        if (err) reject(err);
-        else resolve(result);
+        if (err) {
+          outputFailed(err);
+          return;
+        }
+        settled = true;
+        detach();
+        resolve(result);
       });
     });
   });
@@ -127,7 +140,7 @@ export async function classifyReplyList(
   const result: ClassifyRunResult = { lines: 0, failures: 0 };
   let chunk = '';
   for (const reply of replies) {
-    if (reply.trim() === '') continue;
+    if (isBlank(reply)) continue;
     result.lines++;
     const { json, ok } = format(reply);
     if (!ok) result.failures++;

@@ -65,12 +65,22 @@ export function createVerp(config: VerpConfig) {
     return { queueId: qid.toUpperCase(), recipientId: n > 0 ? n : null };
   }
 
+  /** The return path for a message (and its recipient, when the transaction has only one). */
+  function address(queueId: string, recipientId: number | null): string {
+    const rid = recipientId && recipientId > 0 ? recipientId.toString(36) : '0';
+    return `${prefix}${queueId.toLowerCase()}-${rid}-${mac(config.secret, queueId, rid)}@${domain}`;
+  }
+
   return {
     domain,
-    /** The return path for a message (and its recipient, when the transaction has only one). */
-    address(queueId: string, recipientId: number | null): string {
-      const rid = recipientId && recipientId > 0 ? recipientId.toString(36) : '0';
-      return `${prefix}${queueId.toLowerCase()}-${rid}-${mac(config.secret, queueId, rid)}@${domain}`;
+    address,
+    /**
+     * The MAIL FROM for one transaction: the VERP address, naming the recipient when the
+     * transaction has only one. A null sender stays null (DSNs), so reports never loop.
+     */
+    envelopeSender(message: { id: string; sender: string; kind: string }, rows: readonly { id: number }[]): string {
+      if (message.sender === '' || message.kind === 'dsn') return message.sender;
+      return address(message.id, rows.length === 1 ? rows[0]!.id : null);
     },
     /** true when the address is at the bounce domain (whatever its local part). */
     isBounceDomain(address: string): boolean {

@@ -17,6 +17,17 @@ type Atom =
 
 const MIN_LITERAL = 2;
 
+/**
+ * Words found in most replies. A literal that is (or contains) one of them says little, so
+ * another literal of the same pattern is preferred when there is one.
+ */
+const COMMON_WORDS = /\b(?:mail|e?mails?|messages?|users?|address(?:es)?|recipients?|rejected|domains?|host|sender|server|not|the|from|invalid|denied|please|error|account|mailbox|for|to|of|in|on|is|by|no|your|this|that|with|too|limit|count|unknown)\b/;
+
+/** How selective a literal is likely to be: longer is better, a common word is worse. */
+function literalScore(lit: string): number {
+  return COMMON_WORDS.test(lit.trim()) && lit.trim().split(' ').length === 1 ? lit.length - 4 : lit.length;
+}
+
 /** Parses enough regex syntax to tell literals from everything else. */
 function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
   const alts: Atom[][] = [[]];
@@ -105,9 +116,9 @@ function requiredInSequence(atoms: Atom[]): string[] | null {
   let best: string[] | null = null;
   let bestScore = -1;
   for (const set of candidates) {
-    const shortest = Math.min(...set.map((s) => s.length));
-    if (shortest < MIN_LITERAL) continue;
-    const score = shortest * 100 - set.length;
+    if (Math.min(...set.map((s) => s.length)) < MIN_LITERAL) continue;
+    // The weakest literal decides; every extra alternative is one more chance of a false alarm.
+    const score = Math.min(...set.map(literalScore)) - 0.25 * (set.length - 1);
     if (score > bestScore) (best = set), (bestScore = score);
   }
   return best;
@@ -166,56 +177,56 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     }
   });
 
-  // Trie.
-  const edges: Map<number, number>[] = [new Map()];
+  // Trie, as a flat table (-1: no edge); a literal adds at most one state per character.
+  const maxStates = 1 + literals.reduce((n, l) => n + l.text.length, 0);
+  const go = new Int32Array(maxStates * symbols).fill(-1);
   const outputs: number[][] = [[]];
+  let states = 1;
   for (const { text, group } of literals) {
     let state = 0;
-    for (const ch of text) {
-      const sym = symbolOf[ch.charCodeAt(0)]!;
-      let next = edges[state]!.get(sym);
-      if (next === undefined) {
-        next = edges.length;
-        edges.push(new Map());
+    for (let i = 0; i < text.length; i++) {
+      const at = state * symbols + symbolOf[text.charCodeAt(i)]!;
+      if (go[at]! < 0) {
+        go[at] = states++;
         outputs.push([]);
-        edges[state]!.set(sym, next);
       }
-      state = next;
+      state = go[at]!;
     }
     outputs[state]!.push(group);
   }
 
   // Breadth-first: failure links folded into a complete transition table.
-  const states = edges.length;
   // Uint16 keeps the table small enough to stay in cache for any realistic rule set.
   const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
   const fail = new Int32Array(states);
   const masks: (Uint32Array | null)[] = new Array<Uint32Array | null>(states).fill(null);
-  const queue: number[] = [];
-  for (let a = 0; a < symbols; a++) {
-    const next = edges[0]!.get(a);
-    if (next !== undefined) {
-      delta[a] = next;
-      queue.push(next);
-    }
-  }
   const maskOf = (s: number, inherited: Uint32Array | null): Uint32Array | null => {
     if (outputs[s]!.length === 0 && inherited === null) return null;
     const m = inherited === null ? new Uint32Array(words) : Uint32Array.from(inherited);
     for (const g of outputs[s]!) m[g >>> 5]! |= 1 << (g & 31);
     return m;
   };
-  for (const s of queue) masks[s] = maskOf(s, null);
+  const queue: number[] = [];
+  for (let a = 0; a < symbols; a++) {
+    const next = go[a]!;
+    if (next > 0) {
+      delta[a] = next;
+      masks[next] = maskOf(next, null);
+      queue.push(next);
+    }
+  }
   for (let qi = 0; qi < queue.length; qi++) {
     const s = queue[qi]!;
+    const row = s * symbols;
+    const failRow = fail[s]! * symbols;
     for (let a = 0; a < symbols; a++) {
-      const next = edges[s]!.get(a);
-      if (next === undefined) {
-        delta[s * symbols + a] = delta[fail[s]! * symbols + a]!;
+      const next = go[row + a]!;
+      if (next < 0) {
+        delta[row + a] = delta[failRow + a]!;
       } else {
-        fail[next] = delta[fail[s]! * symbols + a]!;
+        fail[next] = delta[failRow + a]!;
         masks[next] = maskOf(next, masks[fail[next]!]!);
-        delta[s * symbols + a] = next;
+        delta[row + a] = next;
         queue.push(next);
       }
     }

@@ -10,7 +10,7 @@ import { rule, type BounceRule } from './rule-types.js';
 export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // Greylisting is a promise to accept later, whatever else the reply says.
   rule('greylisted', 'temporary', {
-    text: [/gr[ae]y-?list/i, /\bpostgrey\b/i, /grey\.rbl/i],
+    text: [/greylist|grey-list|graylist|gray-list/i, /\bpostgrey\b/i, /grey\.rbl/i],
   }),
   rule('temporarily-locked', 'temporary', {
     text: [/\btemporar(?:y|ily) (?:locked|frozen)\b/i, /\blocked temporarily\b/i],
@@ -33,7 +33,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bdmarc\b|\bsender policy framework\b/i,
       /\bspf\b/i,
       /\bdkim\b/i,
-      /\bsender ?id\b/i,
+      /\b(?:sender id|senderid|sender-id)\b/i,
       /purported responsible address/i,
       /\banti-?spoof/i,
       /\bspoof(?:ed|ing)\b/i,
@@ -108,8 +108,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bmay not be mail exchanger/i,
       /\bspammers?\b/i,
       /\bgeoip\b|\bgeographical location/i,
-      /\bbadmailfrom\b|\b(?:sender|address|domain|ip) is (?:in|on) (?:my|our|the) (?:\w+ )?(?:deny|black|block|bad)/i,
-      /\bnot (?:in|on) (?:the |our |my )?(?:white ?-?list|allow ?-?list)/i,
+      /\bbadmailfrom\b|\bdeny ?-?list/i,
+      /\bnot (?:in|on) (?:the |our |my )?(?:whitelist|white list|white-list|allowlist|allow list|allow-list)/i,
       /\(BL\)|\bDNSBL:|AUP#[\w-]*(?:RBL|BL)\b/,
     ],
   }),
@@ -128,7 +128,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // Outlook.com (S31xx), Yahoo/AOL ([TSS09], [BL21], permanently deferred), Comcast BL...,
       // Proofpoint's lookup pages, AOL RTR/RLY codes, Outlook SC-/OU-/DY- codes.
       /\(S3\d{3}\)/,
-      /\[(?:TSS09|TSS11|BL\d\d)\]|\bpermanently deferred\b/i,
+      /\[(?:TSS09|TSS11)\]|\[BL\d\d\]|\bpermanently deferred\b/i,
       /\bBL0\d{5}\b/,
       /proofpoint\.com\/(?:dnsbl|\?ip)|ipcheck\.proofpoint/i,
       /\bRTR:(?:BB|DU|SC|BL)\b|\bRLY:(?:B2|BL|IR)\b|\bCON:B1\b/,
@@ -173,6 +173,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:relay|submission|daily|hourly|sending|message|recipient|connection|session|outbound)s? (?:limit|quota)s? (?:exceeded|reached)/i,
       /\b(?:relay|sending|submission|outbound) (?:quota|limit)\b/i,
       /\bquota for sending\b/i,
+      /\b(?:connection|message|sending|send|recipient|submission)s? rate (?:exceeded|too high)|\brate exceeded\b/i,
+      /\bexceed(?:s|ed)? (?:the |your |its )?(?:(?:daily|hourly|sending|send|relay|outbound|message|recipient|connection) )+(?:limit|quota|rate)/i,
       /\bmax(?:imum)? (?:number of )?(?:messages?|connections?|recipients|sessions?|mails?)\b.{0,20}\b(?:per|exceeded|reached)\b/i,
       /\b(?:has )?sent (?:to )?too many\b/i,
       /\bthrottl/i,
@@ -204,6 +206,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bexceeded storage allocation\b/i,
       /QuotaExceeded|OverQuota/i,
       /\bmailbox (?:has )?exceeded\b/i,
+      /\bover (?:its |the |their )?(?:storage|size|disk) ?(?:limit|quota|allocation)/i,
+      /\bexceed(?:s|ed)? (?:\w+ ){0,2}?(?:storage|disk) (?:space|quota|limit|allocation)/i,
+      /\b(?:not enough|insufficient|no) (?:free |storage |disk )*space (?:in|on|for) (?:the |this |user'?s? |recipient'?s? )?(?:mailbox|account|inbox)/i,
       /\bexceeds (?:the )?(?:mailbox|storage) (?:size|limit)/i,
       /\b(?:postfach|mailbox|speicher)\b.{0,20}\b(?:voll|(?:ü|ue)berschritten)/i,
       /\b(?:quota|kontingent) (?:(?:ü|ue)berschritten|erreicht)/i,
@@ -221,7 +226,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('message-too-large', 'message_too_large', {
     text: [
       /\b(?:message|mail|email|e-mail)(?: \w+)? (?:size|length)\b.{0,40}\b(?:exceed|limit|too|larger|maximum)/i,
-      /\bmessage (?:is )?too (?:large|big|long)\b/i,
+      /\bmessage (?:is )?too long\b/i,
       /\btoo (?:large|big)\b/i,
       /\bsize (?:limit|exceed)/i,
       /\bexceeds? (?:\w+ ){0,3}?size\b/i,

@@ -83,9 +83,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\b(?:domain|host ?name|host)\b[^.;]{0,30}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|not reachable|unreachable|could not be (?:found|resolved))\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
-      /\bno such domain\b|\bnxdomain\b|\bnull mx\b|\bNonExistentDomain\b/i,
-      /\bfind the recipient domain\b|\bdomain name not found\b|\bunrouteable domain\b/i,
-      /\bno (?:valid )?mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
+      /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
+      /\bfind the recipient domain\b|\bdomain name not found\b|\bunroute?able (?:mail )?domain\b/i,
+      /\bno mx\b|\bno valid mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
       /\bdom(?:ä|ae)ne (?:existiert nicht|unbekannt)|\bdomaine (?:inexistant|inconnu)|\bdominio (?:inexistente|desconocido|no existe)/i,
       /домен[^.]{0,20}не существует|域名不存在|ドメイン[^。.]{0,10}存在しません/i,
     ],
@@ -97,7 +97,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:user|recipient|mailbox|address|addressee|account|alias|e-?mail|mail ?box|destination)\b[^.;,]{0,40}?\b(?:does ?not|doesn'?t|do not|did not|not) exists?\b/i,
       /\b(?:unknown|invalid|illegal|non-?existent|non-?existing|inexistent) (?:\w+ ){0,2}?(?:user|recipient|mailbox|address|addressee|alias|account|local part|e-?mail)/i,
       /\b(?:user|recipient|mailbox|addressee|alias|account|address)e?s? (?:name )?(?:is )?(?:unknown|not known|invalid|inexistent|non-?existent)\b/i,
-      /\b(?:user|recipient|mailbox|address|account|alias|addressee)\b[^.;]{0,30}?\bnot found\b/i,
+      /\b(?:user|recipient|mailbox|address|account|alias|addressee)\b[^.;]{0,30}?\b(?:not|never) (?:be )?found\b|\bcannot be found\b/i,
       /\bno such (?:user|recipient|mailbox|mail ?box|address|account|alias|local user|person)\b|\bno mailbox\b/i,
       /\bnot our (?:user|customer)\b|\bno (?:valid )?recipients?\b|\bnot a valid (?:recipient|user|mailbox|address|rfc)/i,
       /\bno longer (?:exists?|on (?:this )?server|in use|here)\b/i,
@@ -105,7 +105,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bdoesn'?t have an? [\w.-]+ account\b|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
       /\bbad (?:destination )?(?:mailbox )?address\b|\bRCPT .{0,60}\bnot OK\b|\buser path no(?:t)? exist/i,
       /\bbenutzer (?:ist )?unbekannt|\bunbekannte[rn]? (?:benutzer|empf(?:ä|ae)nger)|\bempf(?:ä|ae)nger (?:ist )?unbekannt|\b(?:existiert|gibt es) nicht\b|\bung(?:ü|ue)ltige (?:empf(?:ä|ae)nger|adresse)/i,
-      /\butilisateur inconnu|\bdestinataire (?:inconnu|invalide)|\badresse (?:destinataire )?invalide|\bn'existe pas\b|\binexistant/i,
+      /\butilisateur inconnu|\bdestinataire (?:inconnu|invalide)|\badresse (?:destinataire )?invalide|\badresse\b.{0,20}\binconnue\b|\bn'existe pas\b|\binexistant/i,
       /\busuario (?:desconocido|inexistente|no existe)|\bdestinatario (?:desconocido|inexistente|no existe)|\bno existe\b/i,
       /\busu[aá]rio (?:desconhecido|inexistente)|\butilizador desconhecido|\bconta\b.{0,30}\bn(?:ã|a)o existe|\bn(?:ã|a)o existe\b/i,
       /\butente (?:sconosciuto|inesistente)|\bdestinatario sconosciuto|\bnon esiste\b|\bindirizzo inesistente/i,
@@ -138,7 +138,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('try-later', 'temporary', {
     text: [
       /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
-      /\bplus tard\b|\bsp(?:ä|ae)ter\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
+      /\bplus tard\b|\bsp(?:äter|aeter|ater)\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
     ],
   }),
 

@@ -25,7 +25,7 @@ export interface AttemptResult {
   acceptedAt: number;
 }
 
-export type RefusalPhase = 'connect' | 'mail' | 'rcpt' | 'data';
+export type RefusalPhase = 'mail' | 'rcpt' | 'data';
 
 export interface FerryMetrics {
   readonly registry: Registry;
@@ -61,7 +61,7 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
   const accepted = new Counter({ name: 'ferry_messages_accepted_total', help: 'Messages accepted (committed, 250 sent)', registers: [registry] });
   const refused = new Counter({
     name: 'ferry_messages_refused_total',
-    help: 'SMTP commands refused, by phase (connect, mail, rcpt, data) and reason',
+    help: 'MAIL FROM, RCPT TO and DATA refused, by phase (mail, rcpt, data) and reason',
     labelNames: ['phase', 'reason'],
     registers: [registry],
   });

@@ -17,7 +17,6 @@ const LIVE_PREFIXES: readonly string[] = [
   'delivery.retryScheduleMinutes',
   'delivery.retryJitter',
   'delivery.maxAgeHours',
-  'delivery.messagesPerConnection',
   'delivery.requireTlsDomains',
   'delivery.allowPrivateMx',
   'delivery.port',

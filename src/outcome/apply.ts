@@ -17,6 +17,20 @@ export interface AttemptContext {
   hops: unknown[] | null;
 }
 
+/** One recipient's fact from one attempt. */
+export interface ApplyItem {
+  recipient: RecipientRow;
+  fact: AttemptFact;
+  firstQueuedAt: number;
+}
+
+interface PendingApply {
+  items: ApplyItem[];
+  ctx: AttemptContext;
+  resolve: (applied: AppliedDecision[]) => void;
+  reject: (err: unknown) => void;
+}
+
 export interface AppliedDecision {
   recipient: RecipientRow;
   decision: Decision;
@@ -47,7 +61,7 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
   const { db, queue, clock } = deps;
   const attempts = createAttemptsRepo(db);
 
-  const applyTx = db.transaction((items: { recipient: RecipientRow; fact: AttemptFact; firstQueuedAt: number }[], ctx: AttemptContext, now: number) => {
+  function applyItems(items: ApplyItem[], ctx: AttemptContext, now: number): AppliedDecision[] {
     const applied: AppliedDecision[] = [];
     for (const item of items) {
       // Re-read inside the transaction: an admin may have purged it while it was in flight.
@@ -114,39 +128,92 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
       applied.push({ recipient, decision });
     }
     return applied;
-  });
+  }
+  const applyTx = db.transaction(applyItems);
+  const applyBatchTx = db.transaction((batch: PendingApply[], now: number) => batch.map((b) => applyItems(b.items, b.ctx, now)));
+
+  /** After the commit: log lines and listeners. */
+  function after(applied: AppliedDecision[], ctx: AttemptContext): void {
+    for (const a of applied) {
+      const d = a.decision;
+      deps.logger.info(
+        {
+          queueId: a.recipient.messageId,
+          recipient: a.recipient.address,
+          domain: a.recipient.domain,
+          mx: ctx.hop?.host ?? null,
+          ip: ctx.hop?.ip ?? null,
+          tls: ctx.hop?.tls?.protocol ?? null,
+          status: d.status,
+          category: d.classification?.category ?? null,
+          rule: d.classification?.rule ?? null,
+          reply: d.replyText,
+          durationMs: ctx.durationMs,
+          attempt: a.recipient.attempts + 1,
+        },
+        'delivery attempt',
+      );
+    }
+    try {
+      deps.onApplied?.(applied, ctx);
+    } catch (err) {
+      deps.logger.error({ err }, 'outcome listener failed');
+    }
+  }
+
+  // Group commit: attempts that finish in the same turn of the event loop share one
+  // transaction (one fsync) instead of one each.
+  let pending: PendingApply[] = [];
+  let flushQueued = false;
+  function flush(): void {
+    flushQueued = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const now = clock.now();
+    let results: AppliedDecision[][] | null = null;
+    try {
+      results = applyBatchTx(batch, now);
+    } catch (err) {
+      deps.logger.warn({ err, attempts: batch.length }, 'grouped outcome commit failed: applying each attempt on its own');
+    }
+    batch.forEach((b, i) => {
+      let applied: AppliedDecision[];
+      if (results) applied = results[i]!;
+      else {
+        try {
+          applied = applyTx(b.items, b.ctx, now);
+        } catch (err) {
+          b.reject(err);
+          return;
+        }
+      }
+      after(applied, b.ctx);
+      b.resolve(applied);
+    });
+  }
 
   return {
-    /** Records one attempt's facts for these recipients; returns what was decided. */
-    apply(items: { recipient: RecipientRow; fact: AttemptFact; firstQueuedAt: number }[], ctx: AttemptContext): AppliedDecision[] {
+    /** Records one attempt's facts for these recipients in its own transaction; returns what was decided. */
+    apply(items: ApplyItem[], ctx: AttemptContext): AppliedDecision[] {
       if (items.length === 0) return [];
       const applied = applyTx(items, ctx, clock.now());
-      for (const a of applied) {
-        const d = a.decision;
-        deps.logger.info(
-          {
-            queueId: a.recipient.messageId,
-            recipient: a.recipient.address,
-            domain: a.recipient.domain,
-            mx: ctx.hop?.host ?? null,
-            ip: ctx.hop?.ip ?? null,
-            tls: ctx.hop?.tls?.protocol ?? null,
-            status: d.status,
-            category: d.classification?.category ?? null,
-            rule: d.classification?.rule ?? null,
-            reply: d.replyText,
-            durationMs: ctx.durationMs,
-            attempt: a.recipient.attempts + 1,
-          },
-          'delivery attempt',
-        );
-      }
-      try {
-        deps.onApplied?.(applied, ctx);
-      } catch (err) {
-        deps.logger.error({ err }, 'outcome listener failed');
-      }
+      after(applied, ctx);
       return applied;
+    },
+    /**
+     * The same, committed together with the other attempts that finish in this turn of the
+     * event loop (one transaction, one fsync for all). Resolves once the outcome is durable.
+     */
+    applySoon(items: ApplyItem[], ctx: AttemptContext): Promise<AppliedDecision[]> {
+      if (items.length === 0) return Promise.resolve([]);
+      return new Promise<AppliedDecision[]>((resolve, reject) => {
+        pending.push({ items, ctx, resolve, reject });
+        if (!flushQueued) {
+          flushQueued = true;
+          setImmediate(flush);
+        }
+      });
     },
   };
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
 import type { HopTry, RecipientOutcome } from '../deliver/types.js';
 import type { AttemptFact } from '../outcome/decide.js';
-import type { OutcomeApplier } from '../outcome/apply.js';
+import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
 import type { Spool } from '../spool/spool.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
@@ -25,6 +25,8 @@ export interface WorkerDeps {
   logger: Logger;
   gate: DestinationGate;
   prepare: ((messageId: string) => Promise<PreparedMessage | null>) | undefined;
+  /** The MAIL FROM for one transaction (VERP); absent: the message's own envelope sender. */
+  envelopeSender?: ((message: MessageRow, rows: readonly RecipientRow[]) => string) | undefined;
   signal: AbortSignal;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
@@ -40,12 +42,13 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
   const openedAt = clock.now();
   const open = await deps.deliverer.openSession(dest.domain, deps.signal);
   if (!open.ok) {
-    failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
+    await failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
     return;
   }
   const session = open.session;
   const perConnection = Math.max(1, deps.gate.messagesPerConnection(dest.domain));
   let sent = 0;
+  const recording = new Set<Promise<void>>();
   try {
     while (session.usable && sent < perConnection && !deps.signal.aborted) {
       const next = dest.pending.entries().next();
@@ -55,15 +58,21 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
       const wait = deps.gate.takeMessage(dest.domain, now);
       if (wait !== null) {
         // Over the destination's budget: give the rest back, due when budget returns.
-        deps.finished(holdBack(dest, wait, now, deps));
+        const held = holdBack(dest, wait, now, deps.gate);
+        deps.queue.recipients.releaseMany(held);
+        deps.finished(held.length);
         break;
       }
       dest.pending.delete(messageId);
-      await sendOne(messageId, rows, session, open.tries, deps);
+      // The outcome commits with others finishing now; the next message need not wait for it.
+      const { recorded } = await sendOne(messageId, rows, session, open.tries, deps);
+      recording.add(recorded);
+      void recorded.finally(() => recording.delete(recorded));
       sent++;
     }
   } finally {
     await session.close().catch(() => undefined);
+    await Promise.all(recording);
   }
 }
 
@@ -73,23 +82,24 @@ async function sendOne(
   session: Extract<OpenSessionResult, { ok: true }>['session'],
   tries: HopTry[],
   deps: WorkerDeps,
-): Promise<void> {
+): Promise<{ recorded: Promise<void> }> {
   const { queue, clock, logger } = deps;
+  let result: { items: ApplyItem[]; ctx: AttemptContext } | null = null;
   try {
     const prepared = deps.prepare ? await deps.prepare(messageId) : defaultPrepare(queue, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
-      return;
+      return { recorded: Promise.resolve() };
     }
     const m = prepared.message;
     if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
       queue.expireMessage(m.id, clock.now(), `spool file ${m.spoolFile} is missing: the message body was lost`);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
-      return;
+      return { recorded: Promise.resolve() };
     }
     const report = await session.send({
       id: m.id,
-      from: m.sender,
+      from: deps.envelopeSender ? deps.envelopeSender(m, rows) : m.sender,
       to: rows.map((r) => r.address),
       size: prepared.headers.length + (m.size - m.headers.length),
       eightBit: m.eightBit,
@@ -97,31 +107,44 @@ async function sendOne(
       body: () => deps.spool.open({ headers: prepared.headers, inline: m.body, file: m.spoolFile }),
     });
     const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
-    deps.outcome.apply(
-      rows.map((r) => ({
-        recipient: r,
-        fact: toFact(byAddress.get(r.address)),
-        firstQueuedAt: r.createdAt,
-      })),
-      {
+    result = {
+      items: rows.map((r) => ({ recipient: r, fact: toFact(byAddress.get(r.address)), firstQueuedAt: r.createdAt })),
+      ctx: {
         startedAt: report.startedAt,
         durationMs: report.durationMs,
         hop: { host: report.hop.host, ip: report.hop.ip, port: report.hop.port, tls: report.hop.tls },
         hops: tries,
       },
-    );
+    };
   } catch (err) {
     logger.error({ err, queueId: messageId }, 'delivery of a message failed locally');
-    deps.outcome.apply(
-      rows.map((r) => ({
+    result = {
+      items: rows.map((r) => ({
         recipient: r,
         fact: { kind: 'failed', phase: 'data', error: { kind: 'local', message: `local error: ${(err as Error).message}` } } as AttemptFact,
         firstQueuedAt: r.createdAt,
       })),
-      { startedAt: clock.now(), durationMs: null, hop: null, hops: tries },
-    );
+      ctx: { startedAt: clock.now(), durationMs: null, hop: null, hops: tries },
+    };
   } finally {
-    deps.finished(rows.length);
+    if (!result) deps.finished(rows.length);
+  }
+  return { recorded: record(result.items, result.ctx, deps).finally(() => deps.finished(rows.length)) };
+}
+
+/**
+ * Records an attempt's outcome, committed with the other attempts finishing now (one fsync for
+ * all). If even that fails (the database is gone), the recipients keep their lease and are
+ * tried again when it runs out: at least once, never lost.
+ */
+async function record(items: ApplyItem[], ctx: AttemptContext, deps: WorkerDeps): Promise<void> {
+  try {
+    await deps.outcome.applySoon(items, ctx);
+  } catch (err) {
+    deps.logger.error(
+      { err, queueId: items[0]?.recipient.messageId, recipients: items.length },
+      'recording a delivery outcome failed: the recipients are retried when their lease runs out',
+    );
   }
 }
 
@@ -144,8 +167,8 @@ function toFact(o: RecipientOutcome | undefined): AttemptFact {
   };
 }
 
-/** The session could not be opened: every waiting message of the destination shares that fate. */
-function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok: false }>, startedAt: number, durationMs: number, deps: WorkerDeps): void {
+/** The session could not be opened: every waiting message of the destination shares that fate (one commit). */
+async function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok: false }>, startedAt: number, durationMs: number, deps: WorkerDeps): Promise<void> {
   if (open.reason === 'aborted') {
     releaseAll(dest, deps.clock.now(), deps);
     return;
@@ -158,44 +181,36 @@ function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok
     reply: [...open.tries].reverse().find((t) => t.reply)?.reply,
     permanentRoute: open.permanent ? { message: open.error.message } : undefined,
   };
-  const groups = [...dest.pending.values()];
+  const items: ApplyItem[] = [];
+  for (const rows of dest.pending.values()) for (const r of rows) items.push({ recipient: r, fact, firstQueuedAt: r.createdAt });
   dest.pending.clear();
-  for (const rows of groups) {
-    deps.outcome.apply(
-      rows.map((r) => ({ recipient: r, fact, firstQueuedAt: r.createdAt })),
-      { startedAt, durationMs, hop: null, hops: open.tries },
-    );
-    deps.finished(rows.length);
-  }
+  await record(items, { startedAt, durationMs, hop: null, hops: open.tries }, deps).finally(() => deps.finished(items.length));
 }
 
 /**
  * The destination is out of budget until `at`: its waiting messages go back to the queue, each
  * due when the gate says its turn comes (spread out, so a long wait does not make them all due
- * at once and get claimed and handed back again and again). One transaction. Returns how many
- * recipients were handed back.
+ * at once and get claimed and handed back again and again). Clears the destination's pending
+ * messages and returns the rows to release, so a caller can release many destinations' in one
+ * transaction (one commit, not one fsync per destination).
  */
-export function holdBack(dest: Destination, at: number, now: number, deps: Pick<WorkerDeps, 'queue' | 'gate'>): number {
+export function holdBack(dest: Destination, at: number, now: number, gate: DestinationGate): { id: number; at: number }[] {
   const groups = [...dest.pending.values()];
   dest.pending.clear();
-  const times = deps.gate.releaseTimes?.(dest.domain, now, groups.length) ?? [];
+  const times = gate.releaseTimes?.(dest.domain, now, groups.length) ?? [];
   const items: { id: number; at: number }[] = [];
   groups.forEach((rows, i) => {
     const due = Math.max(at, times[i] ?? at);
     for (const r of rows) items.push({ id: r.id, at: due });
   });
-  deps.queue.recipients.releaseMany(items);
-  return items.length;
+  return items;
 }
 
 function releaseAll(dest: Destination, at: number, deps: WorkerDeps): void {
-  let n = 0;
-  for (const rows of dest.pending.values()) {
-    for (const r of rows) {
-      deps.queue.recipients.release(r.id, at);
-      n++;
-    }
-  }
+  const items: { id: number; at: number }[] = [];
+  for (const rows of dest.pending.values()) for (const r of rows) items.push({ id: r.id, at });
   dest.pending.clear();
-  deps.finished(n);
+  // one transaction (one fsync), not one per recipient
+  deps.queue.recipients.releaseMany(items);
+  deps.finished(items.length);
 }

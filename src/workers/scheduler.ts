@@ -4,6 +4,7 @@ import type { Deliverer } from '../deliver/deliverer.js';
 import type { Spool } from '../spool/spool.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
+import type { MessageRow } from '../store/messages-repo.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
 import { holdBack, runDestinationWorker, type PreparedMessage } from './destination-worker.js';
 
@@ -56,6 +57,8 @@ export interface SchedulerOptions {
   gate: DestinationGate;
   /** Signing and any last change to the headers before the first delivery. */
   prepare?: (messageId: string) => Promise<PreparedMessage | null>;
+  /** The MAIL FROM for one transaction (VERP return paths); absent: the message's envelope sender. */
+  envelopeSender?: (message: MessageRow, rows: readonly RecipientRow[]) => string;
   /** Upper bound on recipients claimed but not finished (memory bound). */
   maxInFlight?: number;
   /** Longest sleep when nothing is due, so queue changes made by the CLI are noticed. */
@@ -121,6 +124,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   function dispatch(): void {
     const now = clock.now();
     const gate = opts.gate;
+    const held: { id: number; at: number }[] = [];
     // A snapshot, and destinations that got a connection move to the back: when connections
     // are scarce (global or a shared MX-group cap), every destination gets its turn.
     for (const d of [...destinations.values()]) {
@@ -143,7 +147,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // instead of opening a connection only to be told to wait.
       if (d.active === 0 && d.pending.size > 0 && gate.readyAt) {
         const at = gate.readyAt(d.domain, now);
-        if (at !== null) inFlight -= holdBack(d, at, now, { queue, gate });
+        if (at !== null) held.push(...holdBack(d, at, now, gate));
       }
       let started = false;
       // One more connection only while messages wait that the open ones have not taken.
@@ -156,6 +160,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         destinations.set(d.domain, d);
       }
       if (d.active === 0 && d.pending.size === 0) destinations.delete(d.domain);
+    }
+    if (held.length) {
+      queue.recipients.releaseMany(held);
+      inFlight -= held.length;
     }
   }
 
@@ -172,6 +180,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       logger,
       gate: opts.gate,
       prepare: opts.prepare,
+      envelopeSender: opts.envelopeSender,
       signal: abort.signal,
       finished: (n) => {
         inFlight -= n;
@@ -189,8 +198,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   function scheduleWake(): void {
-    const next = queue.recipients.nextDueAt();
     const now = clock.now();
+    // At the in-flight bound nothing more can be claimed: due rows must not wake us at once
+    // (that would spin); a finishing worker pokes the scheduler instead.
+    const next = inFlight >= maxInFlight ? null : queue.recipients.nextDueAt();
     const at = Math.min(next ?? Infinity, now + idleWakeMs);
     if (timer && at >= wakeAt) return;
     timer?.cancel();
@@ -221,16 +232,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       stopped = true;
       timer?.cancel();
       const now = clock.now();
-      let released = 0;
+      const items: { id: number; at: number }[] = [];
       for (const d of destinations.values()) {
-        for (const rows of d.pending.values()) {
-          for (const r of rows) {
-            queue.recipients.release(r.id, now);
-            released++;
-          }
-        }
+        for (const rows of d.pending.values()) for (const r of rows) items.push({ id: r.id, at: now });
         d.pending.clear();
       }
+      // one transaction for all of them (one fsync, not one per recipient)
+      queue.recipients.releaseMany(items);
+      const released = items.length;
       inFlight -= released;
       if (running.size > 0) {
         let expired = false;

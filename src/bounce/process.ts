@@ -1,0 +1,222 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Classification, Classifier, SmtpReply } from '../core/types.js';
+import { parseReply } from '../classify/parse-reply.js';
+import type { Db } from '../store/db.js';
+import type { QueueStore } from '../store/queue-store.js';
+import type { RecipientRow } from '../store/recipients-repo.js';
+import type { DsnRecipient } from '../outcome/dsn-compose.js';
+import { parseInboundReport, type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
+import type { Verp, VerpToken } from './verp.js';
+
+/**
+ * What to do with mail that came back to the bounce domain:
+ *
+ * - a delivery report whose VERP token checks out: each `Action: failed` recipient of that
+ *   message becomes `bounced` (delivered → bounced is the one legal move out of a final state),
+ *   with an event, the classified category, and a suppression when the category calls for one;
+ *   the original sender gets a DSN (the VERP return path hid the remote's report from them);
+ * - an ARF complaint: the recipient goes on the suppression list (category and source
+ *   `complaint`, scoped to the SMTP user that sent the message, if any) and a `complaint` event
+ *   is recorded; the recipient's status stays what it was;
+ * - a forged or altered token: ignored and logged; anything else (auto-replies, spam to the
+ *   bounce domain): discarded. The SMTP client gets 250 in every case.
+ */
+export type BounceResult =
+  | { action: 'bounced'; queueId: string; recipient: string; category: string; suppressed: boolean }
+  | { action: 'complaint'; queueId: string; recipient: string }
+  | { action: 'ignored'; reason: string }
+  | { action: 'discarded'; reason: string };
+
+export interface BounceSuppressions {
+  suppress(address: string, category: string, reason: string, source: 'bounce' | 'complaint', opts?: { user?: string | null }): unknown;
+}
+
+export interface BounceProcessorDeps {
+  db: Db;
+  queue: QueueStore;
+  verp: Verp;
+  classifier: Classifier;
+  suppressions: BounceSuppressions;
+  clock: Clock;
+  logger: Logger;
+  /** Reports async bounces to the original sender (the DSN notifier). */
+  report?: (messageId: string, recipients: DsnRecipient[]) => Promise<unknown>;
+  /** Something was recorded (webhooks look now). */
+  onRecorded?: () => void;
+}
+
+export interface InboundMail {
+  sessionId: string;
+  mailFrom: string;
+  rcptTo: string[];
+  raw: Buffer;
+}
+
+/** The reply a report carries for a recipient, as an SMTP reply the classifier understands. */
+export function replyOf(r: ReportedRecipient): SmtpReply {
+  if (r.diagnostic && (r.diagnosticType === 'smtp' || r.diagnosticType === null)) {
+    const parsed = parseReply(r.diagnostic);
+    if (parsed) return parsed.enhanced || !r.status ? parsed : { ...parsed, enhanced: r.status };
+  }
+  const cls = r.status?.[0] ?? '5';
+  const code = cls === '4' ? 450 : cls === '2' ? 250 : 550;
+  const text = [String(code), r.status, r.diagnostic].filter(Boolean).join(' ');
+  return { code, enhanced: r.status, text };
+}
+
+export function createBounceProcessor(deps: BounceProcessorDeps) {
+  const { db, queue, verp, logger } = deps;
+
+  const recordBounce = db.transaction(
+    (row: RecipientRow, reply: SmtpReply, c: Classification, remoteMta: string | null, reportingMta: string | null, now: number): boolean => {
+      const current = queue.recipients.get(row.id);
+      if (!current || current.status === 'bounced' || current.status === 'expired' || current.status === 'dropped') return false;
+      queue.recipients.changeStatus(row.id, {
+        status: 'bounced',
+        at: now,
+        nextAttemptAt: null,
+        attempted: false,
+        code: reply.code,
+        enhanced: reply.enhanced,
+        reply: reply.text,
+        category: c.category,
+      });
+      queue.events.append({
+        at: now,
+        messageId: row.messageId,
+        recipientId: row.id,
+        recipient: row.address,
+        type: 'bounced',
+        status: 'bounced',
+        category: c.category,
+        detail: { reply: reply.text, async: true, previousStatus: current.status, reportingMta, remoteMta, rule: c.rule },
+      });
+      if (c.suppress) deps.suppressions.suppress(row.address, c.category, reply.text.slice(0, 1000), 'bounce');
+      return true;
+    },
+  );
+
+  const recordComplaint = db.transaction((row: RecipientRow, user: string | null, report: ComplaintReport, now: number): void => {
+    const who = report.reportingMta ?? report.userAgent ?? 'a mailbox provider';
+    deps.suppressions.suppress(row.address, 'complaint', `${report.feedbackType} report from ${who}`, 'complaint', { user });
+    queue.events.append({
+      at: now,
+      messageId: row.messageId,
+      recipientId: row.id,
+      recipient: row.address,
+      type: 'complaint',
+      status: row.status,
+      category: 'complaint',
+      detail: { reply: `${report.feedbackType} report from ${who}`, feedbackType: report.feedbackType, userAgent: report.userAgent, reportingMta: report.reportingMta, sourceIp: report.sourceIp },
+    });
+  });
+
+  /** The first VERP address (envelope first, then the report's text) whose token checks out. */
+  function findToken(mail: InboundMail, searchText: string): VerpToken | 'forged' | null {
+    let forged = false;
+    for (const candidate of [...mail.rcptTo, ...verp.findIn(searchText)]) {
+      const t = verp.parse(candidate);
+      if (t === 'forged') forged = true;
+      else if (t) return t;
+    }
+    return forged ? 'forged' : null;
+  }
+
+  function pick(rows: RecipientRow[], token: VerpToken, addresses: (string | null)[]): RecipientRow | null {
+    if (token.recipientId !== null) return rows.find((r) => r.id === token.recipientId) ?? null;
+    const wanted = addresses.filter((a): a is string => Boolean(a)).map((a) => a.toLowerCase());
+    const match = rows.find((r) => wanted.includes(r.address.toLowerCase()));
+    if (match) return match;
+    return rows.length === 1 ? rows[0]! : null;
+  }
+
+  async function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): Promise<BounceResult[]> {
+    const rows = queue.recipients.forMessage(token.queueId);
+    const results: BounceResult[] = [];
+    const dsn: DsnRecipient[] = [];
+    for (const rr of report.recipients) {
+      if (rr.action !== 'failed') {
+        results.push({ action: 'ignored', reason: `action ${rr.action || 'missing'} for ${rr.finalRecipient ?? '?'}` });
+        continue;
+      }
+      const row = pick(rows, token, [rr.finalRecipient, rr.originalRecipient]);
+      if (!row) {
+        logger.warn({ session: mail.sessionId, queueId: token.queueId, finalRecipient: rr.finalRecipient }, 'bounce report: no such recipient on the message');
+        results.push({ action: 'ignored', reason: `no recipient ${rr.finalRecipient ?? '?'} on ${token.queueId}` });
+        continue;
+      }
+      const reply = replyOf(rr);
+      const c = deps.classifier.classify({ kind: 'reply', reply });
+      const now = deps.clock.now();
+      const changed = recordBounce(row, reply, c, rr.remoteMta, report.reportingMta, now);
+      if (!changed) {
+        results.push({ action: 'ignored', reason: `${row.address} is already final` });
+        continue;
+      }
+      logger.info(
+        { session: mail.sessionId, queueId: row.messageId, recipient: row.address, category: c.category, rule: c.rule, suppressed: c.suppress, reply: reply.text, reportingMta: report.reportingMta },
+        'asynchronous bounce: recipient bounced',
+      );
+      results.push({ action: 'bounced', queueId: row.messageId, recipient: row.address, category: c.category, suppressed: c.suppress });
+      dsn.push({
+        address: row.address,
+        kind: 'bounced',
+        category: c.category,
+        reply: reply.text,
+        code: reply.code,
+        enhanced: reply.enhanced,
+        remoteMta: rr.remoteMta ?? report.reportingMta,
+        lastAttemptAt: now,
+      });
+    }
+    if (dsn.length > 0) {
+      deps.onRecorded?.();
+      await deps.report?.(token.queueId, dsn)?.catch((err: unknown) => logger.error({ err, queueId: token.queueId }, 'could not queue a DSN for an asynchronous bounce'));
+    }
+    return results;
+  }
+
+  function onComplaint(mail: InboundMail, report: ComplaintReport, token: VerpToken): BounceResult[] {
+    const rows = queue.recipients.forMessage(token.queueId);
+    const row = pick(rows, token, report.originalRcptTo);
+    if (!row) {
+      logger.warn({ session: mail.sessionId, queueId: token.queueId, rcptTo: report.originalRcptTo }, 'complaint: no such recipient on the message');
+      return [{ action: 'ignored', reason: 'complaint names no recipient of the message' }];
+    }
+    const user = queue.messages.getSummary(row.messageId)?.username ?? null;
+    recordComplaint(row, user, report, deps.clock.now());
+    deps.onRecorded?.();
+    logger.warn(
+      { session: mail.sessionId, queueId: row.messageId, recipient: row.address, user, feedbackType: report.feedbackType, reportingMta: report.reportingMta },
+      'complaint: recipient reported the mail; address suppressed',
+    );
+    return [{ action: 'complaint', queueId: row.messageId, recipient: row.address }];
+  }
+
+  return {
+    async process(mail: InboundMail): Promise<BounceResult[]> {
+      const report = await parseInboundReport(mail.raw);
+      const token = findToken(mail, report.searchText);
+      if (token === 'forged') {
+        logger.warn({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, kind: report.kind }, 'bounce domain: forged or altered VERP token, report ignored');
+        return [{ action: 'ignored', reason: 'forged VERP token' }];
+      }
+      if (report.kind === 'other') {
+        logger.info({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, subject: report.subject }, 'bounce domain: neither a delivery report nor a complaint, discarded');
+        return [{ action: 'discarded', reason: 'not a report' }];
+      }
+      if (!token) {
+        logger.info({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, kind: report.kind }, 'bounce domain: report without a VERP token, discarded');
+        return [{ action: 'discarded', reason: 'no VERP token' }];
+      }
+      if (!queue.messages.getSummary(token.queueId)) {
+        logger.info({ session: mail.sessionId, queueId: token.queueId }, 'bounce domain: report about a message no longer in the queue, discarded');
+        return [{ action: 'discarded', reason: 'message no longer known' }];
+      }
+      return report.kind === 'dsn' ? onDeliveryReport(mail, report, token) : onComplaint(mail, report, token);
+    },
+  };
+}
+
+export type BounceProcessor = ReturnType<typeof createBounceProcessor>;
