@@ -9,6 +9,7 @@ import { registerSuppressionsCommands } from './suppressions.js';
 import { registerStatsCommand } from './stats.js';
 import { registerStatusCommand } from './status.js';
 import { registerBackupCommand } from './backup.js';
+import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
@@ -23,4 +24,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerStatusCommand,
   registerBackupCommand,
   registerReloadCommand,
+  (program, ctx) => registerBouncesCommands(program, ctx.io),
 ];

@@ -1,0 +1,308 @@
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { createClassifier, isRateLimit } from '../../src/classify/classifier.js';
+import { parseReply } from '../../src/classify/parse-reply.js';
+import { CATEGORY_SEMANTICS, DEFAULT_RULES, rule, type BounceRule } from '../../src/classify/rules.js';
+import { BOUNCE_CATEGORIES, type BounceCategory, type Classification } from '../../src/core/types.js';
+
+interface Row {
+  line: number;
+  code: number;
+  enhanced: string | null;
+  text: string;
+  category: BounceCategory;
+  source: string;
+}
+
+/** CSV-style quoting is used by the corpus for texts that contain '"'. */
+function unquote(field: string): string {
+  return field.length >= 2 && field.startsWith('"') && field.endsWith('"') ? field.slice(1, -1).replace(/""/g, '"') : field;
+}
+
+function loadTsv(name: string): Row[] {
+  const lines = readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').split('\n');
+  const header = lines[0]!.split('\t');
+  if (header.join(',') !== 'code,enhanced,text,category,source') throw new Error(`${name}: unexpected header ${header.join(',')}`);
+  const rows: Row[] = [];
+  lines.forEach((raw, i) => {
+    if (i === 0 || raw.trim() === '') return;
+    const [code, enhanced, text, category, source] = raw.replace(/\r$/, '').split('\t').map(unquote);
+    if (!BOUNCE_CATEGORIES.includes(category as BounceCategory)) throw new Error(`${name}:${i + 1}: bad category ${category}`);
+    rows.push({ line: i + 1, code: Number(code), enhanced: enhanced || null, text: text!, category: category as BounceCategory, source: source! });
+  });
+  return rows;
+}
+
+const shared = loadTsv('bounce-replies.tsv');
+const extra = loadTsv('extra-replies.tsv');
+const classifier = createClassifier();
+const rulesHit = new Set<string>();
+
+function classifyRow(row: Row): Classification {
+  const c = classifier.classify({ kind: 'reply', reply: { code: row.code, enhanced: row.enhanced, text: row.text } });
+  rulesHit.add(c.rule);
+  return c;
+}
+
+/**
+ * Shared-corpus labels we deliberately do not follow. Keep this tiny and explain each one;
+ * the test checks our answer too, so an entry cannot silently rot.
+ */
+const KNOWN_DISAGREEMENTS: ReadonlyMap<string, { ours: BounceCategory; why: string }> = new Map([
+  [
+    '550 : User unknown',
+    {
+      ours: 'user_unknown',
+      why:
+        'labelled policy, presumably because in its source bounce it answered the MAIL FROM; ' +
+        'the reply alone says a user is unknown, and nothing in it names the sender',
+    },
+  ],
+]);
+
+/** Checks that permanence and suppression follow DESIGN.md for the category and reply code. */
+function checkSemantics(t: Test, c: Classification, code: number, what: string): void {
+  const semantics = CATEGORY_SEMANTICS[c.category];
+  const permanent = semantics.permanent === 'by-code' ? Math.floor(code / 100) === 5 : semantics.permanent;
+  t.equal(c.permanent, permanent, `${what}: permanent for ${c.category} ${code}`);
+  t.equal(c.suppress, semantics.suppress && permanent, `${what}: suppress for ${c.category}`);
+}
+
+t.test('shared corpus: every reply gets its labelled category', async (t) => {
+  let agree = 0;
+  for (const row of shared) {
+    const c = classifyRow(row);
+    const what = `${row.source} (line ${row.line}): ${row.text.slice(0, 90)}`;
+    const known = KNOWN_DISAGREEMENTS.get(row.text);
+    if (known !== undefined) {
+      t.equal(c.category, known.ours, `known disagreement, label ${row.category}: ${known.why} — ${what}`);
+    } else {
+      t.equal(c.category, row.category, what);
+    }
+    if (c.category === row.category) agree++;
+    checkSemantics(t, c, row.code, what);
+  }
+  const accuracy = agree / shared.length;
+  t.comment(`shared corpus accuracy: ${agree}/${shared.length} = ${(100 * accuracy).toFixed(1)}% (labels as given)`);
+  t.ok(accuracy >= 0.97, 'at least 97% of the shared corpus as labelled');
+  t.ok(KNOWN_DISAGREEMENTS.size <= 5, 'the list of disagreements stays tiny');
+});
+
+t.test('extra replies: every one gets its labelled category', async (t) => {
+  t.ok(extra.length >= 60, `${extra.length} extra replies`);
+  let agree = 0;
+  for (const row of extra) {
+    const c = classifyRow(row);
+    const what = `${row.source} (line ${row.line}): ${row.text.slice(0, 90)}`;
+    t.equal(c.category, row.category, what);
+    if (c.category === row.category) agree++;
+    checkSemantics(t, c, row.code, what);
+  }
+  t.comment(`extra replies accuracy: ${agree}/${extra.length}`);
+});
+
+t.test('replies classify the same from their text alone as from the parsed columns', async (t) => {
+  // The pipeline hands over parsed replies, the CLI parses text: both roads must agree.
+  let same = 0;
+  for (const row of [...shared, ...extra]) {
+    const parsed = parseReply(row.text);
+    if (parsed === null) continue;
+    const fromText = classifier.classify({ kind: 'reply', reply: parsed }).category;
+    const fromColumns = classifier.classify({ kind: 'reply', reply: { code: row.code, enhanced: row.enhanced, text: row.text } }).category;
+    if (fromText === fromColumns) same++;
+    else t.comment(`differs (${fromColumns} vs ${fromText}): ${row.text.slice(0, 80)}`);
+  }
+  t.ok(same >= shared.length + extra.length - 3, `${same} of ${shared.length + extra.length} agree`);
+});
+
+function reply(text: string): Classification {
+  const parsed = parseReply(text);
+  if (parsed === null) throw new Error(`unparsable test reply ${text}`);
+  const c = classifier.classify({ kind: 'reply', reply: parsed });
+  rulesHit.add(c.rule);
+  return c;
+}
+
+t.test('text wins over the code where it is more specific', async (t) => {
+  t.match(reply('550 5.7.1 <a@example.com>: Recipient address rejected: mailbox full'), {
+    category: 'mailbox_full',
+    permanent: false,
+    suppress: false,
+  });
+  t.match(reply('550 5.7.1 Service unavailable, please try again later'), { category: 'temporary', permanent: false });
+  t.match(reply('554 5.3.0 System busy. Try again later.'), { category: 'temporary', permanent: false });
+  t.match(reply('450 4.1.1 <a@example.com>: Recipient address rejected: User unknown in local recipient table'), {
+    category: 'user_unknown',
+    permanent: true,
+    suppress: true,
+  });
+  t.match(reply('421 4.7.0 This account does not exist'), { category: 'user_unknown', permanent: true, suppress: true });
+  t.match(reply('550 5.1.1 <a@icloud.com>: inactive email address'), { category: 'mailbox_disabled', suppress: true });
+  t.match(reply('550 5.2.2 Submission quota exceeded'), { category: 'rate_limited', permanent: false });
+  t.match(reply('550 5.1.0 <s@example.com>: Sender address rejected: User unknown in local recipient table'), {
+    category: 'policy',
+    suppress: false,
+  });
+  t.match(reply('450 4.2.0 <a@example.com>: Recipient address rejected: Greylisted, see https://postgrey.example'), {
+    category: 'temporary',
+  });
+  t.match(reply('530 5.7.0 Must issue a STARTTLS command first'), { category: 'policy', rule: 'tls-required' });
+  t.match(reply('552 5.2.2 Mailbox size limit exceeded'), { category: 'mailbox_full' }, 'mailbox size is not message size');
+  t.match(reply('552 5.3.4 Message size exceeds fixed limit'), { category: 'message_too_large', permanent: true, suppress: false });
+});
+
+t.test('per-reply permanence for blocked, spam, policy and other', async (t) => {
+  t.match(reply('554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'), {
+    category: 'blocked',
+    permanent: true,
+    suppress: false,
+  });
+  t.match(reply('451 4.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org'), {
+    category: 'blocked',
+    permanent: false,
+  });
+  t.match(reply('550 5.7.1 Message rejected as spam'), { category: 'spam_content', permanent: true });
+  t.match(reply('451 4.7.1 Message rejected as spam, try again'), { category: 'spam_content', permanent: false });
+  t.match(reply('550 5.7.26 Unauthenticated email is not accepted due to DMARC policy'), { category: 'policy', permanent: true });
+  t.match(reply('554 5.5.2 Invalid data in message'), { category: 'other', permanent: true });
+});
+
+t.test('fallbacks: enhanced code, then code class', async (t) => {
+  const cases: [string, BounceCategory, string][] = [
+    ['550 5.1.1 xyz', 'user_unknown', 'enh-bad-mailbox'],
+    ['550 5.1.10 xyz', 'domain_invalid', 'enh-bad-domain'],
+    ['553 5.1.8 xyz', 'policy', 'sender-address-status'],
+    ['550 5.2.1 xyz', 'mailbox_disabled', 'enh-mailbox-disabled'],
+    ['452 4.2.2 xyz', 'mailbox_full', 'enh-mailbox-full'],
+    ['552 5.3.4 xyz', 'message_too_large', 'enh-too-large'],
+    ['452 4.5.3 xyz', 'rate_limited', 'enh-too-many-recipients'],
+    ['550 5.4.4 xyz', 'domain_invalid', 'enh-unroutable'],
+    ['554 5.4.6 xyz', 'other', 'enh-loop'],
+    ['451 4.4.7 xyz', 'temporary', 'enh-expired'],
+    ['421 4.7.28 xyz', 'rate_limited', 'enh-flood-deferred'],
+    ['550 5.7.28 xyz', 'blocked', 'enh-flood-refused'],
+    ['550 5.7.606 xyz', 'blocked', 'enh-banned'],
+    ['550 5.7.25 xyz', 'policy', 'enh-auth'],
+    ['421 4.7.0 xyz', 'rate_limited', 'enh-security-deferral'],
+    ['550 5.7.1 xyz', 'policy', 'enh-security'],
+    ['554 5.6.3 xyz', 'policy', 'enh-content'],
+    ['451 xyz', 'temporary', 'class-4xx'],
+    ['554 xyz', 'other', 'class-5xx'],
+    ['250 2.0.0 OK', 'other', 'class-unknown'],
+  ];
+  for (const [text, category, ruleId] of cases) t.match(reply(text), { category, rule: ruleId }, text);
+  t.match(reply('554 xyz'), { permanent: true, suppress: false });
+  t.match(reply('250 2.0.0 OK'), { permanent: false, suppress: false }, 'a success is never a permanent failure');
+  t.match(reply('550 sorry, no mailbox here by that name (#5.1.1)'), { category: 'user_unknown' });
+  t.match(reply('550 nope - 5.2.2'), { category: 'mailbox_full', rule: 'enh-mailbox-full' }, 'a later enhanced code is read');
+});
+
+t.test('multi-line replies are read across their continuation prefixes', async (t) => {
+  t.match(reply('550-5.1.1 The email account that you tried to reach does 550-5.1.1 not exist. 550 5.1.1 https://example'), {
+    category: 'user_unknown',
+  });
+  t.match(reply('550-5.7.26 Unauthenticated email from example.com is not accepted due to domain\'s 550-5.7.26 DMARC policy.'), {
+    category: 'policy',
+  });
+});
+
+t.test('other phrasings of the same meanings (generalization probes, not corpus rows)', async (t) => {
+  const cases: [string, BounceCategory][] = [
+['550 Sorry, no such recipient','user_unknown'],['550 5.1.1 Mailbox not found','user_unknown'],['550 Requested action not taken: mailbox unavailable or not local','user_unknown'],
+['550 No such person at this address','user_unknown'],['550 User x@y.com has no mailbox','user_unknown'],['550 Recipient does not exist here','user_unknown'],
+['511 sorry, no mailbox here by that name (#5.1.1)','user_unknown'],['550 5.1.1 Email address could not be found, or was misspelled (G8)','user_unknown'],['550 That user doesn\'t exist','user_unknown'],
+['553 5.1.2 domain not found','domain_invalid'],['550 Domain does not exist','domain_invalid'],['554 5.4.4 Domain does not accept mail (nullMX)','domain_invalid'],['550 Unrouteable mail domain "example.invalid"','domain_invalid'],
+['552 5.2.2 Storage quota exceeded','mailbox_full'],['552 Recipient\'s mailbox is over its storage limit','mailbox_full'],['552 5.2.2 User has exceeded storage space','mailbox_full'],['552 Not enough storage space in mailbox','mailbox_full'],
+['550 5.2.1 Mailbox disabled, not accepting messages','mailbox_disabled'],['550 User account has been deactivated','mailbox_disabled'],['550 The account has been suspended','mailbox_disabled'],
+['450 4.7.1 Too many messages from your IP, try later','rate_limited'],['451 4.7.1 You are sending too fast','rate_limited'],['421 4.7.0 Connection rate exceeded','rate_limited'],['554 5.7.1 Exceeded hourly send limit','rate_limited'],['451 Ratelimited','rate_limited'],
+['554 5.7.1 Service unavailable; Client host [1.2.3.4] blocked using bl.spamcop.net','blocked'],['554 Your IP is blacklisted','blocked'],['421 4.7.1 Your IP has been temporarily blocked','blocked'],['550 5.7.1 Client host rejected: Access denied','blocked'],
+['554 5.7.1 Rejected due to spam content','spam_content'],['550 Message rejected because it contains malware','spam_content'],['554 Suspected spam','spam_content'],
+['553 5.7.1 <x@y.com>: Sender address rejected: not owned by user z@y.com','policy'],['530 5.7.0 Authentication required','policy'],['550 5.7.1 Delivery not authorized, message refused','policy'],
+['553 5.7.1 <x@y.com>: Sender address rejected: not logged in','policy'],['550 5.7.1 Message rejected: the message does not meet our DKIM requirements','policy'],
+['552 Message too large','message_too_large'],['552 5.2.3 Message exceeds maximum size','message_too_large'],['552 message size exceeds limit','message_too_large'],
+['451 4.3.0 Temporary server error. Please try again later','temporary'],['421 4.3.2 Service shutting down','temporary'],['451 4.3.0 Mail server temporarily rejected message','temporary'],
+['554 5.7.0 Too many hops','other'],['550 5.1.1 User unknown, try again later','user_unknown'],
+['550 Unknown user','user_unknown'],['550 5.1.1 <x>: Recipient address rejected: undeliverable address: host mx.example.com said: 550 5.1.1 User unknown','user_unknown'],
+['421 4.7.0 [GL01] Message from (1.2.3.4) temporarily deferred - 4.16.50. Please refer to http://postmaster.yahoo.com/errors/postmaster-21.html','temporary'],
+['550 5.7.1 Messages from 1.2.3.4 refused: listed by psbl.surriel.com','blocked'],['550 Empfänger unbekannt','user_unknown'],['550 Destinatario inexistente','user_unknown'],
+['550 5.2.1 Mailbox inactive','mailbox_disabled'],['550 Mailbox is inactive','mailbox_disabled'],['554 Mailbox locked','mailbox_disabled'],['550 Adresse e-mail inconnue','user_unknown'],
+['550 Benutzerkonto existiert nicht','user_unknown'],['550 Utilisateur inconnu','user_unknown'],['550 La adresse no existe','user_unknown'],['451 Bitte versuchen Sie es später erneut','temporary'],
+  ];
+  for (const [text, category] of cases) t.match(reply(text), { category }, text);
+});
+
+t.test('network failures', async (t) => {
+  const net = (error: 'dns' | 'connect' | 'tls' | 'timeout' | 'protocol' | 'local', message: string) => {
+    const c = classifier.classify({ kind: 'error', error, message });
+    rulesHit.add(c.rule);
+    return c;
+  };
+  t.match(net('dns', 'queryMx ESERVFAIL example.com'), { category: 'temporary', permanent: false, suppress: false });
+  t.match(net('dns', 'example.invalid: NXDOMAIN'), { category: 'domain_invalid', permanent: true, suppress: true });
+  t.match(net('dns', 'example.com publishes a null MX (RFC 7505)'), { category: 'domain_invalid', permanent: true });
+  t.match(net('connect', 'connect ECONNREFUSED 192.0.2.1:25'), { category: 'temporary', permanent: false });
+  t.match(net('timeout', 'greeting not received in 30000 ms'), { category: 'temporary', permanent: false });
+  t.match(net('protocol', 'unexpected line from server'), { category: 'temporary' });
+  t.match(net('local', 'EMFILE: too many open files'), { category: 'temporary' });
+  t.match(net('tls', 'certificate has expired'), { category: 'policy', permanent: false, suppress: false });
+  t.match(net('connect', 'NXDOMAIN'), { category: 'temporary' }, 'only the DNS stage speaks about domains');
+});
+
+t.test('isRateLimit', async (t) => {
+  t.equal(isRateLimit(reply('421 4.7.0 Too many connections from your IP, slow down')), true);
+  t.equal(isRateLimit(reply('550 5.1.1 User unknown')), false);
+});
+
+t.test('the table follows DESIGN.md semantics and is immutable', async (t) => {
+  const ids = new Set<string>();
+  for (const r of DEFAULT_RULES) {
+    t.notOk(ids.has(r.id), `unique id ${r.id}`);
+    ids.add(r.id);
+    t.ok(Object.isFrozen(r), `${r.id} frozen`);
+    const semantics = CATEGORY_SEMANTICS[r.category];
+    if (r.id === 'net-tls') {
+      t.equal(r.permanent, false, 'a TLS failure is never permanent');
+      continue;
+    }
+    t.equal(r.permanent, semantics.permanent, `${r.id}: permanent follows ${r.category}`);
+    t.equal(r.suppress, semantics.suppress, `${r.id}: suppress follows ${r.category}`);
+  }
+  t.ok(Object.isFrozen(DEFAULT_RULES));
+  t.ok(Object.isFrozen(classifier));
+  const c = reply('550 5.1.1 User unknown');
+  t.ok(Object.isFrozen(c), 'verdicts are shared, so they are frozen');
+});
+
+t.test('custom tables compile, and bad ones are refused', async (t) => {
+  const custom = createClassifier([
+    rule('custom-vip', 'temporary', { text: /\bvip\b/i }),
+    rule('custom-code', 'blocked', { codes: [554] }),
+  ]);
+  t.match(custom.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 VIP only' } }), { rule: 'custom-vip' });
+  t.match(custom.classify({ kind: 'reply', reply: { code: 554, enhanced: null, text: '554 no' } }), {
+    rule: 'custom-code',
+    permanent: true,
+  });
+  t.match(custom.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 no' } }), {
+    category: 'other',
+    permanent: true,
+    rule: 'none',
+  });
+  t.match(custom.classify({ kind: 'error', error: 'dns', message: 'x' }), { category: 'other', permanent: false, rule: 'none' });
+  const stateful = createClassifier([rule('g', 'temporary', { text: /x/gi })]);
+  const input = { kind: 'reply', reply: { code: 550, enhanced: null, text: '550 x' } } as const;
+  t.equal(stateful.classify(input).rule, 'g');
+  t.equal(stateful.classify(input).rule, 'g', 'a global flag does not make results alternate');
+  t.throws(() => createClassifier([rule('a', 'other', {}), rule('a', 'other', {})]), { code: 'FERRY_ERR_CONFIG' });
+  t.throws(() => createClassifier([{ ...rule('b', 'other', {}), category: 'nope' } as unknown as BounceRule]), {
+    code: 'FERRY_ERR_CONFIG',
+  });
+  t.throws(() => createClassifier([rule('c', 'other', { codeClass: [9] })]), { code: 'FERRY_ERR_CONFIG' });
+  t.throws(() => createClassifier([rule('d', 'other', { text: /(a)\1/ })]), { code: 'FERRY_ERR_CONFIG' });
+});
+
+t.test('every rule in the table is reached by some test reply', async (t) => {
+  // A rule no reply reaches is either dead (shadowed by an earlier one) or untested.
+  const unreached = DEFAULT_RULES.map((r) => r.id).filter((id) => !rulesHit.has(id));
+  t.same(unreached, [], 'all rules reached');
+});
