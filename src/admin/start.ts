@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
-import { createFerry, type Ferry } from '../main.js';
+import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 
@@ -17,6 +17,9 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
     .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
       const config = ctx.config();
+      // Loaded here, not at the top: the relay's whole pipeline is most of the CLI's start-up
+      // time, and no other command needs it.
+      const { createFerry } = await import('../main.js');
       const ferry = createFerry(config);
       await ferry.start();
       const pidFile = pidFilePath(config.dataDir);

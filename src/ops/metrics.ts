@@ -201,6 +201,7 @@ export function refusalReason(phase: RefusalPhase, err: { responseCode?: number 
   if (enhanced === '4.5.3') return 'too_many_recipients';
   if (enhanced === '5.3.4') return text.includes('header') ? 'header_too_large' : 'too_large';
   if (text.includes('suppression list')) return 'suppressed';
+  if (text.includes('quota exceeded')) return 'quota';
   if (text.includes('dmarc')) return 'dmarc';
   if (enhanced.startsWith('4.3.') || enhanced === '4.7.0') return 'local_error';
   if (phase === 'mail' && enhanced === '5.7.1') return 'sender_not_allowed';

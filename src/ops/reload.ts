@@ -41,11 +41,6 @@ export function planReload(current: Config, next: Config, live: readonly string[
   return plan;
 }
 
-/** Whether any changed key lies under one of these prefixes. */
-export function touches(plan: ReloadPlan, ...prefixes: string[]): boolean {
-  return [...plan.live, ...plan.restart].some((path) => prefixes.some((p) => path === p || path.startsWith(`${p}.`)));
-}
-
 function diff(a: unknown, b: unknown, path: string, out: string[]): void {
   if (isPlainObject(a) && isPlainObject(b) && path !== 'routes') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);

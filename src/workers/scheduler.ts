@@ -150,8 +150,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         if (at !== null) held.push(...holdBack(d, at, now, gate));
       }
       let started = false;
+      // No more connections than messages the budget lets go now (1 per minute: one connection,
+      // not ten that open only to be told to wait).
+      const cap = gate.maxConnections(d.domain);
+      let room = Infinity;
+      if (gate.releaseTimes && d.pending.size > d.active && d.active < cap) {
+        const times = gate.releaseTimes(d.domain, now, Math.min(d.pending.size, cap));
+        room = times.filter((at) => at <= now).length;
+      }
       // One more connection only while messages wait that the open ones have not taken.
-      while (connections < opts.concurrency && d.pending.size > d.active && d.active < gate.maxConnections(d.domain)) {
+      while (connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
         startWorker(d);
         started = true;
       }
