@@ -198,7 +198,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
         queue,
-        commit: (m) => committer.submit(m),
+        // Synchronous: the report is committed right after the outcome's transaction, in the same turn.
+        commit: async (m) => queue.accept([m]),
         hostname: config.hostname,
         clock,
         random,
@@ -383,6 +384,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         queue.expireMessage(id, clock.now(), 'spool file missing at start-up: the message body was lost');
       }
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
+      webhooks?.prepare();
       await disk.start();
       // The HTTP endpoint binds first: if its port is taken, nothing else has started.
       let httpAddress: string | null = null;

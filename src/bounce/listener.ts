@@ -11,13 +11,15 @@ import type { BounceProcessor } from './process.js';
  * reports and complaints for VERP return paths. No AUTH and no relaying: RCPT is accepted only
  * for the bounce domain (anything else is 550 5.7.1). Every message to the bounce domain is
  * answered 250 once read — reports are processed, anything else is discarded — so a remote
- * server never bounces a bounce back at us. A local failure (the database) answers 451 so the
+ * server never bounces a bounce back at us. Only the first parseMaxBytes of a message are kept
+ * (memory stays bounded per session); reports put their machine-readable part first. A local failure (the database) answers 451 so the
  * remote retries.
  */
 export interface BounceListenerOptions {
   listen: string;
   hostname: string;
-  maxMessageSizeBytes: number;
+  /** Bytes of each message kept for parsing; the rest is read and dropped (a report of a 25 MB message is still a report). */
+  parseMaxBytes: number;
   maxClients: number;
   idleTimeoutMs: number;
   /** STARTTLS is offered when given (the submission listener's certificate). */
@@ -49,7 +51,6 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
     authOptional: true,
     disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
-    size: options.maxMessageSizeBytes,
     maxClients: options.maxClients,
     socketTimeout: options.idleTimeoutMs,
     closeTimeout: 5_000,
@@ -74,23 +75,20 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
       const chunks: Buffer[] = [];
       let size = 0;
       stream.on('data', (c: Buffer) => {
+        if (size < options.parseMaxBytes) chunks.push(c.length > options.parseMaxBytes - size ? c.subarray(0, options.parseMaxBytes - size) : c);
         size += c.length;
-        if (size <= options.maxMessageSizeBytes) chunks.push(c);
       });
       stream.on('error', () => undefined);
       stream.on('end', () => {
-        if (stream.sizeExceeded || size > options.maxMessageSizeBytes) {
-          return cb(smtpError(552, `5.3.4 Message too big (limit ${options.maxMessageSizeBytes} bytes)`));
-        }
         const mail = {
           sessionId: session.id,
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks, Math.min(size, options.maxMessageSizeBytes)),
+          raw: Buffer.concat(chunks),
         };
         const p = deps.processor.process(mail).then(
           (results) => {
-            logger.info({ session: session.id, ip: session.remoteAddress, from: mail.mailFrom, rcptTo: mail.rcptTo, results }, 'bounce listener: message processed');
+            logger.info({ session: session.id, ip: session.remoteAddress, from: mail.mailFrom, rcptTo: mail.rcptTo, size, truncated: size > options.parseMaxBytes, results }, 'bounce listener: message processed');
             cb(null, '2.0.0 Ok: report received');
           },
           (err: unknown) => {

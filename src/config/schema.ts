@@ -200,7 +200,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** host:port (port 25 in production); null: off. */
       listen: hostPort.nullable().default(null),
-      maxMessageSizeBytes: positiveInt.default(10 * 1024 * 1024),
+      /** Only the first bytes of a report are kept and parsed (the report parts come before the returned message); the rest is read and dropped. */
+      parseMaxBytes: positiveInt.default(1024 * 1024),
       maxClients: positiveInt.default(100),
       idleTimeoutMs: positiveInt.default(60_000),
     })

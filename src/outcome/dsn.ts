@@ -14,10 +14,11 @@ import { composeDsn, type DsnRecipient } from './dsn-compose.js';
  *
  * Never to a null sender, never about a message that is itself a DSN.
  *
- * Durability: the report is committed in its own transaction right after the outcome's. A crash
- * between the two loses that report (the recipient's status and event are not lost); the
- * alternative, composing inside the outcome transaction, would put MIME building on the
- * delivery hot path's write lock.
+ * Durability: the report is composed and committed synchronously (report() does no I/O before
+ * `commit`), in its own transaction right after the outcome's, in the same turn of the event
+ * loop. Only a crash between those two commits loses the report (the recipient's status and
+ * event are never lost); composing inside the outcome transaction would close that window at
+ * the price of MIME building under the delivery path's write lock.
  */
 export interface DsnConfig {
   /** Also report recipients dropped at intake because they are on the suppression list. */
@@ -26,7 +27,7 @@ export interface DsnConfig {
 
 export interface DsnNotifierDeps {
   queue: QueueStore;
-  /** Commits a message (the intake's group committer, so DSNs share fsyncs with intake). */
+  /** Commits a message; called before report() awaits anything, so a synchronous commit lands in the caller's turn. */
   commit: (m: AcceptedMessage) => Promise<void>;
   hostname: string;
   clock: Clock;

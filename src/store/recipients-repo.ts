@@ -106,8 +106,11 @@ export function createRecipientsRepo(db: Db) {
   // A claim pushes next_attempt_at to the lease's end: the row stops being due (so the
   // scheduler never sees its own in-flight work as due) and, if this node dies, becomes due
   // again by itself when the lease runs out.
+  // INDEXED BY: without statistics SQLite prefers recipients_status_domain for the status term
+  // and then sorts every waiting row: with 100,000 waiting, each claim and each nextDueAt scanned
+  // them all. The partial due index answers both from its first entries.
   const due = db.prepare(
-    `SELECT * FROM recipients WHERE status IN ('queued','deferred') AND next_attempt_at <= @now
+    `SELECT * FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred') AND next_attempt_at <= @now
      ORDER BY next_attempt_at LIMIT @limit`,
   );
   const lease = db.prepare(
@@ -130,13 +133,14 @@ export function createRecipientsRepo(db: Db) {
   // Rows the throttle handed back (queued: never attempted, not leased, due later) become due
   // now: the limits changed, so they are scheduled again under the new ones.
   const wakeHeld = db.prepare(
-    "UPDATE recipients SET next_attempt_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now",
+    `UPDATE recipients INDEXED BY recipients_due SET next_attempt_at = @now
+     WHERE status IN ('queued','deferred') AND next_attempt_at > @now AND status = 'queued' AND lease_owner IS NULL`,
   );
   const releaseOwned = db.prepare(
     `UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at
      WHERE lease_owner = @owner AND status IN ('queued','deferred')`,
   );
-  const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients WHERE status IN ('queued','deferred')");
+  const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
   function changeStatement(to: RecipientStatus) {

@@ -39,7 +39,12 @@ export interface WebhookSenderDeps {
 }
 
 export interface WebhookSender {
-  /** Creates missing cursors (a new URL starts at the end of the log) and starts the loops. */
+  /**
+   * Creates missing cursors: a new URL starts at the end of the log. Call before anything can
+   * record events (start() does it too, for URLs not yet prepared).
+   */
+  prepare(): void;
+  /** Starts the loops. */
   start(): void;
   /** New events were recorded: idle loops look now rather than at the next poll. */
   poke(): void;
@@ -62,6 +67,7 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   /** Idle sleepers that poke() may wake. */
   const idle = new Set<() => void>();
   let stopped = false;
+  let prepared = false;
 
   function sleep(ms: number, wakeable: boolean): Promise<void> {
     return new Promise((resolve) => {
@@ -143,18 +149,25 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
     }
   }
 
+  function prepare(): void {
+    if (prepared) return;
+    prepared = true;
+    const now = clock.now();
+    const end = deps.events.lastId();
+    for (const url of config.urls) {
+      if (repo.get(url)) continue;
+      repo.ensure(url, end, now);
+      logger.info({ url, afterEventId: end }, 'webhook: new URL, sending the events recorded from now on');
+    }
+  }
+
   return {
+    prepare,
     start() {
-      if (config.urls.length === 0) return;
-      const now = clock.now();
-      const end = deps.events.lastId();
+      prepare();
+      if (loops.length > 0) return;
       for (const url of config.urls) {
-        const cursor = repo.ensure(url, end, now);
-        if (cursor.createdAt === now && cursor.lastEventId === end) {
-          logger.info({ url, afterEventId: end }, 'webhook: new URL, sending events recorded from now on');
-        }
-        const p = run(url).catch((err: unknown) => logger.error({ err, url }, 'webhook sender stopped on an error'));
-        loops.push(p);
+        loops.push(run(url).catch((err: unknown) => logger.error({ err, url }, 'webhook sender stopped on an error')));
       }
     },
     poke() {
