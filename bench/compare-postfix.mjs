@@ -1,0 +1,350 @@
+#!/usr/bin/env node
+// Ferry against Postfix on the same work, all on loopback.
+//
+//   npm run build && node bench/compare-postfix.mjs [--cases 4k,100k,5m] [--scale 1] [--dist DIR]
+//   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
+//
+// For each case: one smtp-sink on 127.0.0.2 (Postfix's test sink, C, discards mail); a private
+// Postfix (own config_directory, queue_directory and data_directory under a temp dir, started
+// with `postfix -c`, relayhost = [127.0.0.2]:SINK, durability defaults untouched, TLS off) on
+// 127.0.0.1; Ferry (`ferry start` in a child process, static route "*" to the same sink, fresh
+// data dir) on 127.0.0.1. The same smtp-source load goes to each in turn: message count, size,
+// parallel sessions, one recipient per message, recipients numbered (-N) on one domain.
+//
+// Figures, taken the same way for both:
+//   accepted msgs/s   messages / smtp-source wall time (every message got 250)
+//   delivered msgs/s  messages / (last delivery - load start); delivery counted from each MTA's
+//                     own record of the sink's 250 (Postfix: status=sent in its maillog_file;
+//                     Ferry: recipients.status = 'delivered' in its SQLite file)
+//   delay p50/p99     accept -> sink's 250, from the same records (Postfix: delay= of each
+//                     status=sent line, 10 ms resolution; Ferry: recipient updated_at -
+//                     message created_at, 1 ms resolution)
+//   CPU s / 1,000     utime+stime (+ reaped children) of the server processes between "ready"
+//                     and "all delivered": for Postfix the whole tree under master (smtpd,
+//                     cleanup, qmgr, smtp, trivial-rewrite, ...), for Ferry its node process
+//   peak memory       highest sum of PSS over those processes, sampled every 100 ms
+// Every wait is bounded; the script exits non-zero if a case does not finish.
+import { execFileSync, execSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : def;
+};
+const SCALE = Number(opt('scale', '1'));
+const dist = opt('dist', join(root, 'dist'));
+const ferryEntry = join(dist, 'admin/entry.js');
+const CASES = {
+  '4k': { name: '4 KB x 20 sessions', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20 },
+  '100k': { name: '100 KB x 20 sessions', size: 100 * 1024, count: Math.round(1000 * SCALE), sessions: 20 },
+  '5m': { name: '5 MB x 5 sessions', size: 5 * 1024 * 1024, count: Math.round(40 * SCALE), sessions: 5 },
+};
+const selected = opt('cases', '4k,100k,5m').split(',').map((c) => {
+  if (!CASES[c]) throw new Error(`unknown case ${c}`);
+  return CASES[c];
+});
+const CASE_LIMIT_MS = 6 * 60_000;
+const TICK = 100; // CLK_TCK on Linux
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+// ---- prerequisites -------------------------------------------------------------------
+function have(cmd) {
+  try {
+    execSync(`command -v ${cmd}`, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (!have('smtp-source') || !existsSync('/usr/lib/postfix/sbin/master')) {
+  log('installing postfix (apt-get)');
+  execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix', { stdio: 'inherit', shell: '/bin/bash' });
+}
+if (!existsSync(ferryEntry)) throw new Error(`${ferryEntry} missing: run npm run build`);
+
+// ---- /proc helpers -------------------------------------------------------------------
+function stat(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // fields after ")" start at field 3 (state): ppid is 4, utime 14, stime 15, cutime 16, cstime 17
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+/** PSS (shared pages split between the processes sharing them), so that a sum over Postfix's
+ * many processes does not count its shared libraries once per process; VmRSS as a fallback. */
+function rssKb(pid) {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // no smaps_rollup (old kernel) or the process is gone
+  }
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+/** pid and all its descendants */
+function tree(rootPid) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = stat(d);
+    if (!s) continue;
+    if (!children.has(s.ppid)) children.set(s.ppid, []);
+    children.get(s.ppid).push(Number(d));
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(rootPid);
+  return out;
+}
+const cpuTicks = (pids) => pids.reduce((a, p) => a + (stat(p)?.cpu ?? 0), 0);
+const rssSum = (pids) => pids.reduce((a, p) => a + rssKb(p), 0);
+
+async function freePort(host) {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, host, r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+async function waitGreeting(port, limitMs = 30_000) {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      const t = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 1000);
+      s.once('data', (d) => {
+        clearTimeout(t);
+        s.end('QUIT\r\n');
+        resolve(d.toString().startsWith('220'));
+      });
+      s.once('error', () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing greets on 127.0.0.1:${port}`);
+}
+function pct(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// ---- the load ------------------------------------------------------------------------
+function smtpSource(c, port) {
+  const args = ['-s', String(c.sessions), '-m', String(c.count), '-l', String(c.size), '-d', '-N', '-f', 'bench@source.test', '-t', 'rcpt@dest.test', '-M', 'source.test', `127.0.0.1:${port}`];
+  const t0 = performance.now();
+  execFileSync('smtp-source', args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: CASE_LIMIT_MS });
+  return { ms: performance.now() - t0, command: `smtp-source ${args.join(' ')}` };
+}
+
+/** Runs the load against one server; polls delivered() until all are delivered. */
+async function measure(c, port, pids, delivered) {
+  const baseCpu = cpuTicks(pids());
+  let peakKb = rssSum(pids());
+  let lastCount = 0;
+  let lastAt = 0;
+  let sampling = true;
+  const t0 = performance.now();
+  const sampler = (async () => {
+    while (sampling) {
+      peakKb = Math.max(peakKb, rssSum(pids()));
+      const n = delivered();
+      if (n !== lastCount) {
+        lastCount = n;
+        lastAt = performance.now();
+      }
+      await sleep(TICK);
+    }
+  })();
+  const src = smtpSource(c, port);
+  const until = Date.now() + CASE_LIMIT_MS;
+  while (lastCount < c.count && Date.now() < until) await sleep(50);
+  sampling = false;
+  await sampler;
+  const cpu = (cpuTicks(pids()) - baseCpu) / TICK;
+  if (lastCount < c.count) throw new Error(`only ${lastCount} of ${c.count} delivered in time`);
+  return {
+    acceptedPerSec: c.count / (src.ms / 1000),
+    deliveredPerSec: c.count / ((lastAt - t0) / 1000),
+    cpuPer1000: (cpu / c.count) * 1000,
+    peakMb: peakKb / 1024,
+    command: src.command,
+  };
+}
+
+// ---- Postfix -------------------------------------------------------------------------
+async function runPostfix(c, sinkPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-postfix-'));
+  chmodSync(dir, 0o755); // postfix's own daemons (user postfix) must reach the queue inside
+  const etc = join(dir, 'etc');
+  const data = join(dir, 'data');
+  mkdirSync(etc);
+  mkdirSync(join(dir, 'spool'));
+  mkdirSync(data);
+  chownSync(data, Number(execSync('id -u postfix').toString()), 0);
+  const port = await freePort('127.0.0.1');
+  const maillog = join(dir, 'maillog');
+  // the stock master.cf, with chroot off (no copies of /etc in the queue dir) and the smtpd
+  // listener on our port
+  const master = readFileSync('/etc/postfix/master.cf', 'utf8')
+    .split('\n')
+    .map((line) => {
+      if (/^#|^\s|^$/.test(line)) return line;
+      const f = line.split(/\s+/);
+      if (f[0] === 'smtp' && f[1] === 'inet') return `127.0.0.1:${port} inet n - n - - smtpd`;
+      if (f.length >= 8) f[4] = 'n';
+      return f.join(' ');
+    })
+    .join('\n');
+  writeFileSync(join(etc, 'master.cf'), master);
+  writeFileSync(
+    join(etc, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${join(dir, 'spool')}`,
+      `data_directory = ${data}`,
+      'command_directory = /usr/sbin',
+      'daemon_directory = /usr/lib/postfix/sbin',
+      'mail_owner = postfix',
+      'setgid_group = postdrop',
+      'myhostname = postfix.bench.test',
+      'mydomain = bench.test',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+      'mydestination =',
+      'local_recipient_maps =',
+      'alias_maps =',
+      'alias_database =',
+      `relayhost = [127.0.0.2]:${sinkPort}`,
+      'mynetworks = 127.0.0.0/8',
+      'smtpd_relay_restrictions = permit_mynetworks, reject',
+      'smtpd_tls_security_level = none',
+      'smtp_tls_security_level = none',
+      `message_size_limit = ${64 * 1024 * 1024}`,
+      `maillog_file_prefixes = ${dir}`,
+      `maillog_file = ${maillog}`,
+      'biff = no',
+      '',
+    ].join('\n'),
+  );
+  // postfix logs its own fatal errors to syslog only; `script` gives it a tty to write them to
+  execFileSync('script', ['-qc', `postfix -c ${etc} start`, '/dev/null'], { stdio: 'inherit' });
+  try {
+    await waitGreeting(port);
+    const masterPid = Number(readFileSync(join(dir, 'spool/pid/master.pid'), 'utf8').trim());
+    const sent = () => {
+      try {
+        return (readFileSync(maillog, 'utf8').match(/status=sent/g) ?? []).length;
+      } catch {
+        return 0;
+      }
+    };
+    const r = await measure(c, port, () => tree(masterPid), sent);
+    const delays = [...readFileSync(maillog, 'utf8').matchAll(/ delay=([\d.]+),.*status=sent/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), procs: tree(masterPid).length };
+  } finally {
+    execFileSync('script', ['-qc', `postfix -c ${etc} stop`, '/dev/null'], { stdio: 'ignore' });
+    await sleep(500);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- Ferry ---------------------------------------------------------------------------
+async function runFerry(c, sinkPort) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ferry-'));
+  const port = await freePort('127.0.0.1');
+  const config = join(dir, 'ferry.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      hostname: 'ferry.bench.test',
+      dataDir: join(dir, 'data'),
+      log: { level: 'warn' },
+      smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024 },
+      routes: { '*': `127.0.0.2:${sinkPort}` },
+      dmarc: { mode: 'off' },
+      delivery: { allowPrivateMx: true },
+    }),
+  );
+  const child = spawn(process.execPath, [ferryEntry, 'start'], { env: { ...process.env, FERRY_CONFIG: config }, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    await waitGreeting(port);
+    const db = new Database(join(dir, 'data/ferry.db'), { readonly: true, fileMustExist: true });
+    const count = db.prepare("SELECT COUNT(*) AS n FROM recipients WHERE status = 'delivered'");
+    const r = await measure(c, port, () => [child.pid], () => count.get().n);
+    const delays = db
+      .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
+      .all()
+      .map((x) => x.d)
+      .sort((a, b) => a - b);
+    const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    db.close();
+    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN };
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- main ----------------------------------------------------------------------------
+const sinkPort = await freePort('127.0.0.2');
+const sink = spawn('smtp-sink', ['-u', 'postfix', `127.0.0.2:${sinkPort}`, '1000'], { stdio: 'ignore' });
+await sleep(300);
+const results = [];
+try {
+  for (const c of selected) {
+    log(`${c.name}: ${c.count} messages - Postfix`);
+    const postfix = await runPostfix(c, sinkPort);
+    log(`${c.name}: ${c.count} messages - Ferry`);
+    const ferry = await runFerry(c, sinkPort);
+    results.push({ c, postfix, ferry });
+  }
+} finally {
+  sink.kill('SIGTERM');
+}
+
+const f1 = (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '-');
+const rows = [];
+for (const { c, postfix: p, ferry: f } of results) {
+  const row = (label, key, unit, better) => rows.push(`| ${c.name} (${c.count} msgs) | ${label}${unit ? ` (${unit})` : ''} | ${f1(f[key])} | ${f1(p[key])} | ${f1(f[key] / p[key])}x ${better} |`);
+  row('accepted msgs/s', 'acceptedPerSec', '', '(higher is better)');
+  row('delivered msgs/s', 'deliveredPerSec', '', '(higher is better)');
+  row('delay accept→sink p50', 'p50', 'ms', '');
+  row('delay accept→sink p99', 'p99', 'ms', '');
+  row('CPU s per 1,000 msgs', 'cpuPer1000', '', '(lower is better)');
+  row('peak memory (PSS)', 'peakMb', 'MB', '');
+}
+console.log(`\n${new Date().toISOString()}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average now ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+console.log(`Postfix ${execSync('postconf -d -h mail_version').toString().trim()}, Ferry from ${dist}, node ${process.version}\n`);
+console.log('| case | figure | Ferry | Postfix | Ferry/Postfix |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(r);
+console.log('');
+for (const { c, postfix, ferry } of results) console.log(`${c.name}: load = ${ferry.command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT')}; Ferry VmHWM ${f1(ferry.hwmMb)} MB`);
