@@ -1,3 +1,4 @@
+import { errorMessage } from '../core/errors.js';
 import type { Db } from '../store/db.js';
 import type { DiskGuard } from './disk-guard.js';
 
@@ -33,15 +34,21 @@ export function createReadiness(deps: ReadinessDeps) {
     const { db } = deps;
     if (!db.open) return { name: 'database', ok: false, detail: 'the database is closed' };
     if (db.inTransaction) return { name: 'database', ok: true, detail: 'a transaction is in progress' };
-    const previous = db.pragma('busy_timeout', { simple: true }) as number;
+    let previous: number;
+    try {
+      previous = db.pragma('busy_timeout', { simple: true }) as number;
+    } catch (err) {
+      // An iterator is open on this connection (an export in progress): it works, just busy.
+      return { name: 'database', ok: true, detail: `busy, not probed: ${errorMessage(err)}` };
+    }
     db.pragma(`busy_timeout = ${lockWaitMs}`);
     try {
       db.exec('BEGIN IMMEDIATE');
       db.exec('ROLLBACK');
       return { name: 'database', ok: true, detail: 'writable' };
     } catch (err) {
-      const e = err as { code?: string; message?: string };
-      return { name: 'database', ok: false, detail: `not writable: ${e.code ?? 'error'}: ${e.message ?? String(err)}` };
+      const code = (err as { code?: string }).code ?? 'error';
+      return { name: 'database', ok: false, detail: `not writable: ${code}: ${errorMessage(err)}` };
     } finally {
       if (db.inTransaction) db.exec('ROLLBACK');
       db.pragma(`busy_timeout = ${previous}`);

@@ -35,9 +35,11 @@ export function createStatsRepo(db: Db) {
   const depth = db.prepare(
     "SELECT status, COUNT(*) AS n FROM recipients WHERE status IN ('queued','deferred') GROUP BY status",
   );
-  const oldest = db.prepare(
+  // recipients_pending_age (status, created_at) WHERE status IN ('queued','deferred'): a partial
+  // index is used only when the query repeats its condition, hence the IN next to the '='.
+  const oldestOf = db.prepare(
     `SELECT message_id, address, domain, status, created_at, attempts, last_reply FROM recipients
-     WHERE status IN ('queued','deferred') ORDER BY created_at, id LIMIT 1`,
+     WHERE status IN ('queued','deferred') AND status = ? ORDER BY created_at LIMIT 1`,
   );
   // Recipients of the messages accepted in the window (messages_created, then recipients_message).
   const byStatusSince = db.prepare(
@@ -75,9 +77,10 @@ export function createStatsRepo(db: Db) {
       return out;
     },
     oldestQueued(): OldestQueued | null {
-      const r = oldest.get() as
-        | { message_id: string; address: string; domain: string; status: string; created_at: number; attempts: number; last_reply: string | null }
-        | undefined;
+      type Raw = { message_id: string; address: string; domain: string; status: string; created_at: number; attempts: number; last_reply: string | null };
+      const q = oldestOf.get('queued') as Raw | undefined;
+      const d = oldestOf.get('deferred') as Raw | undefined;
+      const r = q && d ? (d.created_at < q.created_at ? d : q) : (q ?? d);
       if (!r) return null;
       return { messageId: r.message_id, recipient: r.address, domain: r.domain, status: r.status, createdAt: r.created_at, attempts: r.attempts, lastReply: r.last_reply };
     },

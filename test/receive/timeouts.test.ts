@@ -1,0 +1,43 @@
+import t from 'tap';
+import { messageCount, queuedId, startRelay } from '../helpers/relay.js';
+import { rawSession } from '../helpers/raw-smtp.js';
+
+t.test('DATA that does not finish within dataTimeoutMs: 421 4.4.2, closed, nothing stored', async (t) => {
+  const { ferry, smtpPort } = await startRelay(t, { smtp: { dataTimeoutMs: 400 } });
+  const c = await rawSession(smtpPort);
+  t.teardown(() => c.close());
+  await c.command('MAIL FROM:<app@example.com>');
+  await c.command('RCPT TO:<a@example.net>');
+  t.match(await c.command('DATA'), /^354 /);
+  await c.write(`Subject: slow\r\n\r\n${'s'.repeat(200_000)}\r\n`); // a spool file is open
+  const started = Date.now();
+  t.equal(await c.reply(5000), '421 4.4.2 DATA timeout, closing connection');
+  await c.closed;
+  t.ok(Date.now() - started < 3000, 'within the timeout (plus scheduling)');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(messageCount(ferry), 0);
+  t.same(ferry.spool.list(), [], 'the partial spool file was removed');
+});
+
+t.test('a message that finishes in time is not cut off by the DATA timer', async (t) => {
+  const { smtpPort } = await startRelay(t, { smtp: { dataTimeoutMs: 1500 } });
+  const c = await rawSession(smtpPort);
+  t.teardown(() => c.close());
+  await c.command('MAIL FROM:<app@example.com>');
+  await c.command('RCPT TO:<a@example.net>');
+  await c.command('DATA');
+  await c.write('Subject: ok\r\n\r\nquick\r\n.\r\n');
+  t.ok(queuedId(await c.reply()));
+  // The timer of the finished message must not fire later on the (now idle) session.
+  await new Promise((r) => setTimeout(r, 1800));
+  t.equal(await c.command('NOOP'), '250 2.0.0 OK', 'session still open after dataTimeoutMs');
+});
+
+t.test('an idle session is closed after idleTimeoutMs', async (t) => {
+  const { smtpPort } = await startRelay(t, { smtp: { idleTimeoutMs: 400 } });
+  const c = await rawSession(smtpPort);
+  t.teardown(() => c.close());
+  t.match(await c.reply(5000), /^421 /);
+  await c.closed;
+  t.pass('closed by the server');
+});
