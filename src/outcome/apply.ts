@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
 import { FINAL_STATUSES, type Classifier, type TlsInfo } from '../core/types.js';
-import type { Db } from '../store/db.js';
+import { relaxedDurability, type Db } from '../store/db.js';
 import { createAttemptsRepo } from '../store/attempts-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
@@ -129,8 +129,12 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
     }
     return applied;
   }
-  const applyTx = db.transaction(applyItems);
-  const applyBatchTx = db.transaction((batch: PendingApply[], now: number) => batch.map((b) => applyItems(b.items, b.ctx, now)));
+  // Outcomes commit without their own fsync (see relaxedDurability): losing one to a power cut
+  // means a redelivery, which at-least-once allows; the next intake commit makes them durable.
+  const applyTxStrict = db.transaction(applyItems);
+  const applyBatchTxStrict = db.transaction((batch: PendingApply[], now: number) => batch.map((b) => applyItems(b.items, b.ctx, now)));
+  const applyTx = (items: ApplyItem[], ctx: AttemptContext, now: number) => relaxedDurability(db, () => applyTxStrict(items, ctx, now));
+  const applyBatchTx = (batch: PendingApply[], now: number) => relaxedDurability(db, () => applyBatchTxStrict(batch, now));
 
   /** After the commit: log lines and listeners. */
   function after(applied: AppliedDecision[], ctx: AttemptContext): void {

@@ -57,3 +57,21 @@ export function migrate(db: Db): number {
   }
   return latest;
 }
+
+/**
+ * Runs `fn` (a transaction, or a single statement) with synchronous=NORMAL: in WAL mode the
+ * commit survives a crash of the process (kill -9) but not a power cut, and costs no fsync.
+ * Only for writes whose loss on power failure is repaired by at-least-once delivery: claims,
+ * delivery outcomes (a lost "delivered" means one redelivery), signing. Intake — the 250
+ * promise — always commits with synchronous=FULL, and its fsync also makes every relaxed
+ * commit before it durable.
+ */
+export function relaxedDurability<T>(db: Db, fn: () => T): T {
+  if (db.inTransaction) return fn();
+  db.pragma('synchronous = NORMAL');
+  try {
+    return fn();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+}

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { relaxedDurability, type Db } from './db.js';
 
 /** A message as stored. `body`/`spoolFile` say where its bytes are. */
 export interface MessageRow {
@@ -145,7 +145,7 @@ export function createMessagesRepo(db: Db) {
      * body, so even a 25 MB message is signed by rewriting a few KB. false if already signed.
      */
     markSigned(id: string, headers: Buffer, at: number): boolean {
-      return markSigned.run({ id, headers, at }).changes === 1;
+      return relaxedDurability(db, () => markSigned.run({ id, headers, at }).changes === 1);
     },
     /** null until the message has been prepared for its first delivery. */
     signedAt(id: string): number | null {

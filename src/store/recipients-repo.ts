@@ -1,7 +1,7 @@
 import type { RecipientStatus } from '../core/types.js';
 import { sourcesOf } from '../core/status.js';
 import { FerryError } from '../core/errors.js';
-import type { Db } from './db.js';
+import { relaxedDurability, type Db } from './db.js';
 
 export interface RecipientRow {
   id: number;
@@ -184,7 +184,7 @@ export function createRecipientsRepo(db: Db) {
     },
     /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first. */
     claim(now: number, until: number, owner: string, limit: number): RecipientRow[] {
-      return claim(now, until, owner, limit);
+      return relaxedDurability(db, () => claim(now, until, owner, limit));
     },
     /** Gives a claimed recipient back, due at `at` (no attempt counted). */
     release(id: number, at: number): void {
