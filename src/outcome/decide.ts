@@ -54,9 +54,9 @@ export function decide(
   random: Random,
 ): Decision {
   if (fact.kind === 'delivered') {
-    return { status: 'delivered', nextAttemptAt: null, classification: null, suppress: false, replyText: fact.reply.text, code: fact.reply.code, enhanced: fact.reply.enhanced };
+    return { status: 'delivered', nextAttemptAt: null, classification: null, suppress: false, replyText: clip(fact.reply.text), code: fact.reply.code, enhanced: fact.reply.enhanced };
   }
-  const replyText = fact.reply?.text ?? fact.permanentLocal?.message ?? fact.permanentRoute?.message ?? fact.error?.message ?? 'unknown failure';
+  const replyText = clip(fact.reply?.text ?? fact.permanentLocal?.message ?? fact.permanentRoute?.message ?? fact.error?.message ?? 'unknown failure');
   const code = fact.reply?.code ?? null;
   const enhanced = fact.reply?.enhanced ?? null;
 
@@ -82,4 +82,11 @@ export function decide(
   }
   const next = ctx.now + retryDelayMs(ctx.attemptsSoFar, policy, random);
   return { status: 'deferred', nextAttemptAt: next, classification, suppress: suppressFull, replyText, code, enhanced };
+}
+
+/** A remote server chooses its reply's length: keep what a person needs, not 200 KB of it. */
+export const MAX_REPLY_CHARS = 2000;
+
+function clip(text: string): string {
+  return text.length > MAX_REPLY_CHARS ? `${text.slice(0, MAX_REPLY_CHARS)}… [${text.length - MAX_REPLY_CHARS} more characters]` : text;
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer } from '../deliver/deliverer.js';
@@ -92,6 +93,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const destinations = new Map<string, Destination>();
   const running = new Set<Promise<void>>();
   const abort = new AbortController();
+  // Every open connection listens on this one signal.
+  setMaxListeners(0, abort.signal);
   let inFlight = 0;
   let connections = 0;
   let timer: TimerHandle | null = null;
@@ -102,7 +105,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   function pump(): void {
     if (stopped) return;
     const now = clock.now();
-    while (inFlight < maxInFlight) {
+    if (inFlight < maxInFlight) {
       const rows = queue.recipients.claim(now, now + opts.leaseMs, opts.owner, Math.min(CLAIM_BATCH, maxInFlight - inFlight));
       for (const r of rows) {
         let d = destinations.get(r.domain);
@@ -115,7 +118,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         else d.pending.set(r.messageId, [r]);
       }
       inFlight += rows.length;
-      if (rows.length < CLAIM_BATCH) break;
+      // A full batch means more is due: claim it on the next turn, so a large backlog never
+      // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
+      if (rows.length === CLAIM_BATCH) poke();
     }
     dispatch();
     scheduleWake();
