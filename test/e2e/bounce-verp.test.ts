@@ -1,0 +1,117 @@
+import t from 'tap';
+import { startRelay, queuedId } from '../helpers/relay.js';
+import { mx, parse, sendRaw, submit, waitFor } from '../helpers/bounce.js';
+import { createSuppressionList } from '../../src/suppress/suppression-list.js';
+import { createVerp } from '../../src/bounce/verp.js';
+import { arfComplaint, exchangeNdr, postfixBounce } from '../bounce/fixtures/reports.js';
+import type { Ferry } from '../../src/main.js';
+
+const VERP = { enabled: true, domain: 'bounce.ferry.test', secret: 'e2e-verp-secret-0123456789' };
+
+async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+  const recipientMx = await mx(t, { host: '127.0.0.2' });
+  const senderMx = await mx(t, { host: '127.0.0.3' });
+  const relay = await startRelay(t, {
+    dmarc: { mode: 'off' },
+    verp: VERP,
+    bounceListener: { listen: '127.0.0.1:0' },
+    routes: { 'example.net': `127.0.0.2:${recipientMx.port}`, 'contoso.test': `127.0.0.2:${recipientMx.port}`, 'sender.test': `127.0.0.3:${senderMx.port}` },
+  });
+  const started = relay.ferry.addresses as unknown as { bounce: string };
+  const bouncePort = Number(started.bounce.slice(started.bounce.lastIndexOf(':') + 1));
+  const list = createSuppressionList({ db: relay.ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  return { ...relay, recipientMx, senderMx, bouncePort, list };
+}
+
+async function deliver(ferry: Ferry, smtpPort: number, to: string[], messageId: string) {
+  const id = queuedId(await submit(smtpPort, { from: 'app@sender.test', to, messageId }));
+  await waitFor(() => ferry.queue.recipients.forMessage(id).every((r) => r.status === 'delivered'), 10_000, 'delivery');
+  return id;
+}
+
+t.test('VERP return path; a Postfix report → delivered becomes bounced, suppressed, DSN to the sender', async (t) => {
+  const { ferry, smtpPort, recipientMx, senderMx, bouncePort, list } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['nobody@example.net'], '<p1@sender.test>');
+  const rcpt = ferry.queue.recipients.forMessage(id)[0]!;
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  const verp = createVerp({ ...VERP, localPart: 'bounces' });
+  t.equal(returnPath, verp.address(id, rcpt.id), 'MAIL FROM is the VERP address naming message and recipient');
+  t.same(verp.parse(returnPath), { queueId: id, recipientId: rcpt.id });
+
+  const replies = await sendRaw(bouncePort, '', [returnPath], postfixBounce({ verp: returnPath, recipient: 'nobody@example.net', originalMessageId: '<p1@sender.test>' }));
+  t.match(replies.at(-1), /^250 /, 'the report is accepted');
+  const after = ferry.queue.recipients.get(rcpt.id)!;
+  t.equal(after.status, 'bounced', 'delivered → bounced');
+  t.equal(after.category, 'user_unknown');
+  t.match(after.lastReply, /^550 5\.1\.1 <nobody@example\.net>: Recipient address rejected/);
+  t.match(list.find('nobody@example.net', null), { category: 'user_unknown', source: 'bounce' }, 'suppressed');
+  const events = ferry.queue.events.forMessage(id).map((e) => [e.type, e.status]);
+  t.same(events, [['queued', 'queued'], ['delivered', 'delivered'], ['bounced', 'bounced']]);
+  t.match(ferry.queue.events.forMessage(id)[2]!.detail, { async: true, previousStatus: 'delivered', reportingMta: 'mx1.example.net' });
+
+  await senderMx.waitForMessages(1, 10_000);
+  const dsn = await parse(senderMx.messages[0]!.raw);
+  t.equal(senderMx.messages[0]!.envelope.from, '', 'the DSN keeps a null return path (no VERP on DSNs)');
+  t.match(dsn.text, /<nobody@example\.net>: the address does not exist/);
+
+  // The same report again changes nothing (idempotent).
+  await sendRaw(bouncePort, '', [returnPath], postfixBounce({ verp: returnPath, recipient: 'nobody@example.net', originalMessageId: '<p1@sender.test>' }));
+  t.equal(ferry.queue.events.forMessage(id).length, 3);
+});
+
+t.test('an Exchange NDR for one recipient of a multi-recipient message', async (t) => {
+  const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['jane@contoso.test', 'joe@contoso.test'], '<x1@sender.test>');
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  t.match(returnPath, new RegExp(`^bounces\\+${id.toLowerCase()}-0-[a-z2-7]{16}@bounce\\.ferry\\.test$`), 'one transaction: the token names the message only');
+  const replies = await sendRaw(bouncePort, '', [returnPath], exchangeNdr({ verp: returnPath, recipient: 'jane@contoso.test', originalMessageId: '<x1@sender.test>' }));
+  t.match(replies.at(-1), /^250 /);
+  const rows = ferry.queue.recipients.forMessage(id);
+  t.same(rows.map((r) => [r.address, r.status, r.category]), [['jane@contoso.test', 'bounced', 'user_unknown'], ['joe@contoso.test', 'delivered', null]],
+    'Final-Recipient picks the recipient');
+  t.match(list.find('jane@contoso.test', null), { source: 'bounce' });
+  t.equal(list.find('joe@contoso.test', null), null);
+});
+
+t.test('a forged token is ignored; other mail to the bounce domain is discarded with 250; relaying is refused', async (t) => {
+  const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['nobody@example.net'], '<f1@sender.test>');
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  const forged = returnPath.replace(/-([a-z2-7]{16})@/, (_m, mac: string) => `-${mac.startsWith('a') ? 'b' : 'a'}${mac.slice(1)}@`);
+  t.not(forged, returnPath);
+  const replies = await sendRaw(bouncePort, '', [forged], postfixBounce({ verp: forged, recipient: 'nobody@example.net', originalMessageId: '<f1@sender.test>' }));
+  t.match(replies.at(-1), /^250 /, 'answered 250 (nothing to tell the sender of a forgery)');
+  t.equal(ferry.queue.recipients.forMessage(id)[0]!.status, 'delivered', 'the recipient is untouched');
+  t.equal(list.find('nobody@example.net', null), null, 'not suppressed');
+
+  const other = await sendRaw(bouncePort, 'someone@elsewhere.test', ['postmaster@bounce.ferry.test'], 'From: someone@elsewhere.test\r\nSubject: Out of office\r\n\r\nI am away until Monday.\r\n');
+  t.match(other.at(-1), /^250 /, 'non-report mail is discarded without error');
+
+  const relay = await sendRaw(bouncePort, 'spammer@elsewhere.test', ['victim@example.net'], 'Subject: x\r\n\r\nx\r\n');
+  t.match(relay[1], /^550 5\.7\.1 Relay access denied/, 'RCPT to another domain is refused');
+  t.equal(ferry.queue.events.forMessage(id).length, 2);
+});
+
+t.test('an ARF complaint suppresses the recipient (category and source complaint)', async (t) => {
+  const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['jane@example.net'], '<c1@sender.test>');
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  const replies = await sendRaw(bouncePort, 'staff@fbl.example.net', ['fbl@bounce.ferry.test'], arfComplaint({ verp: returnPath, recipient: 'jane@example.net', originalMessageId: '<c1@sender.test>' }));
+  t.match(replies.at(-1), /^250 /);
+  t.match(list.find('jane@example.net', null), { category: 'complaint', source: 'complaint', reason: /abuse report from mail\.example\.net/ });
+  const r = ferry.queue.recipients.forMessage(id)[0]!;
+  t.equal(r.status, 'delivered', 'a complaint does not change the delivery status');
+  t.match(ferry.queue.events.forMessage(id).at(-1), { type: 'complaint', category: 'complaint', recipient: 'jane@example.net', detail: { feedbackType: 'abuse' } });
+});
+
+t.test('a report returning a large message is still read (only its start is kept)', async (t) => {
+  const { ferry, smtpPort, recipientMx, bouncePort } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['big@contoso.test'], '<big@sender.test>');
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  const filler = `${'x'.repeat(998)}\r\n`.repeat(3000); // ~3 MB of returned body
+  const ndr = exchangeNdr({ verp: returnPath, recipient: 'big@contoso.test', originalMessageId: '<big@sender.test>' }).replace('\r\nHello\r\n', `\r\nHello\r\n${filler}`);
+  t.ok(ndr.length > 3_000_000);
+  const replies = await sendRaw(bouncePort, '', [returnPath], ndr);
+  t.match(replies.at(-1), /^250 /);
+  t.equal(ferry.queue.recipients.forMessage(id)[0]!.status, 'bounced');
+});

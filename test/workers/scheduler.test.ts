@@ -1,0 +1,186 @@
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClassifier } from '../../src/classify/classifier.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { seededRandom } from '../../src/core/random.js';
+import type { Deliverer, DeliverySession, OpenSessionResult } from '../../src/deliver/deliverer.js';
+import type { OutgoingMessage, TransactionReport } from '../../src/deliver/types.js';
+import { createOutcomeApplier } from '../../src/outcome/apply.js';
+import { createSpool } from '../../src/spool/spool.js';
+import { openDatabase, type Db } from '../../src/store/db.js';
+import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
+import { createScheduler, type Scheduler } from '../../src/workers/scheduler.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** A deliverer double implementing the real interface: every recipient accepted, or as told. */
+function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal) => Promise<OpenSessionResult> } = {}) {
+  const sent: OutgoingMessage[] = [];
+  let opened = 0;
+  const deliverer: Deliverer = {
+    openSession(domain, signal) {
+      opened++;
+      if (behaviour.open) return behaviour.open(domain, signal);
+      const session: DeliverySession = {
+        domain,
+        hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, preference: 10 },
+        tls: null,
+        usable: true,
+        messagesSent: 0,
+        async send(m): Promise<TransactionReport> {
+          sent.push(m);
+          return {
+            messageId: m.id,
+            hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, tls: null },
+            recipients: m.to.map((address) => ({ address, ok: true as const, reply: { code: 250, enhanced: '2.0.0', text: '250 2.0.0 ok' } })),
+            sessionUsable: true,
+            startedAt: T0,
+            durationMs: 1,
+          };
+        },
+        close: async () => undefined,
+      };
+      return Promise.resolve({ ok: true, session, tries: [] });
+    },
+  };
+  return { deliverer, sent, opened: () => opened };
+}
+
+function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-sched-'));
+  const db = openDatabase({ file: join(dir, 'ferry.db') });
+  const clock = new ManualClock(T0);
+  let transactions = 0;
+  const counting = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'transaction') {
+        return (fn: (...a: unknown[]) => unknown) => {
+          const tx = target.transaction(fn);
+          return (...a: unknown[]) => {
+            transactions++;
+            return tx(...a);
+          };
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Db;
+  const queue = createQueueStore(counting);
+  let claims = 0;
+  const claim = queue.recipients.claim.bind(queue.recipients);
+  queue.recipients.claim = (...a) => {
+    claims++;
+    return claim(...a);
+  };
+  const outcome = createOutcomeApplier({
+    db: counting,
+    queue,
+    classifier: createClassifier(),
+    retry: { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 72, mailboxFullSuppressAfterHours: 72 },
+    clock,
+    random: seededRandom(1),
+    logger: silentLogger(),
+  });
+  const scheduler: Scheduler = createScheduler({
+    queue,
+    spool: createSpool({ dir: join(dir, 'spool'), inlineMaxBytes: 1 << 20 }),
+    deliverer,
+    outcome,
+    clock,
+    logger: silentLogger(),
+    owner: 'node-1',
+    concurrency: 10,
+    leaseMs: 600_000,
+    gate: { maxConnections: () => 2, messagesPerConnection: () => 100, takeMessage: () => null },
+    maxInFlight: opts.maxInFlight,
+  });
+  t.teardown(async () => {
+    const stopping = scheduler.stop(1000);
+    clock.advance(1000);
+    await stopping;
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, queue, clock, scheduler, claims: () => claims, transactions: () => transactions };
+}
+
+let seq = 0;
+function enqueue(q: QueueStore, to: string[], at = T0): string {
+  const id = `M${++seq}`;
+  const headers = Buffer.from('Subject: x\r\n\r\n');
+  q.accept([{
+    message: { id, createdAt: at, sender: 's@ferry.test', username: null, clientIp: null, helo: null, tls: null, size: headers.length + 4, headers, body: Buffer.from('hi\r\n'), spoolFile: null, headerFrom: null, messageIdHeader: null, subject: null, eightBit: false, smtputf8: false, kind: 'submission' },
+    recipients: to.map((address) => ({ address, domain: address.split('@')[1]!, status: 'queued' as const, reason: null, category: null })),
+  }]);
+  return id;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 30));
+
+t.test('nothing due: the scheduler sleeps until the idle wake (5 s), then delivers when the time comes', async (t) => {
+  const fake = fakeDeliverer();
+  const s = setup(t, fake.deliverer);
+  const ids = Array.from({ length: 1000 }, (_, i) => enqueue(s.queue, [`r${i}@far.test`]));
+  // all deferred for an hour
+  const rows = s.queue.recipients.claim(T0, T0, 'x', 2000);
+  for (const r of rows) s.queue.recipients.changeStatus(r.id, { status: 'deferred', at: T0, nextAttemptAt: T0 + 3_600_000, attempted: true });
+  const before = s.claims();
+  s.scheduler.start();
+  for (let i = 0; i < 60; i++) s.clock.advance(1000);
+  await settle();
+  t.equal(s.claims() - before, 1 + 12, 'one look at start, then one per 5 s: no spinning');
+  t.equal(fake.opened(), 0);
+  s.clock.advance(3_600_000 - 60_000);
+  await settle();
+  for (let i = 0; i < 500 && fake.sent.length < 1000; i++) await settle();
+  await settle();
+  t.equal(fake.sent.length, 1000, 'delivered once due');
+  t.ok(ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'delivered'));
+});
+
+t.test('at the in-flight bound, due rows do not make the scheduler spin', async (t) => {
+  const pending: ((r: OpenSessionResult) => void)[] = [];
+  const fake = fakeDeliverer({
+    open: (_d, signal) =>
+      new Promise((resolve) => {
+        pending.push(resolve);
+        signal?.addEventListener('abort', () => resolve({ ok: false, permanent: false, reason: 'aborted', tries: [], error: { kind: 'local', message: 'aborted' } }));
+      }),
+  });
+  const s = setup(t, fake.deliverer, { maxInFlight: 2 });
+  for (let i = 0; i < 5; i++) enqueue(s.queue, [`r${i}@slow.test`]);
+  s.scheduler.start();
+  await settle();
+  t.equal(s.scheduler.stats.inFlight, 2);
+  const before = s.claims();
+  // with a timer at 0 ms for the due rows this advance would never return
+  s.clock.advance(10_000);
+  t.ok(s.claims() - before <= 2, `${s.claims() - before} claims in 10 s at the bound`);
+  t.equal(s.scheduler.stats.inFlight, 2);
+});
+
+t.test('a destination that cannot be reached: all its messages deferred in one commit', async (t) => {
+  const fake = fakeDeliverer({
+    open: async () => ({
+      ok: false,
+      permanent: false,
+      reason: 'all_hops_failed',
+      tries: [{ host: 'mx.down.test', ip: '127.0.0.9', port: 25, preference: 10, startedAt: T0, durationMs: 1, result: 'connect_failed', error: { kind: 'connect', message: 'ECONNREFUSED' } }],
+      error: { kind: 'connect', message: 'no mail server of down.test took a session' },
+    }),
+  });
+  const s = setup(t, fake.deliverer);
+  const ids = Array.from({ length: 50 }, (_, i) => enqueue(s.queue, [`r${i}@down.test`]));
+  const before = s.transactions() - s.claims();
+  s.scheduler.start();
+  for (let i = 0; i < 100 && !ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'deferred'); i++) await settle();
+  await settle();
+  t.ok(ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'deferred'));
+  t.ok(fake.opened() <= 2, 'at most the gate’s connections tried');
+  t.equal(s.transactions() - s.claims() - before, 1, 'one outcome commit for 50 messages');
+  t.equal(s.queue.recipients.forMessage(ids[0]!)[0]!.nextAttemptAt, T0 + 300_000);
+});
