@@ -6,6 +6,7 @@
 //   node bench/relay.mjs --messages 20000 --size 4096 --sessions 20
 //   node bench/relay.mjs --mode large          2,000 queued messages of 10 MB, then delivered
 //   node bench/relay.mjs --mode large --messages 200 --size 10485760
+//   node bench/relay.mjs --cpu-prof            Ferry runs with --cpu-prof (profiles in tmp/prof)
 //
 // Prints delivered messages per second, p50/p99 from the client's 250 to the sink's receipt
 // (each message carries a unique X-Bench-Id header; the sink timestamps the end of its DATA),
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     'time-limit-s': { type: 'string', default: '900' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    // another build's CLI entry (e.g. /tmp/x/dist/admin/entry.js) to compare a change
+    entry: { type: 'string' },
   },
 });
 const LARGE = args.mode === 'large';
@@ -42,7 +45,7 @@ const SIZE = Number(args.size ?? (LARGE ? 10 * 1024 * 1024 : 4096));
 const SESSIONS = Math.min(Number(args.sessions), N);
 const TIME_LIMIT_MS = Number(args['time-limit-s']) * 1000;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const FERRY = join(root, 'bin', 'ferry');
+const FERRY = args.entry ?? join(root, 'bin', 'ferry');
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
 const cleanup = () => {
@@ -145,6 +148,15 @@ function procStatus(field) {
     return null;
   }
 }
+/** Ferry's CPU time so far (user + system), in ms: less sensitive to a busy machine than wall time. */
+function cpuMs() {
+  try {
+    const fields = readFileSync(`/proc/${ferry.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in 1/100 s
+  } catch {
+    return NaN;
+  }
+}
 let rssSamples = 0;
 let rssMax = 0;
 const sampler = setInterval(() => {
@@ -213,6 +225,7 @@ function sendOne(c, id) {
   });
 }
 
+const cpuAtStart = cpuMs();
 const startedAt = performance.now();
 const deadline = Date.now() + TIME_LIMIT_MS;
 let next = 0;
@@ -270,6 +283,7 @@ await new Promise((resolve) => {
 });
 const doneAt = performance.now();
 const peak = procStatus('VmHWM');
+const cpuUsed = cpuMs() - cpuAtStart;
 clearInterval(sampler);
 
 const latencies = [];
@@ -291,6 +305,7 @@ if (!LARGE) {
 } else {
   console.log(`sink refusals   ${sinkRefused} connections refused (421) while queueing`);
 }
+console.log(`ferry CPU       ${(cpuUsed / 1000).toFixed(1)} s user+sys = ${(cpuUsed / Math.max(1, delivered)).toFixed(2)} ms per delivered message (load average now ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
 console.log(`ferry peak RSS  ${peak ? mb(peak) : '?'} (VmHWM); sampled max ${mb(rssMax)} over ${rssSamples} samples`);
 if (delivered < accepted.size) console.log(`WARNING: ${accepted.size - delivered} accepted messages not delivered within the time limit`);
 

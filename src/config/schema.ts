@@ -265,7 +265,7 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       /** Metrics (/metrics) and health (/healthz, /readyz) endpoint; loopback by default; null: off. */
-      listen: hostPort.nullable().default(null),
+      listen: hostPort.nullable().default('127.0.0.1:8025'),
     })
     .prefault({}),
   disk: z

@@ -26,7 +26,7 @@ t.test('kill -9 right after 250: the message and its recipients survive a restar
   // Outbound mail goes to a closed loopback port: nothing leaves the machine, nothing is delivered.
   const configFile = join(dataDir, 'ferry.yaml');
   writeFileSync(configFile, `hostname: ferry.test\nlog:\n  level: info\nroutes:\n  "*": 127.0.0.1:${await freePort()}\n`);
-  const env = { FERRY_DATA_DIR: dataDir, FERRY_SMTP_LISTEN: `127.0.0.1:${port}`, FERRY_CONFIG: configFile };
+  const env = { FERRY_DATA_DIR: dataDir, FERRY_SMTP_LISTEN: `127.0.0.1:${port}`, FERRY_HTTP_LISTEN: '127.0.0.1:0', FERRY_CONFIG: configFile };
   const children: RunningFerry[] = [];
   t.teardown(async () => {
     for (const c of children) {

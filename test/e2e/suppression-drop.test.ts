@@ -33,6 +33,7 @@ async function startRelay(t: typeof import('tap').default, mode: 'drop' | 'rejec
       dataDir,
       hostname: 'ferry.test',
       smtp: { listen: '127.0.0.1:0' },
+      http: { listen: null },
       log: { level: 'silent' },
       dmarc: { mode: 'off' },
       routes: { '*': `127.0.0.2:${mx.port}` },

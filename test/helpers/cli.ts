@@ -13,7 +13,8 @@ export interface CliResult {
 
 /** Only what the command needs from the environment: no tap loaders, no inherited FERRY_*. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  // FERRY_HTTP_LISTEN: a free port, not the default 8025 that parallel tests would share.
+  return { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HTTP_LISTEN: '127.0.0.1:0', ...extra };
 }
 
 /** Runs `node bin/ferry ...args` to completion (bounded by timeoutMs). */

@@ -44,6 +44,8 @@ export async function startRelay(t: Test, overrides: RelayOverrides = {}, deps: 
       // Traffic stays on loopback: unless a test brings its own DNS server, lookups (MX, DMARC)
       // go to a closed port and fail at once (a temporary failure: recipients are deferred).
       dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 },
+      // The HTTP endpoint defaults to 127.0.0.1:8025: parallel tests would fight over it.
+      http: { listen: null },
       ...rest,
       smtp: { listen: '127.0.0.1:0', ...(smtp ?? {}) },
     },

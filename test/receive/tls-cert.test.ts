@@ -11,7 +11,7 @@ import { queuedId, tempDir } from '../helpers/relay.js';
 t.test('with no certificate configured, one is generated on first start, kept, and reused', async (t) => {
   const dataDir = tempDir(t);
   const config = buildConfig(
-    { dataDir, hostname: 'relay.ferry.test', smtp: { listen: '127.0.0.1:0' }, log: { level: 'silent' }, dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 } },
+    { dataDir, hostname: 'relay.ferry.test', smtp: { listen: '127.0.0.1:0' }, http: { listen: null }, log: { level: 'silent' }, dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 } },
     dataDir,
   );
   const ferry = createFerry(config);

@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/relay.js';
 
 t.test('start-up recovery: temp files and orphans are removed, a lost body expires its recipients', async (t) => {
   const dataDir = tempDir(t);
-  const config = buildConfig({ dataDir, hostname: 'ferry.test', smtp: { listen: '127.0.0.1:0' }, log: { level: 'silent' } }, dataDir);
+  const config = buildConfig({ dataDir, hostname: 'ferry.test', smtp: { listen: '127.0.0.1:0' }, http: { listen: null }, log: { level: 'silent' } }, dataDir);
 
   // First life: commit three messages, two with spool files.
   const first = createFerry(config);
