@@ -21,6 +21,7 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 # 2525: submission from applications (plain + STARTTLS); 465-style implicit TLS if configured.
-EXPOSE 2525
+EXPOSE 2525 8025
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8025/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/ferry"]
 CMD ["start", "--config", "/app/config/docker.yaml"]
