@@ -240,7 +240,7 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       /** Connections per destination when no limit (nor 'default') sets them. */
-      defaultConnections: positiveInt.default(10),
+      defaultConnections: positiveInt.default(20),
       /** How often the relay looks for limits changed by the CLI. */
       reloadIntervalMs: positiveInt.default(2_000),
       /** How often budget usage and slow-down state are written to the database (and at stop). */

@@ -20,19 +20,21 @@ export function createMessagePreparer(deps: { messages: MessagesRepo; spool: Spo
     if (!message) return null;
     if (message.signedAt !== null) return { message, headers: message.headers };
     const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
-    let headers = message.headers;
+    let headers: Buffer;
     try {
       const result = fromDomain
         ? await deps.signer.sign(fromDomain, () => deps.spool.open({ headers: message.headers, inline: message.body, file: message.spoolFile }))
         : null;
-      if (result) {
-        headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
-        deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
-      } else {
+      if (!result) {
+        // Nothing changes, so nothing is written; a key added later signs a later attempt.
         deps.logger.info({ queueId: id, fromDomain }, 'no DKIM key for the From domain: sending unsigned');
+        return { message, headers: message.headers };
       }
+      headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
+      deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
     } catch (err) {
       deps.logger.error({ queueId: id, err }, 'DKIM signing failed: sending unsigned');
+      return { message, headers: message.headers };
     }
     if (!deps.messages.markSigned(id, headers, deps.clock.now())) {
       // Another worker signed it first: use what is stored.
