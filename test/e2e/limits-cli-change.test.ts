@@ -28,8 +28,8 @@ t.test('a limit set with the ferry command applies to a running relay within sec
 
   clock.advance(5_000);
   const list = await ferryCmd('limits', 'list');
-  t.match(list, /example\.test\s*│\s*5\s*│\s*-\s*│\s*-\s*│\s*\(10\)/, 'the configured row, inherited values in brackets');
-  t.match(list, /example\.test\s*│\s*example\.test\s*│\s*5\s*│\s*5\/5\s*│\s*5\s*│\s*5\s*│\s*0\/10/, 'usage: 5 of 5 in the last minute');
+  t.match(list, /example\.test\s*│\s*5\s*│\s*-\s*│\s*-\s*│\s*\(20\)/, 'the configured row, inherited values in brackets');
+  t.match(list, /example\.test\s*│\s*example\.test\s*│\s*5\s*│\s*5\/5\s*│\s*5\s*│\s*5\s*│\s*0\/20/, 'usage: 5 of 5 in the last minute');
 
   // Raising the limit releases the waiting mail at once (not at the old limit's due time).
   t.match(await ferryCmd('limits', 'set', 'example.test', '--per-minute', '100', '--connections', '3'), /changed limit example\.test: 100 per minute/);
