@@ -152,7 +152,7 @@ export const configSchema = z.strictObject({
       /** reject: 550 at end of DATA; rewrite: From becomes rewrite.address, original kept in Reply-To; off. */
       mode: z.enum(['reject', 'rewrite', 'off']).default('reject'),
       rewrite: z.strictObject({ address: z.email(), brand: z.string().min(1) }).nullable().default(null),
-      /** node's resolver reports no TTL: a looked-up policy is reused this long. */
+      /** A looked-up policy is cached for its record's TTL, and never longer than this. */
       cacheTtlMs: positiveInt.default(3_600_000),
       /** A DMARC lookup slower than this lets the message through (and is logged). */
       lookupTimeoutMs: positiveInt.default(3_000),

@@ -1,4 +1,6 @@
+import { getServers } from 'node:dns';
 import { Resolver as NodeResolver } from 'node:dns/promises';
+import { queryTxtWithTtl, type TxtWithTtl } from './txt-ttl.js';
 
 /**
  * DNS is injected. Production uses node's resolver pointed at the configured servers; tests
@@ -16,7 +18,11 @@ export interface DnsResolver {
   /** TXT records, each one's strings joined. */
   resolveTxt(name: string): Promise<string[]>;
   reverse(ip: string): Promise<string[]>;
+  /** TXT records with their TTL (for caching per the record's TTL); optional for test doubles. */
+  resolveTxtWithTtl?(name: string): Promise<TxtWithTtl>;
 }
+
+export type { TxtWithTtl };
 
 /**
  * node:dns error codes, re-exported so callers can tell "does not exist" (ENOTFOUND, NXDOMAIN)
@@ -41,6 +47,8 @@ export function createDnsResolver(options: ResolverOptions): DnsResolver {
     resolve6: (h) => r.resolve6(h),
     resolveTxt: async (n) => (await r.resolveTxt(n)).map((parts) => parts.join('')),
     reverse: (ip) => r.reverse(ip),
+    resolveTxtWithTtl: (n) =>
+      queryTxtWithTtl(n, options.servers.length > 0 ? options.servers : getServers(), options.timeoutMs),
   };
 }
 

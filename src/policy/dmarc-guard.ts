@@ -25,8 +25,8 @@ export interface DmarcGuardOptions {
   rewrite: { address: string; brand: string };
   logger: DmarcLogger;
   /**
-   * How long a looked-up policy is reused. node's resolveTxt does not report TTLs, so this is
-   * a fixed time rather than the record's TTL. Default 1 hour.
+   * The longest a looked-up policy is reused; within it, each policy is cached for its record's
+   * TTL when the resolver reports one (resolveTxtWithTtl), else for this long. Default 1 hour.
    */
   cacheTtlMs?: number;
   /** Bound on cached domains (oldest dropped first). Default 10,000. */
@@ -91,26 +91,43 @@ export function createDmarcGuard(options: DmarcGuardOptions): DmarcGuard {
   const maxEntries = options.cacheMaxEntries ?? 10_000;
   const cache = new Map<string, { policy: DmarcPolicy | null; expiresAt: number }>();
 
-  /** The DMARC records at one name: [] when there is none; throws LookupFailed when DNS could not answer. */
-  async function recordsAt(name: string): Promise<string[]> {
+  /**
+   * The DMARC records at one name: [] when there is none; throws LookupFailed when DNS could not
+   * answer. Notes the answer's TTL (positive, or the SOA minimum of a negative answer) in `ttls`.
+   */
+  async function recordsAt(name: string, ttls: number[]): Promise<string[]> {
     try {
+      if (options.resolver.resolveTxtWithTtl) {
+        try {
+          const res = await options.resolver.resolveTxtWithTtl(name);
+          ttls.push(res.ttlSeconds * 1000);
+          return res.records;
+        } catch (err) {
+          // A truncated UDP answer: node's resolver retries over TCP (without a TTL).
+          if (dnsErrorCode(err) !== 'ETRUNCATED') throw err;
+        }
+      }
       return await options.resolver.resolveTxt(name);
     } catch (err) {
       const code = dnsErrorCode(err);
-      if (code === DNS_NOT_FOUND || code === DNS_NO_DATA) return [];
+      if (code === DNS_NOT_FOUND || code === DNS_NO_DATA) {
+        const negative = (err as { ttlSeconds?: number }).ttlSeconds;
+        if (negative !== undefined) ttls.push(negative * 1000);
+        return [];
+      }
       throw new LookupFailed(code ?? String(err), { cause: err });
     }
   }
 
   /** RFC 7489 §6.6.3: the From domain's record, else the organizational domain's (its sp=). */
-  async function lookup(domain: string): Promise<DmarcPolicy | null> {
-    const own = (await recordsAt(`_dmarc.${domain}`)).map(parseDmarc).filter((r) => r !== null);
+  async function lookup(domain: string, ttls: number[]): Promise<DmarcPolicy | null> {
+    const own = (await recordsAt(`_dmarc.${domain}`, ttls)).map(parseDmarc).filter((r) => r !== null);
     // several DMARC records: receivers apply none of them (RFC 7489 §6.6.3)
     if (own.length === 1) return { p: own[0]!.p, recordDomain: domain, strictDkim: own[0]!.strictDkim };
     if (own.length > 1) return null;
     const org = organizationalDomain(domain);
     if (org === domain) return null;
-    const parent = (await recordsAt(`_dmarc.${org}`)).map(parseDmarc).filter((r) => r !== null);
+    const parent = (await recordsAt(`_dmarc.${org}`, ttls)).map(parseDmarc).filter((r) => r !== null);
     if (parent.length !== 1) return null;
     return { p: parent[0]!.sp ?? parent[0]!.p, recordDomain: org, strictDkim: parent[0]!.strictDkim };
   }
@@ -119,9 +136,13 @@ export function createDmarcGuard(options: DmarcGuardOptions): DmarcGuard {
     const now = options.clock.now();
     const hit = cache.get(domain);
     if (hit && hit.expiresAt > now) return hit.policy;
-    const policy = await lookup(domain); // a LookupFailed is not cached: the next message asks again
+    const ttls: number[] = [];
+    const policy = await lookup(domain, ttls); // a LookupFailed is not cached: the next message asks again
+    // Cached per the records' TTL (the shortest of the answers used), never longer than the
+    // configured bound; without a TTL (a test double, a TCP fallback), for the bound.
+    const lifetime = Math.min(ttl, ...ttls);
     cache.delete(domain);
-    cache.set(domain, { policy, expiresAt: now + ttl });
+    if (lifetime > 0) cache.set(domain, { policy, expiresAt: now + lifetime });
     while (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
     return policy;
   }

@@ -15,6 +15,7 @@ const zone: Zone = {
   '_dmarc.twice.test': { TXT: ['v=DMARC1; p=reject', 'v=DMARC1; p=none'] },
   '_dmarc.broken.test': { rcode: 'SERVFAIL' },
   '_dmarc.slow.test': { noAnswer: true },
+  '_dmarc.shortttl.test': { TXT: ['v=DMARC1; p=reject'], ttl: 20 },
 };
 
 t.test('pure parts', async (t) => {
@@ -124,5 +125,18 @@ t.test('DMARC guard against a loopback DNS server', async (t) => {
     t.same(await g.check('c@quar.test'), { action: 'accept' }, 'expired: looked up again');
     t.equal(count() - start, 2);
     dns.setZone(zone);
+  });
+
+  t.test("results are cached for the record's TTL, bounded by the configured time", async (t) => {
+    const g = guard('reject', 3_600_000);
+    const count = () => dns.queries.filter((q) => q.name === '_dmarc.shortttl.test').length;
+    const start = count();
+    t.match(await g.check('a@shortttl.test'), { action: 'reject' });
+    clock.advance(15_000);
+    await g.check('b@shortttl.test');
+    t.equal(count() - start, 1, 'within the 20 s TTL: cached');
+    clock.advance(6_000);
+    await g.check('c@shortttl.test');
+    t.equal(count() - start, 2, 'past the TTL (though well within cacheTtlMs): looked up again');
   });
 });
