@@ -1,3 +1,4 @@
+import { getDomain } from 'tldts';
 import type { Clock } from '../core/clock.js';
 import { dnsErrorCode, DNS_NO_DATA, DNS_NOT_FOUND, type DnsResolver } from '../core/resolver.js';
 import { formatAddress, rewrittenFrom } from './dmarc-headers.js';
@@ -52,20 +53,10 @@ export interface DmarcPolicy {
   strictDkim: boolean;
 }
 
-/**
- * Second-level labels under which ccTLDs register names (example.co.uk). Without a public
- * suffix list (psl/tldts are not dependencies) this heuristic covers the common cases; a
- * domain it gets wrong only costs one extra, harmless DNS query.
- */
-const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'gov', 'ac', 'edu', 'ne', 'or', 'go', 'gob', 'mil', 'nic', 'ltd', 'plc']);
 
 export function organizationalDomain(domain: string): string {
-  const labels = domain.split('.');
-  if (labels.length <= 2) return domain;
-  const tld = labels[labels.length - 1]!;
-  const sld = labels[labels.length - 2]!;
-  const n = tld.length === 2 && SECOND_LEVEL.has(sld) ? 3 : 2;
-  return labels.slice(-n).join('.');
+  // RFC 7489 §3.2: the public suffix plus one label, from the Public Suffix List (ICANN section).
+  return getDomain(domain, { allowPrivateDomains: false }) ?? domain;
 }
 
 const POLICIES = new Set(['none', 'quarantine', 'reject']);
