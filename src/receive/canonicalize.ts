@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 /**
  * Turns the DATA stream into the canonical stored form as it passes: bare LF becomes CRLF
  * (STYLE 13), 8-bit bytes are noticed, and the message is split at the blank line. The header
@@ -25,14 +26,8 @@ export class Canonicalizer {
   push(chunk: Buffer): Buffer {
     const out = this.fixLineEndings(chunk);
     if (out.length === 0) return EMPTY;
-    if (!this.eightBit) {
-      for (let i = 0; i < out.length; i++) {
-        if (out[i]! > 0x7f) {
-          this.eightBit = true;
-          break;
-        }
-      }
-    }
+    // Native scan: a byte-by-byte loop in JS dominated intake CPU for multi-megabyte bodies.
+    if (!this.eightBit && !isAscii(out)) this.eightBit = true;
     this.total += out.length;
     this.lastByte = out[out.length - 1]!;
     if (this.headersDone) return out;
