@@ -350,6 +350,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     routerNow = parts.router;
     if (tls) listener?.updateTls(tls);
     logger.level = next.log.level;
+    throttle.reloadLimits();
     await disk.update(next.disk);
     metrics.reloaded(true);
     if (plan.restart.length) {

@@ -325,6 +325,10 @@ export function createThrottle(deps: ThrottleDeps) {
     },
 
     // --- lifecycle and views ---
+    /** Re-reads the limits table now (SIGHUP / `ferry reload`), not at the next interval. */
+    reloadLimits(): boolean {
+      return reload(true);
+    },
     start(): void {
       if (running) return;
       running = true;
