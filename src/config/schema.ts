@@ -60,6 +60,8 @@ export const configSchema = z.strictObject({
       /** The header block of a message may not exceed this (abuse guard). */
       maxHeaderBytes: positiveInt.default(1024 * 1024),
       maxClients: positiveInt.default(1000),
+      /** Sessions one client address may hold at once, so a single host cannot take every slot. */
+      maxClientsPerIp: positiveInt.default(200),
       maxRecipients: positiveInt.default(1000),
       /** A session silent for this long is closed. */
       idleTimeoutMs: positiveInt.default(300_000),

@@ -83,8 +83,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
   const { config, logger } = deps;
   let draining = false;
   const inData = new Set<string>();
-  /** Sessions admitted by onConnect and not yet closed. */
-  const sessions = new Set<string>();
+  /** Sessions admitted by onConnect and not yet closed, with the address each came from. */
+  const sessions = new Map<string, string>();
+  const perIp = new Map<string, number>();
   /** Intake work still running (a message being streamed or committed); stop() waits for it. */
   const inFlight = new Set<Promise<unknown>>();
 
@@ -117,10 +118,22 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         if (deps.throttle.isLocked(session.remoteAddress)) {
           return cb(smtpError(421, '4.7.0 Too many failed authentication attempts, try again later'));
         }
-        sessions.add(session.id);
+        const ip = session.remoteAddress;
+        const held = perIp.get(ip) ?? 0;
+        if (held >= config.maxClientsPerIp) {
+          return cb(smtpError(421, `4.7.0 Too many connections from your address (at most ${config.maxClientsPerIp}), try again later`));
+        }
+        perIp.set(ip, held + 1);
+        sessions.set(session.id, ip);
         cb();
       },
       onClose(session: SMTPServerSession) {
+        const ip = sessions.get(session.id);
+        if (ip !== undefined) {
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left > 0) perIp.set(ip, left);
+          else perIp.delete(ip);
+        }
         sessions.delete(session.id);
         inData.delete(session.id);
         logger.debug({ session: session.id, ip: session.remoteAddress, transactions: session.transaction }, 'session closed');
