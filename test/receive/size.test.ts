@@ -54,7 +54,9 @@ t.test('an actual body larger than the limit: 552 5.3.4 after the final dot, mem
   t.notMatch(reply, /\d\.\d\.\d \d\.\d\.\d/);
   const growth = peak - before;
   t.comment(`RSS growth while receiving 60 MB: ${(growth / MB).toFixed(1)} MB`);
-  t.ok(growth < 20 * MB, `RSS grew ${(growth / MB).toFixed(1)} MB for a 60 MB message (bounded)`);
+  // Buffering the message would grow by at least its 60 MB. The bound leaves room for GC timing
+  // in this one process that is both client and relay (10-22 MB seen across machines and load).
+  t.ok(growth < 35 * MB, `RSS grew ${(growth / MB).toFixed(1)} MB for a 60 MB message (bounded)`);
   t.equal(messageCount(ferry), 0, 'nothing queued');
   t.same(ferry.spool.list(), [], 'the partial spool file is gone');
 
