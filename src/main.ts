@@ -1,16 +1,16 @@
 import { join } from 'node:path';
-import { systemClock, type Clock } from './core/clock.js';
+import { systemClock } from './core/clock.js';
 import { createIdGenerator } from './core/ids.js';
-import { createLogger, type Logger } from './core/logger.js';
-import { systemRandom, type Random } from './core/random.js';
-import { createDnsResolver, type DnsResolver } from './core/resolver.js';
+import { createLogger } from './core/logger.js';
+import { systemRandom } from './core/random.js';
+import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { openDatabase, type Db } from './store/db.js';
+import { openDatabase } from './store/db.js';
 import { createGroupCommitter } from './store/group-commit.js';
-import { createQueueStore, type AcceptedMessage, type QueueStore } from './store/queue-store.js';
+import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
-import { createSpool, type Spool } from './spool/spool.js';
+import { createSpool } from './spool/spool.js';
 import { recoverSpool } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
@@ -28,7 +28,7 @@ import { createRouter } from './deliver/route.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
-import { createConsequences, type SenderProblemCount } from './outcome/consequences.js';
+import { createConsequences } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
 import { createWebhooksRepo } from './store/webhooks-repo.js';
@@ -38,7 +38,7 @@ import { createBounceListener, type BounceListener } from './bounce/listener.js'
 import { FerryError } from './core/errors.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
-import { createScheduler, type Scheduler } from './workers/scheduler.js';
+import { createScheduler } from './workers/scheduler.js';
 import { createLimitsRepo } from './store/limits-repo.js';
 import { createQuotaRepo } from './store/quota-repo.js';
 import { createThrottle } from './throttle/throttle.js';
@@ -53,59 +53,15 @@ import type { Router } from './deliver/route.js';
 import type { RetryPolicy } from './outcome/decide.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
-import { createMetrics, refusalReason, type FerryMetrics } from './ops/metrics.js';
-import { createReadiness, type ReadinessReport } from './ops/health.js';
+import { createMetrics, refusalReason } from './ops/metrics.js';
+import { createReadiness } from './ops/health.js';
 import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { VERSION } from './admin/version.js';
 
-export interface FerryDeps {
-  clock?: Clock;
-  random?: Random;
-  logger?: Logger;
-  resolver?: DnsResolver;
-}
+import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
 
-export interface Ferry {
-  readonly config: Config;
-  readonly db: Db;
-  readonly queue: QueueStore;
-  readonly spool: Spool;
-  readonly logger: Logger;
-  readonly scheduler: Scheduler;
-  /** Prometheus metrics (own registry); the throttle sets its provider of throttled destinations here. */
-  readonly metrics: FerryMetrics;
-  /** What /readyz answers: database writable, disk above its threshold, listeners bound. */
-  readiness(): ReadinessReport;
-  /**
-   * Swaps in a new validated config without dropping connections: TLS certificate, DKIM keys,
-   * routes, policy (dmarc, suppression), retry settings, disk thresholds, log level. Keys that
-   * need a restart keep their old value and are named in the result and the log. Anything that
-   * cannot be loaded (a certificate, a key file) refuses the whole reload; the old config stays.
-   */
-  reload(next: Config): Promise<ReloadResult>;
-  /** Where the listeners are bound (null before start). */
-  readonly addresses: { smtp: string; smtps: string | null; http: string | null } | null;
-  /**
-   * Bounce consequences for operations: sender-side problems (blocked, policy, spam_content) per
-   * destination since start, and each webhook URL's cursor and failures.
-   */
-  bounceReport(): { senderProblems: SenderProblemCount[]; webhooks: { url: string; lastEventId: number; failures: number; lastError: string | null }[] };
-  /** Recovers, binds the listeners and starts the workers. */
-  start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null }>;
-  /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
-  stop(): Promise<void>;
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  /** why the new config was refused (ok: false) */
-  error: string | null;
-  /** changed keys now in effect */
-  applied: string[];
-  /** changed keys that need a restart (their old value stays) */
-  restartNeeded: string[];
-}
+export type { Ferry, FerryDeps, ReloadResult };
 
 /** The composition root: the only place that builds the real parts and wires them together. */
 export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {

@@ -1,0 +1,63 @@
+import type { Clock } from './core/clock.js';
+import type { Logger } from './core/logger.js';
+import type { Random } from './core/random.js';
+import type { DnsResolver } from './core/resolver.js';
+import type { Config } from './config/schema.js';
+import type { Db } from './store/db.js';
+import type { QueueStore } from './store/queue-store.js';
+import type { Spool } from './spool/spool.js';
+import type { SenderProblemCount } from './outcome/consequences.js';
+import type { Scheduler } from './workers/scheduler.js';
+import type { FerryMetrics } from './ops/metrics.js';
+import type { ReadinessReport } from './ops/health.js';
+
+/** What the composition root (src/main.ts) builds: the running relay, as callers see it. */
+
+export interface FerryDeps {
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  resolver?: DnsResolver;
+}
+
+export interface Ferry {
+  readonly config: Config;
+  readonly db: Db;
+  readonly queue: QueueStore;
+  readonly spool: Spool;
+  readonly logger: Logger;
+  readonly scheduler: Scheduler;
+  /** Prometheus metrics (own registry); the throttle sets its provider of throttled destinations here. */
+  readonly metrics: FerryMetrics;
+  /** What /readyz answers: database writable, disk above its threshold, listeners bound. */
+  readiness(): ReadinessReport;
+  /**
+   * Swaps in a new validated config without dropping connections: TLS certificate, DKIM keys,
+   * routes, policy (dmarc, suppression), retry settings, disk thresholds, log level. Keys that
+   * need a restart keep their old value and are named in the result and the log. Anything that
+   * cannot be loaded (a certificate, a key file) refuses the whole reload; the old config stays.
+   */
+  reload(next: Config): Promise<ReloadResult>;
+  /** Where the listeners are bound (null before start). */
+  readonly addresses: { smtp: string; smtps: string | null; http: string | null } | null;
+  /**
+   * Bounce consequences for operations: sender-side problems (blocked, policy, spam_content) per
+   * destination since start, and each webhook URL's cursor and failures.
+   */
+  bounceReport(): { senderProblems: SenderProblemCount[]; webhooks: { url: string; lastEventId: number; failures: number; lastError: string | null }[] };
+  /** Recovers, binds the listeners and starts the workers. */
+  start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null }>;
+  /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
+  stop(): Promise<void>;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  /** why the new config was refused (ok: false) */
+  error: string | null;
+  /** changed keys now in effect */
+  applied: string[];
+  /** changed keys that need a restart (their old value stays) */
+  restartNeeded: string[];
+}
+
