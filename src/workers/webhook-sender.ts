@@ -48,8 +48,12 @@ export interface WebhookSender {
   start(): void;
   /** New events were recorded: idle loops look now rather than at the next poll. */
   poke(): void;
-  /** Stops the loops; a POST in flight is aborted (its batch is sent again after restart). */
-  stop(): Promise<void>;
+  /**
+   * Stops the loops. A POST in flight gets up to `graceMs` to be answered (a 2xx then moves the
+   * cursor, so the receiver is not sent that batch again after a restart); past that it is
+   * aborted and its batch is sent again after restart.
+   */
+  stop(graceMs?: number): Promise<void>;
   /** Per URL: last acknowledged event, consecutive failures (for `ferry status`, metrics). */
   state(): { url: string; lastEventId: number; failures: number; lastError: string | null }[];
 }
@@ -62,7 +66,10 @@ export function backoffMs(failures: number, initialMs: number, maxMs: number): n
 export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   const { config, repo, clock, logger } = deps;
   const doFetch = deps.fetch ?? fetch;
+  /** Wakes every sleeper at stop. */
   const abort = new AbortController();
+  /** Cuts POSTs in flight once the stop grace has run out. */
+  const abortPosts = new AbortController();
   const loops: Promise<void>[] = [];
   /** Idle sleepers that poke() may wake. */
   const idle = new Set<() => void>();
@@ -97,8 +104,8 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   async function post(url: string, events: WebhookEvent[]): Promise<string | null> {
     const { body, headers } = buildRequest(events, config.secret, clock.now(), deps.userAgent);
     const controller = new AbortController();
-    const onStop = (): void => controller.abort(abort.signal.reason);
-    abort.signal.addEventListener('abort', onStop, { once: true });
+    const onStop = (): void => controller.abort(abortPosts.signal.reason);
+    abortPosts.signal.addEventListener('abort', onStop, { once: true });
     const timer = clock.setTimer(config.timeoutMs, () => controller.abort(new Error(`no answer within ${config.timeoutMs} ms`)));
     try {
       const res = await doFetch(url, { method: 'POST', headers, body, signal: controller.signal, redirect: 'manual' });
@@ -110,7 +117,7 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
       return errorMessage(reason);
     } finally {
       timer.cancel();
-      abort.signal.removeEventListener('abort', onStop);
+      abortPosts.signal.removeEventListener('abort', onStop);
     }
   }
 
@@ -133,14 +140,15 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
       const first = events[0]!.id;
       const last = events[events.length - 1]!.id;
       const problem = await post(url, events);
-      if (stopped) return;
       if (problem === null) {
+        // Even when stopping: the receiver has these events, so the cursor must say so.
         repo.advance(url, last, clock.now());
         if (failures > 0) logger.info({ url, after: failures }, 'webhook delivered again after failures');
         failures = 0;
         logger.debug({ url, events: events.length, first, last }, 'webhook batch delivered');
         continue;
       }
+      if (stopped) return;
       failures++;
       repo.fail(url, problem, clock.now());
       const wait = backoffMs(failures, config.retryInitialMs, config.retryMaxMs);
@@ -173,11 +181,13 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
     poke() {
       for (const wake of [...idle]) wake();
     },
-    async stop() {
+    async stop(graceMs = Math.min(config.timeoutMs, 5_000)) {
       if (stopped) return;
       stopped = true;
       abort.abort(new Error('shutting down'));
+      const cut = clock.setTimer(graceMs, () => abortPosts.abort(new Error('shutting down')));
       await Promise.all(loops);
+      cut.cancel();
       for (const url of config.urls) repo.release(url, deps.owner);
     },
     state() {

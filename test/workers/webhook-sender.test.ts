@@ -124,3 +124,46 @@ t.test('the cursor survives a restart; a second node does not send while the lea
   t.same(receiver.acknowledged().map((e) => [e.id, e.queue_id]), [[2, 'M1'], [3, 'M2'], [4, 'M3']], 'each event once, in order');
   t.notOk(receiver.posts.some((p) => p.batch.events.some((e) => e.queue_id === 'OLD')), 'history before the URL existed is not replayed');
 });
+
+t.test('stop: a POST answered 2xx within the grace moves the cursor; one past the grace is cut and sent again later', async (t) => {
+  const { queue, repo } = setup(t);
+  const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+  const pending: { resolve: (r: Response) => void; signal: AbortSignal }[] = [];
+  const fakeFetch = ((_url: string, init: RequestInit) =>
+    new Promise<Response>((resolve, reject) => {
+      const signal = init.signal!;
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      pending.push({ resolve, signal });
+    })) as unknown as typeof fetch;
+  const make = (owner: string) =>
+    createWebhookSender({
+      config: { urls: ['http://127.0.0.1:9/hooks'], secret: SECRET, batchSize: 10, timeoutMs: 60_000, pollIntervalMs: 60_000, retryInitialMs: 1000, retryMaxMs: 1000 },
+      repo, events: queue.events, messages: queue.messages, clock, logger: silentLogger(), owner, userAgent: 'Ferry/test', fetch: fakeFetch,
+    });
+
+  const first = make('node-a');
+  first.start();
+  addMessage(queue, 'M1', clock.now(), ['a@x.test', 'b@x.test']);
+  first.poke();
+  await waitFor(() => pending.length === 1, 5000, 'the first POST');
+  const stopping = first.stop(2000);
+  await new Promise((r) => setTimeout(r, 20));
+  t.notOk(pending[0]!.signal.aborted, 'a POST in flight is not cut at once');
+  pending[0]!.resolve(new Response('ok', { status: 200 }));
+  await stopping;
+  t.equal(repo.get('http://127.0.0.1:9/hooks')!.lastEventId, 2, 'answered during the grace: the cursor moved');
+
+  const second = make('node-a');
+  second.start();
+  addMessage(queue, 'M2', clock.now(), ['c@x.test']);
+  second.poke();
+  await waitFor(() => pending.length === 2, 5000, 'the second POST');
+  let stopped = false;
+  const stopping2 = second.stop(2000).then(() => (stopped = true));
+  await new Promise((r) => setTimeout(r, 20));
+  t.notOk(stopped, 'stop waits for the POST');
+  clock.advance(2000);
+  await stopping2;
+  t.ok(pending[1]!.signal.aborted, 'past the grace, the POST is cut');
+  t.equal(repo.get('http://127.0.0.1:9/hooks')!.lastEventId, 2, 'and its batch is left for the next start');
+});
