@@ -74,7 +74,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  const committer = createGroupCommitter<AcceptedMessage>((batch) => queue.accept(batch), config.spool.commitBatchMax);
+  // Intake's transaction also records the DSNs its dropped recipients make due (see dsn below).
+  const acceptBatch = db.transaction((batch: AcceptedMessage[]) => {
+    queue.accept(batch);
+    dsn?.recordDropped(batch, clock.now());
+  });
+  const committer = createGroupCommitter<AcceptedMessage>(acceptBatch, config.spool.commitBatchMax);
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
   let current = config;
@@ -153,9 +158,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
+        db,
         queue,
-        // Synchronous: the report is committed right after the outcome's transaction, in the same turn.
-        commit: async (m) => queue.accept([m]),
         hostname: config.hostname,
         clock,
         random,
@@ -167,6 +171,20 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         onQueued: () => scheduler.poke(),
       })
     : null;
+  // A lost body (a disk fault) ends the message's pending recipients; the sender is told in the same transaction.
+  const expireLostBodyTx = db.transaction((id: string, reason: string) => {
+    const now = clock.now();
+    const expired = queue.expireMessage(id, now, reason);
+    dsn?.record(
+      id,
+      expired.map((r) => ({ address: r.address, kind: 'expired' as const, category: 'other', reply: reason, code: null, enhanced: null, remoteMta: null, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null, bodyLost: true })),
+      now,
+    );
+  });
+  function expireLostBody(id: string, reason: string): void {
+    expireLostBodyTx(id, reason);
+    dsn?.flush();
+  }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp =
     config.verp.enabled && config.verp.domain && config.verp.secret
@@ -234,10 +252,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     random,
     logger,
     suppress: consequences.suppress,
+    withinTransaction: dsn ? (applied, ctx, now) => dsn.recordApplied(applied, ctx, now) : undefined,
     onApplied: (applied, ctx) => {
       metrics.attempted(applied.map((a) => ({ domain: a.recipient.domain, status: a.decision.status, category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
       consequences.onApplied(applied, ctx);
-      dsn?.onApplied(applied, ctx);
+      dsn?.flush();
       webhooks?.poke();
       slowDown(applied);
     },
@@ -255,6 +274,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     gate: throttle,
     prepare: (id) => preparer.prepare(id),
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
+    expireLostBody,
   });
 
   const intake = createIntake({
@@ -269,7 +289,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     onAccepted: (ids) => {
       scheduler.poke();
-      dsn?.onAccepted(ids);
+      dsn?.flush();
       webhooks?.poke();
     },
   });
@@ -337,9 +357,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       const released = queue.recipients.releaseOwned(config.hostname, now);
       if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
       const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
-      for (const id of report.missingBodies) {
-        queue.expireMessage(id, clock.now(), 'spool file missing at start-up: the message body was lost');
-      }
+      for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+      // Reports recorded before a crash but not yet queued.
+      dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
       webhooks?.prepare();
       await disk.start();
@@ -399,7 +419,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
             suppressions: bounceSuppressions,
             clock,
             logger,
-            report: dsn ? (id, recipients) => dsn.report(id, recipients) : undefined,
+            dsn: dsn ?? undefined,
             onRecorded: () => webhooks?.poke(),
           }),
           logger,
@@ -434,7 +454,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Group commits scheduled by the last sessions run on setImmediate; let them land.
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await scheduler.stop(config.smtp.shutdownGraceMs);
-      await dsn?.idle();
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
       await http?.stop();

@@ -40,8 +40,11 @@ export interface BounceProcessorDeps {
   suppressions: BounceSuppressions;
   clock: Clock;
   logger: Logger;
-  /** Reports async bounces to the original sender (the DSN notifier). */
-  report?: (messageId: string, recipients: DsnRecipient[]) => Promise<unknown>;
+  /**
+   * Reports async bounces to the original sender (the DSN notifier): `record` runs inside the
+   * transaction that bounces the recipients, `flush` after it commits.
+   */
+  dsn?: { record(messageId: string, recipients: DsnRecipient[], now: number): void; flush(): unknown };
   /** Something was recorded (webhooks look now). */
   onRecorded?: () => void;
 }
@@ -131,10 +134,12 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
     return rows.length === 1 ? rows[0]! : null;
   }
 
-  async function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): Promise<BounceResult[]> {
+  // Every recipient the report names, and the DSN to the sender, in one transaction.
+  const recordReport = db.transaction((mail: InboundMail, report: DeliveryReport, token: VerpToken): { results: BounceResult[]; bounced: number } => {
     const rows = queue.recipients.forMessage(token.queueId);
     const results: BounceResult[] = [];
     const dsn: DsnRecipient[] = [];
+    const now = deps.clock.now();
     for (const rr of report.recipients) {
       if (rr.action !== 'failed') {
         results.push({ action: 'ignored', reason: `action ${rr.action || 'missing'} for ${rr.finalRecipient ?? '?'}` });
@@ -148,7 +153,6 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
       }
       const reply = replyOf(rr);
       const c = deps.classifier.classify({ kind: 'reply', reply });
-      const now = deps.clock.now();
       const changed = recordBounce(row, reply, c, rr.remoteMta, report.reportingMta, now);
       if (!changed) {
         results.push({ action: 'ignored', reason: `${row.address} is already final` });
@@ -170,9 +174,15 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
         lastAttemptAt: now,
       });
     }
-    if (dsn.length > 0) {
+    if (dsn.length > 0) deps.dsn?.record(token.queueId, dsn, now);
+    return { results, bounced: dsn.length };
+  });
+
+  function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): BounceResult[] {
+    const { results, bounced } = recordReport(mail, report, token);
+    if (bounced > 0) {
       deps.onRecorded?.();
-      await deps.report?.(token.queueId, dsn)?.catch((err: unknown) => logger.error({ err, queueId: token.queueId }, 'could not queue a DSN for an asynchronous bounce'));
+      deps.dsn?.flush();
     }
     return results;
   }

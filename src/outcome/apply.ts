@@ -48,6 +48,8 @@ export interface OutcomeDeps {
   random: Random;
   logger: Logger;
   suppress?: SuppressHook;
+  /** Inside the transaction, after the decisions: records what must commit with them (due DSNs). */
+  withinTransaction?: (applied: AppliedDecision[], ctx: AttemptContext, now: number) => void;
   /** After the transaction: feeds the throttle, DSNs, metrics. Never throws into the caller. */
   onApplied?: (applied: AppliedDecision[], ctx: AttemptContext) => void;
 }
@@ -127,6 +129,7 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
       }
       applied.push({ recipient, decision });
     }
+    if (applied.length > 0) deps.withinTransaction?.(applied, ctx, now);
     return applied;
   }
   // Outcomes commit without their own fsync (see relaxedDurability): losing one to a power cut

@@ -24,6 +24,8 @@ export interface DsnRecipient {
   lastAttemptAt: number | null;
   /** Dropped recipients: when the address went on the suppression list. */
   suppressedAt?: number | null;
+  /** Expired because this relay lost the message's stored body (a disk fault), not for time. */
+  bodyLost?: boolean;
 }
 
 export interface DsnOriginal {
@@ -95,6 +97,9 @@ export function explain(r: DsnRecipient, maxAgeHours: number): string {
     }
     return `this address is on the suppression list because it bounced${when}: ask your admin to remove it once the recipient has fixed their mailbox.`;
   }
+  if (r.bodyLost) {
+    return 'the relay lost its stored copy of your message before it could be delivered (a fault on our side, not the recipient\'s): please send it again.';
+  }
   const words = CATEGORY_WORDS[r.category ?? 'other'] ?? CATEGORY_WORDS.other!;
   if (r.kind === 'expired') {
     const days = maxAgeHours / 24;
@@ -107,6 +112,8 @@ export function explain(r: DsnRecipient, maxAgeHours: number): string {
 /** RFC 3464 Status for a recipient: its enhanced code, else one derived from the category or code. */
 export function statusCode(r: DsnRecipient): string {
   if (r.kind === 'dropped') return '5.7.1';
+  // 5.3.0: "other or undefined mail system status" — the relay's own storage failed.
+  if (r.bodyLost) return '5.3.0';
   if (r.enhanced && /^[245]\.\d{1,3}\.\d{1,3}$/.test(r.enhanced)) {
     // A DSN reports a failure: a final 2.x.x would contradict "Action: failed".
     return r.enhanced.startsWith('2') ? `5${r.enhanced.slice(1)}` : r.enhanced;
@@ -223,7 +230,7 @@ function deliveryStatus(input: DsnInput): string {
       f.push(fold(`Diagnostic-Code: ${smtp ? 'smtp' : 'X-Ferry'}; ${ascii(r.reply)}`));
     }
     if (r.lastAttemptAt) f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
-    if (r.kind === 'expired') f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
+    if (r.kind === 'expired' && !r.bodyLost) f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
     if (r.category) f.push(`X-Ferry-Category: ${r.category}`);
     blocks.push(f.join('\r\n'));
   }
@@ -236,7 +243,7 @@ export function composeDsn(input: DsnInput): ComposedDsn {
   const allDropped = input.recipients.every((r) => r.kind === 'dropped');
   const subject = allDropped
     ? 'Undelivered Mail: recipient on the suppression list'
-    : input.recipients.every((r) => r.kind === 'expired')
+    : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost)
       ? 'Undelivered Mail: delivery time expired'
       : 'Undelivered Mail Returned to Sender';
   const fullSubject = o.subject ? `${subject}: ${o.subject}` : subject;

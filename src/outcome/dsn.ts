@@ -2,6 +2,8 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
 import { parseAddress } from '../policy/addresses.js';
+import type { Db } from '../store/db.js';
+import { createDsnOutboxRepo } from '../store/dsn-outbox-repo.js';
 import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
 import type { AttemptContext, AppliedDecision } from './apply.js';
 import { composeDsn, type DsnRecipient } from './dsn-compose.js';
@@ -14,11 +16,11 @@ import { composeDsn, type DsnRecipient } from './dsn-compose.js';
  *
  * Never to a null sender, never about a message that is itself a DSN.
  *
- * Durability: the report is composed and committed synchronously (report() does no I/O before
- * `commit`), in its own transaction right after the outcome's, in the same turn of the event
- * loop. Only a crash between those two commits loses the report (the recipient's status and
- * event are never lost); composing inside the outcome transaction would close that window at
- * the price of MIME building under the delivery path's write lock.
+ * Durability (an outbox): whoever ends recipients records the report that is due — a row of
+ * dsn_outbox — inside the same transaction as the status change. flush() then composes each
+ * due report outside the delivery path's transaction and queues it in one transaction with the
+ * removal of its outbox row. A crash between the two leaves the row, and the next start queues
+ * the report; nothing is reported twice.
  */
 export interface DsnConfig {
   /** Also report recipients dropped at intake because they are on the suppression list. */
@@ -26,9 +28,8 @@ export interface DsnConfig {
 }
 
 export interface DsnNotifierDeps {
+  db: Db;
   queue: QueueStore;
-  /** Commits a message; called before report() awaits anything, so a synchronous commit lands in the caller's turn. */
-  commit: (m: AcceptedMessage) => Promise<void>;
   hostname: string;
   clock: Clock;
   random: Random;
@@ -44,24 +45,31 @@ export interface DsnNotifierDeps {
 }
 
 export interface DsnNotifier {
-  /** For OutcomeDeps.onApplied: reports this batch's bounced and expired recipients. */
-  onApplied(applied: AppliedDecision[], ctx: AttemptContext): void;
-  /** After intake committed messages: reports their dropped recipients (if configured). */
-  onAccepted(ids: string[]): void;
-  /** Reports failed recipients of one message (e.g. an asynchronous bounce). Resolves with the DSN's id, or null when none is due. */
-  report(messageId: string, recipients: DsnRecipient[]): Promise<string | null>;
-  /** DSN commits still in progress (shutdown waits for them). */
-  idle(): Promise<void>;
+  /** Inside the outcome transaction: records the reports this batch's bounced and expired recipients make due. */
+  recordApplied(applied: AppliedDecision[], ctx: AttemptContext, now: number): void;
+  /** Inside the intake transaction: records reports for recipients dropped at intake (if configured). */
+  recordDropped(batch: readonly AcceptedMessage[], now: number): void;
+  /** Inside the transaction that ended these recipients of one message: records their report. */
+  record(messageId: string, recipients: DsnRecipient[], now: number): void;
+  /** Queues every due report; returns the ids of the DSNs queued. Call after the recording transaction committed. */
+  flush(): string[];
+  /** Reports due and not yet queued. */
+  pending(): number;
 }
 
 export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
-  const { queue, logger } = deps;
-  const inFlight = new Set<Promise<unknown>>();
+  const { db, queue, logger } = deps;
+  const outbox = createDsnOutboxRepo<DsnRecipient>(db);
+  /** Rows whose report could not be composed in this process: kept for the next start, not retried in a loop. */
+  const failed = new Set<number>();
 
-  async function report(messageId: string, recipients: DsnRecipient[]): Promise<string | null> {
-    if (recipients.length === 0) return null;
+  /** Builds the DSN for one due report, or says why none is sent. */
+  function compose(messageId: string, recipients: DsnRecipient[]): AcceptedMessage | null {
     const original = queue.messages.get(messageId);
-    if (!original) return null;
+    if (!original) {
+      logger.info({ queueId: messageId }, 'no DSN: the original message is no longer in the queue');
+      return null;
+    }
     if (original.kind === 'dsn') {
       logger.info({ queueId: messageId, recipients: recipients.map((r) => r.address) }, 'no DSN: the failed message is itself a DSN');
       return null;
@@ -93,7 +101,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
       },
       recipients,
     });
-    const accepted: AcceptedMessage = {
+    return {
       message: {
         id,
         createdAt: now,
@@ -115,24 +123,21 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
       },
       recipients: [{ address: to.address, domain: to.domain, status: 'queued', reason: null, category: null }],
     };
-    await deps.commit(accepted);
-    logger.info(
-      { queueId: id, about: messageId, to: to.address, recipients: recipients.map((r) => `${r.address} (${r.kind})`) },
-      'delivery status notification queued',
-    );
-    deps.onQueued?.(id);
-    return id;
   }
 
-  function track(p: Promise<unknown>, messageId: string): void {
-    const q = p.catch((err: unknown) => logger.error({ err, queueId: messageId }, 'could not queue a delivery status notification'));
-    inFlight.add(q);
-    void q.finally(() => inFlight.delete(q));
+  // The DSN and the removal of its outbox row commit together: queued once, never lost.
+  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null) => {
+    if (dsn) queue.accept([dsn]);
+    outbox.remove(rowId);
+  });
+
+  function record(messageId: string, recipients: DsnRecipient[], now: number): void {
+    if (recipients.length > 0) outbox.add(messageId, recipients, now);
   }
 
   return {
-    report,
-    onApplied(applied, ctx) {
+    record,
+    recordApplied(applied, ctx, now) {
       const byMessage = new Map<string, DsnRecipient[]>();
       for (const a of applied) {
         const d = a.decision;
@@ -150,33 +155,60 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         });
         byMessage.set(a.recipient.messageId, list);
       }
-      for (const [messageId, recipients] of byMessage) track(report(messageId, recipients), messageId);
+      for (const [messageId, recipients] of byMessage) record(messageId, recipients, now);
     },
-    onAccepted(ids) {
+    recordDropped(batch, now) {
       if (!deps.config.onDropped) return;
-      for (const id of ids) {
-        const dropped = queue.recipients.forMessage(id).filter((r) => r.status === 'dropped');
-        if (dropped.length === 0) continue;
-        const message = queue.messages.getSummary(id);
-        const recipients = dropped.map((r): DsnRecipient => {
-          const entry = deps.suppressionOf?.(r.address, message?.username ?? null) ?? null;
-          return {
-            address: r.address,
-            kind: 'dropped',
-            category: entry?.category ?? r.category,
-            reply: r.lastReply,
-            code: null,
-            enhanced: null,
-            remoteMta: null,
-            lastAttemptAt: null,
-            suppressedAt: entry?.createdAt ?? null,
-          };
-        });
-        track(report(id, recipients), id);
+      for (const { message, recipients } of batch) {
+        const dropped = recipients.filter((r) => r.status === 'dropped');
+        if (dropped.length === 0 || message.kind === 'dsn' || message.sender === '') continue;
+        record(
+          message.id,
+          dropped.map((r): DsnRecipient => {
+            const entry = deps.suppressionOf?.(r.address, message.username) ?? null;
+            return {
+              address: r.address,
+              kind: 'dropped',
+              category: entry?.category ?? r.category,
+              reply: r.reason,
+              code: null,
+              enhanced: null,
+              remoteMta: null,
+              lastAttemptAt: null,
+              suppressedAt: entry?.createdAt ?? null,
+            };
+          }),
+          now,
+        );
       }
     },
-    async idle() {
-      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    flush() {
+      const queued: string[] = [];
+      let after = 0;
+      for (;;) {
+        const rows = outbox.list(after, 100);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          after = row.id;
+          if (failed.has(row.id)) continue;
+          try {
+            const dsn = compose(row.messageId, row.recipients);
+            queueOne(row.id, dsn);
+            if (!dsn) continue;
+            queued.push(dsn.message.id);
+            logger.info(
+              { queueId: dsn.message.id, about: row.messageId, to: dsn.recipients[0]!.address, recipients: row.recipients.map((r) => `${r.address} (${r.kind})`) },
+              'delivery status notification queued',
+            );
+            deps.onQueued?.(dsn.message.id);
+          } catch (err) {
+            failed.add(row.id);
+            logger.error({ err, queueId: row.messageId, outboxId: row.id }, 'could not queue a delivery status notification: kept for the next start');
+          }
+        }
+      }
+      return queued;
     },
+    pending: () => outbox.count(),
   };
 }

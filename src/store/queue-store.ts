@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import { createEventsRepo } from './events-repo.js';
 import { createMessagesRepo, type MessageRow } from './messages-repo.js';
-import { createRecipientsRepo, type NewRecipient } from './recipients-repo.js';
+import { createRecipientsRepo, type NewRecipient, type RecipientRow } from './recipients-repo.js';
 
 /** A message ready to be committed at end of DATA, with what intake decided for each recipient. */
 export interface AcceptedMessage {
@@ -38,23 +38,23 @@ export function createQueueStore(db: Db) {
     }
   });
 
-  const expireMessage = db.transaction((messageId: string, at: number, reason: string) => {
-    let n = 0;
+  const expireMessage = db.transaction((messageId: string, at: number, reason: string): RecipientRow[] => {
+    const expired: RecipientRow[] = [];
     for (const r of recipients.forMessage(messageId)) {
       if (r.status !== 'queued' && r.status !== 'deferred') continue;
       recipients.changeStatus(r.id, { status: 'expired', at, nextAttemptAt: null, attempted: false, reply: reason, category: 'other' });
       events.append({ at, messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: 'other', detail: { reason } });
-      n++;
+      expired.push(r);
     }
-    return n;
+    return expired;
   });
 
   return {
     messages,
     recipients,
     events,
-    /** Ends every pending recipient of a message as expired (e.g. its body is lost). Returns how many. */
-    expireMessage(messageId: string, at: number, reason: string): number {
+    /** Ends every pending recipient of a message as expired (e.g. its body is lost). Returns them (as they were). */
+    expireMessage(messageId: string, at: number, reason: string): RecipientRow[] {
       return expireMessage(messageId, at, reason);
     },
     /** Commits a batch of accepted messages in one transaction: one fsync for all of them. */

@@ -27,6 +27,8 @@ export interface WorkerDeps {
   prepare: ((messageId: string) => Promise<PreparedMessage | null>) | undefined;
   /** The MAIL FROM for one transaction (VERP); absent: the message's own envelope sender. */
   envelopeSender?: ((message: MessageRow, rows: readonly RecipientRow[]) => string) | undefined;
+  /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
+  expireLostBody?: ((messageId: string, reason: string) => void) | undefined;
   signal: AbortSignal;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
@@ -93,7 +95,9 @@ async function sendOne(
     }
     const m = prepared.message;
     if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
-      queue.expireMessage(m.id, clock.now(), `spool file ${m.spoolFile} is missing: the message body was lost`);
+      const reason = `spool file ${m.spoolFile} is missing: the message body was lost`;
+      if (deps.expireLostBody) deps.expireLostBody(m.id, reason);
+      else queue.expireMessage(m.id, clock.now(), reason);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
       return { recorded: Promise.resolve() };
     }

@@ -60,6 +60,8 @@ export interface SchedulerOptions {
   prepare?: (messageId: string) => Promise<PreparedMessage | null>;
   /** The MAIL FROM for one transaction (VERP return paths); absent: the message's envelope sender. */
   envelopeSender?: (message: MessageRow, rows: readonly RecipientRow[]) => string;
+  /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
+  expireLostBody?: (messageId: string, reason: string) => void;
   /** Upper bound on recipients claimed but not finished (memory bound). */
   maxInFlight?: number;
   /** Longest sleep when nothing is due, so queue changes made by the CLI are noticed. */
@@ -194,6 +196,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       gate: opts.gate,
       prepare: opts.prepare,
       envelopeSender: opts.envelopeSender,
+      expireLostBody: opts.expireLostBody,
       signal: abort.signal,
       finished: (n) => {
         inFlight -= n;

@@ -82,7 +82,7 @@ t.test('expireMessage ends only pending recipients, with an event each', async (
   q.accept([m]);
   const [a] = q.recipients.forMessage(m.message.id);
   q.recipients.changeStatus(a!.id, { status: 'delivered', at: 1, nextAttemptAt: null, attempted: true });
-  t.equal(q.expireMessage(m.message.id, 2, 'body lost'), 1);
+  t.equal(q.expireMessage(m.message.id, 2, 'body lost').length, 1);
   t.same(q.recipients.forMessage(m.message.id).map((r) => r.status), ['delivered', 'expired']);
   const last = q.events.forMessage(m.message.id).at(-1)!;
   t.same([last.type, last.recipient, last.detail], ['expired', 'b@example.net', { reason: 'body lost' }]);

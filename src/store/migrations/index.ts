@@ -6,7 +6,8 @@ import { migration004 } from './004-suppressions.js';
 import { migration005 } from './005-limits.js';
 import { migration006 } from './006-webhooks.js';
 import { migration007 } from './007-ops-indexes.js';
+import { migration008 } from './008-dsn-outbox.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008];
 export type { Migration };
