@@ -70,7 +70,13 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
       const recipient = queue.recipients.get(item.recipient.id);
       if (!recipient || FINAL_STATUSES.has(recipient.status)) continue;
       const { fact, firstQueuedAt } = item;
-      const decision = decide(fact, { now, firstQueuedAt, attemptsSoFar: recipient.attempts }, deps.classifier, deps.retry, deps.random);
+      const decision = decide(
+        fact,
+        { now, firstQueuedAt, attemptsSoFar: recipient.attempts, mailboxFullSince: () => attempts.streakSince(recipient.id, 'mailbox_full') },
+        deps.classifier,
+        deps.retry,
+        deps.random,
+      );
       const category = decision.classification?.category ?? null;
       queue.recipients.changeStatus(recipient.id, {
         status: decision.status,

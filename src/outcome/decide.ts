@@ -48,7 +48,16 @@ export function retryDelayMs(attemptsSoFar: number, policy: RetryPolicy, random:
 
 export function decide(
   fact: AttemptFact,
-  ctx: { now: number; firstQueuedAt: number; attemptsSoFar: number },
+  ctx: {
+    now: number;
+    firstQueuedAt: number;
+    attemptsSoFar: number;
+    /**
+     * When the recipient's current run of "mailbox full" replies began (earlier attempts, not
+     * this one); read only for a mailbox_full verdict. Absent: measured from the queue time.
+     */
+    mailboxFullSince?: () => number | null;
+  },
   classifier: Classifier,
   policy: RetryPolicy,
   random: Random,
@@ -75,8 +84,12 @@ export function decide(
     return { status: 'bounced', nextAttemptAt: null, classification, suppress: classification.suppress, replyText, code, enhanced };
   }
   const age = ctx.now - ctx.firstQueuedAt;
+  // "Persists": measured from the first of an unbroken run of full-mailbox replies, so a mailbox
+  // that was full once on day 1 and again today is not taken for one full for three days.
   const suppressFull =
-    classification.category === 'mailbox_full' && age >= policy.mailboxFullSuppressAfterHours * 3_600_000;
+    classification.category === 'mailbox_full' &&
+    age >= policy.mailboxFullSuppressAfterHours * 3_600_000 &&
+    ctx.now - (ctx.mailboxFullSince ? (ctx.mailboxFullSince() ?? ctx.now) : ctx.firstQueuedAt) >= policy.mailboxFullSuppressAfterHours * 3_600_000;
   if (age >= policy.maxAgeHours * 3_600_000) {
     return { status: 'expired', nextAttemptAt: null, classification, suppress: suppressFull, replyText, code, enhanced };
   }

@@ -55,10 +55,21 @@ export function createAttemptsRepo(db: Db) {
        @code, @enhanced, @reply, @errorKind, @error, @category, @rule, @hops)`,
   );
   const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
+  // The first attempt of the latest unbroken run of one category (anything else breaks it).
+  const streakStart = db
+    .prepare(
+      `SELECT min(at) FROM attempts WHERE recipient_id = @id AND category = @category
+         AND id > coalesce((SELECT max(id) FROM attempts WHERE recipient_id = @id AND (category IS NULL OR category <> @category)), 0)`,
+    )
+    .pluck();
 
   return {
     insert(a: AttemptRow): void {
       insert.run({ ...a, hops: a.hops ? JSON.stringify(a.hops) : null });
+    },
+    /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
+    streakSince(recipientId: number, category: string): number | null {
+      return (streakStart.get({ id: recipientId, category }) as number | null) ?? null;
     },
     forMessage(messageId: string): AttemptRow[] {
       return (byMessage.all(messageId) as RawAttempt[]).map((r) => ({

@@ -45,7 +45,27 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
     outcome.apply([{ recipient, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
     return queue.recipients.get(recipient.id)!;
   }
-  return { list, lines, consequences, attempt };
+  /** One message to `address`, accepted now; applies each reply at its hour after acceptance, moving the clock. */
+  function series(address: string, replies: [hour: number, reply: string][]) {
+    const id = `M${++n}`;
+    const createdAt = clock.now();
+    queue.accept([{
+      message: { id, createdAt, sender: 'app@sender.test', username: null, clientIp: null, helo: null, tls: null, size: 1, headers: Buffer.from('\r\n'), body: null,
+        spoolFile: null, headerFrom: null, messageIdHeader: null, subject: null, eightBit: false, smtputf8: false, kind: 'submission' },
+      recipients: [{ address, domain: address.split('@')[1]!, status: 'queued', reason: null, category: null }],
+    }]);
+    const rid = queue.recipients.forMessage(id)[0]!.id;
+    const seen: boolean[] = [];
+    for (const [hour, reply] of replies) {
+      clock.advance(createdAt + hour * HOUR - clock.now());
+      const m = /^(\d{3})[ -](?:([245]\.\d\.\d{1,3}) )?/.exec(reply)!;
+      const fact: AttemptFact = { kind: 'failed', phase: 'rcpt', reply: { code: Number(m[1]), enhanced: m[2] ?? null, text: reply } };
+      outcome.apply([{ recipient: queue.recipients.get(rid)!, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
+      seen.push(list.find(address, null) !== null);
+    }
+    return seen;
+  }
+  return { list, lines, consequences, attempt, series };
 }
 
 t.test('user_unknown suppresses with the reply as reason, source bounce', async (t) => {
@@ -64,15 +84,14 @@ t.test('a 4xx whose category is permanent bounces at once', async (t) => {
   t.ok(list.find('gone@dest.test', null), 'and suppressed');
 });
 
-t.test('mailbox_full suppresses only once it has persisted for mailboxFullSuppressAfterHours', async (t) => {
-  const { list, attempt } = setup(t);
-  const young = attempt('full1@dest.test', '452 4.2.2 The email account that you tried to reach is over quota.', 71);
-  t.equal(young.status, 'deferred');
-  t.equal(young.category, 'mailbox_full');
-  t.equal(list.find('full1@dest.test', null), null, 'full for 71 hours: not suppressed');
-  const old = attempt('full2@dest.test', '452 4.2.2 The email account that you tried to reach is over quota.', 72);
-  t.equal(old.status, 'deferred', 'still retried (within maxAgeHours)');
-  t.match(list.find('full2@dest.test', null), { category: 'mailbox_full', source: 'bounce' }, 'full for 72 hours: suppressed');
+t.test('mailbox_full suppresses only once full replies have persisted for mailboxFullSuppressAfterHours', async (t) => {
+  const { list, series } = setup(t);
+  const FULL = '452 4.2.2 The email account that you tried to reach is over quota.';
+  const TIMEOUT = '421 4.4.2 mx.dest.test Error: timeout exceeded';
+  t.same(series('full1@dest.test', [[0, FULL], [24, FULL], [71, FULL], [72, FULL]]), [false, false, false, true], 'full from hour 0: suppressed at hour 72, not before');
+  t.match(list.find('full1@dest.test', null), { category: 'mailbox_full', source: 'bounce' });
+  t.same(series('full2@dest.test', [[0, TIMEOUT], [48, TIMEOUT], [72, FULL], [100, FULL], [144, FULL]]), [false, false, false, false, true], 'the run starts at the first full reply, not at queue time');
+  t.same(series('full3@dest.test', [[0, FULL], [30, TIMEOUT], [72, FULL], [143, FULL], [144, FULL]]), [false, false, false, false, true], 'another reply in between starts a new run');
 });
 
 t.test('blocked, policy and spam_content never suppress; they are counted per destination and logged', async (t) => {
