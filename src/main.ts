@@ -16,15 +16,11 @@ import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
 import { createSenderDomainCheck } from './policy/sender-domains.js';
-import { createDmarcGuard } from './policy/dmarc-guard.js';
-import { createDmarcCheck } from './policy/dmarc-check.js';
 import { createIntake, type MessageCheck } from './receive/intake.js';
 import { createSmtpListener, type RecipientPolicy, type SmtpListener } from './receive/smtp-listener.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
-import { createKeySource } from './sign/keys.js';
-import { createSigner } from './sign/signer.js';
 import { createMessagePreparer } from './sign/prepare.js';
-import { createRouter } from './deliver/route.js';
+import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
@@ -35,7 +31,6 @@ import { createWebhooksRepo } from './store/webhooks-repo.js';
 import { createVerp } from './bounce/verp.js';
 import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
-import { FerryError } from './core/errors.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
 import { createScheduler } from './workers/scheduler.js';
@@ -45,12 +40,7 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { errorMessage } from './core/errors.js';
-import type { KeySource } from './sign/keys.js';
-import { loadPrivateKey } from './sign/keys.js';
-import type { Signer } from './sign/signer.js';
-import type { Router } from './deliver/route.js';
-import type { RetryPolicy } from './outcome/decide.js';
+import { errorMessage, FerryError } from './core/errors.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
@@ -108,51 +98,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let http: HttpEndpoint | null = null;
   let bound: { smtp: string; smtps: string | null; http: string | null } | null = null;
 
-  // DKIM keys: configured PEM files plus those made by `ferry dkim keygen` (read per lookup).
-  // Rebuilt on reload (fresh cache: a key file replaced at the same path is read again).
-  const makeKeySource = (cfg: Config): KeySource =>
-    createKeySource((domain) => [
-      ...cfg.dkim.keys,
-      ...dkimKeys.byDomain(domain).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
-    ]);
-  let keySourceNow = makeKeySource(config);
-  const keySource: KeySource = { keysFor: (d) => keySourceNow.keysFor(d) };
-  const makeSigner = (cfg: Config): Signer =>
-    createSigner({ keys: keySource, defaultDomain: cfg.dkim.defaultDomain, clock, maxHeaderBytes: config.smtp.maxHeaderBytes + 64 * 1024 });
-  let signerNow = makeSigner(config);
-  const signer: Signer = { sign: (domain, input) => signerNow.sign(domain, input) };
-  const preparer = createMessagePreparer({ messages: queue.messages, spool, signer, clock, logger });
-
-  // The DMARC guard and the router are rebuilt on reload; the pipeline holds stable wrappers.
-  const makeDmarcCheck = (cfg: Config): MessageCheck | null => {
-    if (cfg.dmarc.mode === 'off') return null;
-    const guard = createDmarcGuard({
-      resolver,
-      clock,
-      mode: cfg.dmarc.mode,
-      hasKeyFor: (d) => keySource.keysFor(d).length > 0,
-      rewrite: cfg.dmarc.rewrite ?? { address: '', brand: '' },
-      logger,
-      cacheTtlMs: cfg.dmarc.cacheTtlMs,
-    });
-    return createDmarcCheck(guard, { clock, timeoutMs: cfg.dmarc.lookupTimeoutMs, logger });
-  };
-  let dmarcNow = makeDmarcCheck(config);
-  const checks: MessageCheck[] = [createSenderDomainCheck(), async (ctx) => (dmarcNow ? dmarcNow(ctx) : undefined)];
-
-  const makeRouter = (cfg: Config): Router =>
-    createRouter({
-      resolver,
-      routes: cfg.routes,
-      allowPrivateMx: cfg.delivery.allowPrivateMx,
-      port: cfg.delivery.port,
-      random,
-      requireTlsDomains: cfg.delivery.requireTlsDomains,
-      clock,
-    });
-  let routerNow = makeRouter(config);
-  const router: Router = { resolve: (domain) => routerNow.resolve(domain) };
-  const deliverer = createDeliverer({ router, hostname: config.hostname, timeouts: config.delivery, clock, logger });
+  // DKIM keys and signer, the DMARC guard and the router: rebuilt by a reload, behind stable wrappers.
+  const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes });
+  const preparer = createMessagePreparer({ messages: queue.messages, spool, signer: live.signer, clock, logger });
+  const checks: MessageCheck[] = [createSenderDomainCheck(), live.dmarcCheck];
+  const deliverer = createDeliverer({ router: live.router, hostname: config.hostname, timeouts: config.delivery, clock, logger });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   const bounceSuppressions = createSuppressionList({ db, clock });
   const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });
@@ -175,11 +125,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const expireLostBodyTx = db.transaction((id: string, reason: string) => {
     const now = clock.now();
     const expired = queue.expireMessage(id, now, reason);
-    dsn?.record(
-      id,
-      expired.map((r) => ({ address: r.address, kind: 'expired' as const, category: 'other', reply: reason, code: null, enhanced: null, remoteMta: null, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null, bodyLost: true })),
-      now,
-    );
+    dsn?.recordBodyLost(id, expired, reason, now);
   });
   function expireLostBody(id: string, reason: string): void {
     expireLostBodyTx(id, reason);
@@ -208,21 +154,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           userAgent: `Ferry/${VERSION}`,
         })
       : null;
-  // Read at each decision, so a reload changes the schedule from the next attempt on.
-  const liveRetry: RetryPolicy = {
-    get retryScheduleMinutes() {
-      return current.delivery.retryScheduleMinutes;
-    },
-    get retryJitter() {
-      return current.delivery.retryJitter;
-    },
-    get maxAgeHours() {
-      return current.delivery.maxAgeHours;
-    },
-    get mailboxFullSuppressAfterHours() {
-      return current.bounces.mailboxFullSuppressAfterHours;
-    },
-  };
   // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are
   // picked up within limits.reloadIntervalMs; mail held back under the old ones is due again.
   const throttle = createThrottle({
@@ -247,7 +178,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     db,
     queue,
     classifier: createClassifier(),
-    retry: liveRetry,
+    // Read at each decision, so a reload changes the schedule from the next attempt on.
+    retry: liveRetryPolicy(() => current),
     clock,
     random,
     logger,
@@ -306,13 +238,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   async function reload(next: Config): Promise<ReloadResult> {
     const plan = planReload(current, next);
     let tls: ReturnType<typeof loadTlsMaterial> | null = null;
-    let parts: { keys: KeySource; signer: Signer; dmarc: MessageCheck | null; router: Router };
+    let parts: ReturnType<typeof live.build>;
     try {
       // Load everything that can fail before swapping anything in. Certificates and key files
       // are read again even when their paths did not change (a renewed certificate, a rotated key).
       if (listener) tls = loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      for (const k of next.dkim.keys) loadPrivateKey(k.keyFile);
-      parts = { keys: makeKeySource(next), signer: makeSigner(next), dmarc: makeDmarcCheck(next), router: makeRouter(next) };
+      parts = live.build(next);
     } catch (err) {
       const error = errorMessage(err);
       metrics.reloaded(false);
@@ -320,10 +251,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       return { ok: false, error, applied: [], restartNeeded: [] };
     }
     current = next;
-    keySourceNow = parts.keys;
-    signerNow = parts.signer;
-    dmarcNow = parts.dmarc;
-    routerNow = parts.router;
+    live.swap(parts);
     if (tls) listener?.updateTls(tls);
     logger.level = next.log.level;
     throttle.reloadLimits();

@@ -5,6 +5,7 @@ import { parseAddress } from '../policy/addresses.js';
 import type { Db } from '../store/db.js';
 import { createDsnOutboxRepo } from '../store/dsn-outbox-repo.js';
 import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
+import type { RecipientRow } from '../store/recipients-repo.js';
 import type { AttemptContext, AppliedDecision } from './apply.js';
 import { composeDsn, type DsnRecipient } from './dsn-compose.js';
 
@@ -49,6 +50,8 @@ export interface DsnNotifier {
   recordApplied(applied: AppliedDecision[], ctx: AttemptContext, now: number): void;
   /** Inside the intake transaction: records reports for recipients dropped at intake (if configured). */
   recordDropped(batch: readonly AcceptedMessage[], now: number): void;
+  /** Inside the transaction that expired these recipients because their message's body was lost. */
+  recordBodyLost(messageId: string, expired: readonly RecipientRow[], reason: string, now: number): void;
   /** Inside the transaction that ended these recipients of one message: records their report. */
   record(messageId: string, recipients: DsnRecipient[], now: number): void;
   /** Queues every due report; returns the ids of the DSNs queued. Call after the recording transaction committed. */
@@ -156,6 +159,16 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         byMessage.set(a.recipient.messageId, list);
       }
       for (const [messageId, recipients] of byMessage) record(messageId, recipients, now);
+    },
+    recordBodyLost(messageId, expired, reason, now) {
+      record(
+        messageId,
+        expired.map((r) => ({
+          address: r.address, kind: 'expired', category: 'other', reply: reason, code: null, enhanced: null, remoteMta: null,
+          lastAttemptAt: r.attempts > 0 ? r.updatedAt : null, bodyLost: true,
+        })),
+        now,
+      );
     },
     recordDropped(batch, now) {
       if (!deps.config.onDropped) return;
