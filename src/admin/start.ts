@@ -17,6 +17,21 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
     .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
       const config = ctx.config();
+      // Signals are ours from here on. While the relay starts (recovery, binding), a SIGHUP is
+      // kept and applied once it runs — instead of Node's default action ending the process —
+      // and SIGTERM/SIGINT end the process at once, as before: nothing is accepted yet, and
+      // every step of start-up is safe to interrupt.
+      let running: ((signal: string) => void) | null = null;
+      let hupWhileStarting = false;
+      onSignal((signal) => {
+        if (running) return running(signal);
+        if (signal === 'SIGHUP') {
+          hupWhileStarting = true;
+          return;
+        }
+        ctx.io.stderr.write(`ferry: ${signal} while starting: exiting\n`);
+        process.exit(1);
+      });
       // Loaded here, not at the top: the relay's whole pipeline is most of the CLI's start-up
       // time, and no other command needs it.
       const { createFerry } = await import('../main.js');
@@ -27,7 +42,7 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
       let reloading: Promise<void> = Promise.resolve();
       await new Promise<void>((resolve) => {
         let stopping = false;
-        onSignal((signal) => {
+        running = (signal) => {
           if (signal === 'SIGHUP') {
             if (stopping) return;
             ferry.logger.info({ signal }, 'signal received, reloading the configuration');
@@ -50,7 +65,11 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
               process.exitCode = 1;
               resolve();
             });
-        });
+        };
+        if (hupWhileStarting) {
+          ferry.logger.info('a SIGHUP came while starting: reloading the configuration now');
+          running('SIGHUP');
+        }
       });
       removePidFile(pidFile, process.pid);
     });
