@@ -206,6 +206,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     gate: throttle,
     prepare: (id) => preparer.prepare(id),
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
+    transactionPerRecipient: verp !== null,
     expireLostBody,
   });
 

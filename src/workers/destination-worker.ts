@@ -55,7 +55,8 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
     while (session.usable && sent < perConnection && !deps.signal.aborted) {
       const next = dest.pending.entries().next();
       if (next.done) break;
-      const [messageId, rows] = next.value;
+      const [key, rows] = next.value;
+      const messageId = rows[0]!.messageId;
       const now = clock.now();
       const wait = deps.gate.takeMessage(dest.domain, now);
       if (wait !== null) {
@@ -65,7 +66,7 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
         deps.finished(held.length);
         break;
       }
-      dest.pending.delete(messageId);
+      dest.pending.delete(key);
       // The outcome commits with others finishing now; the next message need not wait for it.
       const { recorded } = await sendOne(messageId, rows, session, open.tries, deps);
       recording.add(recorded);

@@ -60,6 +60,11 @@ export interface SchedulerOptions {
   prepare?: (messageId: string) => Promise<PreparedMessage | null>;
   /** The MAIL FROM for one transaction (VERP return paths); absent: the message's envelope sender. */
   envelopeSender?: (message: MessageRow, rows: readonly RecipientRow[]) => string;
+  /**
+   * One SMTP transaction per recipient instead of per message (VERP: each recipient gets a return
+   * path that names it alone, so a bounce can only ever speak for the recipient it came from).
+   */
+  transactionPerRecipient?: boolean;
   /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
   expireLostBody?: (messageId: string, reason: string) => void;
   /** Upper bound on recipients claimed but not finished (memory bound). */
@@ -70,7 +75,10 @@ export interface SchedulerOptions {
 
 export interface Destination {
   domain: string;
-  /** Claimed recipients grouped by message, oldest first; taken by workers one message at a time. */
+  /**
+   * Claimed recipients grouped by transaction, oldest first; taken by workers one group at a
+   * time. Keyed by message id, or by message and recipient id when each recipient gets its own.
+   */
   pending: Map<string, RecipientRow[]>;
   active: number;
   /** true while the gate learns the destination's budget (gate.learn). */
@@ -115,9 +123,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           d = { domain: r.domain, pending: new Map(), active: 0 };
           destinations.set(r.domain, d);
         }
-        const group = d.pending.get(r.messageId);
+        // Recipients of one message to one domain share a transaction, unless each needs its own.
+        const key = opts.transactionPerRecipient ? `${r.messageId}#${r.id}` : r.messageId;
+        const group = d.pending.get(key);
         if (group) group.push(r);
-        else d.pending.set(r.messageId, [r]);
+        else d.pending.set(key, [r]);
       }
       inFlight += rows.length;
       // A full batch means more is due: claim it on the next turn, so a large backlog never

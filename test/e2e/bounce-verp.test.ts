@@ -59,18 +59,29 @@ t.test('VERP return path; a Postfix report → delivered becomes bounced, suppre
   t.equal(ferry.queue.events.forMessage(id).length, 3);
 });
 
-t.test('an Exchange NDR for one recipient of a multi-recipient message', async (t) => {
+t.test('a multi-recipient message: one transaction per recipient, so a report can only speak for its own recipient', async (t) => {
   const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
   const id = await deliver(ferry, smtpPort, ['jane@contoso.test', 'joe@contoso.test'], '<x1@sender.test>');
-  const returnPath = recipientMx.messages[0]!.envelope.from;
-  t.match(returnPath, new RegExp(`^bounces\\+${id.toLowerCase()}-0-[a-z2-7]{16}@bounce\\.ferry\\.test$`), 'one transaction: the token names the message only');
-  const replies = await sendRaw(bouncePort, '', [returnPath], exchangeNdr({ verp: returnPath, recipient: 'jane@contoso.test', originalMessageId: '<x1@sender.test>' }));
-  t.match(replies.at(-1), /^250 /);
   const rows = ferry.queue.recipients.forMessage(id);
-  t.same(rows.map((r) => [r.address, r.status, r.category]), [['jane@contoso.test', 'bounced', 'user_unknown'], ['joe@contoso.test', 'delivered', null]],
-    'Final-Recipient picks the recipient');
+  const verp = createVerp({ ...VERP, localPart: 'bounces' });
+  t.equal(recipientMx.messages.length, 2, 'two transactions');
+  const byRcpt = new Map(recipientMx.messages.map((m) => [m.envelope.to.join(','), m.envelope.from]));
+  t.equal(byRcpt.get('jane@contoso.test'), verp.address(id, rows[0]!.id), "jane's return path names jane");
+  t.equal(byRcpt.get('joe@contoso.test'), verp.address(id, rows[1]!.id), "joe's names joe");
+
+  // Joe, holding his own return path, forges a report about Jane: it can only bounce Joe.
+  const joePath = byRcpt.get('joe@contoso.test')!;
+  await sendRaw(bouncePort, '', [joePath], exchangeNdr({ verp: joePath, recipient: 'jane@contoso.test', originalMessageId: '<x1@sender.test>' }));
+  t.equal(ferry.queue.recipients.get(rows[0]!.id)!.status, 'delivered', "a report on joe's return path cannot touch jane");
+  t.equal(list.find('jane@contoso.test', null), null);
+  t.equal(ferry.queue.recipients.get(rows[1]!.id)!.status, 'bounced', 'the token, not the report text, names the recipient (forwarding may rewrite Final-Recipient)');
+
+  const janePath = byRcpt.get('jane@contoso.test')!;
+  const replies = await sendRaw(bouncePort, '', [janePath], exchangeNdr({ verp: janePath, recipient: 'jane@contoso.test', originalMessageId: '<x1@sender.test>' }));
+  t.match(replies.at(-1), /^250 /);
+  t.equal(ferry.queue.recipients.get(rows[0]!.id)!.status, 'bounced', "jane's own report bounces jane");
+  t.equal(ferry.queue.recipients.get(rows[0]!.id)!.category, 'user_unknown');
   t.match(list.find('jane@contoso.test', null), { source: 'bounce' });
-  t.equal(list.find('joe@contoso.test', null), null);
 });
 
 t.test('a forged token is ignored; other mail to the bounce domain is discarded with 250; relaying is refused', async (t) => {
