@@ -100,7 +100,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
               addressOf.get(a.recipientId) ?? String(a.recipientId),
               a.mxHost ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}` : '',
               a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : a.mxHost ? 'none' : '',
-              a.reply ?? (a.error ? `${a.errorKind ? `${a.errorKind}: ` : ''}${a.error}` : ''),
+              replyCell(a),
               a.result,
               a.category,
               describeHops(a),
@@ -116,6 +116,12 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         ),
       );
     });
+}
+
+/** The attempt's reply (or error), and the recipient's own RCPT reply when that is another one. */
+function replyCell(a: AttemptRow): string {
+  const main = a.reply ?? (a.error ? `${a.errorKind ? `${a.errorKind}: ` : ''}${a.error}` : '');
+  return a.rcptReply && a.rcptReply !== a.reply ? `${main}\n(RCPT: ${a.rcptReply})` : main;
 }
 
 function describeDetail(detail: Record<string, unknown>): string {

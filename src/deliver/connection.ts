@@ -111,8 +111,40 @@ function tlsInfo(conn: SMTPConnection): TlsInfo | null {
   return { protocol: s.getProtocol?.() ?? null, cipher: s.getCipher?.()?.name ?? null };
 }
 
+/**
+ * The server's replies from the latest MAIL FROM on, in order. Ferry resets between messages, so
+ * those are the replies to MAIL, each RCPT in turn, DATA and the final dot.
+ */
+function transactionReplies() {
+  let replies: string[] | null = null;
+  return {
+    observe(tnx: string | undefined, line: unknown): void {
+      if (typeof line !== 'string') return;
+      if (tnx === 'client' && /^MAIL FROM:/i.test(line)) replies = [];
+      else if (tnx === 'server' && replies) replies.push(line);
+    },
+    /**
+     * Each recipient's RCPT reply, for the recipients sent (in the order sent). Empty unless the
+     * replies line up with what nodemailer decided (accepted ones 2xx, refused ones not).
+     */
+    take(sent: readonly string[], accepted: ReadonlySet<string>): Map<string, SmtpReply> {
+      const got = replies ?? [];
+      replies = null;
+      const out = new Map<string, SmtpReply>();
+      if (got.length < sent.length + 1 || !got[0]!.startsWith('2')) return out;
+      for (let i = 0; i < sent.length; i++) {
+        const reply = parseReply(got[i + 1]!);
+        if (!reply || (reply.code < 300) !== accepted.has(sent[i]!)) return new Map();
+        out.set(sent[i]!, reply);
+      }
+      return out;
+    },
+  };
+}
+
 export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
   const { timeouts, clock } = o;
+  const wire = transactionReplies();
   const conn = new SMTPConnection({
     host: o.ip,
     port: o.port,
@@ -126,7 +158,10 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     greetingTimeout: timeouts.greetingTimeoutMs,
     socketTimeout: timeouts.commandTimeoutMs,
     socketCloseTimeout: 1000,
-    logger: false,
+    // nodemailer keeps an accepted recipient's RCPT reply to itself; its transaction log (commands
+    // and replies, never message content) is how the replies of a transaction are read in order.
+    transactionLog: true,
+    logger: { debug: (entry: { tnx?: string }, line: unknown) => wire.observe(entry.tnx, line) },
   });
   let lastError: NodemailerLikeError | undefined;
   let dead = false;
@@ -294,6 +329,12 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       body.destroy();
     }
     const recipients = outcome.finish('info' in result ? { info: result.info } : result);
+    const refusedAtRcpt = new Set('info' in result ? result.info.rejected.map(String) : (result.rejected ?? []).map((r) => r.address));
+    const rcptReplies = wire.take(outcome.send, new Set(outcome.send.filter((a) => !refusedAtRcpt.has(a))));
+    for (const r of recipients) {
+      const rcpt = rcptReplies.get(r.address);
+      if (rcpt && rcpt.code < 300) r.rcptReply = rcpt;
+    }
     if (!dead) await reset();
     return finish(recipients);
   };

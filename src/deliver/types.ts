@@ -82,12 +82,14 @@ export interface OutgoingMessage {
 export type RecipientPhase = 'route' | 'connect' | 'mail' | 'rcpt' | 'data' | 'message';
 
 export type RecipientOutcome =
-  | { address: string; ok: true; reply: SmtpReply }
+  | { address: string; ok: true; reply: SmtpReply; rcptReply?: SmtpReply }
   | {
       address: string;
       ok: false;
       phase: RecipientPhase;
       reply?: SmtpReply;
+      /** What the server said to this recipient's RCPT TO, when it was accepted there and the transaction failed later. */
+      rcptReply?: SmtpReply;
       error?: DeliveryError;
       /** a local decision that no retry can change (e.g. 8-bit body, server without 8BITMIME) */
       permanentLocal?: boolean;

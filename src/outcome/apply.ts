@@ -6,7 +6,7 @@ import { relaxedDurability, type Db } from '../store/db.js';
 import { createAttemptsRepo } from '../store/attempts-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
-import { decide, type AttemptFact, type Decision, type RetryPolicy } from './decide.js';
+import { clip, decide, type AttemptFact, type Decision, type RetryPolicy } from './decide.js';
 
 /** Where the attempt happened, recorded with every recipient's result. */
 export interface AttemptContext {
@@ -107,6 +107,8 @@ export function createOutcomeApplier(deps: OutcomeDeps) {
         code: decision.code,
         enhanced: decision.enhanced,
         reply: fact.kind === 'failed' && !fact.reply ? null : decision.replyText,
+        // The recipient's own RCPT result: kept beside the final reply when RCPT accepted it.
+        rcptReply: clip(fact.rcptReply?.text ?? (fact.kind === 'failed' && fact.phase === 'rcpt' ? (fact.reply?.text ?? '') : '')) || null,
         errorKind: fact.kind === 'failed' ? (fact.error?.kind ?? null) : null,
         error: fact.kind === 'failed' && !fact.reply ? decision.replyText : null,
         category,

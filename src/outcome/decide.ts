@@ -8,11 +8,13 @@ import type { BounceCategory, Classification, Classifier, RecipientStatus, SmtpR
 
 /** What happened to one recipient in one attempt (a fact, before interpretation). */
 export type AttemptFact =
-  | { kind: 'delivered'; reply: SmtpReply }
+  | { kind: 'delivered'; reply: SmtpReply; rcptReply?: SmtpReply | undefined }
   | {
       kind: 'failed';
       phase: string;
       reply?: SmtpReply | undefined;
+      /** The recipient's own RCPT reply, when the transaction failed after RCPT accepted it. */
+      rcptReply?: SmtpReply | undefined;
       error?: { kind: 'dns' | 'connect' | 'tls' | 'timeout' | 'protocol' | 'local'; message: string } | undefined;
       /** Ferry itself decided no retry can help (8-bit to a 7-bit server, over the SIZE limit, ...). */
       permanentLocal?: { category: BounceCategory; message: string } | undefined;
@@ -100,6 +102,6 @@ export function decide(
 /** A remote server chooses its reply's length: keep what a person needs, not 200 KB of it. */
 export const MAX_REPLY_CHARS = 2000;
 
-function clip(text: string): string {
+export function clip(text: string): string {
   return text.length > MAX_REPLY_CHARS ? `${text.slice(0, MAX_REPLY_CHARS)}… [${text.length - MAX_REPLY_CHARS} more characters]` : text;
 }

@@ -16,6 +16,8 @@ export interface AttemptRow {
   code: number | null;
   enhanced: string | null;
   reply: string | null;
+  /** The reply to this recipient's RCPT TO, when the attempt got that far. */
+  rcptReply?: string | null;
   errorKind: string | null;
   error: string | null;
   category: string | null;
@@ -39,6 +41,7 @@ interface RawAttempt {
   code: number | null;
   enhanced: string | null;
   reply: string | null;
+  rcpt_reply: string | null;
   error_kind: string | null;
   error: string | null;
   category: string | null;
@@ -50,9 +53,9 @@ interface RawAttempt {
 export function createAttemptsRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
-       code, enhanced, reply, error_kind, error, category, rule, hops)
+       code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
      VALUES (@recipientId, @messageId, @at, @durationMs, @result, @phase, @mxHost, @ip, @port, @tlsProtocol, @tlsCipher,
-       @code, @enhanced, @reply, @errorKind, @error, @category, @rule, @hops)`,
+       @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
   );
   const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
   // The first attempt of the latest unbroken run of one category (anything else breaks it).
@@ -65,7 +68,7 @@ export function createAttemptsRepo(db: Db) {
 
   return {
     insert(a: AttemptRow): void {
-      insert.run({ ...a, hops: a.hops ? JSON.stringify(a.hops) : null });
+      insert.run({ ...a, rcptReply: a.rcptReply ?? null, hops: a.hops ? JSON.stringify(a.hops) : null });
     },
     /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
     streakSince(recipientId: number, category: string): number | null {
@@ -88,6 +91,7 @@ export function createAttemptsRepo(db: Db) {
         code: r.code,
         enhanced: r.enhanced,
         reply: r.reply,
+        rcptReply: r.rcpt_reply,
         errorKind: r.error_kind,
         error: r.error,
         category: r.category,

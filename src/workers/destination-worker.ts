@@ -160,11 +160,12 @@ function defaultPrepare(queue: QueueStore, id: string): PreparedMessage | null {
 
 function toFact(o: RecipientOutcome | undefined): AttemptFact {
   if (!o) return { kind: 'failed', phase: 'data', error: { kind: 'protocol', message: 'the delivery report did not mention this recipient' } };
-  if (o.ok) return { kind: 'delivered', reply: o.reply };
+  if (o.ok) return { kind: 'delivered', reply: o.reply, rcptReply: o.rcptReply };
   return {
     kind: 'failed',
     phase: o.phase,
     reply: o.reply,
+    rcptReply: o.rcptReply,
     error: o.error,
     permanentLocal: o.permanentLocal
       ? { category: o.localReason === 'size' ? 'message_too_large' : 'other', message: o.error?.message ?? o.reply?.text ?? 'refused locally' }

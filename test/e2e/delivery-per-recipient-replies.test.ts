@@ -36,3 +36,32 @@ t.test('a 4xx to one RCPT defers only that recipient', async (t) => {
   t.equal(rows[1]!.category, 'mailbox_full');
   t.equal(mx!.messages.length, 1);
 });
+
+t.test("each recipient's own RCPT reply is recorded beside the final reply, also when the transaction fails after RCPT", async (t) => {
+  let dotReply: { code: number; message: string } | null = null;
+  const { ferry, relay } = await setupDelivery(t, {
+    mx: {
+      tls: false,
+      raw: true,
+      script: {
+        rcpt: (a) => (a.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@example.test>: User unknown' } : null),
+        data: () => dotReply,
+      },
+    },
+  });
+  const id = await send(relay, { to: ['alice@example.test', 'nobody@example.test'] });
+  await waitFor(ferry, id, isStatus('delivered', 'bounced'));
+  const a = attempts(ferry, id);
+  const alice = a.find((x) => x.result === 'delivered')!;
+  t.match(alice.reply, /^250 /, 'the attempt reply is the one to the final dot');
+  t.equal(alice.rcptReply, '250 2.1.5 Ok', 'and the RCPT reply is kept');
+  const nobody = a.find((x) => x.result === 'bounced')!;
+  t.equal(nobody.rcptReply, '550 5.1.1 <nobody@example.test>: User unknown', 'a refused recipient: its RCPT reply');
+
+  dotReply = { code: 451, message: '4.3.0 queue write failed' };
+  const id2 = await send(relay, { to: ['carol@example.test'] });
+  await waitFor(ferry, id2, isStatus('deferred'));
+  const [carol] = attempts(ferry, id2);
+  t.equal(carol!.reply, '451 4.3.0 queue write failed', 'the failure after DATA');
+  t.equal(carol!.rcptReply, '250 2.1.5 Ok', 'with the RCPT reply that accepted her');
+});

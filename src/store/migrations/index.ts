@@ -7,7 +7,8 @@ import { migration005 } from './005-limits.js';
 import { migration006 } from './006-webhooks.js';
 import { migration007 } from './007-ops-indexes.js';
 import { migration008 } from './008-dsn-outbox.js';
+import { migration009 } from './009-rcpt-reply.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009];
 export type { Migration };
