@@ -8,6 +8,10 @@ import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
 import { parseReply } from './reply.js';
 import type { DeliveryError, DeliveryTimeouts, HopTls, HopTry, OutgoingMessage, TransactionReport } from './types.js';
 import { transactionOutcomes, type SendFailure } from './outcomes.js';
+import { installFastDotStuffing } from './dot-stuffing.js';
+
+// nodemailer's per-byte dot-stuffing loop dominated CPU for large messages (see dot-stuffing.ts).
+installFastDotStuffing();
 
 /**
  * The one adapter around nodemailer's SMTP client: callbacks stay in this file, the rest of
