@@ -11,7 +11,8 @@
 //
 // Outbound delivery is pointed at a loopback port that accepts connections and never speaks,
 // so the delivery workers hold a few connections and stay idle; DMARC lookups are off (they
-// would be measuring a DNS server, not intake). Imports nothing from src/ or dist/.
+// would be measuring a DNS server, not intake). Imports nothing from src/ or dist/ (bench/sqlite.mjs
+// only picks the better-sqlite3 build for this Node version).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database from './sqlite.mjs';
 
 const N = Number(process.argv[2] ?? 5000);
 const C = Number(process.argv[3] ?? 20);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../store/sqlite-driver.js';
 import { FerryError, errorMessage } from '../core/errors.js';
 import { createStatsRepo } from '../store/stats-repo.js';
 import type { CliContext } from './context.js';

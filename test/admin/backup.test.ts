@@ -1,7 +1,7 @@
 import t from 'tap';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite-driver.js';
 import { registerBackupCommand } from '../../src/admin/backup.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { makeCli, makeProgram } from '../sign/fixtures/helpers.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite-driver.js';
 import { startRelay } from '../helpers/relay.js';
 
 function get(address: string, path: string): Promise<{ status: number; body: string }> {

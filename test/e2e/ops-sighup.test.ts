@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
-import Database from 'better-sqlite3';
+import Database from '../../src/store/sqlite-driver.js';
 import { generateDkimKey, writePrivateKey } from '../../src/sign/keys.js';
 import { startMx } from '../helpers/mx-server.js';
 import { tempDir } from '../helpers/relay.js';
