@@ -42,7 +42,8 @@ export function createDnsResolver(options: ResolverOptions): DnsResolver {
   const r = new NodeResolver({ timeout: options.timeoutMs, tries: options.tries });
   if (options.servers.length > 0) r.setServers([...options.servers]);
   return {
-    resolveMx: (d) => r.resolveMx(d),
+    // Node 24 adds a `type` field to each record; keep the shape the same on every Node version.
+    resolveMx: async (d) => (await r.resolveMx(d)).map(({ exchange, priority }) => ({ exchange, priority })),
     resolve4: (h) => r.resolve4(h),
     resolve6: (h) => r.resolve6(h),
     resolveTxt: async (n) => (await r.resolveTxt(n)).map((parts) => parts.join('')),

@@ -17,7 +17,7 @@ function selectorOf(raw: Buffer): string | null {
 }
 
 function makeCert(dir: string, name: string): { certFile: string; keyFile: string } {
-  const pems = selfsigned.generate([{ name: 'commonName', value: name }], { days: 2, keySize: 1024, algorithm: 'sha256' });
+  const pems = selfsigned.generate([{ name: 'commonName', value: name }], { days: 2, keySize: 2048, algorithm: 'sha256' });
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
   writeFileSync(certFile, pems.cert);

@@ -46,17 +46,18 @@ t.test('an actual body larger than the limit: 552 5.3.4 after the final dot, mem
   const before = process.memoryUsage().rss;
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const reply = await sendOversized(60 * MB);
+  const reply = await sendOversized(120 * MB);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
 
   t.match(reply, /^552 5\.3\.4 Message too big for system/, '552 5.3.4');
   t.notMatch(reply, /\d\.\d\.\d \d\.\d\.\d/);
   const growth = peak - before;
-  t.comment(`RSS growth while receiving 60 MB: ${(growth / MB).toFixed(1)} MB`);
-  // Buffering the message would grow by at least its 60 MB. The bound leaves room for GC timing
-  // in this one process that is both client and relay (10-22 MB seen across machines and load).
-  t.ok(growth < 35 * MB, `RSS grew ${(growth / MB).toFixed(1)} MB for a 60 MB message (bounded)`);
+  t.comment(`RSS growth while receiving 120 MB: ${(growth / MB).toFixed(1)} MB`);
+  // Buffering the message would grow by at least its 120 MB. The bound leaves room for GC timing
+  // in this one process that is both client and relay: 3-22 MB seen on Node 20; Node 24's
+  // collector lets garbage grow further before it runs (55 MB seen for 120 MB).
+  t.ok(growth < 90 * MB, `RSS grew ${(growth / MB).toFixed(1)} MB for a 120 MB message (bounded)`);
   t.equal(messageCount(ferry), 0, 'nothing queued');
   t.same(ferry.spool.list(), [], 'the partial spool file is gone');
 
