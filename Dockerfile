@@ -1,5 +1,5 @@
 # Build stage: compile TypeScript and the native SQLite binding.
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
@@ -9,7 +9,8 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only the compiled code and production dependencies, as a non-root user.
-FROM node:22-bookworm-slim
+# Node 24 (the active LTS) loads better-sqlite3 13, see src/store/sqlite-driver.ts.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production FERRY_DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
