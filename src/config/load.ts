@@ -30,7 +30,9 @@ export function loadConfig(options: LoadOptions): Config {
     try {
       text = readFileSync(resolve(options.cwd, file), 'utf8');
     } catch (err) {
-      throw new FerryError('FERRY_ERR_CONFIG_FILE', `config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
+      throw new FerryError('FERRY_ERR_CONFIG_FILE', `config file ${file}: cannot read it: ${why}`, { cause: err });
     }
     try {
       raw = parseYaml(text) ?? {};
@@ -62,8 +64,17 @@ function applyEnv(raw: Record<string, unknown>, env: FerryEnv): Record<string, u
 export function buildConfig(raw: unknown, cwd: string, source = 'config'): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => describeIssue(issue, raw));
-    throw new FerryError('FERRY_ERR_CONFIG', `${source}: ${lines.join(`\n${source}: `)}`);
+    // One line per bad key: a value can fail several checks, the first says enough.
+    const seen = new Set<string>();
+    const first = result.error.issues.filter((issue) => {
+      const key = issue.path.join('.');
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    const lines = first.map((issue) => describeIssue(issue, raw));
+    // Several bad keys still make one line (an admin command's error is one line on stderr).
+    throw new FerryError('FERRY_ERR_CONFIG', `${source}: ${lines.join('; ')}`);
   }
   const parsed = result.data;
   const routes: Record<string, RouteConfig> = {};
