@@ -47,9 +47,19 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
     info: true,
   });
   let skipped = 0;
+  // The parser reports unreadable rows as it meets them, before the header has been checked:
+  // hold those reports until it has, so a file that is not a suppression CSV at all gets one
+  // line about its header, not a screenful about its rows.
+  let heldReports: [number, string][] | null = [];
+  const report = (line: number, why: string): void => {
+    if (heldReports) heldReports.push([line, why]);
+    else bad(line, why);
+  };
   parser.on('skip', (err: Error & { lines?: number }) => {
     skipped++;
-    bad(err.lines ?? 0, `unreadable CSV: ${err.message}`);
+    // csv-parse quotes the offending field whole; a binary file's can be kilobytes.
+    const message = err.message.length > 160 ? `${err.message.slice(0, 160)}…` : err.message;
+    report(err.lines ?? 0, `unreadable CSV: ${message}`);
   });
   let bytes = 0;
   if (opts.onProgress) {
@@ -71,6 +81,8 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
     if (!columns) {
       columns = readHeader(record, info.lines);
       width = record.length;
+      for (const [line, why] of heldReports ?? []) bad(line, why);
+      heldReports = null;
       return;
     }
     if (record.length > width) {

@@ -262,6 +262,22 @@ t.test('import: a file without a valid header changes nothing', async (t) => {
   t.equal(list.repo.count(), 1);
 });
 
+t.test('import: a binary file gets one error about its header, not a report per row', async (t) => {
+  const { list, clock } = setup(t);
+  // Bytes that start with a one-column "header" and then break CSV quoting on many lines.
+  const junk = Buffer.concat([Buffer.from('\x01\x02junk\n'), ...Array.from({ length: 40 }, (_, i) => Buffer.from(`x${i}"\xff\xfe${'\x00'.repeat(300)}"y\n`, 'latin1'))]);
+  const bad: [number, string][] = [];
+  await t.rejects(importSuppressions({ repo: list.repo, input: Readable.from([junk]), clock, onBadRow: (l, p) => bad.push([l, p]) }), { message: /line 1: no valid header/ });
+  t.same(bad, [], 'no row reports before the header was found wanting');
+
+  // With a good header, unreadable rows are reported, each message clipped.
+  const csv = Buffer.concat([Buffer.from('address\n'), Buffer.from(`a"${'z'.repeat(2000)}"b\n`), Buffer.from('ok@example.com\n')]);
+  const res = await importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
+  t.equal(res.imported, 1, 'the good row is imported');
+  t.ok(res.skipped >= 1 && bad.length === res.skipped, 'the bad row is reported');
+  t.ok(bad.every(([, why]) => why.length < 250), `every report is clipped (${bad.map(([, why]) => why.length).join(', ')} characters)`);
+});
+
 t.test('import: an unreadable quote is skipped with its line; export re-imports to the same list', async (t) => {
   const { list, clock } = setup(t);
   const bad: number[] = [];
