@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { createReplyQueue } from './reply-queue.js';
 
 /**
  * A byte-level SMTP client for faults that a real client library will not produce (pipelined
@@ -26,15 +27,10 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
     socket.once('error', reject);
   });
   let buffer = '';
-  const replies: string[] = [];
-  let waiter: (() => void) | null = null;
-  let ended = false;
+  const replies = createReplyQueue();
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.on('error', () => undefined);
-  socket.on('end', () => {
-    ended = true;
-    waiter?.();
-  });
+  socket.on('end', () => replies.end());
   socket.on('data', (d: Buffer) => {
     buffer += d.toString('latin1');
     let lines: string[] = [];
@@ -50,7 +46,6 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
       }
     }
     if (lines.length) buffer = `${lines.join('\r\n')}\r\n${buffer}`;
-    waiter?.();
   });
   const client: RawClient = {
     socket,
@@ -58,23 +53,7 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
     write(data) {
       return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
     },
-    async reply(timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (replies.length === 0) {
-        if (ended) throw new Error('connection closed while waiting for a reply');
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error('timed out waiting for a reply');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiter = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        waiter = null;
-      }
-      return replies.shift()!;
-    },
+    reply: (timeoutMs) => replies.next(timeoutMs),
     async command(line) {
       await client.write(`${line}\r\n`);
       return client.reply();

@@ -8,8 +8,9 @@ import { silentLogger } from '../../src/core/logger.js';
 import { seededRandom } from '../../src/core/random.js';
 import { createOutcomeApplier, type AppliedDecision } from '../../src/outcome/apply.js';
 import { createAttemptsRepo } from '../../src/store/attempts-repo.js';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
+import { countingDb } from '../helpers/counting-db.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const retry = { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 72, mailboxFullSuppressAfterHours: 72 };
@@ -23,29 +24,13 @@ function setup(t: Test) {
   });
   const queue = createQueueStore(db);
   const clock = new ManualClock(T0);
-  // count real transactions (each is one commit, one fsync)
-  let transactions = 0;
-  const counting = new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'transaction') {
-        return (fn: (...a: unknown[]) => unknown) => {
-          const tx = target.transaction(fn);
-          return (...a: unknown[]) => {
-            transactions++;
-            return tx(...a);
-          };
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as Db;
+  const { db: counting, transactions } = countingDb(db);
   const seen: AppliedDecision[][] = [];
   const outcome = createOutcomeApplier({
     db: counting, queue, classifier: createClassifier(), retry, clock, random: seededRandom(1), logger: silentLogger(),
     onApplied: (a) => seen.push(a),
   });
-  return { db, queue, clock, outcome, seen, transactions: () => transactions };
+  return { db, queue, clock, outcome, seen, transactions };
 }
 
 let seq = 0;

@@ -10,9 +10,10 @@ import type { Deliverer, DeliverySession, OpenSessionResult } from '../../src/de
 import type { OutgoingMessage, TransactionReport } from '../../src/deliver/types.js';
 import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createSpool } from '../../src/spool/spool.js';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
 import { createScheduler, type Scheduler } from '../../src/workers/scheduler.js';
+import { countingDb } from '../helpers/counting-db.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -53,22 +54,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-sched-'));
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   const clock = new ManualClock(T0);
-  let transactions = 0;
-  const counting = new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'transaction') {
-        return (fn: (...a: unknown[]) => unknown) => {
-          const tx = target.transaction(fn);
-          return (...a: unknown[]) => {
-            transactions++;
-            return tx(...a);
-          };
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as Db;
+  const { db: counting, transactions } = countingDb(db);
   const queue = createQueueStore(counting);
   let claims = 0;
   const claim = queue.recipients.claim.bind(queue.recipients);
@@ -105,7 +91,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { db, queue, clock, scheduler, claims: () => claims, transactions: () => transactions };
+  return { db, queue, clock, scheduler, claims: () => claims, transactions };
 }
 
 let seq = 0;
