@@ -65,6 +65,8 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
   const outbox = createDsnOutboxRepo<DsnRecipient>(db);
   /** Rows whose report could not be composed in this process: kept for the next start, not retried in a loop. */
   const failed = new Set<number>();
+  /** Rows may be waiting: true at start (a crash may have left some) and after each record(). */
+  let mayHaveRows = true;
 
   /** Builds the DSN for one due report, or says why none is sent. */
   function compose(messageId: string, recipients: DsnRecipient[]): AcceptedMessage | null {
@@ -135,7 +137,9 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
   });
 
   function record(messageId: string, recipients: DsnRecipient[], now: number): void {
-    if (recipients.length > 0) outbox.add(messageId, recipients, now);
+    if (recipients.length === 0) return;
+    outbox.add(messageId, recipients, now);
+    mayHaveRows = true;
   }
 
   return {
@@ -197,6 +201,9 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     },
     flush() {
       const queued: string[] = [];
+      // Called after every outcome batch and intake commit: skip the query when nothing was recorded.
+      if (!mayHaveRows) return queued;
+      mayHaveRows = false;
       let after = 0;
       for (;;) {
         const rows = outbox.list(after, 100);
