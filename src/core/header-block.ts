@@ -19,15 +19,15 @@ import { Headers } from '@zone-eu/mailsplit';
  */
 export interface HeaderField {
   /** The field name as written (trimmed); '' for a line without a colon or an orphan continuation. */
-  name: string;
+  readonly name: string;
   /** lower-case name (mailsplit's key) */
-  key: string;
+  readonly key: string;
   /** The field's bytes, folded lines included, without the final CRLF. */
-  raw: Buffer;
+  readonly raw: Buffer;
   /** The value: after the first colon, unfolded (line breaks removed), trimmed; latin1 (one char per byte). */
-  value: string;
+  readonly value: string;
   /** A continuation line that had no field to continue (only possible at the start of a block). */
-  orphan: boolean;
+  readonly orphan: boolean;
 }
 
 const ANCHOR = 'X-Ferry-Anchor: 0';
@@ -52,19 +52,39 @@ export function parseHeaderFields(block: Buffer): HeaderField[] {
     if (i === 0) {
       // The anchor, plus any continuation lines that stood before the first field.
       const rest = line.slice(ANCHOR.length + 2);
-      if (rest.length > 0) out.push({ name: '', key: '', raw: Buffer.from(rest, 'latin1'), value: unfold(rest), orphan: true });
+      if (rest.length > 0) out.push(new Field('', '', rest, -1, true));
       continue;
     }
     const colon = line.indexOf(':');
-    out.push({
-      name: colon < 0 ? '' : line.slice(0, colon).trim(),
-      key: colon < 0 ? '' : key,
-      raw: Buffer.from(line, 'latin1'),
-      value: colon < 0 ? '' : unfold(line.slice(colon + 1)),
-      orphan: false,
-    });
+    out.push(new Field(colon < 0 ? '' : line.slice(0, colon).trim(), colon < 0 ? '' : key, line, colon, false));
   }
   return out;
+}
+
+/**
+ * raw and value are made when first read: a block of 100,000 tiny fields made as many Buffers
+ * up front, and their garbage collection grew faster than the block (fuzz-headers time bound).
+ */
+class Field implements HeaderField {
+  private rawBytes: Buffer | null = null;
+  private unfolded: string | null = null;
+  constructor(
+    readonly name: string,
+    readonly key: string,
+    private readonly line: string,
+    private readonly colon: number,
+    readonly orphan: boolean,
+  ) {}
+
+  get raw(): Buffer {
+    this.rawBytes ??= Buffer.from(this.line, 'latin1');
+    return this.rawBytes;
+  }
+
+  get value(): string {
+    this.unfolded ??= this.orphan ? unfold(this.line) : this.colon < 0 ? '' : unfold(this.line.slice(this.colon + 1));
+    return this.unfolded;
+  }
 }
 
 /**

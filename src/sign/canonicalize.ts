@@ -104,10 +104,10 @@ export class RelaxedBodyHash {
 
 /** One header field as stored: its name and its raw bytes (folded lines, no final CRLF). */
 export interface HeaderField {
-  name: string;
+  readonly name: string;
   /** lower-case name */
-  key: string;
-  raw: Buffer;
+  readonly key: string;
+  readonly raw: Buffer;
 }
 
 /**
@@ -115,7 +115,7 @@ export interface HeaderField {
  * together: the shared parser's view (src/core/header-block.ts), the same fields intake checked.
  */
 export function parseHeaderBlock(block: Buffer): HeaderField[] {
-  return parseHeaderFields(block).map((f) => ({ name: f.name, key: f.key, raw: f.raw }));
+  return parseHeaderFields(block);
 }
 
 /** relaxed header canonicalization: lower-case name, unfold, collapse whitespace, trim. */

@@ -7,6 +7,7 @@ import { rawSession } from '../helpers/raw-smtp.js';
 import { createDkimKeysRepo } from '../../src/store/dkim-keys-repo.js';
 import { generateDkimKey, txtValue, writePrivateKey } from '../../src/sign/keys.js';
 import { parseHeaderFields, splitHeader } from '../../src/core/header-block.js';
+import { MAX_HEADER_LINES } from '../../src/receive/intake.js';
 
 /**
  * Issue 11, finding 2: a user allowed to send only as allowed.test got mail out as
@@ -98,4 +99,21 @@ t.test('what the MX receives has the From that Ferry checked and signed', async 
     [['pass', 'allowed.test']],
     'the DKIM signature over that From verifies at the receiver',
   );
+});
+
+t.test('a header block of more than MAX_HEADER_LINES lines is refused (bounded parsing work per message)', async (t) => {
+  const { smtpPort, ferry } = await startRelay(t, { dmarc: { mode: 'off' } });
+  const c = await rawSession(smtpPort);
+  t.teardown(() => c.close());
+  t.match(await c.command('MAIL FROM:<a@any.test>'), /^250 /);
+  t.match(await c.command('RCPT TO:<b@dest.test>'), /^250 /);
+  t.match(await c.command('DATA'), /^354 /);
+  await c.write(`From: a@any.test\r\n${'X: 1\r\n'.repeat(MAX_HEADER_LINES)}\r\nbody\r\n.\r\n`);
+  t.equal(await c.reply(10_000), `552 5.3.4 Message header has more than ${MAX_HEADER_LINES} lines`);
+  t.match(await c.command('MAIL FROM:<a@any.test>'), /^250 /, 'the session goes on');
+  t.match(await c.command('RCPT TO:<b@dest.test>'), /^250 /);
+  t.match(await c.command('DATA'), /^354 /);
+  await c.write(`From: a@any.test\r\n${'X: 1\r\n'.repeat(MAX_HEADER_LINES - 2)}\r\nbody\r\n.\r\n`);
+  t.match(await c.reply(10_000), /^250 /, 'one line fewer (counting the blank line) is accepted');
+  t.equal(messageCount(ferry), 1);
 });
