@@ -323,14 +323,16 @@ export async function parseInboundReport(raw: Buffer, limits: ReportParseLimits 
   } catch {
     return { kind: 'other', subject: null, searchText: rawText };
   }
-  const parts = await Promise.all(walked.parts.map(async (p) => ({ type: p.type, text: await decoded(p) })));
-  const searchText = [rawText, ...parts.filter((p) => p.type !== 'text/plain').map((p) => p.text)].join('\n');
+  // The human-readable text is decoded only for a delivery report (its one use).
+  const parts = await Promise.all(walked.parts.filter((p) => p.type !== 'text/plain').map(async (p) => ({ type: p.type, text: await decoded(p) })));
+  const searchText = [rawText, ...parts.map((p) => p.text)].join('\n');
 
   const status = parts.find((p) => STATUS_TYPES.has(p.type));
   if (status) {
     const ds = parseDeliveryStatus(status.text, limits);
     if (ds.recipients.length > 0) {
-      const text = parts.find((p) => p.type === 'text/plain')?.text ?? null;
+      const human = walked.parts.find((p) => p.type === 'text/plain');
+      const text = human ? await decoded(human) : null;
       const humanText = text === null ? null : text.slice(0, limits.humanTextMaxChars).trim();
       return { kind: 'dsn', reportingMta: ds.reportingMta, recipients: ds.recipients, searchText, humanText };
     }
