@@ -1,0 +1,111 @@
+import { clientKeys } from '../policy/networks.js';
+
+export interface SessionSlotOptions {
+  maxClients: number;
+  /** Sessions one exact client address may hold, whoever it is. */
+  maxClientsPerIp: number;
+  /** Slots untrusted sessions may never take. */
+  reservedClients: number;
+  /** Untrusted sessions per IPv4 /24 or IPv6 /64. */
+  maxUntrustedPerNetwork: number;
+}
+
+export type Admission =
+  | { ok: true; trusted: boolean; /** an older untrusted session to close to make room (its slot is already freed) */ evict: string | null }
+  | { ok: false; text: string };
+
+interface Untrusted {
+  network: string;
+  /** a password check is running: not evicted (it may be about to become authenticated) */
+  authenticating: boolean;
+}
+
+/**
+ * Who holds the SMTP sessions, so that clients outside the relay networks cannot take every
+ * slot. A session from the relay networks is trusted; any other is untrusted until it
+ * authenticates. Untrusted sessions may fill at most maxClients − reservedClients, and each
+ * /24 (IPv6 /64) at most maxUntrustedPerNetwork. When the untrusted share is full, a newcomer
+ * takes the slot of the oldest untrusted session not in a password check: idle connections
+ * cannot keep a real client from reaching AUTH, they can only push each other out.
+ */
+export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: string) => boolean) {
+  const ipOf = new Map<string, string>();
+  const perIp = new Map<string, number>();
+  /** In admission order: the first is the oldest. */
+  const untrusted = new Map<string, Untrusted>();
+  const perNetwork = new Map<string, number>();
+  const untrustedMax = Math.max(0, options.maxClients - options.reservedClients);
+
+  const dec = (m: Map<string, number>, k: string) => {
+    const n = (m.get(k) ?? 1) - 1;
+    if (n > 0) m.set(k, n);
+    else m.delete(k);
+  };
+
+  function leaveUntrusted(id: string): void {
+    const u = untrusted.get(id);
+    if (!u) return;
+    untrusted.delete(id);
+    dec(perNetwork, u.network);
+  }
+
+  return {
+    admit(id: string, ip: string): Admission {
+      const held = perIp.get(ip) ?? 0;
+      if (held >= options.maxClientsPerIp) {
+        return { ok: false, text: `4.7.0 Too many connections from your address (at most ${options.maxClientsPerIp}), try again later` };
+      }
+      const trusted = isTrusted(ip);
+      let evict: string | null = null;
+      if (!trusted) {
+        const { network } = clientKeys(ip);
+        if ((perNetwork.get(network) ?? 0) >= options.maxUntrustedPerNetwork) {
+          return { ok: false, text: `4.7.0 Too many unauthenticated connections from your network (at most ${options.maxUntrustedPerNetwork}), try again later` };
+        }
+        if (untrusted.size >= untrustedMax) {
+          for (const [other, u] of untrusted) {
+            if (!u.authenticating) {
+              evict = other;
+              break;
+            }
+          }
+          if (evict === null) return { ok: false, text: '4.7.0 Too many unauthenticated connections, try again later' };
+          leaveUntrusted(evict);
+        }
+        untrusted.set(id, { network, authenticating: false });
+        perNetwork.set(network, (perNetwork.get(network) ?? 0) + 1);
+      }
+      perIp.set(ip, held + 1);
+      ipOf.set(id, ip);
+      return { ok: true, trusted, evict };
+    },
+    /** A password check starts (true) or ends (false). */
+    authenticating(id: string, running: boolean): void {
+      const u = untrusted.get(id);
+      if (u) u.authenticating = running;
+    },
+    /** The session authenticated: it no longer counts as untrusted. */
+    authenticated(id: string): void {
+      leaveUntrusted(id);
+    },
+    /** Whether the session still counts as untrusted (not relay network, not authenticated, not evicted). */
+    isUntrusted(id: string): boolean {
+      return untrusted.has(id);
+    },
+    closed(id: string): void {
+      const ip = ipOf.get(id);
+      if (ip === undefined) return;
+      ipOf.delete(id);
+      dec(perIp, ip);
+      leaveUntrusted(id);
+    },
+    get size(): number {
+      return ipOf.size;
+    },
+    get untrustedSize(): number {
+      return untrusted.size;
+    },
+  };
+}
+
+export type SessionSlots = ReturnType<typeof createSessionSlots>;
