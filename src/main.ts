@@ -314,7 +314,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         hostname: config.hostname,
         tls,
         intake,
-        authenticator: createAuthenticator(users),
+        authenticator: createAuthenticator(users, deps.verifyPassword),
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
