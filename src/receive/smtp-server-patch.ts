@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection';
+import { FerryError } from '../core/errors.js';
 
 /**
  * The only place Ferry reaches into smtp-server's internals (pinned to an exact version in
@@ -24,6 +26,44 @@ export const AUTH_NEEDS_TLS = 'ferryAuthNeedsTls';
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
 
+type Fn = (...args: never[]) => unknown;
+/** The library's own methods, taken before anything is patched. */
+const original = SMTPConnection.prototype as unknown as Record<string, Fn | undefined>;
+const ORIGINAL = {
+  init: original.init,
+  send: original.send,
+  connectionReady: original.connectionReady,
+  _setListeners: original._setListeners,
+  _onCommand: original._onCommand,
+  _isDisabled: original._isDisabled,
+  handler_EHLO: original.handler_EHLO,
+};
+
+/**
+ * What the patches rely on, checked against the installed library: empty when it still has the
+ * shape they were written for. Each entry names what changed.
+ */
+export function smtpServerShapeProblems(): string[] {
+  const problems: string[] = [];
+  const version = (createRequire(import.meta.url)('smtp-server/package.json') as { version: string }).version;
+  if (version !== SMTP_SERVER_VERSION) problems.push(`smtp-server is ${version}, the adapter was written for ${SMTP_SERVER_VERSION}`);
+  const source = (name: keyof typeof ORIGINAL, ...needles: string[]) => {
+    const fn = ORIGINAL[name];
+    if (typeof fn !== 'function') return problems.push(`SMTPConnection.prototype.${name} is gone`);
+    const text = fn.toString();
+    for (const n of needles) if (!text.includes(n)) problems.push(`SMTPConnection.prototype.${name} no longer contains ${JSON.stringify(n)}`);
+    return 0;
+  };
+  source('init', '_setListeners(', 'this.connectionReady(), 100', 'options.maxClients', 'connections.size');
+  source('connectionReady', 'onConnect(');
+  source('_setListeners');
+  source('send', '_getEnhancedStatusCode(code, context)', 'code === 421');
+  source('_onCommand', "this.send(500, 'Error: command not recognized', commandName)", '_isSupported(commandName)');
+  source('_isDisabled', 'session.disabledCommands');
+  source('handler_EHLO', "_isSupported('AUTH')");
+  return problems;
+}
+
 interface ConnectionInternals {
   _server: { options: Record<string, unknown>; connections: Set<unknown> };
   session: Record<string, unknown>;
@@ -37,6 +77,8 @@ interface ConnectionInternals {
 
 export function installSmtpServerPatches(): void {
   if (installed) return;
+  const problems = smtpServerShapeProblems();
+  if (problems.length) throw new FerryError('FERRY_ERR_INTERNAL', `smtp-server changed shape, the adapter in src/receive/smtp-server-patch.ts needs updating: ${problems.join('; ')}`);
   installed = true;
   const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
 
