@@ -293,6 +293,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Metrics (/metrics) and health (/healthz, /readyz) endpoint; loopback by default; null: off. */
       listen: hostPort.nullable().default('127.0.0.1:8025'),
+      /** /metrics names this many destination domains (the busiest); the rest are counted as _other. */
+      metricsTopDestinations: positiveInt.max(1000).default(20),
     })
     .prefault({}),
   disk: z
