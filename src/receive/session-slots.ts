@@ -1,6 +1,7 @@
 import { clientKeys } from '../policy/networks.js';
 
 export interface SessionSlotOptions {
+  /** Sessions at once, all kinds together. */
   maxClients: number;
   /** Sessions one exact client address may hold, whoever it is. */
   maxClientsPerIp: number;
@@ -24,12 +25,15 @@ interface Untrusted {
  * Who holds the SMTP sessions, so that clients outside the relay networks cannot take every
  * slot. A session from the relay networks is trusted; any other is untrusted until it
  * authenticates. Untrusted sessions may fill at most maxClients − reservedClients, and each
- * /24 (IPv6 /64) at most maxUntrustedPerNetwork. When the untrusted share is full, a newcomer
- * takes the slot of the oldest untrusted session not in a password check: idle connections
- * cannot keep a real client from reaching AUTH, they can only push each other out.
+ * /24 (IPv6 /64) at most maxUntrustedPerNetwork. When the untrusted share (or every slot) is
+ * full, a newcomer takes the slot of the oldest untrusted session not in a password check: idle
+ * connections cannot keep a relay-network client out, nor a real user from reaching AUTH; they
+ * can only push each other out. An evicted session no longer counts from the moment it is chosen.
  */
 export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: string) => boolean) {
   const ipOf = new Map<string, string>();
+  /** Chosen to make room, not closed yet: they hold their address's count, not a slot. */
+  const evicted = new Set<string>();
   const perIp = new Map<string, number>();
   /** In admission order: the first is the oldest. */
   const untrusted = new Map<string, Untrusted>();
@@ -41,6 +45,16 @@ export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: 
     if (n > 0) m.set(k, n);
     else m.delete(k);
   };
+
+  function oldestIdle(): string | null {
+    for (const [other, u] of untrusted) if (!u.authenticating) return other;
+    return null;
+  }
+
+  function evict(id: string): void {
+    leaveUntrusted(id);
+    evicted.add(id);
+  }
 
   function leaveUntrusted(id: string): void {
     const u = untrusted.get(id);
@@ -56,28 +70,29 @@ export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: 
         return { ok: false, text: `4.7.0 Too many connections from your address (at most ${options.maxClientsPerIp}), try again later` };
       }
       const trusted = isTrusted(ip);
-      let evict: string | null = null;
-      if (!trusted) {
-        const { network } = clientKeys(ip);
+      let out: string | null = null;
+      const network = trusted ? null : clientKeys(ip).network;
+      if (network !== null) {
         if ((perNetwork.get(network) ?? 0) >= options.maxUntrustedPerNetwork) {
           return { ok: false, text: `4.7.0 Too many unauthenticated connections from your network (at most ${options.maxUntrustedPerNetwork}), try again later` };
         }
         if (untrusted.size >= untrustedMax) {
-          for (const [other, u] of untrusted) {
-            if (!u.authenticating) {
-              evict = other;
-              break;
-            }
-          }
-          if (evict === null) return { ok: false, text: '4.7.0 Too many unauthenticated connections, try again later' };
-          leaveUntrusted(evict);
+          out = oldestIdle();
+          if (out === null) return { ok: false, text: '4.7.0 Too many unauthenticated connections, try again later' };
         }
+      }
+      if (out === null && ipOf.size - evicted.size >= options.maxClients) {
+        out = oldestIdle();
+        if (out === null) return { ok: false, text: '4.7.0 Too many connections, try again in a moment' };
+      }
+      if (out !== null) evict(out);
+      if (network !== null) {
         untrusted.set(id, { network, authenticating: false });
         perNetwork.set(network, (perNetwork.get(network) ?? 0) + 1);
       }
       perIp.set(ip, held + 1);
       ipOf.set(id, ip);
-      return { ok: true, trusted, evict };
+      return { ok: true, trusted, evict: out };
     },
     /** A password check starts (true) or ends (false). */
     authenticating(id: string, running: boolean): void {
@@ -96,11 +111,13 @@ export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: 
       const ip = ipOf.get(id);
       if (ip === undefined) return;
       ipOf.delete(id);
+      evicted.delete(id);
       dec(perIp, ip);
       leaveUntrusted(id);
     },
+    /** Sessions holding a slot (evicted ones on their way out excluded). */
     get size(): number {
-      return ipOf.size;
+      return ipOf.size - evicted.size;
     },
     get untrustedSize(): number {
       return untrusted.size;

@@ -117,7 +117,10 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       hideENHANCEDSTATUSCODES: false,
       [GREETING_DELAY_OPTION]: (ip: string) => (deps.mayRelay(ip) ? config.greetingDelayMs : config.untrusted.greetingDelayMs),
       disableReverseLookup: true,
-      maxClients: config.maxClients,
+      // Session slots are counted in onConnect (session-slots.ts), which may push out an idle
+      // unauthenticated session to make room; the library's own count also holds connections
+      // still waiting for their greeting or closing, so it is only a backstop here.
+      maxClients: config.maxClients * 2,
       socketTimeout: config.idleTimeoutMs,
       closeTimeout: config.shutdownGraceMs,
       logger: false,

@@ -20,11 +20,16 @@ t.test('untrusted sessions fill at most maxClients − reservedClients; newcomer
   t.equal(slots.untrustedSize, 2, 'authenticated: no longer untrusted');
   t.same(slots.admit('e', '10.0.1.2'), { ok: true, trusted: false, evict: null });
   t.same(slots.admit('t', '10.9.9.9'), { ok: true, trusted: true, evict: null }, 'trusted sessions do not use the untrusted share');
-  t.equal(slots.size, 6, 'b still holds its connection until it closes');
+  t.equal(slots.size, 5, 'b, on its way out, no longer holds a slot');
   slots.closed('b');
   slots.closed('b');
   t.equal(slots.size, 5);
   slots.closed('nobody');
+  // Every slot is taken (a authenticated, c d e untrusted, t trusted): a trusted newcomer pushes out an idle untrusted one.
+  slots.authenticating('c', false);
+  t.same(slots.admit('t2', '10.9.9.9'), { ok: true, trusted: true, evict: 'c' });
+  slots.authenticating('e', true);
+  t.match(slots.admit('t3', '10.9.9.9'), { ok: false, text: /^4\.7\.0 Too many connections, try again in a moment/ }, 'nobody idle to push out');
 });
 
 t.test('per-address and per-network caps', async (t) => {
