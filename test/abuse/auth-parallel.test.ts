@@ -144,3 +144,16 @@ t.test('insecureAuthNetworks beyond loopback is warned about at start', async (t
   t.ok(warning, 'a warning names the setting');
   t.same(warning?.insecureAuthNetworks, ['0.0.0.0/0'], 'only the ranges beyond loopback');
 });
+
+t.test('a password check that fails locally answers 454 and does not count as a guess', async (t) => {
+  let broken = true;
+  const relay = await startAbuseRelay(t, { authFailures: { ...AUTH_FAILURES, max: 2 } }, {}, {
+    verifyPassword: (password, stored) => (broken ? Promise.reject(new Error('disk on fire')) : verifyPassword(password, stored)),
+  });
+  await addUser(relay.ferry, 'app', 'the right password');
+  const s = await attackSession(relay.smtpPort, '127.0.0.4');
+  for (let i = 0; i < 4; i++) t.match(await s.command(plain('app', 'the right password')), /^454 4\.7\.0 Temporary authentication failure/);
+  broken = false;
+  t.match(await s.command(plain('app', 'the right password')), /^235 /, 'four local failures did not lock the address (max 2)');
+  s.close();
+});
