@@ -18,6 +18,8 @@ export interface FerryDeps {
   random?: Random;
   logger?: Logger;
   resolver?: DnsResolver;
+  /** The password check behind SMTP AUTH (default: scrypt); tests wrap it to count checks. */
+  verifyPassword?: (password: string, stored: string) => Promise<boolean>;
 }
 
 export interface Ferry {

@@ -84,6 +84,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     oldestQueuedAt: () => stats.oldestQueued()?.createdAt ?? null,
     activeSessions: () => listener?.activeSessions ?? 0,
     outboundConnections: () => scheduler.stats.connections,
+    maxDestinations: config.http.metricsTopDestinations,
     disk: () => {
       const d = disk.state();
       return { freeBytes: d.freeBytes, low: !d.accepting };
@@ -314,7 +315,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         hostname: config.hostname,
         tls,
         intake,
-        authenticator: createAuthenticator(users),
+        authenticator: createAuthenticator(users, deps.verifyPassword),
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
