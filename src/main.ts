@@ -47,6 +47,7 @@ import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
+import { createRetention } from './ops/retention.js';
 import { VERSION } from './admin/version.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
@@ -126,6 +127,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     const now = clock.now();
     const expired = queue.expireMessage(id, now, reason);
     dsn?.recordBodyLost(id, expired, reason, now);
+    // Reported once: the row stops pointing at the lost file, so no later start reports it again.
+    queue.messages.markBodyLost(id, now);
   });
   function expireLostBody(id: string, reason: string): void {
     expireLostBodyTx(id, reason);
@@ -174,6 +177,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const slowDown = slowDownListener(throttle, isRateLimit);
   const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
   checks.push(quotas.messageCheck);
+  // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
+  const retention = createRetention({
+    db,
+    removeSpoolFile: (file) => spool.remove(file),
+    clock,
+    logger,
+    settings: () => current.retention,
+    webhookUrls: () => (webhooks ? config.webhooks.urls : []),
+  });
   const outcome = createOutcomeApplier({
     db,
     queue,
@@ -191,6 +203,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       dsn?.flush();
       webhooks?.poke();
       slowDown(applied);
+      retention.finished(applied.filter((a) => a.decision.status !== 'deferred').map((a) => a.recipient.messageId));
     },
   });
   const scheduler = createScheduler({
@@ -281,12 +294,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     spool,
     logger,
     scheduler,
+    retention,
     async start() {
       const now = clock.now();
       const released = queue.recipients.releaseOwned(config.hostname, now);
       if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
       const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
       for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -369,6 +384,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       quotas.start();
       scheduler.start();
       webhooks?.start();
+      retention.start();
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
@@ -385,6 +401,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await scheduler.stop(config.smtp.shutdownGraceMs);
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
+      await retention.stop();
       await http?.stop();
       throttle.stop();
       quotas.stop();

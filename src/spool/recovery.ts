@@ -5,6 +5,8 @@ export interface RecoveryReport {
   tempFilesRemoved: number;
   orphanFilesRemoved: number;
   missingBodies: string[];
+  /** Finished messages whose file is gone: nothing needed it any more (retention removed it before a crash). */
+  finishedWithoutFile: string[];
 }
 
 /**
@@ -15,11 +17,11 @@ export interface RecoveryReport {
  */
 export async function recoverSpool(opts: {
   spool: Spool;
-  referenced: () => { id: string; file: string }[];
+  referenced: () => { id: string; file: string; finished?: boolean }[];
   logger: Logger;
 }): Promise<RecoveryReport> {
   const { spool, logger } = opts;
-  const report: RecoveryReport = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingBodies: [] };
+  const report: RecoveryReport = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingBodies: [], finishedWithoutFile: [] };
   const refs = opts.referenced();
   const referenced = new Set(refs.map((r) => r.file));
   for (const f of spool.list()) {
@@ -34,7 +36,12 @@ export async function recoverSpool(opts: {
     }
   }
   for (const r of refs) {
-    if (!spool.exists(r.file)) {
+    if (spool.exists(r.file)) continue;
+    if (r.finished) {
+      // Not a loss: every recipient is final, so no delivery needs this body.
+      report.finishedWithoutFile.push(r.id);
+      logger.debug({ queueId: r.id, file: r.file }, 'recovery: a finished message no longer has its spool file');
+    } else {
       report.missingBodies.push(r.id);
       logger.error({ queueId: r.id, file: r.file }, 'recovery: a committed message has lost its spool file');
     }
