@@ -206,6 +206,36 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       retention.finished(applied.filter((a) => a.decision.status !== 'deferred').map((a) => a.recipient.messageId));
     },
   });
+  // Expiry on time: recipients that no attempt would reach before their maximum age passes.
+  const expireOverdueTx = db.transaction((now: number) => {
+    const maxAgeHours = current.delivery.maxAgeHours;
+    const rows = queue.expireOverdue(now, maxAgeHours * 3_600_000, 500, `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`);
+    if (dsn) {
+      const byMessage = new Map<string, typeof rows>();
+      for (const r of rows) byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
+      for (const [messageId, list] of byMessage) {
+        dsn.record(
+          messageId,
+          list.map((r) => ({
+            address: r.address, kind: 'expired', category: r.category, reply: r.lastReply, code: r.lastCode, enhanced: r.lastEnhanced,
+            remoteMta: r.mxHost, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null,
+          })),
+          now,
+        );
+      }
+    }
+    return rows;
+  });
+  function expireOverdue(now: number): number {
+    const rows = expireOverdueTx(now);
+    if (rows.length === 0) return 0;
+    logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
+    dsn?.flush();
+    webhooks?.poke();
+    retention.finished(rows.map((r) => r.messageId));
+    if (rows.length === 500) scheduler.poke();
+    return rows.length;
+  }
   const scheduler = createScheduler({
     queue,
     spool,
@@ -221,6 +251,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
     expireLostBody,
+    expireOverdue,
   });
 
   const intake = createIntake({
