@@ -13,7 +13,9 @@ export interface RecoveryReport {
  * Start-up reconciliation of the spool with the committed rows. A crash can leave a temp file
  * (never committed: delete), a complete file whose row never committed (the client never got
  * 250: delete), but never a committed row without its file — unless the disk lost it, in which
- * case the message is reported so its recipients can be ended with a clear reason.
+ * case the message is reported so its recipients can be ended with a clear reason (once: the
+ * caller then stops the row pointing at the file). A finished message's file may be gone for a
+ * good reason (retention unlinked it just as a crash lost the row's update): that is no loss.
  */
 export async function recoverSpool(opts: {
   spool: Spool;
