@@ -88,16 +88,16 @@ t.test('the relay side: finished() clears bodies at once, the timer runs passes,
   // The deferred recipient of M1 ends: the relay reports the message as finished.
   db.prepare("UPDATE recipients SET status = 'expired', next_attempt_at = NULL WHERE message_id = 'M1' AND status = 'deferred'").run();
   retention.finished(['M1']);
-  for (let i = 0; i < 50 && body(db, 'M1'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && body(db, 'M1'); i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(body(db, 'M1'), null, 'M1 body cleared by the fast path');
   t.ok(body(db, 'M0'), 'M0 untouched: only the periodic pass looks at everything');
 
   retention.start();
-  for (let i = 0; i < 50 && body(db, 'M0'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && body(db, 'M0'); i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(body(db, 'M0'), null, 'the first pass at start removes what finished while the relay was down');
   db.prepare("UPDATE recipients SET status = 'expired', next_attempt_at = NULL WHERE message_id = 'M2'").run();
   clock.advance(60_000);
-  for (let i = 0; i < 50 && body(db, 'M2'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && body(db, 'M2'); i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(body(db, 'M2'), null, 'the next periodic pass');
   await retention.stop();
   retention.finished(['M0']);
