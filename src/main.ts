@@ -47,6 +47,7 @@ import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
+import { createRetention } from './ops/retention.js';
 import { VERSION } from './admin/version.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
@@ -127,6 +128,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     const now = clock.now();
     const expired = queue.expireMessage(id, now, reason);
     dsn?.recordBodyLost(id, expired, reason, now);
+    // Reported once: the row stops pointing at the lost file, so no later start reports it again.
+    queue.messages.markBodyLost(id, now);
   });
   function expireLostBody(id: string, reason: string): void {
     expireLostBodyTx(id, reason);
@@ -175,6 +178,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const slowDown = slowDownListener(throttle, isRateLimit);
   const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
   checks.push(quotas.messageCheck);
+  // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
+  const retention = createRetention({
+    db,
+    removeSpoolFile: (file) => spool.remove(file),
+    clock,
+    logger,
+    settings: () => current.retention,
+    webhookUrls: () => (webhooks ? config.webhooks.urls : []),
+  });
   const outcome = createOutcomeApplier({
     db,
     queue,
@@ -192,8 +204,39 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       dsn?.flush();
       webhooks?.poke();
       slowDown(applied);
+      retention.finished(applied.filter((a) => a.decision.status !== 'deferred').map((a) => a.recipient.messageId));
     },
   });
+  // Expiry on time: recipients that no attempt would reach before their maximum age passes.
+  const expireOverdueTx = db.transaction((now: number) => {
+    const maxAgeHours = current.delivery.maxAgeHours;
+    const rows = queue.expireOverdue(now, maxAgeHours * 3_600_000, 500, `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`);
+    if (dsn) {
+      const byMessage = new Map<string, typeof rows>();
+      for (const r of rows) byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
+      for (const [messageId, list] of byMessage) {
+        dsn.record(
+          messageId,
+          list.map((r) => ({
+            address: r.address, kind: 'expired', category: r.category, reply: r.lastReply, code: r.lastCode, enhanced: r.lastEnhanced,
+            remoteMta: r.mxHost, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null,
+          })),
+          now,
+        );
+      }
+    }
+    return rows;
+  });
+  function expireOverdue(now: number): number {
+    const rows = expireOverdueTx(now);
+    if (rows.length === 0) return 0;
+    logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
+    dsn?.flush();
+    webhooks?.poke();
+    retention.finished(rows.map((r) => r.messageId));
+    if (rows.length === 500) scheduler.poke();
+    return rows.length;
+  }
   const scheduler = createScheduler({
     queue,
     spool,
@@ -209,6 +252,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
     expireLostBody,
+    expireOverdue,
   });
 
   const intake = createIntake({
@@ -282,12 +326,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     spool,
     logger,
     scheduler,
+    retention,
     async start() {
       const now = clock.now();
       const released = queue.recipients.releaseOwned(config.hostname, now);
       if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
       const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
       for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -370,6 +416,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       quotas.start();
       scheduler.start();
       webhooks?.start();
+      retention.start();
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
@@ -386,6 +433,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await scheduler.stop(config.smtp.shutdownGraceMs);
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
+      await retention.stop();
       await http?.stop();
       throttle.stop();
       quotas.stop();

@@ -307,6 +307,22 @@ export const configSchema = z.strictObject({
       checkIntervalMs: positiveInt.default(10_000),
     })
     .prefault({}),
+  /**
+   * What is kept once mail is finished (src/ops/retention.ts). The suppression list is never
+   * pruned by age (only by each entry's own expiry).
+   */
+  retention: z
+    .strictObject({
+      /** A finished message's record (recipients, attempts, events) is deleted this many days after its last change; 0: kept forever. */
+      days: z.number().nonnegative().default(30),
+      /** A body (spool file or inline) is deleted this long after its last recipient became final; 0: at once. */
+      keepBodiesHours: z.number().nonnegative().default(0),
+      /** How often the relay looks for bodies and records to delete (finished deliveries also start a look). */
+      sweepIntervalMs: positiveInt.default(60_000),
+      /** Messages handled per transaction; the worker yields to the event loop between batches. */
+      batchSize: positiveInt.max(5_000).default(200),
+    })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
