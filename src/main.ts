@@ -59,7 +59,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const random = deps.random ?? systemRandom;
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
-  const db = openDatabase({ file: join(config.dataDir, 'ferry.db') });
+  // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
+  const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
   const queue = createQueueStore(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
