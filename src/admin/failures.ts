@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { FerryError } from '../core/errors.js';
 import { corruptionError, isCorruption } from '../store/integrity.js';
 
@@ -118,15 +119,21 @@ function sqliteSentence(e: SystemError, ctx: FailureContext): string | null {
   return null;
 }
 
-/** " (owned by uid N, this is uid M)" when the path exists and someone else owns it. */
+/**
+ * " (owned by uid N; this is uid M)" when the path, or else its directory (a file inside a
+ * directory we may not enter cannot be looked at), belongs to someone else.
+ */
 function owner(path: string, ctx: FailureContext): string {
   if (!path || ctx.uid === undefined || ctx.uid === null) return '';
-  try {
-    const st = statSync(path);
-    return st.uid !== ctx.uid ? ` (owned by uid ${st.uid}; this is uid ${ctx.uid})` : '';
-  } catch {
-    return '';
+  for (const p of [path, dirname(path)]) {
+    try {
+      const st = statSync(p);
+      return st.uid !== ctx.uid ? ` (owned by uid ${st.uid}; this is uid ${ctx.uid})` : '';
+    } catch {
+      // try the directory
+    }
   }
+  return '';
 }
 
 function firstLine(text: string): string {
