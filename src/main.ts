@@ -45,6 +45,7 @@ import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
+import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { VERSION } from './admin/version.js';
@@ -94,6 +95,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const readiness = createReadiness({
     db,
     disk,
+    integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;

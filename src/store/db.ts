@@ -63,7 +63,7 @@ export function openDatabase(options: OpenOptions): Db {
   } catch (err) {
     db.close();
     // "file is not a database" comes from the first statement that reads the header.
-    if (isCorruption(err)) throw corruptionError(file, errorMessage(err), err);
+    if (isCorruption(err) && !(err instanceof FerryError)) throw corruptionError(file, errorMessage(err), err);
     throw err;
   }
   return db;
