@@ -26,7 +26,8 @@ export function createIntegrityProbe(deps: IntegrityProbeDeps) {
   let last: CheckResult | null = null;
   let at = 0;
 
-  function run(): CheckResult {
+  /** null: could not check now (another process holds the lock): ask again next time. */
+  function run(): CheckResult | null {
     let size: number;
     try {
       size = statSync(deps.file).size;
@@ -36,7 +37,8 @@ export function createIntegrityProbe(deps: IntegrityProbeDeps) {
     if (size > maxBytes) return { name: 'integrity', ok: true, detail: `not checked here (${size} bytes): ferry doctor --data runs the full check` };
     let db;
     try {
-      db = new Database(deps.file, { readonly: true, fileMustExist: true });
+      // timeout 0: never wait on the event loop for another process's lock.
+      db = new Database(deps.file, { readonly: true, fileMustExist: true, timeout: 0 });
     } catch (err) {
       return { name: 'integrity', ok: false, detail: `cannot open ${deps.file}: ${errorMessage(err)}` };
     }
@@ -44,6 +46,7 @@ export function createIntegrityProbe(deps: IntegrityProbeDeps) {
       const report = checkIntegrity(db, 'quick_check', 3);
       return report.ok ? { name: 'integrity', ok: true, detail: 'quick_check ok' } : { name: 'integrity', ok: false, detail: `database corrupt: ${report.problems.join('; ')}` };
     } catch (err) {
+      if (String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return null;
       return { name: 'integrity', ok: false, detail: `quick_check failed: ${errorMessage(err)}` };
     } finally {
       db.close();
@@ -54,7 +57,9 @@ export function createIntegrityProbe(deps: IntegrityProbeDeps) {
     check(): CheckResult {
       const now = deps.clock.now();
       if (!last || now - at >= intervalMs) {
-        last = run();
+        const result = run();
+        if (!result) return last ?? { name: 'integrity', ok: true, detail: 'not checked yet: the database is busy' };
+        last = result;
         at = now;
       }
       return last;
