@@ -45,6 +45,7 @@ import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
+import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { createRetention } from './ops/retention.js';
@@ -60,7 +61,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const random = deps.random ?? systemRandom;
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
-  const db = openDatabase({ file: join(config.dataDir, 'ferry.db') });
+  // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
+  const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
   const queue = createQueueStore(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
@@ -95,6 +97,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const readiness = createReadiness({
     db,
     disk,
+    integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;
