@@ -21,10 +21,16 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:message|queue|delivery)[ .](?:time )?expired\b/i,
       /\bunable to deliver (?:in|within) \d+/i,
       /\bmessage (?:has )?timed out in (?:the )?queue/i,
+      /\bretry (?:timeout exceeded|time not reached)|\bhave been failing for a long time\b/i,
+      /\b(?:in|for) the queue too long\b|\bcould not be delivered for (?:too long|more than|\d+)/i,
+      /\bgiving up\b|\bgave up\b|\bnot (?:been )?delivered within\b|\bwithin the allowed queue period\b/i,
+      /\bdelivery attempts will continue\b|\bhas been delayed\b|\bwill be retried\b|\bnot been collected after\b/i,
+      /\bafter multiple retries\b|\bdelivery failed \d+ attempts\b|\benvelope expired\b|\bconnection expired\b/i,
+      /\bdid not accept our requests to connect\b|\bserver did not respond\b|\bexpiration time\b|past the expiration\b/i,
     ],
   }),
   rule('mail-loop', 'other', {
-    text: [/\bmail(?:ing)? loop/i, /\brouting loop/i, /\btoo many hops\b/i, /\bhop count exceeded/i, /\bexceeded \d+ hops/i, /\bloop detected/i],
+    text: [/\b(?:forwarding|aliasing(?:\/forwarding)?|message|mail|routing) loop|\bmessage (?:is )?looping\b|\bloops? back to myself|\bloop was found|\bloop count\b/i, /\bmail(?:ing)? loop/i, /\brouting loop/i, /\btoo many hops\b/i, /\bhop count exceeded/i, /\bexceeded \d+ hops/i, /\bloop detected/i],
   }),
 
   // --- sender authentication and identity (policy) -----------------------------------------
@@ -51,6 +57,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bAuthRequired\b/,
       /SenderNotAuthenticated/i,
       /\bdo(?:es)? not have permissions? to send\b/i,
+      /\bauthentication (?:failure|credentials|failed|data)\b|\bincorrect authentication\b|\bcould not retrieve credentials\b/i,
+      /\btoo many (?:login|authentication) attempts\b|\blog ?in with your web browser\b|\bverification failure\b/i,
+      /\bunrecognized authentication type\b|\bxoauth\b|\bnot subscribed to ses\b/i,
     ],
   }),
   rule('reverse-dns', 'policy', {
@@ -69,6 +78,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:starttls|tls|ssl|encryption)\b.{0,20}\b(?:required|needed|mandatory)\b/i,
       /\bmust (?:issue|use) (?:a )?starttls/i,
       /\brequiretls\b/i,
+      /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
+      /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
     ],
   }),
   // Malformed messages: the fix is in the sending application, not in retrying.
@@ -85,6 +96,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b8-?bit data\b/i,
       /\bbare (?:linefeeds?|lf|cr)\b/i,
       /BareLinefeeds/i,
+      /\binvalid mime\b|\bimproperly[- ]formatted\b|\bunnecessary base64\b|\bbad header\b|\bencoded-word syntax\b/i,
+      /\bheaders? (?:are|is) not (?:rfc ?)?compliant|\brfcmessagenoncompliant\b|\brfc ?5322 (?:section )?[\d.]* ?compliant/i,
+      /\binvalid message content\b|\bheader (?:is )?too long\b|\bheader are not accepted\b|\bdisallowed header\b|\bduplicated message-id\b/i,
     ],
   }),
 
@@ -139,6 +153,12 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bip source bloqu/i,
       /\bnot allowed to connect\b/i,
       /\byour access to (?:submit messages to )?this (?:e-?mail|mail) system/i,
+      /\bbad (?:sender )?ip\b|\bbad ip profile\b|\bsender ip address rejected\b|\bip address blocked\b/i,
+      /\bnot (?:currently )?accepting mail from your ip\b|\baccess forbidden by your ip\b|\bno access from mail server\b/i,
+      /\btoo many spams\b|\bconfirm this mail server\b|\bsuspected bounce attacks?\b|\bconnection denied\b/i,
+      /\binvalid ip for sending\b|\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
+      /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
+      /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
     ],
   }),
 
@@ -149,6 +169,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:disabled|deactivated|suspended|inactive|locked|frozen|closed|expired|archived|terminated) (?:e-?mail )?(?:account|mailbox|user|recipient|address)\b/i,
       /\b(?:is|account|mailbox|address) no longer (?:valid|active)\b/i,
       /\bDisabledUser\b/,
+      /\brecipient suspend|\bno longer accepts mail\b|\btemporarily inactive\b|\bextended inactivity\b|\bexpired (?:e-?mail )?address\b|\baccount inbounds disabled\b|\bmailbox (?:is )?frozen\b/i,
       /\b(?:konto|postfach|benutzer|empf(?:ä|ae)nger)\b.{0,30}(?:gesperrt|deaktiviert|stillgelegt|gel(?:ö|oe)scht)/i,
       /\b(?:compte|bo[iî]te|utilisateur)\b.{0,30}(?:d[ée]sactiv|bloqu|suspendu|supprim|archiv)/i,
       /\b(?:cuenta|buz[oó]n|usuario)\b.{0,30}(?:deshabilitad|desactivad|suspendid|bloquead|inactiv)/i,
@@ -158,6 +179,18 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /(?:帐户|账户|帐号|账号|邮箱|用户)[^。.]{0,10}(?:冻结|停用|禁用|锁定|注销)/,
       /(?:アカウント|メールボックス)[^。.]{0,10}(?:停止|無効|凍結|ロック)/,
     ],
+  }),
+
+  // A mailbox holding too many messages, and a message over the remote size limit, are worded
+  // like sending limits ("too much mail", "max message size exceeded"): they go first.
+  rule('mailbox-count-full', 'mailbox_full', {
+    text: [
+      /\btoo much mail data\b|\btoo many messages (?:on the server|in (?:the |this )?(?:mailbox|inbox))/i,
+      /\bnumber of messages in (?:the )?recipient'?s? mailbox\b/i,
+    ],
+  }),
+  rule('message-size-limit', 'message_too_large', {
+    text: [/\b(?:max(?:imum)?|inbound) (?:inbound )?(?:message|mail|e-?mail) size\b/i, /\btaille limite\b/i],
   }),
 
   // --- the remote side wants us to send less (rate_limited) ---------------------------------
@@ -182,6 +215,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bunexpected volume\b|\bunusual (?:sending )?activity\b/i,
       /\b(?:number|count) of (?:allowed )?(?:outgoing |outbound )?(?:messages|recipients|connections|e-?mails)\b/i,
       /\[TSS04\]|\bTSS04\b|\bRL0\d{5}\b|AUP#[\w-]*(?:1310|MXRT|CNCT|RCPT)\b|\bRP-00\d\b|\bDYN:T\d\b|\bRLY:B1\b/,
+      /\b(?:connection|thread|receive|message) limit\b|\bmaximum connection\b|\b(?:emails|messages|mails) per (?:hour|day|minute)\b/i,
+      /\btoo many errors\b|\bnumerous attempts\b|\bexcessive volume\b|\bthreshold exceeded\b|\bexceeded (?:\w+ )?threshold\b/i,
+      /\b(?:daily|hourly) limit\b|\bper hour\b.{0,30}\blimit\b|\bexceeded (?:permitted|their|its|the) limits?\b/i,
       /\bzu viele (?:verbindungen|nachrichten|e-?mails)/i,
       /\btrop de (?:connexions|messages|mails)/i,
       /\bdemasiad[oa]s (?:conexiones|mensajes|correos)/i,
@@ -196,6 +232,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('mailbox-full', 'mailbox_full', {
     text: [
       /\bover ?quota\b/i,
+      /\b(?:disk ?|diskspace |mailbox |userdisk |domaindisk |allowed )quota\b|\bover the (?:allowed )?quota\b/i,
+      /\b(?:not (?:enough|sufficient)|insufficient) (?:free |storage |disk )*(?:space|storage)\b|\bdoes not have enough space\b/i,
+      /\bmail ?folder is full\b|\bfull mailbox\b|\bspace has been used up\b|\bstorage limit\b/i,
       /\bquota (?:exceeded|exceed|full|reached|violation)/i,
       /\bexceed(?:s|ed)? (?:the |his |her |its |their |user'?s? )?(?:mailbox |storage |disk |account )?quota\b/i,
       /\b(?:mailbox|mail ?box|inbox|storage|disk|box) (?:is )?(?:full|out of (?:storage|space))\b/i,

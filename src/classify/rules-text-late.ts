@@ -23,6 +23,8 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // NetEase/Coremail reject the message by id ("mail <id> is rejected"); Orange's OFR_506.
       /\bmail \S+ is rejected\b|\bOFR_506\b|\bLPN\d*_506\b|\bDT:SPM\b|\bHVU:|\bRLY:(?:BD|CH)\b|\bRTR:CH\b/,
       /\bpourriel|\bcorreo no deseado|спам|垃圾邮件|迷惑メール/i,
+      /help_spam|\bspamprofiler\b|\bbulk e-?mail\b|\bspamming\b|\bantispam\b|\banti-spam\b|\bpattern detection\b|\bbanned content\b/i,
+      /\bmail content denied\b|\bblocked by (?:our|the) (?:content )?filter\b|\bthis message is (?:spam|likely)\b|\bhas detected that this message\b/i,
     ],
   }),
 
@@ -33,6 +35,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\brelaying to .{0,80}\b(?:denied|prohibited|not allowed)\b/i,
       /\b(?:unable to|cannot|can't|not (?:permitted|allowed) to) relay\b/i,
       /\bno relaying\b|\ballowed rcpthosts\b|\bnon-accepted domain\b|\bopen relay\b|\bmail relay denied\b/i,
+      /\binsecure mail relay\b|\bnot configured to relay\b|\bnot a gateway\b|\brelaying mail to\b|\bnot local host\b|\brelay error\b|\bspecified domain is not allowed\b/i,
     ],
   }),
   rule('sender-rejected', 'policy', {
@@ -49,6 +52,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:address|identity|identities) (?:is )?not verified\b|\bidentities failed\b/i,
       /\bnot allowed to send (?:from|as|on behalf)\b|\binvalid ip for sending\b|\bunverifi?(?:y|i)able sending\b/i,
       /\bsend as this sender\b|\bbad outbound sender\b/i,
+      /\bsender (?:e-?mail )?(?:address )?(?:was )?(?:rejected|denied)\b|\bempty envelope senders?\b|\bbogus mail from\b|\bbatv\b/i,
+      /\b(?:third-party|unsigned) dsns?\b|\breturned mail not accepted\b|\bsender not pre-approved\b|\bsender domain is empty\b/i,
+      /\bmail from not owned\b|\bsend mail as\b|\ba different address or alias\b|\bbouncedeny\b|\bvalid-address-filter\b/i,
     ],
   }),
   rule('site-policy', 'policy', {
@@ -62,6 +68,12 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bexternal forwarding\b|\bforwarding\b.{0,40}\b(?:not allowed|disabled|denied)\b/i,
       /\bNotAuthorized\b|\bnot authorized\b/i,
       /\bmessage filtered\b/i,
+      // Mailing lists and groups that only take posts from their members.
+      /\bnot a member of\b|\bmembers-only\b|\bclosed mailing list\b|\bnot (?:subscribed|allowed to post)\b|\bpermission to post\b/i,
+      /\bgroup you tried to contact\b/i,
+      // The recipient accepts mail only from chosen senders or of chosen kinds.
+      /\bonly accepting mail from\b|\bnot accepting (?:any )?mail with\b|\blist of senders\b|\brefuses? to (?:receive|accept)\b/i,
+      /\baccount is protected\b|\brejected by organi[sz]ation policy\b|\bwe do not accept messages containing\b|\bmailbox access for\b/i,
     ],
   }),
   // X.1.7 / X.1.8 name the sender's address: whatever else the text says, it is not about
@@ -86,6 +98,10 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
       /\bfind the recipient domain\b|\bdomain name not found\b|\bunroute?able (?:mail )?domain\b/i,
       /\bno mx\b|\bno valid mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
+      /\bdns lookup (?:failure|failed)\b|\bname or service not known\b|\bunroute?able address\b|\bdomain must exist\b|\bhost address lookups failed\b/i,
+      /\bpoint to non-existent hosts\b|\bcouldn'?t find (?:any host|a mail exchanger)\b|\bno host found\b|\bmail receiving disabled\b/i,
+      /\bno route for current request\b|\breturned answer with no data\b|\b(?:malformed|unexpected) name server reply\b|\bno relevant answers\b/i,
+      /\bdns records for the destination\b|\bunable to resolve route\b|\bno valid route to\b|\bbad dns lookup\b|\bdns'?s? violates\b|\bcould not contact dns\b/i,
       /\bdom(?:ä|ae)ne (?:existiert nicht|unbekannt)|\bdomaine (?:inexistant|inconnu)|\bdominio (?:inexistente|desconocido|no existe)/i,
       /домен[^.]{0,20}не существует|域名不存在|ドメイン[^。.]{0,10}存在しません/i,
     ],
@@ -101,6 +117,10 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bno such (?:user|recipient|mailbox|mail ?box|address|account|alias|local user|person)\b|\bno mailbox\b/i,
       /\bnot our (?:user|customer)\b|\bno (?:valid )?recipients?\b|\bnot a valid (?:recipient|user|mailbox|address|rfc)/i,
       /\bno longer (?:exists?|on (?:this )?server|in use|here)\b/i,
+      /\bnot (?:listed|present) in (?:the )?(?:domino )?director|\bnot a (?:known|registered \w+|local) (?:user|address)\b|\bnot an active address\b/i,
+      /\bno (?:account|one|mail ?box) (?:by that name|at this address|available)\b|\bmailbox not present\b|\bbadrc?pt(?:to)?\b|\bbadrecipientto\b|\bvalidrcptto\b/i,
+      /\bdestination addresses were unknown\b|\brecipient is not local\b|\bmissing home directory\b|\buser not active\b|\bnessun utente\b|\bdoes not exist\.?$/i,
+      /ディレクトリ(?:には見つかりません|のリストにありません)|\bannuaire\b/i,
       /\bRecip(?:ient)?NotFound\b|\bnot found by smtp address lookup\b|\bNoSuchUser\b|\blookup in domain map failed\b/i,
       /\bdoesn'?t have an? [\w.-]+ account\b|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
       /\bbad (?:destination )?(?:mailbox )?address\b|\bRCPT .{0,60}\bnot OK\b|\buser path no(?:t)? exist/i,
