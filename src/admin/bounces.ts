@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import type { Classification, Classifier } from '../core/types.js';
 import { createClassifier } from '../classify/classifier.js';
 import { parseReply } from '../classify/parse-reply.js';
+import { classifyBounceMessage, type BounceMessageVerdict } from '../classify/dsn-classify.js';
+import { FerryError } from '../core/errors.js';
+import { readFile } from 'node:fs/promises';
 import type { CliIo } from './io.js';
 
 /** Output is gathered into chunks of about this size: one write per line would dominate. */
@@ -154,6 +157,44 @@ export async function classifyReplyList(
   return result;
 }
 
+/** A whole message from a file, or from stdin for '-'. */
+async function readMessage(file: string, io: CliIo): Promise<Buffer> {
+  if (file !== '-') {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new FerryError('FERRY_ERR_USAGE', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`, { phase: 'cli' });
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** One JSON line per reported recipient. */
+export function formatMessageVerdict(v: BounceMessageVerdict): string {
+  if (v.kind === 'complaint') return JSON.stringify({ kind: 'complaint', feedbackType: v.feedbackType, recipients: v.recipients }) + '\n';
+  return v.recipients
+    .map((r) =>
+      JSON.stringify({
+        kind: v.kind,
+        recipient: r.recipient,
+        action: r.action,
+        status: r.status,
+        remoteMta: r.remoteMta,
+        code: r.reply.code,
+        enhanced: r.reply.enhanced,
+        category: r.classification.category,
+        permanent: r.classification.permanent,
+        suppress: r.classification.suppress,
+        rule: r.classification.rule,
+        reply: r.reply.text,
+      }) + '\n',
+    )
+    .join('');
+}
+
 /** `ferry bounces ...`: inspect how Ferry reads remote replies. */
 export function registerBouncesCommands(program: Command, io: CliIo): void {
   const bounces = program.command('bounces').description('inspect bounce classification');
@@ -164,8 +205,18 @@ export function registerBouncesCommands(program: Command, io: CliIo): void {
         'input, code, enhanced, category, permanent, suppress, rule',
     )
     .argument('[reply...]', 'whole SMTP replies, each quoted as one argument')
-    .action(async (replies: string[]) => {
+    .option('--eml <file>', "read one bounce message (a file, or '-' for stdin) and classify each recipient it reports")
+    .action(async (replies: string[], opts: { eml?: string }) => {
       const classifier = createClassifier();
+      if (opts.eml !== undefined) {
+        if (replies.length > 0) throw new FerryError('FERRY_ERR_USAGE', '--eml reads a message: give no reply arguments with it', { phase: 'cli' });
+        const verdict = await classifyBounceMessage(await readMessage(opts.eml, io), classifier);
+        if (verdict.kind !== 'complaint' && verdict.recipients.length === 0) {
+          throw new FerryError('FERRY_ERR_USAGE', 'not a bounce: no delivery report and no failed recipient found in the message', { phase: 'cli' });
+        }
+        io.stdout.write(formatMessageVerdict(verdict));
+        return;
+      }
       const result =
         replies.length > 0
           ? await classifyReplyList(replies, io.stdout, classifier)

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { parseReply } from '../classify/parse-reply.js';
+import { replyOfReported } from '../classify/dsn-classify.js';
 import type { Db } from '../store/db.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
@@ -56,17 +56,8 @@ export interface InboundMail {
   raw: Buffer;
 }
 
-/** The reply a report carries for a recipient, as an SMTP reply the classifier understands. */
-export function replyOf(r: ReportedRecipient): SmtpReply {
-  if (r.diagnostic && (r.diagnosticType === 'smtp' || r.diagnosticType === null)) {
-    const parsed = parseReply(r.diagnostic);
-    if (parsed) return parsed.enhanced || !r.status ? parsed : { ...parsed, enhanced: r.status };
-  }
-  const cls = r.status?.[0] ?? '5';
-  const code = cls === '4' ? 450 : cls === '2' ? 250 : 550;
-  const text = [String(code), r.status, r.diagnostic].filter(Boolean).join(' ');
-  return { code, enhanced: r.status, text };
-}
+/** The reply a report carries for a recipient (shared with `ferry bounces classify --eml`). */
+export const replyOf = (r: ReportedRecipient): SmtpReply => replyOfReported(r);
 
 export function createBounceProcessor(deps: BounceProcessorDeps) {
   const { db, queue, verp, logger } = deps;

@@ -156,7 +156,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bbad (?:sender )?ip\b|\bbad ip profile\b|\bsender ip address rejected\b|\bip address blocked\b/i,
       /\bnot (?:currently )?accepting mail from your ip\b|\baccess forbidden by your ip\b|\bno access from mail server\b/i,
       /\btoo many spams\b|\bconfirm this mail server\b|\bsuspected bounce attacks?\b|\bconnection denied\b/i,
-      /\binvalid ip for sending\b|\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
+      /\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
       /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
       /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
     ],
@@ -233,7 +233,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\bover ?quota\b/i,
       /\b(?:disk ?|diskspace |mailbox |userdisk |domaindisk |allowed )quota\b|\bover the (?:allowed )?quota\b/i,
-      /\b(?:not (?:enough|sufficient)|insufficient) (?:free |storage |disk )*(?:space|storage)\b|\bdoes not have enough space\b/i,
+      /\bnot (?:enough|sufficient) (?:free |storage |disk )*(?:space|storage)\b|\bdoes not have enough space\b/i,
       /\bmail ?folder is full\b|\bfull mailbox\b|\bspace has been used up\b|\bstorage limit\b/i,
       /\bquota (?:exceeded|exceed|full|reached|violation)/i,
       /\bexceed(?:s|ed)? (?:the |his |her |its |their |user'?s? )?(?:mailbox |storage |disk |account )?quota\b/i,

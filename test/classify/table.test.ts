@@ -301,6 +301,20 @@ t.test('custom tables compile, and bad ones are refused', async (t) => {
   t.throws(() => createClassifier([rule('d', 'other', { text: /(a)\1/ })]), { code: 'FERRY_ERR_CONFIG' });
 });
 
+t.test('wordings the corpus taught (issue 18)', async (t) => {
+  t.match(reply('552 5.2.2 Too much mail data recipient@example.jp'), { category: 'mailbox_full', rule: 'mailbox-count-full' });
+  t.match(reply('552 5.3.4 Max message size exceeded'), { category: 'message_too_large', rule: 'message-size-limit' });
+  t.match(reply('451 4.4.0 retry timeout exceeded'), { category: 'temporary', permanent: false });
+  t.match(reply('554 5.0.0 Sorry, I wasn\'t able to establish an SMTP connection. I\'m not going to try again; this message has been in the queue too long.'), { category: 'temporary', permanent: false });
+  t.match(reply('#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##'), { category: 'user_unknown' });
+  t.match(reply('550 5.7.1 Your message was rejected because you are not a member of this group'), { category: 'policy' });
+  t.match(reply('421 4.7.0 too many errors from your ip'), { category: 'rate_limited', permanent: false });
+  t.match(reply('550 5.7.1 Sender IP address rejected'), { category: 'blocked' });
+  t.match(reply('550 5.2.2 Postfach voll, Speicherplatz nicht ausreichend'), { category: 'mailbox_full', permanent: false });
+  t.match(reply('550 5.1.1 Requested action not taken: mailbox not present'), { category: 'user_unknown' });
+  t.match(reply('550 5.7.1 DNS lookup failure: host mx.example.invalid not found'), { category: 'domain_invalid' });
+});
+
 t.test('every rule in the table is reached by some test reply', async (t) => {
   // A rule no reply reaches is either dead (shadowed by an earlier one) or untested.
   const unreached = DEFAULT_RULES.map((r) => r.id).filter((id) => !rulesHit.has(id));
