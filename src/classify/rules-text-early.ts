@@ -21,12 +21,6 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:message|queue|delivery)[ .](?:time )?expired\b/i,
       /\bunable to deliver (?:in|within) \d+/i,
       /\bmessage (?:has )?timed out in (?:the )?queue/i,
-      /\bretry (?:timeout exceeded|time not reached)|\bhave been failing for a long time\b/i,
-      /\b(?:in|for) the queue too long\b|\bcould not be delivered for (?:too long|more than|\d+)/i,
-      /\bgiving up\b|\bgave up\b|\bnot (?:been )?delivered within\b|\bwithin the allowed queue period\b/i,
-      /\bdelivery attempts will continue\b|\bhas been delayed\b|\bwill be retried\b|\bnot been collected after\b/i,
-      /\bafter multiple retries\b|\bdelivery failed \d+ attempts\b|\benvelope expired\b|\bconnection expired\b/i,
-      /\bdid not accept our requests to connect\b|\bserver did not respond\b|\bexpiration time\b|past the expiration\b/i,
     ],
   }),
   rule('mail-loop', 'other', {
@@ -102,6 +96,11 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
 
+  // A listed link or domain in the body is about the content, not about the sender.
+  rule('content-blocklisted', 'spam_content', {
+    text: [/\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i],
+  }),
+
   // --- blocklists and reputation (blocked) --------------------------------------------------
   rule('blocklisted', 'blocked', {
     text: [
@@ -131,7 +130,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\breputation\b/i,
       /\bunwanted (?:messages|mail)/i,
-      /\bunsolicited mail originating from/i,
+      /\bunsolicited mail originating from|\bunusual rate of unsolicited mail\b/i,
       /\bfrom your ip(?: address)? has been (?:temporarily )?(?:blocked|rate limited|rejected)/i,
       /\btoo many (?:invalid|unknown|bad|non-?existent) (?:recipients|users|addresses)/i,
       /\bexcessive unknown recipients/i,

@@ -313,6 +313,14 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('550 5.2.2 Postfach voll, Speicherplatz nicht ausreichend'), { category: 'mailbox_full', permanent: false });
   t.match(reply('550 5.1.1 Requested action not taken: mailbox not present'), { category: 'user_unknown' });
   t.match(reply('550 5.7.1 DNS lookup failure: host mx.example.invalid not found'), { category: 'domain_invalid' });
+  t.match(reply('554 5.7.1 Message rejected: blacklisted URL in message body'), { category: 'spam_content', rule: 'content-blocklisted' });
+  t.match(reply('451 4.4.3 DNS lookup failed: SERVFAIL'), { category: 'temporary', rule: 'dns-trouble' });
+  // A fragment of a report with no reply code at all.
+  const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
+  rulesHit.add(noCode.rule);
+  t.match(noCode, { category: 'user_unknown', rule: 'recipient-refused-no-code' });
+  t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: 'recipient rejected' } }), { rule: 'recipient-rejected' });
+  t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 
 t.test('every rule in the table is reached by some test reply', async (t) => {
