@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
 import type { Classification, Classifier } from '../core/types.js';
 import { createClassifier } from '../classify/classifier.js';
@@ -59,7 +59,9 @@ export function createReplyFormatter(classifier: Classifier): ReplyFormatter {
 /**
  * Classifies replies one per line from `input` and writes one JSON line each to `output`, in
  * chunks. Lines are streamed: when the output is full, reading pauses until it drains, so
- * memory stays bounded whatever the input size. Blank lines are skipped.
+ * memory stays bounded whatever the input size. Blank lines are skipped. Lines end at LF, CRLF
+ * or a lone CR (as readline reads them); the input is split by hand because readline's
+ * per-line event costs more than classifying the line.
  */
 export function classifyReplyStream(
   input: NodeJS.ReadableStream,
@@ -69,55 +71,73 @@ export function classifyReplyStream(
   const format = createReplyFormatter(classifier);
   return new Promise((resolve, reject) => {
     const result: ClassifyRunResult = { lines: 0, failures: 0 };
+    const decoder = new StringDecoder('utf8');
     let pending = '';
-    let paused = false;
+    let rest = '';
     let settled = false;
-    const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
-    lines.on('line', (line: string) => {
-      // readline may still hand over the rest of a chunk after a failure closed it.
-      if (settled || isBlank(line)) return;
+
+    const take = (line: string) => {
+      if (isBlank(line)) return;
       result.lines++;
       const { json, ok } = format(line);
       if (!ok) result.failures++;
       pending += json + '\n';
+    };
+    const takeText = (text: string) => {
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        const line = text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
+        if (line.includes('\r')) for (const piece of line.split('\r')) take(piece);
+        else take(line);
+        start = nl + 1;
+      }
+      return start;
+    };
+    const flushChunk = () => {
       if (pending.length < CHUNK_CHARS) return;
       const chunk = pending;
       pending = '';
-      if (!output.write(chunk) && !paused) {
-        paused = true;
-        lines.pause();
+      if (!output.write(chunk)) {
+        input.pause();
         output.once('drain', () => {
-          paused = false;
-          lines.resume();
+          if (!settled) input.resume();
         });
       }
-    });
-    // A closed pipe (`| head`) or a read error ends the run; nothing is left waiting. A dead
-    // output may report more errors later (one per pending write): those are swallowed.
+    };
+    const onData = (data: Buffer | string) => {
+      if (settled) return;
+      const text = rest + (typeof data === 'string' ? data : decoder.write(data));
+      const used = takeText(text);
+      rest = text.slice(used);
+      // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+      flushChunk();
+    };
     const ignore = () => {};
     const detach = () => {
-      lines.removeListener('error', fail);
+      input.removeListener('data', onData);
       input.removeListener('error', fail);
+      input.removeListener('end', onEnd);
       output.removeListener('error', outputFailed);
     };
     function fail(err: unknown) {
       if (settled) return;
       settled = true;
       detach();
-      lines.close();
       reject(err);
     }
     function outputFailed(err: unknown) {
       output.on('error', ignore);
       fail(err);
     }
-    // readline re-emits input errors on itself; both are heard so neither goes uncaught.
-    lines.once('error', fail);
-    input.once('error', fail);
-    output.once('error', outputFailed);
     // Done once the last chunk is accepted: a write error surfaces here, not after we return.
-    lines.once('close', () => {
+    function onEnd() {
       if (settled) return;
+      const tail = rest + decoder.end();
+      rest = '';
+      const used = takeText(tail);
+      const last = tail.slice(used);
+      if (last.includes('\r')) for (const piece of last.split('\r')) take(piece);
+      else take(last);
       const chunk = pending;
       pending = '';
       output.write(chunk, (err?: Error | null) => {
@@ -129,7 +149,11 @@ export function classifyReplyStream(
         detach();
         resolve(result);
       });
-    });
+    }
+    input.on('data', onData);
+    input.once('error', fail);
+    input.once('end', onEnd);
+    output.once('error', outputFailed);
   });
 }
 
