@@ -13,7 +13,7 @@ type Atom =
   | { kind: 'lit'; ch: string; min: number; single: boolean }
   | { kind: 'other'; min: number }
   | { kind: 'assert' }
-  | { kind: 'group'; alts: Atom[][]; min: number };
+  | { kind: 'group'; alts: Atom[][]; min: number; single: boolean };
 
 const MIN_LITERAL = 2;
 
@@ -67,7 +67,7 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
       else if (src.startsWith('?<', pos.i)) pos.i = src.indexOf('>', pos.i) + 1;
       const inner = parseAlternatives(src, pos);
       pos.i++; // ')'
-      atom = lookaround ? { kind: 'assert' } : { kind: 'group', alts: inner, min: 1 };
+      atom = lookaround ? { kind: 'assert' } : { kind: 'group', alts: inner, min: 1, single: true };
     } else if (c === '.') {
       pos.i++;
       atom = { kind: 'other', min: 1 };
@@ -84,7 +84,7 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
       pos.i += q[0].length;
       const min = q[1] === '?' || q[1] === '*' ? 0 : q[1] === '+' ? 1 : Number(q[2]);
       const single = q[1] === undefined && q[3] === undefined && min === 1;
-      if (atom.kind === 'lit') atom = { ...atom, min, single };
+      if (atom.kind === 'lit' || atom.kind === 'group') atom = { ...atom, min, single };
       else atom = { ...atom, min };
     }
     alts[alts.length - 1]!.push(atom);
@@ -92,19 +92,51 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
   return alts;
 }
 
-/** Literals one of which every match of the sequence contains, or null if none can be said. */
+/** Most strings one run may stand for once alternations are multiplied into it. */
+const MAX_RUN_VARIANTS = 16;
+
+/** The fixed strings a group matches when each alternative is plain literal text, else null. */
+function fixedAlternatives(alts: Atom[][]): string[] | null {
+  const out: string[] = [];
+  for (const alt of alts) {
+    let text = '';
+    for (const atom of alt) {
+      if (atom.kind === 'lit' && atom.single) text += atom.ch;
+      else if (atom.kind === 'group' && atom.single) {
+        const inner = fixedAlternatives(atom.alts);
+        if (inner === null || inner.length !== 1) return null;
+        text += inner[0]!;
+      } else return null;
+    }
+    out.push(text);
+  }
+  return out;
+}
+
+/**
+ * Literals one of which every match of the sequence contains, or null if none can be said.
+ * Zero-width assertions (\b, lookarounds) do not break a run; a group of plain alternatives
+ * inside a run multiplies it ("(?:connection|thread) limit" gives "connection limit" and
+ * "thread limit", far rarer than "limit" alone).
+ */
 function requiredInSequence(atoms: Atom[]): string[] | null {
   const candidates: string[][] = [];
-  let run = '';
+  let run: string[] = [''];
   const close = () => {
-    if (run.length > 0) candidates.push([run]);
-    run = '';
+    if (run.some((r) => r.length > 0)) candidates.push([...new Set(run)]);
+    run = [''];
   };
   for (const atom of atoms) {
+    if (atom.kind === 'assert') continue;
     if (atom.kind === 'lit' && atom.min >= 1) {
-      run += atom.ch.repeat(atom.min);
+      run = run.map((r) => r + atom.ch.repeat(atom.min));
       if (!atom.single) close();
     } else if (atom.kind === 'group' && atom.min >= 1) {
+      const fixed = atom.single ? fixedAlternatives(atom.alts) : null;
+      if (fixed !== null && fixed.every((f) => f.length > 0) && run.length * fixed.length <= MAX_RUN_VARIANTS) {
+        run = run.flatMap((r) => fixed.map((f) => r + f));
+        continue;
+      }
       close();
       const inner = requiredInAlternatives(atom.alts);
       if (inner !== null) candidates.push(inner);
