@@ -186,6 +186,13 @@ export interface LiteralScanner {
   scan(text: string): Uint32Array | null;
 }
 
+/**
+ * Literals are cut to this many characters in the automaton: a prefix of a required literal is
+ * required too, so the scan stays exact in what it rules out, and the transition table stays
+ * small enough for the cache (it is states × symbols).
+ */
+const MAX_SCAN_LITERAL = 16;
+
 /** Builds an Aho–Corasick automaton (a full DFA) over ASCII literals, case-insensitively. */
 export function createLiteralScanner(groups: readonly (readonly string[])[]): LiteralScanner {
   const words = Math.max(1, Math.ceil(groups.length / 32));
@@ -196,8 +203,9 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     for (const lit of list) {
       // A non-ASCII literal never occurs in an ASCII text, the only kind this scanner reads.
       if (!/^[\x00-\x7f]+$/.test(lit)) continue;
-      literals.push({ text: lit.toLowerCase(), group });
-      for (const ch of lit.toLowerCase()) {
+      const text = lit.toLowerCase().slice(0, MAX_SCAN_LITERAL);
+      literals.push({ text, group });
+      for (const ch of text) {
         const code = ch.charCodeAt(0);
         if (symbolOf[code] === 0) {
           symbolOf[code] = symbols;
@@ -232,6 +240,7 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
   const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
   const fail = new Int32Array(states);
   const masks: (Uint32Array | null)[] = new Array<Uint32Array | null>(states).fill(null);
+
   const maskOf = (s: number, inherited: Uint32Array | null): Uint32Array | null => {
     if (outputs[s]!.length === 0 && inherited === null) return null;
     const m = inherited === null ? new Uint32Array(words) : Uint32Array.from(inherited);
@@ -264,6 +273,18 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     }
   }
 
+  // Masks in one flat table; maskAt[state] is the offset of its mask, or -1 when it has none.
+  const maskAt = new Int32Array(states).fill(-1);
+  const withMask = masks.filter((m) => m !== null).length;
+  const flat = new Uint32Array(Math.max(1, withMask) * words);
+  let used = 0;
+  masks.forEach((m, state) => {
+    if (m === null) return;
+    flat.set(m, used);
+    maskAt[state] = used;
+    used += words;
+  });
+
   return Object.freeze({
     scan(text: string): Uint32Array | null {
       const found = new Uint32Array(words);
@@ -272,8 +293,8 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
         const code = text.charCodeAt(i);
         if (code >= 128) return null;
         state = delta[state * symbols + symbolOf[code]!]!;
-        const m = masks[state];
-        if (m !== null && m !== undefined) for (let w = 0; w < words; w++) found[w]! |= m[w]!;
+        const at = maskAt[state]!;
+        if (at >= 0) for (let w = 0; w < words; w++) found[w]! |= flat[at + w]!;
       }
       return found;
     },
