@@ -315,6 +315,15 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('550 5.7.1 DNS lookup failure: host mx.example.invalid not found'), { category: 'domain_invalid' });
   t.match(reply('554 5.7.1 Message rejected: blacklisted URL in message body'), { category: 'spam_content', rule: 'content-blocklisted' });
   t.match(reply('451 4.4.3 DNS lookup failed: SERVFAIL'), { category: 'temporary', rule: 'dns-trouble' });
+  // Full mailboxes in other languages, without a code that would say so.
+  for (const text of ['550 Das Postfach des Empfängers ist überfüllt', '550 收件人邮箱空间已满', '550 用户容量不足', '550 메일함 용량이 가득 찼습니다', '550 Skrzynka odbiorcy jest pełna']) {
+    t.match(reply(text), { category: 'mailbox_full', permanent: false }, text);
+  }
+  // Throttling and reputation worded without the usual keywords.
+  t.match(reply('550 5.7.1 You are sending too fast, please slow'), { category: 'rate_limited', permanent: false });
+  t.match(reply('554 发送频率过快'), { category: 'rate_limited' });
+  t.match(reply('421 4.7.0 Your IP has poor sending history'), { category: 'blocked', permanent: false });
+  t.match(reply('550 Mail from your server is not accepted'), { category: 'blocked', permanent: true });
   // A fragment of a report with no reply code at all.
   const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
   rulesHit.add(noCode.rule);
