@@ -71,6 +71,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // Mailing lists and groups that only take posts from their members.
       /\bnot a member of\b|\bmembers-only\b|\bclosed mailing list\b|\bnot (?:subscribed|allowed to post)\b|\bpermission to post\b/i,
       /\bgroup you tried to contact\b/i,
+      // Google Groups answers non-members in the sender's language: "the group ... may not exist,
+      // or you may not have permission to post".
+      /\b(?:gruppe|grupo|groupe|gruppo|grupa|groep|skupin[aou]|csoport|ryhm(?:ä|a))\b|група|группа|ομάδα|群組|群组|グループ|קבוצה|المجموعة|گروه|समूह|그룹/i,
       // The recipient accepts mail only from chosen senders or of chosen kinds.
       /\bonly accepting mail from\b|\bnot accepting (?:any )?mail with\b|\blist of senders\b|\brefuses? to (?:receive|accept)\b/i,
       /\baccount is protected\b|\brejected by organi[sz]ation policy\b|\bwe do not accept messages containing\b|\bmailbox access for\b/i,
