@@ -25,8 +25,12 @@ function evaluate(rows) {
   let permRows = 0;
   let permAgree = 0;
   const misses = [];
+  const byKind = {};
   for (const row of rows) {
     const v = classifier.classify(toInput(row));
+    const k = (byKind[row.kind] ??= { rows: 0, agree: 0 });
+    k.rows++;
+    if (v.category === row.category) k.agree++;
     confusion.get(row.category).set(v.category, confusion.get(row.category).get(v.category) + 1);
     if (v.category === row.category) agree++;
     else misses.push({ row, v });
@@ -42,7 +46,7 @@ function evaluate(rows) {
     const predicted = CATS.reduce((a, d) => a + confusion.get(d).get(c), 0);
     return { category: c, labelled, predicted, precision: predicted ? tp / predicted : null, recall: labelled ? tp / labelled : null };
   });
-  return { rows: rows.length, agree, category: agree / rows.length, permRows, permAgree, permanent: permAgree / permRows, perCat, confusion, misses };
+  return { rows: rows.length, agree, category: agree / rows.length, permRows, permAgree, permanent: permAgree / permRows, perCat, confusion, misses, byKind };
 }
 
 const pct = (x) => (x === null ? '–' : `${(100 * x).toFixed(1)} %`);
@@ -53,6 +57,8 @@ function report(name, r) {
   const out = [];
   out.push(`### ${name}: ${r.rows} rows`, '');
   out.push(`category agreement **${pct(r.category)}** (${r.agree}/${r.rows}); permanent/temporary agreement **${pct(r.permanent)}** (${r.permAgree}/${r.permRows} rows whose label fixes permanence)`, '');
+  const kinds = Object.entries(r.byKind).map(([k, v]) => `${k} ${pct(v.agree / v.rows)} of ${v.rows}`).join(', ');
+  if (Object.keys(r.byKind).length > 1) out.push(`By kind of row (category agreement): ${kinds}.`, '');
   out.push('| category | labelled | predicted | precision | recall |', '| --- | ---: | ---: | ---: | ---: |');
   for (const c of r.perCat) out.push(`| ${c.category} | ${c.labelled} | ${c.predicted} | ${pct(c.precision)} | ${pct(c.recall)} |`);
   out.push('', `Confusion matrix (rows: label, columns: verdict; ${CATS.map((c) => `${ABBR[c]} = ${c}`).join(', ')}):`, '');
