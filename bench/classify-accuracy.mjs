@@ -10,7 +10,7 @@
 // lists the development rows the classifier disagrees with; there is deliberately no option to
 // list held-out misses, so that the held-out fifth stays out of rule writing.
 import { createClassifier } from '../dist/classify/classifier.js';
-import { loadCorpus, toInput } from '../test/classify/corpus-data.mjs';
+import { loadCorpus, toInput } from '../test/classify/fixtures/corpus/corpus-data.mjs';
 
 const args = process.argv.slice(2);
 const showMisses = args.includes('--misses');

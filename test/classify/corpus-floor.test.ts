@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createClassifier } from '../../src/classify/classifier.js';
 import { BOUNCE_CATEGORIES } from '../../src/core/types.js';
 // @ts-expect-error plain JavaScript shared with bench/classify-accuracy.mjs
-import { loadCorpus, toInput } from './corpus-data.mjs';
+import { loadCorpus, toInput } from './fixtures/corpus/corpus-data.mjs';
 
 interface CorpusRow {
   id: string;
