@@ -91,6 +91,15 @@ export function classifyReplyStream(
         else take(line);
         start = nl + 1;
       }
+      if (start === 0) {
+        // No LF at all (CR-only line ends): the text must not pile up waiting for one. A CR
+        // that ends the text may be half of a CRLF, so it waits.
+        const cr = text.lastIndexOf('\r', text.length - 2);
+        if (cr >= 0) {
+          for (const piece of text.slice(0, cr).split('\r')) take(piece);
+          return cr + 1;
+        }
+      }
       return start;
     };
     const flushChunk = () => {
@@ -108,8 +117,8 @@ export function classifyReplyStream(
       if (settled) return;
       const text = rest + (typeof data === 'string' ? data : decoder.write(data));
       const used = takeText(text);
+      // The unterminated tail waits for the chunk that ends it.
       rest = text.slice(used);
-      // A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
       flushChunk();
     };
     const ignore = () => {};

@@ -206,3 +206,24 @@ t.test('Exchange NDR lines in the "#5xx x.x.x ... ##" form are replies', async (
   t.match(h.lines(), [{ code: 550, enhanced: '5.1.1', category: 'user_unknown' }, { code: 554, enhanced: '5.4.14', category: 'other' }]);
   t.equal(process.exitCode, undefined);
 });
+
+t.test('CR-only line ends are lines too, also across chunks, and a CRLF split between chunks is one end', async (t) => {
+  let out = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      out += chunk.toString('utf8');
+      done();
+    },
+  });
+  const input = Readable.from(['550 5.1.1 User unknown\r552 5.2.2 Mailbox full\r', '\n421 4.7.0 Too many connections\r450 4.2.0 Greylisted', '\r\n']);
+  const result = await classifyReplyStream(input, sink, createClassifier());
+  t.same(result, { lines: 4, failures: 0 });
+  t.same(
+    out.trim().split('\n').map((l) => (JSON.parse(l) as { category: string }).category),
+    ['user_unknown', 'mailbox_full', 'rate_limited', 'temporary'],
+  );
+  const bytes = Readable.from([Buffer.concat([Buffer.from('550 5.1.1 Benutzer unbekannt '), Buffer.from([0xc3])]), Buffer.from([0xbc, 0x0a])]);
+  let text = '';
+  await classifyReplyStream(bytes, new Writable({ write: (c: Buffer, _e, d) => ((text += c.toString('utf8')), d()) }), createClassifier());
+  t.match(text, /unbekannt ü/, 'a UTF-8 character split between chunks is decoded whole');
+});
