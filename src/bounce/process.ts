@@ -1,12 +1,12 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { replyOfReported } from '../classify/dsn-classify.js';
+import { replyOfReported, reportOrPlainText } from '../classify/dsn-classify.js';
 import type { Db } from '../store/db.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
 import type { DsnRecipient } from '../outcome/dsn-compose.js';
-import { parseInboundReport, type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
+import { type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
 import type { Verp, VerpToken } from './verp.js';
 
 /**
@@ -197,7 +197,8 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
 
   return {
     async process(mail: InboundMail): Promise<BounceResult[]> {
-      const report = await parseInboundReport(mail.raw);
+      // A plain-text bounce (qmail, older Exim) is read as a report of its recipient paragraphs.
+      const { report } = await reportOrPlainText(mail.raw);
       const token = findToken(mail, report.searchText);
       if (token === 'forged') {
         logger.warn({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, kind: report.kind }, 'bounce domain: forged or altered VERP token, report ignored');

@@ -1,6 +1,6 @@
 import { simpleParser } from 'mailparser';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { parseInboundReport, type DeliveryReport, type ReportedRecipient } from '../bounce/report-parse.js';
+import { parseInboundReport, type DeliveryReport, type InboundReport, type ReportedRecipient } from '../bounce/report-parse.js';
 import { parseReply } from './parse-reply.js';
 
 /**
@@ -128,9 +128,9 @@ export function classifyReport(report: DeliveryReport, classifier: Classifier, h
  */
 const RECIPIENT_LINE_RE = /^(?:[ \t]{2,}|<|")?([^\s@<>"]+@[^\s@<>"]+?)(?:<mailto:[^>]*>)?[>"]?:?(?:[ \t]+(\S.*))?$/;
 
-function plainTextRecipients(text: string, classifier: Classifier): RecipientVerdict[] {
+function plainTextRecipients(text: string): ReportedRecipient[] {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
-  const found: (RecipientVerdict & { recipient: string; quotesReply: boolean })[] = [];
+  const found: (ReportedRecipient & { quotesReply: boolean })[] = [];
   for (let i = 0; i < lines.length; i++) {
     const m = RECIPIENT_LINE_RE.exec(lines[i]!);
     if (m === null) continue;
@@ -142,14 +142,40 @@ function plainTextRecipients(text: string, classifier: Classifier): RecipientVer
     const excerpt = body.join(' ').slice(0, EXCERPT_CHARS);
     const quotesReply = EMBEDDED_REPLY_RE.test(excerpt) || BARE_ENHANCED_RE.test(excerpt);
     const recipient = m[1]!.toLowerCase();
-    const earlier = found.findIndex((f) => f.recipient === recipient);
+    const earlier = found.findIndex((f) => f.finalRecipient === recipient);
     if (earlier >= 0 && (!quotesReply || found[earlier]!.quotesReply)) continue;
-    const reply = replyFromText(excerpt);
-    const verdict = { recipient, action: 'failed', status: reply.enhanced, remoteMta: null, reply, classification: classifier.classify({ kind: 'reply', reply }), quotesReply };
-    if (earlier >= 0) found[earlier] = verdict;
-    else found.push(verdict);
+    const block = {
+      finalRecipient: recipient,
+      originalRecipient: null,
+      action: 'failed',
+      status: null,
+      diagnosticType: 'smtp',
+      diagnostic: excerpt,
+      remoteMta: null,
+      quotesReply,
+    };
+    if (earlier >= 0) found[earlier] = block;
+    else found.push(block);
   }
-  return found.map(({ quotesReply: _, ...v }) => v);
+  return found.map(({ quotesReply: _, ...r }) => r);
+}
+
+/**
+ * A bounce without RFC 3464 fields read as a delivery report: each recipient paragraph of its
+ * text becomes a failed recipient whose diagnostic is that paragraph. Null when no paragraph
+ * names a recipient (the mail is no bounce). The bounce processor and the CLI both use it.
+ */
+export async function plainTextReport(raw: Buffer, searchText: string): Promise<DeliveryReport | null> {
+  const recipients = plainTextRecipients(await plainText(raw));
+  return recipients.length === 0 ? null : { kind: 'dsn', reportingMta: null, recipients, searchText };
+}
+
+/** A parsed report, or for a message that is none, what its plain text says (when anything). */
+export async function reportOrPlainText(raw: Buffer): Promise<{ report: InboundReport; plain: boolean }> {
+  const report = await parseInboundReport(raw);
+  if (report.kind !== 'other') return { report, plain: false };
+  const plain = await plainTextReport(raw, report.searchText);
+  return plain === null ? { report, plain: false } : { report: plain, plain: true };
 }
 
 /** The message's text/plain part, for reports whose parser gives no human-readable text. */
@@ -168,13 +194,12 @@ async function plainText(raw: Buffer): Promise<string> {
  * recipient paragraphs of its body; a complaint is named, not classified.
  */
 export async function classifyBounceMessage(raw: Buffer, classifier: Classifier): Promise<BounceMessageVerdict> {
-  const report = await parseInboundReport(raw);
+  const { report, plain } = await reportOrPlainText(raw);
   if (report.kind === 'complaint') return { kind: 'complaint', feedbackType: report.feedbackType, recipients: report.originalRcptTo };
-  if (report.kind === 'dsn') {
-    const given = (report as { humanText?: unknown }).humanText;
-    const needsHuman = report.recipients.some((r) => !r.diagnostic);
-    const human = typeof given === 'string' ? given : needsHuman ? await plainText(raw) : null;
-    return { kind: 'dsn', reportingMta: report.reportingMta, recipients: classifyReport(report, classifier, human) };
-  }
-  return { kind: 'other', recipients: plainTextRecipients(await plainText(raw), classifier) };
+  if (report.kind === 'other') return { kind: 'other', recipients: [] };
+  if (plain) return { kind: 'other', recipients: classifyReport(report, classifier) };
+  const given = (report as { humanText?: unknown }).humanText;
+  const needsHuman = report.recipients.some((r) => !r.diagnostic);
+  const human = typeof given === 'string' ? given : needsHuman ? await plainText(raw) : null;
+  return { kind: 'dsn', reportingMta: report.reportingMta, recipients: classifyReport(report, classifier, human) };
 }
