@@ -68,7 +68,7 @@ t.test('CSV round trip: written rows (commas, quotes, line breaks in reasons) im
       await importSuppressions({ repo: other.list.repo, input: Readable.from([first]), clock: other.clock });
       t.equal(await exported(other.list), first);
     }),
-    { numRuns: 60 },
+    { numRuns: 25 },
   );
 });
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
-import { analyzeRegex } from './regex-analyzer.js';
+import { analyzeRegex } from '../helpers/regex-analyzer.js';
 
 /**
  * Issue 11: no regular expression with nested or overlapping quantifiers anywhere in src/.
