@@ -15,6 +15,8 @@ import { installEnhancedCodePassthrough } from './smtp-server-patch.js';
 export interface AuthenticatedUser {
   name: string;
   fromDomains: readonly string[];
+  /** Ferry adds one-click unsubscribe headers to this user's mail. */
+  oneClickUnsubscribe?: boolean;
 }
 
 export interface Authenticator {
@@ -66,6 +68,8 @@ export interface ListenerObserver {
 
 interface FerryAddress extends SMTPServerAddress {
   ferry?: { parsed: ParsedAddress; decision: RecipientDecision };
+  /** RFC 3461 parameters as smtp-server read them (hideDSN: false), xtext-decoded. */
+  dsn?: { notify?: string[]; orcpt?: string };
 }
 
 export interface SmtpListener {
@@ -108,6 +112,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       hideENHANCEDSTATUSCODES: false,
+      // RFC 3461: clients that get past MAIL FROM (authenticated or relay networks) may ask for
+      // DSNs; the bounce listener keeps smtp-server's default (hidden).
+      hideDSN: false,
       disableReverseLookup: true,
       maxClients: config.maxClients,
       socketTimeout: config.idleTimeoutMs,
@@ -217,10 +224,12 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         const mailFrom = session.envelope.mailFrom as SMTPServerAddress;
         const recipients: IntakeRecipient[] = (session.envelope.rcptTo as FerryAddress[]).map((a) => {
           const f = a.ferry!;
+          const dsn = { dsnNotify: a.dsn?.notify ?? null, dsnOrcpt: a.dsn?.orcpt ?? null };
           return f.decision.action === 'drop'
-            ? { address: f.parsed.address, domain: f.parsed.domain, status: 'dropped', reason: f.decision.reason, category: f.decision.category }
-            : { address: f.parsed.address, domain: f.parsed.domain, status: 'queued', reason: null, category: null };
+            ? { address: f.parsed.address, domain: f.parsed.domain, status: 'dropped', reason: f.decision.reason, category: f.decision.category, ...dsn }
+            : { address: f.parsed.address, domain: f.parsed.domain, status: 'queued', reason: null, category: null, ...dsn };
         });
+        const envelopeDsn = (session.envelope as { dsn?: { ret?: string | null; envid?: string | null } }).dsn;
         const u = user(session);
         const tls = session.secure && session.tlsOptions ? (session.tlsOptions as { version?: string }).version ?? 'TLS' : null;
         const intakeSession: IntakeSession = {
@@ -236,6 +245,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           recipients,
           smtputf8: hasSmtpUtf8(mailFrom),
           protocol: `ESMTP${tls ? 'S' : ''}${u ? 'A' : ''}` as IntakeSession['protocol'],
+          dsnRet: envelopeDsn?.ret === 'FULL' || envelopeDsn?.ret === 'HDRS' ? envelopeDsn.ret : null,
+          dsnEnvid: envelopeDsn?.envid ?? null,
+          oneClickUnsubscribe: u?.oneClickUnsubscribe ?? false,
         };
         const timer = deps.clock.setTimer(config.dataTimeoutMs, () => {
           logger.warn({ session: session.id, ip: session.remoteAddress }, 'DATA timeout, closing connection');
