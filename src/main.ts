@@ -375,7 +375,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         unsubscribeHttp = Fastify({ logger: false });
         await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
         try {
-          unsubscribeAddress = await unsubscribeHttp.listen({ host, port });
+          await unsubscribeHttp.listen({ host, port });
+          const a = unsubscribeHttp.server.address();
+          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
         } catch (err) {
           await listener.stop();
           await http?.stop();
