@@ -1,5 +1,5 @@
 import t from 'tap';
-import { rawSession } from '../helpers/raw-smtp.js';
+import { rawConnect, rawSession } from '../helpers/raw-smtp.js';
 import { startRelay, queuedId } from '../helpers/relay.js';
 import { dsnFields, mx, parse, waitFor } from '../helpers/bounce.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -273,4 +273,23 @@ t.test('events and webhooks carry the ENVID', async (t) => {
   const plain = await submitWith(smtpPort, { rcpts: [['y@example.net']] });
   const other = await waitFor(() => receiver.acknowledged().find((e) => e.event === 'delivered' && e.queue_id === plain), 10_000, 'the second webhook');
   t.equal(other.envid, null, 'no ENVID: null');
+});
+
+t.test('DSN is announced on the submission listener, not on the bounce listener', async (t) => {
+  const { ferry, smtpPort } = await startRelay(t, {
+    verp: { enabled: true, domain: 'bounce.sender.test', secret: 'verp-secret-0123456789' },
+    bounceListener: { listen: '127.0.0.1:0' },
+  });
+  const ehlo = async (port: number) => {
+    const c = await rawConnect(port);
+    try {
+      await c.reply();
+      return await c.command('EHLO client.test');
+    } finally {
+      c.close();
+    }
+  };
+  t.match(await ehlo(smtpPort), /^250-DSN$/m);
+  const bounce = ferry.addresses as unknown as { bounce: string };
+  t.notMatch(await ehlo(Number(bounce.bounce.slice(bounce.bounce.lastIndexOf(':') + 1))), /DSN/);
 });
