@@ -3,6 +3,7 @@ import { rawConnect, rawSession } from '../helpers/raw-smtp.js';
 import { startRelay, queuedId } from '../helpers/relay.js';
 import { dsnFields, mx, parse, waitFor } from '../helpers/bounce.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
+import { runFerry } from '../helpers/cli.js';
 import { createSuppressionList } from '../../src/suppress/suppression-list.js';
 import type { TestMx } from '../helpers/mx-server.js';
 
@@ -261,7 +262,7 @@ t.test('events and webhooks carry the ENVID', async (t) => {
   const recipientMx = await mx(t, { host: '127.0.0.2' });
   const secret = 'a-webhook-secret-1234';
   const receiver = await startWebhookReceiver(t, secret);
-  const { smtpPort } = await startRelay(t, {
+  const { smtpPort, dataDir } = await startRelay(t, {
     dmarc: { mode: 'off' },
     webhooks: { urls: [receiver.url], secret, pollIntervalMs: 50 },
     routes: { 'example.net': `127.0.0.2:${recipientMx.port}` },
@@ -273,6 +274,10 @@ t.test('events and webhooks carry the ENVID', async (t) => {
   const plain = await submitWith(smtpPort, { rcpts: [['y@example.net']] });
   const other = await waitFor(() => receiver.acknowledged().find((e) => e.event === 'delivered' && e.queue_id === plain), 10_000, 'the second webhook');
   t.equal(other.envid, null, 'no ENVID: null');
+  const listed = await runFerry(['events', 'list', '--message', id, '--json'], { env: { FERRY_DATA_DIR: dataDir } });
+  t.equal(listed.code, 0, listed.stderr);
+  const events = JSON.parse(listed.stdout) as { event: string; envid: string | null }[];
+  t.ok(events.length >= 2 && events.every((e) => e.envid === 'app-send-99'), 'ferry events list carries it too');
 });
 
 t.test('DSN is announced on the submission listener, not on the bounce listener', async (t) => {
