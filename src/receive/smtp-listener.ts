@@ -180,6 +180,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           return cb(smtpError(530, '5.7.0 Authentication required'));
         }
         if (deps.diskAccepting && !deps.diskAccepting()) return cb(smtpError(452, '4.3.1 Insufficient system storage, try again later'));
+        // RFC 3461 §4.4: an ENVID is at most 100 characters (it is echoed in every DSN and webhook).
+        const envid = address.args ? (address.args as Record<string, unknown>)['ENVID'] : undefined;
+        if (typeof envid === 'string' && envid.length > 100) return cb(smtpError(501, '5.5.4 ENVID is longer than 100 characters'));
         const parsed = address.address === '' ? null : parseAddress(address.address);
         if (address.address !== '' && !parsed) return cb(smtpError(501, `5.1.7 Bad sender address syntax <${address.address}>`));
         if (u && parsed && !domainAllowed(parsed.domain, u.fromDomains)) {
@@ -204,6 +207,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         }
         const parsed = parseAddress(address.address);
         if (!parsed) return cb(smtpError(501, `5.1.3 Bad recipient address syntax <${address.address}>`));
+        // RFC 3461 §4.2: an ORCPT is at most 500 characters.
+        if ((address.dsn?.orcpt?.length ?? 0) > 500) return cb(smtpError(501, '5.5.4 ORCPT is longer than 500 characters'));
         const smtputf8 = hasSmtpUtf8(session.envelope.mailFrom);
         if (parsed.utf8Local && !smtputf8) {
           return cb(smtpError(553, '5.6.7 Non-ASCII address requires the SMTPUTF8 parameter on MAIL FROM'));

@@ -295,6 +295,13 @@ t.test('DSN is announced on the submission listener, not on the bounce listener'
     }
   };
   t.match(await ehlo(smtpPort), /^250-DSN$/m);
+  const c = await rawSession(smtpPort);
+  t.match(await c.command(`MAIL FROM:<a@sender.test> ENVID=${'e'.repeat(101)}`), /^501 5\.5\.4 ENVID is longer than 100 characters/);
+  t.match(await c.command(`MAIL FROM:<a@sender.test> ENVID=${'e'.repeat(100)}`), /^250/);
+  t.match(await c.command(`RCPT TO:<b@example.net> ORCPT=rfc822;${'o'.repeat(500)}`), /^501 5\.5\.4 ORCPT is longer than 500 characters/);
+  t.match(await c.command('RCPT TO:<b@example.net> NOTIFY=NEVER,SUCCESS'), /^501/, 'NEVER with others: refused by smtp-server');
+  t.match(await c.command('RCPT TO:<b@example.net> NOTIFY=SUCCESS ORCPT=rfc822;b@app.test'), /^250/);
+  c.close();
   const bounce = ferry.addresses as unknown as { bounce: string };
   t.notMatch(await ehlo(Number(bounce.bounce.slice(bounce.bounce.lastIndexOf(':') + 1))), /DSN/);
 });
