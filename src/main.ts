@@ -50,10 +50,9 @@ import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { VERSION } from './admin/version.js';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { createOneClick } from './suppress/one-click.js';
 import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
-import { unsubscribeRoutes } from './http/unsubscribe.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
 
@@ -372,6 +371,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       let unsubscribeAddress: string | null = null;
       if (unsubscriber && config.unsubscribe.listen) {
         const { host, port } = splitHostPort(config.unsubscribe.listen);
+        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
+        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
         unsubscribeHttp = Fastify({ logger: false });
         await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
         try {
