@@ -51,7 +51,7 @@ export interface Ferry {
    */
   bounceReport(): { senderProblems: SenderProblemCount[]; webhooks: { url: string; lastEventId: number; failures: number; lastError: string | null }[] };
   /** Recovers, binds the listeners and starts the workers. */
-  start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null }>;
+  start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null; /** the one-click unsubscribe endpoint, when unsubscribe.listen is set */ unsubscribe?: string | null }>;
   /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
   stop(): Promise<void>;
 }

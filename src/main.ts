@@ -41,6 +41,7 @@ import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
 import { errorMessage, FerryError } from './core/errors.js';
+import { splitHostPort } from './config/load.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
@@ -50,6 +51,10 @@ import { planReload } from './ops/reload.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { createRetention } from './ops/retention.js';
 import { VERSION } from './admin/version.js';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { createOneClick } from './suppress/one-click.js';
+import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
 
@@ -105,7 +110,20 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   // DKIM keys and signer, the DMARC guard and the router: rebuilt by a reload, behind stable wrappers.
   const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes });
-  const preparer = createMessagePreparer({ messages: queue.messages, spool, signer: live.signer, clock, logger });
+  // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
+  const unsubscribeMailto = config.verp.enabled && config.verp.domain && config.bounceListener.listen ? `${config.unsubscribe.mailtoLocalPart}@${config.verp.domain}`.toLowerCase() : null;
+  const oneClick =
+    config.unsubscribe.baseUrl && config.unsubscribe.secret
+      ? createOneClick({ secret: config.unsubscribe.secret, baseUrl: config.unsubscribe.baseUrl, mailto: unsubscribeMailto })
+      : null;
+  const preparer = createMessagePreparer({
+    messages: queue.messages,
+    spool,
+    signer: live.signer,
+    clock,
+    logger,
+    unsubscribeHeaders: oneClick ? (m, recipient) => oneClick.headers({ queueId: m.id, user: m.username, recipient }) : undefined,
+  });
   const checks: MessageCheck[] = [createSenderDomainCheck(), live.dmarcCheck];
   const deliverer = createDeliverer({ router: live.router, hostname: config.hostname, timeouts: config.delivery, clock, logger });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
@@ -124,6 +142,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: config.delivery.maxAgeHours,
         suppressionOf: (address, user) => bounceSuppressions.find(address, user),
         onQueued: () => scheduler.poke(),
+        readFull: (m) => {
+          if (m.size > config.dsn.returnFullMaxBytes) return null;
+          if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
+          try {
+            return Buffer.concat([m.headers, readFileSync(join(spool.dir, m.spoolFile))]);
+          } catch {
+            return null;
+          }
+        },
       })
     : null;
   // A lost body (a disk fault) ends the message's pending recipients; the sender is told in the same transaction.
@@ -252,6 +279,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     leaseMs: config.delivery.leaseMs,
     gate: throttle,
     prepare: (id) => preparer.prepare(id),
+    recipientHeaders: oneClick ? (prepared, r) => preparer.forRecipient(prepared, r) : undefined,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
     expireLostBody,
@@ -283,6 +311,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   );
   let listener: SmtpListener | null = null;
   let stopped = false;
+  const unsubscriber = oneClick
+    ? createUnsubscriber({ db, queue, oneClick, suppressions: bounceSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
+    : null;
+  // The endpoint is a fastify plugin (http/unsubscribe.ts); here it gets a small fastify server of its own.
+  let unsubscribeHttp: FastifyInstance | null = null;
 
   async function reload(next: Config): Promise<ReloadResult> {
     const plan = planReload(current, next);
@@ -385,6 +418,24 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         disk.stop();
         throw err;
       }
+      let unsubscribeAddress: string | null = null;
+      if (unsubscriber && config.unsubscribe.listen) {
+        const { host, port } = splitHostPort(config.unsubscribe.listen);
+        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
+        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
+        unsubscribeHttp = Fastify({ logger: false });
+        await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
+        try {
+          await unsubscribeHttp.listen({ host, port });
+          const a = unsubscribeHttp.server.address();
+          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
+        } catch (err) {
+          await listener.stop();
+          await http?.stop();
+          disk.stop();
+          throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
+        }
+      }
       let bounceAddress: string | null = null;
       if (verp && config.bounceListener.listen) {
         bounceListener = createBounceListener({
@@ -402,17 +453,28 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
             onRecorded: () => webhooks?.poke(),
           }),
           logger,
+          unsubscribe:
+            unsubscriber && unsubscribeMailto
+              ? {
+                  address: unsubscribeMailto,
+                  handle: async (raw) => {
+                    const token = await tokenFromMail(raw);
+                    return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
+                  },
+                }
+              : undefined,
         });
         try {
           bounceAddress = await bounceListener.start();
         } catch (err) {
           await listener.stop();
+          await unsubscribeHttp?.close();
           await http?.stop();
           disk.stop();
           throw err;
         }
       }
-      const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress };
+      const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
       bound = addresses;
       listening = true;
       throttle.start();
@@ -437,6 +499,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
       await retention.stop();
+      await unsubscribeHttp?.close();
       await http?.stop();
       throttle.stop();
       quotas.stop();

@@ -15,13 +15,15 @@ import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js'
 
 function describe(db: Db) {
   const messages = createMessagesRepo(db);
-  const cache = new Map<string, string | null>();
+  const cache = new Map<string, { header: string | null; envid: string | null }>();
   return (e: EventRow): WebhookEvent => {
     if (!cache.has(e.messageId)) {
       if (cache.size > 10_000) cache.clear();
-      cache.set(e.messageId, messages.getSummary(e.messageId)?.messageIdHeader ?? null);
+      const m = messages.getSummary(e.messageId);
+      cache.set(e.messageId, { header: m?.messageIdHeader ?? null, envid: m?.dsnEnvid ?? null });
     }
-    return toWebhookEvent(e, cache.get(e.messageId) ?? null);
+    const m = cache.get(e.messageId);
+    return toWebhookEvent(e, m?.header ?? null, m?.envid ?? null);
   };
 }
 

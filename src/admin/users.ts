@@ -59,6 +59,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
                 fromDomains: u.fromDomains,
                 quota: { maxMessagesPerHour: q?.maxMessagesPerHour ?? null, maxRecipientsPerDay: q?.maxRecipientsPerDay ?? null },
                 usage: usage(u.name),
+                oneClickUnsubscribe: u.oneClickUnsubscribe,
                 createdAt: isoTime(u.createdAt),
                 updatedAt: isoTime(u.updatedAt),
               };
@@ -87,6 +88,17 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
           }),
         ),
       );
+    });
+
+  users
+    .command('one-click <name> <on|off>')
+    .description('one-click unsubscribe (RFC 8058): on: Ferry adds List-Unsubscribe to every message this user sends')
+    .action((name: string, value: string) => {
+      if (value !== 'on' && value !== 'off') throw new FerryError('FERRY_ERR_USAGE', `one-click ${JSON.stringify(value)}: expected on or off`);
+      if (!createUsersRepo(ctx.db()).setOneClickUnsubscribe(name, value === 'on', ctx.clock.now())) {
+        throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
+      }
+      ctx.io.stdout.write(`${name}: one-click unsubscribe ${value}\n`);
     });
 
   users

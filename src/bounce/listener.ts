@@ -34,6 +34,8 @@ export interface BounceListenerDeps {
   isBounceDomain: (domain: string) => boolean;
   processor: BounceProcessor;
   logger: Logger;
+  /** One-click unsubscribe by mail (the List-Unsubscribe mailto:): mail to `address` goes here, not to the report processor. */
+  unsubscribe?: { address: string; handle(raw: Buffer): Promise<unknown> };
 }
 
 export interface BounceListener {
@@ -92,6 +94,22 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
         };
+        const unsub = deps.unsubscribe;
+        if (unsub && mail.rcptTo.some((r) => r.toLowerCase() === unsub.address)) {
+          const u = unsub.handle(mail.raw).then(
+            (result) => {
+              logger.info({ session: session.id, ip: session.remoteAddress, from: mail.mailFrom, result }, 'bounce listener: unsubscribe request processed');
+              cb(null, '2.0.0 Ok: request received');
+            },
+            (err: unknown) => {
+              logger.error({ session: session.id, err }, 'bounce listener: could not process an unsubscribe request');
+              cb(new FerryError('FERRY_ERR_STORE', '4.3.0 Local error, try again later', { responseCode: 451, cause: err }));
+            },
+          );
+          running.add(u);
+          void u.finally(() => running.delete(u));
+          return;
+        }
         const p = deps.processor.process(mail).then(
           (results) => {
             logger.info({ session: session.id, ip: session.remoteAddress, from: mail.mailFrom, rcptTo: mail.rcptTo, size, truncated: size > options.parseMaxBytes, results }, 'bounce listener: message processed');

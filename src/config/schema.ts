@@ -200,6 +200,10 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       /** Also tell the sender about recipients dropped at intake because they are suppressed. */
       onDropped: z.boolean().default(false),
+      /** RFC 3461 NOTIFY=DELAY: one delay report once a recipient has been deferred this long. */
+      delayAfterHours: z.number().positive().default(4),
+      /** RFC 3461 RET=FULL: a failure report returns the whole message up to this size (larger: the headers only). */
+      returnFullMaxBytes: nonNegativeInt.default(1024 * 1024),
     })
     .prefault({}),
   /**
@@ -254,6 +258,24 @@ export const configSchema = z.strictObject({
       message: 'webhooks.urls needs webhooks.secret (the HMAC key receivers verify with)',
       path: ['secret'],
     }),
+  /**
+   * One-click unsubscribe (RFC 8058) for mail whose user has it on or that carries
+   * `X-Ferry-Unsubscribe: one-click`: Ferry adds List-Unsubscribe (an https link on baseUrl, and a
+   * mailto: on the bounce domain when the bounce listener runs) and serves the endpoint.
+   */
+  unsubscribe: z
+    .strictObject({
+      /** Public https base URL where /unsubscribe is served (e.g. https://mail.example.com); null: off. */
+      baseUrl: z.url({ protocol: /^https?$/ }).nullable().default(null),
+      /** HMAC key for the per-recipient tokens (at least 16 characters; keep it secret and stable). */
+      secret: z.string().min(16).nullable().default(null),
+      /** Where Ferry serves the endpoint (put it behind baseUrl); null: not served here. */
+      listen: hostPort.nullable().default(null),
+      /** Local part of the mailto: address on the bounce domain. */
+      mailtoLocalPart: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, { message: 'expected 1-30 letters, digits, - or _' }).default('unsubscribe'),
+    })
+    .prefault({})
+    .refine((u) => u.baseUrl === null || u.secret !== null, { message: 'unsubscribe.baseUrl needs unsubscribe.secret', path: ['secret'] }),
   suppression: z
     .strictObject({
       /** drop: accept and record the recipient as dropped; reject: 550 at RCPT. */

@@ -302,7 +302,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       conn.close();
     });
     conn.send(
-      { from: message.from, to: outcome.send, size: message.size, use8BitMime: message.eightBit },
+      { from: message.from, to: outcome.send, size: message.size, use8BitMime: message.eightBit, ...(message.dsn ? { dsn: message.dsn } : {}) } as SMTPConnection.Envelope,
       body,
       (err, info) => {
         if (!err && info) return sent.settle({ info });

@@ -31,6 +31,8 @@ export interface DeliverySession {
   /** false once the connection broke or was closed: open a new session */
   readonly usable: boolean;
   readonly messagesSent: number;
+  /** SMTP extensions the server announced, upper case */
+  readonly extensions: readonly string[];
   /** one transaction carrying all of this destination's recipients of the message */
   send(message: OutgoingMessage): Promise<TransactionReport>;
   close(): Promise<void>;
@@ -108,6 +110,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       },
       get messagesSent() {
         return sent;
+      },
+      get extensions() {
+        return client.extensions;
       },
       send(message) {
         const run = queue.then(async () => {

@@ -72,6 +72,15 @@ export interface OutgoingMessage {
   smtputf8: boolean;
   /** a fresh stream of the exact bytes to send (CRLF line endings, ending with CRLF) */
   body: () => NodeJS.ReadableStream;
+  /** RFC 3461 parameters, passed on when the server announces DSN (one NOTIFY/ORCPT for all recipients) */
+  dsn?: OutgoingDsn;
+}
+
+export interface OutgoingDsn {
+  ret?: 'FULL' | 'HDRS';
+  envid?: string;
+  notify?: string[];
+  orcpt?: string;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface AttemptContext {
   hop: { host: string; ip: string | null; port: number | null; tls: TlsInfo | null } | null;
   /** Every host/address tried to open the session, with what each said. */
   hops: unknown[] | null;
+  /** The next hop announced DSN and was given the RFC 3461 parameters (success DSNs say "relayed"). */
+  dsnRelayed?: boolean;
 }
 
 /** One recipient's fact from one attempt. */

@@ -8,7 +8,10 @@ import { encodeWords } from 'nodemailer/lib/mime-funcs';
  * `message/delivery-status`, and the original message's header block (`text/rfc822-headers`).
  */
 
-export type DsnKind = 'bounced' | 'expired' | 'dropped';
+export type DsnKind = 'bounced' | 'expired' | 'dropped' | 'delivered' | 'relayed' | 'delayed';
+
+/** Kinds that report a failure (RFC 3461 NOTIFY=FAILURE, the default when NOTIFY is absent). */
+export const FAILURE_KINDS: ReadonlySet<DsnKind> = new Set(['bounced', 'expired', 'dropped']);
 
 export interface DsnRecipient {
   address: string;
@@ -26,6 +29,8 @@ export interface DsnRecipient {
   suppressedAt?: number | null;
   /** Expired because this relay lost the message's stored body (a disk fault), not for time. */
   bodyLost?: boolean;
+  /** RFC 3461 ORCPT ("type;address"), reported as Original-Recipient. */
+  orcpt?: string | null;
 }
 
 export interface DsnOriginal {
@@ -36,6 +41,13 @@ export interface DsnOriginal {
   subject: string | null;
   /** The original header block as stored (CRLF, ending with the blank line). */
   headers: Buffer;
+  /** RFC 3461 ENVID, reported as Original-Envelope-Id. */
+  envid?: string | null;
+  /**
+   * The whole message (headers and body) when the sender asked for it (RET=FULL) and it is
+   * within the size cap: returned instead of the headers in a report that carries a failure.
+   */
+  full?: Buffer | null;
 }
 
 export interface DsnInput {
@@ -86,7 +98,15 @@ function day(ms: number): string {
 }
 
 /** The plain-words sentence for one recipient. */
-export function explain(r: DsnRecipient, maxAgeHours: number): string {
+export function explain(r: DsnRecipient, maxAgeHours: number, arrivalAt = 0): string {
+  if (r.kind === 'delivered') return 'delivered: the receiving server accepted the message.';
+  if (r.kind === 'relayed') {
+    return 'relayed: the next server accepted the message and supports delivery notifications, so any further report comes from it.';
+  }
+  if (r.kind === 'delayed') {
+    const words = CATEGORY_WORDS[r.category ?? 'temporary'] ?? CATEGORY_WORDS.temporary!;
+    return `not delivered yet, still trying until ${rfc5322Date(arrivalAt + maxAgeHours * 3_600_000)} (no action needed): ${words}`;
+  }
   if (r.kind === 'dropped') {
     const when = r.suppressedAt ? ` on ${day(r.suppressedAt)}` : '';
     if (r.category === 'complaint') {
@@ -111,6 +131,11 @@ export function explain(r: DsnRecipient, maxAgeHours: number): string {
 
 /** RFC 3464 Status for a recipient: its enhanced code, else one derived from the category or code. */
 export function statusCode(r: DsnRecipient): string {
+  if (r.kind === 'delivered' || r.kind === 'relayed') return r.enhanced && /^2\.\d{1,3}\.\d{1,3}$/.test(r.enhanced) ? r.enhanced : '2.0.0';
+  if (r.kind === 'delayed') {
+    if (r.enhanced && /^4\.\d{1,3}\.\d{1,3}$/.test(r.enhanced)) return r.enhanced;
+    return r.category === 'mailbox_full' ? '4.2.2' : '4.0.0';
+  }
   if (r.kind === 'dropped') return '5.7.1';
   // 5.3.0: "other or undefined mail system status" — the relay's own storage failed.
   if (r.bodyLost) return '5.3.0';
@@ -189,11 +214,15 @@ function humanText(input: DsnInput): string {
   lines.push(`This is the mail system at ${input.hostname}.`);
   lines.push('');
   const n = input.recipients.length;
-  lines.push(
-    n === 1
-      ? 'Your message could not be delivered to the recipient below.'
-      : `Your message could not be delivered to the ${n} recipients below.`,
-  );
+  if (input.recipients.every((r) => FAILURE_KINDS.has(r.kind))) {
+    lines.push(
+      n === 1
+        ? 'Your message could not be delivered to the recipient below.'
+        : `Your message could not be delivered to the ${n} recipients below.`,
+    );
+  } else {
+    lines.push(`You asked to be told what became of your message${o.envid ? ` (envelope id ${ascii(o.envid)})` : ''}. Its status for each recipient:`);
+  }
   lines.push('');
   if (o.subject) lines.push(`  Subject: ${o.subject}`);
   lines.push(`  Sent:    ${rfc5322Date(o.arrivalAt)}`);
@@ -201,28 +230,30 @@ function humanText(input: DsnInput): string {
   lines.push(`  Queue ID: ${o.queueId}`);
   lines.push('');
   for (const r of input.recipients) {
-    lines.push(`<${r.address}>: ${explain(r, input.maxAgeHours)}`);
+    lines.push(`<${r.address}>: ${explain(r, input.maxAgeHours, o.arrivalAt)}`);
     if (r.reply) {
       const who = r.remoteMta ? `The server ${r.remoteMta} said` : r.kind === 'dropped' ? 'Recorded reason' : 'Reason';
       lines.push(`    ${who}: ${r.reply}`);
     }
     lines.push('');
   }
-  lines.push('The technical report and the headers of your message are attached.');
+  lines.push(o.full && input.recipients.some((r) => FAILURE_KINDS.has(r.kind)) ? 'The technical report and your message are attached.' : 'The technical report and the headers of your message are attached.');
   return `${lines.join('\r\n')}\r\n`;
 }
 
 function deliveryStatus(input: DsnInput): string {
   const o = input.original;
   const fields: string[] = [];
+  if (o.envid) fields.push(`Original-Envelope-Id: ${ascii(o.envid)}`);
   fields.push(`Reporting-MTA: dns; ${input.hostname}`);
   fields.push(`X-Ferry-Queue-ID: ${o.queueId}`);
   fields.push(`Arrival-Date: ${rfc5322Date(o.arrivalAt)}`);
   const blocks = [fields.join('\r\n')];
   for (const r of input.recipients) {
     const f: string[] = [];
+    if (r.orcpt) f.push(`Original-Recipient: ${ascii(r.orcpt)}`);
     f.push(`Final-Recipient: ${addressType(r.address)}`);
-    f.push('Action: failed');
+    f.push(`Action: ${FAILURE_KINDS.has(r.kind) ? 'failed' : r.kind}`);
     f.push(`Status: ${statusCode(r)}`);
     if (r.remoteMta) f.push(`Remote-MTA: dns; ${ascii(r.remoteMta)}`);
     if (r.reply) {
@@ -230,7 +261,8 @@ function deliveryStatus(input: DsnInput): string {
       f.push(fold(`Diagnostic-Code: ${smtp ? 'smtp' : 'X-Ferry'}; ${ascii(r.reply)}`));
     }
     if (r.lastAttemptAt) f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
-    // No Will-Retry-Until: every report here is final (Action: failed); that field belongs to delay notices.
+    // Final reports (failed) carry no Will-Retry-Until: that field belongs to delay notices.
+    if (r.kind === 'delayed') f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
     if (r.category) f.push(`X-Ferry-Category: ${r.category}`);
     blocks.push(f.join('\r\n'));
   }
@@ -241,7 +273,14 @@ export function composeDsn(input: DsnInput): ComposedDsn {
   const o = input.original;
   const from = `MAILER-DAEMON@${input.hostname}`;
   const allDropped = input.recipients.every((r) => r.kind === 'dropped');
-  const subject = allDropped
+  const failed = input.recipients.some((r) => FAILURE_KINDS.has(r.kind));
+  const subject = !failed
+    ? input.recipients.every((r) => r.kind === 'delayed')
+      ? 'Delayed Mail (still being retried)'
+      : input.recipients.some((r) => r.kind === 'delayed')
+        ? 'Delivery Status Notification (Delay)'
+        : 'Delivery Status Notification (Success)'
+    : allDropped
     ? 'Undelivered Mail: recipient on the suppression list'
     : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost)
       ? 'Undelivered Mail: delivery time expired'
@@ -266,7 +305,9 @@ export function composeDsn(input: DsnInput): ComposedDsn {
   );
   const headers = Buffer.from(`${head.join('\r\n')}\r\n\r\n`);
 
-  const original = truncateHeaders(o.headers);
+  // RFC 3461 §4.3: the whole message only for a report of failure (RET=FULL); else the headers.
+  const full = failed && o.full ? o.full : null;
+  const original = full ?? truncateHeaders(o.headers);
   const text = qpWrap(qpEncode(Buffer.from(humanText(input), 'utf8')), 76);
   const parts: Buffer[] = [
     Buffer.from(
@@ -275,7 +316,9 @@ export function composeDsn(input: DsnInput): ComposedDsn {
         `${text.replace(/\r?\n/g, '\r\n')}\r\n` +
         `--${b}\r\nContent-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n` +
         deliveryStatus(input) +
-        `\r\n--${b}\r\nContent-Description: Undelivered message headers\r\nContent-Type: text/rfc822-headers\r\n\r\n`,
+        (full
+          ? `\r\n--${b}\r\nContent-Description: Undelivered message\r\nContent-Type: message/rfc822\r\n\r\n`
+          : `\r\n--${b}\r\nContent-Description: ${failed ? 'Undelivered message headers' : 'Message headers'}\r\nContent-Type: text/rfc822-headers\r\n\r\n`),
     ),
     original,
     Buffer.from(`\r\n--${b}--\r\n`),

@@ -5,9 +5,20 @@ import { parseAddress } from '../policy/addresses.js';
 import type { Db } from '../store/db.js';
 import { createDsnOutboxRepo } from '../store/dsn-outbox-repo.js';
 import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
+import type { MessageRow } from '../store/messages-repo.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
 import type { AttemptContext, AppliedDecision } from './apply.js';
-import { composeDsn, type DsnRecipient } from './dsn-compose.js';
+import { composeDsn, FAILURE_KINDS, type DsnRecipient } from './dsn-compose.js';
+
+/**
+ * RFC 3461 NOTIFY: does the recipient want this kind of report? No NOTIFY at all means
+ * failures only (what Ferry always did); NEVER means none, whatever happens.
+ */
+export function wantsReport(notify: readonly string[] | null | undefined, kind: DsnRecipient['kind']): boolean {
+  if (FAILURE_KINDS.has(kind)) return !notify || notify.length === 0 || notify.includes('FAILURE');
+  if (kind === 'delayed') return Boolean(notify?.includes('DELAY'));
+  return Boolean(notify?.includes('SUCCESS'));
+}
 
 /**
  * Delivery status notifications: for recipients that bounced or expired (and, if configured,
@@ -26,6 +37,8 @@ import { composeDsn, type DsnRecipient } from './dsn-compose.js';
 export interface DsnConfig {
   /** Also report recipients dropped at intake because they are on the suppression list. */
   onDropped: boolean;
+  /** NOTIFY=DELAY: one delay report once a recipient has been deferred this long. */
+  delayAfterHours?: number;
 }
 
 export interface DsnNotifierDeps {
@@ -43,6 +56,8 @@ export interface DsnNotifierDeps {
   suppressionOf?: (address: string, user: string | null) => { createdAt: number; category: string; reason: string } | null;
   /** A DSN was queued: let the scheduler look now. */
   onQueued?: (id: string) => void;
+  /** The whole original message for RET=FULL (null: too large or unreadable: the headers go instead). */
+  readFull?: (message: MessageRow) => Buffer | null;
 }
 
 export interface DsnNotifier {
@@ -69,10 +84,19 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
   let mayHaveRows = true;
 
   /** Builds the DSN for one due report, or says why none is sent. */
-  function compose(messageId: string, recipients: DsnRecipient[]): AcceptedMessage | null {
+  function compose(messageId: string, due: DsnRecipient[]): AcceptedMessage | null {
     const original = queue.messages.get(messageId);
     if (!original) {
       logger.info({ queueId: messageId }, 'no DSN: the original message is no longer in the queue');
+      return null;
+    }
+    // NOTIFY and ORCPT live on the recipient rows, whoever recorded the report (outcome, async bounce, expiry, drop).
+    const rows = new Map(queue.recipients.forMessage(messageId).map((r) => [r.address, r]));
+    const recipients = due
+      .filter((r) => wantsReport(rows.get(r.address)?.dsnNotify, r.kind))
+      .map((r) => ({ ...r, orcpt: rows.get(r.address)?.dsnOrcpt ?? null }));
+    if (recipients.length === 0) {
+      logger.info({ queueId: messageId, recipients: due.map((r) => `${r.address} (${r.kind})`) }, 'no DSN: the sender asked not to be told (NOTIFY)');
       return null;
     }
     if (original.kind === 'dsn') {
@@ -103,6 +127,8 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         messageIdHeader: original.messageIdHeader,
         subject: original.subject,
         headers: original.headers,
+        envid: original.dsnEnvid ?? null,
+        full: original.dsnRet === 'FULL' && recipients.some((r) => FAILURE_KINDS.has(r.kind)) ? (deps.readFull?.(original) ?? null) : null,
       },
       recipients,
     });
@@ -146,13 +172,26 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     record,
     recordApplied(applied, ctx, now) {
       const byMessage = new Map<string, DsnRecipient[]>();
+      const delayMs = (deps.config.delayAfterHours ?? 4) * 3_600_000;
       for (const a of applied) {
         const d = a.decision;
-        if (d.status !== 'bounced' && d.status !== 'expired') continue;
+        const notify = a.recipient.dsnNotify;
+        let kind: DsnRecipient['kind'];
+        if (d.status === 'bounced' || d.status === 'expired') kind = d.status;
+        else if (d.status === 'delivered' && notify?.includes('SUCCESS')) kind = ctx.dsnRelayed ? 'relayed' : 'delivered';
+        else if (
+          d.status === 'deferred' &&
+          notify?.includes('DELAY') &&
+          a.recipient.dsnDelayAt === null &&
+          now - a.recipient.createdAt >= delayMs &&
+          queue.recipients.markDelayReported(a.recipient.id, now)
+        ) {
+          kind = 'delayed';
+        } else continue;
         const list = byMessage.get(a.recipient.messageId) ?? [];
         list.push({
           address: a.recipient.address,
-          kind: d.status,
+          kind,
           category: d.classification?.category ?? null,
           reply: d.replyText,
           code: d.code,

@@ -14,7 +14,7 @@ export function createAuthenticator(users: UsersRepo, verify: PasswordVerifier =
       const user = users.get(name);
       // Verify against a dummy hash for unknown users so the reply time does not reveal them.
       const ok = await verify(password, user?.passwordHash ?? DUMMY_HASH);
-      return ok && user ? { name: user.name, fromDomains: user.fromDomains } : null;
+      return ok && user ? { name: user.name, fromDomains: user.fromDomains, oneClickUnsubscribe: user.oneClickUnsubscribe } : null;
     },
   };
 }

@@ -7,6 +7,7 @@ import type { GroupCommitter } from '../store/group-commit.js';
 import type { AcceptedMessage } from '../store/queue-store.js';
 import { Canonicalizer } from './canonicalize.js';
 import { readHeaderFacts, type HeaderFacts } from './headers.js';
+import { takeUnsubscribeRequest } from './unsubscribe-header.js';
 
 /** A recipient as decided at RCPT time. */
 export interface IntakeRecipient {
@@ -15,6 +16,9 @@ export interface IntakeRecipient {
   status: 'queued' | 'dropped';
   reason: string | null;
   category: string | null;
+  /** RFC 3461 NOTIFY / ORCPT from RCPT TO; null/absent: not given. */
+  dsnNotify?: readonly string[] | null;
+  dsnOrcpt?: string | null;
 }
 
 /** What intake knows about the SMTP session a message arrived on. */
@@ -32,6 +36,11 @@ export interface IntakeSession {
   smtputf8: boolean;
   /** Why the message is accepted without AUTH / with it, for the Received header. */
   protocol: 'ESMTP' | 'ESMTPS' | 'ESMTPA' | 'ESMTPSA';
+  /** RFC 3461 RET / ENVID from MAIL FROM; null/absent: not given. */
+  dsnRet?: 'FULL' | 'HDRS' | null;
+  dsnEnvid?: string | null;
+  /** The user's setting: add one-click unsubscribe headers (the message may also ask, see below). */
+  oneClickUnsubscribe?: boolean;
 }
 
 export interface MessageCheckContext {
@@ -101,8 +110,10 @@ export function createIntake(deps: IntakeDeps) {
         const { headers: headerBlock, bodyTail } = canon.finish();
         if (tooManyLines(headerBlock)) throw smtpError(552, `5.3.4 Message header has more than ${MAX_HEADER_LINES} lines`, 'DATA');
         if (bodyTail.length) await writer.write(bodyTail);
-        const facts = readHeaderFacts(headerBlock);
-        let finalHeaders = headerBlock;
+        // X-Ferry-Unsubscribe is an instruction to Ferry, not content: it never leaves (nor gets signed).
+        const unsubscribe = takeUnsubscribeRequest(headerBlock);
+        const facts = readHeaderFacts(unsubscribe.headers);
+        let finalHeaders = unsubscribe.headers;
         for (const check of deps.checks) {
           const replaced = await check({ session, headers: facts, headerBlock: finalHeaders });
           if (replaced) finalHeaders = replaced;
@@ -129,6 +140,9 @@ export function createIntake(deps: IntakeDeps) {
             eightBit: canon.eightBit,
             smtputf8: session.smtputf8,
             kind: 'submission',
+            dsnRet: session.dsnRet ?? null,
+            dsnEnvid: session.dsnEnvid ?? null,
+            listUnsubscribe: unsubscribe.requested || (session.oneClickUnsubscribe ?? false),
           },
           recipients: session.recipients.map((r) => ({ ...r })),
         };

@@ -17,6 +17,8 @@ import { AUTH_NEEDS_TLS, GREETING_DELAY_OPTION, installSmtpServerPatches } from 
 export interface AuthenticatedUser {
   name: string;
   fromDomains: readonly string[];
+  /** Ferry adds one-click unsubscribe headers to this user's mail. */
+  oneClickUnsubscribe?: boolean;
 }
 
 export interface Authenticator {
@@ -68,6 +70,8 @@ export interface ListenerObserver {
 
 interface FerryAddress extends SMTPServerAddress {
   ferry?: { parsed: ParsedAddress; decision: RecipientDecision };
+  /** RFC 3461 parameters as smtp-server read them (hideDSN: false), xtext-decoded. */
+  dsn?: { notify?: string[]; orcpt?: string };
 }
 
 export interface SmtpListener {
@@ -116,6 +120,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       hideSMTPUTF8: false,
       hideENHANCEDSTATUSCODES: false,
       [GREETING_DELAY_OPTION]: (ip: string) => (deps.mayRelay(ip) ? config.greetingDelayMs : config.untrusted.greetingDelayMs),
+      // RFC 3461: clients that get past MAIL FROM (authenticated or relay networks) may ask for
+      // DSNs; the bounce listener keeps smtp-server's default (hidden).
+      hideDSN: false,
       disableReverseLookup: true,
       // Session slots are counted in onConnect (session-slots.ts), which may push out an idle
       // unauthenticated session to make room; the library's own count also holds connections
@@ -225,6 +232,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           return cb(smtpError(530, '5.7.0 Authentication required'));
         }
         if (deps.diskAccepting && !deps.diskAccepting()) return cb(smtpError(452, '4.3.1 Insufficient system storage, try again later'));
+        // RFC 3461 §4.4: an ENVID is at most 100 characters (it is echoed in every DSN and webhook).
+        const envid = address.args ? (address.args as Record<string, unknown>)['ENVID'] : undefined;
+        if (typeof envid === 'string' && envid.length > 100) return cb(smtpError(501, '5.5.4 ENVID is longer than 100 characters'));
         const parsed = address.address === '' ? null : parseAddress(address.address);
         if (address.address !== '' && !parsed) return cb(smtpError(501, `5.1.7 Bad sender address syntax <${address.address}>`));
         if (!hasSmtpUtf8(address) && !isAscii(address.address)) {
@@ -252,6 +262,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         }
         const parsed = parseAddress(address.address);
         if (!parsed) return cb(smtpError(501, `5.1.3 Bad recipient address syntax <${address.address}>`));
+        // RFC 3461 §4.2: an ORCPT is at most 500 characters.
+        if ((address.dsn?.orcpt?.length ?? 0) > 500) return cb(smtpError(501, '5.5.4 ORCPT is longer than 500 characters'));
         const smtputf8 = hasSmtpUtf8(session.envelope.mailFrom);
         if (parsed.utf8Local && !smtputf8) {
           return cb(smtpError(553, '5.6.7 Non-ASCII address requires the SMTPUTF8 parameter on MAIL FROM'));
@@ -272,10 +284,12 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         const mailFrom = session.envelope.mailFrom as SMTPServerAddress;
         const recipients: IntakeRecipient[] = (session.envelope.rcptTo as FerryAddress[]).map((a) => {
           const f = a.ferry!;
+          const dsn = { dsnNotify: a.dsn?.notify ?? null, dsnOrcpt: a.dsn?.orcpt ?? null };
           return f.decision.action === 'drop'
-            ? { address: f.parsed.address, domain: f.parsed.domain, status: 'dropped', reason: f.decision.reason, category: f.decision.category }
-            : { address: f.parsed.address, domain: f.parsed.domain, status: 'queued', reason: null, category: null };
+            ? { address: f.parsed.address, domain: f.parsed.domain, status: 'dropped', reason: f.decision.reason, category: f.decision.category, ...dsn }
+            : { address: f.parsed.address, domain: f.parsed.domain, status: 'queued', reason: null, category: null, ...dsn };
         });
+        const envelopeDsn = (session.envelope as { dsn?: { ret?: string | null; envid?: string | null } }).dsn;
         const u = user(session);
         const tls = session.secure && session.tlsOptions ? (session.tlsOptions as { version?: string }).version ?? 'TLS' : null;
         const intakeSession: IntakeSession = {
@@ -291,6 +305,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           recipients,
           smtputf8: hasSmtpUtf8(mailFrom),
           protocol: `ESMTP${tls ? 'S' : ''}${u ? 'A' : ''}` as IntakeSession['protocol'],
+          dsnRet: envelopeDsn?.ret === 'FULL' || envelopeDsn?.ret === 'HDRS' ? envelopeDsn.ret : null,
+          dsnEnvid: envelopeDsn?.envid ?? null,
+          oneClickUnsubscribe: u?.oneClickUnsubscribe ?? false,
         };
         const timer = deps.clock.setTimer(config.dataTimeoutMs, () => {
           logger.warn({ session: session.id, ip: session.remoteAddress }, 'DATA timeout, closing connection');

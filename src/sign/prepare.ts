@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Spool } from '../spool/spool.js';
-import type { MessagesRepo } from '../store/messages-repo.js';
+import type { MessageRow, MessagesRepo } from '../store/messages-repo.js';
+import type { RecipientRow } from '../store/recipients-repo.js';
 import type { PreparedMessage } from '../workers/destination-worker.js';
 import type { Signer } from './signer.js';
 
@@ -12,13 +13,23 @@ import type { Signer } from './signer.js';
  * (and says so in the log); a signing error is logged and the message is sent unsigned rather
  * than held forever.
  */
-export function createMessagePreparer(deps: { messages: MessagesRepo; spool: Spool; signer: Signer; clock: Clock; logger: Logger }) {
+export function createMessagePreparer(deps: {
+  messages: MessagesRepo;
+  spool: Spool;
+  signer: Signer;
+  clock: Clock;
+  logger: Logger;
+  /** The one-click unsubscribe headers for one recipient; absent: messages that ask for them go without. */
+  unsubscribeHeaders?: ((message: MessageRow, recipient: string) => string) | undefined;
+}) {
   const inProgress = new Map<string, Promise<PreparedMessage | null>>();
 
   async function prepare(id: string): Promise<PreparedMessage | null> {
     const message = deps.messages.get(id);
     if (!message) return null;
     if (message.signedAt !== null) return { message, headers: message.headers };
+    // Per-recipient headers: signed for each recipient at send time (forRecipient), not here.
+    if (message.listUnsubscribe && deps.unsubscribeHeaders) return { message, headers: message.headers };
     const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
     let headers: Buffer;
     try {
@@ -45,7 +56,27 @@ export function createMessagePreparer(deps: { messages: MessagesRepo; spool: Spo
     return { message: updated, headers };
   }
 
+  /**
+   * The header block for one recipient of a message with one-click unsubscribe: its own
+   * List-Unsubscribe and List-Unsubscribe-Post, then the stored headers, DKIM-signed over all of
+   * them, so the signature covers both headers (RFC 8058 §4). Signed again at each attempt.
+   */
+  async function forRecipient(prepared: PreparedMessage, recipient: RecipientRow): Promise<Buffer> {
+    const message = prepared.message;
+    if (!message.listUnsubscribe || !deps.unsubscribeHeaders) return prepared.headers;
+    const base = Buffer.concat([Buffer.from(deps.unsubscribeHeaders(message, recipient.address), 'utf8'), message.headers]);
+    const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
+    try {
+      const result = fromDomain ? await deps.signer.sign(fromDomain, () => deps.spool.open({ headers: base, inline: message.body, file: message.spoolFile })) : null;
+      return result ? Buffer.concat([Buffer.from(result.headers, 'latin1'), base]) : base;
+    } catch (err) {
+      deps.logger.error({ queueId: message.id, err }, 'DKIM signing failed: sending unsigned');
+      return base;
+    }
+  }
+
   return {
+    forRecipient,
     /** Concurrent callers for one message (several destinations) share one signing. */
     prepare(id: string): Promise<PreparedMessage | null> {
       let p = inProgress.get(id);

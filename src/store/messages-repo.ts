@@ -21,6 +21,12 @@ export interface MessageRow {
   kind: 'submission' | 'dsn';
   /** When the message was signed and its headers frozen for delivery; null before. */
   signedAt: number | null;
+  /** RFC 3461 RET (FULL: return the whole message in a failure DSN; HDRS: headers only); null/absent: not given. */
+  dsnRet?: 'FULL' | 'HDRS' | null;
+  /** RFC 3461 ENVID as the client gave it (xtext-decoded); null/absent: not given. */
+  dsnEnvid?: string | null;
+  /** Ferry adds its own List-Unsubscribe (one-click, RFC 8058) for each recipient. */
+  listUnsubscribe?: boolean;
 }
 
 export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
@@ -44,10 +50,13 @@ interface RawRow {
   smtputf8: number;
   kind: 'submission' | 'dsn';
   signed_at: number | null;
+  dsn_ret: 'FULL' | 'HDRS' | null;
+  dsn_envid: string | null;
+  list_unsubscribe: number;
 }
 
 const SUMMARY_COLUMNS =
-  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at';
+  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at, dsn_ret, dsn_envid, list_unsubscribe';
 
 function fromRaw(r: RawRow): MessageRow {
   return {
@@ -69,6 +78,9 @@ function fromRaw(r: RawRow): MessageRow {
     smtputf8: r.smtputf8 === 1,
     kind: r.kind,
     signedAt: r.signed_at,
+    dsnRet: r.dsn_ret,
+    dsnEnvid: r.dsn_envid,
+    listUnsubscribe: r.list_unsubscribe === 1,
   };
 }
 
@@ -83,9 +95,9 @@ export interface MessageListFilter {
 export function createMessagesRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body, spool_file,
-       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind)
+       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe)
      VALUES (@id, @createdAt, @sender, @username, @clientIp, @helo, @tls, @size, @headers, @body, @spoolFile,
-       @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind)`,
+       @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind, @dsnRet, @dsnEnvid, @listUnsubscribe)`,
   );
   const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
   const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
@@ -103,7 +115,14 @@ export function createMessagesRepo(db: Db) {
 
   return {
     insert(row: Omit<MessageRow, 'signedAt'>): void {
-      insert.run({ ...row, eightBit: row.eightBit ? 1 : 0, smtputf8: row.smtputf8 ? 1 : 0 });
+      insert.run({
+        ...row,
+        eightBit: row.eightBit ? 1 : 0,
+        smtputf8: row.smtputf8 ? 1 : 0,
+        dsnRet: row.dsnRet ?? null,
+        dsnEnvid: row.dsnEnvid ?? null,
+        listUnsubscribe: row.listUnsubscribe ? 1 : 0,
+      });
     },
     get(id: string): MessageRow | undefined {
       const r = byId.get(id) as RawRow | undefined;

@@ -22,6 +22,12 @@ export interface RecipientRow {
   remoteIp: string | null;
   tlsProtocol: string | null;
   tlsCipher: string | null;
+  /** RFC 3461 NOTIFY values (NEVER, or some of SUCCESS, FAILURE, DELAY); null: not given. */
+  dsnNotify: string[] | null;
+  /** RFC 3461 ORCPT, "addr-type;address" (xtext-decoded); null: not given. */
+  dsnOrcpt: string | null;
+  /** When a delay DSN was recorded for this recipient; null: none yet. */
+  dsnDelayAt: number | null;
 }
 
 interface RawRecipient {
@@ -43,6 +49,9 @@ interface RawRecipient {
   remote_ip: string | null;
   tls_protocol: string | null;
   tls_cipher: string | null;
+  dsn_notify?: string | null;
+  dsn_orcpt?: string | null;
+  dsn_delay_at?: number | null;
 }
 
 function fromRaw(r: RawRecipient): RecipientRow {
@@ -65,6 +74,9 @@ function fromRaw(r: RawRecipient): RecipientRow {
     remoteIp: r.remote_ip,
     tlsProtocol: r.tls_protocol,
     tlsCipher: r.tls_cipher,
+    dsnNotify: r.dsn_notify ? r.dsn_notify.split(',') : null,
+    dsnOrcpt: r.dsn_orcpt ?? null,
+    dsnDelayAt: r.dsn_delay_at ?? null,
   };
 }
 
@@ -76,6 +88,10 @@ export interface NewRecipient {
   at: number;
   reason: string | null;
   category: string | null;
+  /** RFC 3461 NOTIFY values; null/absent: not given. */
+  dsnNotify?: readonly string[] | null;
+  /** RFC 3461 ORCPT; null/absent: not given. */
+  dsnOrcpt?: string | null;
 }
 
 /** Fields an outcome may set along with the status. */
@@ -98,9 +114,10 @@ export interface StatusChange {
 /** The only code that knows the SQL of the `recipients` table. */
 export function createRecipientsRepo(db: Db) {
   const insert = db.prepare(
-    `INSERT INTO recipients (message_id, address, domain, status, next_attempt_at, created_at, updated_at, last_reply, category)
-     VALUES (@messageId, @address, @domain, @status, @next, @at, @at, @reason, @category)`,
+    `INSERT INTO recipients (message_id, address, domain, status, next_attempt_at, created_at, updated_at, last_reply, category, dsn_notify, dsn_orcpt)
+     VALUES (@messageId, @address, @domain, @status, @next, @at, @at, @reason, @category, @notify, @orcpt)`,
   );
+  const markDelay = db.prepare('UPDATE recipients SET dsn_delay_at = ? WHERE id = ? AND dsn_delay_at IS NULL');
   const byMessage = db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id');
   const byId = db.prepare('SELECT * FROM recipients WHERE id = ?');
   // A claim pushes next_attempt_at to the lease's end: the row stops being due (so the
@@ -180,8 +197,14 @@ export function createRecipientsRepo(db: Db) {
         at: r.at,
         reason: r.reason,
         category: r.category,
+        notify: r.dsnNotify && r.dsnNotify.length ? r.dsnNotify.join(',') : null,
+        orcpt: r.dsnOrcpt ?? null,
       });
       return Number(info.lastInsertRowid);
+    },
+    /** Records that a delay DSN is due for the recipient; false when one already was (at most one each). */
+    markDelayReported(id: number, at: number): boolean {
+      return markDelay.run(at, id).changes === 1;
     },
     forMessage(messageId: string): RecipientRow[] {
       return (byMessage.all(messageId) as RawRecipient[]).map(fromRaw);

@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 
-export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import'] as const;
+export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import', 'one-click'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 
 export interface SuppressionRow {

@@ -6,6 +6,8 @@ export interface UserRow {
   fromDomains: string[];
   createdAt: number;
   updatedAt: number;
+  /** Ferry adds a one-click List-Unsubscribe (RFC 8058) to every message this user sends. */
+  oneClickUnsubscribe: boolean;
 }
 
 interface RawUser {
@@ -14,6 +16,7 @@ interface RawUser {
   from_domains: string;
   created_at: number;
   updated_at: number;
+  one_click_unsubscribe?: number;
 }
 
 function fromRaw(r: RawUser): UserRow {
@@ -23,6 +26,7 @@ function fromRaw(r: RawUser): UserRow {
     fromDomains: JSON.parse(r.from_domains) as string[],
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    oneClickUnsubscribe: r.one_click_unsubscribe === 1,
   };
 }
 
@@ -36,6 +40,7 @@ export function createUsersRepo(db: Db) {
   const setPassword = db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?');
   const setDomains = db.prepare('UPDATE users SET from_domains = ?, updated_at = ? WHERE name = ?');
   const remove = db.prepare('DELETE FROM users WHERE name = ?');
+  const setUnsubscribe = db.prepare('UPDATE users SET one_click_unsubscribe = ?, updated_at = ? WHERE name = ?');
 
   return {
     get(name: string): UserRow | undefined {
@@ -56,6 +61,9 @@ export function createUsersRepo(db: Db) {
     },
     setFromDomains(name: string, fromDomains: string[], at: number): boolean {
       return setDomains.run(JSON.stringify(fromDomains), at, name).changes === 1;
+    },
+    setOneClickUnsubscribe(name: string, on: boolean, at: number): boolean {
+      return setUnsubscribe.run(on ? 1 : 0, at, name).changes === 1;
     },
     remove(name: string): boolean {
       return remove.run(name).changes === 1;

@@ -9,8 +9,8 @@ export interface SuppressionKey {
   isDomain: boolean;
 }
 
-/** DESIGN.md bounce categories, plus the two that come from people rather than remote servers. */
-export const SUPPRESSION_CATEGORIES: readonly string[] = [...BOUNCE_CATEGORIES, 'manual', 'complaint'];
+/** DESIGN.md bounce categories, plus those that come from people rather than remote servers (unsubscribed: a one-click unsubscribe). */
+export const SUPPRESSION_CATEGORIES: readonly string[] = [...BOUNCE_CATEGORIES, 'manual', 'complaint', 'unsubscribed'];
 
 export function isSuppressionCategory(value: string): boolean {
   return SUPPRESSION_CATEGORIES.includes(value);

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
-import type { HopTry, RecipientOutcome } from '../deliver/types.js';
+import type { HopTry, OutgoingDsn, RecipientOutcome } from '../deliver/types.js';
 import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
 import type { Spool } from '../spool/spool.js';
@@ -29,6 +29,8 @@ export interface WorkerDeps {
   envelopeSender?: ((message: MessageRow, rows: readonly RecipientRow[]) => string) | undefined;
   /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
   expireLostBody?: ((messageId: string, reason: string) => void) | undefined;
+  /** The header block for one recipient of a message that carries per-recipient headers (one-click unsubscribe), signed. */
+  recipientHeaders?: ((prepared: PreparedMessage, recipient: RecipientRow) => Promise<Buffer>) | undefined;
   signal: AbortSignal;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
@@ -87,11 +89,13 @@ async function sendOne(
   deps: WorkerDeps,
 ): Promise<{ recorded: Promise<void> }> {
   const { queue, clock, logger } = deps;
-  let result: { items: ApplyItem[]; ctx: AttemptContext } | null = null;
+  const results: { items: ApplyItem[]; ctx: AttemptContext }[] = [];
+  let left = rows;
   try {
     const prepared = deps.prepare ? await deps.prepare(messageId) : defaultPrepare(queue, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
+      deps.finished(rows.length);
       return { recorded: Promise.resolve() };
     }
     const m = prepared.message;
@@ -100,41 +104,79 @@ async function sendOne(
       if (deps.expireLostBody) deps.expireLostBody(m.id, reason);
       else queue.expireMessage(m.id, clock.now(), reason);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
+      deps.finished(rows.length);
       return { recorded: Promise.resolve() };
     }
-    const report = await session.send({
-      id: m.id,
-      from: deps.envelopeSender ? deps.envelopeSender(m, rows) : m.sender,
-      to: rows.map((r) => r.address),
-      size: prepared.headers.length + (m.size - m.headers.length),
-      eightBit: m.eightBit,
-      smtputf8: m.smtputf8,
-      body: () => deps.spool.open({ headers: prepared.headers, inline: m.body, file: m.spoolFile }),
-    });
-    const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
-    result = {
-      items: rows.map((r) => ({ recipient: r, fact: toFact(byAddress.get(r.address)), firstQueuedAt: r.createdAt })),
-      ctx: {
-        startedAt: report.startedAt,
-        durationMs: report.durationMs,
-        hop: { host: report.hop.host, ip: report.hop.ip, port: report.hop.port, tls: report.hop.tls },
-        hops: tries,
-      },
-    };
+    const hopDsn = session.extensions.includes('DSN');
+    for (const group of transactionGroups(rows, Boolean(m.listUnsubscribe && deps.recipientHeaders), hopDsn)) {
+      const headers = m.listUnsubscribe && deps.recipientHeaders ? await deps.recipientHeaders(prepared, group[0]!) : prepared.headers;
+      const dsn = dsnParameters(m, group[0]!);
+      const report = await session.send({
+        id: m.id,
+        from: deps.envelopeSender ? deps.envelopeSender(m, group) : m.sender,
+        to: group.map((r) => r.address),
+        size: headers.length + (m.size - m.headers.length),
+        eightBit: m.eightBit,
+        smtputf8: m.smtputf8,
+        ...(dsn ? { dsn } : {}),
+        body: () => deps.spool.open({ headers, inline: m.body, file: m.spoolFile }),
+      });
+      const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
+      results.push({
+        items: group.map((r) => ({ recipient: r, fact: toFact(byAddress.get(r.address)), firstQueuedAt: r.createdAt })),
+        ctx: {
+          startedAt: report.startedAt,
+          durationMs: report.durationMs,
+          hop: { host: report.hop.host, ip: report.hop.ip, port: report.hop.port, tls: report.hop.tls },
+          hops: tries,
+          // The next hop took the RFC 3461 parameters: it reports from here on ("relayed").
+          dsnRelayed: hopDsn && dsn !== null,
+        },
+      });
+      left = left.filter((r) => !group.includes(r));
+    }
   } catch (err) {
     logger.error({ err, queueId: messageId }, 'delivery of a message failed locally');
-    result = {
-      items: rows.map((r) => ({
+    results.push({
+      items: left.map((r) => ({
         recipient: r,
         fact: { kind: 'failed', phase: 'data', error: { kind: 'local', message: `local error: ${(err as Error).message}` } } as AttemptFact,
         firstQueuedAt: r.createdAt,
       })),
       ctx: { startedAt: clock.now(), durationMs: null, hop: null, hops: tries },
-    };
-  } finally {
-    if (!result) deps.finished(rows.length);
+    });
   }
-  return { recorded: record(result.items, result.ctx, deps).finally(() => deps.finished(rows.length)) };
+  const recorded = Promise.all(results.map((r) => record(r.items, r.ctx, deps).finally(() => deps.finished(r.items.length))));
+  return { recorded: recorded.then(() => undefined) };
+}
+
+/**
+ * One transaction per group. Recipients that need their own header block (a per-recipient
+ * List-Unsubscribe) go alone; when the next hop takes RFC 3461 parameters, NOTIFY and ORCPT are
+ * per transaction (the SMTP client sends one set for all its RCPTs), so only recipients that
+ * agree on both share one. Otherwise the whole group is one transaction.
+ */
+export function transactionGroups(rows: RecipientRow[], perRecipient: boolean, hopDsn: boolean): RecipientRow[][] {
+  if (perRecipient) return rows.map((r) => [r]);
+  if (!hopDsn) return [rows];
+  const groups = new Map<string, RecipientRow[]>();
+  for (const r of rows) {
+    const key = `${(r.dsnNotify ?? []).join(',')}\u0000${r.dsnOrcpt ?? ''}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  return [...groups.values()];
+}
+
+/** The RFC 3461 parameters to pass on for a transaction (its recipients share NOTIFY/ORCPT); null: none given. */
+export function dsnParameters(m: MessageRow, r: RecipientRow): OutgoingDsn | null {
+  const dsn: OutgoingDsn = {};
+  if (m.dsnRet) dsn.ret = m.dsnRet;
+  if (m.dsnEnvid) dsn.envid = m.dsnEnvid;
+  if (r.dsnNotify && r.dsnNotify.length) dsn.notify = [...r.dsnNotify];
+  if (r.dsnOrcpt) dsn.orcpt = r.dsnOrcpt;
+  return Object.keys(dsn).length ? dsn : null;
 }
 
 /**

@@ -58,6 +58,8 @@ export interface SchedulerOptions {
   gate: DestinationGate;
   /** Signing and any last change to the headers before the first delivery. */
   prepare?: (messageId: string) => Promise<PreparedMessage | null>;
+  /** The signed header block for one recipient of a message with per-recipient headers (one-click unsubscribe). */
+  recipientHeaders?: (prepared: PreparedMessage, recipient: RecipientRow) => Promise<Buffer>;
   /** The MAIL FROM for one transaction (VERP return paths); absent: the message's envelope sender. */
   envelopeSender?: (message: MessageRow, rows: readonly RecipientRow[]) => string;
   /**
@@ -221,6 +223,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       logger,
       gate: opts.gate,
       prepare: opts.prepare,
+      recipientHeaders: opts.recipientHeaders,
       envelopeSender: opts.envelopeSender,
       expireLostBody: opts.expireLostBody,
       signal: abort.signal,

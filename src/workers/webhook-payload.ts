@@ -24,6 +24,8 @@ export interface WebhookEvent {
   category: string | null;
   reply: string | null;
   timestamp: string;
+  /** RFC 3461 ENVID the sending app gave at MAIL FROM (its own id for the send); null: none. */
+  envid: string | null;
   detail: Record<string, unknown> | null;
 }
 
@@ -35,7 +37,7 @@ export interface WebhookBatch {
 export const SIGNATURE_HEADER = 'x-ferry-signature';
 export const TIMESTAMP_HEADER = 'x-ferry-timestamp';
 
-export function toWebhookEvent(e: EventRow, messageIdHeader: string | null): WebhookEvent {
+export function toWebhookEvent(e: EventRow, messageIdHeader: string | null, envid: string | null = null): WebhookEvent {
   const d = e.detail ?? {};
   const reply = typeof d.reply === 'string' ? d.reply : typeof d.reason === 'string' ? d.reason : null;
   return {
@@ -48,6 +50,7 @@ export function toWebhookEvent(e: EventRow, messageIdHeader: string | null): Web
     category: e.category,
     reply,
     timestamp: new Date(e.at).toISOString(),
+    envid,
     detail: e.detail,
   };
 }

@@ -93,10 +93,14 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
 
   function batchFor(afterId: number): WebhookEvent[] {
     const rows = deps.events.list({ afterId, limit: config.batchSize });
-    const headerOf = new Map<string, string | null>();
+    const headerOf = new Map<string, { messageIdHeader: string | null; envid: string | null }>();
     return rows.map((e) => {
-      if (!headerOf.has(e.messageId)) headerOf.set(e.messageId, deps.messages.getSummary(e.messageId)?.messageIdHeader ?? null);
-      return toWebhookEvent(e, headerOf.get(e.messageId) ?? null);
+      if (!headerOf.has(e.messageId)) {
+        const m = deps.messages.getSummary(e.messageId);
+        headerOf.set(e.messageId, { messageIdHeader: m?.messageIdHeader ?? null, envid: m?.dsnEnvid ?? null });
+      }
+      const m = headerOf.get(e.messageId)!;
+      return toWebhookEvent(e, m.messageIdHeader, m.envid);
     });
   }
 

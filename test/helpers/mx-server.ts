@@ -22,6 +22,8 @@ export interface MxReply {
 export interface MxEnvelope {
   from: string;
   to: string[];
+  /** With `dsn: true`: the RFC 3461 parameters the client sent (RET/ENVID, and NOTIFY/ORCPT per recipient). */
+  dsn?: { ret: string | null; envid: string | null; rcpt: { notify: string[] | null; orcpt: string | null }[] };
 }
 
 export interface MxScript {
@@ -65,6 +67,8 @@ export interface MxOptions {
   secure?: boolean;
   /** offer AUTH PLAIN/LOGIN (smtp-server mode) and accept only these credentials */
   auth?: { user: string; pass: string };
+  /** announce DSN (RFC 3461) and record the parameters each transaction carried (smtp-server mode) */
+  dsn?: boolean;
 }
 
 export interface TestMx {
@@ -175,6 +179,7 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
     hideSTARTTLS: !withTls,
     hide8BITMIME: options.hideEightBit ?? false,
     hideSMTPUTF8: options.hideSmtpUtf8 ?? false,
+    hideDSN: !options.dsn,
     size: options.size,
     key: cert.key,
     cert: cert.cert,
@@ -216,6 +221,17 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
         };
+        if (options.dsn) {
+          const e = session.envelope as unknown as { dsn?: { ret: string | null; envid: string | null } };
+          envelope.dsn = {
+            ret: e.dsn?.ret ?? null,
+            envid: e.dsn?.envid ?? null,
+            rcpt: session.envelope.rcptTo.map((r) => {
+              const d = (r as unknown as { dsn?: { notify?: string[]; orcpt?: string } }).dsn;
+              return { notify: d?.notify ?? null, orcpt: d?.orcpt ?? null };
+            }),
+          };
+        }
         const reply = script.data(++received, envelope);
         if (!reply || reply.code < 300) {
           accept({ envelope, raw: Buffer.concat(chunks), tls: session.secure, helo: session.hostNameAppearsAs });

@@ -71,3 +71,40 @@ t.test('the composed report parses as multipart/report with all three parts', as
   t.notMatch(ds, /Will-Retry-Until/i, 'a final report promises no further tries (Will-Retry-Until belongs to delay notices)');
   t.match(p.attachments.find((a) => a.contentType === 'text/rfc822-headers')!.content.toString(), /^From: app@sender\.test\r\n[\s\S]*Message-ID: <m@sender\.test>\r\n$/);
 });
+
+t.test('RFC 3461 kinds: delivered, relayed, delayed; ENVID and ORCPT; RET=FULL only with a failure', async (t) => {
+  t.equal(statusCode({ ...base, kind: 'delivered', enhanced: '2.6.0' }), '2.6.0');
+  t.equal(statusCode({ ...base, kind: 'relayed', enhanced: null }), '2.0.0');
+  t.equal(statusCode({ ...base, kind: 'delivered', enhanced: '5.1.1' }), '2.0.0', 'a success is never reported with a failure code');
+  t.equal(statusCode({ ...base, kind: 'delayed', enhanced: '4.7.1' }), '4.7.1');
+  t.equal(statusCode({ ...base, kind: 'delayed', enhanced: null, category: 'mailbox_full' }), '4.2.2');
+  t.equal(statusCode({ ...base, kind: 'delayed', enhanced: '5.1.1', category: 'temporary' }), '4.0.0');
+  t.match(explain({ ...base, kind: 'delayed', category: null }, 72, Date.UTC(2026, 0, 1)), /still trying until Sun, 04 Jan 2026 00:00:00 \+0000 .*try again later/);
+
+  const original = {
+    queueId: 'Q2', arrivalAt: Date.UTC(2026, 10, 27, 11), sender: 'app@sender.test', messageIdHeader: null, subject: null,
+    headers: Buffer.from('Subject: s\r\n\r\n'), envid: 'env-1', full: Buffer.from('Subject: s\r\n\r\nthe body\r\n'),
+  };
+  const input = { hostname: 'ferry.test', messageId: 'D2@ferry.test', boundary: '=_b', now: Date.UTC(2026, 10, 27, 12), maxAgeHours: 72, original };
+  const mixed = composeDsn({
+    ...input,
+    recipients: [
+      { ...base, address: 'ok@dest.test', kind: 'delivered', orcpt: 'rfc822;orig@app.test', category: null, enhanced: '2.0.0', code: 250, reply: '250 ok' },
+      { ...base, address: 'later@dest.test', kind: 'delayed', category: 'temporary', enhanced: '4.4.1', code: 451, reply: '451 later' },
+    ],
+  });
+  t.equal(mixed.subject, 'Delivery Status Notification (Delay)');
+  const text = mixed.body.toString();
+  t.match(text, /Original-Envelope-Id: env-1\r\nReporting-MTA: dns; ferry\.test/);
+  t.match(text, /Original-Recipient: rfc822;orig@app\.test\r\nFinal-Recipient: rfc822; ok@dest\.test\r\nAction: delivered\r\nStatus: 2\.0\.0/);
+  t.match(text, /Action: delayed\r\nStatus: 4\.4\.1[\s\S]*Will-Retry-Until: Mon, 30 Nov 2026 11:00:00 \+0000/);
+  t.match(text, /envelope id env-1/);
+  t.match(text, /Content-Type: text\/rfc822-headers/, 'no failure: headers only, even with the full message at hand');
+  t.notMatch(text, /the body/);
+
+  const failed = composeDsn({ ...input, recipients: [base] });
+  t.match(failed.body.toString(), /Content-Type: message\/rfc822\r\n\r\nSubject: s\r\n\r\nthe body\r\n/);
+  t.match(failed.body.toString(), /your message are attached/);
+  t.equal(composeDsn({ ...input, recipients: [{ ...base, kind: 'relayed' }] }).subject, 'Delivery Status Notification (Success)');
+  t.equal(composeDsn({ ...input, recipients: [{ ...base, kind: 'delayed' }] }).subject, 'Delayed Mail (still being retried)');
+});

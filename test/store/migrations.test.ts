@@ -27,3 +27,30 @@ t.test('the database is opened in WAL mode with synchronous=FULL', async (t) => 
   t.equal(db.pragma('foreign_keys', { simple: true }), 1);
   t.ok((db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
 });
+
+t.test('011 rebuilds the suppression list to allow source one-click, keeping every entry', async (t) => {
+  const { dir } = testDb(t);
+  const file = `${dir}/old.db`;
+  const { default: Database } = await import('../../src/store/sqlite-driver.js');
+  const old = new Database(file);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  for (const m of [...MIGRATIONS].filter((m) => m.version < 11).sort((a, b) => a.version - b.version)) {
+    old.exec(m.up);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  old.prepare("INSERT INTO suppressions (id, address, domain, category, reason, source, scope, created_at, hits) VALUES (7, 'a@x.test', 'x.test', 'user_unknown', 'r', 'bounce', 'shop', 5, 3)").run();
+  old.close();
+
+  const db = openDatabase({ file });
+  t.teardown(() => db.close());
+  t.same(db.prepare('SELECT id, address, category, source, scope, created_at, hits FROM suppressions').all(), [
+    { id: 7, address: 'a@x.test', category: 'user_unknown', source: 'bounce', scope: 'shop', created_at: 5, hits: 3 },
+  ]);
+  db.prepare("INSERT INTO suppressions (address, domain, category, source, created_at) VALUES ('b@x.test', 'x.test', 'unsubscribed', 'one-click', 6)").run();
+  t.throws(() => db.prepare("INSERT INTO suppressions (address, domain, category, source, created_at) VALUES ('c@x.test', 'x.test', 'manual', 'bogus', 6)").run(), /CHECK/);
+  t.throws(() => db.prepare("INSERT INTO suppressions (address, domain, category, source, scope, created_at) VALUES ('a@x.test', 'x.test', 'manual', 'manual', 'shop', 6)").run(), /UNIQUE/, 'the unique index is back');
+  t.same(
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'suppressions' ORDER BY name").all() as { name: string }[]).map((r) => r.name),
+    ['suppressions_address_scope', 'suppressions_created', 'suppressions_domain'],
+  );
+});

@@ -31,6 +31,7 @@ function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal
         tls: null,
         usable: true,
         messagesSent: 0,
+        extensions: [],
         async send(m): Promise<TransactionReport> {
           sent.push(m);
           return {
