@@ -86,6 +86,6 @@ t.test('health endpoints answer with JSON; unknown paths and methods are refused
   const ready = await get(http, '/readyz');
   t.equal(ready.status, 200);
   t.same(JSON.parse(ready.body).failing, []);
-  t.same(JSON.parse(ready.body).checks.map((c: { name: string }) => c.name), ['database', 'disk', 'listeners']);
+  t.same(JSON.parse(ready.body).checks.map((c: { name: string }) => c.name), ['database', 'disk', 'listeners', 'integrity']);
   t.equal((await get(http, '/nope')).status, 404);
 });
