@@ -1,9 +1,12 @@
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
 import type { Classification, Classifier } from '../core/types.js';
 import { createClassifier } from '../classify/classifier.js';
 import { parseReply } from '../classify/parse-reply.js';
+import { classifyBounceMessage, type BounceMessageVerdict } from '../classify/dsn-classify.js';
+import { FerryError } from '../core/errors.js';
+import { readFile } from 'node:fs/promises';
 import type { CliIo } from './io.js';
 
 /** Output is gathered into chunks of about this size: one write per line would dominate. */
@@ -56,7 +59,9 @@ export function createReplyFormatter(classifier: Classifier): ReplyFormatter {
 /**
  * Classifies replies one per line from `input` and writes one JSON line each to `output`, in
  * chunks. Lines are streamed: when the output is full, reading pauses until it drains, so
- * memory stays bounded whatever the input size. Blank lines are skipped.
+ * memory stays bounded whatever the input size. Blank lines are skipped. Lines end at LF, CRLF
+ * or a lone CR (as readline reads them); the input is split by hand because readline's
+ * per-line event costs more than classifying the line.
  */
 export function classifyReplyStream(
   input: NodeJS.ReadableStream,
@@ -66,55 +71,82 @@ export function classifyReplyStream(
   const format = createReplyFormatter(classifier);
   return new Promise((resolve, reject) => {
     const result: ClassifyRunResult = { lines: 0, failures: 0 };
+    const decoder = new StringDecoder('utf8');
     let pending = '';
-    let paused = false;
+    let rest = '';
     let settled = false;
-    const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
-    lines.on('line', (line: string) => {
-      // readline may still hand over the rest of a chunk after a failure closed it.
-      if (settled || isBlank(line)) return;
+
+    const take = (line: string) => {
+      if (isBlank(line)) return;
       result.lines++;
       const { json, ok } = format(line);
       if (!ok) result.failures++;
       pending += json + '\n';
+    };
+    const takeText = (text: string) => {
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        const line = text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
+        if (line.includes('\r')) for (const piece of line.split('\r')) take(piece);
+        else take(line);
+        start = nl + 1;
+      }
+      if (start === 0) {
+        // No LF at all (CR-only line ends): the text must not pile up waiting for one. A CR
+        // that ends the text may be half of a CRLF, so it waits.
+        const cr = text.lastIndexOf('\r', text.length - 2);
+        if (cr >= 0) {
+          for (const piece of text.slice(0, cr).split('\r')) take(piece);
+          return cr + 1;
+        }
+      }
+      return start;
+    };
+    const flushChunk = () => {
       if (pending.length < CHUNK_CHARS) return;
       const chunk = pending;
       pending = '';
-      if (!output.write(chunk) && !paused) {
-        paused = true;
-        lines.pause();
+      if (!output.write(chunk)) {
+        input.pause();
         output.once('drain', () => {
-          paused = false;
-          lines.resume();
+          if (!settled) input.resume();
         });
       }
-    });
-    // A closed pipe (`| head`) or a read error ends the run; nothing is left waiting. A dead
-    // output may report more errors later (one per pending write): those are swallowed.
+    };
+    const onData = (data: Buffer | string) => {
+      if (settled) return;
+      const text = rest + (typeof data === 'string' ? data : decoder.write(data));
+      const used = takeText(text);
+      // The unterminated tail waits for the chunk that ends it.
+      rest = text.slice(used);
+      flushChunk();
+    };
     const ignore = () => {};
     const detach = () => {
-      lines.removeListener('error', fail);
+      input.removeListener('data', onData);
       input.removeListener('error', fail);
+      input.removeListener('end', onEnd);
       output.removeListener('error', outputFailed);
     };
     function fail(err: unknown) {
       if (settled) return;
       settled = true;
       detach();
-      lines.close();
       reject(err);
     }
     function outputFailed(err: unknown) {
       output.on('error', ignore);
       fail(err);
     }
-    // readline re-emits input errors on itself; both are heard so neither goes uncaught.
-    lines.once('error', fail);
-    input.once('error', fail);
-    output.once('error', outputFailed);
     // Done once the last chunk is accepted: a write error surfaces here, not after we return.
-    lines.once('close', () => {
+    function onEnd() {
       if (settled) return;
+      const tail = rest + decoder.end();
+      rest = '';
+      const used = takeText(tail);
+      const last = tail.slice(used);
+      if (last.includes('\r')) for (const piece of last.split('\r')) take(piece);
+      else take(last);
       const chunk = pending;
       pending = '';
       output.write(chunk, (err?: Error | null) => {
@@ -126,7 +158,11 @@ export function classifyReplyStream(
         detach();
         resolve(result);
       });
-    });
+    }
+    input.on('data', onData);
+    input.once('error', fail);
+    input.once('end', onEnd);
+    output.once('error', outputFailed);
   });
 }
 
@@ -154,6 +190,44 @@ export async function classifyReplyList(
   return result;
 }
 
+/** A whole message from a file, or from stdin for '-'. */
+async function readMessage(file: string, io: CliIo): Promise<Buffer> {
+  if (file !== '-') {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new FerryError('FERRY_ERR_USAGE', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`, { phase: 'cli' });
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** One JSON line per reported recipient. */
+export function formatMessageVerdict(v: BounceMessageVerdict): string {
+  if (v.kind === 'complaint') return JSON.stringify({ kind: 'complaint', feedbackType: v.feedbackType, recipients: v.recipients }) + '\n';
+  return v.recipients
+    .map((r) =>
+      JSON.stringify({
+        kind: v.kind,
+        recipient: r.recipient,
+        action: r.action,
+        status: r.status,
+        remoteMta: r.remoteMta,
+        code: r.reply.code,
+        enhanced: r.reply.enhanced,
+        category: r.classification.category,
+        permanent: r.classification.permanent,
+        suppress: r.classification.suppress,
+        rule: r.classification.rule,
+        reply: r.reply.text,
+      }) + '\n',
+    )
+    .join('');
+}
+
 /** `ferry bounces ...`: inspect how Ferry reads remote replies. */
 export function registerBouncesCommands(program: Command, io: CliIo): void {
   const bounces = program.command('bounces').description('inspect bounce classification');
@@ -164,8 +238,18 @@ export function registerBouncesCommands(program: Command, io: CliIo): void {
         'input, code, enhanced, category, permanent, suppress, rule',
     )
     .argument('[reply...]', 'whole SMTP replies, each quoted as one argument')
-    .action(async (replies: string[]) => {
+    .option('--eml <file>', "read one bounce message (a file, or '-' for stdin) and classify each recipient it reports")
+    .action(async (replies: string[], opts: { eml?: string }) => {
       const classifier = createClassifier();
+      if (opts.eml !== undefined) {
+        if (replies.length > 0) throw new FerryError('FERRY_ERR_USAGE', '--eml reads a message: give no reply arguments with it', { phase: 'cli' });
+        const verdict = await classifyBounceMessage(await readMessage(opts.eml, io), classifier);
+        if (verdict.kind !== 'complaint' && verdict.recipients.length === 0) {
+          throw new FerryError('FERRY_ERR_USAGE', 'not a bounce: no delivery report and no failed recipient found in the message', { phase: 'cli' });
+        }
+        io.stdout.write(formatMessageVerdict(verdict));
+        return;
+      }
       const result =
         replies.length > 0
           ? await classifyReplyList(replies, io.stdout, classifier)

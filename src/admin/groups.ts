@@ -11,6 +11,7 @@ import { registerStatusCommand } from './status.js';
 import { registerBackupCommand } from './backup.js';
 import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
+import { registerPruneCommand } from './prune.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -24,5 +25,6 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerStatusCommand,
   registerBackupCommand,
   registerReloadCommand,
+  registerPruneCommand,
   (program, ctx) => registerBouncesCommands(program, ctx.io),
 ];

@@ -1,12 +1,12 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { parseReply } from '../classify/parse-reply.js';
+import { replyOfReported, reportOrPlainText } from '../classify/dsn-classify.js';
 import type { Db } from '../store/db.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
 import type { DsnRecipient } from '../outcome/dsn-compose.js';
-import { parseInboundReport, type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
+import { type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
 import type { Verp, VerpToken } from './verp.js';
 
 /**
@@ -56,17 +56,8 @@ export interface InboundMail {
   raw: Buffer;
 }
 
-/** The reply a report carries for a recipient, as an SMTP reply the classifier understands. */
-export function replyOf(r: ReportedRecipient): SmtpReply {
-  if (r.diagnostic && (r.diagnosticType === 'smtp' || r.diagnosticType === null)) {
-    const parsed = parseReply(r.diagnostic);
-    if (parsed) return parsed.enhanced || !r.status ? parsed : { ...parsed, enhanced: r.status };
-  }
-  const cls = r.status?.[0] ?? '5';
-  const code = cls === '4' ? 450 : cls === '2' ? 250 : 550;
-  const text = [String(code), r.status, r.diagnostic].filter(Boolean).join(' ');
-  return { code, enhanced: r.status, text };
-}
+/** The reply a report carries for a recipient (shared with `ferry bounces classify --eml`). */
+export const replyOf = (r: ReportedRecipient): SmtpReply => replyOfReported(r);
 
 export function createBounceProcessor(deps: BounceProcessorDeps) {
   const { db, queue, verp, logger } = deps;
@@ -236,7 +227,8 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
     async process(mail: InboundMail): Promise<BounceResult[]> {
       const early = withoutToken(mail);
       if (early) return early;
-      const report = await parseInboundReport(mail.raw);
+      // A plain-text bounce (qmail, older Exim) is read as a report of its recipient paragraphs.
+      const { report } = await reportOrPlainText(mail.raw);
       const token = findToken(mail, report.searchText);
       if (token === 'forged') {
         logger.warn({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, kind: report.kind }, 'bounce domain: forged or altered VERP token, report ignored');

@@ -4,14 +4,16 @@ import type { SmtpReply } from '../core/types.js';
  * Reply code at the very start. The first digit is limited to 1–5 (the only classes SMTP
  * defines) and the code must not run on into more digits, so "12345 ..." is garbage, not 123.
  */
-const CODE_RE = /^([1-5]\d\d)(?![\d])/;
+const CODE_RE = /^#?([1-5]\d\d)(?![\d])/;
 
 /**
  * RFC 3463 code right after the reply code: "550 5.1.1", "550-5.1.1", Exchange's "550 #5.1.0".
+ * Exchange and Outlook NDRs write the whole reply as "#550 5.1.1 RESOLVER.ADR...; ... ##": the
+ * leading '#' is allowed and the closing '##' dropped.
  * Subject is 0–7 by the RFC; details reach three digits in practice (Microsoft's 5.7.606).
  * The trailing guard keeps an IP address ("550 5.1.1.4") from passing as a code.
  */
-const LEADING_ENHANCED_RE = /^[1-5]\d\d[ \t-]+#?([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
+const LEADING_ENHANCED_RE = /^#?[1-5]\d\d[ \t-]+#?([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
 
 /**
  * An RFC 3463 code anywhere in the text, for replies that put it later ("553 Mail from ... -
@@ -26,7 +28,9 @@ const ANY_ENHANCED_RE = /(?:^|[\s(#[:;,])([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
  */
 export function parseReply(line: string): SmtpReply | null {
   // Replies carried with their line breaks are joined the way the pipeline stores them.
-  const text = (line.includes('\n') || line.includes('\r') ? joinLines(line) : line).trim();
+  let text = (line.includes('\n') || line.includes('\r') ? joinLines(line) : line).trim();
+  // Exchange/Outlook NDR lines: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"
+  if (text.endsWith('##') && text.startsWith('#')) text = text.slice(0, -2).trimEnd();
   const codeMatch = CODE_RE.exec(text);
   if (codeMatch === null) return null;
   const enhancedMatch = LEADING_ENHANCED_RE.exec(text);

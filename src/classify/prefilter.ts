@@ -13,7 +13,7 @@ type Atom =
   | { kind: 'lit'; ch: string; min: number; single: boolean }
   | { kind: 'other'; min: number }
   | { kind: 'assert' }
-  | { kind: 'group'; alts: Atom[][]; min: number };
+  | { kind: 'group'; alts: Atom[][]; min: number; single: boolean };
 
 const MIN_LITERAL = 2;
 
@@ -67,7 +67,7 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
       else if (src.startsWith('?<', pos.i)) pos.i = src.indexOf('>', pos.i) + 1;
       const inner = parseAlternatives(src, pos);
       pos.i++; // ')'
-      atom = lookaround ? { kind: 'assert' } : { kind: 'group', alts: inner, min: 1 };
+      atom = lookaround ? { kind: 'assert' } : { kind: 'group', alts: inner, min: 1, single: true };
     } else if (c === '.') {
       pos.i++;
       atom = { kind: 'other', min: 1 };
@@ -84,7 +84,7 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
       pos.i += q[0].length;
       const min = q[1] === '?' || q[1] === '*' ? 0 : q[1] === '+' ? 1 : Number(q[2]);
       const single = q[1] === undefined && q[3] === undefined && min === 1;
-      if (atom.kind === 'lit') atom = { ...atom, min, single };
+      if (atom.kind === 'lit' || atom.kind === 'group') atom = { ...atom, min, single };
       else atom = { ...atom, min };
     }
     alts[alts.length - 1]!.push(atom);
@@ -92,19 +92,51 @@ function parseAlternatives(src: string, pos: { i: number }): Atom[][] {
   return alts;
 }
 
-/** Literals one of which every match of the sequence contains, or null if none can be said. */
+/** Most strings one run may stand for once alternations are multiplied into it. */
+const MAX_RUN_VARIANTS = 16;
+
+/** The fixed strings a group matches when each alternative is plain literal text, else null. */
+function fixedAlternatives(alts: Atom[][]): string[] | null {
+  const out: string[] = [];
+  for (const alt of alts) {
+    let text = '';
+    for (const atom of alt) {
+      if (atom.kind === 'lit' && atom.single) text += atom.ch;
+      else if (atom.kind === 'group' && atom.single) {
+        const inner = fixedAlternatives(atom.alts);
+        if (inner === null || inner.length !== 1) return null;
+        text += inner[0]!;
+      } else return null;
+    }
+    out.push(text);
+  }
+  return out;
+}
+
+/**
+ * Literals one of which every match of the sequence contains, or null if none can be said.
+ * Zero-width assertions (\b, lookarounds) do not break a run; a group of plain alternatives
+ * inside a run multiplies it ("(?:connection|thread) limit" gives "connection limit" and
+ * "thread limit", far rarer than "limit" alone).
+ */
 function requiredInSequence(atoms: Atom[]): string[] | null {
   const candidates: string[][] = [];
-  let run = '';
+  let run: string[] = [''];
   const close = () => {
-    if (run.length > 0) candidates.push([run]);
-    run = '';
+    if (run.some((r) => r.length > 0)) candidates.push([...new Set(run)]);
+    run = [''];
   };
   for (const atom of atoms) {
+    if (atom.kind === 'assert') continue;
     if (atom.kind === 'lit' && atom.min >= 1) {
-      run += atom.ch.repeat(atom.min);
+      run = run.map((r) => r + atom.ch.repeat(atom.min));
       if (!atom.single) close();
     } else if (atom.kind === 'group' && atom.min >= 1) {
+      const fixed = atom.single ? fixedAlternatives(atom.alts) : null;
+      if (fixed !== null && fixed.every((f) => f.length > 0) && run.length * fixed.length <= MAX_RUN_VARIANTS) {
+        run = run.flatMap((r) => fixed.map((f) => r + f));
+        continue;
+      }
       close();
       const inner = requiredInAlternatives(atom.alts);
       if (inner !== null) candidates.push(inner);
@@ -154,6 +186,13 @@ export interface LiteralScanner {
   scan(text: string): Uint32Array | null;
 }
 
+/**
+ * Literals are cut to this many characters in the automaton: a prefix of a required literal is
+ * required too, so the scan stays exact in what it rules out, and the transition table stays
+ * small enough for the cache (it is states × symbols).
+ */
+const MAX_SCAN_LITERAL = 16;
+
 /** Builds an Aho–Corasick automaton (a full DFA) over ASCII literals, case-insensitively. */
 export function createLiteralScanner(groups: readonly (readonly string[])[]): LiteralScanner {
   const words = Math.max(1, Math.ceil(groups.length / 32));
@@ -164,8 +203,9 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     for (const lit of list) {
       // A non-ASCII literal never occurs in an ASCII text, the only kind this scanner reads.
       if (!/^[\x00-\x7f]+$/.test(lit)) continue;
-      literals.push({ text: lit.toLowerCase(), group });
-      for (const ch of lit.toLowerCase()) {
+      const text = lit.toLowerCase().slice(0, MAX_SCAN_LITERAL);
+      literals.push({ text, group });
+      for (const ch of text) {
         const code = ch.charCodeAt(0);
         if (symbolOf[code] === 0) {
           symbolOf[code] = symbols;
@@ -200,6 +240,7 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
   const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
   const fail = new Int32Array(states);
   const masks: (Uint32Array | null)[] = new Array<Uint32Array | null>(states).fill(null);
+
   const maskOf = (s: number, inherited: Uint32Array | null): Uint32Array | null => {
     if (outputs[s]!.length === 0 && inherited === null) return null;
     const m = inherited === null ? new Uint32Array(words) : Uint32Array.from(inherited);
@@ -232,6 +273,18 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     }
   }
 
+  // Masks in one flat table; maskAt[state] is the offset of its mask, or -1 when it has none.
+  const maskAt = new Int32Array(states).fill(-1);
+  const withMask = masks.filter((m) => m !== null).length;
+  const flat = new Uint32Array(Math.max(1, withMask) * words);
+  let used = 0;
+  masks.forEach((m, state) => {
+    if (m === null) return;
+    flat.set(m, used);
+    maskAt[state] = used;
+    used += words;
+  });
+
   return Object.freeze({
     scan(text: string): Uint32Array | null {
       const found = new Uint32Array(words);
@@ -240,8 +293,8 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
         const code = text.charCodeAt(i);
         if (code >= 128) return null;
         state = delta[state * symbols + symbolOf[code]!]!;
-        const m = masks[state];
-        if (m !== null && m !== undefined) for (let w = 0; w < words; w++) found[w]! |= m[w]!;
+        const at = maskAt[state]!;
+        if (at >= 0) for (let w = 0; w < words; w++) found[w]! |= flat[at + w]!;
       }
       return found;
     },

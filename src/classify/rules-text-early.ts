@@ -24,7 +24,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
   rule('mail-loop', 'other', {
-    text: [/\bmail(?:ing)? loop/i, /\brouting loop/i, /\btoo many hops\b/i, /\bhop count exceeded/i, /\bexceeded \d+ hops/i, /\bloop detected/i],
+    text: [/\b(?:forwarding|aliasing(?:\/forwarding)?|message|mail|routing) loop|\bmessage (?:is )?looping\b|\bloops? back to myself|\bloop was found|\bloop count\b/i, /\bmail(?:ing)? loop/i, /\brouting loop/i, /\btoo many hops\b/i, /\bhop count exceeded/i, /\bexceeded \d+ hops/i, /\bloop detected/i],
   }),
 
   // --- sender authentication and identity (policy) -----------------------------------------
@@ -51,6 +51,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bAuthRequired\b/,
       /SenderNotAuthenticated/i,
       /\bdo(?:es)? not have permissions? to send\b/i,
+      /\bauthentication (?:failure|credentials|failed|data)\b|\bincorrect authentication\b|\bcould not retrieve credentials\b/i,
+      /\btoo many (?:login|authentication) attempts\b|\blog ?in with your web browser\b|\bverification failure\b/i,
+      /\bunrecognized authentication type\b|\bxoauth\b|\bnot subscribed to ses\b/i,
     ],
   }),
   rule('reverse-dns', 'policy', {
@@ -69,6 +72,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:starttls|tls|ssl|encryption)\b.{0,20}\b(?:required|needed|mandatory)\b/i,
       /\bmust (?:issue|use) (?:a )?starttls/i,
       /\brequiretls\b/i,
+      /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
+      /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
     ],
   }),
   // Malformed messages: the fix is in the sending application, not in retrying.
@@ -85,7 +90,15 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b8-?bit data\b/i,
       /\bbare (?:linefeeds?|lf|cr)\b/i,
       /BareLinefeeds/i,
+      /\binvalid mime\b|\bimproperly[- ]formatted\b|\bunnecessary base64\b|\bbad header\b|\bencoded-word syntax\b/i,
+      /\bheaders? (?:are|is) not (?:rfc ?)?compliant|\brfcmessagenoncompliant\b|\brfc ?5322 (?:section )?[\d.]* ?compliant/i,
+      /\binvalid message content\b|\bheader (?:is )?too long\b|\bheader are not accepted\b|\bdisallowed header\b|\bduplicated message-id\b/i,
     ],
+  }),
+
+  // A listed link or domain in the body is about the content, not about the sender.
+  rule('content-blocklisted', 'spam_content', {
+    text: [/\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i],
   }),
 
   // --- blocklists and reputation (blocked) --------------------------------------------------
@@ -117,10 +130,12 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\breputation\b/i,
       /\bunwanted (?:messages|mail)/i,
-      /\bunsolicited mail originating from/i,
+      /\bunsolicited mail originating from|\bunusual rate of unsolicited mail\b/i,
       /\bfrom your ip(?: address)? has been (?:temporarily )?(?:blocked|rate limited|rejected)/i,
       /\btoo many (?:invalid|unknown|bad|non-?existent) (?:recipients|users|addresses)/i,
       /\bexcessive unknown recipients/i,
+      /\bpoor (?:sending )?(?:history|standing)\b|\bsender ?score\b|\bnot in good standing\b|\b(?:ip|address|server|sender) (?:is |has been )?(?:not trusted|untrusted|flagged)\b/i,
+      /\bmail from your (?:ip|server|network|host) is not accepted\b|\bsuspicious (?:activity|traffic) from your\b/i,
     ],
   }),
   rule('provider-block-codes', 'blocked', {
@@ -139,6 +154,12 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bip source bloqu/i,
       /\bnot allowed to connect\b/i,
       /\byour access to (?:submit messages to )?this (?:e-?mail|mail) system/i,
+      /\bbad (?:sender )?ip\b|\bbad ip profile\b|\bsender ip address rejected\b|\bip address blocked\b/i,
+      /\bnot (?:currently )?accepting mail from your ip\b|\baccess forbidden by your ip\b|\bno access from mail server\b/i,
+      /\btoo many spams\b|\bconfirm this mail server\b|\bsuspected bounce attacks?\b|\bconnection denied\b/i,
+      /\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
+      /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
+      /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
     ],
   }),
 
@@ -149,6 +170,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:disabled|deactivated|suspended|inactive|locked|frozen|closed|expired|archived|terminated) (?:e-?mail )?(?:account|mailbox|user|recipient|address)\b/i,
       /\b(?:is|account|mailbox|address) no longer (?:valid|active)\b/i,
       /\bDisabledUser\b/,
+      /\brecipient suspend|\bno longer accepts mail\b|\btemporarily inactive\b|\bextended inactivity\b|\bexpired (?:e-?mail )?address\b|\baccount inbounds disabled\b|\bmailbox (?:is )?frozen\b/i,
       /\b(?:konto|postfach|benutzer|empf(?:ä|ae)nger)\b.{0,30}(?:gesperrt|deaktiviert|stillgelegt|gel(?:ö|oe)scht)/i,
       /\b(?:compte|bo[iî]te|utilisateur)\b.{0,30}(?:d[ée]sactiv|bloqu|suspendu|supprim|archiv)/i,
       /\b(?:cuenta|buz[oó]n|usuario)\b.{0,30}(?:deshabilitad|desactivad|suspendid|bloquead|inactiv)/i,
@@ -158,6 +180,18 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /(?:帐户|账户|帐号|账号|邮箱|用户)[^。.]{0,10}(?:冻结|停用|禁用|锁定|注销)/,
       /(?:アカウント|メールボックス)[^。.]{0,10}(?:停止|無効|凍結|ロック)/,
     ],
+  }),
+
+  // A mailbox holding too many messages, and a message over the remote size limit, are worded
+  // like sending limits ("too much mail", "max message size exceeded"): they go first.
+  rule('mailbox-count-full', 'mailbox_full', {
+    text: [
+      /\btoo much mail data\b|\btoo many messages (?:on the server|in (?:the |this )?(?:mailbox|inbox))/i,
+      /\bnumber of messages in (?:the )?recipient'?s? mailbox\b/i,
+    ],
+  }),
+  rule('message-size-limit', 'message_too_large', {
+    text: [/\b(?:max(?:imum)?|inbound) (?:inbound )?(?:message|mail|e-?mail) size\b/i, /\btaille limite\b/i],
   }),
 
   // --- the remote side wants us to send less (rate_limited) ---------------------------------
@@ -182,6 +216,11 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bunexpected volume\b|\bunusual (?:sending )?activity\b/i,
       /\b(?:number|count) of (?:allowed )?(?:outgoing |outbound )?(?:messages|recipients|connections|e-?mails)\b/i,
       /\[TSS04\]|\bTSS04\b|\bRL0\d{5}\b|AUP#[\w-]*(?:1310|MXRT|CNCT|RCPT)\b|\bRP-00\d\b|\bDYN:T\d\b|\bRLY:B1\b/,
+      /\b(?:connection|thread|receive|message) limit\b|\bmaximum connection\b|\b(?:emails|messages|mails) per (?:hour|day|minute)\b/i,
+      /\btoo many errors\b|\bnumerous attempts\b|\bexcessive volume\b|\bthreshold exceeded\b|\bexceeded (?:\w+ )?threshold\b/i,
+      /\b(?:daily|hourly) limit\b|\bper hour\b.{0,30}\blimit\b|\bexceeded (?:permitted|their|its|the) limits?\b/i,
+      /\b(?:sending|sent|send(?:ing)?) too (?:fast|much|often|many)\b|\btoo often\b|\b(?:sending|connection|delivery) (?:rate|speed|frequency)\b/i,
+      /\b(?:rate|speed|frequency) (?:is )?too high\b|\bintervals? (?:is |are )?too short\b|\bper (?:time unit|second)\b|\bconnection (?:count|frequency)\b/i,
       /\bzu viele (?:verbindungen|nachrichten|e-?mails)/i,
       /\btrop de (?:connexions|messages|mails)/i,
       /\bdemasiad[oa]s (?:conexiones|mensajes|correos)/i,
@@ -196,6 +235,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('mailbox-full', 'mailbox_full', {
     text: [
       /\bover ?quota\b/i,
+      /\b(?:disk ?|diskspace |mailbox |userdisk |domaindisk |allowed )quota\b|\bover the (?:allowed )?quota\b/i,
+      /\bnot (?:enough|sufficient) (?:free |storage |disk )*(?:space|storage)\b|\bdoes not have enough space\b/i,
+      /\bmail ?folder is full\b|\bfull mailbox\b|\bspace has been used up\b|\bstorage limit\b/i,
       /\bquota (?:exceeded|exceed|full|reached|violation)/i,
       /\bexceed(?:s|ed)? (?:the |his |her |its |their |user'?s? )?(?:mailbox |storage |disk |account )?quota\b/i,
       /\b(?:mailbox|mail ?box|inbox|storage|disk|box) (?:is )?(?:full|out of (?:storage|space))\b/i,
@@ -211,6 +253,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:not enough|insufficient|no) (?:free |storage |disk )*space (?:in|on|for) (?:the |this |user'?s? |recipient'?s? )?(?:mailbox|account|inbox)/i,
       /\bexceeds (?:the )?(?:mailbox|storage) (?:size|limit)/i,
       /\b(?:postfach|mailbox|speicher)\b.{0,20}\b(?:voll|(?:ü|ue)berschritten)/i,
+      /\b(?:postfach|speicherplatz|mailbox|speicher)\b.{0,30}(?:(?:ü|\bue)berf(?:ü|ue)llt|\bersch(?:ö|oe)pft|nicht (?:gen(?:ü|ue)gend|ausreichend))|\b(?:kein|nicht (?:gen(?:ü|ue)gend|ausreichend)) speicherplatz/i,
+      /(?:信箱|收件箱|邮箱|郵箱|信箱|用户|存储|存儲)(?:空间|空間|容量)?(?:已满|已滿|满了|不足|超限)|(?:空间|容量|配额)(?:已满|已滿|已用完|不足)/,
+      /메일함.{0,10}(?:가득|용량)|사서함.{0,10}(?:가득|꽉)|용량(?:이)? 초과/,
+      /\bskrzynka\b.{0,20}\bpe(?:ł|l)na\b|\bpostvak\b.{0,20}\bvol\b|\bbrevl(?:å|aa)da\b.{0,20}\bfull\b|\bposta kutusu\b.{0,20}\bdolu\b/i,
       /\b(?:quota|kontingent) (?:(?:ü|ue)berschritten|erreicht)/i,
       /\bbo[iî]te\b.{0,30}\bpleine\b|\bquota (?:d[ée]pass[ée]|atteint)/i,
       /\bbuz[oó]n\b.{0,20}\b(?:lleno|completo)\b|\bcuota (?:excedida|superada)/i,

@@ -23,6 +23,8 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // NetEase/Coremail reject the message by id ("mail <id> is rejected"); Orange's OFR_506.
       /\bmail \S+ is rejected\b|\bOFR_506\b|\bLPN\d*_506\b|\bDT:SPM\b|\bHVU:|\bRLY:(?:BD|CH)\b|\bRTR:CH\b/,
       /\bpourriel|\bcorreo no deseado|спам|垃圾邮件|迷惑メール/i,
+      /help_spam|\bspamprofiler\b|\bbulk e-?mail\b|\bspamming\b|\bantispam\b|\banti-spam\b|\bpattern detection\b|\bbanned content\b/i,
+      /\bmail content denied\b|\bblocked by (?:our|the) (?:content )?filter\b|\bthis message is (?:spam|likely)\b|\bhas detected that this message\b/i,
     ],
   }),
 
@@ -33,6 +35,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\brelaying to .{0,80}\b(?:denied|prohibited|not allowed)\b/i,
       /\b(?:unable to|cannot|can't|not (?:permitted|allowed) to) relay\b/i,
       /\bno relaying\b|\ballowed rcpthosts\b|\bnon-accepted domain\b|\bopen relay\b|\bmail relay denied\b/i,
+      /\binsecure mail relay\b|\bnot configured to relay\b|\bnot a gateway\b|\brelaying mail to\b|\bnot local host\b|\brelay error\b|\bspecified domain is not allowed\b/i,
     ],
   }),
   rule('sender-rejected', 'policy', {
@@ -49,6 +52,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:address|identity|identities) (?:is )?not verified\b|\bidentities failed\b/i,
       /\bnot allowed to send (?:from|as|on behalf)\b|\binvalid ip for sending\b|\bunverifi?(?:y|i)able sending\b/i,
       /\bsend as this sender\b|\bbad outbound sender\b/i,
+      /\bsender (?:e-?mail )?(?:address )?(?:was )?(?:rejected|denied)\b|\bempty envelope senders?\b|\bbogus mail from\b|\bbatv\b/i,
+      /\b(?:third-party|unsigned) dsns?\b|\breturned mail not accepted\b|\bsender not pre-approved\b|\bsender domain is empty\b/i,
+      /\bmail from not owned\b|\bsend mail as\b|\ba different address or alias\b|\bbouncedeny\b|\bvalid-address-filter\b/i,
     ],
   }),
   rule('site-policy', 'policy', {
@@ -62,6 +68,15 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bexternal forwarding\b|\bforwarding\b.{0,40}\b(?:not allowed|disabled|denied)\b/i,
       /\bNotAuthorized\b|\bnot authorized\b/i,
       /\bmessage filtered\b/i,
+      // Mailing lists and groups that only take posts from their members.
+      /\bnot a member of\b|\bmembers-only\b|\bclosed mailing list\b|\bnot (?:subscribed|allowed to post)\b|\bpermission to post\b/i,
+      /\bgroup you tried to contact\b/i,
+      // Google Groups answers non-members in the sender's language: "the group ... may not exist,
+      // or you may not have permission to post".
+      /\b(?:gruppe|grupo|groupe|gruppo|grupa|groep|skupin[aou]|csoport|ryhm(?:ä|a))\b|група|группа|ομάδα|群組|群组|グループ|קבוצה|المجموعة|گروه|समूह|그룹/i,
+      // The recipient accepts mail only from chosen senders or of chosen kinds.
+      /\bonly accepting mail from\b|\bnot accepting (?:any )?mail with\b|\blist of senders\b|\brefuses? to (?:receive|accept)\b/i,
+      /\baccount is protected\b|\brejected by organi[sz]ation policy\b|\bwe do not accept messages containing\b|\bmailbox access for\b/i,
     ],
   }),
   // X.1.7 / X.1.8 name the sender's address: whatever else the text says, it is not about
@@ -81,13 +96,25 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // --- the recipient's domain cannot receive mail (domain_invalid) ---------------------------
   rule('domain-invalid', 'domain_invalid', {
     text: [
-      /\b(?:domain|host ?name|host)\b[^.;]{0,30}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|not reachable|unreachable|could not be (?:found|resolved))\b/i,
+      /\b(?:domain|host ?name|host)\b[^.;]{0,30}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
       /\bfind the recipient domain\b|\bdomain name not found\b|\bunroute?able (?:mail )?domain\b/i,
       /\bno mx\b|\bno valid mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
+      /\bdns lookup failure: host \S+ not found\b|\bname or service not known\b|\bunroute?able address\b|\bdomain must exist\b|\bhost address lookups failed\b/i,
+      /\bpoint to non-existent hosts\b|\bcouldn'?t find (?:any host|a mail exchanger)\b|\bno host found\b|\bmail receiving disabled\b/i,
+      /\bno route for current request\b|\breturned answer with no data\b/i,
+      /\bdomain (?:is )?not reachable\b/i,
       /\bdom(?:ä|ae)ne (?:existiert nicht|unbekannt)|\bdomaine (?:inexistant|inconnu)|\bdominio (?:inexistente|desconocido|no existe)/i,
       /домен[^.]{0,20}не существует|域名不存在|ドメイン[^。.]{0,10}存在しません/i,
+    ],
+  }),
+
+  // Name service trouble is passing: a server that cannot be asked is not a domain that is not.
+  rule('dns-trouble', 'temporary', {
+    text: [
+      /\bdns (?:lookup|error|server)s?\b|\bname ?server\b|\bname service error\b|\bno relevant answers\b|\bdns records? for the destination\b/i,
+      /\b(?:un)?able to resolve\b|\bno valid route\b|\broutes? to destination\b|\b(?:host|network) (?:is )?(?:not )?(?:un)?reachable\b|\bno route to host\b/i,
     ],
   }),
 
@@ -101,6 +128,11 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bno such (?:user|recipient|mailbox|mail ?box|address|account|alias|local user|person)\b|\bno mailbox\b/i,
       /\bnot our (?:user|customer)\b|\bno (?:valid )?recipients?\b|\bnot a valid (?:recipient|user|mailbox|address|rfc)/i,
       /\bno longer (?:exists?|on (?:this )?server|in use|here)\b/i,
+      /\bnot (?:listed|present) in (?:the )?(?:domino )?director|\bnot a (?:known|registered \w+|local) (?:user|address)\b|\bnot an active address\b/i,
+      /\bno (?:account|one|mail ?box) (?:by that name|at this address|available)\b|\bmailbox not present\b|\bbadrc?pt(?:to)?\b|\bbadrecipientto\b|\bvalidrcptto\b/i,
+      /\bdestination addresses were unknown\b|\brecipient is not local\b|\bmissing home directory\b|\buser not active\b|\bnessun utente\b|\bdoes not exist\.?$/i,
+      /ディレクトリ(?:には見つかりません|のリストにありません)|\bannuaire\b/i,
+      /\bhas been replaced by\b|\brecipient notfound\b|\breserved by rfc ?2606\b/i,
       /\bRecip(?:ient)?NotFound\b|\bnot found by smtp address lookup\b|\bNoSuchUser\b|\blookup in domain map failed\b/i,
       /\bdoesn'?t have an? [\w.-]+ account\b|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
       /\bbad (?:destination )?(?:mailbox )?address\b|\bRCPT .{0,60}\bnot OK\b|\buser path no(?:t)? exist/i,
@@ -153,11 +185,37 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
 
+  // A relay that gave up after retrying says so around the last reply it got; that reply, read
+  // by the rules above, is more specific. Only a report that says nothing else lands here.
+  rule('relay-gave-up', 'temporary', {
+    text: [
+      /\bretry (?:timeout exceeded|time not reached)|\bhave been failing for a long time\b/i,
+      /\b(?:in|for) the queue too long\b|\bcould not be delivered for (?:too long|more than|\d+)/i,
+      /\bgiving up\b|\bgave up\b|\bnot (?:been )?delivered within\b|\bwithin the allowed queue period\b/i,
+      /\bdelivery attempts will continue\b|\bhas been delayed\b|\bwill be retried\b|\bnot been collected after\b/i,
+      /\bafter multiple retries\b|\bdelivery failed \d+ attempts\b|\benvelope expired\b|\bconnection expired\b/i,
+      /\bdid not accept our requests to connect\b|\bserver did not respond\b|\bexpiration time\b|past the expiration\b/i,
+      /\bcould not (?:connect|retrieve)\b|\bable to establish\b|\bfailed to deliver to domain\b|\bfind a gateway\b/i,
+    ],
+  }),
+
+  // Without any reply code (a fragment of a report), the same refusals still name the recipient.
+  rule('recipient-refused-no-code', 'user_unknown', {
+    codes: [0],
+    text: [
+      /\b(?:recipient|addressee|rcpt)s?(?: address(?:es)?)? (?:rejected|refused|not accepted|denied)\b|\brejected recipients\b/i,
+      /\b(?:mailbox|recipient|account) (?:is )?(?:unavai?lable|not available)\b|\bmailbox unavaiable\b|\bcan'?t accept user\b/i,
+      /\brecipients? (?:was |were )?undeliverable\b|\benvelope recipient (?:has been )?denied\b|\bdoes not like recipient\b/i,
+    ],
+  }),
+
   // --- temporary conditions of the remote system (temporary) ---------------------------------
   rule('temporary-condition', 'temporary', {
     text: [
       /\btemporar(?:y|ily)\b|\btransient\b|\bbusy\b/i,
       /\binsufficient (?:system )?(?:storage|resources|disk|space)\b|\bout of (?:memory|disk)\b/i,
+      /\blocal (?:delivery|configuration) (?:failed|error)\b|\binterrupted system call\b|\bcan'?t create (?:user )?output\b|\bdelivery to (?:file|pipe) forbidden\b/i,
+      /\blmtp error\b|\bbad interpreter\b|\bcould not load\b|\bnetwork error\b|\bconnection was dropped\b|\bsystem full\b|\bbest-preference mx\b/i,
       /\blocal (?:problem|error)\b|\binternal (?:server |system )?error\b|\b(?:system|server) (?:error|failure|problem)\b/i,
       /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed|refused)\b|\bupstream error\b/i,
       /\bqueue (?:is )?full\b/i,

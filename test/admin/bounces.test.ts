@@ -1,5 +1,6 @@
 import t from 'tap';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { classifyReplyStream, registerBouncesCommands } from '../../src/admin/bounces.js';
 import { createClassifier } from '../../src/classify/classifier.js';
@@ -158,4 +159,71 @@ t.test('a failing input or output ends the run with the error', async (t) => {
     write: (_c, _e, done) => done(new Error('EPIPE')),
   });
   await t.rejects(classifyReplyStream(many, closed, createClassifier()), /EPIPE/);
+});
+
+t.test('--eml FILE: one JSON line per recipient of a real bounce', async (t) => {
+  const h = harness();
+  const file = new URL('../classify/fixtures/eml/lhost-postfix-02.eml', import.meta.url).pathname;
+  await h.program.parseAsync(['bounces', 'classify', '--eml', file], { from: 'user' });
+  const lines = h.lines();
+  t.equal(lines.length, 2);
+  t.match(lines[1], { kind: 'dsn', recipient: 'userunknown@example.co.jp', action: 'failed', status: '5.1.1', remoteMta: 'mx.example.co.jp', code: 550, enhanced: '5.1.1', category: 'user_unknown', permanent: true, suppress: true, rule: 'user-unknown' });
+  t.match(lines[1]!.reply, /User Unknown/);
+});
+
+t.test('--eml -: the message from stdin; a non-bounce and a missing file fail with one line', async (t) => {
+  const h = harness();
+  const run = h.program.parseAsync(['bounces', 'classify', '--eml', '-'], { from: 'user' });
+  h.stdin.end(readFileSync(new URL('../classify/fixtures/eml/lhost-qmail-01.eml', import.meta.url)));
+  await run;
+  t.match(h.lines(), [{ kind: 'other', recipient: 'kijitora@example.ne.jp', category: 'user_unknown' }]);
+
+  const h2 = harness();
+  const run2 = h2.program.parseAsync(['bounces', 'classify', '--eml', '-'], { from: 'user' });
+  h2.stdin.end('Subject: hi\r\n\r\nhello\r\n');
+  await t.rejects(run2, { code: 'FERRY_ERR_USAGE', message: /not a bounce/ });
+
+  const h3 = harness();
+  await t.rejects(h3.program.parseAsync(['bounces', 'classify', '--eml', '/nonexistent/x.eml'], { from: 'user' }), { message: /no such file/ });
+  const h4 = harness();
+  await t.rejects(h4.program.parseAsync(['bounces', 'classify', '--eml', '-', '550 x'], { from: 'user' }), { message: /no reply arguments/ });
+});
+
+t.test('--eml with a complaint names it', async (t) => {
+  const h = harness();
+  const run = h.program.parseAsync(['bounces', 'classify', '--eml', '-'], { from: 'user' });
+  h.stdin.end(
+    ['Subject: c', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=feedback-report; boundary="b"', '', '--b',
+      'Content-Type: message/feedback-report', '', 'Feedback-Type: abuse', 'Original-Rcpt-To: <u@example.net>', '', '--b--', ''].join('\r\n'),
+  );
+  await run;
+  t.same(h.lines(), [{ kind: 'complaint', feedbackType: 'abuse', recipients: ['u@example.net'] }]);
+});
+
+t.test('Exchange NDR lines in the "#5xx x.x.x ... ##" form are replies', async (t) => {
+  const h = harness();
+  await h.program.parseAsync(['bounces', 'classify', '#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##', '#554 5.4.14 Hop count exceeded - possible mail loop ##'], { from: 'user' });
+  t.match(h.lines(), [{ code: 550, enhanced: '5.1.1', category: 'user_unknown' }, { code: 554, enhanced: '5.4.14', category: 'other' }]);
+  t.equal(process.exitCode, undefined);
+});
+
+t.test('CR-only line ends are lines too, also across chunks, and a CRLF split between chunks is one end', async (t) => {
+  let out = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      out += chunk.toString('utf8');
+      done();
+    },
+  });
+  const input = Readable.from(['550 5.1.1 User unknown\r552 5.2.2 Mailbox full\r', '\n421 4.7.0 Too many connections\r450 4.2.0 Greylisted', '\r\n']);
+  const result = await classifyReplyStream(input, sink, createClassifier());
+  t.same(result, { lines: 4, failures: 0 });
+  t.same(
+    out.trim().split('\n').map((l) => (JSON.parse(l) as { category: string }).category),
+    ['user_unknown', 'mailbox_full', 'rate_limited', 'temporary'],
+  );
+  const bytes = Readable.from([Buffer.concat([Buffer.from('550 5.1.1 Benutzer unbekannt '), Buffer.from([0xc3])]), Buffer.from([0xbc, 0x0a])]);
+  let text = '';
+  await classifyReplyStream(bytes, new Writable({ write: (c: Buffer, _e, d) => ((text += c.toString('utf8')), d()) }), createClassifier());
+  t.match(text, /unbekannt ü/, 'a UTF-8 character split between chunks is decoded whole');
 });

@@ -5,7 +5,7 @@ import { createLiteralScanner, requiredLiterals } from '../../src/classify/prefi
 import { DEFAULT_RULES } from '../../src/classify/rules.js';
 
 t.test('required literals are read from the pattern', async (t) => {
-  t.same(requiredLiterals(/\bno such (?:user|mailbox)\b/i), ['no such ']);
+  t.same(requiredLiterals(/\bno such (?:user|mailbox)\b/i), ['no such user', 'no such mailbox'], 'a plain alternation multiplies the run');
   t.same(requiredLiterals(/\bNoSuchUser\b/), ['nosuchuser'], 'lower-cased');
   t.same(requiredLiterals(/users?/), ['user'], 'an optional letter is left out');
   t.same(requiredLiterals(/(?:foo)?bar/), ['bar']);
@@ -13,8 +13,11 @@ t.test('required literals are read from the pattern', async (t) => {
   t.same(requiredLiterals(/\.com\b/), ['.com'], 'escaped punctuation is literal');
   t.same(requiredLiterals(/(?<!not )listed/), ['listed'], 'lookbehind text is not required');
   t.same(requiredLiterals(/\bspam\b|\bvirus/i), ['spam', 'virus']);
-  t.same(requiredLiterals(/(?:disabled|locked) mailbox/), ['disabled', 'locked'], 'a common word is a poor filter');
-  t.same(requiredLiterals(/(?:disabled|locked) zorblax/), [' zorblax'], 'a rare literal beats a set');
+  t.same(requiredLiterals(/(?:disabled|locked) mailbox/), ['disabled mailbox', 'locked mailbox'], 'a common word joins its neighbours');
+  t.same(requiredLiterals(/(?:disabled|locked)+ mailbox/), ['disabled', 'locked'], 'a common word is a poor filter');
+  t.same(requiredLiterals(/(?:dis\w+|locked) zorblax/), [' zorblax'], 'a rare literal beats a set');
+  t.same(requiredLiterals(/\bfoo\b bar/), ['foo bar'], 'assertions do not break a run');
+  t.same(requiredLiterals(/(?:a|b)(?:c|d)(?:e|f)(?:g|h)(?:i|j)xyz/), ['xyz'], 'too many variants: the run is cut');
   t.same(requiredLiterals(/x{2}yz/), ['xx'], 'a counted repeat ends the run');
   t.same(requiredLiterals(/\u00e4rger/), ['ärger']);
   t.equal(requiredLiterals(/a|b/), null, 'single characters promise nothing useful');

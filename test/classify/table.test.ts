@@ -301,6 +301,37 @@ t.test('custom tables compile, and bad ones are refused', async (t) => {
   t.throws(() => createClassifier([rule('d', 'other', { text: /(a)\1/ })]), { code: 'FERRY_ERR_CONFIG' });
 });
 
+t.test('wordings the corpus taught (issue 18)', async (t) => {
+  t.match(reply('552 5.2.2 Too much mail data recipient@example.jp'), { category: 'mailbox_full', rule: 'mailbox-count-full' });
+  t.match(reply('552 5.3.4 Max message size exceeded'), { category: 'message_too_large', rule: 'message-size-limit' });
+  t.match(reply('451 4.4.0 retry timeout exceeded'), { category: 'temporary', permanent: false });
+  t.match(reply('554 5.0.0 Sorry, I wasn\'t able to establish an SMTP connection. I\'m not going to try again; this message has been in the queue too long.'), { category: 'temporary', permanent: false });
+  t.match(reply('#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##'), { category: 'user_unknown' });
+  t.match(reply('550 5.7.1 Your message was rejected because you are not a member of this group'), { category: 'policy' });
+  t.match(reply('421 4.7.0 too many errors from your ip'), { category: 'rate_limited', permanent: false });
+  t.match(reply('550 5.7.1 Sender IP address rejected'), { category: 'blocked' });
+  t.match(reply('550 5.2.2 Postfach voll, Speicherplatz nicht ausreichend'), { category: 'mailbox_full', permanent: false });
+  t.match(reply('550 5.1.1 Requested action not taken: mailbox not present'), { category: 'user_unknown' });
+  t.match(reply('550 5.7.1 DNS lookup failure: host mx.example.invalid not found'), { category: 'domain_invalid' });
+  t.match(reply('554 5.7.1 Message rejected: blacklisted URL in message body'), { category: 'spam_content', rule: 'content-blocklisted' });
+  t.match(reply('451 4.4.3 DNS lookup failed: SERVFAIL'), { category: 'temporary', rule: 'dns-trouble' });
+  // Full mailboxes in other languages, without a code that would say so.
+  for (const text of ['550 Das Postfach des Empfängers ist überfüllt', '550 收件人邮箱空间已满', '550 用户容量不足', '550 메일함 용량이 가득 찼습니다', '550 Skrzynka odbiorcy jest pełna']) {
+    t.match(reply(text), { category: 'mailbox_full', permanent: false }, text);
+  }
+  // Throttling and reputation worded without the usual keywords.
+  t.match(reply('550 5.7.1 You are sending too fast, please slow'), { category: 'rate_limited', permanent: false });
+  t.match(reply('554 发送频率过快'), { category: 'rate_limited' });
+  t.match(reply('421 4.7.0 Your IP has poor sending history'), { category: 'blocked', permanent: false });
+  t.match(reply('550 Mail from your server is not accepted'), { category: 'blocked', permanent: true });
+  // A fragment of a report with no reply code at all.
+  const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
+  rulesHit.add(noCode.rule);
+  t.match(noCode, { category: 'user_unknown', rule: 'recipient-refused-no-code' });
+  t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: 'recipient rejected' } }), { rule: 'recipient-rejected' });
+  t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
+});
+
 t.test('every rule in the table is reached by some test reply', async (t) => {
   // A rule no reply reaches is either dead (shadowed by an earlier one) or untested.
   const unreached = DEFAULT_RULES.map((r) => r.id).filter((id) => !rulesHit.has(id));

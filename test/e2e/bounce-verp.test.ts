@@ -126,3 +126,33 @@ t.test('a report returning a large message is still read (only its start is kept
   t.match(replies.at(-1), /^250 /);
   t.equal(ferry.queue.recipients.forMessage(id)[0]!.status, 'bounced');
 });
+
+t.test('a plain-text qmail bounce (no RFC 3464 part) bounces the recipient it names', async (t) => {
+  const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
+  const id = await deliver(ferry, smtpPort, ['gone@example.net'], '<q1@sender.test>');
+  const rcpt = ferry.queue.recipients.forMessage(id)[0]!;
+  const returnPath = recipientMx.messages[0]!.envelope.from;
+  const qmail = [
+    'Return-Path: <>',
+    'From: MAILER-DAEMON@mx.example.net',
+    `To: ${returnPath}`,
+    'Subject: failure notice',
+    '',
+    'Hi. This is the qmail-send program at mx.example.net.',
+    "I'm afraid I wasn't able to deliver your message to the following addresses.",
+    "This is a permanent error; I've given up. Sorry it didn't work out.",
+    '',
+    '<gone@example.net>:',
+    '192.0.2.1 does not like recipient.',
+    'Remote host said: 550 5.1.1 <gone@example.net>... User unknown',
+    'Giving up on 192.0.2.1.',
+    '',
+  ].join('\r\n');
+  const replies = await sendRaw(bouncePort, '', [returnPath], qmail);
+  t.match(replies.at(-1), /^250 /);
+  const after = ferry.queue.recipients.get(rcpt.id)!;
+  t.equal(after.status, 'bounced');
+  t.equal(after.category, 'user_unknown');
+  t.match(after.lastReply, /Remote host said: 550 5\.1\.1/);
+  t.match(list.find('gone@example.net', null), { category: 'user_unknown', source: 'bounce' });
+});
