@@ -32,8 +32,9 @@ function replyCodeOfStatus(status: string | null | undefined): number {
  * is kept whole so the classifier still reads every word of it.
  */
 export function replyFromText(raw: string, status: string | null = null): SmtpReply {
-  let text = raw.replace(/\s+/g, ' ').trim().replace(/^#(?=[245]\d\d\b)/, '');
-  if (text.endsWith('##')) text = text.slice(0, -2).trimEnd();
+  const collapsed = raw.replace(/\s+/g, ' ').trim().replace(/^#(?=[245]\d\d\b)/, '');
+  // The trailing '##' goes with an endsWith test: the regex \s*##\s*$ backtracks over whitespace runs.
+  const text = collapsed.endsWith('##') ? collapsed.slice(0, -2).trimEnd() : collapsed;
   const parsed = parseReply(text);
   if (parsed !== null) return parsed.enhanced !== null || status === null ? parsed : { ...parsed, enhanced: status };
   const embedded = EMBEDDED_REPLY_RE.exec(text);

@@ -148,6 +148,8 @@ t.test('per-message request: signed per-recipient headers; POST, mailto, forged 
 t.test('per-user setting: every message of the user gets the headers; one transaction per recipient even at one domain', async (t) => {
   const dataDir = tempDir(t);
   const env = { FERRY_DATA_DIR: dataDir };
+  // admin commands act only on an existing database (issue 12): create it as an operator would
+  t.equal((await runFerry(['init'], { env })).code, 0);
   t.equal((await runFerry(['users', 'add', 'shop', '--password-stdin'], { env, stdin: `${PASSWORD}\n` })).code, 0);
   const on = await runFerry(['users', 'one-click', 'shop', 'on'], { env });
   t.equal(on.stdout, 'shop: one-click unsubscribe on\n');

@@ -68,7 +68,7 @@ t.test('CSV round trip: written rows (commas, quotes, line breaks in reasons) im
       await importSuppressions({ repo: other.list.repo, input: Readable.from([first]), clock: other.clock });
       t.equal(await exported(other.list), first);
     }),
-    { numRuns: 25 },
+    { numRuns: 15 },
   );
 });
 
@@ -87,7 +87,7 @@ t.test('any CSV input: imports or reports rows, and fails only with a typed erro
         t.equal(list.repo.count(), 0, 'a refused file changes nothing');
       }
     }),
-    { numRuns: 300 },
+    { numRuns: 60 },
   );
   fc.assert(
     fc.property(fc.string({ maxLength: 40 }), (s) => {
@@ -123,7 +123,7 @@ t.test('config: any value either validates to a frozen config or fails with FERR
         t.notOk((err as Error).message.includes('\n'), 'one line');
       }
     }),
-    { numRuns: 500 },
+    { numRuns: 300 },
   );
 });
 

@@ -7,7 +7,7 @@ import { analyzeRegex } from '../helpers/regex-analyzer.js';
 /**
  * Issue 11: no regular expression with nested or overlapping quantifiers anywhere in src/.
  * Every regex literal and every `RegExp(...)` in src/ is found through the TypeScript AST and
- * analyzed (regex-analyzer.ts); any finding fails this test, listed with file and line. The
+ * analyzed (test/helpers/regex-analyzer.ts); any finding fails this test, listed with file and line. The
  * allow-list below takes an entry only with a reason that makes the pattern provably safe
  * (bounded input, or a shape the analyzer over-approximates). A RegExp built at run time
  * cannot be analyzed here and needs an entry too.
