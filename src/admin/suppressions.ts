@@ -61,6 +61,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
             r.hits,
             ...(scoped ? [r.scope ?? '(all)'] : []),
           ]),
+          ctx.io.columns,
         ),
       );
       if (rows.length === limit) {
@@ -99,7 +100,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
         return;
       }
       out.write(`\nmessages dropped (newest first${drops.length === 50 ? ', the last 50' : ''})\n`);
-      out.write(table(['time', 'queue id', 'sender', 'recipient', 'user'], drops.map((d) => [isoTime(d.at), d.messageId, d.sender === '' ? '<>' : d.sender, d.recipient, d.username])));
+      out.write(table(['time', 'queue id', 'sender', 'recipient', 'user'], drops.map((d) => [isoTime(d.at), d.messageId, d.sender === '' ? '<>' : d.sender, d.recipient, d.username]), ctx.io.columns));
     });
 
   cmd

@@ -85,6 +85,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
               isoTime(u.createdAt),
             ];
           }),
+          ctx.io.columns,
         ),
       );
     });

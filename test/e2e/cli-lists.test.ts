@@ -1,0 +1,113 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/store/db.js';
+import { createQueueStore } from '../../src/store/queue-store.js';
+import { runFerry } from '../helpers/cli.js';
+import { tempDir } from '../helpers/relay.js';
+
+// `events list` and `messages list` through the real `ferry` command: newest first, a page at a
+// time (--limit, --before), and a line saying how much more there is; bad filter values refused.
+
+const T0 = Date.UTC(2026, 10, 20, 9, 0, 0);
+
+/** n messages one minute apart, M001 oldest; each has one recipient and one `queued` event. */
+function seed(dataDir: string, n: number): void {
+  const db = openDatabase({ file: join(dataDir, 'ferry.db') });
+  const queue = createQueueStore(db);
+  for (let i = 1; i <= n; i++) {
+    const id = `M${String(i).padStart(3, '0')}`;
+    queue.accept([
+      {
+        message: {
+          id, createdAt: T0 + i * 60_000, sender: 'app@sender.test', username: null, clientIp: null, helo: null, tls: null, size: 1,
+          headers: Buffer.from('\r\n'), body: null, spoolFile: null, headerFrom: null, messageIdHeader: `<${id}@sender.test>`,
+          subject: null, eightBit: false, smtputf8: false, kind: 'submission',
+        },
+        recipients: [{ address: `r${i}@x.test`, domain: 'x.test', status: 'queued', reason: null, category: null }],
+      },
+    ]);
+  }
+  db.close();
+}
+
+t.test('events list: newest first, "N more" and --before pages', async (t) => {
+  const dir = tempDir(t);
+  seed(dir, 7);
+  const env = { FERRY_DATA_DIR: dir };
+
+  const first = await runFerry(['events', 'list', '--limit', '3'], { env });
+  t.equal(first.code, 0, first.stderr);
+  const ids = [...first.stdout.matchAll(/│ (M\d{3})/g)].map((m) => m[1]);
+  t.same(ids, ['M007', 'M006', 'M005'], 'newest first');
+  t.match(first.stdout, /^4 more; use --limit or --before 5$/m);
+
+  const second = await runFerry(['events', 'list', '--limit', '3', '--before', '5', '--json'], { env });
+  t.equal(second.code, 0, second.stderr);
+  t.same((JSON.parse(second.stdout) as { id: number }[]).map((e) => e.id), [4, 3, 2]);
+  t.equal(second.stderr, '1 more; use --limit or --before 2\n', 'with --json the note goes to stderr; stdout stays one document');
+
+  const last = await runFerry(['events', 'list', '--limit', '3', '--before', '2'], { env });
+  t.match(last.stdout, /M001/);
+  t.notMatch(last.stdout, /more; use/, 'no note when nothing is left');
+
+  const all = await runFerry(['events', 'list'], { env });
+  t.notMatch(all.stdout, /more; use/, 'under the default limit of 100: no note');
+});
+
+t.test('messages list: newest first, "N more" and --before pages (no silent cut at 50)', async (t) => {
+  const dir = tempDir(t);
+  seed(dir, 55);
+  const env = { FERRY_DATA_DIR: dir };
+
+  const page = await runFerry(['messages', 'list'], { env });
+  t.equal(page.code, 0, page.stderr);
+  const ids = [...page.stdout.matchAll(/^│ (M\d{3})/gm)].map((m) => m[1]);
+  t.equal(ids.length, 50);
+  t.equal(ids[0], 'M055');
+  t.equal(ids[49], 'M006');
+  t.match(page.stdout, /^5 more; use --limit or --before M006$/m);
+
+  const next = await runFerry(['messages', 'list', '--before', 'M006', '--json'], { env });
+  t.equal(next.code, 0, next.stderr);
+  t.same((JSON.parse(next.stdout) as { id: string }[]).map((m) => m.id), ['M005', 'M004', 'M003', 'M002', 'M001']);
+  t.equal(next.stderr, '');
+
+  const limited = await runFerry(['messages', 'list', '--limit', '2', '--before', 'M003'], { env });
+  t.match(limited.stdout, /M002[\s\S]*M001/);
+  t.notMatch(limited.stdout, /more; use/);
+
+  const unknown = await runFerry(['messages', 'list', '--before', 'NOPE'], { env });
+  t.equal(unknown.code, 2);
+  t.equal(unknown.stderr, 'ferry: --before "NOPE": no message with that id\n');
+});
+
+t.test('bad filter values: exit 2 and one line naming what is allowed, in every command', async (t) => {
+  const dir = tempDir(t);
+  seed(dir, 1);
+  const env = { FERRY_DATA_DIR: dir };
+  const cases: [string[], RegExp][] = [
+    [['events', 'list', '--type', 'bogus'], /^ferry: --type "bogus": expected one of queued, deferred, delivered, bounced, dropped, expired, complaint\n$/],
+    [['events', 'tail', '--type', 'bogus', '--max-events', '1'], /^ferry: --type "bogus": expected one of queued, .*complaint\n$/],
+    [['events', 'list', '--since', 'yesterday'], /^ferry: --since "yesterday": expected a duration \(1h, 7d\) or a date \(2026-11-01\)\n$/],
+    // Date.parse alone would take "5" as May 2001 and list everything since then.
+    [['events', 'list', '--since', '5'], /^ferry: --since "5": expected a duration/],
+    [['messages', 'list', '--status', 'lost'], /^ferry: --status "lost": expected one of queued, deferred, delivered, bounced, dropped, expired\n$/],
+    [['messages', 'list', '--since', 'June 1'], /^ferry: --since "June 1": expected a duration/],
+    [['messages', 'list', '--limit', '0'], /^ferry: --limit "0": expected a positive whole number\n$/],
+    [['events', 'list', '--before', 'x'], /^ferry: --before "x": expected a whole number\n$/],
+    [['queue', 'list', '--status', 'stuck'], /^ferry: --status "stuck": expected one of queued, deferred, in-flight\n$/],
+    [['stats', '--since', 'last week'], /^ferry: --since "last week": expected a duration/],
+    [['suppressions', 'list', '--category', 'nope'], /^ferry: --category "nope": expected one of /],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await runFerry(args, { env });
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, expected, args.join(' '));
+    t.equal(r.stderr.split('\n').length, 2, `${args.join(' ')}: one line`);
+    t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
+  }
+  // a good value still works
+  const ok = await runFerry(['events', 'list', '--type', 'queued', '--since', '2026-11-01'], { env });
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, /M001/);
+});
