@@ -3,6 +3,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
+import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 
 /**
@@ -46,7 +47,7 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
           if (signal === 'SIGHUP') {
             if (stopping) return;
             ferry.logger.info({ signal }, 'signal received, reloading the configuration');
-            reloading = reloading.then(() => reload(ferry, ctx));
+            reloading = reloading.then(() => reload(ferry, ctx, config.dataDir));
             return;
           }
           if (stopping) {
@@ -75,19 +76,31 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
     });
 }
 
-async function reload(ferry: Ferry, ctx: CliContext): Promise<void> {
+let reloads = 0;
+
+async function reload(ferry: Ferry, ctx: CliContext, dataDir: string): Promise<void> {
+  const report = (r: { ok: boolean; error: string | null; applied: string[]; restartNeeded: string[] }): void => {
+    const file = reloadReportPath(dataDir);
+    try {
+      writeReloadReport(file, { pid: process.pid, seq: ++reloads, at: new Date(ctx.clock.now()).toISOString(), ...r });
+    } catch (err) {
+      ferry.logger.warn({ err: errorMessage(err), file }, 'cannot write the reload report: `ferry reload` will not see the result');
+    }
+  };
   let next: Config;
   try {
     next = ctx.reloadConfig ? ctx.reloadConfig() : ctx.config();
   } catch (err) {
     ferry.metrics.reloaded(false);
     ferry.logger.error({ err: errorMessage(err) }, `config reload refused, the running configuration stays: ${errorMessage(err)}`);
+    report({ ok: false, error: errorMessage(err), applied: [], restartNeeded: [] });
     return;
   }
   try {
-    await ferry.reload(next);
+    report(await ferry.reload(next));
   } catch (err) {
     ferry.logger.error({ err }, 'config reload failed');
+    report({ ok: false, error: errorMessage(err), applied: [], restartNeeded: [] });
   }
 }
 
