@@ -99,7 +99,8 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       if (m.headerFrom) out.write(`  from       ${m.headerFrom}\n`);
       if (m.subject) out.write(`  subject    ${m.subject}\n`);
       if (m.messageIdHeader) out.write(`  message-id ${m.messageIdHeader}\n`);
-      out.write(`  size       ${m.size} bytes${m.spoolFile ? ' (spool file)' : ''}${m.eightBit ? ', 8-bit' : ''}\n\n`);
+      out.write(`  size       ${m.size} bytes${m.spoolFile ? ' (spool file)' : ''}${m.eightBit ? ', 8-bit' : ''}\n`);
+      out.write(`  dkim       ${describeDkim(m.signedAt, store.messages.get(id)?.headers ?? null, m.headerFrom ?? m.sender, attempts.length > 0)}\n\n`);
       out.write(
         table(
           ['recipient', 'status', 'attempts', 'next attempt', 'last reply', 'category'],
@@ -144,6 +145,32 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         ),
       );
     });
+}
+
+/** Whether (and how) the message was DKIM-signed, read from its stored header block. */
+function describeDkim(signedAt: number | null, headers: Buffer | null, from: string, attempted: boolean): string {
+  if (signedAt !== null && headers) {
+    const signatures = unfoldedHeaders(headers)
+      .filter((h) => h.toLowerCase().startsWith('dkim-signature:'))
+      .map((h) => {
+        const tags = new Map(h.slice(h.indexOf(':') + 1).split(';').map((t) => [t.split('=')[0]!.trim(), t.slice(t.indexOf('=') + 1).replace(/\s/g, '')] as const));
+        return `d=${tags.get('d') ?? '?'} s=${tags.get('s') ?? '?'}${tags.get('a') ? ` (${tags.get('a')})` : ''}`;
+      });
+    if (signatures.length) return `signed ${signatures.join(', ')} at ${isoTime(signedAt)}`;
+  }
+  const domain = from.split('@').pop()?.toLowerCase() ?? '';
+  if (!attempted) return 'not signed yet (signing happens before the first delivery attempt)';
+  return `not signed: no DKIM key for ${domain || 'the From domain'} (ferry dkim keygen ${domain || 'DOMAIN'})`;
+}
+
+/** Header lines with their continuation lines joined. */
+function unfoldedHeaders(block: Buffer): string[] {
+  const out: string[] = [];
+  for (const line of block.toString('latin1').split('\r\n')) {
+    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length) out[out.length - 1] += line;
+    else if (line) out.push(line);
+  }
+  return out;
 }
 
 /** The status, and why a waiting recipient waits: "queued (rate limited until 12:03:00 UTC)". */
