@@ -41,7 +41,7 @@ export function fitWidths(head: string[], rows: string[][], width: number): numb
   const order = natural.map((n, i) => [n, i] as const).sort((a, b) => a[0] - b[0]);
   order.forEach(([n, i], k) => {
     const share = Math.floor(remaining / (order.length - k));
-    widths[i] = Math.max(MIN_COLUMN, Math.min(n, share));
+    widths[i] = Math.min(n, Math.max(MIN_COLUMN, share));
     remaining -= widths[i]!;
   });
   return widths;
