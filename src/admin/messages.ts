@@ -176,7 +176,7 @@ function unfoldedHeaders(block: Buffer): string[] {
 /** The status, and why a waiting recipient waits: "queued (rate limited until 12:03:00 UTC)". */
 function statusCell(r: RecipientRow, now: number): string {
   if (r.status !== 'queued' && r.status !== 'deferred') return r.status;
-  if (r.leaseUntil !== null && r.leaseUntil > now) return `${r.status} (being delivered)`;
+  if (r.leaseUntil !== null && r.leaseUntil > now) return `${r.status} (in flight)`;
   if (r.waitReason && r.nextAttemptAt !== null && r.nextAttemptAt > now) return `${r.status} (${waitingUntil(r.waitReason, r.nextAttemptAt, now)})`;
   return r.status;
 }

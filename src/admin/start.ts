@@ -41,13 +41,15 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
       const pidFile = pidFilePath(config.dataDir);
       claimPidFile(ferry, pidFile);
       let reloading: Promise<void> = Promise.resolve();
+      let reloads = 0;
       await new Promise<void>((resolve) => {
         let stopping = false;
         running = (signal) => {
           if (signal === 'SIGHUP') {
             if (stopping) return;
             ferry.logger.info({ signal }, 'signal received, reloading the configuration');
-            reloading = reloading.then(() => reload(ferry, ctx, config.dataDir));
+            const seq = ++reloads;
+            reloading = reloading.then(() => reload(ferry, ctx, config.dataDir, seq));
             return;
           }
           if (stopping) {
@@ -76,13 +78,12 @@ export function registerStartCommand(program: Command, ctx: CliContext, onSignal
     });
 }
 
-let reloads = 0;
-
-async function reload(ferry: Ferry, ctx: CliContext, dataDir: string): Promise<void> {
+/** Reloads the configuration; `seq` numbers this reload in its report (dataDir/reload.json). */
+async function reload(ferry: Ferry, ctx: CliContext, dataDir: string, seq: number): Promise<void> {
   const report = (r: { ok: boolean; error: string | null; applied: string[]; restartNeeded: string[] }): void => {
     const file = reloadReportPath(dataDir);
     try {
-      writeReloadReport(file, { pid: process.pid, seq: ++reloads, at: new Date(ctx.clock.now()).toISOString(), ...r });
+      writeReloadReport(file, { pid: process.pid, seq, at: new Date(ctx.clock.now()).toISOString(), ...r });
     } catch (err) {
       ferry.logger.warn({ err: errorMessage(err), file }, 'cannot write the reload report: `ferry reload` will not see the result');
     }
