@@ -30,11 +30,21 @@ function longestLine(s: string): number {
   return max;
 }
 
+function natural0(head: string[], rows: string[][]): number {
+  return head.reduce((sum, h, i) => sum + Math.max(longestLine(h), ...rows.map((r) => longestLine(r[i] ?? ''))) + 2, 0);
+}
+
+function longestWord(s: string): number {
+  return Math.max(0, ...s.split(/\s/).map((w) => w.length));
+}
+
 /** Column widths (padding included) that fit `width`, or null when the natural ones already do. */
 export function fitWidths(head: string[], rows: string[][], width: number): number[] | null {
-  const natural = head.map((h, i) => Math.max(longestLine(h), ...rows.map((r) => longestLine(r[i] ?? ''))) + 2);
   const budget = width - (head.length + 1);
-  if (natural.reduce((a, b) => a + b, 0) <= budget) return null;
+  if (natural0(head, rows) <= budget) return null;
+  // Too wide: a heading may wrap at its spaces ("next / attempt"), so it asks only for its longest word.
+  const natural = head.map((h, i) => Math.max(longestWord(h), ...rows.map((r) => longestLine(r[i] ?? ''))) + 2);
+  if (natural.reduce((a, b) => a + b, 0) <= budget) return natural;
   // Narrowest first: each column takes its natural width or an even share of what remains.
   const widths = natural.slice();
   let remaining = budget;

@@ -118,18 +118,21 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       );
       if (attempts.length > 0) {
         const addressOf = new Map(recipients.map((r) => [r.id, r.address]));
+        // Narrow enough for a terminal: the recipient column only when there are several, TLS
+        // under the host, the category under the result.
+        const several = recipients.length > 1;
         out.write('\nattempts\n');
         out.write(
           table(
-            ['time', 'recipient', 'mx', 'tls', 'reply or error', 'result', 'category', 'hosts tried'],
+            ['time', ...(several ? ['recipient'] : []), 'mx and tls', 'reply or error', 'result', 'hosts tried'],
             attempts.map((a) => [
               isoTime(a.at),
-              addressOf.get(a.recipientId) ?? String(a.recipientId),
-              a.mxHost ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}` : '',
-              a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : a.mxHost ? 'none' : '',
+              ...(several ? [addressOf.get(a.recipientId) ?? String(a.recipientId)] : []),
+              a.mxHost
+                ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}\n${a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : 'no TLS'}`
+                : '',
               replyCell(a),
-              a.result,
-              a.category,
+              a.category ? `${a.result}\n(${a.category})` : a.result,
               describeHops(a),
             ]),
             ctx.io.columns,
@@ -160,7 +163,7 @@ function describeDkim(signedAt: number | null, headers: Buffer | null, from: str
   }
   const domain = from.split('@').pop()?.toLowerCase() ?? '';
   if (!attempted) return 'not signed yet (signing happens before the first delivery attempt)';
-  return `not signed: no DKIM key for ${domain || 'the From domain'} (ferry dkim keygen ${domain || 'DOMAIN'})`;
+  return `not signed (no key for ${domain || 'the From domain'}: ferry dkim keygen ${domain || 'DOMAIN'})`;
 }
 
 /** Header lines with their continuation lines joined. */

@@ -80,34 +80,3 @@ t.test('messages list: newest first, "N more" and --before pages (no silent cut 
   t.equal(unknown.code, 2);
   t.equal(unknown.stderr, 'ferry: --before "NOPE": no message with that id\n');
 });
-
-t.test('bad filter values: exit 2 and one line naming what is allowed, in every command', async (t) => {
-  const dir = tempDir(t);
-  seed(dir, 1);
-  const env = { FERRY_DATA_DIR: dir };
-  const cases: [string[], RegExp][] = [
-    [['events', 'list', '--type', 'bogus'], /^ferry: --type "bogus": expected one of queued, deferred, delivered, bounced, dropped, expired, complaint\n$/],
-    [['events', 'tail', '--type', 'bogus', '--max-events', '1'], /^ferry: --type "bogus": expected one of queued, .*complaint\n$/],
-    [['events', 'list', '--since', 'yesterday'], /^ferry: --since "yesterday": expected a duration \(1h, 7d\) or a date \(2026-11-01\)\n$/],
-    // Date.parse alone would take "5" as May 2001 and list everything since then.
-    [['events', 'list', '--since', '5'], /^ferry: --since "5": expected a duration/],
-    [['messages', 'list', '--status', 'lost'], /^ferry: --status "lost": expected one of queued, deferred, delivered, bounced, dropped, expired\n$/],
-    [['messages', 'list', '--since', 'June 1'], /^ferry: --since "June 1": expected a duration/],
-    [['messages', 'list', '--limit', '0'], /^ferry: --limit "0": expected a positive whole number\n$/],
-    [['events', 'list', '--before', 'x'], /^ferry: --before "x": expected a whole number\n$/],
-    [['queue', 'list', '--status', 'stuck'], /^ferry: --status "stuck": expected one of queued, deferred, in-flight\n$/],
-    [['stats', '--since', 'last week'], /^ferry: --since "last week": expected a duration/],
-    [['suppressions', 'list', '--category', 'nope'], /^ferry: --category "nope": expected one of /],
-  ];
-  for (const [args, expected] of cases) {
-    const r = await runFerry(args, { env });
-    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
-    t.match(r.stderr, expected, args.join(' '));
-    t.equal(r.stderr.split('\n').length, 2, `${args.join(' ')}: one line`);
-    t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
-  }
-  // a good value still works
-  const ok = await runFerry(['events', 'list', '--type', 'queued', '--since', '2026-11-01'], { env });
-  t.equal(ok.code, 0, ok.stderr);
-  t.match(ok.stdout, /M001/);
-});

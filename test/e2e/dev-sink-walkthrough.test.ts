@@ -102,7 +102,7 @@ t.test('first run: dev sink, relay with config/dev.yaml, the README one-liner, m
   t.match(story.stdout, /someone@customer\.test\s+│ delivered/);
   t.match(story.stdout, /250 2\.0\.0 Ok: saved as/);
   t.match(story.stdout, `127.0.0.1 [127.0.0.1]:${sinkPort}`);
-  t.match(story.stdout, /dkim +not signed: no DKIM key for ferry\.localhost \(ferry dkim keygen ferry\.localhost\)/);
+  t.match(story.stdout, /dkim +not signed \(no key for ferry\.localhost: ferry dkim keygen ferry\.localhost\)/);
 
   // the README's next step: a DKIM key, and the next message is signed
   const keygen = await runFerry(['dkim', 'keygen', 'ferry.localhost'], { env });
