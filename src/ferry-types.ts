@@ -10,6 +10,7 @@ import type { SenderProblemCount } from './outcome/consequences.js';
 import type { Scheduler } from './workers/scheduler.js';
 import type { FerryMetrics } from './ops/metrics.js';
 import type { ReadinessReport } from './ops/health.js';
+import type { Retention } from './ops/retention.js';
 
 /** What the composition root (src/main.ts) builds: the running relay, as callers see it. */
 
@@ -18,6 +19,8 @@ export interface FerryDeps {
   random?: Random;
   logger?: Logger;
   resolver?: DnsResolver;
+  /** The password check behind SMTP AUTH (default: scrypt); tests wrap it to count checks. */
+  verifyPassword?: (password: string, stored: string) => Promise<boolean>;
 }
 
 export interface Ferry {
@@ -27,6 +30,8 @@ export interface Ferry {
   readonly spool: Spool;
   readonly logger: Logger;
   readonly scheduler: Scheduler;
+  /** Deletes finished bodies and old records (retention.*); `run()` is one whole pass. */
+  readonly retention: Retention;
   /** Prometheus metrics (own registry); the throttle sets its provider of throttled destinations here. */
   readonly metrics: FerryMetrics;
   /** What /readyz answers: database writable, disk above its threshold, listeners bound. */

@@ -45,9 +45,11 @@ import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
+import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { planReload } from './ops/reload.js';
 import { isFullyQualified } from './config/hostname.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
+import { createRetention } from './ops/retention.js';
 import { VERSION } from './admin/version.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
@@ -60,7 +62,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const random = deps.random ?? systemRandom;
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
-  const db = openDatabase({ file: join(config.dataDir, 'ferry.db') });
+  // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
+  const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
   const queue = createQueueStore(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
@@ -85,6 +88,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     oldestQueuedAt: () => stats.oldestQueued()?.createdAt ?? null,
     activeSessions: () => listener?.activeSessions ?? 0,
     outboundConnections: () => scheduler.stats.connections,
+    maxDestinations: config.http.metricsTopDestinations,
     disk: () => {
       const d = disk.state();
       return { freeBytes: d.freeBytes, low: !d.accepting };
@@ -94,6 +98,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const readiness = createReadiness({
     db,
     disk,
+    integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;
@@ -127,6 +132,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     const now = clock.now();
     const expired = queue.expireMessage(id, now, reason);
     dsn?.recordBodyLost(id, expired, reason, now);
+    // Reported once: the row stops pointing at the lost file, so no later start reports it again.
+    queue.messages.markBodyLost(id, now);
   });
   function expireLostBody(id: string, reason: string): void {
     expireLostBodyTx(id, reason);
@@ -175,6 +182,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const slowDown = slowDownListener(throttle, isRateLimit);
   const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
   checks.push(quotas.messageCheck);
+  // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
+  const retention = createRetention({
+    db,
+    removeSpoolFile: (file) => spool.remove(file),
+    clock,
+    logger,
+    settings: () => current.retention,
+    webhookUrls: () => (webhooks ? config.webhooks.urls : []),
+  });
   const outcome = createOutcomeApplier({
     db,
     queue,
@@ -192,8 +208,39 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       dsn?.flush();
       webhooks?.poke();
       slowDown(applied);
+      retention.finished(applied.filter((a) => a.decision.status !== 'deferred').map((a) => a.recipient.messageId));
     },
   });
+  // Expiry on time: recipients that no attempt would reach before their maximum age passes.
+  const expireOverdueTx = db.transaction((now: number) => {
+    const maxAgeHours = current.delivery.maxAgeHours;
+    const rows = queue.expireOverdue(now, maxAgeHours * 3_600_000, 500, `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`);
+    if (dsn) {
+      const byMessage = new Map<string, typeof rows>();
+      for (const r of rows) byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
+      for (const [messageId, list] of byMessage) {
+        dsn.record(
+          messageId,
+          list.map((r) => ({
+            address: r.address, kind: 'expired', category: r.category, reply: r.lastReply, code: r.lastCode, enhanced: r.lastEnhanced,
+            remoteMta: r.mxHost, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null,
+          })),
+          now,
+        );
+      }
+    }
+    return rows;
+  });
+  function expireOverdue(now: number): number {
+    const rows = expireOverdueTx(now);
+    if (rows.length === 0) return 0;
+    logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
+    dsn?.flush();
+    webhooks?.poke();
+    retention.finished(rows.map((r) => r.messageId));
+    if (rows.length === 500) scheduler.poke();
+    return rows.length;
+  }
   const scheduler = createScheduler({
     queue,
     spool,
@@ -209,6 +256,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
     expireLostBody,
+    expireOverdue,
   });
 
   const intake = createIntake({
@@ -285,12 +333,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     spool,
     logger,
     scheduler,
+    retention,
     async start() {
       const now = clock.now();
       const released = queue.recipients.releaseOwned(config.hostname, now);
       if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
       const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
       for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -318,7 +368,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         hostname: config.hostname,
         tls,
         intake,
-        authenticator: createAuthenticator(users),
+        authenticator: createAuthenticator(users, deps.verifyPassword),
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
@@ -373,6 +423,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       quotas.start();
       scheduler.start();
       webhooks?.start();
+      retention.start();
       if (!isFullyQualified(config.hostname)) {
         logger.warn(
           { hostname: config.hostname, key: 'hostname' },
@@ -395,6 +446,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await scheduler.stop(config.smtp.shutdownGraceMs);
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
+      await retention.stop();
       await http?.stop();
       throttle.stop();
       quotas.stop();

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { systemClock } from '../core/clock.js';
-import { FerryError } from '../core/errors.js';
-import { loadConfig, type FerryEnv } from '../config/load.js';
+import { configFileFor, DEFAULT_CONFIG_FILE, loadConfig, type FerryEnv } from '../config/load.js';
+import { noDatabaseError } from '../ops/data-dir.js';
+import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import type { CliIo } from './io.js';
 import { COMMAND_GROUPS } from './groups.js';
 import { registerMessagesCommands } from './messages.js';
 import { registerStartCommand } from './start.js';
+import { registerInitCommand } from './init.js';
+import { describeFailure, EXIT_OK, EXIT_USAGE } from './failures.js';
 import { registerUsersCommands } from './users.js';
 import { VERSION } from './version.js';
 
@@ -19,13 +22,16 @@ export interface CliRuntime {
   cwd: string;
   /** Registers the shutdown handler for `ferry start` (process signals in production). */
   onSignal: (handler: (signal: string) => void) => void;
+  /** Ends the process now (`ferry start` on a second SIGTERM/SIGINT); default: process.exit. */
+  exit?: (code: number) => void;
 }
 
-/** Exit codes: 0 ok, 1 the command failed (one line on stderr), 2 usage error. */
+/** Exit codes (see failures.ts): 0 ok, 1 the command failed (one line on stderr), 2 usage error, 4 corrupt database. */
 export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
   let configFile: string | undefined;
   let config: Config | null = null;
   let db: Db | null = null;
+  let dbFile: string | null = null;
   const ctx: CliContext = {
     io: rt.io,
     clock: systemClock,
@@ -34,7 +40,10 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       return config;
     },
     db() {
-      db ??= openDatabase({ file: join(ctx.config().dataDir, 'ferry.db') });
+      // Never created here: only `ferry start` and `ferry init` create a database.
+      dbFile = join(ctx.config().dataDir, 'ferry.db');
+      if (!db && !existsSync(dbFile)) throw noDatabaseError(dbFile, dataDirSource(configFile, rt));
+      db ??= openDatabase({ file: dbFile, create: false });
       return db;
     },
     reloadConfig() {
@@ -45,7 +54,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
   const program = new Command('ferry')
     .description('Ferry: an SMTP relay for outgoing mail')
     .version(VERSION)
-    .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $FERRY_CONFIG, else the embedded defaults')
+    .option('-c, --config <file>', `configuration file (YAML or JSON); default: $FERRY_CONFIG, else ${DEFAULT_CONFIG_FILE} when present, else the embedded defaults`)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -56,7 +65,8 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
     configFile = (cmd.optsWithGlobals() as { config?: string }).config;
   });
 
-  registerStartCommand(program, ctx, rt.onSignal);
+  registerStartCommand(program, ctx, rt.onSignal, rt.exit ?? ((code) => process.exit(code)));
+  registerInitCommand(program, ctx);
   registerUsersCommands(program, ctx);
   registerMessagesCommands(program, ctx);
   for (const register of COMMAND_GROUPS) register(program, ctx);
@@ -66,15 +76,12 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return err.exitCode === 0 ? 0 : 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (err instanceof FerryError) {
-      rt.io.stderr.write(`ferry: ${err.message}\n`);
-      return err.code === 'FERRY_ERR_USAGE' ? 2 : 1;
-    }
-    rt.io.stderr.write(`ferry: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 1;
+    const failure = describeFailure(err, { dbFile, uid: process.getuid?.() ?? null });
+    if (failure.message !== null) rt.io.stderr.write(`ferry: ${failure.message}\n`);
+    return failure.exitCode;
   } finally {
     try {
       (db as Db | null)?.close();
@@ -82,4 +89,11 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       // already closed by the command
     }
   }
+}
+
+/** Where dataDir came from, for the one line that says no database is there. */
+function dataDirSource(configFile: string | undefined, rt: CliRuntime): string {
+  if (rt.env.FERRY_DATA_DIR) return 'dataDir from FERRY_DATA_DIR';
+  const file = configFileFor({ file: configFile, env: rt.env, cwd: rt.cwd });
+  return file ? `dataDir from ${file}` : `no configuration file: the default dataDir ./data under ${rt.cwd}`;
 }

@@ -5,6 +5,7 @@ import { createDnsResolver, type DnsResolver } from '../core/resolver.js';
 import { runDoctor, type CheckResult } from '../sign/doctor-checks.js';
 import { createDkimKeysRepo } from '../store/dkim-keys-repo.js';
 import type { CliContext } from './context.js';
+import { runDataDoctor } from './doctor-data.js';
 
 /**
  * `ferry doctor DOMAIN [--ip RELAY_IP] [--json]`: checks the DNS a sending domain needs (SPF,
@@ -14,11 +15,17 @@ import type { CliContext } from './context.js';
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {
   program
     .command('doctor')
-    .description('check SPF, DKIM, DMARC, MX and reverse DNS for a sending domain')
-    .argument('<domain>', 'the From domain to check')
+    .description('check SPF, DKIM, DMARC, MX and reverse DNS for a sending domain; or, with --data, the database and data directory')
+    .argument('[domain]', 'the From domain to check')
     .option('--ip <address>', "the relay's public IP (checks that SPF authorizes it and its PTR)")
+    .option('--data', 'check the data directory instead: full database integrity_check, foreign keys, file modes, lock')
     .option('--json', 'print the results as JSON')
-    .action(async (domain: string, opts: { ip?: string; json?: boolean }) => {
+    .action(async (domain: string | undefined, opts: { ip?: string; json?: boolean; data?: boolean }) => {
+      if (opts.data) {
+        if (domain !== undefined) throw new FerryError('FERRY_ERR_USAGE', 'doctor: give a domain or --data, not both');
+        return runDataDoctor(ctx, opts.json ?? false);
+      }
+      if (domain === undefined) throw new FerryError('FERRY_ERR_USAGE', 'doctor: which domain? (ferry doctor DOMAIN, or ferry doctor --data)');
       if (opts.ip !== undefined && isIP(opts.ip) === 0) throw new FerryError('FERRY_ERR_USAGE', `--ip ${opts.ip}: not an IP address`);
       const d = domain.toLowerCase().replace(/\.$/, '');
       const resolver = configuredResolver(ctx);

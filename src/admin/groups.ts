@@ -12,6 +12,7 @@ import { registerBackupCommand } from './backup.js';
 import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
 import { registerDevSinkCommand } from './dev-sink.js';
+import { registerPruneCommand } from './prune.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -25,6 +26,7 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerStatusCommand,
   registerBackupCommand,
   registerReloadCommand,
+  registerPruneCommand,
   (program, ctx) => registerBouncesCommands(program, ctx.io),
   registerDevSinkCommand,
 ];

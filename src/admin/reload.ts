@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError, errorMessage } from '../core/errors.js';
 import { pidFilePath, processAlive, readPidFile } from '../ops/pid-file.js';
+import { dataDirLockState } from '../ops/data-dir-lock.js';
 import { isNewReport, readReloadReport, reloadReportPath } from '../ops/reload-report.js';
 import type { CliContext } from './context.js';
 
@@ -22,7 +23,12 @@ export function registerReloadCommand(program: Command, ctx: CliContext): void {
       const config = ctx.config(); // throws, with every problem, before anything is signalled
       const pidFile = pidFilePath(config.dataDir);
       const pid = readPidFile(pidFile);
-      if (pid === null) throw new FerryError('FERRY_ERR_NOT_FOUND', `the relay is not running (no pid file at ${pidFile})`);
+      if (pid === null) {
+        if (dataDirLockState(config.dataDir) === 'held') {
+          throw new FerryError('FERRY_ERR_NOT_FOUND', `a relay holds the data directory ${config.dataDir} but its pid file ${pidFile} is missing: signal it yourself (kill -HUP PID)`);
+        }
+        throw new FerryError('FERRY_ERR_NOT_FOUND', `the relay is not running (no pid file at ${pidFile})`);
+      }
       if (!processAlive(pid)) throw new FerryError('FERRY_ERR_NOT_FOUND', `the relay is not running (stale pid file ${pidFile} names pid ${pid})`);
 
       const reportFile = reloadReportPath(config.dataDir);

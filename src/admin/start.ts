@@ -5,77 +5,109 @@ import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
 import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
+import { prepareDataDir } from '../ops/data-dir.js';
+import { lockDataDir } from '../ops/data-dir-lock.js';
 
 /**
  * `ferry start`: runs the relay in the foreground until SIGTERM/SIGINT (a second one forces).
  * SIGHUP (or `ferry reload`) re-reads the same config file and environment and swaps it in;
  * a config that does not validate is logged and the running one stays. The process id is
  * kept in dataDir/ferry.pid while the relay runs (`ferry status`, `ferry reload` read it).
+ * The data directory is locked to this process first (see ops/data-dir-lock.ts): a second
+ * relay on it stops with one line before it touches anything, the pid file included.
  */
-export function registerStartCommand(program: Command, ctx: CliContext, onSignal: (handler: (signal: string) => void) => void): void {
+export function registerStartCommand(
+  program: Command,
+  ctx: CliContext,
+  onSignal: (handler: (signal: string) => void) => void,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
   program
     .command('start')
     .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
       const config = ctx.config();
-      // Signals are ours from here on. While the relay starts (recovery, binding), a SIGHUP is
-      // kept and applied once it runs — instead of Node's default action ending the process —
-      // and SIGTERM/SIGINT end the process at once, as before: nothing is accepted yet, and
-      // every step of start-up is safe to interrupt.
-      let running: ((signal: string) => void) | null = null;
-      let hupWhileStarting = false;
-      onSignal((signal) => {
-        if (running) return running(signal);
+      prepareDataDir(config.dataDir);
+      const pidFile = pidFilePath(config.dataDir);
+      const lock = lockDataDir(config.dataDir, () => {
+        const pid = readPidFile(pidFile);
+        return pid !== null && processAlive(pid) ? pid : null;
+      });
+      try {
+        await run(config, pidFile);
+      } finally {
+        removePidFile(pidFile, process.pid);
+        lock.release();
+      }
+    });
+
+  async function run(config: Config, pidFile: string): Promise<void> {
+    // Signals are ours from here on. While the relay starts (recovery, binding), a SIGHUP is
+    // kept and applied once it runs — instead of Node's default action ending the process —
+    // and SIGTERM/SIGINT end the process at once, as before: nothing is accepted yet, and
+    // every step of start-up is safe to interrupt.
+    let running: ((signal: string) => void) | null = null;
+    let hupWhileStarting = false;
+    onSignal((signal) => {
+      if (running) return running(signal);
+      if (signal === 'SIGHUP') {
+        hupWhileStarting = true;
+        return;
+      }
+      ctx.io.stderr.write(`ferry: ${signal} while starting: exiting\n`);
+      exit(1);
+    });
+    // Loaded here, not at the top: the relay's whole pipeline is most of the CLI's start-up
+    // time, and no other command needs it.
+    const { createFerry } = await import('../main.js');
+    const ferry = createFerry(config);
+    await ferry.start();
+    claimPidFile(ferry, pidFile);
+    let reloading: Promise<void> = Promise.resolve();
+    let reloads = 0;
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      running = (signal) => {
         if (signal === 'SIGHUP') {
-          hupWhileStarting = true;
+          if (stopping) return;
+          ferry.logger.info({ signal }, 'signal received, reloading the configuration');
+          const seq = ++reloads;
+          reloading = reloading.then(() => reload(ferry, ctx, config.dataDir, seq));
           return;
         }
-        ctx.io.stderr.write(`ferry: ${signal} while starting: exiting\n`);
-        process.exit(1);
-      });
-      // Loaded here, not at the top: the relay's whole pipeline is most of the CLI's start-up
-      // time, and no other command needs it.
-      const { createFerry } = await import('../main.js');
-      const ferry = createFerry(config);
-      await ferry.start();
-      const pidFile = pidFilePath(config.dataDir);
-      claimPidFile(ferry, pidFile);
-      let reloading: Promise<void> = Promise.resolve();
-      let reloads = 0;
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        running = (signal) => {
-          if (signal === 'SIGHUP') {
-            if (stopping) return;
-            ferry.logger.info({ signal }, 'signal received, reloading the configuration');
-            const seq = ++reloads;
-            reloading = reloading.then(() => reload(ferry, ctx, config.dataDir, seq));
-            return;
-          }
-          if (stopping) {
-            ferry.logger.warn({ signal }, 'second signal: exiting at once');
-            ferry.logger.flush?.();
+        if (stopping) {
+          // At once: the drain still running holds sockets and timers that would keep the
+          // process alive for the whole grace period. What was accepted is on disk, and
+          // claims left behind are released at the next start.
+          ferry.logger.warn({ signal }, 'second signal: exiting at once');
+          removePidFile(pidFile, process.pid);
+          let exited = false;
+          const end = () => {
+            if (exited) return;
+            exited = true;
+            exit(1);
+          };
+          ctx.clock.setTimer(500, end);
+          ferry.logger.flush((_err?: Error) => end());
+          resolve();
+          return;
+        }
+        stopping = true;
+        ferry.logger.info({ signal }, 'signal received, shutting down');
+        reloading
+          .then(() => ferry.stop())
+          .then(resolve, (err: unknown) => {
+            ferry.logger.error({ err }, 'shutdown failed');
             process.exitCode = 1;
             resolve();
-            return;
-          }
-          stopping = true;
-          ferry.logger.info({ signal }, 'signal received, shutting down');
-          reloading
-            .then(() => ferry.stop())
-            .then(resolve, (err: unknown) => {
-              ferry.logger.error({ err }, 'shutdown failed');
-              process.exitCode = 1;
-              resolve();
-            });
-        };
-        if (hupWhileStarting) {
-          ferry.logger.info('a SIGHUP came while starting: reloading the configuration now');
-          running('SIGHUP');
-        }
-      });
-      removePidFile(pidFile, process.pid);
+          });
+      };
+      if (hupWhileStarting) {
+        ferry.logger.info('a SIGHUP came while starting: reloading the configuration now');
+        running('SIGHUP');
+      }
     });
+  }
 }
 
 /** Reloads the configuration; `seq` numbers this reload in its report (dataDir/reload.json). */

@@ -3,6 +3,10 @@ import { FerryError, errorMessage } from '../core/errors.js';
 import { pidFilePath, processAlive, readPidFile } from '../ops/pid-file.js';
 import { httpGet } from '../ops/probe.js';
 import { createStatsRepo } from '../store/stats-repo.js';
+import { dataDirLockState } from '../ops/data-dir-lock.js';
+import { checkIntegrity, corruptionError, QUICK_CHECK_MAX_BYTES } from '../store/integrity.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CliContext } from './context.js';
 import { isoTime, json } from './format.js';
 import { formatAge } from './stats.js';
@@ -19,8 +23,9 @@ interface Probe {
 
 /**
  * `ferry status [--json]`: is the relay running (dataDir/ferry.pid and signal 0; and /healthz
- * when http.listen is set), where it listens, how much mail waits, when it last delivered.
- * Exits 1 when the relay is not running.
+ * when http.listen is set; and the data directory's lock), where it listens, how much mail
+ * waits, when it last delivered, and whether the database passes PRAGMA quick_check (up to
+ * QUICK_CHECK_MAX_BYTES). Exits 1 when the relay is not running, 4 when the database is corrupt.
  */
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
   program
@@ -36,10 +41,19 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       const pid = readPidFile(pidFile);
       const alive = pid !== null && processAlive(pid);
       const probe = config.http.listen ? await probeHttp(config.http.listen) : null;
-      const running = alive || Boolean(probe?.healthy);
-      const stats = createStatsRepo(ctx.db());
-      const queue = stats.queueDepth();
-      const last = stats.lastDelivery();
+      // The lock is the truth about "a relay runs on this data directory": it cannot go stale.
+      const lock = dataDirLockState(config.dataDir);
+      const running = alive || Boolean(probe?.healthy) || lock === 'held';
+      const db = ctx.db();
+      const dbFile = join(config.dataDir, 'ferry.db');
+      const size = statSync(dbFile).size;
+      const integrity =
+        size <= QUICK_CHECK_MAX_BYTES
+          ? checkIntegrity(db, 'quick_check', 3)
+          : { ok: true, problems: [], check: 'skipped' as const };
+      const stats = createStatsRepo(db);
+      const queue = integrity.ok ? stats.queueDepth() : { queued: 0, deferred: 0 };
+      const last = integrity.ok ? stats.lastDelivery() : null;
       const about = probe?.about ?? null;
       const listeners =
         (about?.listeners as Record<string, string | null> | null | undefined) ??
@@ -56,6 +70,8 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         queue,
         lastDelivery: last ? { at: isoTime(last.at), messageId: last.messageId, mx: last.mxHost } : null,
         dataDir: config.dataDir,
+        lock,
+        database: { file: dbFile, bytes: size, check: integrity.check, ok: integrity.ok, problems: integrity.problems },
       };
       if (opts.json) {
         ctx.io.stdout.write(json(report));
@@ -77,12 +93,19 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             : `${probe.healthy ? 'healthy' : 'unhealthy'}, ${probe.ready ? 'ready' : `not ready (${probe.failing.join(', ') || 'unknown'})`}`;
           out.write(`health         ${health}\n`);
         }
+        const dbState = !integrity.ok
+          ? `CORRUPT: ${integrity.problems.join('; ')}`
+          : integrity.check === 'skipped'
+            ? `not checked (${size} bytes, over ${QUICK_CHECK_MAX_BYTES}: run "ferry doctor --data")`
+            : 'quick_check ok';
+        out.write(`database       ${dbState}\n`);
         out.write(`queue          ${queue.queued} queued, ${queue.deferred} deferred\n`);
         out.write(
           `last delivery  ${last ? `${isoTime(last.at)} (${formatAge((now - last.at) / 1000)} ago)${last.mxHost ? ` via ${last.mxHost}` : ''}` : 'never'}\n`,
         );
         out.write(`data           ${config.dataDir}\n`);
       }
+      if (!integrity.ok) throw corruptionError(dbFile, `quick_check: ${integrity.problems.join('; ')}`);
       if (!running) throw new FerryError('FERRY_ERR_NOT_FOUND', 'the relay is not running');
     });
 }

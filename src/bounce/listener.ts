@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { splitHostPort } from '../config/load.js';
 import { parseAddress } from '../policy/addresses.js';
 import type { BounceProcessor } from './process.js';
+import { GREETING_DELAY_OPTION, installSmtpServerPatches } from '../receive/smtp-server-patch.js';
 
 /**
  * The bounce-domain listener (port 25 in production): where remote servers send delivery
@@ -22,6 +23,8 @@ export interface BounceListenerOptions {
   parseMaxBytes: number;
   maxClients: number;
   idleTimeoutMs: number;
+  /** Pause before the 220 greeting (early-talker detection: remote servers that talk first get 421). Default 100. */
+  greetingDelayMs?: number;
   /** STARTTLS is offered when given (the submission listener's certificate). */
   tls?: { key: string | Buffer; cert: string | Buffer } | null;
 }
@@ -42,8 +45,11 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
   const { options, logger } = deps;
   let draining = false;
   const running = new Set<Promise<unknown>>();
+  installSmtpServerPatches();
+  const greetingDelayMs = options.greetingDelayMs ?? 100;
 
   const server = new SMTPServer({
+    [GREETING_DELAY_OPTION]: () => greetingDelayMs,
     name: options.hostname,
     banner: 'Ferry bounce intake',
     logger: false,

@@ -126,6 +126,34 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
     return forged ? 'forged' : null;
   }
 
+  /**
+   * Mail that cannot carry a valid token is answered before any MIME parsing: neither the
+   * envelope nor the raw text holds one, and no part is transfer-encoded (where a token could
+   * hide from a plain scan). Both scans are linear. Returns null when the report must be parsed.
+   */
+  function withoutToken(mail: InboundMail): BounceResult[] | null {
+    let forged = false;
+    for (const candidate of mail.rcptTo) {
+      const t = verp.parse(candidate);
+      if (t === 'forged') forged = true;
+      else if (t) return null;
+    }
+    const text = mail.raw.toString('latin1');
+    for (const candidate of verp.findIn(text)) {
+      const t = verp.parse(candidate);
+      if (t === 'forged') forged = true;
+      else if (t) return null;
+    }
+    const lower = text.toLowerCase();
+    if (lower.includes('base64') || lower.includes('quoted-printable')) return null;
+    if (forged) {
+      logger.warn({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo }, 'bounce domain: forged or altered VERP token, report ignored');
+      return [{ action: 'ignored', reason: 'forged VERP token' }];
+    }
+    logger.info({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, size: mail.raw.length }, 'bounce domain: no VERP token anywhere in the mail, discarded unparsed');
+    return [{ action: 'discarded', reason: 'no VERP token' }];
+  }
+
   function pick(rows: RecipientRow[], token: VerpToken, addresses: (string | null)[]): RecipientRow | null {
     if (token.recipientId !== null) return rows.find((r) => r.id === token.recipientId) ?? null;
     const wanted = addresses.filter((a): a is string => Boolean(a)).map((a) => a.toLowerCase());
@@ -206,6 +234,8 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
 
   return {
     async process(mail: InboundMail): Promise<BounceResult[]> {
+      const early = withoutToken(mail);
+      if (early) return early;
       const report = await parseInboundReport(mail.raw);
       const token = findToken(mail, report.searchText);
       if (token === 'forged') {

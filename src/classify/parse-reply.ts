@@ -26,7 +26,7 @@ const ANY_ENHANCED_RE = /(?:^|[\s(#[:;,])([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
  */
 export function parseReply(line: string): SmtpReply | null {
   // Replies carried with their line breaks are joined the way the pipeline stores them.
-  const text = (line.includes('\n') || line.includes('\r') ? line.replace(/\s*[\r\n]+\s*/g, ' ') : line).trim();
+  const text = (line.includes('\n') || line.includes('\r') ? joinLines(line) : line).trim();
   const codeMatch = CODE_RE.exec(text);
   if (codeMatch === null) return null;
   const enhancedMatch = LEADING_ENHANCED_RE.exec(text);
@@ -35,6 +35,41 @@ export function parseReply(line: string): SmtpReply | null {
     enhanced: enhancedMatch === null ? null : enhancedMatch[1]!,
     text,
   };
+}
+
+/**
+ * Every run of whitespace that holds a line break becomes one space: what replacing the
+ * regex `\s*[\r\n]+\s*` did, without its quadratic backtracking on long runs of whitespace (a
+ * remote server chooses this text).
+ */
+export function joinLines(text: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (!isSpace(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i;
+    let lineBreak = false;
+    for (; end < text.length && isSpace(text.charCodeAt(end)); end++) {
+      const c = text.charCodeAt(end);
+      if (c === 10 || c === 13) lineBreak = true;
+    }
+    if (lineBreak) {
+      out += `${text.slice(copied, i)} `;
+      copied = end;
+    }
+    i = end;
+  }
+  return out + text.slice(copied);
+}
+
+/** JavaScript's \s (and String.prototype.trim): WhiteSpace and LineTerminator. */
+function isSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /**

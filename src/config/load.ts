@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -12,7 +12,15 @@ export interface FerryEnv {
   FERRY_DATA_DIR?: string | undefined;
   FERRY_SMTP_LISTEN?: string | undefined;
   FERRY_HTTP_LISTEN?: string | undefined;
+  /**
+   * Where the default configuration file is looked for when neither --config nor FERRY_CONFIG
+   * names one (default /etc/ferry/ferry.yaml; empty: none). Tests point it elsewhere.
+   */
+  FERRY_DEFAULT_CONFIG?: string | undefined;
 }
+
+/** Read when present and nothing else names a file: the systemd unit's configuration, so admin commands find the service's data. */
+export const DEFAULT_CONFIG_FILE = '/etc/ferry/ferry.yaml';
 
 export interface LoadOptions {
   /** --config FILE; wins over FERRY_CONFIG. */
@@ -21,9 +29,17 @@ export interface LoadOptions {
   cwd: string;
 }
 
+/** Which file to read: --config, else FERRY_CONFIG, else the default file when it exists; undefined: built-in defaults. */
+export function configFileFor(options: LoadOptions): string | undefined {
+  const named = options.file ?? options.env.FERRY_CONFIG;
+  if (named) return named;
+  const fallback = options.env.FERRY_DEFAULT_CONFIG ?? DEFAULT_CONFIG_FILE;
+  return fallback && existsSync(fallback) ? fallback : undefined;
+}
+
 /** Read, override from the environment, validate and freeze. Throws FERRY_ERR_CONFIG* with one line per problem. */
 export function loadConfig(options: LoadOptions): Config {
-  const file = options.file ?? options.env.FERRY_CONFIG;
+  const file = configFileFor(options);
   let raw: unknown = {};
   if (file) {
     let text: string;

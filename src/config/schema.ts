@@ -78,11 +78,34 @@ export const configSchema = z.strictObject({
       relayNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
       authFailures: z
         .strictObject({
-          /** This many failed AUTH attempts from one IP within windowMs... */
+          /** This many failed AUTH attempts from one client host (IPv4 address, IPv6 /64) within windowMs... */
           max: positiveInt.default(5),
+          /** ...or from one IPv4 /24... */
+          maxPerNetwork: positiveInt.default(20),
+          /** ...or against one username, from anywhere... */
+          maxPerUser: positiveInt.default(20),
           windowMs: positiveInt.default(60_000),
-          /** ...refuse that IP (421) for this long. */
+          /** ...refuse further AUTH there (454 4.7.0) for this long. Connections and relaying are never refused for it. */
           lockoutMs: positiveInt.default(300_000),
+          /** Password checks one client host may have running at once (more: 454 4.7.0). */
+          maxConcurrentPerClient: positiveInt.default(2),
+        })
+        .prefault({}),
+      /** Clients here may AUTH without TLS; others are not offered AUTH before STARTTLS. Anything beyond loopback is warned about at start. */
+      insecureAuthNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+      /** Pause before the 220 greeting for relay-network clients (early-talker detection; they gain nothing from it). */
+      greetingDelayMs: nonNegativeInt.default(0),
+      /** Clients outside relayNetworks (unauthenticated until AUTH succeeds). */
+      untrusted: z
+        .strictObject({
+          /** Slots of maxClients that unauthenticated clients outside relayNetworks may never take (kept for relay networks and authenticated sessions). */
+          reservedClients: nonNegativeInt.default(100),
+          /** Unauthenticated sessions one IPv4 /24 or IPv6 /64 may hold at once. */
+          maxPerNetwork: positiveInt.default(50),
+          /** An unauthenticated session must authenticate within this long, or it is closed (421 4.4.2). */
+          authTimeoutMs: positiveInt.default(30_000),
+          /** Pause before their 220 greeting: a client that talks first is refused (421). */
+          greetingDelayMs: nonNegativeInt.default(100),
         })
         .prefault({}),
       /** On shutdown, sessions in DATA get this long to finish. */
@@ -206,6 +229,8 @@ export const configSchema = z.strictObject({
       parseMaxBytes: positiveInt.default(1024 * 1024),
       maxClients: positiveInt.default(100),
       idleTimeoutMs: positiveInt.default(60_000),
+      /** Pause before the 220 greeting: a remote server that talks first is refused (421). */
+      greetingDelayMs: nonNegativeInt.default(100),
     })
     .prefault({}),
   /** Signed JSON batches of events POSTed to each URL, from a durable cursor in SQLite. */
@@ -268,6 +293,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Metrics (/metrics) and health (/healthz, /readyz) endpoint; loopback by default; null: off. */
       listen: hostPort.nullable().default('127.0.0.1:8025'),
+      /** /metrics names this many destination domains (the busiest); the rest are counted as _other. */
+      metricsTopDestinations: positiveInt.max(1000).default(20),
     })
     .prefault({}),
   disk: z
@@ -278,6 +305,22 @@ export const configSchema = z.strictObject({
       minFreePercent: z.number().min(0).max(100).default(0),
       /** How often free space is measured (and accepting resumes once it is back). */
       checkIntervalMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  /**
+   * What is kept once mail is finished (src/ops/retention.ts). The suppression list is never
+   * pruned by age (only by each entry's own expiry).
+   */
+  retention: z
+    .strictObject({
+      /** A finished message's record (recipients, attempts, events) is deleted this many days after its last change; 0: kept forever. */
+      days: z.number().nonnegative().default(30),
+      /** A body (spool file or inline) is deleted this long after its last recipient became final; 0: at once. */
+      keepBodiesHours: z.number().nonnegative().default(0),
+      /** How often the relay looks for bodies and records to delete (finished deliveries also start a look). */
+      sweepIntervalMs: positiveInt.default(60_000),
+      /** Messages handled per transaction; the worker yields to the event loop between batches. */
+      batchSize: positiveInt.max(5_000).default(200),
     })
     .prefault({}),
 });

@@ -20,6 +20,8 @@ export interface ReadinessDeps {
   listening: () => { ok: boolean; detail: string };
   /** How long the write probe may wait for another writer's lock (it blocks the event loop that long). */
   lockWaitMs?: number;
+  /** The database's integrity (ops/integrity-probe.ts); absent: not checked. */
+  integrity?: () => CheckResult;
 }
 
 /**
@@ -69,6 +71,7 @@ export function createReadiness(deps: ReadinessDeps) {
   return {
     check(): ReadinessReport {
       const checks = [database(), disk(), listeners()];
+      if (deps.integrity) checks.push(deps.integrity());
       return { ok: checks.every((c) => c.ok), checks };
     },
   };

@@ -12,7 +12,11 @@ export interface MetricsSources {
   activeSessions: () => number;
   outboundConnections: () => number;
   disk: () => { freeBytes: number | null; low: boolean };
-  /** Distinct destination labels kept before the rest are counted as "_other" (cardinality guard). */
+  /**
+   * Destination labels: the this-many destinations with the most attempts get their own; every
+   * other domain is counted as "_other" (bounded cardinality; customers' recipient domains are
+   * not disclosed one by one). Default 20.
+   */
   maxDestinations?: number;
 }
 
@@ -53,8 +57,7 @@ const FINAL = new Set(['delivered', 'bounced', 'expired', 'dropped']);
 export function createMetrics(src: MetricsSources): FerryMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const maxDestinations = src.maxDestinations ?? 500;
-  const destinations = new Set<string>();
+  const destinations = createDestinationTally(src.maxDestinations ?? 20);
   let throttled: (() => number) | null = null;
 
   new Gauge({ name: 'ferry_info', help: 'Ferry build information (always 1)', labelNames: ['version'], registers: [registry] }).set({ version: src.version }, 1);
@@ -71,11 +74,17 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     labelNames: ['status', 'category'],
     registers: [registry],
   });
-  const attempts = new Counter({
+  new Counter({
     name: 'ferry_delivery_attempts_total',
-    help: 'Delivery attempts per recipient, by destination domain and result',
+    help: 'Delivery attempts per recipient, by destination (the busiest domains; the rest as _other) and result',
     labelNames: ['destination', 'result'],
     registers: [registry],
+    collect() {
+      // Ranks are taken at scrape time: a domain entering or leaving the top moves its count
+      // between its own series and _other (sum over destination stays monotonic).
+      this.reset();
+      for (const [destination, result, n] of destinations.series()) this.inc({ destination, result }, n);
+    },
   });
   const latency = new Histogram({
     name: 'ferry_delivery_latency_seconds',
@@ -147,13 +156,6 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     },
   });
 
-  function destinationLabel(domain: string): string {
-    if (destinations.has(domain)) return domain;
-    if (destinations.size >= maxDestinations) return '_other';
-    destinations.add(domain);
-    return domain;
-  }
-
   return {
     registry,
     contentType: registry.contentType,
@@ -169,7 +171,7 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     attempted(results) {
       const now = src.clock.now();
       for (const r of results) {
-        attempts.inc({ destination: destinationLabel(r.domain), result: r.status });
+        destinations.add(r.domain, r.status);
         if (r.status === 'deferred') continue;
         recipients.inc({ status: r.status, category: r.category ?? 'none' });
         if (r.status === 'delivered') latency.observe(Math.max(0, (now - r.acceptedAt) / 1000));
@@ -208,4 +210,48 @@ export function refusalReason(phase: RefusalPhase, err: { responseCode?: number 
   if (phase === 'data' && enhanced === '5.7.1') return 'from_not_allowed';
   if (phase === 'rcpt') return 'recipient_policy';
   return 'other';
+}
+
+/**
+ * Attempts per destination and result, kept for the busiest domains only: the table holds at
+ * most `4 × top + 1000` domains; when full, the less busy half is folded into _other. A domain
+ * folded early may later earn its own entry again, counted from then on.
+ */
+function createDestinationTally(top: number) {
+  const limit = 4 * top + 1000;
+  const byDomain = new Map<string, { total: number; results: Map<string, number> }>();
+  const other = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string, n: number) => m.set(k, (m.get(k) ?? 0) + n);
+  const ranked = () => [...byDomain.entries()].sort((a, b) => b[1].total - a[1].total);
+
+  return {
+    add(domain: string, result: string): void {
+      let d = byDomain.get(domain);
+      if (!d) {
+        if (byDomain.size >= limit) {
+          for (const [name, folded] of ranked().slice(Math.floor(limit / 2))) {
+            for (const [res, n] of folded.results) bump(other, res, n);
+            byDomain.delete(name);
+          }
+        }
+        d = { total: 0, results: new Map() };
+        byDomain.set(domain, d);
+      }
+      d.total++;
+      bump(d.results, result, 1);
+    },
+    /** [destination, result, count]: the top domains, then _other. */
+    series(): [string, string, number][] {
+      const out: [string, string, number][] = [];
+      const rest = new Map(other);
+      ranked().forEach(([domain, d], i) => {
+        for (const [res, n] of d.results) {
+          if (i < top) out.push([domain, res, n]);
+          else bump(rest, res, n);
+        }
+      });
+      for (const [res, n] of rest) out.push(['_other', res, n]);
+      return out;
+    },
+  };
 }

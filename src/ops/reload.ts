@@ -20,6 +20,7 @@ const LIVE_PREFIXES: readonly string[] = [
   'delivery.requireTlsDomains',
   'delivery.allowPrivateMx',
   'delivery.port',
+  'retention',
 ];
 
 export interface ReloadPlan {

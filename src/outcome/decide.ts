@@ -92,10 +92,13 @@ export function decide(
     classification.category === 'mailbox_full' &&
     age >= policy.mailboxFullSuppressAfterHours * 3_600_000 &&
     ctx.now - (ctx.mailboxFullSince ? (ctx.mailboxFullSince() ?? ctx.now) : ctx.firstQueuedAt) >= policy.mailboxFullSuppressAfterHours * 3_600_000;
-  if (age >= policy.maxAgeHours * 3_600_000) {
+  const maxAgeMs = policy.maxAgeHours * 3_600_000;
+  if (age >= maxAgeMs) {
     return { status: 'expired', nextAttemptAt: null, classification, suppress: suppressFull, replyText, code, enhanced };
   }
-  const next = ctx.now + retryDelayMs(ctx.attemptsSoFar, policy, random);
+  // The last try is at the expiry time, not up to a whole retry interval after it: a recipient
+  // expires when its maximum age passes.
+  const next = Math.min(ctx.now + retryDelayMs(ctx.attemptsSoFar, policy, random), ctx.firstQueuedAt + maxAgeMs);
   return { status: 'deferred', nextAttemptAt: next, classification, suppress: suppressFull, replyText, code, enhanced };
 }
 

@@ -230,7 +230,7 @@ function deliveryStatus(input: DsnInput): string {
       f.push(fold(`Diagnostic-Code: ${smtp ? 'smtp' : 'X-Ferry'}; ${ascii(r.reply)}`));
     }
     if (r.lastAttemptAt) f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
-    if (r.kind === 'expired' && !r.bodyLost) f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
+    // No Will-Retry-Until: every report here is final (Action: failed); that field belongs to delay notices.
     if (r.category) f.push(`X-Ferry-Category: ${r.category}`);
     blocks.push(f.join('\r\n'));
   }

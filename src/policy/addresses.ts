@@ -13,6 +13,7 @@ export interface ParsedAddress {
   utf8Local: boolean;
 }
 
+const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const LOCAL_ATOM = /^[^\s@<>()[\]\\,;:"]+$/u;
 
 export function parseAddress(input: string): ParsedAddress | null {
@@ -27,7 +28,8 @@ export function parseAddress(input: string): ParsedAddress | null {
     domain = rawDomain.toLowerCase();
   } else {
     domain = domainToASCII(rawDomain.toLowerCase());
-    if (!domain || domain.length > 253 || !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) {
+    // Label by label: one regex over the whole name would nest quantifiers (regex-safety test).
+    if (!domain || domain.length > 253 || !domain.split('.').every((label) => DOMAIN_LABEL.test(label))) {
       return null;
     }
   }

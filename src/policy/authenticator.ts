@@ -2,13 +2,18 @@ import type { UsersRepo } from '../store/users-repo.js';
 import type { Authenticator } from '../receive/smtp-listener.js';
 import { DUMMY_HASH, verifyPassword } from './passwords.js';
 
-/** Checks SMTP AUTH credentials against the users table (read on every AUTH: CLI changes apply at once). */
-export function createAuthenticator(users: UsersRepo): Authenticator {
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
+/**
+ * Checks SMTP AUTH credentials against the users table (read on every AUTH: CLI changes apply at
+ * once). `verify` is the password check (scrypt); tests pass a counting wrapper around it.
+ */
+export function createAuthenticator(users: UsersRepo, verify: PasswordVerifier = verifyPassword): Authenticator {
   return {
     async verify(name, password) {
       const user = users.get(name);
       // Verify against a dummy hash for unknown users so the reply time does not reveal them.
-      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+      const ok = await verify(password, user?.passwordHash ?? DUMMY_HASH);
       return ok && user ? { name: user.name, fromDomains: user.fromDomains } : null;
     },
   };

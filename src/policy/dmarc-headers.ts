@@ -1,3 +1,5 @@
+import { parseHeaderFields, splitHeader } from '../core/header-block.js';
+
 /**
  * Header helpers for the DMARC guard's rewrite: build the new From / Reply-To values and
  * splice them into a stored header block without touching any other byte.
@@ -37,39 +39,27 @@ export function rewrittenFrom(originalName: string | null | undefined, originalA
  * Replaces the From field of a header block (its folded continuation lines included) with
  * `From: newFrom`, adds `Reply-To: replyTo` right after it unless the message has a Reply-To,
  * and keeps every other byte, including the final blank line if present. Any further From
- * fields are removed: leaving one would keep the forbidden domain in the message.
+ * fields are removed: leaving one would keep the forbidden domain in the message. Fields are
+ * read by the shared header parser, the one intake's checks and the signer read.
  */
 export function rewriteFromHeader(headerBytes: Buffer, newFrom: string, replyTo: string): Buffer {
-  // latin1 maps bytes 1:1 to code units, so 8-bit headers survive the round trip unchanged
-  const text = headerBytes.toString('latin1');
-  const lines = text.split(/(?<=\n)/);
-  const hasReplyTo = lines.some((l) => /^reply-to\s*:/i.test(l));
-  const newLines = `From: ${newFrom}\r\n${hasReplyTo ? '' : `Reply-To: ${replyTo}\r\n`}`;
-  const out: string[] = [];
-  let inFrom = false;
+  const { header, rest } = splitHeader(headerBytes);
+  const fields = parseHeaderFields(header);
+  const hasReplyTo = fields.some((f) => f.key === 'reply-to');
+  const added = Buffer.from(`From: ${newFrom}\r\n${hasReplyTo ? '' : `Reply-To: ${replyTo}\r\n`}`, 'latin1');
+  const out: Buffer[] = [];
   let replaced = false;
-  let bodySeparator = -1;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '\r\n' || line === '\n') {
-      bodySeparator = i;
-      break;
-    }
-    const continuation = line[0] === ' ' || line[0] === '\t';
-    if (continuation && inFrom) continue;
-    inFrom = !continuation && /^from\s*:/i.test(line);
-    if (inFrom) {
-      if (!replaced) out.push(newLines);
+  for (const f of fields) {
+    if (f.key === 'from') {
+      if (!replaced) out.push(added);
       replaced = true;
       continue;
     }
-    out.push(line);
+    out.push(f.raw, CRLF);
   }
-  if (!replaced) {
-    // no From at all: add one at the end of the block (a trailing line without CRLF gets one)
-    if (out.length && !out[out.length - 1]!.endsWith('\n')) out.push('\r\n');
-    out.push(newLines);
-  }
-  if (bodySeparator >= 0) out.push(lines.slice(bodySeparator).join(''));
-  return Buffer.from(out.join(''), 'latin1');
+  if (!replaced) out.push(added);
+  out.push(rest);
+  return Buffer.concat(out);
 }
+
+const CRLF = Buffer.from('\r\n');

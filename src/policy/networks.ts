@@ -25,3 +25,37 @@ export function isLoopback(ip: string): boolean {
     return false;
   }
 }
+
+/**
+ * The keys abuse limits count a client under. One host is an IPv4 address, or an IPv6 /64 (one
+ * customer's prefix: a client rotating inside it stays one client). Its network is the IPv4 /24
+ * around it, or the same /64: the unit a hostile operator cheaply holds many addresses in.
+ * Unparseable input is its own key, so it is still counted.
+ */
+export function clientKeys(ip: string): { host: string; network: string } {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip);
+  } catch {
+    return { host: ip, network: ip };
+  }
+  if (addr.kind() === 'ipv4') {
+    const o = (addr as ipaddr.IPv4).octets;
+    return { host: addr.toString(), network: `${o[0]}.${o[1]}.${o[2]}.0/24` };
+  }
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
+  const prefix = `${parts.join(':')}::/64`;
+  return { host: prefix, network: prefix };
+}
+
+/** Whether every address in a CIDR range (or a single address) is a loopback address. */
+export function isLoopbackRange(cidr: string): boolean {
+  try {
+    const [addr, bits] = cidr.includes('/') ? ipaddr.parseCIDR(cidr) : [ipaddr.parse(cidr), null];
+    const width = addr.kind() === 'ipv4' ? 32 : 128;
+    const minBits = addr.kind() === 'ipv4' ? 8 : 128;
+    return addr.range() === 'loopback' && (bits ?? width) >= minBits;
+  } catch {
+    return false;
+  }
+}

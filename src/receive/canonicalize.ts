@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 /**
- * Turns the DATA stream into the canonical stored form as it passes: bare LF becomes CRLF
- * (STYLE 13), 8-bit bytes are noticed, and the message is split at the blank line. The header
+ * Turns the DATA stream into the canonical stored form as it passes: bare LF and bare CR become
+ * CRLF (STYLE 13; see fixLineEndings), 8-bit bytes are noticed, and the message is split at the blank line. The header
  * block is held in memory (bounded by maxHeaderBytes) because it is stored in the database row
  * and may still be changed by policy (DMARC rewrite) and signing; the body streams on to the
  * spool untouched, so neither of those ever rewrites a large file.
@@ -9,6 +9,10 @@ import { isAscii } from 'node:buffer';
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
+const CR = Buffer.from('\r');
+const LF = Buffer.from('\n');
+const CR_BYTE = 0x0d;
+const LF_BYTE = 0x0a;
 
 export class Canonicalizer {
   eightBit = false;
@@ -55,8 +59,10 @@ export class Canonicalizer {
   finish(): { headers: Buffer; bodyTail: Buffer } {
     let bodyTail = EMPTY;
     if (this.total > 0 && this.lastByte !== 0x0a) {
-      if (this.headersDone) bodyTail = CRLF;
-      else this.hold(CRLF);
+      // A final bare CR only lacks its LF.
+      const tail = this.lastByte === CR_BYTE ? LF : CRLF;
+      if (this.headersDone) bodyTail = tail;
+      else this.hold(tail);
     }
     if (!this.headersDone) {
       // Headers only (or nothing at all): the block still ends with the blank line.
@@ -86,23 +92,44 @@ export class Canonicalizer {
     this.headerSize += part.length;
   }
 
+  /**
+   * Bare LF and bare CR both become CRLF. A bare CR must not survive: the header parsers here
+   * do not break lines at it, but the outgoing dot-stuffing (and many receivers) do, so
+   * "X-A: 1\rFrom: ceo@bank.test" would be one field when checked and signed, and two when
+   * read by the next hop. A CR that ends a chunk waits for the next chunk's first byte.
+   */
   private fixLineEndings(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
-    let extra = 0;
-    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
-      if (!(i === 0 ? this.prevCR : chunk[i - 1] === 0x0d)) extra++;
-    }
-    let out = chunk;
-    if (extra > 0) {
-      out = Buffer.allocUnsafe(chunk.length + extra);
-      let j = 0;
-      for (let i = 0; i < chunk.length; i++) {
-        const c = chunk[i]!;
-        if (c === 0x0a && !(i === 0 ? this.prevCR : chunk[i - 1] === 0x0d)) out[j++] = 0x0d;
-        out[j++] = c;
+    const parts: Buffer[] = [];
+    let copied = 0;
+    let outLength = 0;
+    const insert = (at: number, bytes: Buffer): void => {
+      if (at > copied) {
+        parts.push(chunk.subarray(copied, at));
+        outLength += at - copied;
+        copied = at;
+      }
+      parts.push(bytes);
+      outLength += bytes.length;
+    };
+    if (this.prevCR && chunk[0] !== LF_BYTE) insert(0, LF);
+    let nextCr = chunk.indexOf(CR_BYTE);
+    let nextLf = chunk.indexOf(LF_BYTE);
+    while (nextCr !== -1 || nextLf !== -1) {
+      if (nextLf !== -1 && (nextCr === -1 || nextLf < nextCr)) {
+        if (!(nextLf === 0 ? this.prevCR : chunk[nextLf - 1] === CR_BYTE)) insert(nextLf, CR);
+        nextLf = chunk.indexOf(LF_BYTE, nextLf + 1);
+      } else {
+        if (nextCr + 1 < chunk.length && chunk[nextCr + 1] !== LF_BYTE) insert(nextCr + 1, LF);
+        nextCr = chunk.indexOf(CR_BYTE, nextCr + 1);
       }
     }
-    this.prevCR = chunk[chunk.length - 1] === 0x0d;
-    return out;
+    this.prevCR = chunk[chunk.length - 1] === CR_BYTE;
+    if (parts.length === 0) return chunk;
+    if (copied < chunk.length) {
+      parts.push(chunk.subarray(copied));
+      outLength += chunk.length - copied;
+    }
+    return Buffer.concat(parts, outLength);
   }
 }

@@ -1,4 +1,30 @@
 import addressparser from 'nodemailer/lib/addressparser';
+import { parseHeaderFields, type HeaderField } from '../core/header-block.js';
+
+/** One mailbox of an address header, as nodemailer's addressparser reads it. */
+export interface Mailbox {
+  address: string;
+  name: string | null;
+}
+
+/** What an address header (From, Sender) holds. */
+export interface AddressHeaderFacts {
+  /** How many such headers the block has (RFC 5322 allows one). */
+  count: number;
+  /** The mailboxes of the first such header, in order (entries without an address included, address ''). */
+  mailboxes: Mailbox[];
+  /** The first header uses group syntax ("name: a@b, c@d;"). */
+  group: boolean;
+  /** The first header's value was longer than ADDRESS_HEADER_MAX_CHARS and was not parsed past it. */
+  tooLong: boolean;
+  /**
+   * '@' and '<' signs of the first header outside quoted strings and comments: a second one
+   * means a second address, whatever the address parser made of it ("a@x.test b@y.test" is
+   * one mailbox named "b@y.test" to addressparser, but not to every receiver).
+   */
+  outsideAt: number;
+  outsideAngle: number;
+}
 
 /** The few header facts intake needs, read from the captured header block. */
 export interface HeaderFacts {
@@ -6,50 +32,80 @@ export interface HeaderFacts {
   fromName: string | null;
   /** Count of From headers (RFC 5322 allows one; more is a spoofing trick). */
   fromCount: number;
+  from: AddressHeaderFacts;
+  sender: AddressHeaderFacts;
+  /** The block starts with a continuation line that belongs to no field. */
+  orphanContinuation: boolean;
   messageId: string | null;
   subject: string | null;
 }
 
-/** Unfolds and splits a header block into [name, value] pairs, in order. */
+/**
+ * An address header longer than this is not handed to the address parser past this point
+ * (its cost grows with the input: a 1 MB To: took 450 ms); a restricted user's From or Sender
+ * that long is refused.
+ */
+export const ADDRESS_HEADER_MAX_CHARS = 4096;
+
+/** Unfolds and splits a header block into [name, value] pairs, in order (the shared parser's view). */
 export function parseHeaderLines(block: Buffer): [string, string][] {
-  const text = block.toString('latin1');
-  const out: [string, string][] = [];
-  for (const line of text.split('\r\n')) {
-    if (line === '') continue;
-    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) {
-      const last = out[out.length - 1]!;
-      last[1] += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  return parseHeaderFields(block)
+    .filter((f) => f.key !== '')
+    .map((f) => [f.key, f.value]);
+}
+
+function addressFacts(fields: readonly HeaderField[], key: string): AddressHeaderFacts {
+  const matching = fields.filter((f) => f.key === key);
+  const first = matching[0];
+  if (!first) return { count: 0, mailboxes: [], group: false, tooLong: false, outsideAt: 0, outsideAngle: 0 };
+  const tooLong = first.value.length > ADDRESS_HEADER_MAX_CHARS;
+  // Header bytes may be UTF-8 (RFC 6532): decode for the address parser.
+  const value = Buffer.from(first.value.slice(0, ADDRESS_HEADER_MAX_CHARS), 'latin1').toString('utf8');
+  const parsed = addressparser(value) as { address?: string; name?: string; group?: unknown[] }[];
+  let group = false;
+  const mailboxes: Mailbox[] = [];
+  for (const p of parsed) {
+    if (Array.isArray(p.group)) {
+      group = true;
+      for (const g of p.group as { address?: string; name?: string }[]) mailboxes.push({ address: g.address ?? '', name: g.name || null });
+    } else mailboxes.push({ address: p.address ?? '', name: p.name || null });
   }
-  return out;
+  return { count: matching.length, mailboxes, group, tooLong, ...outsideSigns(value) };
+}
+
+/** Counts '@' and '<' outside "quoted strings" (with \\ escapes) and (nested (comments)); linear. */
+export function outsideSigns(value: string): { outsideAt: number; outsideAngle: number } {
+  let quoted = false;
+  let comment = 0;
+  let outsideAt = 0;
+  let outsideAngle = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\' && (quoted || comment > 0)) i++;
+    else if (quoted) quoted = c !== '"';
+    else if (c === '(') comment++;
+    else if (comment > 0) comment -= c === ')' ? 1 : 0;
+    else if (c === '"') quoted = true;
+    else if (c === '@') outsideAt++;
+    else if (c === '<') outsideAngle++;
+  }
+  return { outsideAt, outsideAngle };
 }
 
 export function readHeaderFacts(block: Buffer): HeaderFacts {
-  const lines = parseHeaderLines(block);
-  const first = (name: string) => lines.find(([n]) => n === name)?.[1] ?? null;
-  const fromValues = lines.filter(([n]) => n === 'from').map(([, v]) => v);
-  let fromAddress: string | null = null;
-  let fromName: string | null = null;
-  if (fromValues[0] !== undefined) {
-    // Header bytes may be UTF-8 (RFC 6532): decode for the address parser.
-    const value = Buffer.from(fromValues[0], 'latin1').toString('utf8');
-    const parsed = addressparser(value, { flatten: true }) as { address?: string; name?: string }[];
-    const withAddress = parsed.find((p) => p.address);
-    if (withAddress?.address) {
-      fromAddress = withAddress.address;
-      fromName = withAddress.name || null;
-    }
-  }
+  const fields = parseHeaderFields(block);
+  const first = (key: string) => fields.find((f) => f.key === key)?.value ?? null;
+  const from = addressFacts(fields, 'from');
+  const withAddress = from.mailboxes.find((m) => m.address);
   const subject = first('subject');
   return {
-    fromAddress,
-    fromName,
-    fromCount: fromValues.length,
+    fromAddress: withAddress?.address ?? null,
+    fromName: withAddress?.name ?? null,
+    fromCount: from.count,
+    from,
+    sender: addressFacts(fields, 'sender'),
+    orphanContinuation: fields.some((f) => f.orphan),
     messageId: first('message-id'),
-    subject: subject ? Buffer.from(subject, 'latin1').toString('utf8').slice(0, 500) : null,
+    subject: subject ? Buffer.from(subject.slice(0, 2000), 'latin1').toString('utf8').slice(0, 500) : null,
   };
 }

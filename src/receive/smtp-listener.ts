@@ -7,9 +7,11 @@ import type { SmtpConfig } from '../config/schema.js';
 import { splitHostPort } from '../config/load.js';
 import { domainAllowed, parseAddress, type ParsedAddress } from '../policy/addresses.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
-import { isLoopback } from '../policy/networks.js';
+import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
+import type { TimerHandle } from '../core/clock.js';
 import type { Intake, IntakeRecipient, IntakeSession } from './intake.js';
-import { installEnhancedCodePassthrough } from './smtp-server-patch.js';
+import { createSessionSlots } from './session-slots.js';
+import { AUTH_NEEDS_TLS, GREETING_DELAY_OPTION, installSmtpServerPatches } from './smtp-server-patch.js';
 
 /** What the listener needs to know about an authenticated user. */
 export interface AuthenticatedUser {
@@ -79,13 +81,18 @@ export interface SmtpListener {
 }
 
 export function createSmtpListener(deps: ListenerDeps): SmtpListener {
-  installEnhancedCodePassthrough();
+  installSmtpServerPatches();
   const { config, logger } = deps;
   let draining = false;
   const inData = new Set<string>();
-  /** Sessions admitted by onConnect and not yet closed, with the address each came from. */
-  const sessions = new Map<string, string>();
-  const perIp = new Map<string, number>();
+  /** Sessions admitted by onConnect and not yet closed: who holds which slot. */
+  const slots = createSessionSlots(
+    { maxClients: config.maxClients, maxClientsPerIp: config.maxClientsPerIp, reservedClients: config.untrusted.reservedClients, maxUntrustedPerNetwork: config.untrusted.maxPerNetwork },
+    deps.mayRelay,
+  );
+  /** Untrusted sessions' deadline to authenticate. */
+  const authDeadlines = new Map<string, TimerHandle>();
+  const insecureAuth = createNetworkMatcher(config.insecureAuthNetworks);
   /** Intake work still running (a message being streamed or committed); stop() waits for it. */
   const inFlight = new Set<Promise<unknown>>();
 
@@ -101,69 +108,114 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       size: config.maxMessageSizeBytes,
       authMethods: ['PLAIN', 'LOGIN'],
       authOptional: true,
-      // AUTH over clear text is refused in onAuth unless the client is on loopback.
+      // AUTH in clear text: hidden per session (onConnect) unless the client is in insecureAuthNetworks.
       allowInsecureAuth: true,
       hideSTARTTLS: secure,
       hidePIPELINING: false,
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       hideENHANCEDSTATUSCODES: false,
+      [GREETING_DELAY_OPTION]: (ip: string) => (deps.mayRelay(ip) ? config.greetingDelayMs : config.untrusted.greetingDelayMs),
       disableReverseLookup: true,
-      maxClients: config.maxClients,
+      // Session slots are counted in onConnect (session-slots.ts), which may push out an idle
+      // unauthenticated session to make room; the library's own count also holds connections
+      // still waiting for their greeting or closing, so it is only a backstop here.
+      maxClients: config.maxClients * 2,
       socketTimeout: config.idleTimeoutMs,
       closeTimeout: config.shutdownGraceMs,
       logger: false,
       onConnect(session: SMTPServerSession, cb: (err?: Error) => void) {
         if (draining) return cb(smtpError(421, '4.3.2 Service shutting down, try again later'));
-        if (deps.throttle.isLocked(session.remoteAddress)) {
-          return cb(smtpError(421, '4.7.0 Too many failed authentication attempts, try again later'));
-        }
+        // AUTH failures never refuse a connection: a locked-out address may still relay (relay
+        // networks) and other users behind the same address (a NAT, Docker's proxy) are not punished.
         const ip = session.remoteAddress;
-        const held = perIp.get(ip) ?? 0;
-        if (held >= config.maxClientsPerIp) {
-          return cb(smtpError(421, `4.7.0 Too many connections from your address (at most ${config.maxClientsPerIp}), try again later`));
+        const admission = slots.admit(session.id, ip);
+        if (!admission.ok) {
+          logger.info({ session: session.id, ip, reason: admission.text }, 'connection refused');
+          return cb(smtpError(421, admission.text));
         }
-        perIp.set(ip, held + 1);
-        sessions.set(session.id, ip);
+        if (admission.evict) {
+          logger.info({ session: admission.evict, for: session.id }, 'unauthenticated session closed to make room');
+          endSession(admission.evict, '4.7.0 Too many unauthenticated connections, closing the oldest');
+        }
+        if (!admission.trusted) {
+          const id = session.id;
+          authDeadlines.set(
+            id,
+            deps.clock.setTimer(config.untrusted.authTimeoutMs, () => {
+              authDeadlines.delete(id);
+              if (!slots.isUntrusted(id)) return;
+              logger.info({ session: id, ip }, 'no AUTH in time, closing connection');
+              endSession(id, `4.4.2 No authentication within ${Math.round(config.untrusted.authTimeoutMs / 1000)} s, closing connection`);
+            }),
+          );
+        }
+        if (!session.secure && !insecureAuth(ip)) {
+          // Not offered, and refused before any credential is read, until STARTTLS (see onSecure).
+          (session as unknown as Record<string, unknown>).disabledCommands = ['AUTH'];
+          (session as unknown as Record<string, unknown>)[AUTH_NEEDS_TLS] = true;
+        }
+        cb();
+      },
+      onSecure(_socket: unknown, session: SMTPServerSession, cb: (err?: Error) => void) {
+        const s = session as unknown as Record<string, unknown>;
+        if (s[AUTH_NEEDS_TLS]) {
+          delete s.disabledCommands;
+          delete s[AUTH_NEEDS_TLS];
+        }
         cb();
       },
       onClose(session: SMTPServerSession) {
-        const ip = sessions.get(session.id);
-        if (ip !== undefined) {
-          const left = (perIp.get(ip) ?? 1) - 1;
-          if (left > 0) perIp.set(ip, left);
-          else perIp.delete(ip);
-        }
-        sessions.delete(session.id);
+        slots.closed(session.id);
+        authDeadlines.get(session.id)?.cancel();
+        authDeadlines.delete(session.id);
         inData.delete(session.id);
         logger.debug({ session: session.id, ip: session.remoteAddress, transactions: session.transaction }, 'session closed');
       },
       onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void) {
         const ip = session.remoteAddress;
-        if (!session.secure && !isLoopback(ip)) {
+        // A backstop: onConnect hides AUTH from these sessions until STARTTLS.
+        if (!session.secure && !insecureAuth(ip)) {
           return cb(smtpError(538, '5.7.11 Encryption required: use STARTTLS before AUTH'));
         }
-        if (deps.throttle.isLocked(ip)) return cb(smtpError(421, '4.7.0 Too many failed authentication attempts, try again later'));
+        // The slot is taken before the password check starts, so parallel sessions cannot all
+        // slip in under the limit while the earlier checks are still running.
+        const admission = deps.throttle.begin(ip, auth.username ?? '');
+        if (!admission.ok) {
+          logger.warn({ session: session.id, ip, user: auth.username, reason: admission.reason, scope: admission.scope }, 'authentication refused');
+          return cb(
+            smtpError(
+              454,
+              admission.reason === 'locked'
+                ? `4.7.0 Too many failed authentication attempts ${SCOPE_TEXT[admission.scope]}: AUTH refused for now, try again later`
+                : `4.7.0 Too many authentication attempts in progress ${SCOPE_TEXT[admission.scope]}, try again later`,
+            ),
+          );
+        }
+        slots.authenticating(session.id, true);
         deps.authenticator
           .verify(auth.username ?? '', auth.password ?? '')
-          .then((u) => {
-            if (u) {
-              deps.throttle.succeed(ip);
-              logger.info({ session: session.id, ip, user: u.name }, 'authenticated');
-              return cb(null, { user: u });
-            }
-            const locked = deps.throttle.fail(ip);
-            logger.warn({ session: session.id, ip, user: auth.username, locked }, 'authentication failed');
-            cb(
-              locked
-                ? smtpError(421, '4.7.0 Too many failed authentication attempts, closing connection')
-                : smtpError(535, '5.7.8 Authentication credentials invalid'),
-            );
-          })
-          .catch((err: unknown) => {
-            logger.error({ session: session.id, err }, 'authentication error');
-            cb(smtpError(454, '4.7.0 Temporary authentication failure'));
-          });
+          .then(
+            (u) => {
+              slots.authenticating(session.id, false);
+              const { locked } = admission.settle(u !== null);
+              if (u) {
+                slots.authenticated(session.id);
+                authDeadlines.get(session.id)?.cancel();
+                authDeadlines.delete(session.id);
+                logger.info({ session: session.id, ip, user: u.name }, 'authenticated');
+                return cb(null, { user: u });
+              }
+              logger.warn({ session: session.id, ip, user: auth.username, locked }, 'authentication failed');
+              cb(smtpError(535, '5.7.8 Authentication credentials invalid'));
+            },
+            (err: unknown) => {
+              slots.authenticating(session.id, false);
+              admission.release();
+              logger.error({ session: session.id, err }, 'authentication error');
+              cb(smtpError(454, '4.7.0 Temporary authentication failure'));
+            },
+          );
       },
       onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, done: (err?: Error) => void) {
         const cb = observed('mail', done);
@@ -175,6 +227,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         if (deps.diskAccepting && !deps.diskAccepting()) return cb(smtpError(452, '4.3.1 Insufficient system storage, try again later'));
         const parsed = address.address === '' ? null : parseAddress(address.address);
         if (address.address !== '' && !parsed) return cb(smtpError(501, `5.1.7 Bad sender address syntax <${address.address}>`));
+        if (!hasSmtpUtf8(address) && !isAscii(address.address)) {
+          return cb(smtpError(553, '5.6.7 Non-ASCII sender address requires the SMTPUTF8 parameter'));
+        }
         if (u && parsed && !domainAllowed(parsed.domain, u.fromDomains)) {
           return cb(smtpError(550, `5.7.1 Sender domain ${parsed.domain} is not allowed for user ${u.name}`));
         }
@@ -299,6 +354,11 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     for (const conn of connections()) if (conn.id === id) conn.send(421, text);
   }
 
+  /** closeSession for an idle session; answered on the next turn, so a handler in progress finishes first. */
+  function endSession(id: string, text: string): void {
+    setImmediate(() => closeSession(id, text));
+  }
+
   function listen(server: SMTPServer, hostPort: string): Promise<string> {
     const { host, port } = splitHostPort(hostPort);
     return new Promise((resolve, reject) => {
@@ -314,6 +374,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
 
   return {
     async start() {
+      const clear = config.insecureAuthNetworks.filter((c) => !isLoopbackRange(c));
+      if (clear.length) logger.warn({ insecureAuthNetworks: clear }, 'smtp.insecureAuthNetworks lets clients beyond loopback send passwords without TLS');
       const smtp = await listen(plain, config.listen);
       const smtps = secure && config.tlsListen ? await listen(secure, config.tlsListen) : null;
       return { smtp, smtps };
@@ -331,12 +393,19 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       await Promise.allSettled([...inFlight]);
     },
     get activeSessions() {
-      return sessions.size;
+      return slots.size;
     },
     updateTls(tls) {
       for (const server of [plain, secure]) server?.updateSecureContext({ key: tls.key, cert: tls.cert });
     },
   };
+}
+
+const SCOPE_TEXT = { host: 'from your address', network: 'from your network', user: 'for this user' } as const;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 function hasSmtpUtf8(mailFrom: SMTPServerAddress | false): boolean {

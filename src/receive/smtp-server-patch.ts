@@ -1,22 +1,112 @@
+import { createRequire } from 'node:module';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection';
+import { FerryError } from '../core/errors.js';
 
 /**
- * smtp-server prefixes every reply with an enhanced status code derived from the basic code
- * alone (550 → 5.0.0), even when the handler's text already starts with the precise one
- * ("5.7.1 Sender domain not allowed"), which would read "550 5.0.0 5.7.1 …". This adapter
- * makes a reply whose text starts with an enhanced code keep exactly that one. It is the only
- * place Ferry reaches into smtp-server's internals, applied once.
+ * The only place Ferry reaches into smtp-server's internals (pinned to an exact version in
+ * package.json; test/receive/smtp-server-patch.test.ts fails loudly when the shape changes).
+ * Installed once, process-wide; servers that do not ask for a behaviour keep the library's own.
+ *
+ * 1. Enhanced codes: smtp-server prefixes every reply with an enhanced status code derived from
+ *    the basic code alone (550 → 5.0.0), even when the handler's text already starts with the
+ *    precise one ("5.7.1 Sender domain not allowed"), which would read "550 5.0.0 5.7.1 …". A
+ *    reply whose text starts with an enhanced code keeps exactly that one.
+ * 2. Greeting pause: the library waits a hard-coded 100 ms before every 220 greeting (a client
+ *    that talks first is an "early talker", refused with 421). A server given the option
+ *    GREETING_DELAY_OPTION — a function of the client address returning milliseconds — waits that
+ *    long instead; 0 greets at once.
+ * 3. AUTH before TLS: a session whose `disabledCommands` hides AUTH (Ferry does so for clients
+ *    that must use STARTTLS first) is answered "538 5.7.11 Encryption required" instead of the
+ *    library's "500 command not recognized", still before any credential is asked for.
  */
+export const GREETING_DELAY_OPTION = 'ferryGreetingDelayMs';
+/** Set on a session (`session[AUTH_NEEDS_TLS]`) whose AUTH is disabled until STARTTLS. */
+export const AUTH_NEEDS_TLS = 'ferryAuthNeedsTls';
+
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
 
-export function installEnhancedCodePassthrough(): void {
+type Fn = (...args: never[]) => unknown;
+/** The library's own methods, taken before anything is patched. */
+const original = SMTPConnection.prototype as unknown as Record<string, Fn | undefined>;
+const ORIGINAL = {
+  init: original.init,
+  send: original.send,
+  connectionReady: original.connectionReady,
+  _setListeners: original._setListeners,
+  _onCommand: original._onCommand,
+  _isDisabled: original._isDisabled,
+  handler_EHLO: original.handler_EHLO,
+};
+
+/**
+ * What the patches rely on, checked against the installed library: empty when it still has the
+ * shape they were written for. Each entry names what changed.
+ */
+export function smtpServerShapeProblems(): string[] {
+  const problems: string[] = [];
+  const version = (createRequire(import.meta.url)('smtp-server/package.json') as { version: string }).version;
+  if (version !== SMTP_SERVER_VERSION) problems.push(`smtp-server is ${version}, the adapter was written for ${SMTP_SERVER_VERSION}`);
+  const source = (name: keyof typeof ORIGINAL, ...needles: string[]) => {
+    const fn = ORIGINAL[name];
+    if (typeof fn !== 'function') return problems.push(`SMTPConnection.prototype.${name} is gone`);
+    const text = fn.toString();
+    for (const n of needles) if (!text.includes(n)) problems.push(`SMTPConnection.prototype.${name} no longer contains ${JSON.stringify(n)}`);
+    return 0;
+  };
+  source('init', '_setListeners(', 'this.connectionReady(), 100', 'options.maxClients', 'connections.size');
+  source('connectionReady', 'onConnect(');
+  source('_setListeners');
+  source('send', '_getEnhancedStatusCode(code, context)', 'code === 421');
+  source('_onCommand', "this.send(500, 'Error: command not recognized', commandName)", '_isSupported(commandName)');
+  source('_isDisabled', 'session.disabledCommands');
+  source('handler_EHLO', "_isSupported('AUTH')");
+  return problems;
+}
+
+interface ConnectionInternals {
+  _server: { options: Record<string, unknown>; connections: Set<unknown> };
+  session: Record<string, unknown>;
+  name: string;
+  remoteAddress: string;
+  _setListeners(cb: () => void): void;
+  connectionReady(): void;
+  send(code: number, data: unknown, context?: unknown): void;
+  init(): void;
+}
+
+export function installSmtpServerPatches(): void {
   if (installed) return;
+  const problems = smtpServerShapeProblems();
+  if (problems.length) throw new FerryError('FERRY_ERR_INTERNAL', `smtp-server changed shape, the adapter in src/receive/smtp-server-patch.ts needs updating: ${problems.join('; ')}`);
   installed = true;
-  const proto = SMTPConnection.prototype as unknown as { send(code: number, data: unknown, context?: unknown): void };
-  const original = proto.send;
-  proto.send = function send(this: unknown, code: number, data: unknown, context?: unknown) {
-    if (typeof data === 'string' && ENHANCED.test(data)) return original.call(this, code, data, false);
-    return original.call(this, code, data, context);
+  const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
+
+  const send = proto.send;
+  proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
+    if (code === 500 && context === 'AUTH' && this.session?.[AUTH_NEEDS_TLS] === true) {
+      return send.call(this, 538, '5.7.11 Encryption required: use STARTTLS before AUTH', false);
+    }
+    if (typeof data === 'string' && ENHANCED.test(data)) return send.call(this, code, data, false);
+    return send.call(this, code, data, context);
+  };
+
+  const init = proto.init;
+  proto.init = function (this: ConnectionInternals) {
+    const delayOf = this._server.options[GREETING_DELAY_OPTION];
+    if (typeof delayOf !== 'function') return init.call(this);
+    // The library's init() with its fixed pause replaced by the server's choice.
+    this._setListeners(() => {
+      const max = this._server.options.maxClients as number | undefined;
+      if (max && this._server.connections.size > max) {
+        return this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+      }
+      const ms = (delayOf as (ip: string) => number)(this.remoteAddress);
+      if (ms <= 0) return this.connectionReady();
+      setTimeout(() => this.connectionReady(), ms).unref();
+    });
   };
 }
+
+/** The library version this adapter was written against (package.json pins exactly this). */
+export const SMTP_SERVER_VERSION = '3.21.6';

@@ -1,3 +1,4 @@
+import { parseHeaderFields } from '../core/header-block.js';
 import { createHash, type Hash } from 'node:crypto';
 
 /**
@@ -103,47 +104,18 @@ export class RelaxedBodyHash {
 
 /** One header field as stored: its name and its raw bytes (folded lines, no final CRLF). */
 export interface HeaderField {
-  name: string;
+  readonly name: string;
   /** lower-case name */
-  key: string;
-  raw: Buffer;
+  readonly key: string;
+  readonly raw: Buffer;
 }
 
-/** Splits a header block (without the blank separator line) into fields, keeping folded lines together. */
+/**
+ * Splits a header block (without the blank separator line) into fields, keeping folded lines
+ * together: the shared parser's view (src/core/header-block.ts), the same fields intake checked.
+ */
 export function parseHeaderBlock(block: Buffer): HeaderField[] {
-  const fields: HeaderField[] = [];
-  let start = -1;
-  let pos = 0;
-  const push = (end: number): void => {
-    if (start < 0) return;
-    const raw = block.subarray(start, end);
-    const colon = raw.indexOf(0x3a);
-    const name = (colon < 0 ? raw : raw.subarray(0, colon)).toString('latin1').trim();
-    fields.push({ name, key: name.toLowerCase(), raw });
-  };
-  while (pos < block.length) {
-    let eol = block.indexOf(LF, pos);
-    if (eol < 0) eol = block.length;
-    const lineEnd = eol > pos && block[eol - 1] === CR ? eol - 1 : eol;
-    const first = block[pos];
-    if (lineEnd > pos && (first === SP || first === TAB) && start >= 0) {
-      // continuation line: part of the current field
-    } else if (lineEnd > pos) {
-      push(fieldEnd(block, pos));
-      start = pos;
-    }
-    pos = eol + 1;
-  }
-  push(fieldEnd(block, block.length));
-  return fields;
-}
-
-/** The end of the previous field: just before the CRLF that precedes `pos`. */
-function fieldEnd(block: Buffer, pos: number): number {
-  let end = pos;
-  if (end > 0 && block[end - 1] === LF) end--;
-  if (end > 0 && block[end - 1] === CR) end--;
-  return end;
+  return parseHeaderFields(block);
 }
 
 /** relaxed header canonicalization: lower-case name, unfold, collapse whitespace, trim. */

@@ -32,17 +32,20 @@ export interface GeneratedKey {
   publicKey: string;
 }
 
-const SELECTOR_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const DOMAIN_RE = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)+$/;
+// Checked label by label: one regex over the whole name would nest quantifiers (regex-safety test).
+const SELECTOR_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
+const DOMAIN_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/;
+const isSelector = (s: string) => s.split('.').every((l) => SELECTOR_LABEL.test(l));
+const isDomain = (d: string) => d.length >= 1 && d.length <= 253 && d.split('.').length >= 2 && d.split('.').every((l) => DOMAIN_LABEL.test(l));
 
 /** Selectors and domains become path segments: validate so `../` can never reach the filesystem. */
 export function assertDomain(domain: string): string {
-  if (!DOMAIN_RE.test(domain)) throw new FerryError('FERRY_ERR_USAGE', `"${domain}" is not a domain name (expected e.g. example.com)`);
+  if (!isDomain(domain)) throw new FerryError('FERRY_ERR_USAGE', `"${domain}" is not a domain name (expected e.g. example.com)`);
   return domain.toLowerCase();
 }
 
 export function assertSelector(selector: string): string {
-  if (selector.length > 63 || !SELECTOR_RE.test(selector)) {
+  if (selector.length > 63 || !isSelector(selector)) {
     throw new FerryError('FERRY_ERR_USAGE', `"${selector}" is not a valid DKIM selector (letters, digits, hyphens, dots)`);
   }
   return selector;

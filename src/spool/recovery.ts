@@ -5,21 +5,25 @@ export interface RecoveryReport {
   tempFilesRemoved: number;
   orphanFilesRemoved: number;
   missingBodies: string[];
+  /** Finished messages whose file is gone: nothing needed it any more (retention removed it before a crash). */
+  finishedWithoutFile: string[];
 }
 
 /**
  * Start-up reconciliation of the spool with the committed rows. A crash can leave a temp file
  * (never committed: delete), a complete file whose row never committed (the client never got
  * 250: delete), but never a committed row without its file — unless the disk lost it, in which
- * case the message is reported so its recipients can be ended with a clear reason.
+ * case the message is reported so its recipients can be ended with a clear reason (once: the
+ * caller then stops the row pointing at the file). A finished message's file may be gone for a
+ * good reason (retention unlinked it just as a crash lost the row's update): that is no loss.
  */
 export async function recoverSpool(opts: {
   spool: Spool;
-  referenced: () => { id: string; file: string }[];
+  referenced: () => { id: string; file: string; finished?: boolean }[];
   logger: Logger;
 }): Promise<RecoveryReport> {
   const { spool, logger } = opts;
-  const report: RecoveryReport = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingBodies: [] };
+  const report: RecoveryReport = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingBodies: [], finishedWithoutFile: [] };
   const refs = opts.referenced();
   const referenced = new Set(refs.map((r) => r.file));
   for (const f of spool.list()) {
@@ -34,7 +38,12 @@ export async function recoverSpool(opts: {
     }
   }
   for (const r of refs) {
-    if (!spool.exists(r.file)) {
+    if (spool.exists(r.file)) continue;
+    if (r.finished) {
+      // Not a loss: every recipient is final, so no delivery needs this body.
+      report.finishedWithoutFile.push(r.id);
+      logger.debug({ queueId: r.id, file: r.file }, 'recovery: a finished message no longer has its spool file');
+    } else {
       report.missingBodies.push(r.id);
       logger.error({ queueId: r.id, file: r.file }, 'recovery: a committed message has lost its spool file');
     }

@@ -1,4 +1,5 @@
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { makeDirectory } from '../ops/data-dir.js';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,7 +54,7 @@ const TMP_SUFFIX = '.tmp';
 
 export function createSpool(options: SpoolOptions): Spool {
   const dir = options.dir;
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
 
   async function fsyncDir(): Promise<void> {
     const handle = await open(dir, 'r');

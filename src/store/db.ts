@@ -1,8 +1,10 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import Database from './sqlite-driver.js';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { FerryError } from '../core/errors.js';
+import { FerryError, errorMessage } from '../core/errors.js';
+import { DATA_FILE_MODE, makeDirectory, noDatabaseError } from '../ops/data-dir.js';
+import { corruptionError, isCorruption, startupCheck } from './integrity.js';
 import { MIGRATIONS } from './migrations/index.js';
 
 export type Db = BetterSqlite3.Database;
@@ -11,33 +13,70 @@ export interface OpenOptions {
   /** Path of the SQLite file; ':memory:' is refused outside tests because it is not durable. */
   file: string;
   readonly?: boolean;
+  /**
+   * false: the database must exist already. Admin commands open with false: one pointed at the
+   * wrong place must not create an empty database there and report success on it.
+   */
+  create?: boolean;
+  /** Run PRAGMA quick_check before anything else touches the file (`ferry start`); see integrity.ts. */
+  checkIntegrity?: boolean;
 }
 
 /**
  * Opens the database with the settings every writer needs: WAL so readers (the CLI) never block
  * the relay, synchronous=FULL so a commit is on disk when it returns (the 250 promise), and a
  * busy timeout so a second process (the CLI, another node) waits instead of failing.
+ * The file, its WAL and its shared-memory file are 0600 whatever the umask: SQLite gives the
+ * -wal and -shm files the mode of the database file, so the database is created 0600 first.
  */
 export function openDatabase(options: OpenOptions): Db {
-  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  const { file } = options;
+  const create = options.create ?? true;
+  if (file !== ':memory:') {
+    if (create) {
+      makeDirectory(dirname(file));
+      closeSync(openSync(file, 'a', DATA_FILE_MODE));
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) restrictMode(f);
+    } else if (!existsSync(file)) {
+      throw noDatabaseError(file);
+    }
+  }
   let db: Db;
   try {
-    db = new Database(options.file, { readonly: options.readonly ?? false });
+    db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: !create });
   } catch (err) {
-    throw new FerryError('FERRY_ERR_STORE', `cannot open database ${options.file}: ${(err as Error).message}`, { cause: err });
+    throw new FerryError('FERRY_ERR_STORE', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
   }
-  db.pragma('busy_timeout = 5000');
-  if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    // Checkpoints run inside whichever commit crosses the threshold, on the event loop. A larger
-    // WAL (about 40 MB) lets the many rewrites of the same queue pages coalesce before they
-    // are copied back, so each checkpoint does less work per message.
-    db.pragma('wal_autocheckpoint = 10000');
-    migrate(db);
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (options.checkIntegrity && file !== ':memory:') startupCheck(db, file, statSync(file).size);
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      // Checkpoints run inside whichever commit crosses the threshold, on the event loop. A larger
+      // WAL (about 40 MB) lets the many rewrites of the same queue pages coalesce before they
+      // are copied back, so each checkpoint does less work per message.
+      db.pragma('wal_autocheckpoint = 10000');
+      migrate(db);
+    }
+  } catch (err) {
+    db.close();
+    // "file is not a database" comes from the first statement that reads the header.
+    if (isCorruption(err) && !(err instanceof FerryError)) throw corruptionError(file, errorMessage(err), err);
+    throw err;
   }
   return db;
+}
+
+/** chmod 0600 when the file exists with another mode; a file we do not own is left as it is. */
+function restrictMode(file: string): void {
+  try {
+    if ((statSync(file).mode & 0o777) !== DATA_FILE_MODE) chmodSync(file, DATA_FILE_MODE);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EPERM') throw err;
+  }
 }
 
 /** Applies numbered migrations in order, each in its own transaction; records the version. */

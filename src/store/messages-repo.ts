@@ -91,7 +91,13 @@ export function createMessagesRepo(db: Db) {
   );
   const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
   const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
-  const spoolFiles = db.prepare('SELECT id, spool_file FROM messages WHERE spool_file IS NOT NULL');
+  const spoolFiles = db.prepare(
+    `SELECT m.id, m.spool_file, NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status IN ('queued','deferred')) AS finished
+     FROM messages m WHERE m.spool_file IS NOT NULL`,
+  );
+  // A lost body is reported once: afterwards the row no longer points at the file.
+  const markBodyLost = db.prepare('UPDATE messages SET spool_file = NULL, body = NULL, body_lost_at = @at WHERE id = @id AND body_lost_at IS NULL');
+  const forgetSpoolFile = db.prepare('UPDATE messages SET spool_file = NULL, body_removed_at = COALESCE(body_removed_at, @at) WHERE id = @id');
   const markSigned = db.prepare(
     'UPDATE messages SET headers = @headers, size = size - length(headers) + length(@headers), signed_at = @at WHERE id = @id AND signed_at IS NULL',
   );
@@ -126,9 +132,17 @@ export function createMessagesRepo(db: Db) {
       const { where, params } = listConditions(filter);
       return (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m ${where} LIMIT ?)`).get(...params, cap + 1) as { n: number }).n;
     },
-    /** (id, file) of every message whose body is a spool file. */
-    spoolFiles(): { id: string; file: string }[] {
-      return (spoolFiles.all() as { id: string; spool_file: string }[]).map((r) => ({ id: r.id, file: r.spool_file }));
+    /** (id, file) of every message whose body is a spool file; finished: no recipient can be delivered again. */
+    spoolFiles(): { id: string; file: string; finished: boolean }[] {
+      return (spoolFiles.all() as { id: string; spool_file: string; finished: number }[]).map((r) => ({ id: r.id, file: r.spool_file, finished: r.finished === 1 }));
+    },
+    /** The body was found missing and has been reported: stop referring to it. false if already marked. */
+    markBodyLost(id: string, at: number): boolean {
+      return markBodyLost.run({ id, at }).changes === 1;
+    },
+    /** A finished message's spool file is gone (removed by retention before a crash): drop the reference quietly. */
+    forgetSpoolFile(id: string, at: number): void {
+      forgetSpoolFile.run({ id, at });
     },
     /**
      * Stores the signed header block, once: signing prepends its signature here, never to the

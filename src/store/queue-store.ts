@@ -49,6 +49,16 @@ export function createQueueStore(db: Db) {
     return expired;
   });
 
+  const expireOverdue = db.transaction((now: number, maxAgeMs: number, limit: number, reason: string): RecipientRow[] => {
+    const rows = recipients.overdue(now, maxAgeMs, limit);
+    for (const r of rows) {
+      // The last remote reply (if any) stays the recipient's reply: it says why it was not delivered.
+      recipients.changeStatus(r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: r.lastReply ? null : reason });
+      events.append({ at: now, messageId: r.messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: r.category, detail: { reason } });
+    }
+    return rows;
+  });
+
   return {
     messages,
     recipients,
@@ -56,6 +66,14 @@ export function createQueueStore(db: Db) {
     /** Ends every pending recipient of a message as expired (e.g. its body is lost). Returns them (as they were). */
     expireMessage(messageId: string, at: number, reason: string): RecipientRow[] {
       return expireMessage(messageId, at, reason);
+    },
+    /**
+     * Ends as expired (at most `limit`) waiting recipients whose maximum age has passed and that
+     * no attempt would reach in time. Returns them (as they were). Call inside the caller's
+     * transaction when it records more (DSNs).
+     */
+    expireOverdue(now: number, maxAgeMs: number, limit: number, reason: string): RecipientRow[] {
+      return expireOverdue(now, maxAgeMs, limit, reason);
     },
     /** Commits a batch of accepted messages in one transaction: one fsync for all of them. */
     accept(batch: AcceptedMessage[]): void {

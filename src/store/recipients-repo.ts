@@ -147,6 +147,14 @@ export function createRecipientsRepo(db: Db) {
     `UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at
      WHERE lease_owner = @owner AND status IN ('queued','deferred')`,
   );
+  // Waiting recipients whose maximum age has passed and whose next attempt lies beyond it (held
+  // back by a rate limit, or maxAgeHours lowered by a reload): nothing will try them again in time.
+  const overdue = db.prepare(
+    `SELECT * FROM recipients INDEXED BY recipients_pending_age
+     WHERE status IN ('queued','deferred') AND created_at <= @now - @maxAgeMs
+       AND next_attempt_at > created_at + @maxAgeMs AND COALESCE(lease_until, 0) <= @now
+     ORDER BY created_at LIMIT @limit`,
+  );
   const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
@@ -211,6 +219,10 @@ export function createRecipientsRepo(db: Db) {
     /** Start-up: whatever this node held when it died is due again now. Returns how many. */
     releaseOwned(owner: string, at: number): number {
       return releaseOwned.run({ owner, at }).changes;
+    },
+    /** Waiting, not in flight, past their maximum age, and not due again before it: to be expired now. */
+    overdue(now: number, maxAgeMs: number, limit: number): RecipientRow[] {
+      return (overdue.all({ now, maxAgeMs, limit }) as RawRecipient[]).map(fromRaw);
     },
     /** The earliest time something becomes due, or null when nothing waits. */
     nextDueAt(): number | null {

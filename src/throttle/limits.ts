@@ -34,14 +34,16 @@ export interface BudgetRef {
 }
 
 export const DEFAULT_TARGET = 'default';
-const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
+// Checked label by label: one regex over the whole name would nest quantifiers (regex-safety test).
+const DOMAIN_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
+const isDomain = (d: string) => d.length >= 1 && d.length <= 253 && d.split('.').every((l) => DOMAIN_LABEL.test(l));
 
 /** 'default', 'example.com' or 'mx:google.com', lower-cased; anything else is a usage error. */
 export function parseTarget(raw: string): string {
   const t = raw.trim().toLowerCase().replace(/\.$/, '');
   if (t === DEFAULT_TARGET) return t;
   const domain = t.startsWith('mx:') ? t.slice(3).replace(/^\./, '') : t;
-  if (!DOMAIN_RE.test(domain)) {
+  if (!isDomain(domain)) {
     throw new FerryError(
       'FERRY_ERR_USAGE',
       `limit target ${JSON.stringify(raw)}: expected "default", a recipient domain (gmail.com) or an MX host suffix (mx:google.com)`,

@@ -67,6 +67,12 @@ export interface SchedulerOptions {
   transactionPerRecipient?: boolean;
   /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
   expireLostBody?: (messageId: string, reason: string) => void;
+  /**
+   * Expires waiting recipients whose maximum age has passed and whose next attempt lies beyond
+   * it; returns how many. Run at most once a second, at the scheduler's wakes (at least every
+   * idleWakeMs), so a recipient expires within seconds of its expiry time.
+   */
+  expireOverdue?: (now: number) => number;
   /** Upper bound on recipients claimed but not finished (memory bound). */
   maxInFlight?: number;
   /** Longest sleep when nothing is due, so queue changes made by the CLI are noticed. */
@@ -112,9 +118,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let stopped = false;
   let pokeQueued = false;
 
+  let nextExpirySweepAt = -Infinity;
+
   function pump(): void {
     if (stopped) return;
     const now = clock.now();
+    if (opts.expireOverdue && now >= nextExpirySweepAt) {
+      nextExpirySweepAt = now + 1000;
+      try {
+        opts.expireOverdue(now);
+      } catch (err) {
+        logger.error({ err }, 'expiring overdue recipients failed (tried again at the next wake)');
+      }
+    }
     if (inFlight < maxInFlight) {
       const rows = queue.recipients.claim(now, now + opts.leaseMs, opts.owner, Math.min(CLAIM_BATCH, maxInFlight - inFlight));
       for (const r of rows) {

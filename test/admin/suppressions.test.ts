@@ -232,6 +232,8 @@ t.test('exit codes through the real CLI entry', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'ferry.json');
   writeFileSync(configFile, JSON.stringify({ dataDir: dir }));
+  // Admin commands never create the database (ferry start and ferry init do).
+  openDatabase({ file: join(dir, 'ferry.db') }).close();
   const run = async (...args: string[]) => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();

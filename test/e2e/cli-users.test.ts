@@ -15,6 +15,10 @@ async function send(port: number, auth: { user: string; pass: string }, from = '
 t.test('users CLI round trip, then a relay on that data dir accepts the passwords', async (t) => {
   const dataDir = tempDir(t);
   const env = { FERRY_DATA_DIR: dataDir };
+  // Admin commands never create a database: `ferry init` does, before the relay's first start.
+  const init = await runFerry(['init'], { env });
+  t.equal(init.code, 0, 'ferry init exits 0');
+  t.equal(init.stdout, `created ${dataDir}/ferry.db\n`);
 
   const added = await runFerry(['users', 'add', 'alice', '--from-domains', 'Example.com, example.org'], { env });
   t.equal(added.code, 0, 'users add exits 0');

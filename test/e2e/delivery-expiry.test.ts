@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
-import { attempts, send, setupDelivery, waitFor } from './fixtures/delivery.js';
+import { attempts, recipients, send, setupDelivery, waitFor } from './fixtures/delivery.js';
 
 t.test('still failing when maxAgeHours has passed: expired, and no more attempts', async (t) => {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
@@ -30,4 +30,65 @@ t.test('still failing when maxAgeHours has passed: expired, and no more attempts
   await new Promise((res) => setTimeout(res, 100));
   t.equal(mx!.connections, connections, 'nothing more is attempted');
   t.equal(ferry.queue.recipients.nextDueAt(), null, 'nothing waits');
+});
+
+t.test('expiry on time: a retry interval reaching past the maximum age is cut to it, and the recipient expires then', async (t) => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const t0 = clock.now();
+  const { mx, ferry, relay } = await setupDelivery(t, {
+    clock,
+    mx: { tls: false, script: { rcpt: () => ({ code: 450, message: '4.2.0 Mailbox temporarily unavailable' }) } },
+    delivery: { retryScheduleMinutes: [240], retryJitter: 0, maxAgeHours: 1 },
+  });
+  const id = await send(relay, { to: ['late@example.test'] });
+  const [first] = await waitFor(ferry, id, (x) => x.attempts === 1);
+  t.equal(first!.status, 'deferred');
+  t.equal(first!.nextAttemptAt, t0 + 3_600_000, 'the next try is at the expiry time, not 4 hours later');
+  clock.advance(3_600_000);
+  const [r] = await waitFor(ferry, id, (x) => x.status === 'expired');
+  t.same(attempts(ferry, id).map((a) => [a.result, (a.at - t0) / 60_000]), [['deferred', 0], ['expired', 60]], 'expired at 60 min');
+  t.equal(r!.updatedAt, t0 + 3_600_000);
+  t.ok(mx!.connections >= 2);
+});
+
+t.test('expiry on time: a recipient whose next try lies beyond its maximum age expires when the age passes, without a try', async (t) => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const t0 = clock.now();
+  const { mx, ferry, relay } = await setupDelivery(t, {
+    clock,
+    mx: { tls: false, script: { rcpt: () => ({ code: 450, message: '4.2.0 Mailbox temporarily unavailable' }) } },
+    delivery: { retryScheduleMinutes: [240], retryJitter: 0, maxAgeHours: 72 },
+  });
+  const id = await send(relay, { to: ['held@example.test'] });
+  const [first] = await waitFor(ferry, id, (x) => x.attempts === 1);
+  t.equal(first!.nextAttemptAt, t0 + 4 * 3_600_000, 'next try in 4 hours');
+  // The operator shortens the window: the next try (4 h) now lies past the new maximum age (1 h).
+  const result = await ferry.reload({ ...ferry.config, delivery: { ...ferry.config.delivery, maxAgeHours: 1 } } as typeof ferry.config);
+  t.ok(result.ok);
+  const connections = mx!.connections;
+  clock.advance(59 * 60_000);
+  await new Promise((res) => setTimeout(res, 50));
+  t.equal(recipients(ferry, id)[0]!.status, 'deferred', 'before the hour: still waiting');
+  clock.advance(60_000);
+  clock.advance(6_000);
+  const [r] = await waitFor(ferry, id, (x) => x.status === 'expired');
+  t.ok(r!.updatedAt - t0 <= 3_600_000 + 6_000, `expired within seconds of the hour (${(r!.updatedAt - t0) / 1000} s)`);
+  t.equal(r!.attempts, 1, 'without another attempt');
+  t.equal(mx!.connections, connections, 'no connection for it');
+  t.equal(r!.lastCode, 450, 'the last remote reply stays the reason on record');
+  const ev = ferry.queue.events.forMessage(id).at(-1)!;
+  t.equal(ev.type, 'expired');
+  t.match(ev.detail, { reason: /not delivered within 1 hour \(delivery.maxAgeHours\)/ });
+  // The sender's report: final, so no Will-Retry-Until.
+  const dsn = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const row = ferry.db.prepare("SELECT headers, body FROM messages WHERE kind = 'dsn'").get() as { headers: Buffer; body: Buffer } | undefined;
+      if (row) return Buffer.concat([row.headers, row.body]).toString();
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error('no DSN queued');
+  })();
+  t.match(dsn, /Action: failed/);
+  t.match(dsn, /Final-Recipient: rfc822; held@example\.test/);
+  t.notMatch(dsn, /Will-Retry-Until/i);
 });

@@ -45,7 +45,7 @@ t.test('/readyz fails, naming the database, while another process holds the writ
 t.test('the endpoint closes with the relay', async (t) => {
   const { ferry } = await startRelay(t, { http: { listen: '127.0.0.1:0' } });
   const http = ferry.addresses!.http!;
-  t.same(ferry.readiness().checks.map((c) => [c.name, c.ok]), [['database', true], ['disk', true], ['listeners', true]]);
+  t.same(ferry.readiness().checks.map((c) => [c.name, c.ok]), [['database', true], ['disk', true], ['listeners', true], ['integrity', true]]);
   await ferry.stop();
   await t.rejects(get(http, '/healthz'), { code: 'ECONNREFUSED' });
 });

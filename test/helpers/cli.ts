@@ -14,13 +14,26 @@ export interface CliResult {
 /** Only what the command needs from the environment: no tap loaders, no inherited FERRY_*. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   // FERRY_HTTP_LISTEN: a free port, not the default 8025 that parallel tests would share.
-  return { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HTTP_LISTEN: '127.0.0.1:0', ...extra };
+  // FERRY_DEFAULT_CONFIG empty: no /etc/ferry/ferry.yaml of the machine running the tests.
+  return { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HTTP_LISTEN: '127.0.0.1:0', FERRY_DEFAULT_CONFIG: '', ...extra };
+}
+
+export interface RunOptions {
+  env: Record<string, string>;
+  stdin?: string;
+  timeoutMs?: number;
+  /** The command's working directory (default: the repository root). */
+  cwd?: string;
+  /** A command that runs node for us, e.g. ['setpriv', '--reuid=65534', ...] to run as another user. */
+  wrap?: string[];
 }
 
 /** Runs `node bin/ferry ...args` to completion (bounded by timeoutMs). */
-export function runFerry(args: string[], opts: { env: Record<string, string>; stdin?: string; timeoutMs?: number }): Promise<CliResult> {
+export function runFerry(args: string[], opts: RunOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/ferry', ...args], { cwd: REPO_ROOT, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const argv = [process.execPath, `${REPO_ROOT}bin/ferry`, ...args];
+    const [cmd, ...rest] = opts.wrap ? [...opts.wrap, ...argv] : argv;
+    const child = spawn(cmd!, rest, { cwd: opts.cwd ?? REPO_ROOT, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

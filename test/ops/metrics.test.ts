@@ -81,3 +81,35 @@ t.test('refusal reasons come from the reply', async (t) => {
   ];
   for (const [phase, code, text, want] of cases) t.equal(refusalReason(phase, smtpError(code, text)), want, text);
 });
+
+// Finding 7b: /metrics labels carried every recipient domain (unbounded cardinality, and a
+// list of customers' recipients for anyone who can scrape).
+t.test('1,000 distinct destination domains: the busiest N are named, the rest are _other (scraped over HTTP)', async (t) => {
+  const { createHttpEndpoint } = await import('../../src/http/server.js');
+  const { silentLogger } = await import('../../src/core/logger.js');
+  const { clock, m } = metrics(20);
+  const at = clock.now();
+  let total = 0;
+  // A few busy providers, then 1,000 one-off domains, then the providers again.
+  const busy = Array.from({ length: 5 }, (_, i) => `provider${i}.test`);
+  for (const d of busy) for (let k = 0; k < 50; k++, total++) m.attempted([{ domain: d, status: 'delivered', category: null, acceptedAt: at }]);
+  for (let i = 0; i < 1000; i++, total++) m.attempted([{ domain: `customer-${i}.test`, status: i % 3 ? 'delivered' : 'bounced', category: 'user_unknown', acceptedAt: at }]);
+  for (let i = 0; i < 3000; i++, total++) m.attempted([{ domain: `late-${i}.test`, status: 'deferred', category: 'temporary', acceptedAt: at }]);
+  const late = 'late-big.test';
+  for (let k = 0; k < 40; k++, total++) m.attempted([{ domain: late, status: 'delivered', category: null, acceptedAt: at }]);
+
+  const endpoint = createHttpEndpoint({ listen: '127.0.0.1:0', logger: silentLogger(), metrics: m, readiness: () => ({ ok: true, checks: [] }), about: () => ({}) });
+  const address = await endpoint.start();
+  t.teardown(() => endpoint.stop());
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  const series = text.split('\n').filter((l) => l.startsWith('ferry_delivery_attempts_total{'));
+  const labels = new Set(series.map((l) => /destination="([^"]*)"/.exec(l)![1]));
+  t.ok(labels.size <= 21, `at most 20 domains plus _other: ${labels.size} labels, ${series.length} series`);
+  t.ok(series.length <= 21 * 4, 'series bounded too');
+  for (const d of busy) t.ok(labels.has(d), `${d} (busiest) is named`);
+  t.ok(labels.has(late), 'a busy domain that arrived after thousands of one-offs is named');
+  t.ok(labels.has('_other'));
+  t.notOk(labels.has('customer-999.test'), 'a one-off recipient domain is not disclosed');
+  const sum = series.reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  t.equal(sum, total, 'every attempt is counted once');
+});

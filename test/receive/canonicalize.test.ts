@@ -3,7 +3,7 @@ import { Canonicalizer } from '../../src/receive/canonicalize.js';
 
 /** The canonical form, computed the slow and obvious way on the whole message at once. */
 function reference(raw: string): { headers: string; body: string } {
-  let s = raw.replace(/(?<!\r)\n/g, '\r\n');
+  let s = raw.replace(/\r(?!\n)/g, '\r\n').replace(/(?<!\r)\n/g, '\r\n');
   if (s.length > 0 && !s.endsWith('\n')) s += '\r\n';
   if (s.length === 0) return { headers: '\r\n', body: '' };
   if (s.startsWith('\r\n')) return { headers: '\r\n', body: s.slice(2) };
@@ -35,7 +35,11 @@ const CASES: Record<string, string> = {
   'body without final line break': 'Subject: x\r\n\r\nno newline',
   'blank lines inside the body': 'Subject: x\r\n\r\n\r\n\r\nafter blanks\r\n\r\n',
   'folded header': 'Subject: a\r\n folded\r\n\tagain\r\n\r\nbody\r\n',
-  'CR not followed by LF is kept': 'Subject: x\r\n\r\na\rb\r\n',
+  'bare CR in the body becomes CRLF (the outgoing dot-stuffing would do it anyway)': 'Subject: x\r\n\r\na\rb\r\n',
+  'bare CR in the header block becomes CRLF: two fields, as the next hop reads them': 'X-A: 1\rFrom: ceo@bank.test\r\nFrom: x@allowed.test\r\n\r\nbody\r\n',
+  'bare CR blank line ends the header block': 'Subject: x\r\rbody\r',
+  'CR CR LF and a final bare CR': 'A: 1\r\r\nb\r\r\n\rc\r',
+  'bare CR then a dot line': 'Subject: x\r\n\r\na\r.\r\n',
   'dot lines (already unstuffed by the server)': 'Subject: x\r\n\r\n.\r\n..\r\n.x\r\n',
   '8-bit header and body': 'Subject: Gr\xfc\xdfe\r\n\r\nK\xf6ln \xff\r\n',
 };
