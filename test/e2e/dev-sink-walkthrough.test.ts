@@ -122,19 +122,3 @@ t.test('first run: dev sink, relay with config/dev.yaml, the README one-liner, m
   t.equal((await sink.exited), 0, 'the sink stops on SIGTERM');
   await relay.exited;
 });
-
-t.test('dev-sink: a bad --listen is a usage error; a taken port is one line', async (t) => {
-  const bad = await runFerry(['dev-sink', '--listen', 'nowhere'], { env: {} });
-  t.equal(bad.code, 2);
-  t.equal(bad.stderr, 'ferry: --listen "nowhere": expected host:port, e.g. 127.0.0.1:2526\n');
-  const dir = tempDir(t);
-  const port = await freePort();
-  const first = startSink(['--listen', `127.0.0.1:${port}`, '--dir', dir]);
-  t.teardown(() => void first.child.kill('SIGKILL'));
-  await until('the sink to listen', () => (first.out().includes('listening') ? true : null));
-  const second = await runFerry(['dev-sink', '--listen', `127.0.0.1:${port}`, '--dir', dir], { env: {} });
-  t.equal(second.code, 1);
-  t.match(second.stderr, new RegExp(`^ferry: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*\\n$`));
-  const big = await runFerry(['dev-sink', '--max-bytes', 'lots'], { env: {} });
-  t.equal(big.code, 2);
-});
