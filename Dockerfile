@@ -11,7 +11,8 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: only the compiled code and production dependencies, as a non-root user.
 # Node 24 (the active LTS) loads better-sqlite3 13, see src/store/sqlite-driver.ts.
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production FERRY_DATA_DIR=/data
+# FERRY_CONFIG, not a --config argument: the health check reads the same file as the relay.
+ENV NODE_ENV=production FERRY_DATA_DIR=/data FERRY_CONFIG=/app/config/docker.yaml
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -23,6 +24,7 @@ USER node
 VOLUME ["/data"]
 # 2525: submission from applications (plain + STARTTLS); 465-style implicit TLS if configured.
 EXPOSE 2525 8025
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8025/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# /readyz at the configured http.listen (FERRY_CONFIG, FERRY_HTTP_LISTEN), whatever port that is.
+HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "bin/ferry", "status", "--health"]
 ENTRYPOINT ["node", "bin/ferry"]
-CMD ["start", "--config", "/app/config/docker.yaml"]
+CMD ["start"]

@@ -48,6 +48,7 @@ import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { planReload } from './ops/reload.js';
+import { isFullyQualified } from './config/hostname.js';
 import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { createRetention } from './ops/retention.js';
 import { VERSION } from './admin/version.js';
@@ -339,11 +340,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     throttle.reloadLimits();
     await disk.update(next.disk);
     metrics.reloaded(true);
-    if (plan.restart.length) {
-      logger.warn({ keys: plan.restart }, `config reloaded, but these settings keep their old value until a restart: ${plan.restart.join(', ')}`);
+    // Against the configuration the relay started with: a restart-only key changed by an earlier
+    // reload still waits for the restart (`current` already holds its new value).
+    const restartNeeded = planReload(config, next).restart;
+    if (restartNeeded.length) {
+      logger.warn({ keys: restartNeeded }, `config reloaded, but these settings keep their old value until a restart: ${restartNeeded.join(', ')}`);
     }
     logger.info({ applied: plan.live }, 'config reloaded');
-    return { ok: true, error: null, applied: plan.live, restartNeeded: plan.restart };
+    return { ok: true, error: null, applied: plan.live, restartNeeded };
   }
 
   return {
@@ -482,6 +486,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       scheduler.start();
       webhooks?.start();
       retention.start();
+      if (!isFullyQualified(config.hostname)) {
+        logger.warn(
+          { hostname: config.hostname, key: 'hostname' },
+          `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
+        );
+      }
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },

@@ -10,7 +10,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 /** The process edge: real streams, environment and signals; the only place that exits. */
 const code = await runCli(process.argv.slice(2), {
-  io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY) },
+  io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY), columns: terminalColumns() },
   env: {
     FERRY_CONFIG: process.env.FERRY_CONFIG,
     FERRY_DATA_DIR: process.env.FERRY_DATA_DIR,
@@ -26,3 +26,9 @@ const code = await runCli(process.argv.slice(2), {
   },
 });
 process.exitCode = code;
+
+function terminalColumns(): number | undefined {
+  if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
+  const env = Number(process.env.COLUMNS);
+  return Number.isInteger(env) && env > 0 ? env : undefined;
+}

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FerryError } from '../core/errors.js';
 import type { Db } from '../store/db.js';
-import { createEventsRepo, type EventRow } from '../store/events-repo.js';
+import { RECIPIENT_STATUSES } from '../core/types.js';
+import { createEventsRepo, MORE_COUNT_CAP, type EventRow } from '../store/events-repo.js';
 import { createMessagesRepo } from '../store/messages-repo.js';
 import { toWebhookEvent, type WebhookEvent } from '../workers/webhook-payload.js';
 import type { CliContext } from './context.js';
-import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
+import { isoTime, json, moreLine, parsePositiveInt, parseSince, table } from './format.js';
 
 /**
  * `ferry events list` and `ferry events tail`: the event log (every status change of every
@@ -78,26 +79,34 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
 
   group
     .command('list')
-    .description('list events, oldest first')
+    .description('list events, newest first')
     .option('--since <when>', 'only events since (1h, 7d, or a date)')
-    .option('--type <type>', 'only this event type (queued, deferred, delivered, bounced, dropped, expired, complaint)')
+    .option('--type <type>', `only this event type (${EVENT_TYPES.join(', ')})`)
     .option('--message <id>', 'only events of this message (queue id)')
     .option('--after-id <id>', 'only events after this event id')
+    .option('--before <id>', 'only events before this event id (the next page: the last id shown)')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'machine-readable output (the webhook shape)')
-    .action((opts: { since?: string; type?: string; message?: string; afterId?: string; limit: string; json?: boolean }) => {
-      const db = ctx.db();
-      const rows = createEventsRepo(db).list({
+    .action((opts: { since?: string; type?: string; message?: string; afterId?: string; before?: string; limit: string; json?: boolean }) => {
+      const filter = {
         since: opts.since ? parseSince(opts.since, '--since', ctx.clock.now()) : undefined,
-        type: opts.type,
+        type: opts.type !== undefined ? eventType(opts.type) : undefined,
         messageId: opts.message,
         afterId: opts.afterId !== undefined ? parseNonNegative(opts.afterId, '--after-id') : undefined,
-        limit: parsePositiveInt(opts.limit, '--limit'),
-      });
+        beforeId: opts.before !== undefined ? parseNonNegative(opts.before, '--before') : undefined,
+      };
+      const limit = parsePositiveInt(opts.limit, '--limit');
+      const db = ctx.db();
+      const repo = createEventsRepo(db);
+      const rows = repo.list({ ...filter, limit, order: 'desc' });
+      const more = rows.length === limit ? repo.count({ ...filter, beforeId: rows[rows.length - 1]!.id }) : 0;
+      const note = more > 0 ? moreLine(more, rows[rows.length - 1]!.id, MORE_COUNT_CAP) : '';
       const toEvent = describe(db);
       const events = rows.map(toEvent);
       if (opts.json) {
         ctx.io.stdout.write(json(events));
+        // stdout stays one JSON document; the note is for the person running it.
+        if (note) ctx.io.stderr.write(note);
         return;
       }
       if (events.length === 0) {
@@ -108,14 +117,16 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
         table(
           ['id', 'time', 'event', 'queue id', 'recipient', 'category', 'reply'],
           events.map((e) => [e.id, isoTime(Date.parse(e.timestamp)), e.event, e.queue_id, e.recipient, e.category, e.reply]),
+          ctx.io.columns,
         ),
       );
+      ctx.io.stdout.write(note);
     });
 
   group
     .command('tail')
     .description('follow new events as they are recorded, until interrupted (Ctrl-C)')
-    .option('--type <type>', 'only this event type')
+    .option('--type <type>', `only this event type (${EVENT_TYPES.join(', ')})`)
     .option('--since <when>', 'start with the events since (1h, 7d, or a date) instead of only new ones')
     .option('--json', 'one JSON object per line (the webhook shape)')
     .option('--interval-ms <ms>', 'how often to look for new events', '500')
@@ -135,7 +146,7 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
         await tailEvents({
           db,
           afterId,
-          type: opts.type,
+          type: opts.type !== undefined ? eventType(opts.type) : undefined,
           intervalMs: parsePositiveInt(opts.intervalMs, '--interval-ms'),
           maxEvents: opts.maxEvents !== undefined ? parsePositiveInt(opts.maxEvents, '--max-events') : undefined,
           signal: controller.signal,
@@ -145,6 +156,16 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
         process.off('SIGINT', onSigint);
       }
     });
+}
+
+/** What the event log records: a recipient's statuses, and complaints reported after delivery. */
+export const EVENT_TYPES = [...RECIPIENT_STATUSES, 'complaint'] as const;
+
+function eventType(value: string): string {
+  if (!(EVENT_TYPES as readonly string[]).includes(value)) {
+    throw new FerryError('FERRY_ERR_USAGE', `--type ${JSON.stringify(value)}: expected one of ${EVENT_TYPES.join(', ')}`);
+  }
+  return value;
 }
 
 function parseNonNegative(value: string, option: string): number {

@@ -11,6 +11,7 @@ import { registerStatusCommand } from './status.js';
 import { registerBackupCommand } from './backup.js';
 import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
+import { registerDevSinkCommand } from './dev-sink.js';
 import { registerPruneCommand } from './prune.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
@@ -27,4 +28,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerReloadCommand,
   registerPruneCommand,
   (program, ctx) => registerBouncesCommands(program, ctx.io),
+  registerDevSinkCommand,
 ];

@@ -5,4 +5,6 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream;
   /** true when a person is at the terminal: prompts and progress bars only then. */
   isTTY: boolean;
+  /** How wide tables may be: the terminal's width, else $COLUMNS; undefined: the default width. */
+  columns?: number | undefined;
 }

@@ -57,6 +57,7 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
                 cell(row.perConnection, e.perConnection),
               ];
             }),
+            ctx.io.columns,
           ),
         );
         out.write('(values in brackets are inherited from default or built in; - is no limit)\n');
@@ -82,6 +83,7 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
               ? `${b.slowDown.perMinute}/min until ${isoTime(b.slowDown.until)}, then doubling to ${b.slowDown.restoreTo}/min; since ${isoTime(b.slowDown.since)}: ${truncate(b.slowDown.reason, 60)}`
               : '',
           ]),
+          ctx.io.columns,
         ),
       );
       if (budgets.length > shown.length) out.write(`(${budgets.length - shown.length} more; --limit N or --json)\n`);

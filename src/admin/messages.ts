@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { RECIPIENT_STATUSES } from '../core/types.js';
+import { MORE_COUNT_CAP } from '../store/events-repo.js';
 import { createAttemptsRepo, type AttemptRow } from '../store/attempts-repo.js';
+import type { RecipientRow } from '../store/recipients-repo.js';
 import { createQueueStore } from '../store/queue-store.js';
 import type { CliContext } from './context.js';
-import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
+import { isoTime, json, moreLine, parsePositiveInt, parseSince, table, waitingUntil } from './format.js';
 
 export function registerMessagesCommands(program: Command, ctx: CliContext): void {
   const messages = program.command('messages').description('accepted messages and what became of each recipient');
@@ -15,9 +17,10 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
     .option('--status <status>', `only messages with a recipient in this status (${RECIPIENT_STATUSES.join(', ')})`)
     .option('--since <when>', 'only messages accepted since (1h, 7d, or a date)')
     .option('--recipient <address>', 'only messages to this address')
+    .option('--before <id>', 'only messages accepted before this one (the next page: the last id shown)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'machine-readable output')
-    .action((opts: { status?: string; since?: string; recipient?: string; limit: string; json?: boolean }) => {
+    .action((opts: { status?: string; since?: string; recipient?: string; before?: string; limit: string; json?: boolean }) => {
       if (opts.status && !(RECIPIENT_STATUSES as readonly string[]).includes(opts.status)) {
         throw new FerryError('FERRY_ERR_USAGE', `--status ${JSON.stringify(opts.status)}: expected one of ${RECIPIENT_STATUSES.join(', ')}`);
       }
@@ -28,7 +31,17 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         limit: parsePositiveInt(opts.limit, '--limit'),
       };
       const store = createQueueStore(ctx.db());
-      const rows = store.messages.list(filter).map((m) => {
+      let before: { createdAt: number; id: string } | undefined;
+      if (opts.before !== undefined) {
+        const anchor = store.messages.getSummary(opts.before);
+        if (!anchor) throw new FerryError('FERRY_ERR_USAGE', `--before ${JSON.stringify(opts.before)}: no message with that id`);
+        before = { createdAt: anchor.createdAt, id: anchor.id };
+      }
+      const page = store.messages.list({ ...filter, before });
+      const last = page[page.length - 1];
+      const more = last && page.length === filter.limit ? store.messages.count({ ...filter, before: { createdAt: last.createdAt, id: last.id } }, MORE_COUNT_CAP) : 0;
+      const note = more > 0 && last ? moreLine(more, last.id, MORE_COUNT_CAP) : '';
+      const rows = page.map((m) => {
         const recipients = store.recipients.forMessage(m.id);
         const counts: Record<string, number> = {};
         for (const r of recipients) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -39,6 +52,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
           id: m.id, createdAt: isoTime(m.createdAt), sender: m.sender, user: m.username, size: m.size,
           subject: m.subject, messageIdHeader: m.messageIdHeader, recipients: m.recipients,
         }))));
+        if (note) ctx.io.stderr.write(note);
         return;
       }
       if (rows.length === 0) {
@@ -56,8 +70,10 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
             Object.entries(m.counts).map(([s, n]) => (m.recipients.length === 1 ? s : `${s} ${n}`)).join(', '),
             m.size,
           ]),
+          ctx.io.columns,
         ),
       );
+      ctx.io.stdout.write(note);
     });
 
   messages
@@ -76,35 +92,50 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         return;
       }
       const out = ctx.io.stdout;
+      const now = ctx.clock.now();
       out.write(`message ${m.id}\n`);
       out.write(`  accepted   ${isoTime(m.createdAt)} from ${m.clientIp ?? '?'}${m.username ? ` (user ${m.username})` : ''}${m.tls ? ` over ${m.tls}` : ''}\n`);
       out.write(`  sender     ${m.sender || '<>'}\n`);
       if (m.headerFrom) out.write(`  from       ${m.headerFrom}\n`);
       if (m.subject) out.write(`  subject    ${m.subject}\n`);
       if (m.messageIdHeader) out.write(`  message-id ${m.messageIdHeader}\n`);
-      out.write(`  size       ${m.size} bytes${m.spoolFile ? ' (spool file)' : ''}${m.eightBit ? ', 8-bit' : ''}\n\n`);
+      out.write(`  size       ${m.size} bytes${m.spoolFile ? ' (spool file)' : ''}${m.eightBit ? ', 8-bit' : ''}\n`);
+      out.write(`  dkim       ${describeDkim(m.signedAt, store.messages.get(id)?.headers ?? null, m.headerFrom ?? m.sender, attempts.length > 0)}\n\n`);
       out.write(
         table(
           ['recipient', 'status', 'attempts', 'next attempt', 'last reply', 'category'],
-          recipients.map((r) => [r.address, r.status, r.attempts, isoTime(r.nextAttemptAt), r.lastReply, r.category]),
+          recipients.map((r) => [
+            r.address,
+            statusCell(r, now),
+            r.attempts,
+            isoTime(r.nextAttemptAt),
+            r.lastReply,
+            // A category says why mail did not go (older rows may still carry one from a deferral).
+            r.status === 'delivered' ? '' : r.category,
+          ]),
+          ctx.io.columns,
         ),
       );
       if (attempts.length > 0) {
         const addressOf = new Map(recipients.map((r) => [r.id, r.address]));
+        // Narrow enough for a terminal: the recipient column only when there are several, TLS
+        // under the host, the category under the result.
+        const several = recipients.length > 1;
         out.write('\nattempts\n');
         out.write(
           table(
-            ['time', 'recipient', 'mx', 'tls', 'reply or error', 'result', 'category', 'hosts tried'],
+            ['time', ...(several ? ['recipient'] : []), 'mx and tls', 'reply or error', 'result', 'hosts tried'],
             attempts.map((a) => [
               isoTime(a.at),
-              addressOf.get(a.recipientId) ?? String(a.recipientId),
-              a.mxHost ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}` : '',
-              a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : a.mxHost ? 'none' : '',
+              ...(several ? [addressOf.get(a.recipientId) ?? String(a.recipientId)] : []),
+              a.mxHost
+                ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}\n${a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : 'no TLS'}`
+                : '',
               replyCell(a),
-              a.result,
-              a.category,
+              a.category ? `${a.result}\n(${a.category})` : a.result,
               describeHops(a),
             ]),
+            ctx.io.columns,
           ),
         );
       }
@@ -113,9 +144,44 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         table(
           ['time', 'recipient', 'event', 'detail'],
           events.map((e) => [isoTime(e.at), e.recipient, e.type, e.detail ? describeDetail(e.detail) : '']),
+          ctx.io.columns,
         ),
       );
     });
+}
+
+/** Whether (and how) the message was DKIM-signed, read from its stored header block. */
+function describeDkim(signedAt: number | null, headers: Buffer | null, from: string, attempted: boolean): string {
+  if (signedAt !== null && headers) {
+    const signatures = unfoldedHeaders(headers)
+      .filter((h) => h.toLowerCase().startsWith('dkim-signature:'))
+      .map((h) => {
+        const tags = new Map(h.slice(h.indexOf(':') + 1).split(';').map((t) => [t.split('=')[0]!.trim(), t.slice(t.indexOf('=') + 1).replace(/\s/g, '')] as const));
+        return `d=${tags.get('d') ?? '?'} s=${tags.get('s') ?? '?'}${tags.get('a') ? ` (${tags.get('a')})` : ''}`;
+      });
+    if (signatures.length) return `signed ${signatures.join(', ')} at ${isoTime(signedAt)}`;
+  }
+  const domain = from.split('@').pop()?.toLowerCase() ?? '';
+  if (!attempted) return 'not signed yet (signing happens before the first delivery attempt)';
+  return `not signed (no key for ${domain || 'the From domain'}: ferry dkim keygen ${domain || 'DOMAIN'})`;
+}
+
+/** Header lines with their continuation lines joined. */
+function unfoldedHeaders(block: Buffer): string[] {
+  const out: string[] = [];
+  for (const line of block.toString('latin1').split('\r\n')) {
+    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length) out[out.length - 1] += line;
+    else if (line) out.push(line);
+  }
+  return out;
+}
+
+/** The status, and why a waiting recipient waits: "queued (rate limited until 12:03:00 UTC)". */
+function statusCell(r: RecipientRow, now: number): string {
+  if (r.status !== 'queued' && r.status !== 'deferred') return r.status;
+  if (r.leaseUntil !== null && r.leaseUntil > now) return `${r.status} (in flight)`;
+  if (r.waitReason && r.nextAttemptAt !== null && r.nextAttemptAt > now) return `${r.status} (${waitingUntil(r.waitReason, r.nextAttemptAt, now)})`;
+  return r.status;
 }
 
 /** The attempt's reply (or error), and the recipient's own RCPT reply when that is another one. */

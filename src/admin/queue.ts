@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
-import { createQueueAdminRepo, PENDING_STATES, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
+import { createQueueAdminRepo, PENDING_STATES, type DestinationSummary, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
+import { RATE_LIMITED } from '../store/recipients-repo.js';
 import type { CliContext } from './context.js';
-import { isoTime, json, table } from './format.js';
+import { isoTime, json, table, waitingUntil } from './format.js';
 
 export const PURGE_REASON = 'purged by admin';
 
@@ -34,6 +35,8 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
               inFlight: r.inFlight,
               oldestMessageAt: isoTime(r.oldestCreatedAt),
               nextAttemptAt: r.nextAttemptAt === null ? null : isoTime(r.nextAttemptAt),
+              rateLimited: r.rateLimited,
+              rateLimitedUntil: r.rateLimitedUntil === null ? null : isoTime(r.rateLimitedUntil),
             })),
           ),
         );
@@ -58,8 +61,9 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
             r.deferred,
             r.inFlight,
             `${isoTime(r.oldestCreatedAt)} (${ago(now - r.oldestCreatedAt)} ago)`,
-            r.nextAttemptAt === null ? '' : r.nextAttemptAt <= now ? 'now' : `${isoTime(r.nextAttemptAt)} (in ${ago(r.nextAttemptAt - now)})`,
+            nextCell(r, now),
           ]),
+          ctx.io.columns,
         ),
       );
       ctx.io.stdout.write(
@@ -123,6 +127,13 @@ function selector(id: string | undefined, opts: { domain?: string | undefined; a
     return { domain: opts.domain.toLowerCase() };
   }
   return { all: true };
+}
+
+/** When the destination's next try is, and why it waits when its rate budget holds it back. */
+function nextCell(r: DestinationSummary, now: number): string {
+  const next = r.nextAttemptAt === null ? '' : r.nextAttemptAt <= now ? 'now' : `${isoTime(r.nextAttemptAt)} (in ${ago(r.nextAttemptAt - now)})`;
+  if (r.rateLimited === 0 || r.rateLimitedUntil === null) return next;
+  return `${next}\n${r.rateLimited} ${waitingUntil(RATE_LIMITED, r.rateLimitedUntil, now)}`;
 }
 
 /** 90061000 → "1d 1h"; short, for people. */

@@ -3,6 +3,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
+import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 import { prepareDataDir } from '../ops/data-dir.js';
 import { lockDataDir } from '../ops/data-dir-lock.js';
@@ -63,13 +64,15 @@ export function registerStartCommand(
     await ferry.start();
     claimPidFile(ferry, pidFile);
     let reloading: Promise<void> = Promise.resolve();
+    let reloads = 0;
     await new Promise<void>((resolve) => {
       let stopping = false;
       running = (signal) => {
         if (signal === 'SIGHUP') {
           if (stopping) return;
           ferry.logger.info({ signal }, 'signal received, reloading the configuration');
-          reloading = reloading.then(() => reload(ferry, ctx));
+          const seq = ++reloads;
+          reloading = reloading.then(() => reload(ferry, ctx, config.dataDir, seq));
           return;
         }
         if (stopping) {
@@ -107,19 +110,30 @@ export function registerStartCommand(
   }
 }
 
-async function reload(ferry: Ferry, ctx: CliContext): Promise<void> {
+/** Reloads the configuration; `seq` numbers this reload in its report (dataDir/reload.json). */
+async function reload(ferry: Ferry, ctx: CliContext, dataDir: string, seq: number): Promise<void> {
+  const report = (r: { ok: boolean; error: string | null; applied: string[]; restartNeeded: string[] }): void => {
+    const file = reloadReportPath(dataDir);
+    try {
+      writeReloadReport(file, { pid: process.pid, seq, at: new Date(ctx.clock.now()).toISOString(), ...r });
+    } catch (err) {
+      ferry.logger.warn({ err: errorMessage(err), file }, 'cannot write the reload report: `ferry reload` will not see the result');
+    }
+  };
   let next: Config;
   try {
     next = ctx.reloadConfig ? ctx.reloadConfig() : ctx.config();
   } catch (err) {
     ferry.metrics.reloaded(false);
     ferry.logger.error({ err: errorMessage(err) }, `config reload refused, the running configuration stays: ${errorMessage(err)}`);
+    report({ ok: false, error: errorMessage(err), applied: [], restartNeeded: [] });
     return;
   }
   try {
-    await ferry.reload(next);
+    report(await ferry.reload(next));
   } catch (err) {
     ferry.logger.error({ err }, 'config reload failed');
+    report({ ok: false, error: errorMessage(err), applied: [], restartNeeded: [] });
   }
 }
 

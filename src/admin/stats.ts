@@ -54,7 +54,7 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
       const out = ctx.io.stdout;
       out.write(`Since ${report.since} (${opts.since}): ${messages} message${messages === 1 ? '' : 's'} accepted\n\n`);
       out.write('Recipients of those messages, by status now\n');
-      out.write(table(['status', 'recipients'], Object.entries(report.recipients).map(([s, n]) => [s, n])));
+      out.write(table(['status', 'recipients'], Object.entries(report.recipients).map(([s, n]) => [s, n]), ctx.io.columns));
       out.write(
         `delivery rate: ${report.deliveryRate === null ? 'n/a (nothing finished yet)' : `${(report.deliveryRate * 100).toFixed(1)}%`}` +
           ` (delivered / delivered + bounced + expired)\n`,
@@ -62,11 +62,11 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
       const a = report.attempts;
       out.write(`attempts in the window: ${['delivered', 'deferred', 'bounced', 'expired'].map((k) => `${k} ${a[k] ?? 0}`).join(', ')}\n\n`);
       out.write('Top bounce categories (bounced, expired, dropped)\n');
-      out.write(report.topBounceCategories.length ? table(['category', 'recipients'], report.topBounceCategories.map((c) => [c.category, c.count])) : '  none\n');
+      out.write(report.topBounceCategories.length ? table(['category', 'recipients'], report.topBounceCategories.map((c) => [c.category, c.count]), ctx.io.columns) : '  none\n');
       out.write('\nDestinations with the most deferrals and bounces\n');
       out.write(
         report.problemDestinations.length
-          ? table(['destination', 'deferred', 'bounced'], report.problemDestinations.map((d) => [d.domain, d.deferred, d.bounced]))
+          ? table(['destination', 'deferred', 'bounced'], report.problemDestinations.map((d) => [d.domain, d.deferred, d.bounced]), ctx.io.columns)
           : '  none\n',
       );
       out.write(`\nQueue now: ${report.queue.queued} queued, ${report.queue.deferred} deferred\n`);

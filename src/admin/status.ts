@@ -32,8 +32,10 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
     .command('status')
     .description('is the relay running: process, listeners, health, queue size, last delivery, version')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
+    .option('--health', 'only ask the relay\'s /readyz at the configured http.listen: exit 0 when ready (container health checks)')
+    .action(async (opts: { json?: boolean; health?: boolean }) => {
       const config = ctx.config();
+      if (opts.health) return health(config.http.listen, ctx);
       const now = ctx.clock.now();
       const pidFile = pidFilePath(config.dataDir);
       const pid = readPidFile(pidFile);
@@ -106,6 +108,15 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       if (!integrity.ok) throw corruptionError(dbFile, `quick_check: ${integrity.problems.join('; ')}`);
       if (!running) throw new FerryError('FERRY_ERR_NOT_FOUND', 'the relay is not running');
     });
+}
+
+/** `status --health`: one request, no database, no pid file; the port is the configured one. */
+async function health(listen: string | null, ctx: CliContext): Promise<void> {
+  if (!listen) throw new FerryError('FERRY_ERR_CONFIG', '--health needs the HTTP endpoint: http.listen (or FERRY_HTTP_LISTEN) is off');
+  const probe = await probeHttp(listen);
+  if (probe.error) throw new FerryError('FERRY_ERR_NOT_FOUND', `no relay answers at ${probe.url}: ${probe.error}`);
+  if (!probe.ready) throw new FerryError('FERRY_ERR_NOT_FOUND', `not ready at ${probe.url}: ${probe.failing.join(', ') || 'unknown'}`);
+  ctx.io.stdout.write(`ready at ${probe.url}\n`);
 }
 
 async function probeHttp(listen: string): Promise<Probe> {

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
 import { SUPPRESSION_SOURCES, type SuppressionFilter, type SuppressionRow } from '../store/suppressions-repo.js';
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, jsonEntry } from '../suppress/csv.js';
@@ -61,6 +62,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
             r.hits,
             ...(scoped ? [r.scope ?? '(all)'] : []),
           ]),
+          ctx.io.columns,
         ),
       );
       if (rows.length === limit) {
@@ -99,7 +101,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
         return;
       }
       out.write(`\nmessages dropped (newest first${drops.length === 50 ? ', the last 50' : ''})\n`);
-      out.write(table(['time', 'queue id', 'sender', 'recipient', 'user'], drops.map((d) => [isoTime(d.at), d.messageId, d.sender === '' ? '<>' : d.sender, d.recipient, d.username])));
+      out.write(table(['time', 'queue id', 'sender', 'recipient', 'user'], drops.map((d) => [isoTime(d.at), d.messageId, d.sender === '' ? '<>' : d.sender, d.recipient, d.username]), ctx.io.columns));
     });
 
   cmd
@@ -172,25 +174,30 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
 
   cmd
     .command('import <file>')
-    .description('import a CSV file with a header line: address[,reason,category,expires,user]')
+    .description('import a CSV file with a header line (address[,reason,category,expires,user]) or a plain list, one address per line; "-" reads standard input. Exit 1 when rows were skipped (the others are imported)')
     .action(async (file: string) => {
-      let size: number;
-      try {
-        size = statSync(file).size;
-      } catch (err) {
-        throw new FerryError('FERRY_ERR_NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+      const fromStdin = file === '-';
+      const name = fromStdin ? '<stdin>' : file;
+      let size = 0;
+      if (!fromStdin) {
+        try {
+          size = statSync(file).size;
+        } catch (err) {
+          throw new FerryError('FERRY_ERR_NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+        }
       }
-      const bar = ctx.io.isTTY
+      const bar = ctx.io.isTTY && !fromStdin
         ? new cliProgress.SingleBar({ stream: ctx.io.stderr as NodeJS.WriteStream, format: 'importing [{bar}] {percentage}% | {value}/{total} bytes', hideCursor: true }, cliProgress.Presets.shades_classic)
         : null;
       bar?.start(size, 0);
       let last = 0;
+      let result: { imported: number; skipped: number };
       try {
-        const result = await importSuppressions({
+        result = await importSuppressions({
           repo: list().repo,
-          input: createReadStream(file, { highWaterMark: 1 << 20 }),
+          input: fromStdin ? (ctx.io.stdin as Readable) : createReadStream(file, { highWaterMark: 1 << 20 }),
           clock: ctx.clock,
-          onBadRow: (line, problem) => ctx.io.stderr.write(`${file}:${line}: skipped: ${problem}\n`),
+          onBadRow: (line, problem) => ctx.io.stderr.write(`${name}:${line}: skipped: ${problem}\n`),
           onProgress: bar
             ? (bytes) => {
                 if (bytes - last >= 256 * 1024 || bytes === size) {
@@ -202,11 +209,15 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
         });
         bar?.update(size);
         bar?.stop();
-        ctx.io.stdout.write(`imported ${result.imported}, skipped ${result.skipped}\n`);
       } catch (err) {
         bar?.stop();
-        if (err instanceof FerryError) throw new FerryError(err.code, `${file}: ${err.message}`, { cause: err });
+        if (err instanceof FerryError) throw new FerryError(err.code, `${name}: ${err.message}`, { cause: err });
         throw err;
+      }
+      ctx.io.stdout.write(`imported ${result.imported}, skipped ${result.skipped}\n`);
+      // The good rows are in; a script still has to notice the ones that were not.
+      if (result.skipped > 0) {
+        throw new FerryError('FERRY_ERR_IMPORT_SKIPPED', `${name}: ${result.skipped} row${result.skipped === 1 ? '' : 's'} skipped (listed above); the other ${result.imported} were imported`);
       }
     });
 

@@ -86,6 +86,7 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
               isoTime(u.createdAt),
             ];
           }),
+          ctx.io.columns,
         ),
       );
     });

@@ -46,8 +46,15 @@ export interface EventListFilter {
   type?: string | undefined;
   afterId?: number | undefined;
   messageId?: string | undefined;
+  /** Only events older than this id (keyset paging, newest first). */
+  beforeId?: number | undefined;
+  /** 'asc' (default): oldest first, for followers; 'desc': newest first, for people. */
+  order?: 'asc' | 'desc' | undefined;
   limit: number;
 }
+
+/** Counting what is left beyond a page stops here ("100000+ more"): a count is never a full scan. */
+export const MORE_COUNT_CAP = 100_000;
 
 /** The only code that knows the SQL of the `events` table (an append-only log). */
 export function createEventsRepo(db: Db) {
@@ -72,28 +79,43 @@ export function createEventsRepo(db: Db) {
       return (byMessage.all(messageId) as RawEvent[]).map(fromRaw);
     },
     list(filter: EventListFilter): EventRow[] {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.since !== undefined) {
-        where.push('at >= ?');
-        params.push(filter.since);
-      }
-      if (filter.type) {
-        where.push('type = ?');
-        params.push(filter.type);
-      }
-      if (filter.afterId !== undefined) {
-        where.push('id > ?');
-        params.push(filter.afterId);
-      }
-      if (filter.messageId) {
-        where.push('message_id = ?');
-        params.push(filter.messageId);
-      }
-      const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+      const { where, params } = conditions(filter);
+      const sql = `SELECT * FROM events ${where} ORDER BY id ${filter.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`;
       return (db.prepare(sql).all(...params, filter.limit) as RawEvent[]).map(fromRaw);
     },
+    /** How many events match the filter (at most MORE_COUNT_CAP + 1): what is beyond a page. */
+    count(filter: Omit<EventListFilter, 'limit' | 'order'>): number {
+      const { where, params } = conditions(filter);
+      const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events ${where} LIMIT ?)`;
+      return (db.prepare(sql).get(...params, MORE_COUNT_CAP + 1) as { n: number }).n;
+    },
   };
+}
+
+function conditions(filter: Omit<EventListFilter, 'limit' | 'order'>): { where: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.since !== undefined) {
+    where.push('at >= ?');
+    params.push(filter.since);
+  }
+  if (filter.type) {
+    where.push('type = ?');
+    params.push(filter.type);
+  }
+  if (filter.afterId !== undefined) {
+    where.push('id > ?');
+    params.push(filter.afterId);
+  }
+  if (filter.beforeId !== undefined) {
+    where.push('id < ?');
+    params.push(filter.beforeId);
+  }
+  if (filter.messageId) {
+    where.push('message_id = ?');
+    params.push(filter.messageId);
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 export type EventsRepo = ReturnType<typeof createEventsRepo>;

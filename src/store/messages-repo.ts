@@ -88,6 +88,8 @@ export interface MessageListFilter {
   status?: string | undefined;
   since?: number | undefined;
   recipient?: string | undefined;
+  /** Only messages older than this one (keyset paging by accepted time, then id). */
+  before?: { createdAt: number; id: string } | undefined;
   limit: number;
 }
 
@@ -136,30 +138,18 @@ export function createMessagesRepo(db: Db) {
     },
     /** Messages newest first, optionally only those with a recipient matching the filter. */
     list(filter: MessageListFilter): MessageSummary[] {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.since !== undefined) {
-        where.push('m.created_at >= ?');
-        params.push(filter.since);
-      }
-      if (filter.status || filter.recipient) {
-        const sub: string[] = ['r.message_id = m.id'];
-        if (filter.status) {
-          sub.push('r.status = ?');
-          params.push(filter.status);
-        }
-        if (filter.recipient) {
-          sub.push('r.address = ?');
-          params.push(filter.recipient.toLowerCase());
-        }
-        where.push(`EXISTS (SELECT 1 FROM recipients r WHERE ${sub.join(' AND ')})`);
-      }
+      const { where, params } = listConditions(filter);
       const sql = `SELECT ${SUMMARY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM messages m
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.created_at DESC, m.id DESC LIMIT ?`;
+        ${where} ORDER BY m.created_at DESC, m.id DESC LIMIT ?`;
       return (db.prepare(sql).all(...params, filter.limit) as RawRow[]).map((r) => {
         const { body: _b, headers: _h, ...rest } = fromRaw(r);
         return rest;
       });
+    },
+    /** How many messages match the filter, counting no further than `cap` + 1. */
+    count(filter: Omit<MessageListFilter, 'limit'>, cap: number): number {
+      const { where, params } = listConditions(filter);
+      return (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m ${where} LIMIT ?)`).get(...params, cap + 1) as { n: number }).n;
     },
     /** (id, file) of every message whose body is a spool file; finished: no recipient can be delivered again. */
     spoolFiles(): { id: string; file: string; finished: boolean }[] {
@@ -185,6 +175,32 @@ export function createMessagesRepo(db: Db) {
       return (signedAt.get(id) as { signed_at: number | null } | undefined)?.signed_at ?? null;
     },
   };
+}
+
+function listConditions(filter: Omit<MessageListFilter, 'limit'>): { where: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.since !== undefined) {
+    where.push('m.created_at >= ?');
+    params.push(filter.since);
+  }
+  if (filter.before) {
+    where.push('(m.created_at < ? OR (m.created_at = ? AND m.id < ?))');
+    params.push(filter.before.createdAt, filter.before.createdAt, filter.before.id);
+  }
+  if (filter.status || filter.recipient) {
+    const sub: string[] = ['r.message_id = m.id'];
+    if (filter.status) {
+      sub.push('r.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.recipient) {
+      sub.push('r.address = ?');
+      params.push(filter.recipient.toLowerCase());
+    }
+    where.push(`EXISTS (SELECT 1 FROM recipients r WHERE ${sub.join(' AND ')})`);
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 export type MessagesRepo = ReturnType<typeof createMessagesRepo>;

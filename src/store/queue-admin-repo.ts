@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { createEventsRepo } from './events-repo.js';
-import { createRecipientsRepo } from './recipients-repo.js';
+import { createRecipientsRepo, RATE_LIMITED } from './recipients-repo.js';
 
 /**
  * The admin's view of the queue (`ferry queue ...`): what waits per destination, making waiting
@@ -23,6 +23,9 @@ export interface DestinationSummary {
   oldestCreatedAt: number;
   /** the earliest next attempt of a recipient not in flight; null when all are in flight */
   nextAttemptAt: number | null;
+  /** recipients handed back to wait for the destination's rate budget, and when the first may go */
+  rateLimited: number;
+  rateLimitedUntil: number | null;
 }
 
 export interface QueueSelector {
@@ -54,6 +57,8 @@ interface RawSummary {
   in_flight: number;
   oldest: number;
   next_at: number | null;
+  held: number;
+  held_until: number | null;
 }
 
 export function createQueueAdminRepo(db: Db) {
@@ -68,6 +73,7 @@ export function createQueueAdminRepo(db: Db) {
       params.domain = filter.domain.toLowerCase();
     }
     const inFlight = 'COALESCE(r.lease_until, 0) > @now';
+    const held = `r.wait_reason = '${RATE_LIMITED}' AND r.next_attempt_at > @now AND NOT (${inFlight})`;
     if (filter.state === 'in-flight') conds.push(inFlight);
     else if (filter.state) {
       conds.push(`r.status = @state AND NOT (${inFlight})`);
@@ -80,7 +86,9 @@ export function createQueueAdminRepo(db: Db) {
            SUM(CASE WHEN r.status = 'deferred' AND NOT (${inFlight}) THEN 1 ELSE 0 END) AS deferred,
            SUM(CASE WHEN ${inFlight} THEN 1 ELSE 0 END) AS in_flight,
            MIN(r.created_at) AS oldest,
-           MIN(CASE WHEN NOT (${inFlight}) THEN r.next_attempt_at END) AS next_at
+           MIN(CASE WHEN NOT (${inFlight}) THEN r.next_attempt_at END) AS next_at,
+           SUM(CASE WHEN ${held} THEN 1 ELSE 0 END) AS held,
+           MIN(CASE WHEN ${held} THEN r.next_attempt_at END) AS held_until
          FROM recipients r
          WHERE ${conds.join(' AND ')}
          GROUP BY r.domain
@@ -94,6 +102,8 @@ export function createQueueAdminRepo(db: Db) {
       inFlight: r.in_flight,
       oldestCreatedAt: r.oldest,
       nextAttemptAt: r.next_at,
+      rateLimited: r.held,
+      rateLimitedUntil: r.held_until,
     }));
   }
 

@@ -3,6 +3,9 @@ import { sourcesOf } from '../core/status.js';
 import { FerryError } from '../core/errors.js';
 import { relaxedDurability, type Db } from './db.js';
 
+/** The wait reason of a recipient handed back to wait for its destination's rate budget. */
+export const RATE_LIMITED = 'rate limited';
+
 export interface RecipientRow {
   id: number;
   messageId: string;
@@ -28,6 +31,8 @@ export interface RecipientRow {
   dsnOrcpt: string | null;
   /** When a delay DSN was recorded for this recipient; null: none yet. */
   dsnDelayAt: number | null;
+  /** Why a waiting recipient is held back until nextAttemptAt (e.g. "rate limited"); null otherwise. */
+  waitReason: string | null;
 }
 
 interface RawRecipient {
@@ -52,6 +57,7 @@ interface RawRecipient {
   dsn_notify?: string | null;
   dsn_orcpt?: string | null;
   dsn_delay_at?: number | null;
+  wait_reason?: string | null;
 }
 
 function fromRaw(r: RawRecipient): RecipientRow {
@@ -77,6 +83,7 @@ function fromRaw(r: RawRecipient): RecipientRow {
     dsnNotify: r.dsn_notify ? r.dsn_notify.split(',') : null,
     dsnOrcpt: r.dsn_orcpt ?? null,
     dsnDelayAt: r.dsn_delay_at ?? null,
+    waitReason: r.wait_reason ?? null,
   };
 }
 
@@ -131,7 +138,7 @@ export function createRecipientsRepo(db: Db) {
      ORDER BY next_attempt_at LIMIT @limit`,
   );
   const lease = db.prepare(
-    'UPDATE recipients SET lease_until = @until, lease_owner = @owner, next_attempt_at = @until WHERE id = @id',
+    'UPDATE recipients SET lease_until = @until, lease_owner = @owner, next_attempt_at = @until, wait_reason = NULL WHERE id = @id',
   );
   const claim = db.transaction((now: number, until: number, owner: string, limit: number) => {
     const rows = (due.all({ now, limit }) as RawRecipient[]).map(fromRaw);
@@ -142,10 +149,10 @@ export function createRecipientsRepo(db: Db) {
     return rows;
   });
   const release = db.prepare(
-    "UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at WHERE id = @id AND status IN ('queued','deferred')",
+    "UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at, wait_reason = @reason WHERE id = @id AND status IN ('queued','deferred')",
   );
-  const releaseMany = db.transaction((items: { id: number; at: number }[]) => {
-    for (const i of items) release.run(i);
+  const releaseMany = db.transaction((items: { id: number; at: number; reason?: string | null }[]) => {
+    for (const i of items) release.run({ id: i.id, at: i.at, reason: i.reason ?? null });
   });
   // Rows the throttle handed back (queued: never attempted, not leased, due later) become due
   // now: the limits changed, so they are scheduled again under the new ones.
@@ -168,6 +175,9 @@ export function createRecipientsRepo(db: Db) {
   const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
+  // A category says why mail did not go: a delivered recipient keeps none from earlier deferrals.
+  const categoryOn = (to: RecipientStatus): string => (to === 'delivered' ? '@category' : 'COALESCE(@category, category)');
+
   function changeStatement(to: RecipientStatus) {
     let stmt = changeStatements.get(to);
     if (!stmt) {
@@ -176,7 +186,7 @@ export function createRecipientsRepo(db: Db) {
         `UPDATE recipients SET status = @status, updated_at = @at, next_attempt_at = @nextAttemptAt, lease_until = NULL, lease_owner = NULL,
            attempts = attempts + @attempted,
            last_code = COALESCE(@code, last_code), last_enhanced = COALESCE(@enhanced, last_enhanced),
-           last_reply = COALESCE(@reply, last_reply), category = COALESCE(@category, category),
+           last_reply = COALESCE(@reply, last_reply), category = ${categoryOn(to)},
            mx_host = COALESCE(@mxHost, mx_host), remote_ip = COALESCE(@remoteIp, remote_ip),
            tls_protocol = COALESCE(@tlsProtocol, tls_protocol), tls_cipher = COALESCE(@tlsCipher, tls_cipher)
          WHERE id = @id AND status IN (${from || "''"})`,
@@ -219,10 +229,10 @@ export function createRecipientsRepo(db: Db) {
     },
     /** Gives a claimed recipient back, due at `at` (no attempt counted). */
     release(id: number, at: number): void {
-      release.run({ id, at });
+      release.run({ id, at, reason: null });
     },
-    /** Gives claimed recipients back, each due at its own time, in one transaction. */
-    releaseMany(items: { id: number; at: number }[]): void {
+    /** Gives claimed recipients back, each due at its own time (and why it waits), in one transaction. */
+    releaseMany(items: { id: number; at: number; reason?: string | null }[]): void {
       if (items.length) releaseMany(items);
     },
     /** Never-attempted recipients waiting for budget are due now (after a limits change). Returns how many. */

@@ -29,7 +29,8 @@ export interface ImportResult {
 }
 
 /**
- * Imports a CSV file with a header line naming its columns (`address[,reason,category,expires,user]`).
+ * Imports a CSV file with a header line naming its columns (`address[,reason,category,expires,user]`),
+ * or a plain list of addresses, one per line (recognised by a first line that is an address).
  * Rows are parsed as a stream and staged; nothing is visible until every row has been read, then all
  * of them are applied in one transaction. A row that cannot be used is reported and skipped; a file
  * without a usable header is refused (FERRY_ERR_NOT_FOUND: no header line found) and changes nothing.
@@ -79,11 +80,13 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
   const handle = (item: { record: string[]; info: { lines: number } }): void => {
     const { record, info } = item;
     if (!columns) {
-      columns = readHeader(record, info.lines);
-      width = record.length;
+      // A plain list, one address per line: the first line is an address, not a header.
+      const plain = record.length === 1 && !(IMPORT_COLUMNS as readonly string[]).includes(record[0]!.toLowerCase()) && suppressionKey(record[0]!) !== null;
+      columns = plain ? { address: 0 } : readHeader(record, info.lines);
+      width = plain ? 1 : record.length;
       for (const [line, why] of heldReports ?? []) bad(line, why);
       heldReports = null;
-      return;
+      if (!plain) return;
     }
     if (record.length > width) {
       skipped++;

@@ -7,7 +7,7 @@ import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply
 import type { Spool } from '../spool/spool.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
+import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './scheduler.js';
 
 /** The message as it will be sent: its row, and the header block to send (signed). */
@@ -242,14 +242,15 @@ async function failAllPending(dest: Destination, open: Extract<OpenSessionResult
  * messages and returns the rows to release, so a caller can release many destinations' in one
  * transaction (one commit, not one fsync per destination).
  */
-export function holdBack(dest: Destination, at: number, now: number, gate: DestinationGate): { id: number; at: number }[] {
+export function holdBack(dest: Destination, at: number, now: number, gate: DestinationGate): { id: number; at: number; reason: string }[] {
   const groups = [...dest.pending.values()];
   dest.pending.clear();
   const times = gate.releaseTimes?.(dest.domain, now, groups.length) ?? [];
-  const items: { id: number; at: number }[] = [];
+  const items: { id: number; at: number; reason: string }[] = [];
   groups.forEach((rows, i) => {
     const due = Math.max(at, times[i] ?? at);
-    for (const r of rows) items.push({ id: r.id, at: due });
+    // Recorded on the row so `messages show` and `queue list` can say why it waits.
+    for (const r of rows) items.push({ id: r.id, at: due, reason: RATE_LIMITED });
   });
   return items;
 }

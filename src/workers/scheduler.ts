@@ -159,7 +159,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   function dispatch(): void {
     const now = clock.now();
     const gate = opts.gate;
-    const held: { id: number; at: number }[] = [];
+    const held: { id: number; at: number; reason: string }[] = [];
     // A snapshot, and destinations that got a connection move to the back: when connections
     // are scarce (global or a shared MX-group cap), every destination gets its turn.
     for (const d of [...destinations.values()]) {

@@ -57,8 +57,8 @@ t.test('events list: filters, table and JSON', async (t) => {
   const c = cli(dir);
   t.equal(await c.run('events', 'list', '--json'), 0);
   const all = JSON.parse(c.out()) as { id: number; event: string; queue_id: string; reply: string | null; message_id: string }[];
-  t.same(all.map((e) => [e.id, e.event, e.queue_id]), [[1, 'queued', 'OLD'], [2, 'queued', 'NEW'], [3, 'bounced', 'NEW']]);
-  t.match(all[2], { recipient: 'new@x.test', status: 'bounced', category: 'user_unknown', reply: '550 5.1.1 no such user', message_id: '<NEW@sender.test>' });
+  t.same(all.map((e) => [e.id, e.event, e.queue_id]), [[3, 'bounced', 'NEW'], [2, 'queued', 'NEW'], [1, 'queued', 'OLD']], 'newest first');
+  t.match(all[0], { recipient: 'new@x.test', status: 'bounced', category: 'user_unknown', reply: '550 5.1.1 no such user', message_id: '<NEW@sender.test>' });
 
   c.reset();
   t.equal(await c.run('events', 'list', '--type', 'bounced'), 0);

@@ -65,8 +65,8 @@ t.test('list: counts per destination, oldest message, next attempt; filters; jso
 
   const rows = JSON.parse(await run(cli, 'queue', 'list', '--json'));
   t.same(rows, [
-    { domain: 'a.test', queued: 2, deferred: 1, inFlight: 1, oldestMessageAt: '2026-01-15T11:00:00Z', nextAttemptAt: '2026-01-15T11:00:00Z' },
-    { domain: 'b.test', queued: 0, deferred: 1, inFlight: 0, oldestMessageAt: '2026-01-15T11:50:00Z', nextAttemptAt: '2026-01-15T13:00:00Z' },
+    { domain: 'a.test', queued: 2, deferred: 1, inFlight: 1, oldestMessageAt: '2026-01-15T11:00:00Z', nextAttemptAt: '2026-01-15T11:00:00Z', rateLimited: 0, rateLimitedUntil: null },
+    { domain: 'b.test', queued: 0, deferred: 1, inFlight: 0, oldestMessageAt: '2026-01-15T11:50:00Z', nextAttemptAt: '2026-01-15T13:00:00Z', rateLimited: 0, rateLimitedUntil: null },
   ]);
 
   const text = await run(cli, 'queue', 'list');

@@ -186,7 +186,12 @@ t.test('import with bad rows (reported by line number), export, re-import', asyn
       'four@example.com,x,manual,next week',
     ].join('\r\n') + '\r\n',
   );
-  let r = await cli.run('suppressions', 'import', file);
+  const [o, e] = [cli.out().length, cli.err().length];
+  await t.rejects(cli.run('suppressions', 'import', file), {
+    code: 'FERRY_ERR_IMPORT_SKIPPED',
+    message: `${file}: 3 rows skipped (listed above); the other 3 were imported`,
+  }, 'skipped rows fail the command (exit 1), after importing the good ones');
+  let r = { out: cli.out().slice(o), err: cli.err().slice(e) };
   t.equal(r.out, 'imported 3, skipped 3\n');
   t.equal(
     r.err,
