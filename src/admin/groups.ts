@@ -11,6 +11,7 @@ import { registerStatusCommand } from './status.js';
 import { registerBackupCommand } from './backup.js';
 import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
+import { registerAdminsCommands } from './admins.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -25,4 +26,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerBackupCommand,
   registerReloadCommand,
   (program, ctx) => registerBouncesCommands(program, ctx.io),
+  registerAdminsCommands,
 ];

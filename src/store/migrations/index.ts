@@ -8,7 +8,8 @@ import { migration006 } from './006-webhooks.js';
 import { migration007 } from './007-ops-indexes.js';
 import { migration008 } from './008-dsn-outbox.js';
 import { migration009 } from './009-rcpt-reply.js';
+import { migration012 } from './012-console.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009, migration012];
 export type { Migration };
