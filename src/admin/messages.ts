@@ -86,7 +86,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       out.write(
         table(
           ['recipient', 'status', 'attempts', 'next attempt', 'last reply', 'category'],
-          recipients.map((r) => [r.address, r.status, r.attempts, isoTime(r.nextAttemptAt), r.lastReply, r.category]),
+          recipients.map((r) => [r.address, r.complainedAt === null ? r.status : `spam (${r.status}, complaint ${isoTime(r.complainedAt)})`, r.attempts, isoTime(r.nextAttemptAt), r.lastReply, r.complainedAt === null ? r.category : 'complaint']),
         ),
       );
       if (attempts.length > 0) {

@@ -268,6 +268,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Metrics (/metrics) and health (/healthz, /readyz) endpoint; loopback by default; null: off. */
       listen: hostPort.nullable().default('127.0.0.1:8025'),
+      /** The web console at / (accounts: `ferry admins add`); false: only the operator endpoints. */
+      console: z.boolean().default(true),
+      /** Believe X-Forwarded-For/-Proto: only when a reverse proxy on this host is the sole client. */
+      trustProxy: z.boolean().default(false),
     })
     .prefault({}),
   disk: z

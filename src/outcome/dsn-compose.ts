@@ -26,6 +26,8 @@ export interface DsnRecipient {
   suppressedAt?: number | null;
   /** Expired because this relay lost the message's stored body (a disk fault), not for time. */
   bodyLost?: boolean;
+  /** Expired because an admin purged it from the queue (console), not for time. */
+  purged?: boolean;
 }
 
 export interface DsnOriginal {
@@ -99,6 +101,9 @@ export function explain(r: DsnRecipient, maxAgeHours: number): string {
   }
   if (r.bodyLost) {
     return 'the relay lost its stored copy of your message before it could be delivered (a fault on our side, not the recipient\'s): please send it again.';
+  }
+  if (r.purged) {
+    return `the relay's administrator removed your message from the delivery queue before it could be delivered${r.reply ? ` (last reply: ${r.reply})` : ''}: contact them, or send it again later.`;
   }
   const words = CATEGORY_WORDS[r.category ?? 'other'] ?? CATEGORY_WORDS.other!;
   if (r.kind === 'expired') {
@@ -230,7 +235,7 @@ function deliveryStatus(input: DsnInput): string {
       f.push(fold(`Diagnostic-Code: ${smtp ? 'smtp' : 'X-Ferry'}; ${ascii(r.reply)}`));
     }
     if (r.lastAttemptAt) f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptAt)}`);
-    if (r.kind === 'expired' && !r.bodyLost) f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
+    if (r.kind === 'expired' && !r.bodyLost && !r.purged) f.push(`Will-Retry-Until: ${rfc5322Date(o.arrivalAt + input.maxAgeHours * 3_600_000)}`);
     if (r.category) f.push(`X-Ferry-Category: ${r.category}`);
     blocks.push(f.join('\r\n'));
   }
@@ -243,7 +248,7 @@ export function composeDsn(input: DsnInput): ComposedDsn {
   const allDropped = input.recipients.every((r) => r.kind === 'dropped');
   const subject = allDropped
     ? 'Undelivered Mail: recipient on the suppression list'
-    : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost)
+    : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost && !r.purged)
       ? 'Undelivered Mail: delivery time expired'
       : 'Undelivered Mail Returned to Sender';
   const fullSubject = o.subject ? `${subject}: ${o.subject}` : subject;

@@ -22,6 +22,8 @@ export interface RecipientRow {
   remoteIp: string | null;
   tlsProtocol: string | null;
   tlsCipher: string | null;
+  /** When the recipient's provider reported the delivered message as spam (ARF); null: never. */
+  complainedAt: number | null;
 }
 
 interface RawRecipient {
@@ -43,6 +45,7 @@ interface RawRecipient {
   remote_ip: string | null;
   tls_protocol: string | null;
   tls_cipher: string | null;
+  complained_at?: number | null;
 }
 
 function fromRaw(r: RawRecipient): RecipientRow {
@@ -65,6 +68,7 @@ function fromRaw(r: RawRecipient): RecipientRow {
     remoteIp: r.remote_ip,
     tlsProtocol: r.tls_protocol,
     tlsCipher: r.tls_cipher,
+    complainedAt: r.complained_at ?? null,
   };
 }
 
@@ -141,6 +145,7 @@ export function createRecipientsRepo(db: Db) {
      WHERE lease_owner = @owner AND status IN ('queued','deferred')`,
   );
   const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
+  const complained = db.prepare('UPDATE recipients SET complained_at = coalesce(complained_at, ?) WHERE id = ?');
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
   function changeStatement(to: RecipientStatus) {
@@ -205,6 +210,13 @@ export function createRecipientsRepo(db: Db) {
     /** The earliest time something becomes due, or null when nothing waits. */
     nextDueAt(): number | null {
       return (nextDue.get() as { t: number | null }).t;
+    },
+    /**
+     * The recipient's provider reported the message as spam: its state shows "spam" from now on
+     * (the first complaint's time is kept). Not a status change: delivered stays delivered.
+     */
+    markComplained(id: number, at: number): void {
+      complained.run(at, id);
     },
     /**
      * The one place a recipient's status changes after intake. The SQL only matches rows in a

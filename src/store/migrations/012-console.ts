@@ -15,7 +15,9 @@ import type { Migration } from './types.js';
  *
  * `stats_hourly`: counts per hour and destination domain, kept by a trigger on the event log so
  * the dashboard reads at most 720 rows per series instead of grouping millions of events. The
- * row with domain '*' is the total over all domains. Backfilled from the last 31 days of events.
+ * row with domain '*' is the total over all domains. `stats_categories_hourly` likewise counts
+ * the categories of bounced, dropped and expired recipients. Both backfilled from the last 31
+ * days of events.
  */
 export const migration012: Migration = {
   version: 12,
@@ -61,6 +63,26 @@ export const migration012: Migration = {
         bounced = bounced + excluded.bounced, dropped = dropped + excluded.dropped,
         expired = expired + excluded.expired, complained = complained + excluded.complained;
     END;
+
+    CREATE TABLE stats_categories_hourly (
+      hour      INTEGER NOT NULL,
+      category  TEXT NOT NULL,
+      n         INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (hour, category)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER events_stats_categories AFTER INSERT ON events
+    WHEN NEW.type IN ('bounced','dropped','expired') AND NEW.recipient IS NOT NULL
+    BEGIN
+      INSERT INTO stats_categories_hourly (hour, category, n) VALUES (NEW.at / 3600000, coalesce(NEW.category, 'other'), 1)
+      ON CONFLICT (hour, category) DO UPDATE SET n = n + 1;
+    END;
+
+    INSERT INTO stats_categories_hourly (hour, category, n)
+    SELECT at / 3600000, coalesce(category, 'other'), COUNT(*) FROM events
+    WHERE at >= (SELECT coalesce(max(at), 0) FROM events) - 31 * 86400000
+      AND type IN ('bounced','dropped','expired') AND recipient IS NOT NULL
+    GROUP BY 1, 2;
 
     INSERT INTO stats_hourly (domain, hour, delivered, deferred, bounced, dropped, expired, complained)
     SELECT d, h, SUM(type = 'delivered'), SUM(type = 'deferred'), SUM(type = 'bounced'), SUM(type = 'dropped'), SUM(type = 'expired'), SUM(type = 'complaint')
