@@ -54,6 +54,14 @@ t.test('sessions: login, cookie flags, throttling, logout, removed account', asy
   t.notMatch(setCookie, /Secure/i, 'plain HTTP: no Secure flag');
   t.equal((await sam.get('/')).status, 200);
 
+  const back = client();
+  const form = await back.get('/login?next=%2Fqueue%3Fdomain%3Dx.test');
+  t.match(form.body, /action="\/login\?next=%2Fqueue%3Fdomain%3Dx.test"/, 'the form keeps where the visitor was going');
+  t.equal((await back.request('/login?next=%2Fqueue%3Fdomain%3Dx.test', { form: { username: 'sam', password: 'support-password' } })).location, '/queue?domain=x.test');
+  const offsite = client();
+  await offsite.get('/login');
+  t.equal((await offsite.request('/login?next=%2F%2Fevil.test', { form: { username: 'sam', password: 'support-password' } })).location, '/', 'never to another site');
+
   await sam.post('/logout', {});
   t.equal((await sam.get('/')).status, 303, 'logged out');
 

@@ -143,7 +143,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
     app.get('/console.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(CONSOLE_CSS));
     app.get('/console.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=300').send(CONSOLE_JS));
 
-    app.get('/login', async (req, reply) => html(reply, page(reply, 'login', { title: 'Log in', error: null }, null, 'login')));
+    app.get('/login', async (req, reply) => html(reply, page(reply, 'login', { title: 'Log in', error: null, next: (req.query as Body).next ?? '' }, null, 'login')));
     app.post('/login', { preHandler: app.csrfProtection }, async (req, reply) => {
       const body = (req.body ?? {}) as Body;
       const username = (body.username ?? '').trim();
@@ -151,7 +151,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       if (!result.ok) {
         deps.logger.warn({ username, ip: req.ip, locked: result.locked }, 'console: login failed');
         const error = result.locked ? 'Too many failed logins: wait 15 minutes and try again.' : 'Wrong username or password.';
-        return html(reply.code(result.locked ? 429 : 401), page(reply, 'login', { title: 'Log in', error, username }, null, 'login'));
+        return html(reply.code(result.locked ? 429 : 401), page(reply, 'login', { title: 'Log in', error, username, next: (req.query as Body).next ?? '' }, null, 'login'));
       }
       deps.logger.info({ admin: result.name, role: result.role, ip: req.ip }, 'console: logged in');
       reply.setCookie(SESSION_COOKIE, result.token, COOKIE_OPTS);

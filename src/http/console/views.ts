@@ -33,7 +33,7 @@ const layout = `<!doctype html>
 const login = `<% layout('@layout') %>
 <h1>Log in</h1>
 <% if (it.error) { %><p class="error" role="alert"><%= it.error %></p><% } %>
-<form method="post" action="/login" class="login">
+<form method="post" action="/login<%= it.next ? '?next=' + encodeURIComponent(it.next) : '' %>" class="login">
   <input type="hidden" name="_csrf" value="<%= it.csrf %>">
   <label>Username <input name="username" autocomplete="username" required autofocus value="<%= it.username || '' %>"></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" required></label>

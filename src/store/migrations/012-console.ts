@@ -47,7 +47,8 @@ export const migration012: Migration = {
       complained  INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (domain, hour)
     ) WITHOUT ROWID;
-    CREATE INDEX stats_hourly_hour ON stats_hourly (hour);
+    -- Covering: "the busiest domains of the last 24 hours" reads one index range, no row lookups.
+    CREATE INDEX stats_hourly_hour ON stats_hourly (hour, domain, delivered, deferred, bounced, dropped, expired, complained);
 
     CREATE TRIGGER events_stats_hourly AFTER INSERT ON events
     WHEN NEW.type IN ('delivered','deferred','bounced','dropped','expired','complaint') AND NEW.recipient IS NOT NULL
