@@ -18,7 +18,8 @@ const RECIPIENTS = Number(process.argv[3] ?? 1_000_000);
 const RUNS = Number(process.argv[4] ?? 15);
 const DOMAINS = 2000;
 const DAY = 86_400_000;
-const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-console-'));
+// REUSE_DB=<dir kept by KEEP_DB=1>: time the pages again without seeding again.
+const dir = process.env.REUSE_DB ?? mkdtempSync(join(tmpdir(), 'ferry-bench-console-'));
 const now = Date.now();
 
 function seed() {
@@ -88,13 +89,14 @@ class Client {
 }
 
 try {
-  seed();
+  if (!process.env.REUSE_DB) seed();
   const config = buildConfig(
     { dataDir: dir, hostname: 'bench.test', log: { level: 'warn' }, dns: { servers: ['127.0.0.1:9'], timeoutMs: 200, tries: 1 }, http: { listen: '127.0.0.1:0' }, smtp: { listen: '127.0.0.1:0' }, dmarc: { mode: 'off' } },
     dir,
   );
   const ferry = createFerry(config);
   const { http } = await ferry.start();
+  createAdminsRepo(ferry.db).remove('bench');
   createAdminsRepo(ferry.db).add('bench', await hashPassword('bench-password'), 'admin', Date.now());
   const c = new Client(`http://${http}`);
   await c.req('/login');
@@ -149,6 +151,6 @@ try {
   console.log(`\nslowest request of all: ${worst.toFixed(1)} ms (target: every page under 200 ms)`);
   await ferry.stop();
 } finally {
-  if (process.env.KEEP_DB) console.log(`kept ${dir}`);
+  if (process.env.KEEP_DB || process.env.REUSE_DB) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }

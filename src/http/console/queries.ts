@@ -1,5 +1,5 @@
 import type { Db } from '../../store/db.js';
-import { createQueueAdminRepo, type DestinationSummary } from '../../store/queue-admin-repo.js';
+import type { DestinationSummary } from '../../store/queue-admin-repo.js';
 import type { SuppressionRow } from '../../store/suppressions-repo.js';
 
 /**
@@ -160,7 +160,6 @@ function decodeCursor(cursor: string | undefined): unknown[] | null {
 export const HOUR_MS = 3_600_000;
 
 export function createConsoleQueries(db: Db) {
-  const queueAdmin = createQueueAdminRepo(db);
   // recipients_address (exact) for each spelling; newest first.
   const byRecipient = db.prepare(
     `SELECT ${HIT_COLUMNS} FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -203,8 +202,20 @@ export function createConsoleQueries(db: Db) {
      WHERE slow_per_minute IS NOT NULL ORDER BY slow_since DESC LIMIT 100`,
   );
   const lastReply = db.prepare(
-    `SELECT last_reply, updated_at FROM recipients
+    `SELECT last_reply, updated_at FROM recipients INDEXED BY recipients_pending_dest
      WHERE status IN ('queued','deferred') AND domain = ? AND last_reply IS NOT NULL ORDER BY updated_at DESC LIMIT 1`,
+  );
+  // As `ferry queue list` (queue-admin-repo), read from the covering partial index.
+  const summary = db.prepare(
+    `SELECT domain,
+       SUM(status = 'queued' AND COALESCE(lease_until, 0) <= @now) AS queued,
+       SUM(status = 'deferred' AND COALESCE(lease_until, 0) <= @now) AS deferred,
+       SUM(COALESCE(lease_until, 0) > @now) AS in_flight,
+       MIN(created_at) AS oldest,
+       MIN(CASE WHEN COALESCE(lease_until, 0) <= @now THEN next_attempt_at END) AS next_at
+     FROM recipients INDEXED BY recipients_pending_dest
+     WHERE status IN ('queued','deferred')
+     GROUP BY domain ORDER BY queued + deferred + in_flight DESC, domain`,
   );
   const pendingOf = db.prepare(
     `SELECT ${HIT_COLUMNS} FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -281,7 +292,10 @@ export function createConsoleQueries(db: Db) {
     },
     /** Pending recipients per destination (the busiest first, at most `limit`), each with its latest reply. */
     queue(now: number, limit: number): { rows: DestinationRow[]; more: number } {
-      const all = queueAdmin.summary(now);
+      type Raw = { domain: string; queued: number; deferred: number; in_flight: number; oldest: number; next_at: number | null };
+      const all: DestinationSummary[] = (summary.all({ now }) as Raw[]).map((r) => ({
+        domain: r.domain, queued: r.queued, deferred: r.deferred, inFlight: r.in_flight, oldestCreatedAt: r.oldest, nextAttemptAt: r.next_at,
+      }));
       const rows = all.slice(0, limit).map((d) => {
         const r = lastReply.get(d.domain) as { last_reply: string; updated_at: number } | undefined;
         return { ...d, lastReply: r?.last_reply ?? null, lastReplyAt: r?.updated_at ?? null };

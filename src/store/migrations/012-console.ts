@@ -10,6 +10,8 @@ import type { Migration } from './types.js';
  * status stays what delivery made it (delivered): the status machine has no move out of a final
  * status, and a complaint is a fact about the recipient, not a delivery outcome.
  *
+ * recipients_pending_dest: the queue page's summary per destination without touching the table.
+ *
  * Search indexes: by envelope sender (case-insensitive, newest first) and by Message-ID header.
  * A recipient address is found through recipients_address (001).
  *
@@ -33,6 +35,10 @@ export const migration012: Migration = {
 
     ALTER TABLE recipients ADD COLUMN complained_at INTEGER;
 
+    -- The queue page: waiting recipients per destination, counted from the index alone (partial:
+    -- as small as the queue), and each destination's latest reply found by walking it backwards.
+    CREATE INDEX recipients_pending_dest ON recipients (domain, updated_at, status, created_at, lease_until, next_attempt_at)
+      WHERE status IN ('queued','deferred');
     CREATE INDEX messages_sender ON messages (sender COLLATE NOCASE, created_at);
     CREATE INDEX messages_msgid_hdr ON messages (message_id_hdr);
 
