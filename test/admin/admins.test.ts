@@ -58,3 +58,31 @@ t.test('add, list, passwd, remove', async (t) => {
   t.match(missing.stderr, /no console account named sam/);
   t.equal((await runFerry(['admins', 'list'], { env: { FERRY_DATA_DIR: tempDir(t) } })).stdout, 'no console accounts (add one with "ferry admins add NAME --role admin")\n');
 });
+
+t.test('in-process: the same commands, errors as FerryError codes', async (t) => {
+  const { makeCli, makeProgram } = await import('../sign/fixtures/helpers.js');
+  const { registerAdminsCommands } = await import('../../src/admin/admins.js');
+  const cli = makeCli();
+  t.teardown(() => cli.close());
+  const run = async (...args: string[]) => {
+    const before = cli.out().length;
+    const program = makeProgram();
+    registerAdminsCommands(program, cli.ctx);
+    await program.parseAsync(args, { from: 'user' });
+    return cli.out().slice(before);
+  };
+  t.match(await run('admins', 'list'), /no console accounts/);
+  t.match(await run('admins', 'add', 'ops', '--role', 'admin'), /added console account ops \(admin\)\npassword: \S{24}\n/);
+  const stdin = cli.ctx.io.stdin as import('node:stream').PassThrough;
+  stdin.end('helpdesk-pass\n');
+  t.equal(await run('admins', 'add', 'help', '--role', 'support', '--password-stdin'), 'added console account help (support)\n');
+  t.match(JSON.parse(await run('admins', 'list', '--json')), [{ name: 'help', role: 'support' }, { name: 'ops', role: 'admin' }]);
+  t.match(await run('admins', 'list'), /help\s*│\s*support/);
+  t.match(await run('admins', 'passwd', 'ops'), /password changed for console account ops[^\n]*\npassword: \S+/);
+  await t.rejects(run('admins', 'add', 'ops', '--role', 'admin'), { code: 'FERRY_ERR_EXISTS' });
+  await t.rejects(run('admins', 'add', 'x', '--role', 'boss'), { code: 'FERRY_ERR_USAGE' });
+  await t.rejects(run('admins', 'add', '../x', '--role', 'admin'), { code: 'FERRY_ERR_USAGE' });
+  await t.rejects(run('admins', 'passwd', 'nobody'), { code: 'FERRY_ERR_NOT_FOUND' });
+  t.equal(await run('admins', 'remove', 'help'), 'removed console account help\n');
+  await t.rejects(run('admins', 'remove', 'help'), { code: 'FERRY_ERR_NOT_FOUND' });
+});
