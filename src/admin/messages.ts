@@ -30,9 +30,11 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       const store = createQueueStore(ctx.db());
       const rows = store.messages.list(filter).map((m) => {
         const recipients = store.recipients.forMessage(m.id);
+        // A complaint makes a delivered recipient's state "spam" (its status stays delivered).
+        const statusOf = (r: (typeof recipients)[number]) => (r.complainedAt === null ? r.status : 'spam');
         const counts: Record<string, number> = {};
-        for (const r of recipients) counts[r.status] = (counts[r.status] ?? 0) + 1;
-        return { ...m, recipients: recipients.map((r) => ({ address: r.address, status: r.status })), counts };
+        for (const r of recipients) counts[statusOf(r)] = (counts[statusOf(r)] ?? 0) + 1;
+        return { ...m, recipients: recipients.map((r) => ({ address: r.address, status: statusOf(r) })), counts };
       });
       if (opts.json) {
         ctx.io.stdout.write(json(rows.map((m) => ({

@@ -119,6 +119,8 @@ t.test('an ARF complaint suppresses the recipient (category and source complaint
   const env = { FERRY_DATA_DIR: dataDir };
   const show = await runFerry(['messages', 'show', id], { env });
   t.match(show.stdout, /spam \(delivered, complaint \d{4}-/);
+  const listed = JSON.parse((await runFerry(['messages', 'list', '--json'], { env })).stdout) as { id: string; recipients: { status: string }[] }[];
+  t.same(listed.find((m) => m.id === id)!.recipients, [{ address: 'jane@example.net', status: 'spam' }], 'messages list too');
   const stats = JSON.parse((await runFerry(['stats', '--json'], { env })).stdout) as { recipients: Record<string, number> };
   t.match(stats.recipients, { spam: 1, delivered: 0 });
   const rollup = ferry.db.prepare("SELECT SUM(complained) AS n FROM stats_hourly WHERE domain IN ('*', 'example.net') GROUP BY domain").all() as { n: number }[];
