@@ -78,7 +78,7 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
     .command('list')
     .description('list events, oldest first')
     .option('--since <when>', 'only events since (1h, 7d, or a date)')
-    .option('--type <type>', 'only this event type (queued, deferred, delivered, bounced, dropped, expired, complaint)')
+    .option('--type <type>', 'only this event type (queued, deferred, delivered, bounced, dropped, expired, complaint; console changes: suppression_removed, suppression_added, suppressions_imported, suppressions_cleared, queue_retried, queue_purged, limit_changed, limit_removed)')
     .option('--message <id>', 'only events of this message (queue id)')
     .option('--after-id <id>', 'only events after this event id')
     .option('--limit <n>', 'at most this many', '100')
