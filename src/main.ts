@@ -49,8 +49,13 @@ import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { planReload } from './ops/reload.js';
 import { isFullyQualified } from './config/hostname.js';
-import { createHttpEndpoint, type HttpEndpoint } from './http/server.js';
 import { createRetention } from './ops/retention.js';
+import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
+import { createConsolePlugin } from './http/console/plugin.js';
+import { createConsoleQueries } from './http/console/queries.js';
+import { createConsoleActions } from './http/console/actions.js';
+import { createAdminsRepo } from './store/admins-repo.js';
+import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './admin/version.js';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -318,6 +323,30 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // The endpoint is a fastify plugin (http/unsubscribe.ts); here it gets a small fastify server of its own.
   let unsubscribeHttp: FastifyInstance | null = null;
 
+  // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
+  const httpPlugins: HttpPlugin[] = [];
+  if (config.http.console) {
+    const consoleQueries = createConsoleQueries(db);
+    const consoleLimits = createLimitsRepo(db);
+    httpPlugins.push(
+      createConsolePlugin({
+        queries: consoleQueries,
+        actions: createConsoleActions({
+          db, clock, queries: consoleQueries, suppressions: bounceSuppressions, events: queue.events, queueAdmin: createQueueAdminRepo(db), limits: consoleLimits, dsn,
+          onQueueChanged: () => scheduler.poke(),
+          onLimitsChanged: () => throttle.reloadLimits(),
+        }),
+        admins: createAdminsRepo(db),
+        suppressions: bounceSuppressions,
+        limits: consoleLimits,
+        clock,
+        logger,
+        maxAgeHours: () => current.delivery.maxAgeHours,
+        heldBack: () => throttle.heldBack(),
+      }),
+    );
+  }
+
   async function reload(next: Config): Promise<ReloadResult> {
     const plan = planReload(current, next);
     let tls: ReturnType<typeof loadTlsMaterial> | null = null;
@@ -388,6 +417,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           metrics,
           readiness: () => readiness.check(),
           about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
+          plugins: httpPlugins,
+          trustProxy: config.http.trustProxy,
         });
         try {
           httpAddress = await http.start();

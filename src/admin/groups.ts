@@ -13,6 +13,7 @@ import { registerBouncesCommands } from './bounces.js';
 import { registerReloadCommand } from './reload.js';
 import { registerDevSinkCommand } from './dev-sink.js';
 import { registerPruneCommand } from './prune.js';
+import { registerAdminsCommands } from './admins.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -29,4 +30,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerPruneCommand,
   (program, ctx) => registerBouncesCommands(program, ctx.io),
   registerDevSinkCommand,
+  registerAdminsCommands,
 ];

@@ -43,9 +43,11 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       const note = more > 0 && last ? moreLine(more, last.id, MORE_COUNT_CAP) : '';
       const rows = page.map((m) => {
         const recipients = store.recipients.forMessage(m.id);
+        // A complaint makes a delivered recipient's state "spam" (its status stays delivered).
+        const statusOf = (r: (typeof recipients)[number]) => (r.complainedAt === null ? r.status : 'spam');
         const counts: Record<string, number> = {};
-        for (const r of recipients) counts[r.status] = (counts[r.status] ?? 0) + 1;
-        return { ...m, recipients: recipients.map((r) => ({ address: r.address, status: r.status })), counts };
+        for (const r of recipients) counts[statusOf(r)] = (counts[statusOf(r)] ?? 0) + 1;
+        return { ...m, recipients: recipients.map((r) => ({ address: r.address, status: statusOf(r) })), counts };
       });
       if (opts.json) {
         ctx.io.stdout.write(json(rows.map((m) => ({
@@ -106,12 +108,12 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
           ['recipient', 'status', 'attempts', 'next attempt', 'last reply', 'category'],
           recipients.map((r) => [
             r.address,
-            statusCell(r, now),
+            r.complainedAt === null ? statusCell(r, now) : `spam (${r.status}, complaint ${isoTime(r.complainedAt)})`,
             r.attempts,
             isoTime(r.nextAttemptAt),
             r.lastReply,
             // A category says why mail did not go (older rows may still carry one from a deferral).
-            r.status === 'delivered' ? '' : r.category,
+            r.complainedAt !== null ? 'complaint' : r.status === 'delivered' ? '' : r.category,
           ]),
           ctx.io.columns,
         ),

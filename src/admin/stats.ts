@@ -22,7 +22,8 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
       const repo = createStatsRepo(ctx.db());
       const { messages, byStatus } = repo.recipientsSince(since);
       const delivered = byStatus.delivered ?? 0;
-      const finished = delivered + (byStatus.bounced ?? 0) + (byStatus.expired ?? 0);
+      const spam = byStatus.spam ?? 0;
+      const finished = delivered + spam + (byStatus.bounced ?? 0) + (byStatus.expired ?? 0);
       const report = {
         since: isoTime(since),
         until: isoTime(now),
@@ -34,9 +35,11 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
           bounced: byStatus.bounced ?? 0,
           expired: byStatus.expired ?? 0,
           dropped: byStatus.dropped ?? 0,
+          /** delivered, then reported as spam by the recipient's provider (not counted in delivered) */
+          spam,
         },
-        /** delivered / (delivered + bounced + expired); null: nothing finished yet */
-        deliveryRate: finished > 0 ? delivered / finished : null,
+        /** delivered (spam included: it was delivered) / (delivered + spam + bounced + expired); null: nothing finished yet */
+        deliveryRate: finished > 0 ? (delivered + spam) / finished : null,
         attempts: repo.attemptsSince(since),
         topBounceCategories: repo.topCategories(since, top),
         problemDestinations: repo.failingDestinations(since, top),
@@ -57,7 +60,7 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
       out.write(table(['status', 'recipients'], Object.entries(report.recipients).map(([s, n]) => [s, n]), ctx.io.columns));
       out.write(
         `delivery rate: ${report.deliveryRate === null ? 'n/a (nothing finished yet)' : `${(report.deliveryRate * 100).toFixed(1)}%`}` +
-          ` (delivered / delivered + bounced + expired)\n`,
+          ` (delivered incl. spam / delivered + spam + bounced + expired)\n`,
       );
       const a = report.attempts;
       out.write(`attempts in the window: ${['delivered', 'deferred', 'bounced', 'expired'].map((k) => `${k} ${a[k] ?? 0}`).join(', ')}\n\n`);

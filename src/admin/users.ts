@@ -151,7 +151,7 @@ function parseDomains(list: string | undefined): string[] {
   return [...new Set(out)];
 }
 
-async function readPassword(ctx: CliContext): Promise<string> {
+export async function readPassword(ctx: CliContext): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of ctx.io.stdin as AsyncIterable<Buffer | string>) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
   const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');

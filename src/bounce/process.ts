@@ -17,8 +17,8 @@ import type { Verp, VerpToken } from './verp.js';
  *   with an event, the classified category, and a suppression when the category calls for one;
  *   the original sender gets a DSN (the VERP return path hid the remote's report from them);
  * - an ARF complaint: the recipient goes on the suppression list (category and source
- *   `complaint`, scoped to the SMTP user that sent the message, if any) and a `complaint` event
- *   is recorded; the recipient's status stays what it was;
+ *   `complaint`, scoped to the SMTP user that sent the message, if any), a `complaint` event is
+ *   recorded and the recipient is marked complained (shown as "spam"); its status stays what it was;
  * - a forged or altered token: ignored and logged; anything else (auto-replies, spam to the
  *   bounce domain): discarded. The SMTP client gets 250 in every case.
  */
@@ -94,6 +94,7 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
   const recordComplaint = db.transaction((row: RecipientRow, user: string | null, report: ComplaintReport, now: number): void => {
     const who = report.reportingMta ?? report.userAgent ?? 'a mailbox provider';
     deps.suppressions.suppress(row.address, 'complaint', `${report.feedbackType} report from ${who}`, 'complaint', { user });
+    queue.recipients.markComplained(row.id, now);
     queue.events.append({
       at: now,
       messageId: row.messageId,

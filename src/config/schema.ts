@@ -317,6 +317,10 @@ export const configSchema = z.strictObject({
       listen: hostPort.nullable().default('127.0.0.1:8025'),
       /** /metrics names this many destination domains (the busiest); the rest are counted as _other. */
       metricsTopDestinations: positiveInt.max(1000).default(20),
+      /** The web console at / (accounts: `ferry admins add`); false: only the operator endpoints. */
+      console: z.boolean().default(true),
+      /** Believe X-Forwarded-For/-Proto: only when a reverse proxy on this host is the sole client. */
+      trustProxy: z.boolean().default(false),
     })
     .prefault({}),
   disk: z

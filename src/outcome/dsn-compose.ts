@@ -31,6 +31,8 @@ export interface DsnRecipient {
   bodyLost?: boolean;
   /** RFC 3461 ORCPT ("type;address"), reported as Original-Recipient. */
   orcpt?: string | null;
+  /** Expired because an admin purged it from the queue (console), not for time. */
+  purged?: boolean;
 }
 
 export interface DsnOriginal {
@@ -119,6 +121,9 @@ export function explain(r: DsnRecipient, maxAgeHours: number, arrivalAt = 0): st
   }
   if (r.bodyLost) {
     return 'the relay lost its stored copy of your message before it could be delivered (a fault on our side, not the recipient\'s): please send it again.';
+  }
+  if (r.purged) {
+    return `the relay's administrator removed your message from the delivery queue before it could be delivered${r.reply ? ` (last reply: ${r.reply})` : ''}: contact them, or send it again later.`;
   }
   const words = CATEGORY_WORDS[r.category ?? 'other'] ?? CATEGORY_WORDS.other!;
   if (r.kind === 'expired') {
@@ -282,7 +287,7 @@ export function composeDsn(input: DsnInput): ComposedDsn {
         : 'Delivery Status Notification (Success)'
     : allDropped
     ? 'Undelivered Mail: recipient on the suppression list'
-    : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost)
+    : input.recipients.every((r) => r.kind === 'expired' && !r.bodyLost && !r.purged)
       ? 'Undelivered Mail: delivery time expired'
       : 'Undelivered Mail Returned to Sender';
   const fullSubject = o.subject ? `${subject}: ${o.subject}` : subject;

@@ -41,6 +41,21 @@ export interface PurgeResult {
   purged: number;
   /** of those, how many a worker was delivering at that moment (their attempt may still land) */
   inFlight: number;
+  /** the recipients ended (for the delivery status notifications to their senders) */
+  ended: PurgedRecipient[];
+}
+
+export interface PurgedRecipient {
+  id: number;
+  messageId: string;
+  address: string;
+  attempts: number;
+  /** the last change before the purge (the last attempt, when there was one) */
+  updatedAt: number;
+  lastReply: string | null;
+  lastCode: number | null;
+  lastEnhanced: string | null;
+  category: string | null;
 }
 
 function where(sel: QueueSelector): { sql: string; params: Record<string, unknown> } {
@@ -125,10 +140,13 @@ export function createQueueAdminRepo(db: Db) {
     const w = where(sel);
     const rows = db
       .prepare(
-        `SELECT id, message_id, address, lease_until FROM recipients
+        `SELECT id, message_id, address, lease_until, attempts, updated_at, last_reply, last_code, last_enhanced, category FROM recipients
          WHERE ${w.sql} AND status IN ('queued','deferred') ORDER BY id`,
       )
-      .all(w.params) as { id: number; message_id: string; address: string; lease_until: number | null }[];
+      .all(w.params) as {
+      id: number; message_id: string; address: string; lease_until: number | null; attempts: number; updated_at: number;
+      last_reply: string | null; last_code: number | null; last_enhanced: string | null; category: string | null;
+    }[];
     let inFlight = 0;
     for (const r of rows) {
       if ((r.lease_until ?? 0) > now) inFlight++;
@@ -144,7 +162,11 @@ export function createQueueAdminRepo(db: Db) {
         detail: { reason },
       });
     }
-    return { purged: rows.length, inFlight };
+    const ended = rows.map((r) => ({
+      id: r.id, messageId: r.message_id, address: r.address, attempts: r.attempts, updatedAt: r.updated_at,
+      lastReply: r.last_reply, lastCode: r.last_code, lastEnhanced: r.last_enhanced, category: r.category,
+    }));
+    return { purged: rows.length, inFlight, ended };
   });
 
   return {

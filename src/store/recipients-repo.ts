@@ -33,6 +33,8 @@ export interface RecipientRow {
   dsnDelayAt: number | null;
   /** Why a waiting recipient is held back until nextAttemptAt (e.g. "rate limited"); null otherwise. */
   waitReason: string | null;
+  /** When the recipient's provider reported the delivered message as spam (ARF); null: never. */
+  complainedAt: number | null;
 }
 
 interface RawRecipient {
@@ -58,6 +60,7 @@ interface RawRecipient {
   dsn_orcpt?: string | null;
   dsn_delay_at?: number | null;
   wait_reason?: string | null;
+  complained_at?: number | null;
 }
 
 function fromRaw(r: RawRecipient): RecipientRow {
@@ -84,6 +87,7 @@ function fromRaw(r: RawRecipient): RecipientRow {
     dsnOrcpt: r.dsn_orcpt ?? null,
     dsnDelayAt: r.dsn_delay_at ?? null,
     waitReason: r.wait_reason ?? null,
+    complainedAt: r.complained_at ?? null,
   };
 }
 
@@ -173,6 +177,7 @@ export function createRecipientsRepo(db: Db) {
      ORDER BY created_at LIMIT @limit`,
   );
   const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
+  const complained = db.prepare('UPDATE recipients SET complained_at = coalesce(complained_at, ?) WHERE id = ?');
   const changeStatements = new Map<RecipientStatus, ReturnType<Db['prepare']>>();
 
   // A category says why mail did not go: a delivered recipient keeps none from earlier deferrals.
@@ -250,6 +255,13 @@ export function createRecipientsRepo(db: Db) {
     /** The earliest time something becomes due, or null when nothing waits. */
     nextDueAt(): number | null {
       return (nextDue.get() as { t: number | null }).t;
+    },
+    /**
+     * The recipient's provider reported the message as spam: its state shows "spam" from now on
+     * (the first complaint's time is kept). Not a status change: delivered stays delivered.
+     */
+    markComplained(id: number, at: number): void {
+      complained.run(at, id);
     },
     /**
      * The one place a recipient's status changes after intake. The SQL only matches rows in a

@@ -43,8 +43,9 @@ export function createStatsRepo(db: Db) {
   );
   // Recipients of the messages accepted in the window (messages_created, then recipients_message).
   const byStatusSince = db.prepare(
-    `SELECT r.status AS status, COUNT(*) AS n FROM messages m JOIN recipients r ON r.message_id = m.id
-     WHERE m.created_at >= ? GROUP BY r.status`,
+    `SELECT CASE WHEN r.complained_at IS NOT NULL THEN 'spam' ELSE r.status END AS status, COUNT(*) AS n
+     FROM messages m JOIN recipients r ON r.message_id = m.id
+     WHERE m.created_at >= ? GROUP BY 1`,
   );
   const categoriesSince = db.prepare(
     `SELECT r.category AS category, COUNT(*) AS n FROM messages m JOIN recipients r ON r.message_id = m.id
@@ -84,7 +85,7 @@ export function createStatsRepo(db: Db) {
       if (!r) return null;
       return { messageId: r.message_id, recipient: r.address, domain: r.domain, status: r.status, createdAt: r.created_at, attempts: r.attempts, lastReply: r.last_reply };
     },
-    /** Messages accepted since `since`, and their recipients by current status. */
+    /** Messages accepted since `since`, and their recipients by current status ('spam': delivered, then complained about). */
     recipientsSince(since: number): { messages: number; byStatus: Record<string, number> } {
       const byStatus: Record<string, number> = {};
       for (const r of byStatusSince.all(since) as { status: string; n: number }[]) byStatus[r.status] = r.n;

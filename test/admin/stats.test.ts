@@ -18,7 +18,7 @@ t.test('stats --json: statuses, delivery rate, categories, problem destinations,
   seed(cli.ctx.db());
   const r = JSON.parse(await run(cli, 'stats', '--json'));
   t.equal(r.messages, 2, 'M1 and M2 were accepted in the last 24 h (M0 is older)');
-  t.same(r.recipients, { queued: 1, deferred: 1, delivered: 1, bounced: 1, expired: 0, dropped: 1 });
+  t.same(r.recipients, { queued: 1, deferred: 1, delivered: 1, bounced: 1, expired: 0, dropped: 1, spam: 0 });
   t.equal(r.deliveryRate, 0.5, 'delivered / (delivered + bounced + expired)');
   t.same(r.attempts, { delivered: 1, bounced: 1, deferred: 2 });
   t.same(r.topBounceCategories, [{ category: 'user_unknown', count: 2 }], 'the bounce and the dropped recipient');

@@ -5,6 +5,7 @@ import { createSuppressionList } from '../../src/suppress/suppression-list.js';
 import { createVerp } from '../../src/bounce/verp.js';
 import { arfComplaint, exchangeNdr, postfixBounce } from '../bounce/fixtures/reports.js';
 import type { Ferry } from '../../src/main.js';
+import { runFerry } from '../helpers/cli.js';
 
 const VERP = { enabled: true, domain: 'bounce.ferry.test', secret: 'e2e-verp-secret-0123456789' };
 
@@ -104,7 +105,7 @@ t.test('a forged token is ignored; other mail to the bounce domain is discarded 
 });
 
 t.test('an ARF complaint suppresses the recipient (category and source complaint)', async (t) => {
-  const { ferry, smtpPort, recipientMx, bouncePort, list } = await setup(t);
+  const { ferry, smtpPort, recipientMx, bouncePort, list, dataDir } = await setup(t);
   const id = await deliver(ferry, smtpPort, ['jane@example.net'], '<c1@sender.test>');
   const returnPath = recipientMx.messages[0]!.envelope.from;
   const replies = await sendRaw(bouncePort, 'staff@fbl.example.net', ['fbl@bounce.ferry.test'], arfComplaint({ verp: returnPath, recipient: 'jane@example.net', originalMessageId: '<c1@sender.test>' }));
@@ -113,6 +114,17 @@ t.test('an ARF complaint suppresses the recipient (category and source complaint
   const r = ferry.queue.recipients.forMessage(id)[0]!;
   t.equal(r.status, 'delivered', 'a complaint does not change the delivery status');
   t.match(ferry.queue.events.forMessage(id).at(-1), { type: 'complaint', category: 'complaint', recipient: 'jane@example.net', detail: { feedbackType: 'abuse' } });
+  // Spam is a visible state of the recipient: messages show, stats and the dashboard's rollup.
+  t.type(r.complainedAt, 'number', 'the recipient is marked complained');
+  const env = { FERRY_DATA_DIR: dataDir };
+  const show = await runFerry(['messages', 'show', id], { env });
+  t.match(show.stdout, /spam \(delivered, complaint \d{4}-/);
+  const listed = JSON.parse((await runFerry(['messages', 'list', '--json'], { env })).stdout) as { id: string; recipients: { status: string }[] }[];
+  t.same(listed.find((m) => m.id === id)!.recipients, [{ address: 'jane@example.net', status: 'spam' }], 'messages list too');
+  const stats = JSON.parse((await runFerry(['stats', '--json'], { env })).stdout) as { recipients: Record<string, number> };
+  t.match(stats.recipients, { spam: 1, delivered: 0 });
+  const rollup = ferry.db.prepare("SELECT SUM(complained) AS n FROM stats_hourly WHERE domain IN ('*', 'example.net') GROUP BY domain").all() as { n: number }[];
+  t.same(rollup.map((x) => x.n), [1, 1], 'counted once overall and once for example.net');
 });
 
 t.test('a report returning a large message is still read (only its start is kept)', async (t) => {

@@ -65,3 +65,32 @@ t.test('a taken port is a config error naming http.listen', async (t) => {
   const second = createHttpEndpoint({ listen: address, logger: silentLogger(), metrics: { contentType: 'text/plain', render: async () => '' }, readiness: () => ({ ok: true, checks: [] }), about: () => ({}) });
   await t.rejects(second.start(), { code: 'FERRY_ERR_CONFIG', message: /^http\.listen: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/ });
 });
+
+t.test('extra route plugins are served beside the operator endpoints, each in its own context', async (t) => {
+  const endpoint = createHttpEndpoint({
+    listen: '127.0.0.1:0',
+    logger: silentLogger(),
+    metrics: { contentType: 'text/plain', render: async () => 'x 1\n' },
+    readiness: () => ({ ok: true, checks: [] }),
+    about: () => ({}),
+    plugins: [
+      async (app) => {
+        app.addHook('onRequest', async (_req, reply) => void reply.header('x-plugin', 'one'));
+        app.get('/one', async () => 'first');
+      },
+      async (app) => {
+        app.post('/two', async () => 'second');
+      },
+    ],
+  });
+  const address = await endpoint.start();
+  t.teardown(() => endpoint.stop());
+  const one = await call(address, '/one');
+  t.equal(one.body, 'first');
+  t.equal(one.headers['x-plugin'], 'one');
+  t.equal((await call(address, '/two', 'POST')).body, 'second');
+  const m = await call(address, '/metrics');
+  t.equal(m.body, 'x 1\n');
+  t.equal(m.headers['x-plugin'], undefined, "a plugin's hooks stay in its own routes");
+  t.equal((await call(address, '/elsewhere')).status, 404);
+});
