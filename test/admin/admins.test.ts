@@ -11,6 +11,8 @@ import { join } from 'node:path';
 t.test('the real command: add, list, a usage error, a failure', async (t) => {
   const dataDir = tempDir(t);
   const env = { FERRY_DATA_DIR: dataDir };
+  // admin commands act only on an existing database (issue 12)
+  t.equal((await runFerry(['init'], { env })).code, 0);
   const added = await runFerry(['admins', 'add', 'sam', '--role', 'support', '--password-stdin'], { env, stdin: 'support-password\n' });
   t.equal(added.code, 0, added.stderr);
   t.equal(added.stdout, 'added console account sam (support)\n');

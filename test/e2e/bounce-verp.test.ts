@@ -117,7 +117,8 @@ t.test('an ARF complaint suppresses the recipient (category and source complaint
   // Spam is a visible state of the recipient: messages show, stats and the dashboard's rollup.
   t.type(r.complainedAt, 'number', 'the recipient is marked complained');
   const env = { FERRY_DATA_DIR: dataDir };
-  const show = await runFerry(['messages', 'show', id], { env });
+  // a wide terminal, so the status cell is on one line (tables fit the terminal's width)
+  const show = await runFerry(['messages', 'show', id], { env: { ...env, COLUMNS: '300' } });
   t.match(show.stdout, /spam \(delivered, complaint \d{4}-/);
   const listed = JSON.parse((await runFerry(['messages', 'list', '--json'], { env })).stdout) as { id: string; recipients: { status: string }[] }[];
   t.same(listed.find((m) => m.id === id)!.recipients, [{ address: 'jane@example.net', status: 'spam' }], 'messages list too');
