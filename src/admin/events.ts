@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FerryError } from '../core/errors.js';
 import type { Db } from '../store/db.js';
-import { RECIPIENT_STATUSES } from '../core/types.js';
+import { CONSOLE_EVENT_TYPES, RECIPIENT_STATUSES } from '../core/types.js';
 import { createEventsRepo, MORE_COUNT_CAP, type EventRow } from '../store/events-repo.js';
 import { createMessagesRepo } from '../store/messages-repo.js';
 import { toWebhookEvent, type WebhookEvent } from '../workers/webhook-payload.js';
@@ -159,7 +159,7 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
 }
 
 /** What the event log records: a recipient's statuses, and complaints reported after delivery. */
-export const EVENT_TYPES = [...RECIPIENT_STATUSES, 'complaint'] as const;
+export const EVENT_TYPES = [...RECIPIENT_STATUSES, 'complaint', 'unsubscribed', ...CONSOLE_EVENT_TYPES] as const;
 
 function eventType(value: string): string {
   if (!(EVENT_TYPES as readonly string[]).includes(value)) {

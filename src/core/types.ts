@@ -5,6 +5,18 @@
 
 /** A recipient's life: queued → (deferred)* → delivered | bounced | expired, or dropped at intake. */
 export const RECIPIENT_STATUSES = ['queued', 'deferred', 'delivered', 'bounced', 'dropped', 'expired'] as const;
+
+/** Events that record what a person did in the web console (each names the account). */
+export const CONSOLE_EVENT_TYPES = [
+  'suppression_added',
+  'suppression_removed',
+  'suppressions_cleared',
+  'suppressions_imported',
+  'queue_retried',
+  'queue_purged',
+  'limit_changed',
+  'limit_removed',
+] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
 /** Statuses after which nothing more is attempted for a recipient. */

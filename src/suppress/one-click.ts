@@ -43,7 +43,8 @@ export interface OneClick {
 }
 
 export function createOneClick(config: OneClickConfig): OneClick {
-  const base = config.baseUrl.replace(/\/+$/, '');
+  let base = config.baseUrl;
+  while (base.endsWith('/')) base = base.slice(0, -1);
   const mac = (payload: string): Buffer => createHmac('sha256', config.secret).update(`unsub1:${payload}`).digest().subarray(0, MAC_BYTES);
 
   function token(claim: UnsubscribeClaim): string {

@@ -34,8 +34,8 @@ t.test('bad filter values: exit 2 and one line naming what is allowed, in every 
   seed(dir, 1);
   const env = { FERRY_DATA_DIR: dir };
   const cases: [string[], RegExp][] = [
-    [['events', 'list', '--type', 'bogus'], /^ferry: --type "bogus": expected one of queued, deferred, delivered, bounced, dropped, expired, complaint\n$/],
-    [['events', 'tail', '--type', 'bogus', '--max-events', '1'], /^ferry: --type "bogus": expected one of queued, .*complaint\n$/],
+    [['events', 'list', '--type', 'bogus'], /^ferry: --type "bogus": expected one of queued, deferred, delivered, bounced, dropped, expired, complaint, unsubscribed, suppression_added, .*limit_removed\n$/],
+    [['events', 'tail', '--type', 'bogus', '--max-events', '1'], /^ferry: --type "bogus": expected one of queued, .*limit_removed\n$/],
     [['events', 'list', '--since', 'yesterday'], /^ferry: --since "yesterday": expected a duration \(1h, 7d\) or a date \(2026-11-01\)\n$/],
     // Date.parse alone would take "5" as May 2001 and list everything since then.
     [['events', 'list', '--since', '5'], /^ferry: --since "5": expected a duration/],

@@ -18,6 +18,8 @@ function recorded(ferry: Ferry) {
     category: e.category,
     reply: (e.detail?.reply as string | undefined) ?? (e.detail?.reason as string | undefined) ?? null,
     timestamp: new Date(e.at).toISOString(),
+    // RFC 3461 ENVID of the message: none of this test's messages gives one
+    envid: null,
     detail: e.detail,
   }));
 }

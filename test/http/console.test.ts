@@ -73,7 +73,10 @@ t.test('sessions: login, cookie flags, throttling, logout, removed account', asy
 
   // Five failures lock the name (and the client address) out, even for the right password afterwards.
   const mallory = client();
-  for (let i = 0; i < 5; i++) t.equal((await mallory.login('ada', `guess-${i}`)).status, i < 4 ? 401 : 429);
+  // The address already has one failure (sam's wrong password above): a right password for one
+  // account does not forgive the address's guesses (the same throttle as SMTP AUTH), so the
+  // fourth guess reaches the limit of 5.
+  for (let i = 0; i < 5; i++) t.equal((await mallory.login('ada', `guess-${i}`)).status, i < 3 ? 401 : 429);
   const locked = await mallory.login('ada', 'admin-password');
   t.equal(locked.status, 429);
   t.match(locked.body, /Too many failed logins/);
@@ -125,7 +128,7 @@ t.test('CSRF and roles; every change is an event naming the account', async (t) 
   t.equal((await sam.post('/suppressions/remove', { id: String(id) })).status, 404, 'removing it twice: not found');
   t.equal((await sam.post('/suppressions/remove', { id: '1', back: '//evil.test/' })).status, 404);
 
-  const events = await runFerry(['events', 'list', '--type', 'suppression_removed'], { env: { FERRY_DATA_DIR: dataDir } });
+  const events = await runFerry(['events', 'list', '--type', 'suppression_removed'], { env: { FERRY_DATA_DIR: dataDir, COLUMNS: '300' } });
   t.equal(events.code, 0, events.stderr);
   t.match(events.stdout, /suppression_removed/);
   t.match(events.stdout, /bob@dest\.test/);
