@@ -215,6 +215,6 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`\n# Part 2: ${SENDERS} senders x ${SECONDS}s of ${(SIZE / 1048576).toFixed(2)} MB hostile reports with valid VERP tokens, through \`ferry start\``);
 console.log(`reports answered: ${answered} (sent ${sent}); Ferry CPU: ${ferryCpuMs} ms, ${(ferryCpuMs / Math.max(1, answered)).toFixed(1)} ms per report (SMTP reading included)`);
-console.log('(smtp-server holds every greeting 100 ms on purpose, to catch clients that talk too soon: the event loop\'s share is what exceeds 100 ms)');
+console.log('(the probe connects from the relay networks, which are greeted at once: smtp.greetingDelayMs 0)');
 console.log(`submission greeting latency, idle relay first (the machine's own noise): ${stats(baseline)}`);
 console.log(`submission greeting latency under the hostile reports: ${stats(latencies)}`);
