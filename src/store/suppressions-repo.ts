@@ -54,7 +54,8 @@ export interface DropRow {
   reason: string | null;
 }
 
-interface RawSuppression {
+/** A suppressions row as SQLite returns it (the console's queries read the same table). */
+export interface RawSuppression {
   id: number;
   address: string;
   domain: string;
@@ -68,7 +69,7 @@ interface RawSuppression {
   last_hit_at: number | null;
 }
 
-function fromRaw(r: RawSuppression): SuppressionRow {
+export function suppressionFromRaw(r: RawSuppression): SuppressionRow {
   return {
     id: r.id,
     address: r.address,
@@ -169,22 +170,22 @@ export function createSuppressionsRepo(db: Db) {
     const scope = entry.scope ?? '';
     const before = byKey.get(entry.address, scope) as RawSuppression | undefined;
     const row = upsert.get({ ...entry, scope }) as RawSuppression;
-    return { row: fromRaw(row), created: !before };
+    return { row: suppressionFromRaw(row), created: !before };
   });
 
   return {
     /** The entry that suppresses `address` for `user` (or globally), ignoring expired ones. */
     lookup(address: string, domain: string, user: string | null, now: number): SuppressionRow | undefined {
       const r = lookup.get({ address, domainKey: `@${domain}`, scope: user ?? '', now }) as RawSuppression | undefined;
-      return r && fromRaw(r);
+      return r && suppressionFromRaw(r);
     },
     get(address: string, scope: string | null): SuppressionRow | undefined {
       const r = byKey.get(address, scope ?? '') as RawSuppression | undefined;
-      return r && fromRaw(r);
+      return r && suppressionFromRaw(r);
     },
     /** Every entry for this key, global first, then each user's. */
     forAddress(address: string): SuppressionRow[] {
-      return (byAddress.all(address) as RawSuppression[]).map(fromRaw);
+      return (byAddress.all(address) as RawSuppression[]).map(suppressionFromRaw);
     },
     /** Adds or updates the (address, scope) entry; created: false when it replaced one. */
     upsert(entry: NewSuppression): { row: SuppressionRow; created: boolean } {
@@ -203,7 +204,7 @@ export function createSuppressionsRepo(db: Db) {
     list(filter: SuppressionFilter, limit: number): SuppressionRow[] {
       const w = where(filter);
       const sql = `SELECT * FROM suppressions ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
-      return (db.prepare(sql).all(...w.params, limit) as RawSuppression[]).map(fromRaw);
+      return (db.prepare(sql).all(...w.params, limit) as RawSuppression[]).map(suppressionFromRaw);
     },
     count(filter: SuppressionFilter = {}): number {
       const w = where(filter);
@@ -218,7 +219,7 @@ export function createSuppressionsRepo(db: Db) {
     iterate(): IterableIterator<SuppressionRow> {
       const it = all.iterate() as IterableIterator<RawSuppression>;
       return (function* () {
-        for (const r of it) yield fromRaw(r);
+        for (const r of it) yield suppressionFromRaw(r);
       })();
     },
     /**

@@ -1,6 +1,6 @@
 import type { Db } from '../../store/db.js';
 import type { DestinationSummary } from '../../store/queue-admin-repo.js';
-import type { SuppressionRow } from '../../store/suppressions-repo.js';
+import { suppressionFromRaw, type RawSuppression, type SuppressionRow } from '../../store/suppressions-repo.js';
 
 /**
  * Every read the web console makes, in one place so it can move behind the store interface.
@@ -69,33 +69,6 @@ export interface SuppressionPage {
   mode: 'newest' | 'address' | 'domain';
 }
 
-interface RawSuppression {
-  id: number;
-  address: string;
-  domain: string;
-  category: string;
-  reason: string;
-  source: SuppressionRow['source'];
-  scope: string;
-  created_at: number;
-  expires_at: number | null;
-  hits: number;
-  last_hit_at: number | null;
-}
-
-const suppressionFromRaw = (r: RawSuppression): SuppressionRow => ({
-  id: r.id,
-  address: r.address,
-  domain: r.domain,
-  category: r.category,
-  reason: r.reason,
-  source: r.source,
-  scope: r.scope === '' ? null : r.scope,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  hits: r.hits,
-  lastHitAt: r.last_hit_at,
-});
 
 const HIT_COLUMNS = `r.id AS recipient_id, r.message_id, r.address, r.domain, r.status, r.complained_at, r.attempts, r.next_attempt_at,
   r.updated_at, r.last_code, r.last_enhanced, r.last_reply, r.category, r.mx_host,
