@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, realpathSync, renameSync, statSync, un
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from '../store/sqlite-driver.js';
 import { FerryError, errorMessage } from '../core/errors.js';
-import { DATA_FILE_MODE } from '../ops/data-dir.js';
+import { DATA_FILE_MODE } from '../core/data-dir.js';
 import { createStatsRepo } from '../store/stats-repo.js';
 import type { CliContext } from './context.js';
 import { json } from './format.js';

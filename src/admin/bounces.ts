@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Classification, Classifier } from '../core/types.js';
 import { createClassifier } from '../classify/classifier.js';
 import { parseReply } from '../classify/parse-reply.js';
-import type { BounceMessageVerdict } from '../classify/dsn-classify.js';
+import type { BounceMessageVerdict } from '../bounce/dsn-classify.js';
 import { FerryError } from '../core/errors.js';
 import { readFile } from 'node:fs/promises';
 import type { CliIo } from './io.js';
@@ -244,7 +244,7 @@ export function registerBouncesCommands(program: Command, io: CliIo): void {
       if (opts.eml !== undefined) {
         if (replies.length > 0) throw new FerryError('FERRY_ERR_USAGE', '--eml reads a message: give no reply arguments with it', { phase: 'cli' });
         // Loaded on use: mailparser costs every other ferry command a fifth of a second at start.
-        const { classifyBounceMessage } = await import('../classify/dsn-classify.js');
+        const { classifyBounceMessage } = await import('../bounce/dsn-classify.js');
         const verdict = await classifyBounceMessage(await readMessage(opts.eml, io), classifier);
         if (verdict.kind !== 'complaint' && verdict.recipients.length === 0) {
           throw new FerryError('FERRY_ERR_USAGE', 'not a bounce: no delivery report and no failed recipient found in the message', { phase: 'cli' });

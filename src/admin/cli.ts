@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { systemClock } from '../core/clock.js';
 import { configFileFor, DEFAULT_CONFIG_FILE, loadConfig, type FerryEnv } from '../config/load.js';
-import { noDatabaseError } from '../ops/data-dir.js';
+import { noDatabaseError } from '../core/data-dir.js';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { openDatabase, type Db } from '../store/db.js';

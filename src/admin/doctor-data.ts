@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA_DIR_MODE, DATA_FILE_MODE } from '../ops/data-dir.js';
+import { DATA_DIR_MODE, DATA_FILE_MODE } from '../core/data-dir.js';
 import { dataDirLockState } from '../ops/data-dir-lock.js';
 import { checkIntegrity, corruptionError } from '../store/integrity.js';
 import { FerryError } from '../core/errors.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepareDataDir } from '../ops/data-dir.js';
+import { prepareDataDir } from '../core/data-dir.js';
 import { openDatabase } from '../store/db.js';
 import type { CliContext } from './context.js';
 

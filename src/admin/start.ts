@@ -5,7 +5,7 @@ import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
 import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
-import { prepareDataDir } from '../ops/data-dir.js';
+import { prepareDataDir } from '../core/data-dir.js';
 import { lockDataDir } from '../ops/data-dir-lock.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { replyOfReported, reportOrPlainText } from '../classify/dsn-classify.js';
+import { replyOfReported, reportOrPlainText } from './dsn-classify.js';
 import type { Db } from '../store/db.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';

@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../core/errors.js';
 import Database from '../store/sqlite-driver.js';
-import { DATA_FILE_MODE } from './data-dir.js';
+import { DATA_FILE_MODE } from '../core/data-dir.js';
 
 /**
  * One relay per data directory, enforced by the kernel. Node has no flock(), and no locking

@@ -1,5 +1,5 @@
 import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
-import { makeDirectory } from '../ops/data-dir.js';
+import { makeDirectory } from '../core/data-dir.js';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';

@@ -3,7 +3,7 @@ import Database from './sqlite-driver.js';
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FerryError, errorMessage } from '../core/errors.js';
-import { DATA_FILE_MODE, makeDirectory, noDatabaseError } from '../ops/data-dir.js';
+import { DATA_FILE_MODE, makeDirectory, noDatabaseError } from '../core/data-dir.js';
 import { corruptionError, isCorruption, startupCheck } from './integrity.js';
 import { MIGRATIONS } from './migrations/index.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { createClassifier } from '../../src/classify/classifier.js';
-import { classifyBounceMessage, replyFromText, replyOfReported } from '../../src/classify/dsn-classify.js';
+import { classifyBounceMessage, replyFromText, replyOfReported } from '../../src/bounce/dsn-classify.js';
 import type { ReportedRecipient } from '../../src/bounce/report-parse.js';
 
 const classifier = createClassifier();

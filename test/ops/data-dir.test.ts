@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/admin/cli.js';
 import { registerBackupCommand } from '../../src/admin/backup.js';
-import { makeDirectory, prepareDataDir } from '../../src/ops/data-dir.js';
+import { makeDirectory, prepareDataDir } from '../../src/core/data-dir.js';
 import { dataDirLockState, lockDataDir } from '../../src/ops/data-dir-lock.js';
 import { makeProgram } from '../sign/fixtures/helpers.js';
 import { cliFor } from '../ops/fixtures/seed.js';

@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import type { Classification, Classifier, SmtpReply } from '../core/types.js';
-import { parseInboundReport, type DeliveryReport, type InboundReport, type ReportedRecipient } from '../bounce/report-parse.js';
-import { parseReply } from './parse-reply.js';
+import { parseInboundReport, type DeliveryReport, type InboundReport, type ReportedRecipient } from './report-parse.js';
+import { parseReply } from '../classify/parse-reply.js';
 
 /**
  * Whole bounce messages, not only reply lines: finds what a delivery report says about each

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { FerryError } from '../core/errors.js';
+import { FerryError } from './errors.js';
 
 /** The data directory holds password hashes, DKIM keys and message bodies: its owner only. */
 export const DATA_DIR_MODE = 0o700;
