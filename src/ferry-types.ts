@@ -11,6 +11,8 @@ import type { Scheduler } from './workers/scheduler.js';
 import type { FerryMetrics } from './ops/metrics.js';
 import type { ReadinessReport } from './ops/health.js';
 import type { Retention } from './ops/retention.js';
+import type { TlsReportSink } from './tlsrpt/sink.js';
+import type { TlsReporter } from './tlsrpt/reporter.js';
 
 /** What the composition root (src/main.ts) builds: the running relay, as callers see it. */
 
@@ -21,6 +23,8 @@ export interface FerryDeps {
   resolver?: DnsResolver;
   /** The password check behind SMTP AUTH (default: scrypt); tests wrap it to count checks. */
   verifyPassword?: (password: string, stored: string) => Promise<boolean>;
+  /** Extra CAs trusted for https TLS-RPT destinations (tests); default: the system's plus NODE_EXTRA_CA_CERTS. */
+  tlsRptHttpsCa?: string | Buffer;
 }
 
 export interface Ferry {
@@ -34,6 +38,8 @@ export interface Ferry {
   readonly retention: Retention;
   /** Prometheus metrics (own registry); the throttle sets its provider of throttled destinations here. */
   readonly metrics: FerryMetrics;
+  /** TLS-RPT (RFC 8460): the session counter deliver reports to, and the daily sender (null: tlsRpt.enabled is off). */
+  readonly tlsReports: { readonly sink: TlsReportSink; readonly reporter: TlsReporter | null };
   /** What /readyz answers: database writable, disk above its threshold, listeners bound. */
   readiness(): ReadinessReport;
   /**

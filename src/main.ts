@@ -60,6 +60,9 @@ import { VERSION } from './admin/version.js';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { createOneClick } from './suppress/one-click.js';
+import { createTlsReportRepo } from './store/tls-report-repo.js';
+import { createTlsReportSink } from './tlsrpt/sink.js';
+import { createTlsReporter } from './tlsrpt/reporter.js';
 import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
@@ -131,7 +134,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     unsubscribeHeaders: oneClick ? (m, recipient) => oneClick.headers({ queueId: m.id, user: m.username, recipient }) : undefined,
   });
   const checks: MessageCheck[] = [createSenderDomainCheck(), live.dmarcCheck];
-  const deliverer = createDeliverer({ router: live.router, hostname: config.hostname, timeouts: config.delivery, clock, logger });
+  // TLS-RPT (issue 15): every MX session's TLS result is counted in memory and stored in batches.
+  const tlsReportRepo = createTlsReportRepo(db);
+  const tlsReportSink = createTlsReportSink({ repo: tlsReportRepo, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
+  const deliverer = createDeliverer({ router: live.router, hostname: config.hostname, timeouts: config.delivery, clock, logger, tlsResults: tlsReportSink });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   const bounceSuppressions = createSuppressionList({ db, clock });
   const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });
@@ -292,6 +298,33 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     expireOverdue,
   });
 
+  const tlsReporter = config.tlsRpt.enabled
+    ? createTlsReporter({
+        db,
+        queue,
+        repo: tlsReportRepo,
+        resolver,
+        clock,
+        logger,
+        newId,
+        userAgent: `Ferry/${VERSION}`,
+        ...(deps.tlsRptHttpsCa ? { httpsCa: deps.tlsRptHttpsCa } : {}),
+        beforeReport: () => tlsReportSink.flush(),
+        onQueued: () => scheduler.poke(),
+        settings: {
+          organization: config.tlsRpt.organization ?? config.hostname,
+          contact: config.tlsRpt.contact ?? `postmaster@${config.hostname}`,
+          submitter: config.hostname,
+          from: config.tlsRpt.from ?? `tlsrpt-noreply@${config.hostname}`,
+          sendDelayMinutes: config.tlsRpt.sendDelayMinutes,
+          checkIntervalMs: config.tlsRpt.checkIntervalMs,
+          maxAgeDays: config.tlsRpt.maxAgeDays,
+          keepDays: config.tlsRpt.keepDays,
+          https: { timeoutMs: config.tlsRpt.httpsTimeoutMs, attempts: config.tlsRpt.httpsAttempts, retryDelayMs: config.tlsRpt.httpsRetryDelayMs },
+        },
+      })
+    : null;
+
   const intake = createIntake({
     spool,
     committer,
@@ -396,6 +429,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     scheduler,
     retention,
+    tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
       const now = clock.now();
       const released = queue.recipients.releaseOwned(config.hostname, now);
@@ -517,6 +551,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       scheduler.start();
       webhooks?.start();
       retention.start();
+      tlsReportSink.start();
+      tlsReporter?.start();
       if (!isFullyQualified(config.hostname)) {
         logger.warn(
           { hostname: config.hostname, key: 'hostname' },
@@ -540,6 +576,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
       await retention.stop();
+      // After the last deliveries: their sessions' counts are stored before the database closes.
+      await tlsReporter?.stop();
+      tlsReportSink.stop();
       await unsubscribeHttp?.close();
       await http?.stop();
       throttle.stop();

@@ -349,6 +349,48 @@ export const configSchema = z.strictObject({
       batchSize: positiveInt.max(5_000).default(200),
     })
     .prefault({}),
+  /**
+   * TLS reporting (RFC 8460, src/tlsrpt): every outbound MX session's TLS result is counted per
+   * policy domain, policy and UTC day (always, for `ferry tls report`); with `enabled`, each
+   * day's aggregate report goes to the rua destinations the domain publishes at _smtp._tls.
+   */
+  tlsRpt: z
+    .strictObject({
+      /** Send the daily reports (counting happens either way). */
+      enabled: z.boolean().default(false),
+      /** RFC 8460 organization-name: who runs this relay. Required when enabled. */
+      organization: z.string().min(1).nullable().default(null),
+      /** RFC 8460 contact-info: an address or URL for questions about the reports. Required when enabled. */
+      contact: z.string().min(1).nullable().default(null),
+      /** From of report mail; null: tlsrpt-noreply@<hostname>. Reports go out with a null envelope sender. */
+      from: z.email().nullable().default(null),
+      /** Session counts are kept in memory and written in one transaction this often (and at stop); a crash loses at most this window. */
+      flushIntervalMs: positiveInt.default(5_000),
+      /** A day's reports go out this long after the UTC day ended. */
+      sendDelayMinutes: nonNegativeInt.default(30),
+      /** How often the relay looks for finished days to report. */
+      checkIntervalMs: positiveInt.default(600_000),
+      /** A day not reported within this many days (the relay was down, DNS failed) is not reported any more. */
+      maxAgeDays: positiveInt.max(30).default(3),
+      /** Counts and the record of sent reports are deleted after this many days. */
+      keepDays: positiveInt.default(31),
+      /** https rua: a POST not answered within this is a failure... */
+      httpsTimeoutMs: positiveInt.default(30_000),
+      /** ...tried this many times in all... */
+      httpsAttempts: positiveInt.max(10).default(3),
+      /** ...waiting this long after the first failure, doubling after each further one. */
+      httpsRetryDelayMs: positiveInt.default(60_000),
+    })
+    .prefault({})
+    .refine((r) => !r.enabled || (r.organization !== null && r.contact !== null), {
+      message: 'tlsRpt.enabled needs tlsRpt.organization and tlsRpt.contact (RFC 8460 organization-name and contact-info)',
+      path: ['enabled'],
+    })
+    .refine((r) => r.sendDelayMinutes * 60_000 > r.flushIntervalMs, {
+      message: 'tlsRpt.sendDelayMinutes must be longer than tlsRpt.flushIntervalMs, so a day is stored whole before it is reported',
+      path: ['sendDelayMinutes'],
+    })
+    .refine((r) => r.keepDays > r.maxAgeDays, { message: 'tlsRpt.keepDays must be more than tlsRpt.maxAgeDays', path: ['keepDays'] }),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

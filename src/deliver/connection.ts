@@ -43,6 +43,8 @@ export interface SmtpClient {
   readonly ip: string;
   readonly port: number;
   readonly tls: TlsInfo | null;
+  /** TLS is up and the certificate chain is valid for the MX name (the socket's `authorized`) */
+  readonly verified: boolean;
   /** false once the connection broke or was closed */
   readonly usable: boolean;
   /** SMTP extensions the server announced (after STARTTLS when used), upper case */
@@ -235,6 +237,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     ip: o.ip,
     port: o.port,
     tls: tlsInfo(conn),
+    verified: Boolean(conn.secure && (conn._socket as TLSSocket | undefined)?.authorized),
     get usable() {
       return !dead;
     },
@@ -302,7 +305,11 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       conn.close();
     });
     conn.send(
-      { from: message.from, to: outcome.send, size: message.size, use8BitMime: message.eightBit, ...(message.dsn ? { dsn: message.dsn } : {}) } as SMTPConnection.Envelope,
+      {
+        from: message.from, to: outcome.send, size: message.size, use8BitMime: message.eightBit, ...(message.dsn ? { dsn: message.dsn } : {}),
+        // RFC 8689: REQUIRETLS on MAIL FROM (deliverer.ts decided the session may carry it)
+        ...(message.requireTls ? { requireTLSExtensionEnabled: true } : {}),
+      } as SMTPConnection.Envelope,
       body,
       (err, info) => {
         if (!err && info) return sent.settle({ info });

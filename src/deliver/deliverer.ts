@@ -1,6 +1,8 @@
 import type { Clock } from '../core/clock.js';
+import type { TlsResultSink, TlsSessionResult } from '../core/tls.js';
 import type { TlsInfo } from '../core/types.js';
 import { connectSmtp, type SmtpClient } from './connection.js';
+import { requireTlsVerdict } from './require-tls.js';
 import type { Router } from './route.js';
 import type { DeliveryError, DeliveryTimeouts, Hop, HopTry, OutgoingMessage, RouteFailureReason, TransactionReport } from './types.js';
 
@@ -22,6 +24,8 @@ export interface DelivererOptions {
   timeouts: DeliveryTimeouts;
   clock: Clock;
   logger?: DeliverLogger;
+  /** Told each MX session's TLS result (TLS-RPT counts); must not block. */
+  tlsResults?: TlsResultSink;
 }
 
 export interface DeliverySession {
@@ -33,6 +37,8 @@ export interface DeliverySession {
   readonly messagesSent: number;
   /** SMTP extensions the server announced, upper case */
   readonly extensions: readonly string[];
+  /** what the session's TLS came to (REQUIRETLS decisions read it) */
+  readonly tlsResult: TlsSessionResult;
   /** one transaction carrying all of this destination's recipients of the message */
   send(message: OutgoingMessage): Promise<TransactionReport>;
   close(): Promise<void>;
@@ -79,9 +85,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
         const { tr, client } = await tryHop(hop, ip, signal);
         tries.push(tr);
+        // Until MTA-STS/DANE land (tls-sts), every session is opportunistic: no-policy-found.
+        const tlsResult = client || tr.result === 'tls_failed' ? sessionTlsResult(route.domain, hop, tr, client) : null;
+        if (tlsResult && route.source === 'mx') options.tlsResults?.record(tlsResult);
         if (client) {
           logger?.info({ domain, host: hop.host, ip, tls: client.tls }, 'delivery session open');
-          return { ok: true, session: wrap(route.domain, hop, client), tries };
+          return { ok: true, session: wrap(route.domain, hop, client, tlsResult!), tries };
         }
         logger?.warn({ domain, host: hop.host, ip, result: tr.result, error: tr.error, reply: tr.reply }, 'mail server attempt failed');
       }
@@ -97,7 +106,23 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     };
   };
 
-  const wrap = (domain: string, hop: Hop, client: SmtpClient): DeliverySession => {
+  const sessionTlsResult = (domain: string, hop: Hop, tr: HopTry, client: SmtpClient | undefined): TlsSessionResult => ({
+    at: clock.now(),
+    policyDomain: domain,
+    policyApplied: 'none',
+    policy: { type: 'no-policy-found', strings: [], mxHosts: [] },
+    result: !client ? 'validation-failure' : client.tls ? 'success' : 'starttls-not-supported',
+    mxHost: hop.host,
+    receivingIp: tr.ip,
+    receivingMxHelo: null,
+    detail: client ? null : (tr.error?.message ?? null),
+    protocol: client?.tls?.protocol ?? null,
+    cipher: client?.tls?.cipher ?? null,
+    verified: client?.verified ?? false,
+    requireTlsOffered: Boolean(client?.tls && client.extensions.includes('REQUIRETLS')),
+  });
+
+  const wrap = (domain: string, hop: Hop, client: SmtpClient, tlsResult: TlsSessionResult): DeliverySession => {
     let sent = 0;
     // one transaction at a time on a connection; a second caller waits its turn
     let queue: Promise<unknown> = Promise.resolve();
@@ -114,7 +139,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       get extensions() {
         return client.extensions;
       },
+      tlsResult,
       send(message) {
+        const verdict = requireTlsVerdict({ requireTls: message.requireTls ?? false, tlsRequiredNo: message.tlsRequiredNo ?? false }, tlsResult);
+        if (!verdict.send) return Promise.resolve(refusedForRequireTls(message, client, clock.now(), verdict.reason));
         const run = queue.then(async () => {
           const report = await client.send(message);
           sent++;
@@ -128,4 +156,23 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   };
 
   return { openSession };
+}
+
+/** RFC 8689: nothing was sent; every recipient ends with 5.7.30 (permanent, a DSN). */
+function refusedForRequireTls(message: OutgoingMessage, client: SmtpClient, now: number, reason: string): TransactionReport {
+  return {
+    messageId: message.id,
+    hop: { host: client.host, ip: client.ip, port: client.port, tls: client.tls },
+    recipients: message.to.map((address) => ({
+      address,
+      ok: false,
+      phase: 'mail',
+      permanentLocal: true,
+      localReason: 'requiretls',
+      error: { kind: 'tls', message: reason },
+    })),
+    sessionUsable: client.usable,
+    startedAt: now,
+    durationMs: 0,
+  };
 }

@@ -74,6 +74,10 @@ export interface OutgoingMessage {
   body: () => NodeJS.ReadableStream;
   /** RFC 3461 parameters, passed on when the server announces DSN (one NOTIFY/ORCPT for all recipients) */
   dsn?: OutgoingDsn;
+  /** RFC 8689: the submitter gave REQUIRETLS (see require-tls.ts) */
+  requireTls?: boolean;
+  /** RFC 8689 §5: the message has `TLS-Required: No` */
+  tlsRequiredNo?: boolean;
 }
 
 export interface OutgoingDsn {
@@ -103,7 +107,7 @@ export type RecipientOutcome =
       /** a local decision that no retry can change (e.g. 8-bit body, server without 8BITMIME) */
       permanentLocal?: boolean;
       /** why Ferry did not send, when permanentLocal */
-      localReason?: 'eight_bit' | 'smtputf8' | 'size';
+      localReason?: 'eight_bit' | 'smtputf8' | 'size' | 'requiretls';
     };
 
 export interface TransactionReport {

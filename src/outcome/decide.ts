@@ -17,7 +17,7 @@ export type AttemptFact =
       rcptReply?: SmtpReply | undefined;
       error?: { kind: 'dns' | 'connect' | 'tls' | 'timeout' | 'protocol' | 'local'; message: string } | undefined;
       /** Ferry itself decided no retry can help (8-bit to a 7-bit server, over the SIZE limit, ...). */
-      permanentLocal?: { category: BounceCategory; message: string } | undefined;
+      permanentLocal?: { category: BounceCategory; message: string; /** the enhanced status code to record (e.g. 5.7.30) */ enhanced?: string | undefined } | undefined;
       /** Routing said the domain takes no mail (NXDOMAIN, null MX). */
       permanentRoute?: { message: string } | undefined;
     };
@@ -69,7 +69,7 @@ export function decide(
   }
   const replyText = clip(fact.reply?.text ?? fact.permanentLocal?.message ?? fact.permanentRoute?.message ?? fact.error?.message ?? 'unknown failure');
   const code = fact.reply?.code ?? null;
-  const enhanced = fact.reply?.enhanced ?? null;
+  const enhanced = fact.reply?.enhanced ?? fact.permanentLocal?.enhanced ?? null;
 
   let classification: Classification;
   if (fact.permanentRoute) {

@@ -41,6 +41,8 @@ export interface IntakeSession {
   dsnEnvid?: string | null;
   /** The user's setting: add one-click unsubscribe headers (the message may also ask, see below). */
   oneClickUnsubscribe?: boolean;
+  /** RFC 8689: REQUIRETLS on MAIL FROM (only possible over TLS). */
+  requireTls?: boolean;
 }
 
 export interface MessageCheckContext {
@@ -143,6 +145,7 @@ export function createIntake(deps: IntakeDeps) {
             dsnRet: session.dsnRet ?? null,
             dsnEnvid: session.dsnEnvid ?? null,
             listUnsubscribe: unsubscribe.requested || (session.oneClickUnsubscribe ?? false),
+            requireTls: session.requireTls ?? false,
           },
           recipients: session.recipients.map((r) => ({ ...r })),
         };

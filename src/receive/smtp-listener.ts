@@ -123,6 +123,9 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       // RFC 3461: clients that get past MAIL FROM (authenticated or relay networks) may ask for
       // DSNs; the bounce listener keeps smtp-server's default (hidden).
       hideDSN: false,
+      // RFC 8689: offered after STARTTLS (smtp-server only offers it on TLS sessions); the flag
+      // is stored with the message and decides how it may be delivered (deliver/require-tls.ts).
+      hideREQUIRETLS: false,
       disableReverseLookup: true,
       // Session slots are counted in onConnect (session-slots.ts), which may push out an idle
       // unauthenticated session to make room; the library's own count also holds connections
@@ -308,6 +311,7 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           dsnRet: envelopeDsn?.ret === 'FULL' || envelopeDsn?.ret === 'HDRS' ? envelopeDsn.ret : null,
           dsnEnvid: envelopeDsn?.envid ?? null,
           oneClickUnsubscribe: u?.oneClickUnsubscribe ?? false,
+          requireTls: (session.envelope as { requireTLS?: boolean }).requireTLS === true,
         };
         const timer = deps.clock.setTimer(config.dataTimeoutMs, () => {
           logger.warn({ session: session.id, ip: session.remoteAddress }, 'DATA timeout, closing connection');

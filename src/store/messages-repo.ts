@@ -18,7 +18,8 @@ export interface MessageRow {
   subject: string | null;
   eightBit: boolean;
   smtputf8: boolean;
-  kind: 'submission' | 'dsn';
+  /** tlsrpt: an RFC 8460 aggregate report Ferry wrote itself (src/tlsrpt). */
+  kind: 'submission' | 'dsn' | 'tlsrpt';
   /** When the message was signed and its headers frozen for delivery; null before. */
   signedAt: number | null;
   /** RFC 3461 RET (FULL: return the whole message in a failure DSN; HDRS: headers only); null/absent: not given. */
@@ -27,6 +28,8 @@ export interface MessageRow {
   dsnEnvid?: string | null;
   /** Ferry adds its own List-Unsubscribe (one-click, RFC 8058) for each recipient. */
   listUnsubscribe?: boolean;
+  /** RFC 8689: the client gave REQUIRETLS on MAIL FROM (migration 019). */
+  requireTls?: boolean;
 }
 
 export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
@@ -48,15 +51,16 @@ interface RawRow {
   subject: string | null;
   eight_bit: number;
   smtputf8: number;
-  kind: 'submission' | 'dsn';
+  kind: 'submission' | 'dsn' | 'tlsrpt';
   signed_at: number | null;
   dsn_ret: 'FULL' | 'HDRS' | null;
   dsn_envid: string | null;
   list_unsubscribe: number;
+  require_tls: number;
 }
 
 const SUMMARY_COLUMNS =
-  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at, dsn_ret, dsn_envid, list_unsubscribe';
+  'id, created_at, sender, username, client_ip, helo, tls, size, headers, spool_file, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at, dsn_ret, dsn_envid, list_unsubscribe, require_tls';
 
 function fromRaw(r: RawRow): MessageRow {
   return {
@@ -81,6 +85,7 @@ function fromRaw(r: RawRow): MessageRow {
     dsnRet: r.dsn_ret,
     dsnEnvid: r.dsn_envid,
     listUnsubscribe: r.list_unsubscribe === 1,
+    requireTls: r.require_tls === 1,
   };
 }
 
@@ -97,9 +102,9 @@ export interface MessageListFilter {
 export function createMessagesRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body, spool_file,
-       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe)
+       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe, require_tls)
      VALUES (@id, @createdAt, @sender, @username, @clientIp, @helo, @tls, @size, @headers, @body, @spoolFile,
-       @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind, @dsnRet, @dsnEnvid, @listUnsubscribe)`,
+       @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind, @dsnRet, @dsnEnvid, @listUnsubscribe, @requireTls)`,
   );
   const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
   const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
@@ -124,6 +129,7 @@ export function createMessagesRepo(db: Db) {
         dsnRet: row.dsnRet ?? null,
         dsnEnvid: row.dsnEnvid ?? null,
         listUnsubscribe: row.listUnsubscribe ? 1 : 0,
+        requireTls: row.requireTls ? 1 : 0,
       });
     },
     get(id: string): MessageRow | undefined {

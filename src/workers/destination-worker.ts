@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
 import type { HopTry, OutgoingDsn, RecipientOutcome } from '../deliver/types.js';
+import { hasTlsRequiredNo, REQUIRETLS_STATUS } from '../deliver/require-tls.js';
 import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
 import type { Spool } from '../spool/spool.js';
@@ -108,6 +109,7 @@ async function sendOne(
       return { recorded: Promise.resolve() };
     }
     const hopDsn = session.extensions.includes('DSN');
+    const tlsRequiredNo = hasTlsRequiredNo(prepared.headers);
     for (const group of transactionGroups(rows, Boolean(m.listUnsubscribe && deps.recipientHeaders), hopDsn)) {
       const headers = m.listUnsubscribe && deps.recipientHeaders ? await deps.recipientHeaders(prepared, group[0]!) : prepared.headers;
       const dsn = dsnParameters(m, group[0]!);
@@ -118,6 +120,8 @@ async function sendOne(
         size: headers.length + (m.size - m.headers.length),
         eightBit: m.eightBit,
         smtputf8: m.smtputf8,
+        requireTls: m.requireTls ?? false,
+        tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
         body: () => deps.spool.open({ headers, inline: m.body, file: m.spoolFile }),
       });
@@ -210,7 +214,11 @@ function toFact(o: RecipientOutcome | undefined): AttemptFact {
     rcptReply: o.rcptReply,
     error: o.error,
     permanentLocal: o.permanentLocal
-      ? { category: o.localReason === 'size' ? 'message_too_large' : 'other', message: o.error?.message ?? o.reply?.text ?? 'refused locally' }
+      ? {
+          category: o.localReason === 'size' ? 'message_too_large' : o.localReason === 'requiretls' ? 'policy' : 'other',
+          message: o.error?.message ?? o.reply?.text ?? 'refused locally',
+          enhanced: o.localReason === 'requiretls' ? REQUIRETLS_STATUS : undefined,
+        }
       : undefined,
   };
 }

@@ -1,0 +1,189 @@
+import type { Db } from './db.js';
+
+/**
+ * The only code that knows the SQL of the TLS-RPT tables (migration 018): session counts per
+ * UTC day, policy domain and policy, their failure details, and what was sent where.
+ */
+
+/** A policy as counted: RFC 8460 §4.4 policy-type, policy-string and mx-host. */
+export interface TlsReportPolicy {
+  type: string;
+  strings: string[];
+  mxHosts: string[];
+}
+
+export interface TlsFailureDetail {
+  resultType: string;
+  receivingMxHostname: string;
+  receivingIp: string;
+  receivingMxHelo: string;
+  failureReasonCode: string;
+  count: number;
+}
+
+/** Counts to add for one day, policy domain and policy (one sink flush holds many). */
+export interface TlsCountsDelta {
+  day: string;
+  policyDomain: string;
+  policy: TlsReportPolicy;
+  success: number;
+  failure: number;
+  failures: TlsFailureDetail[];
+}
+
+export interface TlsPolicyCounts {
+  day: string;
+  policyDomain: string;
+  policy: TlsReportPolicy;
+  success: number;
+  failure: number;
+  failures: TlsFailureDetail[];
+}
+
+export type TlsSentState = 'queued' | 'sent' | 'failed' | 'no-record' | 'done' | 'gave-up';
+
+export interface TlsSentRow {
+  day: string;
+  policyDomain: string;
+  /** an rua URI, or '' for the policy domain as a whole */
+  destination: string;
+  state: TlsSentState;
+  reportId: string | null;
+  detail: string | null;
+  at: number;
+}
+
+interface PolicyRaw {
+  id: number;
+  day: string;
+  policy_domain: string;
+  policy_type: string;
+  policy_strings: string;
+  mx_hosts: string;
+  success_count: number;
+  failure_count: number;
+}
+
+interface FailureRaw {
+  policy_id: number;
+  result_type: string;
+  receiving_mx_hostname: string;
+  receiving_ip: string;
+  receiving_mx_helo: string;
+  failure_reason_code: string;
+  count: number;
+}
+
+export function createTlsReportRepo(db: Db) {
+  const upsertPolicy = db.prepare(
+    `INSERT INTO tls_report_policies (day, policy_domain, policy_type, policy_strings, mx_hosts, success_count, failure_count)
+     VALUES (@day, @domain, @type, @strings, @mxHosts, @success, @failure)
+     ON CONFLICT (day, policy_domain, policy_type, policy_strings, mx_hosts)
+     DO UPDATE SET success_count = success_count + excluded.success_count, failure_count = failure_count + excluded.failure_count
+     RETURNING id`,
+  );
+  const upsertFailure = db.prepare(
+    `INSERT INTO tls_report_failures (policy_id, result_type, receiving_mx_hostname, receiving_ip, receiving_mx_helo, failure_reason_code, count)
+     VALUES (@policyId, @resultType, @host, @ip, @helo, @reason, @count)
+     ON CONFLICT (policy_id, result_type, receiving_mx_hostname, receiving_ip, receiving_mx_helo, failure_reason_code)
+     DO UPDATE SET count = count + excluded.count`,
+  );
+  const policiesOfDay = db.prepare('SELECT * FROM tls_report_policies WHERE day = ? ORDER BY policy_domain, id');
+  const policiesOfDomain = db.prepare('SELECT * FROM tls_report_policies WHERE day = ? AND policy_domain = ? ORDER BY id');
+  const failuresOf = db.prepare('SELECT * FROM tls_report_failures WHERE policy_id = ? ORDER BY count DESC, result_type');
+  const pendingPairs = db.prepare(
+    `SELECT DISTINCT p.day, p.policy_domain FROM tls_report_policies p
+     WHERE p.day >= @from AND p.day <= @to
+       AND NOT EXISTS (SELECT 1 FROM tls_report_sent s WHERE s.day = p.day AND s.policy_domain = p.policy_domain AND s.destination = '')
+     ORDER BY p.day, p.policy_domain`,
+  );
+  const insertSent = db.prepare(
+    `INSERT INTO tls_report_sent (day, policy_domain, destination, state, report_id, detail, at)
+     VALUES (@day, @policyDomain, @destination, @state, @reportId, @detail, @at)
+     ON CONFLICT (day, policy_domain, destination) DO UPDATE SET state = excluded.state, report_id = excluded.report_id, detail = excluded.detail, at = excluded.at`,
+  );
+  const sentOf = db.prepare('SELECT * FROM tls_report_sent WHERE day = ? AND policy_domain = ? ORDER BY destination');
+  const sentOfDay = db.prepare('SELECT * FROM tls_report_sent WHERE day = ? ORDER BY policy_domain, destination');
+  const pruneOld = db.prepare('DELETE FROM tls_report_policies WHERE day < ?');
+  const pruneSent = db.prepare('DELETE FROM tls_report_sent WHERE day < ?');
+
+  const add = db.transaction((deltas: readonly TlsCountsDelta[]) => {
+    for (const d of deltas) {
+      const { id } = upsertPolicy.get({
+        day: d.day,
+        domain: d.policyDomain,
+        type: d.policy.type,
+        strings: JSON.stringify(d.policy.strings),
+        mxHosts: JSON.stringify(d.policy.mxHosts),
+        success: d.success,
+        failure: d.failure,
+      }) as { id: number };
+      for (const f of d.failures) {
+        upsertFailure.run({ policyId: id, resultType: f.resultType, host: f.receivingMxHostname, ip: f.receivingIp, helo: f.receivingMxHelo, reason: f.failureReasonCode, count: f.count });
+      }
+    }
+  });
+
+  const withFailures = (rows: PolicyRaw[]): TlsPolicyCounts[] =>
+    rows.map((r) => ({
+      day: r.day,
+      policyDomain: r.policy_domain,
+      policy: { type: r.policy_type, strings: JSON.parse(r.policy_strings) as string[], mxHosts: JSON.parse(r.mx_hosts) as string[] },
+      success: r.success_count,
+      failure: r.failure_count,
+      failures: (failuresOf.all(r.id) as FailureRaw[]).map((f) => ({
+        resultType: f.result_type,
+        receivingMxHostname: f.receiving_mx_hostname,
+        receivingIp: f.receiving_ip,
+        receivingMxHelo: f.receiving_mx_helo,
+        failureReasonCode: f.failure_reason_code,
+        count: f.count,
+      })),
+    }));
+
+  const sentRow = (r: { day: string; policy_domain: string; destination: string; state: TlsSentState; report_id: string | null; detail: string | null; at: number }): TlsSentRow => ({
+    day: r.day,
+    policyDomain: r.policy_domain,
+    destination: r.destination,
+    state: r.state,
+    reportId: r.report_id,
+    detail: r.detail,
+    at: r.at,
+  });
+
+  return {
+    /** Adds a batch of counts in one transaction (one fsync). */
+    add(deltas: readonly TlsCountsDelta[]): void {
+      if (deltas.length) add(deltas);
+    },
+    /** Every policy counted on a day, with its failure details. */
+    day(day: string): TlsPolicyCounts[] {
+      return withFailures(policiesOfDay.all(day) as PolicyRaw[]);
+    },
+    /** One policy domain's policies on a day, with their failure details. */
+    domain(day: string, policyDomain: string): TlsPolicyCounts[] {
+      return withFailures(policiesOfDomain.all(day, policyDomain) as PolicyRaw[]);
+    },
+    /** Day and policy domain pairs in [from, to] whose report is not finished. */
+    pending(from: string, to: string): { day: string; policyDomain: string }[] {
+      return (pendingPairs.all({ from, to }) as { day: string; policy_domain: string }[]).map((r) => ({ day: r.day, policyDomain: r.policy_domain }));
+    },
+    markSent(row: TlsSentRow): void {
+      insertSent.run(row);
+    },
+    sent(day: string, policyDomain: string): TlsSentRow[] {
+      return (sentOf.all(day, policyDomain) as Parameters<typeof sentRow>[0][]).map(sentRow);
+    },
+    sentOnDay(day: string): TlsSentRow[] {
+      return (sentOfDay.all(day) as Parameters<typeof sentRow>[0][]).map(sentRow);
+    },
+    /** Forgets counts and send records of days before `day`. */
+    prune(day: string): number {
+      const n = pruneOld.run(day).changes;
+      pruneSent.run(day);
+      return n;
+    },
+  };
+}
+
+export type TlsReportRepo = ReturnType<typeof createTlsReportRepo>;
