@@ -63,6 +63,7 @@ import { createOneClick } from './suppress/one-click.js';
 import { createTlsReportRepo } from './store/tls-report-repo.js';
 import { createTlsReportSink } from './tlsrpt/sink.js';
 import { createTlsReporter } from './tlsrpt/reporter.js';
+import { tlsReporterSettings } from './tlsrpt/settings.js';
 import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
@@ -311,17 +312,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         ...(deps.tlsRptHttpsCa ? { httpsCa: deps.tlsRptHttpsCa } : {}),
         beforeReport: () => tlsReportSink.flush(),
         onQueued: () => scheduler.poke(),
-        settings: {
-          organization: config.tlsRpt.organization ?? config.hostname,
-          contact: config.tlsRpt.contact ?? `postmaster@${config.hostname}`,
-          submitter: config.hostname,
-          from: config.tlsRpt.from ?? `tlsrpt-noreply@${config.hostname}`,
-          sendDelayMinutes: config.tlsRpt.sendDelayMinutes,
-          checkIntervalMs: config.tlsRpt.checkIntervalMs,
-          maxAgeDays: config.tlsRpt.maxAgeDays,
-          keepDays: config.tlsRpt.keepDays,
-          https: { timeoutMs: config.tlsRpt.httpsTimeoutMs, attempts: config.tlsRpt.httpsAttempts, retryDelayMs: config.tlsRpt.httpsRetryDelayMs },
-        },
+        settings: tlsReporterSettings(config),
       })
     : null;
 

@@ -32,6 +32,10 @@ function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal
         usable: true,
         messagesSent: 0,
         extensions: [],
+        tlsResult: {
+          at: T0, policyDomain: domain, policyApplied: 'none', policy: { type: 'no-policy-found', strings: [], mxHosts: [] }, result: 'starttls-not-supported',
+          mxHost: `mx.${domain}`, receivingIp: '127.0.0.2', receivingMxHelo: null, detail: null, protocol: null, cipher: null, verified: false, requireTlsOffered: false,
+        },
         async send(m): Promise<TransactionReport> {
           sent.push(m);
           return {
