@@ -151,6 +151,8 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         eightBit: composed.eightBit,
         smtputf8: to.utf8Local || /[^\x00-\x7f]/.test(original.sender),
         kind: 'dsn',
+        // RFC 8689 §4.3: a report about a REQUIRETLS message carries its header and is protected the same way.
+        requireTls: original.requireTls ?? false,
       },
       recipients: [{ address: to.address, domain: to.domain, status: 'queued', reason: null, category: null }],
     };

@@ -57,6 +57,7 @@ t.test('REQUIRETLS to an MX without REQUIRETLS nor a validated policy: bounced 5
   const dsn = ferry.db.prepare("SELECT id FROM messages WHERE kind = 'dsn'").get() as { id: string } | undefined;
   t.ok(dsn, 'a DSN is queued');
   const row = ferry.queue.messages.get(dsn!.id)!;
+  t.equal(row.requireTls, true, 'the DSN is itself sent under REQUIRETLS (RFC 8689 §4.3)');
   t.same(recipients(ferry, dsn!.id).map((x) => x.address), ['sender@ferry.test']);
   const text = Buffer.concat([row.headers, row.body ?? Buffer.alloc(0)]).toString('utf8');
   t.match(text, /Status: 5\.7\.30/);

@@ -2,7 +2,11 @@ import t from 'tap';
 import { simpleParser } from 'mailparser';
 import { utcDay } from '../../src/tlsrpt/sink.js';
 import { createTlsReportRepo } from '../../src/store/tls-report-repo.js';
-import { parseReport, rfc8460Problems } from '../tlsrpt/fixtures.js';
+import { parseReport, rfc8460Problems, ruaCert, startReportReceiver } from '../tlsrpt/fixtures.js';
+import { seededRandom } from '../../src/core/random.js';
+import { startDnsServer } from '../helpers/dns-server.js';
+import { startMx } from '../helpers/mx-server.js';
+import { startRelay } from '../helpers/relay.js';
 import { defaultZone, isStatus, send, setupDelivery, waitFor } from './fixtures/delivery.js';
 
 /**
@@ -78,4 +82,45 @@ t.test('a session to an MX without STARTTLS is counted as starttls-not-supported
   t.equal(p!.success, 0);
   t.equal(p!.failure, 1);
   t.same(p!.failures.map((f) => [f.resultType, f.receivingMxHostname, f.receivingIp, f.count]), [['starttls-not-supported', 'mx1.example.test', '127.0.0.2', 1]]);
+});
+
+t.test('an https rua gets the report by POST from the relay, resolved through the relay\'s DNS', async (t) => {
+  const receiver = await startReportReceiver(t, [503, 200]);
+  const mx = await startMx({ host: '127.0.0.2', tls: true });
+  const dns = await startDnsServer({
+    ...defaultZone(),
+    '_smtp._tls.example.test': { TXT: [`v=TLSRPTv1; rua=https://rua.example.test:${receiver.port}/tlsrpt`] },
+    'rua.example.test': { A: ['127.0.0.1'] },
+  });
+  t.teardown(async () => {
+    await mx.close();
+    await dns.close();
+  });
+  const relay = await startRelay(
+    t,
+    {
+      dmarc: { mode: 'off' },
+      dns: { servers: [dns.address], timeoutMs: 500, tries: 1 },
+      delivery: { allowPrivateMx: true, port: mx.port, connectTimeoutMs: 2000, greetingTimeoutMs: 2000, commandTimeoutMs: 2000, dataTimeoutMs: 2000 },
+      tlsRpt: { enabled: true, organization: 'Ferry E2E', contact: 'https://ferry.test/contact', httpsRetryDelayMs: 50 },
+    },
+    { random: seededRandom(7), tlsRptHttpsCa: ruaCert().cert },
+  );
+  const id = await send(relay, { to: ['frank@example.test'] });
+  await waitFor(relay.ferry, id, isStatus('delivered'));
+  const day = utcDay(Date.now());
+  const results = await relay.ferry.tlsReports.reporter!.sendDay(day);
+  t.same(results.map((x) => [x.policyDomain, x.state]), [['example.test', 'sent']]);
+  t.equal(receiver.posts.length, 2, 'a 503, then tried again');
+  const post = receiver.posts[1]!;
+  t.equal(post.path, '/tlsrpt');
+  t.equal(post.contentType, 'application/tlsrpt+gzip');
+  const report = parseReport(post.body);
+  t.same(rfc8460Problems(report), []);
+  t.equal(report['contact-info'], 'https://ferry.test/contact');
+  t.same(report.policies[0]!.summary, { 'total-successful-session-count': 1, 'total-failure-session-count': 0 });
+  t.same(
+    createTlsReportRepo(relay.ferry.db).sent(day, 'example.test').map((s) => [s.destination, s.state, s.detail]),
+    [['', 'done', `https://rua.example.test:${receiver.port}/tlsrpt`], [`https://rua.example.test:${receiver.port}/tlsrpt`, 'sent', 'HTTP 200']],
+  );
 });
