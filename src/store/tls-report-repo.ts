@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { relaxedDurability, type Db } from './db.js';
 
 /**
  * The only code that knows the SQL of the TLS-RPT tables (migration 018): session counts per
@@ -152,9 +152,12 @@ export function createTlsReportRepo(db: Db) {
   });
 
   return {
-    /** Adds a batch of counts in one transaction (one fsync). */
+    /**
+     * Adds a batch of counts in one transaction. Without the full fsync (synchronous=NORMAL, as
+     * for signing): counts lost to a power cut only shorten a report, they never lose mail.
+     */
     add(deltas: readonly TlsCountsDelta[]): void {
-      if (deltas.length) add(deltas);
+      if (deltas.length) relaxedDurability(db, () => add(deltas));
     },
     /** Every policy counted on a day, with its failure details. */
     day(day: string): TlsPolicyCounts[] {

@@ -5,9 +5,11 @@ import type { TlsCountsDelta, TlsFailureDetail } from '../store/tls-report-repo.
 
 /**
  * The TLS-RPT sink deliver hands every MX session's TLS result to. `record` only adds to
- * counters in memory (a map lookup, no I/O), so a session never waits for the disk; the counts
- * go to the store in one transaction every `flushIntervalMs` and at stop. A crash loses at most
- * the sessions of that last interval from the report (the mail itself is unaffected).
+ * counters in memory (a map lookup, no I/O), so a session never waits for the disk. Every
+ * `flushIntervalMs` the counts go to the store in transactions of at most `chunk` policies,
+ * yielding to the event loop between them, so even thousands of domains counted in one interval
+ * never hold the loop for long; at stop (and before a report is made) all at once. A crash loses
+ * at most the sessions of that last interval from the report (the mail itself is unaffected).
  */
 export interface TlsCountsWriter {
   add(deltas: readonly TlsCountsDelta[]): void;
@@ -18,11 +20,13 @@ export interface TlsReportSinkDeps {
   clock: Clock;
   logger: Logger;
   flushIntervalMs: number;
+  /** policies written per transaction by the timer's flush (default 200) */
+  chunk?: number;
 }
 
 export interface TlsReportSink extends TlsResultSink {
   start(): void;
-  /** Writes what is counted now (one transaction). */
+  /** Writes everything counted now, synchronously (before a report is made; tests). */
   flush(): void;
   /** Stops the timer and writes what is left. */
   stop(): void;
@@ -41,35 +45,54 @@ export function utcDay(at: number): string {
 interface Entry {
   delta: TlsCountsDelta;
   failures: Map<string, TlsFailureDetail>;
+  sessions: number;
 }
 
+// Field separators that cannot occur in DNS names, policy lines or result types.
+const SEP = '\u0000';
+const LIST = '\u0001';
+
 export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
+  const chunk = deps.chunk ?? 200;
   let entries = new Map<string, Entry>();
-  let pending = 0;
+  /** Taken out of `entries` by the timer, written a chunk per turn of the event loop. */
+  let writing: Entry[] = [];
   let timer: TimerHandle | null = null;
   let running = false;
+
+  const write = (batch: Entry[]): void => {
+    if (batch.length === 0) return;
+    try {
+      deps.repo.add(batch.map((e) => ({ ...e.delta, failures: [...e.failures.values()] })));
+    } catch (err) {
+      // The report for these sessions is lost; delivery is not affected. Said once, loudly.
+      deps.logger.error({ err, sessions: batch.reduce((n, e) => n + e.sessions, 0) }, 'TLS-RPT: could not store session counts; they are missing from the report');
+    }
+  };
+
+  const writeNextChunk = (): void => {
+    const batch = writing.splice(0, chunk);
+    write(batch);
+    if (writing.length) setImmediate(writeNextChunk);
+  };
 
   const schedule = (): void => {
     if (!running) return;
     timer = deps.clock.setTimer(deps.flushIntervalMs, () => {
       timer = null;
-      flush();
+      const idle = writing.length === 0;
+      writing.push(...entries.values());
+      entries = new Map();
+      if (idle && writing.length) writeNextChunk();
       schedule();
     });
   };
 
   function flush(): void {
-    if (entries.size === 0) return;
-    const batch = [...entries.values()].map((e) => ({ ...e.delta, failures: [...e.failures.values()] }));
-    const sessions = pending;
+    const all = [...writing, ...entries.values()];
+    writing = [];
     entries = new Map();
-    pending = 0;
-    try {
-      deps.repo.add(batch);
-    } catch (err) {
-      // The report for these sessions is lost; delivery is not affected. Said once, loudly.
-      deps.logger.error({ err, sessions }, 'TLS-RPT: could not store session counts; they are missing from the report');
-    }
+    for (let i = 0; i < all.length; i += chunk) write(all.slice(i, i + chunk));
   }
 
   return {
@@ -77,32 +100,36 @@ export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
       try {
         const day = utcDay(r.at);
         const policyDomain = r.policyDomain.toLowerCase();
-        const key = JSON.stringify([day, policyDomain, r.policy.type, r.policy.strings, r.policy.mxHosts]);
+        const key = day + SEP + policyDomain + SEP + r.policy.type + SEP + r.policy.strings.join(LIST) + SEP + r.policy.mxHosts.join(LIST);
         let e = entries.get(key);
         if (!e) {
           e = {
             delta: { day, policyDomain, policy: { type: r.policy.type, strings: [...r.policy.strings], mxHosts: [...r.policy.mxHosts] }, success: 0, failure: 0, failures: [] },
             failures: new Map(),
+            sessions: 0,
           };
           entries.set(key, e);
         }
-        pending++;
+        e.sessions++;
         if (r.result === 'success') {
           e.delta.success++;
           return;
         }
         e.delta.failure++;
-        const detail: Omit<TlsFailureDetail, 'count'> = {
-          resultType: r.result,
-          receivingMxHostname: r.mxHost,
-          receivingIp: r.receivingIp ?? '',
-          receivingMxHelo: r.receivingMxHelo ?? '',
-          failureReasonCode: (r.detail ?? '').slice(0, FAILURE_REASON_MAX_CHARS),
-        };
-        const fkey = JSON.stringify([detail.resultType, detail.receivingMxHostname, detail.receivingIp, detail.receivingMxHelo, detail.failureReasonCode]);
+        const reason = (r.detail ?? '').slice(0, FAILURE_REASON_MAX_CHARS);
+        const fkey = r.result + SEP + r.mxHost + SEP + (r.receivingIp ?? '') + SEP + (r.receivingMxHelo ?? '') + SEP + reason;
         const f = e.failures.get(fkey);
         if (f) f.count++;
-        else e.failures.set(fkey, { ...detail, count: 1 });
+        else {
+          e.failures.set(fkey, {
+            resultType: r.result,
+            receivingMxHostname: r.mxHost,
+            receivingIp: r.receivingIp ?? '',
+            receivingMxHelo: r.receivingMxHelo ?? '',
+            failureReasonCode: reason,
+            count: 1,
+          });
+        }
       } catch (err) {
         // The contract: record never throws into a delivery.
         deps.logger.warn({ err }, 'TLS-RPT: a session result could not be counted');
@@ -121,7 +148,10 @@ export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
       flush();
     },
     get pending() {
-      return pending;
+      let n = 0;
+      for (const e of entries.values()) n += e.sessions;
+      for (const e of writing) n += e.sessions;
+      return n;
     },
   };
 }

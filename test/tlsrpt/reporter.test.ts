@@ -63,6 +63,24 @@ t.test('the sink counts in memory and writes one batch per interval and at stop'
   t.equal(sink.pending, 0);
 });
 
+t.test('the timer writes many policies a chunk per turn of the event loop, never all at once', async (t) => {
+  const clock = new ManualClock(DAY1);
+  const { db } = testDb(t);
+  const repo = createTlsReportRepo(db);
+  const batches: number[] = [];
+  const sink = createTlsReportSink({ repo: { add: (d) => (batches.push(d.length), repo.add(d)) }, clock, logger: silentLogger(), flushIntervalMs: 5_000, chunk: 2 });
+  sink.start();
+  for (let i = 0; i < 5; i++) sink.record(session({ at: DAY1, policyDomain: `d${i}.test` }));
+  clock.advance(5_000);
+  t.same(batches, [2], 'one chunk at the timer');
+  t.equal(sink.pending, 3);
+  await tick(20);
+  t.same(batches, [2, 2, 1], 'the rest on later turns');
+  t.equal(repo.day('2026-03-10').length, 5);
+  t.equal(sink.pending, 0);
+  sink.stop();
+});
+
 t.test('sessions are counted on their UTC day, per policy', async (t) => {
   const clock = new ManualClock(DAY1);
   const { repo, sink } = setup(t, clock);
