@@ -98,6 +98,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       out.write(`message ${m.id}\n`);
       out.write(`  accepted   ${isoTime(m.createdAt)} from ${m.clientIp ?? '?'}${m.username ? ` (user ${m.username})` : ''}${m.tls ? ` over ${m.tls}` : ''}\n`);
       out.write(`  sender     ${m.sender || '<>'}\n`);
+      if (m.requireTls) out.write('  requiretls yes: only over TLS to an MX validated by MTA-STS or DANE that offers REQUIRETLS, else bounced 5.7.30 (RFC 8689)\n');
       if (m.headerFrom) out.write(`  from       ${m.headerFrom}\n`);
       if (m.subject) out.write(`  subject    ${m.subject}\n`);
       if (m.messageIdHeader) out.write(`  message-id ${m.messageIdHeader}\n`);

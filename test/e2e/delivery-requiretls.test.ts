@@ -1,5 +1,6 @@
 import t from 'tap';
 import nodemailer from 'nodemailer';
+import { runFerry } from '../helpers/cli.js';
 import { rawSession } from '../helpers/raw-smtp.js';
 import { queuedId, type StartedRelay } from '../helpers/relay.js';
 import { isStatus, recipients, sampleMessage, setupDelivery, waitFor } from './fixtures/delivery.js';
@@ -62,6 +63,12 @@ t.test('REQUIRETLS to an MX without REQUIRETLS nor a validated policy: bounced 5
   const text = Buffer.concat([row.headers, row.body ?? Buffer.alloc(0)]).toString('utf8');
   t.match(text, /Status: 5\.7\.30/);
   t.match(text, /Final-Recipient: rfc822; ?frank@example\.test/);
+
+  // What an operator sees
+  const shown = await runFerry(['messages', 'show', id], { env: { FERRY_DATA_DIR: relay.dataDir } });
+  t.equal(shown.code, 0, shown.stderr);
+  t.match(shown.stdout, /requiretls yes/);
+  t.match(shown.stdout, /5\.7\.30/);
 });
 
 t.test('REQUIRETLS and TLS-Required: No together: the header is ignored (RFC 8689 §4.1), still bounced', async (t) => {
