@@ -87,7 +87,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         tries.push(tr);
         // Until MTA-STS/DANE land (tls-sts), every session is opportunistic: no-policy-found.
         const tlsResult = client || tr.result === 'tls_failed' ? sessionTlsResult(route.domain, hop, tr, client) : null;
-        if (tlsResult && route.source === 'mx') options.tlsResults?.record(tlsResult);
+        // Reports are about the recipient domain's own hosts (MX or A/AAAA fallback), not a smarthost.
+        if (tlsResult && route.source !== 'static') options.tlsResults?.record(tlsResult);
         if (client) {
           logger?.info({ domain, host: hop.host, ip, tls: client.tls }, 'delivery session open');
           return { ok: true, session: wrap(route.domain, hop, client, tlsResult!), tries };
@@ -111,7 +112,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     policyDomain: domain,
     policyApplied: 'none',
     policy: { type: 'no-policy-found', strings: [], mxHosts: [] },
-    result: !client ? 'validation-failure' : client.tls ? 'success' : 'starttls-not-supported',
+    // A failed handshake is nodemailer's ETLS (connection.ts names the code first); the other
+    // tls_failed is a host that offered no STARTTLS where TLS is required.
+    result: client ? (client.tls ? 'success' : 'starttls-not-supported') : tr.error?.message.startsWith('ETLS') ? 'validation-failure' : 'starttls-not-supported',
     mxHost: hop.host,
     receivingIp: tr.ip,
     receivingMxHelo: null,

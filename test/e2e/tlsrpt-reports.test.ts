@@ -124,3 +124,17 @@ t.test('an https rua gets the report by POST from the relay, resolved through th
     [['', 'done', `https://rua.example.test:${receiver.port}/tlsrpt`], [`https://rua.example.test:${receiver.port}/tlsrpt`, 'sent', 'HTTP 200']],
   );
 });
+
+t.test('TLS required but the MX offers no STARTTLS: deferred, and counted as a starttls-not-supported failure with the reason', async (t) => {
+  const { mx, ferry, relay } = await setupDelivery(t, { mx: { tls: false }, mx2: { tls: false }, delivery: { requireTlsDomains: ['example.test'] } });
+  const id = await send(relay, { to: ['frank@example.test'] });
+  const [r] = await waitFor(ferry, id, isStatus('deferred', 'bounced', 'delivered'));
+  t.equal(r!.status, 'deferred');
+  t.equal(mx!.messages.length, 0);
+  ferry.tlsReports.sink.flush();
+  const [p] = createTlsReportRepo(ferry.db).day(utcDay(Date.now()));
+  t.equal(p!.success, 0);
+  t.equal(p!.failure, 2, 'both MX hosts');
+  t.same(p!.failures.map((f) => [f.resultType, f.receivingMxHostname]).sort(), [['starttls-not-supported', 'mx1.example.test'], ['starttls-not-supported', 'mx2.example.test']]);
+  t.match(p!.failures[0]!.failureReasonCode, /did not offer STARTTLS/);
+});
