@@ -5,44 +5,15 @@ import { FerryError, smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SmtpConfig } from '../config/schema.js';
 import { splitHostPort } from '../config/load.js';
-import { domainAllowed, parseAddress, type ParsedAddress } from '../policy/addresses.js';
+import type { IntakeRecipient, IntakeSession } from '../core/message-check.js';
+import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
+import { domainAllowed, parseAddress } from '../policy/addresses.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
 import type { TimerHandle } from '../core/clock.js';
-import type { Intake, IntakeRecipient, IntakeSession } from './intake.js';
+import type { Intake } from './intake.js';
 import { createSessionSlots } from './session-slots.js';
 import { AUTH_NEEDS_TLS, GREETING_DELAY_OPTION, installSmtpServerPatches } from './smtp-server-patch.js';
-
-/** What the listener needs to know about an authenticated user. */
-export interface AuthenticatedUser {
-  name: string;
-  fromDomains: readonly string[];
-  /** Ferry adds one-click unsubscribe headers to this user's mail. */
-  oneClickUnsubscribe?: boolean;
-}
-
-export interface Authenticator {
-  /** null: wrong name or password (the caller does not learn which). */
-  verify(name: string, password: string): Promise<AuthenticatedUser | null>;
-}
-
-export type RecipientDecision =
-  | { action: 'accept' }
-  | { action: 'drop'; reason: string; category: string }
-  | { action: 'reject'; code: number; text: string };
-
-/** Per-recipient policy at RCPT time (suppression, quotas). Synchronous: a SQLite lookup. */
-export interface RecipientPolicy {
-  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision;
-}
-
-/**
- * Per-transaction policy at MAIL FROM (message quotas). Synchronous. null: go on; else the
- * refusal (code and text with its enhanced code). `sender` is null for the null sender.
- */
-export interface SenderPolicy {
-  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): { code: number; text: string } | null;
-}
 
 export interface ListenerDeps {
   config: SmtpConfig;
