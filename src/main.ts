@@ -10,7 +10,7 @@ import { createGroupCommitter } from './store/group-commit.js';
 import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
-import { createSpool } from './spool/spool.js';
+import { createFullMessageReader, createSpool } from './spool/spool.js';
 import { recoverSpool } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
@@ -59,7 +59,6 @@ import { createConsoleActions } from './http/console/actions.js';
 import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { createOneClick } from './suppress/one-click.js';
 import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
@@ -150,15 +149,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: config.delivery.maxAgeHours,
         suppressionOf: (address, user) => bounceSuppressions.find(address, user),
         onQueued: () => scheduler.poke(),
-        readFull: (m) => {
-          if (m.size > config.dsn.returnFullMaxBytes) return null;
-          if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
-          try {
-            return Buffer.concat([m.headers, readFileSync(join(spool.dir, m.spoolFile))]);
-          } catch {
-            return null;
-          }
-        },
+        readFull: createFullMessageReader(spool, config.dsn.returnFullMaxBytes),
       })
     : null;
   // A lost body (a disk fault) ends the message's pending recipients; the sender is told in the same transaction.
