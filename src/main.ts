@@ -53,9 +53,7 @@ import { planReload } from './ops/reload.js';
 import { isFullyQualified } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
-import { createConsolePlugin } from './http/console/plugin.js';
-import { createConsoleQueries } from './http/console/queries.js';
-import { createConsoleActions } from './http/console/actions.js';
+import { createConsole } from './http/console/console.js';
 import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
@@ -319,23 +317,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
   const httpPlugins: HttpPlugin[] = [];
   if (config.http.console) {
-    const consoleQueries = createConsoleQueries(db);
-    const consoleLimits = createLimitsRepo(db);
     httpPlugins.push(
-      createConsolePlugin({
-        queries: consoleQueries,
-        actions: createConsoleActions({
-          db, clock, queries: consoleQueries, suppressions: bounceSuppressions, events: queue.events, queueAdmin: createQueueAdminRepo(db), limits: consoleLimits, dsn,
-          onQueueChanged: () => scheduler.poke(),
-          onLimitsChanged: () => throttle.reloadLimits(),
-        }),
-        admins: createAdminsRepo(db),
-        suppressions: bounceSuppressions,
-        limits: consoleLimits,
-        clock,
-        logger,
+      createConsole({
+        db, clock, logger, suppressions: bounceSuppressions, events: queue.events, dsn,
+        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
+        onQueueChanged: () => scheduler.poke(),
+        onLimitsChanged: () => throttle.reloadLimits(),
       }),
     );
   }
