@@ -49,7 +49,7 @@ import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
-import { planReload } from './ops/reload.js';
+import { createReloader } from './ops/reload.js';
 import { isFullyQualified } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
@@ -329,37 +329,27 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     );
   }
 
-  async function reload(next: Config): Promise<ReloadResult> {
-    const plan = planReload(current, next);
-    let tls: ReturnType<typeof loadTlsMaterial> | null = null;
-    let parts: ReturnType<typeof live.build>;
-    try {
-      // Load everything that can fail before swapping anything in. Certificates and key files
-      // are read again even when their paths did not change (a renewed certificate, a rotated key).
-      if (listener) tls = loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      parts = live.build(next);
-    } catch (err) {
-      const error = errorMessage(err);
-      metrics.reloaded(false);
-      logger.error({ err: error }, `config reload refused, the running configuration stays: ${error}`);
-      return { ok: false, error, applied: [], restartNeeded: [] };
-    }
-    current = next;
-    live.swap(parts);
-    if (tls) listener?.updateTls(tls);
-    logger.level = next.log.level;
-    throttle.reloadLimits();
-    await disk.update(next.disk);
-    metrics.reloaded(true);
-    // Against the configuration the relay started with: a restart-only key changed by an earlier
-    // reload still waits for the restart (`current` already holds its new value).
-    const restartNeeded = planReload(config, next).restart;
-    if (restartNeeded.length) {
-      logger.warn({ keys: restartNeeded }, `config reloaded, but these settings keep their old value until a restart: ${restartNeeded.join(', ')}`);
-    }
-    logger.info({ applied: plan.live }, 'config reloaded');
-    return { ok: true, error: null, applied: plan.live, restartNeeded };
-  }
+  const reload = createReloader(
+    config,
+    {
+      current: () => current,
+      // Certificates and key files are read again even when their paths did not change (a renewed
+      // certificate, a rotated key).
+      prepare: (next) => ({
+        tls: listener ? loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname }) : null,
+        parts: live.build(next),
+      }),
+      apply: async (next, { tls, parts }) => {
+        current = next;
+        live.swap(parts);
+        if (tls) listener?.updateTls(tls);
+        logger.level = next.log.level;
+        throttle.reloadLimits();
+        await disk.update(next.disk);
+      },
+    },
+    { metrics, logger },
+  );
 
   return {
     get config() {

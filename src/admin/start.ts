@@ -3,6 +3,7 @@ import { errorMessage, FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/schema.js';
 import type { CliContext } from './context.js';
+import type { ReloadResult } from '../ops/reload.js';
 import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 import { prepareDataDir } from '../core/data-dir.js';
@@ -13,7 +14,7 @@ export interface RunningRelay {
   readonly logger: Logger;
   readonly metrics: { reloaded(ok: boolean): void };
   start(): Promise<unknown>;
-  reload(next: Config): Promise<{ ok: boolean; error: string | null; applied: string[]; restartNeeded: string[] }>;
+  reload(next: Config): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
 
