@@ -42,24 +42,23 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { errorMessage, FerryError } from './core/errors.js';
-import { splitHostPort } from './config/load.js';
+import { FerryError } from './core/errors.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { createReloader } from './ops/reload.js';
-import { isFullyQualified } from './config/hostname.js';
+import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
 import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
-import type { FastifyInstance } from 'fastify';
 import { createOneClick } from './suppress/one-click.js';
-import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
+import { createUnsubscriber } from './suppress/unsubscriber.js';
+import { createUnsubscribeEndpoint } from './http/unsubscribe.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
 
@@ -311,8 +310,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const unsubscriber = oneClick
     ? createUnsubscriber({ db, queue, oneClick, suppressions: bounceSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
     : null;
-  // The endpoint is a fastify plugin (http/unsubscribe.ts); here it gets a small fastify server of its own.
-  let unsubscribeHttp: FastifyInstance | null = null;
+  let unsubscribeHttp: HttpEndpoint | null = null;
 
   // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
   const httpPlugins: HttpPlugin[] = [];
@@ -380,10 +378,22 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
       webhooks?.prepare();
       await disk.start();
+      // Bound one after the other; when one cannot bind, those already running stop again.
+      const undo: (() => unknown)[] = [() => disk.stop()];
+      async function bind<T>(start: () => Promise<T>, stop: () => unknown): Promise<T> {
+        try {
+          const address = await start();
+          undo.unshift(stop);
+          return address;
+        } catch (err) {
+          for (const step of undo) await step();
+          throw err;
+        }
+      }
       // The HTTP endpoint binds first: if its port is taken, nothing else has started.
       let httpAddress: string | null = null;
       if (config.http.listen) {
-        http = createHttpEndpoint({
+        const endpoint = createHttpEndpoint({
           listen: config.http.listen,
           logger,
           metrics,
@@ -392,14 +402,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           plugins: httpPlugins,
           trustProxy: config.http.trustProxy,
         });
-        try {
-          httpAddress = await http.start();
-        } catch (err) {
-          disk.stop();
-          throw err;
-        }
+        http = endpoint;
+        httpAddress = await bind(() => endpoint.start(), () => endpoint.stop());
       }
-      listener = createSmtpListener({
+      const smtp = createSmtpListener({
         config: config.smtp,
         hostname: config.hostname,
         tls,
@@ -417,35 +423,17 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
         },
       });
-      let smtpAddresses: { smtp: string; smtps: string | null };
-      try {
-        smtpAddresses = await listener.start();
-      } catch (err) {
-        await http?.stop();
-        disk.stop();
-        throw err;
-      }
+      listener = smtp;
+      const smtpAddresses = await bind(() => smtp.start(), () => smtp.stop());
       let unsubscribeAddress: string | null = null;
       if (unsubscriber && config.unsubscribe.listen) {
-        const { host, port } = splitHostPort(config.unsubscribe.listen);
-        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
-        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
-        unsubscribeHttp = Fastify({ logger: false });
-        await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
-        try {
-          await unsubscribeHttp.listen({ host, port });
-          const a = unsubscribeHttp.server.address();
-          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
-        } catch (err) {
-          await listener.stop();
-          await http?.stop();
-          disk.stop();
-          throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
-        }
+        const endpoint = createUnsubscribeEndpoint(config.unsubscribe.listen, unsubscriber);
+        unsubscribeHttp = endpoint;
+        unsubscribeAddress = await bind(() => endpoint.start(), () => endpoint.stop());
       }
       let bounceAddress: string | null = null;
       if (verp && config.bounceListener.listen) {
-        bounceListener = createBounceListener({
+        const bounces = createBounceListener({
           options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
           isBounceDomain: (domain) => domain === verp.domain,
           processor: createBounceProcessor({
@@ -460,26 +448,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
             onRecorded: () => webhooks?.poke(),
           }),
           logger,
-          unsubscribe:
-            unsubscriber && unsubscribeMailto
-              ? {
-                  address: unsubscribeMailto,
-                  handle: async (raw) => {
-                    const token = await tokenFromMail(raw);
-                    return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
-                  },
-                }
-              : undefined,
+          unsubscribe: unsubscriber && unsubscribeMailto ? { address: unsubscribeMailto, handle: (raw) => unsubscriber.unsubscribeByMail(raw) } : undefined,
         });
-        try {
-          bounceAddress = await bounceListener.start();
-        } catch (err) {
-          await listener.stop();
-          await unsubscribeHttp?.close();
-          await http?.stop();
-          disk.stop();
-          throw err;
-        }
+        bounceListener = bounces;
+        bounceAddress = await bind(() => bounces.start(), () => bounces.stop());
       }
       const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
       bound = addresses;
@@ -489,12 +461,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       scheduler.start();
       webhooks?.start();
       retention.start();
-      if (!isFullyQualified(config.hostname)) {
-        logger.warn(
-          { hostname: config.hostname, key: 'hostname' },
-          `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
-        );
-      }
+      const hostnameProblem = hostnameWarning(config.hostname);
+      if (hostnameProblem) logger.warn({ hostname: config.hostname, key: 'hostname' }, hostnameProblem);
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
@@ -512,7 +480,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       while (committer.pending > 0) await new Promise((r) => setImmediate(r));
       await webhooks?.stop();
       await retention.stop();
-      await unsubscribeHttp?.close();
+      await unsubscribeHttp?.stop();
       await http?.stop();
       throttle.stop();
       quotas.stop();
