@@ -56,7 +56,7 @@ import { createConsole } from './http/console/console.js';
 import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
-import { createOneClick } from './suppress/one-click.js';
+import { oneClickOf } from './suppress/one-click.js';
 import { createUnsubscriber } from './suppress/unsubscriber.js';
 import { createUnsubscribeEndpoint } from './http/unsubscribe.js';
 
@@ -115,11 +115,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // DKIM keys and signer, the DMARC guard and the router: rebuilt by a reload, behind stable wrappers.
   const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
-  const unsubscribeMailto = config.verp.enabled && config.verp.domain && config.bounceListener.listen ? `${config.unsubscribe.mailtoLocalPart}@${config.verp.domain}`.toLowerCase() : null;
-  const oneClick =
-    config.unsubscribe.baseUrl && config.unsubscribe.secret
-      ? createOneClick({ secret: config.unsubscribe.secret, baseUrl: config.unsubscribe.baseUrl, mailto: unsubscribeMailto })
-      : null;
+  const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
     messages: queue.messages,
     spool,
