@@ -30,7 +30,7 @@ import { createConsequences } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
 import { createWebhooksRepo } from './store/webhooks-repo.js';
-import { createVerp } from './bounce/verp.js';
+import { verpOf } from './bounce/verp.js';
 import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
@@ -42,7 +42,6 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { FerryError } from './core/errors.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
@@ -158,13 +157,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     dsn?.flush();
   }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
-  const verp =
-    config.verp.enabled && config.verp.domain && config.verp.secret
-      ? createVerp({ domain: config.verp.domain, secret: config.verp.secret, localPart: config.verp.localPart })
-      : null;
-  if (config.bounceListener.listen && !verp) {
-    throw new FerryError('FERRY_ERR_CONFIG', 'bounceListener.listen needs verp.enabled (with verp.domain and verp.secret): without VERP tokens no report can be trusted');
-  }
+  const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
   // Events (issue 5): every event in the log goes out as signed JSON batches to each URL.
   const webhooks =
