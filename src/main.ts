@@ -11,7 +11,7 @@ import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createFullMessageReader, createSpool } from './spool/spool.js';
-import { recoverSpool } from './spool/recovery.js';
+import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
@@ -357,11 +357,16 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     retention,
     async start() {
       const now = clock.now();
-      const released = queue.recipients.releaseOwned(config.hostname, now);
-      if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
-      const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
-      for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
-      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
+      await recoverAtStart(
+        spool,
+        {
+          releaseOwned: () => queue.recipients.releaseOwned(config.hostname, now),
+          referenced: () => queue.messages.spoolFiles(),
+          lostBody: expireLostBody,
+          forgetSpoolFile: (id) => queue.messages.forgetSpoolFile(id, now),
+        },
+        logger,
+      );
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
