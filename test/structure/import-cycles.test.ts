@@ -1,6 +1,6 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { cycles, folderOf, loopThrough, readImports, ROOT, type ImportEdge } from './import-graph.js';
+import { cycles, folderOf, loopThrough, readImports, ROOT, type ImportEdge } from '../helpers/import-graph.js';
 
 // The house rules of DESIGN.md, checked on the code as it stands: folders import each other in
 // one direction only (shared contracts live in src/core/), no two files import each other, and
