@@ -13,6 +13,9 @@ import type { ReadinessReport } from './ops/health.js';
 import type { Retention } from './ops/retention.js';
 import type { TlsReportSink } from './tlsrpt/sink.js';
 import type { TlsReporter } from './tlsrpt/reporter.js';
+import type { ReloadResult } from './ops/reload.js';
+
+export type { ReloadResult };
 
 /** What the composition root (src/main.ts) builds: the running relay, as callers see it. */
 
@@ -60,15 +63,5 @@ export interface Ferry {
   start(): Promise<{ smtp: string; smtps: string | null; http: string | null; /** the bounce-domain listener, when configured */ bounce?: string | null; /** the one-click unsubscribe endpoint, when unsubscribe.listen is set */ unsubscribe?: string | null }>;
   /** Graceful: stop accepting, let sessions in DATA finish, finish or hand back deliveries, close the database. */
   stop(): Promise<void>;
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  /** why the new config was refused (ok: false) */
-  error: string | null;
-  /** changed keys now in effect */
-  applied: string[];
-  /** changed keys that need a restart (their old value stays) */
-  restartNeeded: string[];
 }
 

@@ -8,7 +8,7 @@ import { createRouter, type Router } from './deliver/route.js';
 import { createDmarcCheck } from './policy/dmarc-check.js';
 import { createDmarcGuard } from './policy/dmarc-guard.js';
 import type { RetryPolicy } from './outcome/decide.js';
-import type { MessageCheck } from './receive/intake.js';
+import type { MessageCheck } from './core/message-check.js';
 import { createKeySource, loadPrivateKey, type KeySource } from './sign/keys.js';
 import { createSigner, type Signer } from './sign/signer.js';
 import type { DkimKeysRepo } from './store/dkim-keys-repo.js';

@@ -10,14 +10,16 @@ import { createGroupCommitter } from './store/group-commit.js';
 import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
-import { createSpool } from './spool/spool.js';
-import { recoverSpool } from './spool/recovery.js';
+import { createFullMessageReader, createSpool } from './spool/spool.js';
+import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
 import { createSenderDomainCheck } from './policy/sender-domains.js';
-import { createIntake, type MessageCheck } from './receive/intake.js';
-import { createSmtpListener, type RecipientPolicy, type SmtpListener } from './receive/smtp-listener.js';
+import type { MessageCheck } from './core/message-check.js';
+import type { RecipientPolicy } from './core/policy.js';
+import { createIntake } from './receive/intake.js';
+import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
@@ -28,7 +30,7 @@ import { createConsequences } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
 import { createWebhooksRepo } from './store/webhooks-repo.js';
-import { createVerp } from './bounce/verp.js';
+import { verpOf } from './bounce/verp.js';
 import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
@@ -40,31 +42,26 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { errorMessage, FerryError } from './core/errors.js';
-import { splitHostPort } from './config/load.js';
 import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
-import { planReload } from './ops/reload.js';
-import { isFullyQualified } from './config/hostname.js';
+import { createReloader } from './ops/reload.js';
+import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
-import { createConsolePlugin } from './http/console/plugin.js';
-import { createConsoleQueries } from './http/console/queries.js';
-import { createConsoleActions } from './http/console/actions.js';
+import { createConsole } from './http/console/console.js';
 import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
-import { VERSION } from './admin/version.js';
-import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
-import { createOneClick } from './suppress/one-click.js';
+import { VERSION } from './core/version.js';
+import { oneClickOf } from './suppress/one-click.js';
+import { createUnsubscriber } from './suppress/unsubscriber.js';
+import { createUnsubscribeEndpoint } from './http/unsubscribe.js';
 import { createTlsReportRepo } from './store/tls-report-repo.js';
 import { createTlsReportSink } from './tlsrpt/sink.js';
 import { createTlsReporter } from './tlsrpt/reporter.js';
 import { tlsReporterSettings } from './tlsrpt/settings.js';
-import { createUnsubscriber, tokenFromMail } from './suppress/unsubscriber.js';
 
 import type { Ferry, FerryDeps, ReloadResult } from './ferry-types.js';
 
@@ -121,11 +118,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // DKIM keys and signer, the DMARC guard and the router: rebuilt by a reload, behind stable wrappers.
   const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
-  const unsubscribeMailto = config.verp.enabled && config.verp.domain && config.bounceListener.listen ? `${config.unsubscribe.mailtoLocalPart}@${config.verp.domain}`.toLowerCase() : null;
-  const oneClick =
-    config.unsubscribe.baseUrl && config.unsubscribe.secret
-      ? createOneClick({ secret: config.unsubscribe.secret, baseUrl: config.unsubscribe.baseUrl, mailto: unsubscribeMailto })
-      : null;
+  const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
     messages: queue.messages,
     spool,
@@ -155,15 +148,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: config.delivery.maxAgeHours,
         suppressionOf: (address, user) => bounceSuppressions.find(address, user),
         onQueued: () => scheduler.poke(),
-        readFull: (m) => {
-          if (m.size > config.dsn.returnFullMaxBytes) return null;
-          if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
-          try {
-            return Buffer.concat([m.headers, readFileSync(join(spool.dir, m.spoolFile))]);
-          } catch {
-            return null;
-          }
-        },
+        readFull: createFullMessageReader(spool, config.dsn.returnFullMaxBytes),
       })
     : null;
   // A lost body (a disk fault) ends the message's pending recipients; the sender is told in the same transaction.
@@ -179,13 +164,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     dsn?.flush();
   }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
-  const verp =
-    config.verp.enabled && config.verp.domain && config.verp.secret
-      ? createVerp({ domain: config.verp.domain, secret: config.verp.secret, localPart: config.verp.localPart })
-      : null;
-  if (config.bounceListener.listen && !verp) {
-    throw new FerryError('FERRY_ERR_CONFIG', 'bounceListener.listen needs verp.enabled (with verp.domain and verp.secret): without VERP tokens no report can be trusted');
-  }
+  const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
   // Events (issue 5): every event in the log goes out as signed JSON batches to each URL.
   const webhooks =
@@ -344,64 +323,44 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const unsubscriber = oneClick
     ? createUnsubscriber({ db, queue, oneClick, suppressions: bounceSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
     : null;
-  // The endpoint is a fastify plugin (http/unsubscribe.ts); here it gets a small fastify server of its own.
-  let unsubscribeHttp: FastifyInstance | null = null;
+  let unsubscribeHttp: HttpEndpoint | null = null;
 
   // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
   const httpPlugins: HttpPlugin[] = [];
   if (config.http.console) {
-    const consoleQueries = createConsoleQueries(db);
-    const consoleLimits = createLimitsRepo(db);
     httpPlugins.push(
-      createConsolePlugin({
-        queries: consoleQueries,
-        actions: createConsoleActions({
-          db, clock, queries: consoleQueries, suppressions: bounceSuppressions, events: queue.events, queueAdmin: createQueueAdminRepo(db), limits: consoleLimits, dsn,
-          onQueueChanged: () => scheduler.poke(),
-          onLimitsChanged: () => throttle.reloadLimits(),
-        }),
-        admins: createAdminsRepo(db),
-        suppressions: bounceSuppressions,
-        limits: consoleLimits,
-        clock,
-        logger,
+      createConsole({
+        db, clock, logger, suppressions: bounceSuppressions, events: queue.events, dsn,
+        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
+        onQueueChanged: () => scheduler.poke(),
+        onLimitsChanged: () => throttle.reloadLimits(),
       }),
     );
   }
 
-  async function reload(next: Config): Promise<ReloadResult> {
-    const plan = planReload(current, next);
-    let tls: ReturnType<typeof loadTlsMaterial> | null = null;
-    let parts: ReturnType<typeof live.build>;
-    try {
-      // Load everything that can fail before swapping anything in. Certificates and key files
-      // are read again even when their paths did not change (a renewed certificate, a rotated key).
-      if (listener) tls = loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      parts = live.build(next);
-    } catch (err) {
-      const error = errorMessage(err);
-      metrics.reloaded(false);
-      logger.error({ err: error }, `config reload refused, the running configuration stays: ${error}`);
-      return { ok: false, error, applied: [], restartNeeded: [] };
-    }
-    current = next;
-    live.swap(parts);
-    if (tls) listener?.updateTls(tls);
-    logger.level = next.log.level;
-    throttle.reloadLimits();
-    await disk.update(next.disk);
-    metrics.reloaded(true);
-    // Against the configuration the relay started with: a restart-only key changed by an earlier
-    // reload still waits for the restart (`current` already holds its new value).
-    const restartNeeded = planReload(config, next).restart;
-    if (restartNeeded.length) {
-      logger.warn({ keys: restartNeeded }, `config reloaded, but these settings keep their old value until a restart: ${restartNeeded.join(', ')}`);
-    }
-    logger.info({ applied: plan.live }, 'config reloaded');
-    return { ok: true, error: null, applied: plan.live, restartNeeded };
-  }
+  const reload = createReloader(
+    config,
+    {
+      current: () => current,
+      // Certificates and key files are read again even when their paths did not change (a renewed
+      // certificate, a rotated key).
+      prepare: (next) => ({
+        tls: listener ? loadTlsMaterial({ ...next.smtp.tls, dataDir: config.dataDir, hostname: config.hostname }) : null,
+        parts: live.build(next),
+      }),
+      apply: async (next, { tls, parts }) => {
+        current = next;
+        live.swap(parts);
+        if (tls) listener?.updateTls(tls);
+        logger.level = next.log.level;
+        throttle.reloadLimits();
+        await disk.update(next.disk);
+      },
+    },
+    { metrics, logger },
+  );
 
   return {
     get config() {
@@ -423,20 +382,37 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
       const now = clock.now();
-      const released = queue.recipients.releaseOwned(config.hostname, now);
-      if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
-      const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
-      for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
-      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
+      await recoverAtStart(
+        spool,
+        {
+          releaseOwned: () => queue.recipients.releaseOwned(config.hostname, now),
+          referenced: () => queue.messages.spoolFiles(),
+          lostBody: expireLostBody,
+          forgetSpoolFile: (id) => queue.messages.forgetSpoolFile(id, now),
+        },
+        logger,
+      );
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
       webhooks?.prepare();
       await disk.start();
+      // Bound one after the other; when one cannot bind, those already running stop again.
+      const undo: (() => unknown)[] = [() => disk.stop()];
+      async function bind<T>(start: () => Promise<T>, stop: () => unknown): Promise<T> {
+        try {
+          const address = await start();
+          undo.unshift(stop);
+          return address;
+        } catch (err) {
+          for (const step of undo) await step();
+          throw err;
+        }
+      }
       // The HTTP endpoint binds first: if its port is taken, nothing else has started.
       let httpAddress: string | null = null;
       if (config.http.listen) {
-        http = createHttpEndpoint({
+        const endpoint = createHttpEndpoint({
           listen: config.http.listen,
           logger,
           metrics,
@@ -445,14 +421,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           plugins: httpPlugins,
           trustProxy: config.http.trustProxy,
         });
-        try {
-          httpAddress = await http.start();
-        } catch (err) {
-          disk.stop();
-          throw err;
-        }
+        http = endpoint;
+        httpAddress = await bind(() => endpoint.start(), () => endpoint.stop());
       }
-      listener = createSmtpListener({
+      const smtp = createSmtpListener({
         config: config.smtp,
         hostname: config.hostname,
         tls,
@@ -470,35 +442,17 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
         },
       });
-      let smtpAddresses: { smtp: string; smtps: string | null };
-      try {
-        smtpAddresses = await listener.start();
-      } catch (err) {
-        await http?.stop();
-        disk.stop();
-        throw err;
-      }
+      listener = smtp;
+      const smtpAddresses = await bind(() => smtp.start(), () => smtp.stop());
       let unsubscribeAddress: string | null = null;
       if (unsubscriber && config.unsubscribe.listen) {
-        const { host, port } = splitHostPort(config.unsubscribe.listen);
-        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
-        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
-        unsubscribeHttp = Fastify({ logger: false });
-        await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
-        try {
-          await unsubscribeHttp.listen({ host, port });
-          const a = unsubscribeHttp.server.address();
-          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
-        } catch (err) {
-          await listener.stop();
-          await http?.stop();
-          disk.stop();
-          throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
-        }
+        const endpoint = createUnsubscribeEndpoint(config.unsubscribe.listen, unsubscriber);
+        unsubscribeHttp = endpoint;
+        unsubscribeAddress = await bind(() => endpoint.start(), () => endpoint.stop());
       }
       let bounceAddress: string | null = null;
       if (verp && config.bounceListener.listen) {
-        bounceListener = createBounceListener({
+        const bounces = createBounceListener({
           options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
           isBounceDomain: (domain) => domain === verp.domain,
           processor: createBounceProcessor({
@@ -513,26 +467,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
             onRecorded: () => webhooks?.poke(),
           }),
           logger,
-          unsubscribe:
-            unsubscriber && unsubscribeMailto
-              ? {
-                  address: unsubscribeMailto,
-                  handle: async (raw) => {
-                    const token = await tokenFromMail(raw);
-                    return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
-                  },
-                }
-              : undefined,
+          unsubscribe: unsubscriber && unsubscribeMailto ? { address: unsubscribeMailto, handle: (raw) => unsubscriber.unsubscribeByMail(raw) } : undefined,
         });
-        try {
-          bounceAddress = await bounceListener.start();
-        } catch (err) {
-          await listener.stop();
-          await unsubscribeHttp?.close();
-          await http?.stop();
-          disk.stop();
-          throw err;
-        }
+        bounceListener = bounces;
+        bounceAddress = await bind(() => bounces.start(), () => bounces.stop());
       }
       const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
       bound = addresses;
@@ -544,12 +482,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       retention.start();
       tlsReportSink.start();
       tlsReporter?.start();
-      if (!isFullyQualified(config.hostname)) {
-        logger.warn(
-          { hostname: config.hostname, key: 'hostname' },
-          `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
-        );
-      }
+      const hostnameProblem = hostnameWarning(config.hostname);
+      if (hostnameProblem) logger.warn({ hostname: config.hostname, key: 'hostname' }, hostnameProblem);
       logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
@@ -570,7 +504,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // After the last deliveries: their sessions' counts are stored before the database closes.
       await tlsReporter?.stop();
       tlsReportSink.stop();
-      await unsubscribeHttp?.close();
+      await unsubscribeHttp?.stop();
       await http?.stop();
       throttle.stop();
       quotas.stop();

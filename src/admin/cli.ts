@@ -10,11 +10,11 @@ import type { CliContext } from './context.js';
 import type { CliIo } from './io.js';
 import { COMMAND_GROUPS } from './groups.js';
 import { registerMessagesCommands } from './messages.js';
-import { registerStartCommand } from './start.js';
+import { registerStartCommand, type RelayLoader } from './start.js';
 import { registerInitCommand } from './init.js';
 import { describeFailure, EXIT_OK, EXIT_USAGE } from './failures.js';
 import { registerUsersCommands } from './users.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../core/version.js';
 
 export interface CliRuntime {
   io: CliIo;
@@ -24,6 +24,8 @@ export interface CliRuntime {
   onSignal: (handler: (signal: string) => void) => void;
   /** Ends the process now (`ferry start` on a second SIGTERM/SIGINT); default: process.exit. */
   exit?: (code: number) => void;
+  /** The relay `ferry start` runs (the process entry passes the composition root's factory). */
+  relay?: RelayLoader;
 }
 
 /** Exit codes (see failures.ts): 0 ok, 1 the command failed (one line on stderr), 2 usage error, 4 corrupt database. */
@@ -65,7 +67,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
     configFile = (cmd.optsWithGlobals() as { config?: string }).config;
   });
 
-  registerStartCommand(program, ctx, rt.onSignal, rt.exit ?? ((code) => process.exit(code)));
+  registerStartCommand(program, ctx, rt.onSignal, rt.exit ?? ((code) => process.exit(code)), rt.relay);
   registerInitCommand(program, ctx);
   registerUsersCommands(program, ctx);
   registerMessagesCommands(program, ctx);

@@ -8,7 +8,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-/** The process edge: real streams, environment and signals; the only place that exits. */
+/**
+ * The process edge: real streams, environment and signals, and the relay the composition root
+ * builds; the only place that exits, and the only file that imports src/main.ts.
+ */
 const code = await runCli(process.argv.slice(2), {
   io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY), columns: terminalColumns() },
   env: {
@@ -20,6 +23,8 @@ const code = await runCli(process.argv.slice(2), {
   },
   cwd: process.cwd(),
   exit: (code) => process.exit(code),
+  // Loaded only by `ferry start`: the relay's whole pipeline is most of the CLI's start-up time.
+  relay: async () => (await import('../main.js')).createFerry,
   onSignal: (handler) => {
     // Only `ferry start` registers: SIGTERM/SIGINT stop the relay, SIGHUP reloads its config.
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => handler(signal));

@@ -1,12 +1,29 @@
 import type { Command } from 'commander';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, FerryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/schema.js';
-import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
+import type { ReloadResult } from '../ops/reload.js';
 import { reloadReportPath, writeReloadReport } from '../ops/reload-report.js';
 import { pidFilePath, readPidFile, processAlive, removePidFile, writePidFile } from '../ops/pid-file.js';
 import { prepareDataDir } from '../core/data-dir.js';
 import { lockDataDir } from '../ops/data-dir-lock.js';
+
+/** The relay `ferry start` runs (built by the composition root, src/main.ts), as far as this command uses it. */
+export interface RunningRelay {
+  readonly logger: Logger;
+  readonly metrics: { reloaded(ok: boolean): void };
+  start(): Promise<unknown>;
+  reload(next: Config): Promise<ReloadResult>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Loads the relay's factory. The process entry (entry.ts) hands it in, so that no part of the
+ * CLI imports the composition root; it is loaded only here, since the whole pipeline is most
+ * of the CLI's start-up time and no other command needs it.
+ */
+export type RelayLoader = () => Promise<(config: Config) => RunningRelay>;
 
 /**
  * `ferry start`: runs the relay in the foreground until SIGTERM/SIGINT (a second one forces).
@@ -21,6 +38,7 @@ export function registerStartCommand(
   ctx: CliContext,
   onSignal: (handler: (signal: string) => void) => void,
   exit: (code: number) => void = (code) => process.exit(code),
+  loadRelay?: RelayLoader,
 ): void {
   program
     .command('start')
@@ -57,10 +75,9 @@ export function registerStartCommand(
       ctx.io.stderr.write(`ferry: ${signal} while starting: exiting\n`);
       exit(1);
     });
-    // Loaded here, not at the top: the relay's whole pipeline is most of the CLI's start-up
-    // time, and no other command needs it.
-    const { createFerry } = await import('../main.js');
-    const ferry = createFerry(config);
+    if (!loadRelay) throw new FerryError('FERRY_ERR_INTERNAL', 'this ferry command was built without the relay: run it as bin/ferry');
+    const createRelay = await loadRelay();
+    const ferry = createRelay(config);
     await ferry.start();
     claimPidFile(ferry, pidFile);
     let reloading: Promise<void> = Promise.resolve();
@@ -111,7 +128,7 @@ export function registerStartCommand(
 }
 
 /** Reloads the configuration; `seq` numbers this reload in its report (dataDir/reload.json). */
-async function reload(ferry: Ferry, ctx: CliContext, dataDir: string, seq: number): Promise<void> {
+async function reload(ferry: RunningRelay, ctx: CliContext, dataDir: string, seq: number): Promise<void> {
   const report = (r: { ok: boolean; error: string | null; applied: string[]; restartNeeded: string[] }): void => {
     const file = reloadReportPath(dataDir);
     try {
@@ -137,7 +154,7 @@ async function reload(ferry: Ferry, ctx: CliContext, dataDir: string, seq: numbe
   }
 }
 
-function claimPidFile(ferry: Ferry, file: string): void {
+function claimPidFile(ferry: RunningRelay, file: string): void {
   const other = readPidFile(file);
   if (other !== null && other !== process.pid && processAlive(other)) {
     ferry.logger.warn({ pid: other, file }, 'the pid file names another running process: is a second relay using this data directory? Overwriting it');

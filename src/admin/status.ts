@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { CliContext } from './context.js';
 import { isoTime, json } from './format.js';
 import { formatAge } from './stats.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../core/version.js';
 
 interface Probe {
   url: string;

@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { FerryError } from '../core/errors.js';
+import type { Config } from '../config/schema.js';
 
 /**
  * VERP return paths: `LOCALPART+TOKEN@DOMAIN`, TOKEN = `<queue id>-<recipient id>-<mac>`,
@@ -108,4 +110,17 @@ export type Verp = ReturnType<typeof createVerp>;
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * VERP return paths as configured: null when off. The bounce-domain listener needs them (without
+ * a VERP token no report can be trusted), so a listener configured without them stops the start.
+ */
+export function verpOf(config: Pick<Config, 'verp' | 'bounceListener'>): Verp | null {
+  const { enabled, domain, secret, localPart } = config.verp;
+  const verp = enabled && domain && secret ? createVerp({ domain, secret, localPart }) : null;
+  if (config.bounceListener.listen && !verp) {
+    throw new FerryError('FERRY_ERR_CONFIG', 'bounceListener.listen needs verp.enabled (with verp.domain and verp.secret): without VERP tokens no report can be trusted');
+  }
+  return verp;
 }

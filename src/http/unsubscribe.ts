@@ -1,5 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { errorMessage, FerryError } from '../core/errors.js';
+import { splitHostPort } from '../config/load.js';
 import type { Unsubscriber } from '../suppress/unsubscriber.js';
+import type { HttpEndpoint } from './server.js';
 
 /**
  * The one-click unsubscribe endpoint (RFC 8058), as a fastify plugin:
@@ -61,4 +64,25 @@ export async function unsubscribeRoutes(app: FastifyInstance, opts: UnsubscribeR
     if (!result.ok) return reply.code(404).send(NOT_VALID);
     return reply.send(page('Unsubscribed', `<p><strong>${escapeHtml(result.claim.recipient)}</strong> will get no more mail from this sender.</p>`));
   });
+}
+
+/** The endpoint on a small fastify server of its own, bound to unsubscribe.listen. */
+export function createUnsubscribeEndpoint(listen: string, unsubscriber: Unsubscriber): HttpEndpoint {
+  const app = Fastify({ logger: false });
+  return {
+    async start() {
+      const { host, port } = splitHostPort(listen);
+      await app.register(unsubscribeRoutes, { unsubscriber });
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${listen}: ${errorMessage(err)}`, { cause: err });
+      }
+      const a = app.server.address();
+      return typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : listen;
+    },
+    async stop() {
+      await app.close();
+    },
+  };
 }

@@ -1,21 +1,14 @@
 import { domainToASCII } from 'node:url';
+import type { ParsedAddress } from '../core/policy.js';
+
+const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const LOCAL_ATOM = /^[^\s@<>()[\]\\,;:"]+$/u;
 
 /**
  * Address normalization: the domain lower-cased and IDNs in punycode, the local part kept as
  * sent (it is case-sensitive in principle; most providers ignore case, and suppression lookups
  * lower-case it separately).
  */
-export interface ParsedAddress {
-  address: string;
-  local: string;
-  domain: string;
-  /** The local part needs SMTPUTF8 (non-ASCII). */
-  utf8Local: boolean;
-}
-
-const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const LOCAL_ATOM = /^[^\s@<>()[\]\\,;:"]+$/u;
-
 export function parseAddress(input: string): ParsedAddress | null {
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1 || input.length > 320) return null;

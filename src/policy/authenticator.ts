@@ -1,5 +1,5 @@
 import type { UsersRepo } from '../store/users-repo.js';
-import type { Authenticator } from '../receive/smtp-listener.js';
+import type { Authenticator } from '../core/policy.js';
 import { DUMMY_HASH, verifyPassword } from './passwords.js';
 
 export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;

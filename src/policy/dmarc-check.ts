@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { MessageCheck } from '../receive/intake.js';
+import type { MessageCheck } from '../core/message-check.js';
 import { rewriteFromHeader, type DmarcGuard, type DmarcVerdict } from './dmarc-guard.js';
 
 /** From domains looked up per message (a From with more is unusual; each costs a DNS query). */

@@ -1,6 +1,5 @@
 import { smtpError } from '../core/errors.js';
-import type { MessageCheck } from '../receive/intake.js';
-import type { AddressHeaderFacts } from '../receive/headers.js';
+import type { AddressHeaderFacts, MessageCheck } from '../core/message-check.js';
 import { domainAllowed } from './addresses.js';
 
 /**

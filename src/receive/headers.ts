@@ -1,44 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import { parseHeaderFields, type HeaderField } from '../core/header-block.js';
-
-/** One mailbox of an address header, as nodemailer's addressparser reads it. */
-export interface Mailbox {
-  address: string;
-  name: string | null;
-}
-
-/** What an address header (From, Sender) holds. */
-export interface AddressHeaderFacts {
-  /** How many such headers the block has (RFC 5322 allows one). */
-  count: number;
-  /** The mailboxes of the first such header, in order (entries without an address included, address ''). */
-  mailboxes: Mailbox[];
-  /** The first header uses group syntax ("name: a@b, c@d;"). */
-  group: boolean;
-  /** The first header's value was longer than ADDRESS_HEADER_MAX_CHARS and was not parsed past it. */
-  tooLong: boolean;
-  /**
-   * '@' and '<' signs of the first header outside quoted strings and comments: a second one
-   * means a second address, whatever the address parser made of it ("a@x.test b@y.test" is
-   * one mailbox named "b@y.test" to addressparser, but not to every receiver).
-   */
-  outsideAt: number;
-  outsideAngle: number;
-}
-
-/** The few header facts intake needs, read from the captured header block. */
-export interface HeaderFacts {
-  fromAddress: string | null;
-  fromName: string | null;
-  /** Count of From headers (RFC 5322 allows one; more is a spoofing trick). */
-  fromCount: number;
-  from: AddressHeaderFacts;
-  sender: AddressHeaderFacts;
-  /** The block starts with a continuation line that belongs to no field. */
-  orphanContinuation: boolean;
-  messageId: string | null;
-  subject: string | null;
-}
+import type { AddressHeaderFacts, HeaderFacts, Mailbox } from '../core/message-check.js';
 
 /**
  * An address header longer than this is not handed to the address parser past this point

@@ -2,60 +2,13 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import { FerryError, smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { IntakeSession, MessageCheck } from '../core/message-check.js';
 import type { Spool } from '../spool/spool.js';
 import type { GroupCommitter } from '../store/group-commit.js';
 import type { AcceptedMessage } from '../store/queue-store.js';
 import { Canonicalizer } from './canonicalize.js';
-import { readHeaderFacts, type HeaderFacts } from './headers.js';
+import { readHeaderFacts } from './headers.js';
 import { takeUnsubscribeRequest } from './unsubscribe-header.js';
-
-/** A recipient as decided at RCPT time. */
-export interface IntakeRecipient {
-  address: string;
-  domain: string;
-  status: 'queued' | 'dropped';
-  reason: string | null;
-  category: string | null;
-  /** RFC 3461 NOTIFY / ORCPT from RCPT TO; null/absent: not given. */
-  dsnNotify?: readonly string[] | null;
-  dsnOrcpt?: string | null;
-}
-
-/** What intake knows about the SMTP session a message arrived on. */
-export interface IntakeSession {
-  sessionId: string;
-  clientIp: string | null;
-  clientHostname: string | null;
-  helo: string | null;
-  tls: string | null;
-  username: string | null;
-  /** The authenticated user's allowed sender domains (empty: any). */
-  allowedFromDomains: readonly string[] | null;
-  sender: string;
-  recipients: IntakeRecipient[];
-  smtputf8: boolean;
-  /** Why the message is accepted without AUTH / with it, for the Received header. */
-  protocol: 'ESMTP' | 'ESMTPS' | 'ESMTPA' | 'ESMTPSA';
-  /** RFC 3461 RET / ENVID from MAIL FROM; null/absent: not given. */
-  dsnRet?: 'FULL' | 'HDRS' | null;
-  dsnEnvid?: string | null;
-  /** The user's setting: add one-click unsubscribe headers (the message may also ask, see below). */
-  oneClickUnsubscribe?: boolean;
-  /** RFC 8689: REQUIRETLS on MAIL FROM (only possible over TLS). */
-  requireTls?: boolean;
-}
-
-export interface MessageCheckContext {
-  session: IntakeSession;
-  headers: HeaderFacts;
-  headerBlock: Buffer;
-}
-
-/**
- * A check at end of DATA. Returning a Buffer replaces the header block (e.g. the DMARC guard's
- * rewrite); throwing a FerryError with responseCode refuses the message with that reply.
- */
-export type MessageCheck = (ctx: MessageCheckContext) => Promise<Buffer | void>;
 
 export interface IntakeDeps {
   spool: Spool;

@@ -1,3 +1,5 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { SmtpConfig } from '../config/schema.js';
 import { clientKeys } from '../policy/networks.js';
 
 export interface SessionSlotOptions {
@@ -126,3 +128,46 @@ export function createSessionSlots(options: SessionSlotOptions, isTrusted: (ip: 
 }
 
 export type SessionSlots = ReturnType<typeof createSessionSlots>;
+
+/** The submission listener's slot settings (smtp.maxClients, smtp.untrusted.*). */
+export function slotOptionsOf(config: SmtpConfig): SessionSlotOptions {
+  return {
+    maxClients: config.maxClients,
+    maxClientsPerIp: config.maxClientsPerIp,
+    reservedClients: config.untrusted.reservedClients,
+    maxUntrustedPerNetwork: config.untrusted.maxPerNetwork,
+  };
+}
+
+/**
+ * The pause before the greeting, per client: smtp.greetingDelayMs (none by default) for the relay
+ * networks, whose applications gain nothing from early-talker detection, and
+ * smtp.untrusted.greetingDelayMs for every other client.
+ */
+export function greetingDelayOf(config: SmtpConfig, isTrusted: (ip: string) => boolean): (ip: string) => number {
+  return (ip) => (isTrusted(ip) ? config.greetingDelayMs : config.untrusted.greetingDelayMs);
+}
+
+/**
+ * Untrusted sessions' deadline to authenticate (smtp.untrusted.authTimeoutMs): `expired` runs
+ * for a session that neither authenticated nor closed in time.
+ */
+export function createAuthDeadlines(clock: Clock, timeoutMs: number) {
+  const timers = new Map<string, TimerHandle>();
+  return {
+    start(id: string, expired: () => void): void {
+      timers.set(
+        id,
+        clock.setTimer(timeoutMs, () => {
+          timers.delete(id);
+          expired();
+        }),
+      );
+    },
+    /** The session authenticated or closed: its deadline no longer applies. */
+    cancel(id: string): void {
+      timers.get(id)?.cancel();
+      timers.delete(id);
+    },
+  };
+}

@@ -5,44 +5,14 @@ import { FerryError, smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SmtpConfig } from '../config/schema.js';
 import { splitHostPort } from '../config/load.js';
-import { domainAllowed, parseAddress, type ParsedAddress } from '../policy/addresses.js';
+import type { IntakeRecipient, IntakeSession } from '../core/message-check.js';
+import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
+import { domainAllowed, parseAddress } from '../policy/addresses.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
-import type { TimerHandle } from '../core/clock.js';
-import type { Intake, IntakeRecipient, IntakeSession } from './intake.js';
-import { createSessionSlots } from './session-slots.js';
+import type { Intake } from './intake.js';
+import { createAuthDeadlines, createSessionSlots, greetingDelayOf, slotOptionsOf } from './session-slots.js';
 import { AUTH_NEEDS_TLS, GREETING_DELAY_OPTION, installSmtpServerPatches } from './smtp-server-patch.js';
-
-/** What the listener needs to know about an authenticated user. */
-export interface AuthenticatedUser {
-  name: string;
-  fromDomains: readonly string[];
-  /** Ferry adds one-click unsubscribe headers to this user's mail. */
-  oneClickUnsubscribe?: boolean;
-}
-
-export interface Authenticator {
-  /** null: wrong name or password (the caller does not learn which). */
-  verify(name: string, password: string): Promise<AuthenticatedUser | null>;
-}
-
-export type RecipientDecision =
-  | { action: 'accept' }
-  | { action: 'drop'; reason: string; category: string }
-  | { action: 'reject'; code: number; text: string };
-
-/** Per-recipient policy at RCPT time (suppression, quotas). Synchronous: a SQLite lookup. */
-export interface RecipientPolicy {
-  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision;
-}
-
-/**
- * Per-transaction policy at MAIL FROM (message quotas). Synchronous. null: go on; else the
- * refusal (code and text with its enhanced code). `sender` is null for the null sender.
- */
-export interface SenderPolicy {
-  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): { code: number; text: string } | null;
-}
 
 export interface ListenerDeps {
   config: SmtpConfig;
@@ -90,12 +60,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
   let draining = false;
   const inData = new Set<string>();
   /** Sessions admitted by onConnect and not yet closed: who holds which slot. */
-  const slots = createSessionSlots(
-    { maxClients: config.maxClients, maxClientsPerIp: config.maxClientsPerIp, reservedClients: config.untrusted.reservedClients, maxUntrustedPerNetwork: config.untrusted.maxPerNetwork },
-    deps.mayRelay,
-  );
-  /** Untrusted sessions' deadline to authenticate. */
-  const authDeadlines = new Map<string, TimerHandle>();
+  const slots = createSessionSlots(slotOptionsOf(config), deps.mayRelay);
+  const authDeadlines = createAuthDeadlines(deps.clock, config.untrusted.authTimeoutMs);
   const insecureAuth = createNetworkMatcher(config.insecureAuthNetworks);
   /** Intake work still running (a message being streamed or committed); stop() waits for it. */
   const inFlight = new Set<Promise<unknown>>();
@@ -119,7 +85,7 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       hideENHANCEDSTATUSCODES: false,
-      [GREETING_DELAY_OPTION]: (ip: string) => (deps.mayRelay(ip) ? config.greetingDelayMs : config.untrusted.greetingDelayMs),
+      [GREETING_DELAY_OPTION]: greetingDelayOf(config, deps.mayRelay),
       // RFC 3461: clients that get past MAIL FROM (authenticated or relay networks) may ask for
       // DSNs; the bounce listener keeps smtp-server's default (hidden).
       hideDSN: false,
@@ -150,15 +116,11 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         }
         if (!admission.trusted) {
           const id = session.id;
-          authDeadlines.set(
-            id,
-            deps.clock.setTimer(config.untrusted.authTimeoutMs, () => {
-              authDeadlines.delete(id);
-              if (!slots.isUntrusted(id)) return;
-              logger.info({ session: id, ip }, 'no AUTH in time, closing connection');
-              endSession(id, `4.4.2 No authentication within ${Math.round(config.untrusted.authTimeoutMs / 1000)} s, closing connection`);
-            }),
-          );
+          authDeadlines.start(id, () => {
+            if (!slots.isUntrusted(id)) return;
+            logger.info({ session: id, ip }, 'no AUTH in time, closing connection');
+            endSession(id, `4.4.2 No authentication within ${Math.round(config.untrusted.authTimeoutMs / 1000)} s, closing connection`);
+          });
         }
         if (!session.secure && !insecureAuth(ip)) {
           // Not offered, and refused before any credential is read, until STARTTLS (see onSecure).
@@ -177,8 +139,7 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       },
       onClose(session: SMTPServerSession) {
         slots.closed(session.id);
-        authDeadlines.get(session.id)?.cancel();
-        authDeadlines.delete(session.id);
+        authDeadlines.cancel(session.id);
         inData.delete(session.id);
         logger.debug({ session: session.id, ip: session.remoteAddress, transactions: session.transaction }, 'session closed');
       },
@@ -211,8 +172,7 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
               const { locked } = admission.settle(u !== null);
               if (u) {
                 slots.authenticated(session.id);
-                authDeadlines.get(session.id)?.cancel();
-                authDeadlines.delete(session.id);
+                authDeadlines.cancel(session.id);
                 logger.info({ session: session.id, ip, user: u.name }, 'authenticated');
                 return cb(null, { user: u });
               }

@@ -1,6 +1,14 @@
 import type { Logger } from '../core/logger.js';
 import { isTempSpoolFile, type Spool } from './spool.js';
 
+/** A committed message's spool file, as the queue refers to it. */
+export interface SpoolReference {
+  id: string;
+  file: string;
+  /** every recipient is final: no delivery needs the body any more */
+  finished?: boolean;
+}
+
 export interface RecoveryReport {
   tempFilesRemoved: number;
   orphanFilesRemoved: number;
@@ -19,12 +27,12 @@ export interface RecoveryReport {
  */
 export async function recoverSpool(opts: {
   spool: Spool;
-  referenced: () => { id: string; file: string; finished?: boolean }[];
+  referenced: () => SpoolReference[] | Promise<SpoolReference[]>;
   logger: Logger;
 }): Promise<RecoveryReport> {
   const { spool, logger } = opts;
   const report: RecoveryReport = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingBodies: [], finishedWithoutFile: [] };
-  const refs = opts.referenced();
+  const refs = await opts.referenced();
   const referenced = new Set(refs.map((r) => r.file));
   for (const f of spool.list()) {
     if (isTempSpoolFile(f.file)) {
@@ -48,5 +56,26 @@ export async function recoverSpool(opts: {
       logger.error({ queueId: r.id, file: r.file }, 'recovery: a committed message has lost its spool file');
     }
   }
+  return report;
+}
+
+/** What start-up recovery asks of the queue (each step may answer now or later). */
+export interface QueueRecovery {
+  /** Deliveries this node had in flight at its last stop are due again; how many. */
+  releaseOwned(): number | Promise<number>;
+  referenced(): SpoolReference[] | Promise<SpoolReference[]>;
+  /** A committed message lost its body: its pending recipients end, and the sender is told. */
+  lostBody(id: string, reason: string): unknown;
+  /** A finished message's file is gone: the row stops pointing at it. */
+  forgetSpoolFile(id: string): unknown;
+}
+
+/** Everything a start does before it takes mail: claims of the last run released, then the spool reconciled with the queue. */
+export async function recoverAtStart(spool: Spool, queue: QueueRecovery, logger: Logger): Promise<RecoveryReport> {
+  const released = await queue.releaseOwned();
+  if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
+  const report = await recoverSpool({ spool, referenced: () => queue.referenced(), logger });
+  for (const id of report.missingBodies) await queue.lostBody(id, 'spool file missing at start-up: the message body was lost');
+  for (const id of report.finishedWithoutFile) await queue.forgetSpoolFile(id);
   return report;
 }

@@ -1,4 +1,4 @@
-import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { makeDirectory } from '../core/data-dir.js';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -199,4 +199,28 @@ async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
 /** Temp files left by a crash mid-write: never committed, safe to delete. */
 export function isTempSpoolFile(name: string): boolean {
   return name.endsWith(TMP_SUFFIX);
+}
+
+/** A stored message as its row holds it: where the body lives and how large the whole is. */
+export interface StoredMessageRef {
+  size: number;
+  headers: Buffer;
+  body: Buffer | null;
+  spoolFile: string | null;
+}
+
+/**
+ * Reads a whole stored message into memory, for a DSN that returns it (RET=FULL): null when it
+ * is larger than maxBytes (the DSN then returns the headers alone) or its spool file is gone.
+ */
+export function createFullMessageReader(spool: Pick<Spool, 'dir'>, maxBytes: number): (m: StoredMessageRef) => Buffer | null {
+  return (m) => {
+    if (m.size > maxBytes) return null;
+    if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
+    try {
+      return Buffer.concat([m.headers, readFileSync(join(spool.dir, m.spoolFile))]);
+    } catch {
+      return null;
+    }
+  };
 }

@@ -1,5 +1,6 @@
 import { BOUNCE_CATEGORIES } from '../core/types.js';
-import { parseAddress, type ParsedAddress } from '../policy/addresses.js';
+import type { ParsedAddress } from '../core/policy.js';
+import { parseAddress } from '../policy/addresses.js';
 
 /** What a suppression entry is keyed by. */
 export interface SuppressionKey {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/schema.js';
 
 /**
  * One-click unsubscribe (RFC 8058): the per-recipient token and the headers that carry it.
@@ -85,4 +86,15 @@ export function createOneClick(config: OneClickConfig): OneClick {
       return `List-Unsubscribe: ${targets.join(',\r\n ')}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n`;
     },
   };
+}
+
+/**
+ * One-click unsubscribe as configured: off (null) without unsubscribe.baseUrl and secret; the
+ * mailto: address only when the bounce-domain listener can receive it (verp and bounceListener).
+ */
+export function oneClickOf(config: Pick<Config, 'unsubscribe' | 'verp' | 'bounceListener'>): { oneClick: OneClick | null; mailto: string | null } {
+  const mailto =
+    config.verp.enabled && config.verp.domain && config.bounceListener.listen ? `${config.unsubscribe.mailtoLocalPart}@${config.verp.domain}`.toLowerCase() : null;
+  const { baseUrl, secret } = config.unsubscribe;
+  return { oneClick: baseUrl && secret ? createOneClick({ secret, baseUrl, mailto }) : null, mailto };
 }

@@ -1,5 +1,4 @@
-import type { ParsedAddress } from '../policy/addresses.js';
-import type { AuthenticatedUser, RecipientDecision, RecipientPolicy } from '../receive/smtp-listener.js';
+import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy } from '../core/policy.js';
 import type { SuppressionList } from './suppression-list.js';
 
 export type SuppressionMode = 'drop' | 'reject';

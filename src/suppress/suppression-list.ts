@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
-import type { ParsedAddress } from '../policy/addresses.js';
+import type { ParsedAddress } from '../core/policy.js';
 import type { Db } from '../store/db.js';
 import { createSuppressionsRepo, type SuppressionRow, type SuppressionSource, type SuppressionsRepo } from '../store/suppressions-repo.js';
 import { isSuppressionCategory, keyOf, suppressionKey, type SuppressionKey } from './normalize.js';

@@ -29,6 +29,8 @@ export interface Unsubscriber {
   /** The claim a token makes, or null (for the confirmation page: nothing changes). */
   check(token: string): UnsubscribeClaim | null;
   unsubscribe(token: string, via: 'https' | 'mailto'): UnsubscribeResult;
+  /** A request by mail (the List-Unsubscribe mailto: link): its Subject carries the token. */
+  unsubscribeByMail(raw: Buffer): Promise<UnsubscribeResult>;
 }
 
 export function createUnsubscriber(deps: UnsubscriberDeps): Unsubscriber {
@@ -54,7 +56,7 @@ export function createUnsubscriber(deps: UnsubscriberDeps): Unsubscriber {
     return true;
   });
 
-  return {
+  const unsubscriber: Unsubscriber = {
     check: (token) => deps.oneClick.verify(token),
     unsubscribe(token, via) {
       const claim = deps.oneClick.verify(token);
@@ -67,7 +69,12 @@ export function createUnsubscriber(deps: UnsubscriberDeps): Unsubscriber {
       if (created) deps.onRecorded?.();
       return { ok: true, claim, created };
     },
+    async unsubscribeByMail(raw) {
+      const token = await tokenFromMail(raw);
+      return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
+    },
   };
+  return unsubscriber;
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { ParsedAddress } from '../policy/addresses.js';
-import type { AuthenticatedUser, RecipientDecision, RecipientPolicy, SenderPolicy } from '../receive/smtp-listener.js';
+import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
 
 /**
  * Several RCPT-time policies as one: each runs in order, and the first that does not accept

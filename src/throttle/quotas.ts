@@ -1,9 +1,8 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ParsedAddress } from '../policy/addresses.js';
-import type { MessageCheck } from '../receive/intake.js';
-import type { AuthenticatedUser, RecipientDecision, RecipientPolicy, SenderPolicy } from '../receive/smtp-listener.js';
+import type { MessageCheck } from '../core/message-check.js';
+import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
 import type { QuotaRepo, QuotaStateRow, UserQuota } from '../store/quota-repo.js';
 import { SlidingWindow, WINDOWS } from './window.js';
 

@@ -9,7 +9,7 @@ import type { Spool } from '../spool/spool.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
 import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
-import type { Destination, DestinationGate } from './scheduler.js';
+import type { Destination, DestinationGate } from './destination.js';
 
 /** The message as it will be sent: its row, and the header block to send (signed). */
 export interface PreparedMessage {

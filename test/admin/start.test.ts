@@ -26,6 +26,7 @@ t.test('a SIGHUP during start-up is applied once the relay runs; SIGTERM then st
     io: { stdout: new PassThrough(), stderr, stdin: new PassThrough(), isTTY: false },
     env: {},
     cwd: dir,
+    relay: async () => (await import('../../src/main.js')).createFerry,
     onSignal: (h) => {
       handler = h;
       pidFileAtRegistration = existsSync(join(dir, 'data', 'ferry.pid'));

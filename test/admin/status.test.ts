@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { registerStatusCommand } from '../../src/admin/status.js';
-import { VERSION } from '../../src/admin/version.js';
+import { VERSION } from '../../src/core/version.js';
 import { pidFilePath, writePidFile } from '../../src/ops/pid-file.js';
 import { makeProgram } from '../sign/fixtures/helpers.js';
 import { cliFor, NOW, seed } from '../ops/fixtures/seed.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createVerp } from '../../src/bounce/verp.js';
+import { createVerp, verpOf } from '../../src/bounce/verp.js';
+import { buildConfig } from '../../src/config/load.js';
 
 const verp = createVerp({ domain: 'Bounce.Ferry.Test', secret: 'verp-secret-0123456789', localPart: 'bounces' });
 
@@ -30,4 +31,12 @@ t.test('forged, altered or foreign tokens', async (t) => {
 t.test('findIn picks VERP addresses out of returned headers', async (t) => {
   const a = verp.address('ABC', 3);
   t.same(verp.findIn(`Return-Path: <${a}>\r\nX-Other: bounces+nothing@bounce.ferry.test\r\n`), [a]);
+});
+
+t.test('as configured: off by default; a bounce-domain listener without VERP stops the start', async (t) => {
+  const base = { dataDir: '/tmp/ferry-verp-test', hostname: 'ferry.test' };
+  t.equal(verpOf(buildConfig(base, '/')), null);
+  const on = verpOf(buildConfig({ ...base, verp: { enabled: true, domain: 'bounce.ferry.test', secret: 'verp-secret-0123456789' } }, '/'));
+  t.equal(on?.domain, 'bounce.ferry.test');
+  t.throws(() => verpOf(buildConfig({ ...base, bounceListener: { listen: '127.0.0.1:0' } }, '/')), { code: 'FERRY_ERR_CONFIG', message: /^bounceListener\.listen needs verp\.enabled/ });
 });

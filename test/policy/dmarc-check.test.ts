@@ -4,7 +4,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { createDmarcCheck } from '../../src/policy/dmarc-check.js';
 import type { DmarcGuard, DmarcVerdict } from '../../src/policy/dmarc-guard.js';
 import { readHeaderFacts } from '../../src/receive/headers.js';
-import type { IntakeSession } from '../../src/receive/intake.js';
+import type { IntakeSession } from '../../src/core/message-check.js';
 
 /**
  * The DMARC guard looks at every From mailbox (issue 11: a receiver may apply DMARC to any of

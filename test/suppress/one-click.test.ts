@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createOneClick, MAX_TOKEN_CHARS } from '../../src/suppress/one-click.js';
+import { createOneClick, MAX_TOKEN_CHARS, oneClickOf } from '../../src/suppress/one-click.js';
+import { buildConfig } from '../../src/config/load.js';
 import { takeUnsubscribeRequest } from '../../src/receive/unsubscribe-header.js';
 
 const SECRET = 'one-click-secret-0123456789';
@@ -53,4 +54,17 @@ t.test('X-Ferry-Unsubscribe is taken out of the header block, folded or not, wha
 
   const none = Buffer.from('From: a@b\r\nSubject: x-ferry-unsubscribe\r\n\r\n');
   t.same(takeUnsubscribeRequest(none), { headers: none, requested: false }, 'the name in a value is not the header');
+});
+
+t.test('as configured: off without baseUrl and secret; a mailto: address only with the bounce-domain listener', async (t) => {
+  const base = { dataDir: '/tmp/ferry-one-click-test', hostname: 'ferry.test' };
+  t.same(oneClickOf(buildConfig(base, '/')), { oneClick: null, mailto: null });
+  const https = { unsubscribe: { baseUrl: 'https://mail.example.com', secret: 's'.repeat(16) } };
+  const httpsOnly = oneClickOf(buildConfig({ ...base, ...https }, '/'));
+  t.ok(httpsOnly.oneClick);
+  t.equal(httpsOnly.mailto, null, 'no bounce listener: no mailto');
+  const verp = { verp: { enabled: true, domain: 'Bounces.Example.com', secret: 'v'.repeat(16) }, bounceListener: { listen: '127.0.0.1:0' } };
+  const both = oneClickOf(buildConfig({ ...base, ...https, ...verp }, '/'));
+  t.equal(both.mailto, 'unsubscribe@bounces.example.com');
+  t.match(both.oneClick!.headers({ queueId: 'Q1', user: null, recipient: 'a@example.net' }), /mailto:unsubscribe@bounces\.example\.com/);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { composeRecipientPolicies, composeSenderPolicies } from '../../src/throttle/compose.js';
-import type { RecipientPolicy } from '../../src/receive/smtp-listener.js';
+import type { RecipientPolicy } from '../../src/core/policy.js';
 import { parseAddress } from '../../src/policy/addresses.js';
 
 t.test('recipient policies run in order; the first that does not accept decides', async (t) => {

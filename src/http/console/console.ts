@@ -1,0 +1,59 @@
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { AdminsRepo } from '../../store/admins-repo.js';
+import type { Db } from '../../store/db.js';
+import type { EventsRepo } from '../../store/events-repo.js';
+import type { LimitsRepo } from '../../store/limits-repo.js';
+import type { QueueAdminRepo } from '../../store/queue-admin-repo.js';
+import type { SuppressionList } from '../../suppress/suppression-list.js';
+import type { HttpPlugin } from '../server.js';
+import { createConsoleActions, type ConsoleActionsDeps } from './actions.js';
+import { createConsolePlugin } from './plugin.js';
+import { createConsoleQueries } from './queries.js';
+
+export interface ConsoleSetup {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  suppressions: SuppressionList;
+  events: EventsRepo;
+  queueAdmin: QueueAdminRepo;
+  limits: LimitsRepo;
+  admins: AdminsRepo;
+  dsn?: ConsoleActionsDeps['dsn'];
+  /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
+  maxAgeHours: () => number;
+  /** Destination budgets at their rate limit right now (the running throttle). */
+  heldBack?: () => number;
+  /** Mail was made due or ended: the scheduler looks now. */
+  onQueueChanged?: () => void;
+  /** A limit changed: the throttle reloads now. */
+  onLimitsChanged?: () => void;
+}
+
+/** The web console (issue 17) as one plugin for the operator's HTTP endpoint: its queries, its actions, its pages. */
+export function createConsole(s: ConsoleSetup): HttpPlugin {
+  const queries = createConsoleQueries(s.db);
+  return createConsolePlugin({
+    queries,
+    actions: createConsoleActions({
+      db: s.db,
+      clock: s.clock,
+      queries,
+      suppressions: s.suppressions,
+      events: s.events,
+      queueAdmin: s.queueAdmin,
+      limits: s.limits,
+      dsn: s.dsn,
+      onQueueChanged: s.onQueueChanged,
+      onLimitsChanged: s.onLimitsChanged,
+    }),
+    admins: s.admins,
+    suppressions: s.suppressions,
+    limits: s.limits,
+    clock: s.clock,
+    logger: s.logger,
+    maxAgeHours: s.maxAgeHours,
+    heldBack: s.heldBack,
+  });
+}
