@@ -1,13 +1,17 @@
 import type { Clock } from '../core/clock.js';
+import type { TlsPolicyDescription, TlsResultSink } from '../core/tls.js';
 import type { TlsInfo } from '../core/types.js';
-import { connectSmtp, type SmtpClient } from './connection.js';
+import { connectSmtp, type ConnectionTls, type SmtpClient } from './connection.js';
 import type { Router } from './route.js';
-import type { DeliveryError, DeliveryTimeouts, Hop, HopTry, OutgoingMessage, RouteFailureReason, TransactionReport } from './types.js';
+import { createTlsPolicyEngine, levelOf, NO_POLICY, type PlannedHop, type TlsPlan, type TlsPolicyEngine } from './tls-policy/session-policy.js';
+import type { DeliveryError, DeliveryTimeouts, Hop, HopTlsOutcome, HopTry, OutgoingMessage, RouteFailureReason, RouteResult, TransactionReport } from './types.js';
 
 /**
- * Opens a session to a destination domain: route, then each hop in order and each of its
- * addresses, moving on after a connection failure, a TLS failure or a refusing greeting. Every
- * attempt is recorded, so "all MXs failed" always comes with what each one said.
+ * Opens a session to a destination domain: route, the domain's TLS policy (DANE, MTA-STS, the
+ * route's level), then each allowed hop in order and each of its addresses, moving on after a
+ * connection failure, a TLS failure or a refusing greeting. Every attempt is recorded, so "all
+ * MXs failed" always comes with what each one said, and every session's TLS outcome goes to the
+ * TLS result sink (metrics, TLS-RPT).
  */
 
 export interface DeliverLogger {
@@ -22,11 +26,18 @@ export interface DelivererOptions {
   timeouts: DeliveryTimeouts;
   clock: Clock;
   logger?: DeliverLogger;
+  /** DANE and MTA-STS; absent: the route's own TLS level only */
+  tlsPolicy?: TlsPolicyEngine;
+  /** where each MX session's TLS outcome goes */
+  tlsResults?: TlsResultSink;
+  /** level may: after a failed STARTTLS, try the same host once in clear text (default true) */
+  cleartextFallback?: boolean;
 }
 
 export interface DeliverySession {
   readonly domain: string;
   readonly hop: { host: string; ip: string; port: number; preference: number | null };
+  /** the session's TLS: protocol null when in clear text; verified and policy always set */
   readonly tls: TlsInfo | null;
   /** false once the connection broke or was closed: open a new session */
   readonly usable: boolean;
@@ -53,17 +64,97 @@ export interface Deliverer {
   openSession(domain: string, signal?: AbortSignal): Promise<OpenSessionResult>;
 }
 
+const noPolicy = createTlsPolicyEngine({ mtaSts: null, dane: null, now: () => 0 });
+
 export function createDeliverer(options: DelivererOptions): Deliverer {
   const { router, clock, timeouts, logger } = options;
+  const engine = options.tlsPolicy ?? noPolicy;
+  const fallback = options.cleartextFallback ?? true;
 
-  const tryHop = async (hop: Hop, ip: string, signal: AbortSignal | undefined): Promise<{ tr: HopTry; client?: SmtpClient }> => {
+  const report = (domain: string, description: TlsPolicyDescription, tr: HopTry, client?: SmtpClient): void => {
+    if (!options.tlsResults || !tr.tls) return;
+    const t = tr.tls;
+    options.tlsResults.record({
+      at: tr.startedAt,
+      policyDomain: domain,
+      policyApplied: t.policy,
+      policy: description,
+      result: t.result,
+      mxHost: tr.host,
+      receivingIp: tr.ip,
+      receivingMxHelo: tr.host,
+      detail: t.detail,
+      protocol: t.protocol,
+      cipher: t.cipher,
+      verified: t.verified,
+      requireTlsOffered: client ? client.extensions.includes('REQUIRETLS') : false,
+    });
+  };
+
+  const tryHop = async (planned: PlannedHop, ip: string, plan: TlsPlan, signal: AbortSignal | undefined, cleartext = false): Promise<{ tr: HopTry; client?: SmtpClient }> => {
+    const { hop } = planned;
     const startedAt = clock.now();
-    const res = await connectSmtp({ host: hop.host, ip, port: hop.port, hostname: options.hostname, tls: hop.tls, auth: hop.auth, timeouts, clock, signal });
+    const tls = cleartext ? { ...hop.tls, cleartext: true } : hop.tls;
+    const res = await connectSmtp({ host: hop.host, ip, port: hop.port, hostname: options.hostname, tls, auth: hop.auth, timeouts, clock, signal });
     const base = { host: hop.host, ip, port: hop.port, preference: hop.preference, startedAt, durationMs: clock.now() - startedAt };
-    if (res.ok) return { tr: { ...base, result: 'connected' }, client: res.client };
+    const outcome = (c: ConnectionTls | null): HopTlsOutcome | undefined => {
+      if (!c) return undefined;
+      const o: HopTlsOutcome = { policy: hop.tls.policy ?? 'none', ...c };
+      // what the policy lookup itself met, or what testing mode would have refused, is the session's result when TLS went well
+      const reported = planned.reportOnly ?? (o.policy === 'none' ? plan.stsProblem : null);
+      if (reported && o.result === 'success') {
+        o.result = reported.result;
+        o.detail = reported.detail;
+      }
+      if (cleartext) o.cleartextFallback = true;
+      return o;
+    };
+    if (res.ok) {
+      const tr: HopTry = { ...base, result: 'connected' };
+      const o = outcome(res.tls);
+      if (o) tr.tls = o;
+      return { tr, client: res.client };
+    }
     const tr: HopTry = { ...base, result: res.result, error: res.error };
     if (res.reply) tr.reply = res.reply;
+    const o = outcome(res.tls);
+    if (o) tr.tls = o;
     return { tr };
+  };
+
+  const attempt = async (
+    route: Extract<RouteResult, { ok: true }>,
+    plan: TlsPlan,
+    tries: HopTry[],
+    signal: AbortSignal | undefined,
+  ): Promise<OpenSessionResult | null> => {
+    for (const r of plan.refused) {
+      tries.push(r.tr);
+      report(route.domain, r.description, r.tr);
+      logger?.warn({ domain: route.domain, host: r.tr.host, error: r.tr.error }, 'mail server not tried: TLS policy');
+    }
+    for (const planned of plan.hops) {
+      const { hop } = planned;
+      for (const ip of hop.addresses) {
+        if (signal?.aborted) return { ok: false, permanent: false, reason: 'aborted', tries, error: { kind: 'local', message: 'aborted' } };
+        let { tr, client } = await tryHop(planned, ip, plan, signal);
+        tries.push(tr);
+        report(route.domain, planned.description, tr, client);
+        if (!client && tr.result === 'tls_failed' && fallback && levelOf(hop) === 'may' && !hop.tls.implicit) {
+          // Postfix "may": a broken STARTTLS must not defer forever when nothing demands TLS
+          logger?.warn({ domain: route.domain, host: hop.host, ip, error: tr.error }, 'STARTTLS failed: retrying this host once in clear text');
+          ({ tr, client } = await tryHop(planned, ip, plan, signal, true));
+          tries.push(tr);
+          report(route.domain, planned.description, tr, client);
+        }
+        if (client) {
+          logger?.info({ domain: route.domain, host: hop.host, ip, tls: client.tls, policy: hop.tls.policy, tlsResult: tr.tls?.result }, 'delivery session open');
+          return { ok: true, session: wrap(route.domain, hop, client, tr.tls), tries };
+        }
+        logger?.warn({ domain: route.domain, host: hop.host, ip, result: tr.result, error: tr.error, reply: tr.reply }, 'mail server attempt failed');
+      }
+    }
+    return null;
   };
 
   const openSession = async (domain: string, signal?: AbortSignal): Promise<OpenSessionResult> => {
@@ -72,20 +163,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return { ok: false, permanent: route.permanent, reason: route.reason, tries: route.tries, error: { kind: 'dns', message: route.message } };
     }
     const tries: HopTry[] = [...route.tries];
-    for (const hop of route.hops) {
-      for (const ip of hop.addresses) {
-        if (signal?.aborted) {
-          return { ok: false, permanent: false, reason: 'aborted', tries, error: { kind: 'local', message: 'aborted' } };
-        }
-        const { tr, client } = await tryHop(hop, ip, signal);
-        tries.push(tr);
-        if (client) {
-          logger?.info({ domain, host: hop.host, ip, tls: client.tls }, 'delivery session open');
-          return { ok: true, session: wrap(route.domain, hop, client), tries };
-        }
-        logger?.warn({ domain, host: hop.host, ip, result: tr.result, error: tr.error, reply: tr.reply }, 'mail server attempt failed');
-      }
+    let plan = await engine.plan(route);
+    let opened = await attempt(route, plan, tries, signal);
+    if (!opened && plan.stsEnforced && !plan.stsFetched && !signal?.aborted) {
+      // RFC 8461 §5.1: before treating the failure as final, check for a newer policy
+      plan = await engine.plan(route, { refresh: true });
+      if (plan.stsFetched) opened = await attempt(route, plan, tries, signal);
     }
+    if (opened) return opened;
     const last = [...tries].reverse().find((t) => t.error)?.error;
     const summary = tries.map((t) => `${t.host}[${t.ip ?? '-'}]: ${t.result}${t.reply ? ` (${t.reply.text})` : t.error ? ` (${t.error.message})` : ''}`).join('; ');
     return {
@@ -97,14 +182,24 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     };
   };
 
-  const wrap = (domain: string, hop: Hop, client: SmtpClient): DeliverySession => {
+  const wrap = (domain: string, hop: Hop, client: SmtpClient, outcome: HopTlsOutcome | undefined): DeliverySession => {
     let sent = 0;
     // one transaction at a time on a connection; a second caller waits its turn
     let queue: Promise<unknown> = Promise.resolve();
+    const tls: TlsInfo | null = outcome
+      ? {
+          protocol: outcome.protocol,
+          cipher: outcome.cipher,
+          verified: outcome.verified,
+          policy: outcome.policy,
+          result: outcome.result,
+          ...(outcome.cleartextFallback ? { cleartextFallback: true } : {}),
+        }
+      : client.tls;
     return {
       domain,
       hop: { host: hop.host, ip: client.ip, port: hop.port, preference: hop.preference },
-      tls: client.tls,
+      tls,
       get usable() {
         return client.usable;
       },
@@ -118,7 +213,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const run = queue.then(async () => {
           const report = await client.send(message);
           sent++;
-          return report;
+          return { ...report, hop: { ...report.hop, tls } };
         });
         queue = run.catch(() => undefined);
         return run;
@@ -129,3 +224,5 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 
   return { openSession };
 }
+
+export { NO_POLICY };

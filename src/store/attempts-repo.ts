@@ -13,6 +13,12 @@ export interface AttemptRow {
   port: number | null;
   tlsProtocol: string | null;
   tlsCipher: string | null;
+  /** the certificate was valid for the MX name (or matched TLSA); null: no TLS outcome known */
+  tlsVerified?: boolean | null;
+  /** none, sts-testing, sts-enforce, dane */
+  tlsPolicy?: string | null;
+  /** RFC 8460 result of the session (success or a failure type) */
+  tlsResult?: string | null;
   code: number | null;
   enhanced: string | null;
   reply: string | null;
@@ -38,6 +44,9 @@ interface RawAttempt {
   port: number | null;
   tls_protocol: string | null;
   tls_cipher: string | null;
+  tls_verified: number | null;
+  tls_policy: string | null;
+  tls_result: string | null;
   code: number | null;
   enhanced: string | null;
   reply: string | null;
@@ -53,9 +62,9 @@ interface RawAttempt {
 export function createAttemptsRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
-       code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
+       tls_verified, tls_policy, tls_result, code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
      VALUES (@recipientId, @messageId, @at, @durationMs, @result, @phase, @mxHost, @ip, @port, @tlsProtocol, @tlsCipher,
-       @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
+       @tlsVerified, @tlsPolicy, @tlsResult, @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
   );
   const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
   // The first attempt of the latest unbroken run of one category (anything else breaks it).
@@ -68,7 +77,14 @@ export function createAttemptsRepo(db: Db) {
 
   return {
     insert(a: AttemptRow): void {
-      insert.run({ ...a, rcptReply: a.rcptReply ?? null, hops: a.hops ? JSON.stringify(a.hops) : null });
+      insert.run({
+        ...a,
+        rcptReply: a.rcptReply ?? null,
+        tlsVerified: a.tlsVerified === undefined || a.tlsVerified === null ? null : a.tlsVerified ? 1 : 0,
+        tlsPolicy: a.tlsPolicy ?? null,
+        tlsResult: a.tlsResult ?? null,
+        hops: a.hops ? JSON.stringify(a.hops) : null,
+      });
     },
     /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
     streakSince(recipientId: number, category: string): number | null {
@@ -88,6 +104,9 @@ export function createAttemptsRepo(db: Db) {
         port: r.port,
         tlsProtocol: r.tls_protocol,
         tlsCipher: r.tls_cipher,
+        tlsVerified: r.tls_verified === null ? null : r.tls_verified === 1,
+        tlsPolicy: r.tls_policy,
+        tlsResult: r.tls_result,
         code: r.code,
         enhanced: r.enhanced,
         reply: r.reply,
