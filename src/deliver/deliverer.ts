@@ -100,9 +100,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const outcome = (c: ConnectionTls | null): HopTlsOutcome | undefined => {
       if (!c) return undefined;
       const o: HopTlsOutcome = { policy: hop.tls.policy ?? 'none', ...c };
-      // what the policy lookup itself met, or what testing mode would have refused, is the session's result when TLS went well
-      const reported = planned.reportOnly ?? (o.policy === 'none' ? plan.stsProblem : null);
-      if (reported && o.result === 'success') {
+      // failing open after a policy problem: that problem is what the session reports (no policy judged the
+      // certificate); under testing, an MX enforce would have refused is reported when TLS itself went well
+      const reported = o.policy === 'none' && plan.stsProblem ? plan.stsProblem : o.result === 'success' ? planned.reportOnly : null;
+      if (reported) {
         o.result = reported.result;
         o.detail = reported.detail;
       }
