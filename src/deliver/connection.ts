@@ -195,7 +195,8 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
 
   const failure = (err: NodemailerLikeError): ConnectResult => {
     const reply = err.response ? parseReply(err.response) ?? undefined : undefined;
-    if (err.code === 'ETLS') {
+    // a socket error while STARTTLS is upgrading the connection is a broken handshake
+    if (err.code === 'ETLS' || (conn as unknown as { upgrading?: boolean }).upgrading === true) {
       // a refused STARTTLS (a reply) is "not supported"; a handshake that broke is a validation failure
       const tls: ConnectionTls = {
         result: reply ? 'starttls-not-supported' : 'validation-failure',
@@ -204,7 +205,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
         cipher: null,
         detail: describe(err).message,
       };
-      return { ok: false, result: 'tls_failed', reply, error: describe(err), tls };
+      return { ok: false, result: 'tls_failed', reply, error: { ...describe(err), kind: 'tls' }, tls };
     }
     if (reply && reply.code >= 400) return { ok: false, result: 'greeting_rejected', reply, error: describe(err), tls: null };
     return { ok: false, result: 'connect_failed', reply, error: describe(err), tls: null };
