@@ -16,8 +16,12 @@ export interface TlsaRecord {
   data: Buffer;
 }
 
+/** A digest of the wrong length (or no data at all) can match nothing honestly: such a record is unusable (RFC 7671 §4). */
+const DATA_LENGTH: Record<number, (n: number) => boolean> = { 0: (n) => n > 0, 1: (n) => n === 32, 2: (n) => n === 64 };
+
 export function isUsableTlsa(r: TlsaRecord): boolean {
-  return (r.usage === 2 || r.usage === 3) && (r.selector === 0 || r.selector === 1) && r.matchingType >= 0 && r.matchingType <= 2;
+  const lengthOk = DATA_LENGTH[r.matchingType];
+  return (r.usage === 2 || r.usage === 3) && (r.selector === 0 || r.selector === 1) && lengthOk !== undefined && lengthOk(r.data.length);
 }
 
 /** The record as a zone file would show it (for reports and `ferry tls check`). */
