@@ -2,6 +2,7 @@ import t from 'tap';
 import { startDnsServer, type Zone } from '../helpers/dns-server.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
 import type { StartedRelay } from '../helpers/relay.js';
+import { runFerry } from '../helpers/cli.js';
 import { send } from './fixtures/delivery.js';
 import { createPki } from './fixtures/tls-pki.js';
 import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
@@ -180,6 +181,28 @@ t.test('MTA-STS through the relay', async (t) => {
       { host: 'mx2.sts-refresh.test', result: 'connected', tls: { policy: 'sts-enforce', verified: true } },
     ]);
     t.equal(web.requests('sts-refresh.test'), 2);
+  });
+
+  await t.test('ferry tls check shows the cached and live policy, the MX hosts it lists, and recent results', async (t) => {
+    const env = { NODE_EXTRA_CA_CERTS: ca.file };
+    const asJson = await runFerry(['tls', 'check', 'sts-rogue.test', '--json', '-c', relay.configFile], { env });
+    t.equal(asJson.code, 0, asJson.stderr);
+    const report = JSON.parse(asJson.stdout) as Record<string, unknown>;
+    t.match(report, {
+      domain: 'sts-rogue.test',
+      cached: { policyId: '2026120601', mode: 'enforce', mx: ['*.sts-rogue.test'], maxAgeSeconds: 86400, expired: false },
+      live: { txt: { id: '2026120601' }, policy: { mode: 'enforce', mx: ['*.sts-rogue.test'] }, error: null },
+      mx: [
+        { host: 'mx.evil.test', inPolicy: false, dane: { kind: 'off' } },
+        { host: 'mx.sts-rogue.test', inPolicy: true },
+      ],
+      recent: [{ mxHost: 'mx.sts-rogue.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', result: 'delivered' }],
+    });
+    const asTable = await runFerry(['tls', 'check', 'sts-broken.test', '-c', relay.configFile], { env: { ...env, COLUMNS: '200' } });
+    t.equal(asTable.code, 0, asTable.stderr);
+    t.match(asTable.stdout, /MTA-STS/);
+    t.match(asTable.stdout, /HTTP 404/, 'the live fetch failure is shown');
+    t.match(asTable.stdout, /sts-policy-fetch-error/, 'so is the recent result');
   });
 
   await t.test('a new TXT id makes Ferry fetch the new policy (here: testing instead of enforce)', async (t) => {
