@@ -168,8 +168,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     let opened = await attempt(route, plan, tries, signal);
     if (!opened && plan.stsEnforced && !plan.stsFetched && !signal?.aborted) {
       // RFC 8461 §5.1: before treating the failure as final, check for a newer policy
+      const before = plan.stsText;
       plan = await engine.plan(route, { refresh: true });
-      if (plan.stsFetched) opened = await attempt(route, plan, tries, signal);
+      // the same policy again would only repeat the same failures
+      if (plan.stsFetched && plan.stsText !== before) opened = await attempt(route, plan, tries, signal);
     }
     if (opened) return opened;
     const last = [...tries].reverse().find((t) => t.error)?.error;

@@ -33,6 +33,8 @@ export interface TlsPlan {
   stsEnforced: boolean;
   /** the policy came from the network just now (a refresh that found nothing new changes nothing) */
   stsFetched: boolean;
+  /** the MTA-STS policy text applied, to tell whether a refresh changed anything */
+  stsText: string | null;
 }
 
 export interface TlsPolicyEngine {
@@ -74,7 +76,7 @@ export function createTlsPolicyEngine(deps: TlsPolicyDeps): TlsPolicyEngine {
 
   const plan: TlsPolicyEngine['plan'] = async (route, opts = {}) => {
     const base = (hop: Hop): PlannedHop => ({ hop: { ...hop, tls: { ...hop.tls, level: levelOf(hop), policy: 'none' } }, description: NO_POLICY, reportOnly: null });
-    if (route.source === 'static') return { hops: route.hops.map(base), refused: [], stsProblem: null, stsEnforced: false, stsFetched: false };
+    if (route.source === 'static') return { hops: route.hops.map(base), refused: [], stsProblem: null, stsEnforced: false, stsFetched: false, stsText: null };
 
     const [sts, daneDomain] = await Promise.all([
       deps.mtaSts ? deps.mtaSts.policyFor(route.domain, opts) : Promise.resolve(null),
@@ -86,6 +88,7 @@ export function createTlsPolicyEngine(deps: TlsPolicyDeps): TlsPolicyEngine {
       stsProblem: sts?.problem ?? null,
       stsEnforced: sts?.policy?.mode === 'enforce',
       stsFetched: sts?.source === 'fetched',
+      stsText: sts?.policy?.text ?? null,
     };
 
     for (const hop of route.hops) {
