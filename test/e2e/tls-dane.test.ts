@@ -2,6 +2,7 @@ import t from 'tap';
 import { startDnsServer, type Zone, type ZoneEntry } from '../helpers/dns-server.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
 import type { StartedRelay } from '../helpers/relay.js';
+import { runFerry } from '../helpers/cli.js';
 import { send } from './fixtures/delivery.js';
 import { createPki, tlsaSha256 } from './fixtures/tls-pki.js';
 import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
@@ -139,6 +140,18 @@ t.test('DANE through the relay', async (t) => {
     t.equal(status, 'delivered');
     t.match(attempt, { tlsPolicy: 'none' });
     t.equal(got(web, 'insecure'), 1);
+  });
+
+  await t.test('ferry tls check shows the TLSA records and a bogus lookup', async (t) => {
+    const ok = await runFerry(['tls', 'check', 'dane-ee.test', '--json', '-c', relay.configFile], { env: {} });
+    t.equal(ok.code, 0, ok.stderr);
+    t.match(JSON.parse(ok.stdout), {
+      mx: [{ host: 'mx.dane-ee.test', dane: { kind: 'dane', strings: [`3 1 1 ${ee.certificate.toString('hex')}`] } }],
+      recent: [{ tlsPolicy: 'dane', tlsVerified: true }],
+    });
+    const bogus = await runFerry(['tls', 'check', 'dane-bogus.test', '-c', relay.configFile], { env: { COLUMNS: '200' } });
+    t.equal(bogus.code, 0, bogus.stderr);
+    t.match(bogus.stdout, /TLSA lookup failed \(mail deferred\)/);
   });
 
   await t.test('DANE takes precedence over MTA-STS enforce', async (t) => {
