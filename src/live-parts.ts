@@ -77,6 +77,7 @@ export function createLiveParts(initial: Config, deps: LivePartsDeps) {
       port: cfg.delivery.port,
       random,
       requireTlsDomains: cfg.delivery.requireTlsDomains,
+      encryptOnlyDomains: cfg.outboundTls.encryptOnlyDomains,
       clock,
     });
     return { keys, signer, dmarc, router };

@@ -24,6 +24,9 @@ import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
+import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
+import { createMtaStsRepo } from './store/mta-sts-repo.js';
+import type { TlsResultSink } from './core/tls.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
 import { createConsequences } from './outcome/consequences.js';
@@ -128,10 +131,30 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     unsubscribeHeaders: oneClick ? (m, recipient) => oneClick.headers({ queueId: m.id, user: m.username, recipient }) : undefined,
   });
   const checks: MessageCheck[] = [createSenderDomainCheck(), live.dmarcCheck];
+  // Outbound TLS (issue 15): DANE, MTA-STS (policy cache in the store), TLS levels; each session's outcome counted in metrics.
+  const tlsPolicy = createOutboundTlsPolicy(
+    { ...config.outboundTls, dnssec: config.dns.dnssec, allowPrivateMx: config.delivery.allowPrivateMx },
+    { resolver, cache: createMtaStsRepo(db), clock, logger },
+  );
   // TLS-RPT (issue 15): every MX session's TLS result is counted in memory and stored in batches.
   const tlsReportRepo = createTlsReportRepo(db);
   const tlsReportSink = createTlsReportSink({ repo: tlsReportRepo, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
-  const deliverer = createDeliverer({ router: live.router, hostname: config.hostname, timeouts: config.delivery, clock, logger, tlsResults: tlsReportSink });
+  const tlsResults: TlsResultSink = {
+    record: (r) => {
+      metrics.tlsSession(r.policyApplied, r.result);
+      tlsReportSink.record(r);
+    },
+  };
+  const deliverer = createDeliverer({
+    router: live.router,
+    hostname: config.hostname,
+    timeouts: config.delivery,
+    clock,
+    logger,
+    tlsPolicy,
+    tlsResults,
+    cleartextFallback: config.outboundTls.cleartextFallback,
+  });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   const bounceSuppressions = createSuppressionList({ db, clock });
   const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });

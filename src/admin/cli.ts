@@ -14,6 +14,7 @@ import { registerStartCommand, type RelayLoader } from './start.js';
 import { registerInitCommand } from './init.js';
 import { describeFailure, EXIT_OK, EXIT_USAGE } from './failures.js';
 import { registerUsersCommands } from './users.js';
+import { registerTlsCommands } from './tls.js';
 import { VERSION } from '../core/version.js';
 
 export interface CliRuntime {
@@ -71,6 +72,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
   registerInitCommand(program, ctx);
   registerUsersCommands(program, ctx);
   registerMessagesCommands(program, ctx);
+  registerTlsCommands(program, ctx);
   for (const register of COMMAND_GROUPS) register(program, ctx);
 
   try {

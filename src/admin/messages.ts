@@ -132,7 +132,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
               isoTime(a.at),
               ...(several ? [addressOf.get(a.recipientId) ?? String(a.recipientId)] : []),
               a.mxHost
-                ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}\n${a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : 'no TLS'}`
+                ? `${a.mxHost} [${a.ip ?? '?'}]${a.port ? `:${a.port}` : ''}\n${a.tlsProtocol ? `${a.tlsProtocol}${a.tlsCipher ? ` ${a.tlsCipher}` : ''}` : 'no TLS'}${tlsOutcome(a)}`
                 : '',
               replyCell(a),
               a.category ? `${a.result}\n(${a.category})` : a.result,
@@ -200,14 +200,31 @@ function describeDetail(detail: Record<string, unknown>): string {
     .join('; ');
 }
 
+/** The attempt's TLS policy and verdict (issue 15): "policy sts-enforce, verified" and the RFC 8460 result when not a success. */
+function tlsOutcome(a: AttemptRow): string {
+  if (!a.tlsPolicy && (a.tlsVerified === null || a.tlsVerified === undefined)) return '';
+  const verified = a.tlsVerified ? 'verified' : 'not verified';
+  const result = a.tlsResult && a.tlsResult !== 'success' ? `, ${a.tlsResult}` : '';
+  return `\npolicy ${a.tlsPolicy ?? 'none'}, ${verified}${result}`;
+}
+
 /** Every host tried to open the attempt's session, one per line: "host [ip]:port result (reply)". */
 function describeHops(a: AttemptRow): string {
   if (!a.hops || a.hops.length === 0) return '';
   return a.hops
     .map((h) => {
-      const hop = h as { host?: string; ip?: string | null; port?: number; result?: string; reply?: { text?: string }; error?: { message?: string } };
+      const hop = h as {
+        host?: string;
+        ip?: string | null;
+        port?: number;
+        result?: string;
+        reply?: { text?: string };
+        error?: { message?: string };
+        tls?: { policy?: string; result?: string; cleartextFallback?: boolean };
+      };
       const said = hop.reply?.text ?? hop.error?.message;
-      return `${hop.host ?? '?'} [${hop.ip ?? '-'}]${hop.port ? `:${hop.port}` : ''} ${hop.result ?? ''}${said ? ` (${said})` : ''}`;
+      const tls = hop.tls ? ` [tls ${hop.tls.policy ?? 'none'}: ${hop.tls.cleartextFallback ? 'clear-text fallback' : (hop.tls.result ?? '?')}]` : '';
+      return `${hop.host ?? '?'} [${hop.ip ?? '-'}]${hop.port ? `:${hop.port}` : ''} ${hop.result ?? ''}${tls}${said ? ` (${said})` : ''}`;
     })
     .join('\n');
 }

@@ -29,14 +29,23 @@ const domainName = z.string().regex(/^(\*|[A-Za-z0-9_](?:[A-Za-z0-9_\-.]*[A-Za-z
 });
 
 const positiveInt = z.number().int().positive();
+
+function isLoopbackHostPort(v: string): boolean {
+  const host = v.slice(0, v.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
 const nonNegativeInt = z.number().int().nonnegative();
 
 const routeObject = z.strictObject({
   /** The next hop for the domain: a smarthost or a fixed MX. */
   host: hostPort,
   auth: z.strictObject({ user: z.string().min(1), pass: z.string() }).nullable().default(null),
-  /** true: never send in clear text to this route; a server without STARTTLS defers. */
-  requireTls: z.boolean().default(false),
+  /**
+   * true: never send in clear text to this route, and only to a server whose certificate is valid
+   * for the host name (a server without STARTTLS, or with a bad certificate, defers).
+   * "encrypt-only": TLS required, any certificate accepted (the pre-0.2 meaning of true).
+   */
+  requireTls: z.union([z.boolean(), z.literal('encrypt-only')], { message: 'expected true, false or "encrypt-only"' }).default(false),
   /** true: connect with TLS from the first byte (port 465 style). */
   implicitTls: z.boolean().default(false),
 });
@@ -126,6 +135,11 @@ export const configSchema = z.strictObject({
       servers: z.array(hostPort).default([]),
       timeoutMs: positiveInt.default(5_000),
       tries: positiveInt.default(2),
+      /** A DNSSEC-validating resolver (e.g. a local unbound) for DANE; null: no DANE. Loopback only: its AD flag is trusted. */
+      dnssec: z
+        .strictObject({ server: hostPort.refine(isLoopbackHostPort, { message: 'must be a loopback address (127.0.0.0/8 or [::1]): only a local resolver\'s AD flag can be trusted' }) })
+        .nullable()
+        .default(null),
     })
     .prefault({}),
   delivery: z
@@ -152,6 +166,28 @@ export const configSchema = z.strictObject({
       requireTlsDomains: z.array(domainName).default([]),
       /** A claimed recipient whose worker died is retried after this long. */
       leaseMs: positiveInt.default(15 * 60_000),
+    })
+    .prefault({}),
+  /**
+   * Outbound transport security (issue 15; src/deliver/tls-policy): MTA-STS, the TLS levels, the
+   * opportunistic clear-text fallback. DANE is on when dns.dnssec names a validating resolver.
+   */
+  outboundTls: z
+    .strictObject({
+      mtaSts: z
+        .strictObject({
+          /** Fetch, cache and apply recipient domains' MTA-STS policies (RFC 8461) on MX delivery. */
+          enabled: z.boolean().default(true),
+          /** The HTTPS policy fetch must finish within this. */
+          fetchTimeoutMs: positiveInt.default(10_000),
+        })
+        .prefault({}),
+      /** DNSSEC (TLSA) queries to dns.dnssec.server must answer within this. */
+      daneTimeoutMs: positiveInt.default(5_000),
+      /** Domains that must be reached over TLS with any certificate (level encrypt-only); delivery.requireTlsDomains demands a valid one. */
+      encryptOnlyDomains: z.array(domainName).default([]),
+      /** Level may: when STARTTLS fails and no policy requires TLS, retry that host once in clear text (Postfix "may"). */
+      cleartextFallback: z.boolean().default(true),
     })
     .prefault({}),
   /** Static routes by recipient domain ("*" for all others): "host:port" or an object. */
@@ -407,4 +443,5 @@ type DeepReadonly<T> = T extends (infer U)[]
 export type Config = DeepReadonly<Omit<Parsed, 'hostname' | 'routes'> & { hostname: string; routes: Record<string, RouteConfig> }>;
 export type SmtpConfig = Config['smtp'];
 export type DeliveryConfig = Config['delivery'];
+export type OutboundTlsConfig = Config['outboundTls'];
 export type SpoolConfig = Config['spool'];

@@ -75,4 +75,12 @@ export interface Classifier {
 export interface TlsInfo {
   protocol: string | null;
   cipher: string | null;
+  /** outbound: the certificate was valid for the MX name, or matched its TLSA records */
+  verified?: boolean;
+  /** outbound: the policy that governed the session (none, sts-testing, sts-enforce, dane) */
+  policy?: 'none' | 'sts-testing' | 'sts-enforce' | 'dane';
+  /** outbound: the session's RFC 8460 result (success or a failure type) */
+  result?: string;
+  /** outbound: sent in clear text after STARTTLS failed (opportunistic fallback) */
+  cleartextFallback?: boolean;
 }

@@ -6,7 +6,9 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
 import { parseReply } from './reply.js';
-import type { DeliveryError, DeliveryTimeouts, HopTls, HopTry, OutgoingMessage, TransactionReport } from './types.js';
+import type { DeliveryError, DeliveryTimeouts, HopTls, HopTlsOutcome, HopTry, OutgoingMessage, TransactionReport } from './types.js';
+import { webPkiCheck, peerChain, type TlsCheck } from './tls-policy/verify.js';
+import { daneCheck } from './tls-policy/tlsa-match.js';
 import { transactionOutcomes, type SendFailure } from './outcomes.js';
 import { installFastDotStuffing } from './dot-stuffing.js';
 
@@ -34,9 +36,19 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
+/** What TLS came to on a connection, before the policy that asked for it is named. */
+export type ConnectionTls = Omit<HopTlsOutcome, 'policy'>;
+
 export type ConnectResult =
-  | { ok: true; client: SmtpClient }
-  | { ok: false; result: Exclude<HopTry['result'], 'connected' | 'refused_private' | 'dns_failed'>; reply?: SmtpReply; error: DeliveryError };
+  | { ok: true; client: SmtpClient; tls: ConnectionTls }
+  | {
+      ok: false;
+      result: Exclude<HopTry['result'], 'connected' | 'refused_private' | 'dns_failed' | 'policy_refused'>;
+      reply?: SmtpReply;
+      error: DeliveryError;
+      /** null when the session never got as far as STARTTLS (or past it) */
+      tls: ConnectionTls | null;
+    };
 
 export interface SmtpClient {
   readonly host: string;
@@ -157,9 +169,12 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     name: o.hostname,
     secure: o.tls.implicit,
     servername: isIP(o.host) ? undefined : o.host,
-    // MTAs do not verify certificates by default (RFC 7435 opportunistic security);
-    // requireTls only insists on encryption
+    // The handshake never rejects: opportunistic TLS (RFC 7435) takes any certificate, and where
+    // a level demands more (verify, dane) the chain is judged below, before anything is sent,
+    // so the failure can be told apart (expired, wrong name, untrusted, TLSA mismatch).
     tls: { rejectUnauthorized: false, servername: isIP(o.host) ? undefined : o.host },
+    // the one clear-text retry after a broken STARTTLS (level may): do not offer it again
+    ignoreTLS: Boolean(o.tls.cleartext),
     connectionTimeout: timeouts.connectTimeoutMs,
     greetingTimeout: timeouts.greetingTimeoutMs,
     socketTimeout: timeouts.commandTimeoutMs,
@@ -182,9 +197,20 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
 
   const failure = (err: NodemailerLikeError): ConnectResult => {
     const reply = err.response ? parseReply(err.response) ?? undefined : undefined;
-    if (err.code === 'ETLS') return { ok: false, result: 'tls_failed', reply, error: describe(err) };
-    if (reply && reply.code >= 400) return { ok: false, result: 'greeting_rejected', reply, error: describe(err) };
-    return { ok: false, result: 'connect_failed', reply, error: describe(err) };
+    // a socket error while STARTTLS is upgrading the connection is a broken handshake
+    if (err.code === 'ETLS' || (conn as unknown as { upgrading?: boolean }).upgrading === true) {
+      // a refused STARTTLS (a reply) is "not supported"; a handshake that broke is a validation failure
+      const tls: ConnectionTls = {
+        result: reply ? 'starttls-not-supported' : 'validation-failure',
+        verified: false,
+        protocol: null,
+        cipher: null,
+        detail: describe(err).message,
+      };
+      return { ok: false, result: 'tls_failed', reply, error: { ...describe(err), kind: 'tls' }, tls };
+    }
+    if (reply && reply.code >= 400) return { ok: false, result: 'greeting_rejected', reply, error: describe(err), tls: null };
+    return { ok: false, result: 'connect_failed', reply, error: describe(err), tls: null };
   };
 
   const connected = settleOnce<ConnectResult | null>();
@@ -193,34 +219,52 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     connected.settle(failure(lastError ?? Object.assign(new Error('connection closed before the session was ready'), { code: 'ECONNECTION' }))),
   );
   const onAbort = (): void => {
-    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' } });
+    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' }, tls: null });
     conn.close();
   };
-  if (o.signal?.aborted) return { ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' } };
+  if (o.signal?.aborted) return { ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' }, tls: null };
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const backstop = clock.setTimer(timeouts.connectTimeoutMs + timeouts.greetingTimeoutMs + 3 * timeouts.commandTimeoutMs, () => {
-    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'timeout', message: 'session setup did not finish in time' } });
+    connected.settle({ ok: false, result: 'connect_failed', error: { kind: 'timeout', message: 'session setup did not finish in time' }, tls: null });
     conn.close();
   });
   conn.connect((err?: NodemailerLikeError) => connected.settle(err ? failure(err) : null));
   let res = await connected.promise;
 
-  if (!res && o.tls.required && !conn.secure) {
+  const level = o.tls.level ?? (o.tls.required ? 'verify' : 'may');
+  let sessionTls: ConnectionTls = { result: 'starttls-not-supported', verified: false, protocol: null, cipher: null, detail: null };
+  if (!res && conn.secure) {
+    const socket = conn._socket as TLSSocket;
+    const check: TlsCheck = level === 'dane' ? daneCheck(o.tls.tlsa ?? [], peerChain(socket), o.host, clock.now()) : webPkiCheck(socket, o.host);
+    const info = tlsInfo(conn);
+    sessionTls = { result: check.result, verified: check.verified, protocol: info?.protocol ?? null, cipher: info?.cipher ?? null, detail: check.detail };
+    if ((level === 'verify' || level === 'dane') && !check.verified) {
+      const what = level === 'dane' ? 'does not match its TLSA records' : `is not valid for ${o.host}`;
+      res = {
+        ok: false,
+        result: 'tls_failed',
+        error: { kind: 'tls', message: `the certificate of ${o.host} ${what} (${check.result}: ${check.detail ?? ''}); nothing was sent` },
+        tls: sessionTls,
+      };
+    }
+  }
+  if (!res && !conn.secure && level !== 'may') {
     res = {
       ok: false,
       result: 'tls_failed',
       error: { kind: 'tls', message: `TLS is required for ${o.host} but it did not offer STARTTLS; nothing was sent in clear text` },
+      tls: { ...sessionTls, detail: `${o.host} did not offer STARTTLS` },
     };
   }
   if (!res && o.auth) {
     const auth = o.auth;
     const login = settleOnce<ConnectResult | null>();
     conn.on('error', (err: NodemailerLikeError) => login.settle(failure(err)));
-    conn.once('end', () => login.settle({ ok: false, result: 'connect_failed', error: { kind: 'connect', message: 'connection closed during AUTH' } }));
+    conn.once('end', () => login.settle({ ok: false, result: 'connect_failed', error: { kind: 'connect', message: 'connection closed during AUTH' }, tls: sessionTls }));
     conn.login({ user: auth.user, pass: auth.pass }, (err) => {
       if (!err) return login.settle(null);
       const e = err as NodemailerLikeError;
-      login.settle({ ok: false, result: 'auth_failed', reply: e.response ? parseReply(e.response) ?? undefined : undefined, error: describe(e) });
+      login.settle({ ok: false, result: 'auth_failed', reply: e.response ? parseReply(e.response) ?? undefined : undefined, error: describe(e), tls: sessionTls });
     });
     res = await login.promise;
   }
@@ -236,8 +280,8 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     host: o.host,
     ip: o.ip,
     port: o.port,
-    tls: tlsInfo(conn),
-    verified: Boolean(conn.secure && (conn._socket as TLSSocket | undefined)?.authorized),
+    tls: conn.secure ? { protocol: sessionTls.protocol, cipher: sessionTls.cipher, verified: sessionTls.verified } : null,
+    verified: Boolean(conn.secure && sessionTls.verified),
     get usable() {
       return !dead;
     },
@@ -369,5 +413,5 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     if (dead) conn.close();
   };
 
-  return { ok: true, client };
+  return { ok: true, client, tls: sessionTls };
 }

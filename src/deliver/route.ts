@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import { DNS_NO_DATA, DNS_NOT_FOUND, dnsErrorCode, type DnsResolver, type MxRecord } from '../core/resolver.js';
 import { errorMessage } from '../core/errors.js';
-import type { Hop, HopTls, HopTry, RouteResult } from './types.js';
+import type { Hop, HopTls, HopTry, RouteResult, TlsLevel } from './types.js';
 
 /**
  * Where mail for a domain goes: a static route (exact domain, then "*"), else the domain's MX
@@ -16,7 +16,8 @@ import type { Hop, HopTls, HopTry, RouteResult } from './types.js';
 export interface StaticRoute {
   readonly host: string;
   readonly auth: { readonly user: string; readonly pass: string } | null;
-  readonly requireTls: boolean;
+  /** true: TLS with a certificate valid for the host; 'encrypt-only': TLS, any certificate */
+  readonly requireTls: boolean | 'encrypt-only';
   readonly implicitTls: boolean;
 }
 
@@ -28,7 +29,10 @@ export interface RouterOptions {
   /** the port MX hosts are contacted on */
   port: number;
   random: Random;
+  /** TLS with a certificate valid for the MX name (level verify) */
   requireTlsDomains: readonly string[];
+  /** TLS with any certificate (level encrypt: the old meaning of "required") */
+  encryptOnlyDomains?: readonly string[];
   clock: Clock;
 }
 
@@ -77,11 +81,16 @@ function isNullMx(records: MxRecord[]): boolean {
 export function createRouter(options: RouterOptions): Router {
   const { resolver, clock, random } = options;
   const requireTls = new Set(options.requireTlsDomains.map((d) => d.toLowerCase()));
+  const encryptOnly = new Set((options.encryptOnlyDomains ?? []).map((d) => d.toLowerCase()));
 
-  const tlsFor = (domain: string, route?: StaticRoute): HopTls => ({
-    required: Boolean(route?.requireTls) || requireTls.has(domain) || requireTls.has('*'),
-    implicit: Boolean(route?.implicitTls),
-  });
+  /** The route's own level; DANE and MTA-STS may raise it later (deliver/tls-policy). */
+  const tlsFor = (domain: string, route?: StaticRoute): HopTls => {
+    const listed = (set: Set<string>): boolean => set.has(domain) || set.has('*');
+    let level: TlsLevel = 'may';
+    if (route?.requireTls === true || (route?.requireTls !== 'encrypt-only' && listed(requireTls))) level = 'verify';
+    else if (route?.requireTls === 'encrypt-only' || listed(encryptOnly)) level = 'encrypt';
+    return { required: level !== 'may', implicit: Boolean(route?.implicitTls), level };
+  };
 
   /** MX records in preference order, equal preferences shuffled (RFC 5321 5.1) */
   const order = (records: MxRecord[]): MxRecord[] => {

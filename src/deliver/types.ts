@@ -1,4 +1,6 @@
 import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
+import type { TlsPolicyApplied, TlsResultType } from '../core/tls.js';
+import type { TlsaRecord } from './tls-policy/tlsa-match.js';
 
 /**
  * The facts of a delivery attempt. deliver fills these in; classify reads them; nothing here
@@ -20,17 +22,48 @@ export interface HopTry {
   preference: number | null;
   startedAt: number;
   durationMs: number;
-  result: 'connected' | 'connect_failed' | 'greeting_rejected' | 'tls_failed' | 'auth_failed' | 'refused_private' | 'dns_failed';
+  /** policy_refused: MTA-STS enforce does not list the host; tls_failed also covers a failed DANE lookup */
+  result: 'connected' | 'connect_failed' | 'greeting_rejected' | 'tls_failed' | 'auth_failed' | 'refused_private' | 'dns_failed' | 'policy_refused';
   /** the server's reply when it gave one (a 4xx/5xx greeting, a refused STARTTLS, ...) */
   reply?: SmtpReply;
   error?: DeliveryError;
+  /** what TLS came to on this try (absent when it never got that far) */
+  tls?: HopTlsOutcome;
 }
 
+/**
+ * How much TLS a hop demands, weakest first. may: STARTTLS when offered, anything goes (RFC 7435);
+ * encrypt: TLS required, any certificate (Postfix "encrypt"); verify: TLS with a certificate
+ * valid for the MX name (MTA-STS enforce, "TLS required"); dane: TLS with a chain matching the
+ * host's TLSA records (RFC 7672).
+ */
+export type TlsLevel = 'may' | 'encrypt' | 'verify' | 'dane';
+
 export interface HopTls {
-  /** never send in clear text: a server without STARTTLS fails closed */
+  /** never send in clear text: a server without STARTTLS fails closed (level is not 'may') */
   required: boolean;
   /** TLS from the first byte (port 465 style) */
   implicit: boolean;
+  /** absent: 'verify' when required, else 'may' */
+  level?: TlsLevel;
+  /** the policy that set the level, for the attempt record and TLS-RPT */
+  policy?: TlsPolicyApplied;
+  /** dane: the usable TLSA records the presented chain must match */
+  tlsa?: TlsaRecord[];
+  /** do not even offer STARTTLS: the one clear-text retry after a failed handshake (level may) */
+  cleartext?: boolean;
+}
+
+/** The TLS facts of one try. */
+export interface HopTlsOutcome {
+  policy: TlsPolicyApplied;
+  result: TlsResultType;
+  verified: boolean;
+  protocol: string | null;
+  cipher: string | null;
+  detail: string | null;
+  /** this try went in clear text after STARTTLS failed on the previous one */
+  cleartextFallback?: boolean;
 }
 
 /** One next hop, in the order it should be tried. */

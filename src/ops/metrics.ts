@@ -41,6 +41,8 @@ export interface FerryMetrics {
   /** The outcome of one attempt for each of its recipients. */
   attempted(results: readonly AttemptResult[]): void;
   reloaded(ok: boolean): void;
+  /** One outbound MX session's TLS: the policy that governed it and its RFC 8460 result (issue 15). */
+  tlsSession(policy: string, result: string): void;
   /** The throttle reports how many destinations it is holding back right now; null: none known. */
   setThrottledDestinationsProvider(fn: (() => number) | null): void;
   /** The exposition text. */
@@ -90,6 +92,12 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     name: 'ferry_delivery_latency_seconds',
     help: 'Time from accepting a message to delivering it, per recipient',
     buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600],
+    registers: [registry],
+  });
+  const tlsSessions = new Counter({
+    name: 'ferry_tls_sessions_total',
+    help: 'Outbound MX sessions by TLS policy (none, sts-testing, sts-enforce, dane) and RFC 8460 result (success or the failure type)',
+    labelNames: ['policy', 'result'],
     registers: [registry],
   });
   const reloads = new Counter({ name: 'ferry_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: [registry] });
@@ -179,6 +187,9 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     },
     reloaded(ok) {
       reloads.inc({ result: ok ? 'ok' : 'error' });
+    },
+    tlsSession(policy, result) {
+      tlsSessions.inc({ policy, result });
     },
     setThrottledDestinationsProvider(fn) {
       throttled = fn;

@@ -20,6 +20,7 @@ const LIVE_PREFIXES: readonly string[] = [
   'delivery.retryJitter',
   'delivery.maxAgeHours',
   'delivery.requireTlsDomains',
+  'outboundTls.encryptOnlyDomains',
   'delivery.allowPrivateMx',
   'delivery.port',
   'retention',

@@ -13,6 +13,12 @@ export interface AttemptRow {
   port: number | null;
   tlsProtocol: string | null;
   tlsCipher: string | null;
+  /** the certificate was valid for the MX name (or matched TLSA); null: no TLS outcome known */
+  tlsVerified?: boolean | null;
+  /** none, sts-testing, sts-enforce, dane */
+  tlsPolicy?: string | null;
+  /** RFC 8460 result of the session (success or a failure type) */
+  tlsResult?: string | null;
   code: number | null;
   enhanced: string | null;
   reply: string | null;
@@ -38,6 +44,9 @@ interface RawAttempt {
   port: number | null;
   tls_protocol: string | null;
   tls_cipher: string | null;
+  tls_verified: number | null;
+  tls_policy: string | null;
+  tls_result: string | null;
   code: number | null;
   enhanced: string | null;
   reply: string | null;
@@ -49,15 +58,46 @@ interface RawAttempt {
   hops: string | null;
 }
 
+/** One attempt's TLS outcome, for `ferry tls check`. */
+export interface RecentTlsRow {
+  at: number;
+  result: AttemptRow['result'];
+  mxHost: string | null;
+  ip: string | null;
+  tlsProtocol: string | null;
+  tlsCipher: string | null;
+  tlsVerified: boolean | null;
+  tlsPolicy: string | null;
+  tlsResult: string | null;
+}
+
+interface RawRecentTls {
+  at: number;
+  result: AttemptRow['result'];
+  mx_host: string | null;
+  ip: string | null;
+  tls_protocol: string | null;
+  tls_cipher: string | null;
+  tls_verified: number | null;
+  tls_policy: string | null;
+  tls_result: string | null;
+}
+
 /** The only code that knows the SQL of the `attempts` table: one row per recipient per try. */
 export function createAttemptsRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
-       code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
+       tls_verified, tls_policy, tls_result, code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
      VALUES (@recipientId, @messageId, @at, @durationMs, @result, @phase, @mxHost, @ip, @port, @tlsProtocol, @tlsCipher,
-       @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
+       @tlsVerified, @tlsPolicy, @tlsResult, @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
   );
   const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
+  // `ferry tls check`: the latest attempts to a recipient domain, with their TLS outcome
+  const recentTls = db.prepare(
+    `SELECT a.at, a.result, a.mx_host, a.ip, a.tls_protocol, a.tls_cipher, a.tls_verified, a.tls_policy, a.tls_result
+       FROM attempts a JOIN recipients r ON r.id = a.recipient_id
+      WHERE r.domain = ? ORDER BY a.id DESC LIMIT ?`,
+  );
   // The first attempt of the latest unbroken run of one category (anything else breaks it).
   const streakStart = db
     .prepare(
@@ -68,11 +108,31 @@ export function createAttemptsRepo(db: Db) {
 
   return {
     insert(a: AttemptRow): void {
-      insert.run({ ...a, rcptReply: a.rcptReply ?? null, hops: a.hops ? JSON.stringify(a.hops) : null });
+      insert.run({
+        ...a,
+        rcptReply: a.rcptReply ?? null,
+        tlsVerified: a.tlsVerified === undefined || a.tlsVerified === null ? null : a.tlsVerified ? 1 : 0,
+        tlsPolicy: a.tlsPolicy ?? null,
+        tlsResult: a.tlsResult ?? null,
+        hops: a.hops ? JSON.stringify(a.hops) : null,
+      });
     },
     /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
     streakSince(recipientId: number, category: string): number | null {
       return (streakStart.get({ id: recipientId, category }) as number | null) ?? null;
+    },
+    recentTls(domain: string, limit: number): RecentTlsRow[] {
+      return (recentTls.all(domain.toLowerCase(), limit) as RawRecentTls[]).map((r) => ({
+        at: r.at,
+        result: r.result,
+        mxHost: r.mx_host,
+        ip: r.ip,
+        tlsProtocol: r.tls_protocol,
+        tlsCipher: r.tls_cipher,
+        tlsVerified: r.tls_verified === null ? null : r.tls_verified === 1,
+        tlsPolicy: r.tls_policy,
+        tlsResult: r.tls_result,
+      }));
     },
     forMessage(messageId: string): AttemptRow[] {
       return (byMessage.all(messageId) as RawAttempt[]).map((r) => ({
@@ -88,6 +148,9 @@ export function createAttemptsRepo(db: Db) {
         port: r.port,
         tlsProtocol: r.tls_protocol,
         tlsCipher: r.tls_cipher,
+        tlsVerified: r.tls_verified === null ? null : r.tls_verified === 1,
+        tlsPolicy: r.tls_policy,
+        tlsResult: r.tls_result,
         code: r.code,
         enhanced: r.enhanced,
         reply: r.reply,

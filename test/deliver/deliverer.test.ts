@@ -34,7 +34,7 @@ function message(to: string[], over: Partial<OutgoingMessage> & { bytes?: Buffer
 
 async function setup(
   t: Test,
-  opts: { mx1?: MxOptions | null; mx2?: MxOptions | null; routes?: Record<string, StaticRoute>; requireTlsDomains?: string[] } = {},
+  opts: { mx1?: MxOptions | null; mx2?: MxOptions | null; routes?: Record<string, StaticRoute>; requireTlsDomains?: string[]; encryptOnlyDomains?: string[] } = {},
 ): Promise<{ mx1: TestMx | null; mx2: TestMx | null; open: (domain?: string, signal?: AbortSignal) => ReturnType<ReturnType<typeof createDeliverer>['openSession']>; port: number }> {
   // mx1 on 127.0.0.2, mx2 on 127.0.0.3, same port (MX hosts share delivery.port)
   let mx1: TestMx | null = null;
@@ -69,6 +69,7 @@ async function setup(
     port,
     random: seededRandom(1),
     requireTlsDomains: opts.requireTlsDomains ?? [],
+    encryptOnlyDomains: opts.encryptOnlyDomains ?? [],
     clock: systemClock,
   });
   const deliverer = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock });
@@ -101,13 +102,13 @@ t.test('plain delivery: bytes arrive unchanged, STARTTLS used and recorded', asy
   t.equal(mx1!.messages[0]!.raw.toString('latin1'), BODY.toString('latin1'), 'bytes received equal bytes sent');
 });
 
-t.test('no STARTTLS offered: delivered in clear text, tls null', async (t) => {
+t.test('no STARTTLS offered: delivered in clear text, recorded as no protocol, not verified', async (t) => {
   const { mx1, open } = await setup(t, { mx1: { tls: false } });
   const s = await session(t, open);
-  t.equal(s.tls, null);
+  t.same(s.tls, { protocol: null, cipher: null, verified: false, policy: 'none', result: 'starttls-not-supported' });
   const report = await s.send(message(['rcpt@example.test'], { from: '' }));
   t.match(report.recipients, [{ ok: true }]);
-  t.equal(report.hop.tls, null);
+  t.match(report.hop.tls, { protocol: null, verified: false });
   t.same(mx1!.messages[0]!.envelope, { from: '', to: ['rcpt@example.test'] }, 'null sender sent as MAIL FROM:<>');
   t.equal(mx1!.messages[0]!.tls, false);
 });
@@ -123,9 +124,23 @@ t.test('TLS required but not offered: fails closed, every MX tried, nothing sent
   t.equal(mx1!.messages.length + mx2!.messages.length, 0);
 });
 
-t.test('TLS required and offered: delivered', async (t) => {
+t.test('TLS required, MX presents a self-signed certificate for another name: refused before anything is sent', async (t) => {
   const { mx1, open } = await setup(t, { requireTlsDomains: ['example.test'] });
+  const res = await open();
+  t.match(res, { ok: false, reason: 'all_hops_failed' });
+  t.match(res.tries[0], {
+    host: 'mx1.example.test',
+    result: 'tls_failed',
+    error: { kind: 'tls', message: /not valid for mx1\.example\.test/ },
+    tls: { policy: 'none', result: 'certificate-not-trusted', verified: false, protocol: /^TLS/ },
+  });
+  t.equal(mx1!.messages.length, 0);
+});
+
+t.test('encrypt-only: TLS required, any certificate: delivered over TLS, not verified', async (t) => {
+  const { mx1, open } = await setup(t, { encryptOnlyDomains: ['example.test'] });
   const s = await session(t, open);
+  t.match(s.tls, { protocol: /^TLS/, verified: false });
   const report = await s.send(message(['rcpt@example.test']));
   t.match(report.recipients, [{ ok: true }]);
   t.equal(mx1!.messages[0]!.tls, true);
@@ -419,7 +434,7 @@ t.test('static route with AUTH: login before sending; bad credentials recorded a
   const mx = await startMx({ host: '127.0.0.3', auth: { user: 'ferry', pass: 'secret' } });
   t.teardown(() => mx.close());
   const route = (pass: string): Record<string, StaticRoute> => ({
-    'smart.test': { host: `127.0.0.3:${mx.port}`, auth: { user: 'ferry', pass }, requireTls: true, implicitTls: false },
+    'smart.test': { host: `127.0.0.3:${mx.port}`, auth: { user: 'ferry', pass }, requireTls: 'encrypt-only', implicitTls: false },
   });
   const good = await setup(t, { mx1: null, routes: route('secret') });
   const res = await good.open('smart.test');
@@ -436,7 +451,7 @@ t.test('static route with AUTH: login before sending; bad credentials recorded a
 t.test('implicit TLS route (port 465 style)', async (t) => {
   const mx = await startMx({ host: '127.0.0.3', secure: true });
   t.teardown(() => mx.close());
-  const { open } = await setup(t, { mx1: null, routes: { 'tls.test': { host: `127.0.0.3:${mx.port}`, auth: null, requireTls: true, implicitTls: true } } });
+  const { open } = await setup(t, { mx1: null, routes: { 'tls.test': { host: `127.0.0.3:${mx.port}`, auth: null, requireTls: 'encrypt-only', implicitTls: true } } });
   const res = await open('tls.test');
   if (!res.ok) throw t.fail(res.error.message);
   t.teardown(() => res.session.close());

@@ -70,7 +70,7 @@ t.test('router', async (t) => {
       ['mx30.ordered.test', 30, 2525],
     ]);
     t.same(r.hops[1]!.addresses, ['127.0.0.20', '::1']);
-    t.same(r.hops[0]!.tls, { required: false, implicit: false });
+    t.same(r.hops[0]!.tls, { required: false, implicit: false, level: 'may' });
   });
 
   t.test('equal preferences are shuffled by the injected random, repeatably', async (t) => {

@@ -13,6 +13,10 @@ export interface ZoneEntry {
   AAAA?: string[];
   TXT?: string[];
   PTR?: string[];
+  /** TLSA records (DANE); usually with `ad: true` */
+  TLSA?: { usage: number; selector: number; matchingType: number; certificate: Buffer }[];
+  /** set the AD flag (as a validating resolver does for a DNSSEC-secure answer) */
+  ad?: boolean;
   rcode?: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED';
   /** never reply: the client times out */
   noAnswer?: boolean;
@@ -66,6 +70,8 @@ function answersFor(q: Question, entry: ZoneEntry): Answer[] {
       return (entry.TXT ?? []).map((s) => ({ type: 'TXT' as const, name, ttl, data: chunkTxt(s) }));
     case 'PTR':
       return (entry.PTR ?? []).map((p) => ({ type: 'PTR' as const, name, ttl, data: p }));
+    case 'TLSA':
+      return (entry.TLSA ?? []).map((r) => ({ type: 'TLSA' as const, name, ttl, data: r }));
     default:
       return [];
   }
@@ -82,7 +88,8 @@ function respond(query: DecodedPacket, zone: Zone, log: TestDnsServer['queries']
   if (entry.noAnswer) return null;
   if (entry.rcode) return { ...base, flags: RESPONSE_FLAGS | RCODES[entry.rcode] };
   // recursion-desired echoed so stub resolvers accept the reply as an answer to their question
-  return { ...base, flags: RESPONSE_FLAGS | dnsPacket.RECURSION_DESIRED, answers: answersFor(q, entry) };
+  const ad = entry.ad ? dnsPacket.AUTHENTIC_DATA : 0;
+  return { ...base, flags: RESPONSE_FLAGS | dnsPacket.RECURSION_DESIRED | ad, answers: answersFor(q, entry) };
 }
 
 function udpLimit(query: DecodedPacket): number {

@@ -69,6 +69,8 @@ export interface MxOptions {
   auth?: { user: string; pass: string };
   /** announce DSN (RFC 3461) and record the parameters each transaction carried (smtp-server mode) */
   dsn?: boolean;
+  /** the certificate (PEM, chain after the leaf) and key to present; default: the self-signed test certificate */
+  cert?: { key: string; cert: string };
 }
 
 export interface TestMx {
@@ -169,7 +171,7 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
   }
 
   const withTls = options.tls ?? true;
-  const cert = testCert();
+  const cert = options.cert ?? testCert();
   const server = new SMTPServer({
     name: 'mx.test',
     logger: false,

@@ -1,0 +1,217 @@
+import t from 'tap';
+import { startDnsServer, type Zone } from '../helpers/dns-server.js';
+import { startMx, type TestMx } from '../helpers/mx-server.js';
+import type { StartedRelay } from '../helpers/relay.js';
+import { runFerry } from '../helpers/cli.js';
+import { send } from './fixtures/delivery.js';
+import { createPki } from './fixtures/tls-pki.js';
+import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
+
+/**
+ * MTA-STS (RFC 8461) through the real relay: `ferry start` in a child process trusting a
+ * throwaway CA (NODE_EXTRA_CA_CERTS), a DNS server answering MX and _mta-sts TXT, an HTTPS server
+ * on 127.15.1.1:443 serving the policies, and four kinds of MX: correct (.10), wrong-name
+ * certificate (.11), self-signed (.12), no STARTTLS (.13). Each case is its own recipient domain.
+ */
+
+const NET = '127.15.1';
+const HTTPS = `${NET}.1`;
+const GOOD = `${NET}.10`;
+const WRONG_NAME = `${NET}.11`;
+const SELF_SIGNED = `${NET}.12`;
+const NO_TLS = `${NET}.13`;
+
+const CASES = ['ok', 'wrongname', 'selfsigned', 'nostarttls', 'rogue', 'testing', 'broken', 'routed', 'refresh'];
+
+t.test('MTA-STS through the relay', async (t) => {
+  const pki = createPki();
+  t.teardown(() => pki.close());
+  const ca = pki.ca('Ferry throwaway CA');
+  const mxNames = [...CASES.map((c) => `mx.sts-${c}.test`), 'mx2.sts-refresh.test', 'mx.evil.test'];
+  const port = await freePortOn(GOOD);
+  const good = await startMx({ host: GOOD, port, cert: pki.issue(ca, mxNames) });
+  const wrongName = await startMx({ host: WRONG_NAME, port, cert: pki.issue(ca, ['somewhere-else.test']) });
+  const selfSigned = await startMx({ host: SELF_SIGNED, port, cert: pki.selfSigned(mxNames) });
+  const noTls = await startMx({ host: NO_TLS, port, tls: false });
+  const sinks: TestMx[] = [good, wrongName, selfSigned, noTls];
+  t.teardown(async () => {
+    for (const s of sinks) await s.close();
+  });
+  const web = await startPolicyServer(t, HTTPS, pki.issue(ca, CASES.map((c) => `mta-sts.sts-${c}.test`)));
+
+  const zone: Zone = {};
+  const domain = (c: string, mx: [string, string][], txt: string | null = 'v=STSv1; id=2026120601'): void => {
+    zone[`sts-${c}.test`] = { MX: mx.map(([host], i) => ({ exchange: host, priority: 10 * (i + 1) })) };
+    for (const [host, ip] of mx) zone[host] = { A: [ip] };
+    if (txt) zone[`_mta-sts.sts-${c}.test`] = { TXT: [txt] };
+    zone[`mta-sts.sts-${c}.test`] = { A: [HTTPS] };
+  };
+  domain('ok', [['mx.sts-ok.test', GOOD]]);
+  domain('wrongname', [['mx.sts-wrongname.test', WRONG_NAME]]);
+  domain('selfsigned', [['mx.sts-selfsigned.test', SELF_SIGNED]]);
+  domain('nostarttls', [['mx.sts-nostarttls.test', NO_TLS]]);
+  domain('rogue', [['mx.evil.test', GOOD], ['mx.sts-rogue.test', GOOD]]);
+  domain('testing', [['mx.sts-testing.test', WRONG_NAME]]);
+  domain('broken', [['mx.sts-broken.test', SELF_SIGNED]]);
+  domain('routed', [['mx.sts-routed.test', GOOD]]);
+  domain('refresh', [['mx.sts-refresh.test', GOOD]]);
+  for (const c of ['ok', 'wrongname', 'selfsigned', 'nostarttls', 'routed', 'refresh']) web.set(`sts-${c}.test`, stsPolicy('enforce', [`mx.sts-${c}.test`]));
+  // a wildcard covers exactly one label: mx.sts-rogue.test yes, mx.evil.test no
+  web.set('sts-rogue.test', stsPolicy('enforce', ['*.sts-rogue.test']));
+  web.set('sts-testing.test', stsPolicy('testing', ['mx.sts-testing.test']));
+  // sts-broken.test publishes the TXT record but its policy host answers 404: fail open
+  const dns = await startDnsServer(zone);
+  t.teardown(() => dns.close());
+
+  const relay = await startChildRelay(
+    t,
+    {
+      dns: { servers: [dns.address], timeoutMs: 1000, tries: 1 },
+      delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
+      // a static route is the operator's choice: MTA-STS does not apply to it
+      routes: { 'sts-routed.test': `${WRONG_NAME}:${port}` },
+      outboundTls: { mtaSts: { fetchTimeoutMs: 3000 } },
+    },
+    ca.file,
+  );
+  const submit = (c: string): Promise<string> => send({ smtpPort: relay.smtpPort } as StartedRelay, { to: [`rcpt@sts-${c}.test`] });
+  const got = (sink: TestMx, c: string): number => sink.messages.filter((m) => m.envelope.to.includes(`rcpt@sts-${c}.test`)).length;
+
+  await t.test('enforce, correct MX with a certificate valid for its name: delivered, verified', async (t) => {
+    const id = await submit('ok');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    const [a] = relay.attempts(id);
+    t.match(a, { mxHost: 'mx.sts-ok.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', tlsProtocol: /^TLSv1/ });
+    t.equal(got(good, 'ok'), 1);
+    t.equal(web.requests('sts-ok.test'), 1, 'the policy was fetched once');
+  });
+
+  await t.test('enforce, wrong-name certificate: deferred, nothing sent', async (t) => {
+    const id = await submit('wrongname');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'deferred');
+    t.equal(got(wrongName, 'wrongname'), 0);
+    const [a] = relay.attempts(id);
+    t.match(a!.hops, [{ host: 'mx.sts-wrongname.test', result: 'tls_failed', tls: { policy: 'sts-enforce', result: 'certificate-host-mismatch', verified: false } }]);
+  });
+
+  await t.test('enforce, self-signed certificate: deferred, nothing sent', async (t) => {
+    const id = await submit('selfsigned');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'deferred');
+    t.equal(got(selfSigned, 'selfsigned'), 0);
+    t.match(relay.attempts(id)[0]!.hops, [{ result: 'tls_failed', tls: { policy: 'sts-enforce', result: 'certificate-not-trusted' } }]);
+  });
+
+  await t.test('enforce, MX offers no STARTTLS: deferred, nothing sent in clear text', async (t) => {
+    const id = await submit('nostarttls');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'deferred');
+    t.equal(got(noTls, 'nostarttls'), 0);
+    t.match(relay.attempts(id)[0]!.hops, [{ result: 'tls_failed', tls: { policy: 'sts-enforce', result: 'starttls-not-supported' } }]);
+  });
+
+  await t.test('enforce, an MX not in the policy is never contacted; the listed one takes the mail', async (t) => {
+    const before = good.connections;
+    const id = await submit('rogue');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    const [a] = relay.attempts(id);
+    t.equal(a!.mxHost, 'mx.sts-rogue.test');
+    t.match(a!.hops, [
+      { host: 'mx.evil.test', ip: null, result: 'policy_refused', tls: { policy: 'sts-enforce', result: 'validation-failure' } },
+      { host: 'mx.sts-rogue.test', result: 'connected', tls: { policy: 'sts-enforce', verified: true } },
+    ]);
+    t.equal(good.connections - before, 1, 'one connection: to the listed MX only');
+  });
+
+  await t.test('testing: delivered as before to a wrong-name certificate, and the failure recorded', async (t) => {
+    const id = await submit('testing');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.equal(got(wrongName, 'testing'), 1);
+    t.match(relay.attempts(id)[0], { tlsPolicy: 'sts-testing', tlsVerified: false, tlsResult: 'certificate-host-mismatch' });
+  });
+
+  await t.test('policy fetch fails and nothing is cached: fails open, logged', async (t) => {
+    const id = await submit('broken');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.equal(got(selfSigned, 'broken'), 1);
+    t.match(relay.attempts(id)[0], { tlsPolicy: 'none', tlsResult: 'sts-policy-fetch-error' });
+    t.ok(relay.logs.some((l) => l.includes('sts-broken.test') && l.includes('fail open')), 'the fail-open is logged');
+  });
+
+  await t.test('a static route is not subject to the domain policy', async (t) => {
+    const id = await submit('routed');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.equal(got(wrongName, 'routed'), 1);
+    t.match(relay.attempts(id)[0], { tlsPolicy: 'none' });
+    t.equal(web.requests('sts-routed.test'), 0, 'no policy fetched for a routed domain');
+  });
+
+  await t.test('downgrade refused: TXT removed and MX moved to a server without TLS while the cached policy is valid', async (t) => {
+    delete zone['_mta-sts.sts-ok.test'];
+    zone['mx.sts-ok.test'] = { A: [NO_TLS] };
+    dns.setZone(zone);
+    const fetched = web.requests('sts-ok.test');
+    const id = await submit('ok');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'deferred', 'mail waits rather than leaks');
+    t.equal(got(noTls, 'ok'), 0, 'the attacker MX got nothing');
+    t.match(relay.attempts(id)[0]!.hops, [{ result: 'tls_failed', tls: { policy: 'sts-enforce', result: 'starttls-not-supported' } }]);
+    t.equal(web.requests('sts-ok.test'), fetched, 'no fetch without a TXT record');
+    t.ok(relay.logs.some((l) => l.includes('downgrade refused') && l.includes('sts-ok.test')));
+  });
+
+  await t.test('same TXT id, MX moved to a host the cached policy lacks: the policy is fetched again before giving up', async (t) => {
+    const id1 = await submit('refresh');
+    t.equal((await relay.waitFor(id1, ['delivered', 'deferred', 'bounced']))[0]!.status, 'delivered');
+    zone['sts-refresh.test'] = { MX: [{ exchange: 'mx2.sts-refresh.test', priority: 10 }] };
+    zone['mx2.sts-refresh.test'] = { A: [GOOD] };
+    dns.setZone(zone);
+    web.set('sts-refresh.test', stsPolicy('enforce', ['mx2.sts-refresh.test']));
+    const id2 = await submit('refresh');
+    const [r] = await relay.waitFor(id2, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.match(relay.attempts(id2)[0]!.hops, [
+      { host: 'mx2.sts-refresh.test', result: 'policy_refused' },
+      { host: 'mx2.sts-refresh.test', result: 'connected', tls: { policy: 'sts-enforce', verified: true } },
+    ]);
+    t.equal(web.requests('sts-refresh.test'), 2);
+  });
+
+  await t.test('ferry tls check shows the cached and live policy, the MX hosts it lists, and recent results', async (t) => {
+    const env = { NODE_EXTRA_CA_CERTS: ca.file };
+    const asJson = await runFerry(['tls', 'check', 'sts-rogue.test', '--json', '-c', relay.configFile], { env });
+    t.equal(asJson.code, 0, asJson.stderr);
+    const report = JSON.parse(asJson.stdout) as Record<string, unknown>;
+    t.match(report, {
+      domain: 'sts-rogue.test',
+      cached: { policyId: '2026120601', mode: 'enforce', mx: ['*.sts-rogue.test'], maxAgeSeconds: 86400, expired: false },
+      live: { txt: { id: '2026120601' }, policy: { mode: 'enforce', mx: ['*.sts-rogue.test'] }, error: null },
+      mx: [
+        { host: 'mx.evil.test', inPolicy: false, dane: { kind: 'off' } },
+        { host: 'mx.sts-rogue.test', inPolicy: true },
+      ],
+      recent: [{ mxHost: 'mx.sts-rogue.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', result: 'delivered' }],
+    });
+    const asTable = await runFerry(['tls', 'check', 'sts-broken.test', '-c', relay.configFile], { env: { ...env, COLUMNS: '200' } });
+    t.equal(asTable.code, 0, asTable.stderr);
+    t.match(asTable.stdout, /MTA-STS/);
+    t.match(asTable.stdout, /HTTP 404/, 'the live fetch failure is shown');
+    t.match(asTable.stdout, /sts-policy-fetch-error/, 'so is the recent result');
+  });
+
+  await t.test('a new TXT id makes Ferry fetch the new policy (here: testing instead of enforce)', async (t) => {
+    zone['_mta-sts.sts-nostarttls.test'] = { TXT: ['v=STSv1; id=2026120602'] };
+    dns.setZone(zone);
+    web.set('sts-nostarttls.test', stsPolicy('testing', ['mx.sts-nostarttls.test']));
+    const id = await submit('nostarttls');
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.match(relay.attempts(id)[0], { tlsPolicy: 'sts-testing', tlsResult: 'starttls-not-supported', tlsProtocol: null });
+  });
+});
