@@ -21,6 +21,8 @@ export interface FerryDeps {
   resolver?: DnsResolver;
   /** The password check behind SMTP AUTH (default: scrypt); tests wrap it to count checks. */
   verifyPassword?: (password: string, stored: string) => Promise<boolean>;
+  /** The signing threads' code (default: src/sign/sign-worker); tests hand in one that crashes. */
+  signWorkerUrl?: URL;
 }
 
 export interface Ferry {

@@ -172,6 +172,15 @@ export const configSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
+  // Both cores (issue 13, cores): where DKIM signing runs.
+  sign: z
+    .strictObject({
+      /** Worker threads that hash bodies and make DKIM signatures: "auto" (one per core beyond the first, 1 to 4), or 0 (on the SMTP thread) to 32. Restart to change. */
+      threads: z
+        .union([z.literal('auto'), z.number().int().min(0).max(32)], { message: 'expected "auto" or a whole number of threads from 0 (sign on the main thread) to 32' })
+        .default('auto'),
+    })
+    .prefault({}),
   dmarc: z
     .strictObject({
       /** reject: 550 at end of DATA; rewrite: From becomes rewrite.address, original kept in Reply-To; off. */
