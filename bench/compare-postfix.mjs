@@ -205,7 +205,7 @@ async function smtpSource(c, port) {
   return { ms: performance.now() - t0, command: `${c.domains} x smtp-source ${shown.join(' ')}` };
 }
 
-/** One message over one new connection (an application's blocking send); resolves with connect -> 221 in ms. */
+/** One message over one new connection (an application's blocking send); resolves with connect -> 221 (and -> 220) in ms. */
 function sendOne(port, n, body) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -214,6 +214,9 @@ function sendOne(port, n, body) {
     const script = ['EHLO app.source.test', 'MAIL FROM:<bench@source.test>', `RCPT TO:<r${n}@dest.test>`, 'DATA', null, 'QUIT'];
     let step = -1;
     let buf = '';
+    let greetedMs = NaN;
+    let last = t0;
+    const steps = [];
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error('no answer within 10 s'));
@@ -233,10 +236,14 @@ function sendOne(port, n, body) {
           return reject(new Error(`step ${step}: ${line}`));
         }
         step++;
+        const now = performance.now();
+        steps.push(now - last);
+        last = now;
+        if (step === 0) greetedMs = now - t0;
         if (step === script.length) {
           clearTimeout(timer);
           s.destroy();
-          return resolve(performance.now() - t0);
+          return resolve({ ms: performance.now() - t0, greetedMs, steps });
         }
         s.write(script[step] === null ? `${body}.\r\n` : `${script[step]}\r\n`);
       }
@@ -248,12 +255,16 @@ function sendOne(port, n, body) {
 async function latency(c, port, delivered) {
   const body = `From: bench@source.test\r\nTo: r@dest.test\r\nSubject: latency\r\n\r\n${`${'x'.repeat(76)}\r\n`.repeat(Math.ceil(c.size / 78))}`;
   await sendOne(port, 0, body); // warm-up (first connection, code paths compiled)
-  const times = [];
-  for (let i = 1; i <= c.count; i++) times.push(await sendOne(port, i, body));
-  times.sort((a, b) => a - b);
+  const runs = [];
+  for (let i = 1; i <= c.count; i++) runs.push(await sendOne(port, i, body));
+  const times = runs.map((r) => r.ms).sort((a, b) => a - b);
+  const greetings = runs.map((r) => r.greetedMs).sort((a, b) => a - b);
+  // p50 of each step: 220, EHLO, MAIL, RCPT, DATA (354), the dot (250: durable), QUIT (221)
+  const stepNames = ['220', 'EHLO', 'MAIL', 'RCPT', 'DATA', 'dot→250', 'QUIT'];
+  const stepsP50 = stepNames.map((name, i) => `${name} ${pct(runs.map((r) => r.steps[i]).sort((a, b) => a - b), 50).toFixed(2)}`).join(', ');
   const until = Date.now() + 60_000;
   while (delivered() < c.count + 1 && Date.now() < until) await sleep(50);
-  return { latencyP50: pct(times, 50), latencyP99: pct(times, 99), command: `${c.count} x (connect, EHLO, MAIL, RCPT, DATA ${c.size} B, QUIT), one client` };
+  return { latencyP50: pct(times, 50), latencyP99: pct(times, 99), greetP50: pct(greetings, 50), greetP99: pct(greetings, 99), stepsP50, command: `${c.count} x (connect, EHLO, MAIL, RCPT, DATA ${c.size} B, QUIT), one client` };
 }
 
 /** Runs the load against one server; polls delivered() until all are delivered. */
@@ -482,6 +493,8 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
   if (c.latency) {
     row('connect→221 p50', 'latencyP50', 'ms', '');
     row('connect→221 p99', 'latencyP99', 'ms', '');
+    row('connect→220 greeting p50', 'greetP50', 'ms', '');
+    row('connect→220 greeting p99', 'greetP99', 'ms', '');
   } else {
     row('accepted msgs/s', 'acceptedPerSec', '', '(higher is better)');
     row('delivered msgs/s', 'deliveredPerSec', '', '(higher is better)');
@@ -503,5 +516,6 @@ for (const r of rows) console.log(r);
 console.log('');
 for (const { c, ferry, postfix, loadBefore, loadAfter } of results) {
   const cmd = (ferry ?? postfix).command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT');
+  if (c.latency) console.log(`${c.name}: p50 per step (ms): Ferry ${ferry?.stepsP50 ?? '-'}; Postfix ${postfix?.stepsP50 ?? '-'}`);
   console.log(`${c.name}: load = ${cmd}; load average ${loadBefore} -> ${loadAfter}${ferry?.hwmMb ? `; Ferry VmHWM ${f1(ferry.hwmMb)} MB` : ''}${ferry?.signed !== undefined && c.dkim ? `; Ferry signed ${ferry.signed}` : ''}`);
 }
