@@ -2,12 +2,14 @@
 // measures the main (SMTP) thread's event-loop delay with perf_hooks.monitorEventLoopDelay and
 // its CPU time, and writes them as JSON to $FERRY_BENCH_LOOP_FILE every 250 ms. SIGUSR2 starts
 // a new window (the benchmark sends it when the load starts). Nothing here changes Ferry; without
-// FERRY_BENCH_LOOP_FILE it does nothing.
+// FERRY_BENCH_LOOP_FILE it does nothing, and in worker threads (which inherit --import) neither.
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 const file = process.env.FERRY_BENCH_LOOP_FILE;
-if (file) {
+// Worker threads inherit --import: only the main (SMTP) thread is measured and writes the file.
+if (file && isMainThread) {
   // The histogram records the whole timer interval; the delay is what exceeds the resolution.
   const RESOLUTION_MS = 5;
   const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
