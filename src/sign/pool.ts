@@ -65,7 +65,9 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
     const worker = new Worker(url);
     started++;
     slot.worker = worker;
+    let answered = 0;
     worker.on('message', (reply: SignReply) => {
+      answered++;
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
@@ -75,7 +77,13 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
     // 'error' (an uncaught exception) is followed by 'exit'; the jobs are failed there, once.
     worker.on('error', (err) => options.logger.error({ err: err.message, threadId: worker.threadId }, 'signing thread crashed'));
     worker.on('exit', (code) => {
-      if (slot.worker === worker) slot.worker = null;
+      if (slot.worker === worker) {
+        slot.worker = null;
+        // A thread that had worked is replaced at once; one that died before answering anything
+        // (its code cannot load?) is retried only by the next job, so a broken install cannot
+        // turn into a loop of thread starts.
+        if (!closed && answered > 0) start(slot);
+      }
       if (slot.pending.size === 0) return;
       const lost = [...slot.pending.values()];
       slot.pending.clear();

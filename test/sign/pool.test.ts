@@ -110,6 +110,17 @@ t.test('a thread that dies fails only its jobs (FERRY_ERR_SIGN_WORKER), the next
   t.notOk(logger.lines.join('\n').includes(keys.dir), 'not even a key file path');
 });
 
+t.test('a thread that had worked and dies is replaced at once, before the next job', async (t) => {
+  const pool = createSignPool({ threads: 1, logger: recordingLogger(), workerUrl: new URL('./fixtures/crashing-sign-worker.ts', import.meta.url) });
+  t.teardown(() => pool.close());
+  const signer = createSigner({ keys: keySourceOf(keys), clock, offload: pool });
+  t.ok(await signer.sign('example.com', { headers: HEAD, inline: BODY, file: null }), 'the thread works');
+  await t.rejects(signer.sign('crash.test', { headers: HEAD, inline: BODY, file: null }), { code: 'FERRY_ERR_SIGN_WORKER' });
+  t.equal(pool.started, 2, 'a new thread was started when the old one exited');
+  t.ok(await signer.sign('example.com', { headers: HEAD, inline: BODY, file: null }), 'and it signs');
+  t.equal(pool.started, 2, 'no third thread');
+});
+
 t.test('close: jobs in hand fail as retryable, later jobs are refused', async (t) => {
   const pool = createSignPool({ threads: 1, logger: recordingLogger() });
   const signer = createSigner({ keys: keySourceOf(keys), clock, offload: pool });
