@@ -1,8 +1,23 @@
 #!/usr/bin/env node
 // Ferry against Postfix on the same work, all on loopback.
 //
-//   npm run build && node bench/compare-postfix.mjs [--cases 4k,100k,5m] [--scale 1] [--dist DIR]
+//   npm run build && node bench/compare-postfix.mjs            the issue-13 shapes (below), Ferry then Postfix
+//   node bench/compare-postfix.mjs --cases newconn,reused,dkim100k,single [--scale 1] [--dist DIR]
+//   node bench/compare-postfix.mjs --cases 4k,100k,5m           the older shapes (one domain)
+//   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof)
+//   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
+//
+// The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
+// running one smtp-source per domain, 2 sessions each, at the same time):
+//   newconn   5,000 x 4 KB, 20 sessions, a new connection per message (smtp-source without -d)
+//   reused    5,000 x 4 KB, 20 sessions, connections reused (-d)
+//   dkim100k  2,000 x 100 KB, 20 sessions, reused; Ferry DKIM-signs (RSA-2048), Postfix does not
+//   single    one client, one message per new connection, one after another (connect, greeting,
+//             EHLO, MAIL, RCPT, DATA, QUIT): p50/p99 of connect -> 221
+// For Ferry it also prints the main (SMTP) thread's event-loop delay p50/p99/max during the load
+// (perf_hooks.monitorEventLoopDelay, preloaded with bench/loop-delay-hook.mjs) and how busy that
+// thread was (event-loop utilization).
 //
 // For each case: one smtp-sink on 127.0.0.2 (Postfix's test sink, C, discards mail); a private
 // Postfix (own config_directory, queue_directory and data_directory under a temp dir, started
@@ -27,6 +42,7 @@
 import { execFileSync, execSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { generateKeyPairSync } from 'node:crypto';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,12 +57,19 @@ const opt = (name, def) => {
 const SCALE = Number(opt('scale', '1'));
 const dist = opt('dist', join(root, 'dist'));
 const ferryEntry = join(dist, 'admin/entry.js');
+const ONLY = opt('only', 'both');
+const CPU_PROF = argv.includes('--cpu-prof');
+const SIGN_THREADS = opt('sign-threads', null);
 const CASES = {
-  '4k': { name: '4 KB x 20 sessions', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20 },
-  '100k': { name: '100 KB x 20 sessions', size: 100 * 1024, count: Math.round(1000 * SCALE), sessions: 20 },
-  '5m': { name: '5 MB x 5 sessions', size: 5 * 1024 * 1024, count: Math.round(40 * SCALE), sessions: 5 },
+  newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
+  reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
+  dkim100k: { name: '100 KB, reused, Ferry DKIM-signing', size: 100 * 1024, count: Math.round(2000 * SCALE), sessions: 20, domains: 10, reuse: true, dkim: true },
+  single: { name: 'one message per new connection, one client', size: 4 * 1024, count: Math.round(300 * SCALE), sessions: 1, domains: 1, latency: true },
+  '4k': { name: '4 KB x 20 sessions', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 1, reuse: true },
+  '100k': { name: '100 KB x 20 sessions', size: 100 * 1024, count: Math.round(1000 * SCALE), sessions: 20, domains: 1, reuse: true },
+  '5m': { name: '5 MB x 5 sessions', size: 5 * 1024 * 1024, count: Math.round(40 * SCALE), sessions: 5, domains: 1, reuse: true },
 };
-const selected = opt('cases', '4k,100k,5m').split(',').map((c) => {
+const selected = opt('cases', 'newconn,reused,dkim100k,single').split(',').map((c) => {
   if (!CASES[c]) throw new Error(`unknown case ${c}`);
   return CASES[c];
 });
@@ -115,6 +138,16 @@ function tree(rootPid) {
   walk(rootPid);
   return out;
 }
+/** One thread's utime+stime in ticks (/proc/PID/task/TID/stat); the main thread's TID is the PID. */
+function threadTicks(pid, tid = pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
+  }
+}
 const cpuTicks = (pids) => pids.reduce((a, p) => a + (stat(p)?.cpu ?? 0), 0);
 const rssSum = (pids) => pids.reduce((a, p) => a + rssKb(p), 0);
 
@@ -155,16 +188,100 @@ function pct(sorted, p) {
 }
 
 // ---- the load ------------------------------------------------------------------------
-function smtpSource(c, port) {
-  const args = ['-s', String(c.sessions), '-m', String(c.count), '-l', String(c.size), '-d', '-N', '-f', 'bench@source.test', '-t', 'rcpt@dest.test', '-M', 'source.test', `127.0.0.1:${port}`];
+/** One smtp-source per domain, all at once; sessions and messages split evenly between them. */
+async function smtpSource(c, port) {
+  const runs = Array.from({ length: c.domains }, (_, i) => {
+    const domain = c.domains === 1 ? 'dest.test' : `d${i}.dest.test`;
+    const count = Math.floor(c.count / c.domains) + (i < c.count % c.domains ? 1 : 0);
+    const sessions = Math.max(1, Math.round(c.sessions / c.domains));
+    return ['-s', String(sessions), '-m', String(count), '-l', String(c.size), ...(c.reuse ? ['-d'] : []), '-N', '-f', 'bench@source.test', '-t', `rcpt@${domain}`, '-M', 'source.test', `127.0.0.1:${port}`];
+  });
   const t0 = performance.now();
-  execFileSync('smtp-source', args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: CASE_LIMIT_MS });
-  return { ms: performance.now() - t0, command: `smtp-source ${args.join(' ')}` };
+  await Promise.all(
+    runs.map(
+      (args) =>
+        new Promise((resolve, reject) => {
+          const p = spawn('smtp-source', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+          const t = setTimeout(() => p.kill('SIGTERM'), CASE_LIMIT_MS);
+          p.once('error', reject);
+          p.once('exit', (code) => {
+            clearTimeout(t);
+            code === 0 ? resolve() : reject(new Error(`smtp-source ${args.join(' ')} exited ${code}`));
+          });
+        }),
+    ),
+  );
+  const shown = runs[0].map((a) => (a.startsWith('rcpt@') && c.domains > 1 ? 'rcpt@dN.dest.test' : a));
+  return { ms: performance.now() - t0, command: `${c.domains} x smtp-source ${shown.join(' ')}` };
+}
+
+/** One message over one new connection (an application's blocking send); resolves with connect -> 221 (and -> 220) in ms. */
+function sendOne(port, n, body) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.setNoDelay(true);
+    const script = ['EHLO app.source.test', 'MAIL FROM:<bench@source.test>', `RCPT TO:<r${n}@dest.test>`, 'DATA', null, 'QUIT'];
+    let step = -1;
+    let buf = '';
+    let greetedMs = NaN;
+    let last = t0;
+    const steps = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('no answer within 10 s'));
+    }, 10_000);
+    s.on('error', reject);
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const i = buf.indexOf('\r\n');
+        if (i < 0) return;
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (line[3] === '-') continue;
+        if (line[0] !== '2' && line[0] !== '3') {
+          clearTimeout(timer);
+          s.destroy();
+          return reject(new Error(`step ${step}: ${line}`));
+        }
+        step++;
+        const now = performance.now();
+        steps.push(now - last);
+        last = now;
+        if (step === 0) greetedMs = now - t0;
+        if (step === script.length) {
+          clearTimeout(timer);
+          s.destroy();
+          return resolve({ ms: performance.now() - t0, greetedMs, steps });
+        }
+        s.write(script[step] === null ? `${body}.\r\n` : `${script[step]}\r\n`);
+      }
+    });
+  });
+}
+
+/** The single-client latency shape: count messages one after another, each over its own connection. */
+async function latency(c, port, delivered) {
+  const body = `From: bench@source.test\r\nTo: r@dest.test\r\nSubject: latency\r\n\r\n${`${'x'.repeat(76)}\r\n`.repeat(Math.ceil(c.size / 78))}`;
+  await sendOne(port, 0, body); // warm-up (first connection, code paths compiled)
+  const runs = [];
+  for (let i = 1; i <= c.count; i++) runs.push(await sendOne(port, i, body));
+  const times = runs.map((r) => r.ms).sort((a, b) => a - b);
+  const greetings = runs.map((r) => r.greetedMs).sort((a, b) => a - b);
+  // p50 of each step: 220, EHLO, MAIL, RCPT, DATA (354), the dot (250: durable), QUIT (221)
+  const stepNames = ['220', 'EHLO', 'MAIL', 'RCPT', 'DATA', 'dot→250', 'QUIT'];
+  const stepsP50 = stepNames.map((name, i) => `${name} ${pct(runs.map((r) => r.steps[i]).sort((a, b) => a - b), 50).toFixed(2)}`).join(', ');
+  const until = Date.now() + 60_000;
+  while (delivered() < c.count + 1 && Date.now() < until) await sleep(50);
+  return { latencyP50: pct(times, 50), latencyP99: pct(times, 99), greetP50: pct(greetings, 50), greetP99: pct(greetings, 99), stepsP50, command: `${c.count} x (connect, EHLO, MAIL, RCPT, DATA ${c.size} B, QUIT), one client` };
 }
 
 /** Runs the load against one server; polls delivered() until all are delivered. */
-async function measure(c, port, pids, delivered) {
+async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = null) {
+  onStart();
   const baseCpu = cpuTicks(pids());
+  const baseMain = mainPid ? threadTicks(mainPid) : NaN;
   let peakKb = rssSum(pids());
   let lastCount = 0;
   let lastAt = 0;
@@ -181,17 +298,20 @@ async function measure(c, port, pids, delivered) {
       await sleep(TICK);
     }
   })();
-  const src = smtpSource(c, port);
+  const src = await smtpSource(c, port);
   const until = Date.now() + CASE_LIMIT_MS;
   while (lastCount < c.count && Date.now() < until) await sleep(50);
   sampling = false;
   await sampler;
   const cpu = (cpuTicks(pids()) - baseCpu) / TICK;
+  const mainCpu = mainPid ? (threadTicks(mainPid) - baseMain) / TICK : NaN;
   if (lastCount < c.count) throw new Error(`only ${lastCount} of ${c.count} delivered in time`);
   return {
     acceptedPerSec: c.count / (src.ms / 1000),
     deliveredPerSec: c.count / ((lastAt - t0) / 1000),
     cpuPer1000: (cpu / c.count) * 1000,
+    // CPU time, not wall time: unlike event-loop utilization it stays honest on a busy machine
+    mainCpuPer1000: (mainCpu / c.count) * 1000,
     peakMb: peakKb / 1024,
     command: src.command,
   };
@@ -264,6 +384,7 @@ async function runPostfix(c, sinkPort) {
         return 0;
       }
     };
+    if (c.latency) return await latency(c, port, sent);
     const r = await measure(c, port, () => tree(masterPid), sent);
     const delays = [...readFileSync(maillog, 'utf8').matchAll(/ delay=([\d.]+),.*status=sent/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
     return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), procs: tree(masterPid).length };
@@ -275,10 +396,19 @@ async function runPostfix(c, sinkPort) {
 }
 
 // ---- Ferry ---------------------------------------------------------------------------
+const hook = join(root, 'bench/loop-delay-hook.mjs');
 async function runFerry(c, sinkPort) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ferry-'));
   const port = await freePort('127.0.0.1');
   const config = join(dir, 'ferry.json');
+  const loopFile = join(dir, 'loop.json');
+  let dkim = {};
+  if (c.dkim) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keyFile = join(dir, 'source.test.pem');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    dkim = { dkim: { keys: [{ domain: 'source.test', selector: 'bench', keyFile }] } };
+  }
   writeFileSync(
     config,
     JSON.stringify({
@@ -289,22 +419,40 @@ async function runFerry(c, sinkPort) {
       routes: { '*': `127.0.0.2:${sinkPort}` },
       dmarc: { mode: 'off' },
       delivery: { allowPrivateMx: true },
+      http: { listen: null },
+      ...(SIGN_THREADS !== null ? { sign: { threads: Number(SIGN_THREADS) } } : {}),
+      ...dkim,
     }),
   );
-  const child = spawn(process.execPath, [ferryEntry, 'start'], { env: { ...process.env, FERRY_CONFIG: config }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const nodeArgs = ['--import', hook, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'prof')}`] : [])];
+  const child = spawn(process.execPath, [...nodeArgs, ferryEntry, 'start'], {
+    env: { ...process.env, FERRY_CONFIG: config, FERRY_BENCH_LOOP_FILE: loopFile },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   try {
     await waitGreeting(port);
     const db = new Database(join(dir, 'data/ferry.db'), { readonly: true, fileMustExist: true });
     const count = db.prepare("SELECT COUNT(*) AS n FROM recipients WHERE status = 'delivered'");
-    const r = await measure(c, port, () => [child.pid], () => count.get().n);
+    const signed = db.prepare('SELECT COUNT(*) AS n FROM messages WHERE signed_at IS NOT NULL');
+    const startWindow = () => child.kill('SIGUSR2');
+    if (c.latency) {
+      startWindow();
+      const r = await latency(c, port, () => count.get().n);
+      db.close();
+      return { ...r, loop: JSON.parse(readFileSync(loopFile, 'utf8')) };
+    }
+    const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
+    const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()
       .map((x) => x.d)
       .sort((a, b) => a - b);
     const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    const signedCount = signed.get().n;
     db.close();
-    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN };
+    if (c.dkim && signedCount < c.count) log(`warning: only ${signedCount} of ${c.count} messages were signed`);
+    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, loop, signed: signedCount };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
@@ -314,37 +462,75 @@ async function runFerry(c, sinkPort) {
 }
 
 // ---- main ----------------------------------------------------------------------------
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sinkPort = await freePort('127.0.0.2');
 const sink = spawn('smtp-sink', ['-u', 'postfix', `127.0.0.2:${sinkPort}`, '1000'], { stdio: 'ignore' });
 await sleep(300);
 const results = [];
 try {
   for (const c of selected) {
-    log(`${c.name}: ${c.count} messages - Postfix`);
-    const postfix = await runPostfix(c, sinkPort);
-    log(`${c.name}: ${c.count} messages - Ferry`);
-    const ferry = await runFerry(c, sinkPort);
-    results.push({ c, postfix, ferry });
+    const r = { c, loadBefore: loadavg() };
+    if (ONLY !== 'postfix') {
+      log(`${c.name}: ${c.count} messages - Ferry (load average ${loadavg()})`);
+      r.ferry = await runFerry(c, sinkPort);
+    }
+    if (ONLY !== 'ferry') {
+      log(`${c.name}: ${c.count} messages - Postfix (load average ${loadavg()})`);
+      r.postfix = await runPostfix(c, sinkPort);
+    }
+    r.loadAfter = loadavg();
+    results.push(r);
   }
 } finally {
   sink.kill('SIGTERM');
 }
 
 const f1 = (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '-');
+const TARGETS = {
+  newconn: { acceptedPerSec: ['ratio', 1.5], deliveredPerSec: ['ratio', 1.5] },
+  reused: { acceptedPerSec: ['ratio', 3], deliveredPerSec: ['ratio', 2] },
+  dkim100k: { deliveredPerSec: ['min', 300] },
+  single: { latencyP50: ['max', 5] },
+};
+const caseKey = (c) => Object.keys(CASES).find((k) => CASES[k] === c);
 const rows = [];
-for (const { c, postfix: p, ferry: f } of results) {
-  const row = (label, key, unit, better) => rows.push(`| ${c.name} (${c.count} msgs) | ${label}${unit ? ` (${unit})` : ''} | ${f1(f[key])} | ${f1(p[key])} | ${f1(f[key] / p[key])}x ${better} |`);
-  row('accepted msgs/s', 'acceptedPerSec', '', '(higher is better)');
-  row('delivered msgs/s', 'deliveredPerSec', '', '(higher is better)');
-  row('delay accept→sink p50', 'p50', 'ms', '');
-  row('delay accept→sink p99', 'p99', 'ms', '');
-  row('CPU s per 1,000 msgs', 'cpuPer1000', '', '(lower is better)');
-  row('peak memory (PSS)', 'peakMb', 'MB', '');
+for (const { c, postfix: p = {}, ferry: f = {} } of results) {
+  const targets = TARGETS[caseKey(c)] ?? {};
+  const row = (label, key, unit, better) => {
+    const t = targets[key];
+    let verdict = '';
+    if (t?.[0] === 'ratio') verdict = `≥ ${t[1]}×: ${f[key] / p[key] >= t[1] ? 'met' : Number.isFinite(f[key] / p[key]) ? 'NOT met' : '-'}`;
+    if (t?.[0] === 'min') verdict = `≥ ${t[1]}: ${f[key] >= t[1] ? 'met' : 'NOT met'}`;
+    if (t?.[0] === 'max') verdict = `≤ ${t[1]} ms: ${f[key] <= t[1] ? 'met' : 'NOT met'}`;
+    rows.push(`| ${c.name} (${c.count} msgs) | ${label}${unit ? ` (${unit})` : ''} | ${f1(f[key])} | ${f1(p[key])} | ${f1(f[key] / p[key])}x ${better} | ${verdict} |`);
+  };
+  if (c.latency) {
+    row('connect→221 p50', 'latencyP50', 'ms', '');
+    row('connect→221 p99', 'latencyP99', 'ms', '');
+    row('connect→220 greeting p50', 'greetP50', 'ms', '');
+    row('connect→220 greeting p99', 'greetP99', 'ms', '');
+  } else {
+    row('accepted msgs/s', 'acceptedPerSec', '', '(higher is better)');
+    row('delivered msgs/s', 'deliveredPerSec', '', '(higher is better)');
+    row('delay accept→sink p50', 'p50', 'ms', '');
+    row('delay accept→sink p99', 'p99', 'ms', '');
+    row('CPU ms per message', 'cpuPer1000', '', '(lower is better)');
+    if (f.mainCpuPer1000 !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message: SMTP (main) thread / other threads | ${f1(f.mainCpuPer1000)} / ${f1(f.cpuPer1000 - f.mainCpuPer1000)} | | | |`);
+    row('peak memory (PSS)', 'peakMb', 'MB', '');
+  }
+  if (f.loop) {
+    const l = f.loop;
+    rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: event-loop delay p50 / p99 / max (ms); busy | ${f1(l.p50Ms)} / ${f1(l.p99Ms)} / ${f1(l.maxMs)}; ${(l.mainThreadElu * 100).toFixed(0)} % | | | p99 < 10 ms: ${l.p99Ms < 10 ? 'met' : 'NOT met'} |`);
+  }
 }
-console.log(`\n${new Date().toISOString()}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average now ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+console.log(`\n${new Date().toISOString()}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average now ${loadavg()}`);
 console.log(`Postfix ${execSync('postconf -d -h mail_version').toString().trim()}, Ferry from ${dist}, node ${process.version}\n`);
-console.log('| case | figure | Ferry | Postfix | Ferry/Postfix |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| case | figure | Ferry | Postfix | Ferry/Postfix | target |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 console.log('');
-for (const { c, postfix, ferry } of results) console.log(`${c.name}: load = ${ferry.command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT')}; Ferry VmHWM ${f1(ferry.hwmMb)} MB`);
+for (const { c, ferry, postfix, loadBefore, loadAfter } of results) {
+  const cmd = (ferry ?? postfix).command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT');
+  if (c.latency) console.log(`${c.name}: p50 per step (ms): Ferry ${ferry?.stepsP50 ?? '-'}; Postfix ${postfix?.stepsP50 ?? '-'}`);
+  console.log(`${c.name}: load = ${cmd}; load average ${loadBefore} -> ${loadAfter}${ferry?.hwmMb ? `; Ferry VmHWM ${f1(ferry.hwmMb)} MB` : ''}${ferry?.signed !== undefined && c.dkim ? `; Ferry signed ${ferry.signed}` : ''}`);
+}

@@ -28,6 +28,8 @@ export interface FerryDeps {
   verifyPassword?: (password: string, stored: string) => Promise<boolean>;
   /** Extra CAs trusted for https TLS-RPT destinations (tests); default: the system's plus NODE_EXTRA_CA_CERTS. */
   tlsRptHttpsCa?: string | Buffer;
+  /** The signing threads' code (default: src/sign/sign-worker); tests hand in one that crashes. */
+  signWorkerUrl?: URL;
 }
 
 export interface Ferry {

@@ -10,7 +10,7 @@ import { createDmarcGuard } from './policy/dmarc-guard.js';
 import type { RetryPolicy } from './outcome/decide.js';
 import type { MessageCheck } from './core/message-check.js';
 import { createKeySource, loadPrivateKey, type KeySource } from './sign/keys.js';
-import { createSigner, type Signer } from './sign/signer.js';
+import { createSigner, type SignOffload, type Signer } from './sign/signer.js';
 import type { DkimKeysRepo } from './store/dkim-keys-repo.js';
 
 /**
@@ -27,6 +27,8 @@ export interface LivePartsDeps {
   logger: Logger;
   /** Fixed at start: a signer's header buffer follows the listener's limit. */
   maxHeaderBytes: number;
+  /** The signing threads (fixed at start); null: sign on the main thread. */
+  signOffload?: SignOffload | null;
 }
 
 interface Parts {
@@ -56,7 +58,7 @@ export function createLiveParts(initial: Config, deps: LivePartsDeps) {
       ...cfg.dkim.keys,
       ...deps.dkimKeys.byDomain(domain).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
     ]);
-    const signer = createSigner({ keys: keySource, defaultDomain: cfg.dkim.defaultDomain, clock, maxHeaderBytes: deps.maxHeaderBytes + 64 * 1024 });
+    const signer = createSigner({ keys: keySource, defaultDomain: cfg.dkim.defaultDomain, clock, maxHeaderBytes: deps.maxHeaderBytes + 64 * 1024, offload: deps.signOffload ?? null });
     let dmarc: MessageCheck | null = null;
     if (cfg.dmarc.mode !== 'off') {
       const guard = createDmarcGuard({

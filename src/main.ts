@@ -22,6 +22,7 @@ import { createIntake } from './receive/intake.js';
 import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
+import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
@@ -119,7 +120,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let bound: { smtp: string; smtps: string | null; http: string | null } | null = null;
 
   // DKIM keys and signer, the DMARC guard and the router: rebuilt by a reload, behind stable wrappers.
-  const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes });
+  // Both cores (issue 13): DKIM body hashes and signatures on worker threads (sign.threads; 0: here).
+  const signThreads = config.sign.threads === 'auto' ? autoSignThreads() : config.sign.threads;
+  const signPool = signThreads > 0 ? createSignPool({ threads: signThreads, logger, ...(deps.signWorkerUrl ? { workerUrl: deps.signWorkerUrl } : {}) }) : null;
+  const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
@@ -293,8 +297,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     concurrency: config.delivery.concurrency,
     leaseMs: config.delivery.leaseMs,
     gate: throttle,
-    prepare: (id) => preparer.prepare(id),
-    recipientHeaders: oneClick ? (prepared, r) => preparer.forRecipient(prepared, r) : undefined,
+    signing: preparer,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
     expireLostBody,
@@ -531,6 +534,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await http?.stop();
       throttle.stop();
       quotas.stop();
+      await signPool?.close();
       db.close();
       logger.info('ferry stopped');
       logger.flush?.();

@@ -50,6 +50,9 @@ const routeObject = z.strictObject({
   implicitTls: z.boolean().default(false),
 });
 
+/** sign.threads: what an operator may write there. */
+const SIGN_THREADS = { message: 'expected "auto" or a whole number of threads from 0 (sign on the main thread) to 32' };
+
 export const configSchema = z.strictObject({
   /** The name Ferry uses in its greeting, EHLO and Received headers. Default: the OS hostname. */
   hostname: z.string().min(1).optional(),
@@ -206,6 +209,15 @@ export const configSchema = z.strictObject({
           }),
         )
         .default([]),
+    })
+    .prefault({}),
+  // Both cores (issue 13, cores): where DKIM signing runs.
+  sign: z
+    .strictObject({
+      /** Worker threads that hash bodies and make DKIM signatures: "auto" (one per core beyond the first, 1 to 4), or 0 (on the SMTP thread) to 32. Restart to change. */
+      threads: z
+        .union([z.literal('auto'), z.number().int(SIGN_THREADS).min(0, SIGN_THREADS).max(32, SIGN_THREADS)], SIGN_THREADS)
+        .default('auto'),
     })
     .prefault({}),
   dmarc: z

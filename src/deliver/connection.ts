@@ -10,7 +10,7 @@ import type { DeliveryError, DeliveryTimeouts, HopTls, HopTlsOutcome, HopTry, Ou
 import { webPkiCheck, peerChain, type TlsCheck } from './tls-policy/verify.js';
 import { daneCheck } from './tls-policy/tlsa-match.js';
 import { transactionOutcomes, type SendFailure } from './outcomes.js';
-import { installFastDotStuffing } from './dot-stuffing.js';
+import { clientInternals, installFastDotStuffing, type RejectedRecipientError } from './nodemailer-adapter.js';
 
 // nodemailer's per-byte dot-stuffing loop dominated CPU for large messages (see dot-stuffing.ts).
 installFastDotStuffing();
@@ -65,13 +65,6 @@ export interface SmtpClient {
   close(): Promise<void>;
 }
 
-/** What nodemailer keeps private but a relay must know before sending (8BITMIME, SIZE). */
-interface ClientInternals {
-  _supportedExtensions?: string[];
-  _maxAllowedSize?: number;
-  _envelope?: false | { rejectedErrors?: NodemailerLikeError[] };
-}
-
 export interface NodemailerLikeError extends Error {
   code?: string;
   response?: string;
@@ -124,8 +117,9 @@ function settleOnce<T>(): { promise: Promise<T>; settle: (v: T) => void; settled
 }
 
 function tlsInfo(conn: SMTPConnection): TlsInfo | null {
-  if (!conn.secure || !conn._socket) return null;
-  const s = conn._socket as TLSSocket;
+  const socket = clientInternals(conn).socket();
+  if (!conn.secure || !socket) return null;
+  const s = socket as TLSSocket;
   return { protocol: s.getProtocol?.() ?? null, cipher: s.getCipher?.()?.name ?? null };
 }
 
@@ -275,7 +269,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     return res;
   }
 
-  const internals = conn as unknown as ClientInternals;
+  const internals = clientInternals(conn);
   const client: SmtpClient = {
     host: o.host,
     ip: o.ip,
@@ -286,7 +280,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       return !dead;
     },
     get extensions() {
-      return [...(internals._supportedExtensions ?? [])];
+      return internals.extensions();
     },
     send: (message) => sendOne(message),
     async close() {
@@ -322,7 +316,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
 
     const outcome = transactionOutcomes(message, {
       extensions: client.extensions,
-      maxSize: internals._maxAllowedSize ?? 0,
+      maxSize: internals.maxAllowedSize(),
       host: o.host,
     });
     if (outcome.send.length === 0) return finish(outcome.finish(null));
@@ -334,7 +328,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     body.once('resume', () => (dataStarted = true));
     body.once('end', () => {
       // the transfer is done: the final reply may take as long as the data timeout allows
-      if (conn._socket) conn._socket.setTimeout(timeouts.dataTimeoutMs);
+      internals.socket()?.setTimeout(timeouts.dataTimeoutMs);
     });
 
     const sent = settleOnce<SendFailure | { info: SMTPConnection.SentMessageInfo }>();
@@ -358,9 +352,8 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       (err, info) => {
         if (!err && info) return sent.settle({ info });
         const e = (err ?? new Error('send failed without an error')) as NodemailerLikeError;
-        const env = internals._envelope;
         // with PIPELINING the RCPTs after a refused MAIL get "503 need MAIL": not their own fact
-        const rejected = e.command === 'MAIL FROM' ? [] : (e.rejectedErrors ?? (env ? env.rejectedErrors : undefined) ?? []);
+        const rejected: RejectedRecipientError[] = e.command === 'MAIL FROM' ? [] : (e.rejectedErrors ?? internals.rejectedErrors() ?? []);
         const replyOf = e.response ? parseReply(e.response) ?? undefined : undefined;
         const network = e.code !== 'EENVELOPE' && !(e.code === 'EMESSAGE' && replyOf);
         sent.settle({
@@ -377,7 +370,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     const result = await sent.promise;
     backstop.cancel();
     o.signal?.removeEventListener('abort', onAbort);
-    if (conn._socket && !dead) conn._socket.setTimeout(timeouts.commandTimeoutMs);
+    if (!dead) internals.socket()?.setTimeout(timeouts.commandTimeoutMs);
     if (!('info' in result) && result.network) {
       dead = true;
       conn.close();

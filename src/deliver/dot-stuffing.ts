@@ -1,11 +1,12 @@
-import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
-
 /**
  * The bytes of a message on its way out must be dot-stuffed and use CRLF line ends only.
  * nodemailer's client does that in DataStream._transform, looking at every byte in a JS loop:
  * in a profile of 5 MB messages that loop alone took a third of Ferry's CPU. stuffChunk() makes
  * the same output (a test compares both on random input, split at random) but finds the line
  * ends with Buffer.indexOf, so the JS work is per line, not per byte.
+ *
+ * Self-contained (no imports, no state of its own), written to be offered to nodemailer as is
+ * (docs/upstream/nodemailer-dot-stuffing.md); src/deliver/nodemailer-adapter.ts plugs it in.
  *
  * The rules (nodemailer's, RFC 5321 §4.5.2): a bare CR becomes CRLF, a bare LF becomes CRLF, and
  * a dot that starts a line (after LF, after a bare CR, or at the very start) is doubled.
@@ -60,32 +61,4 @@ export function stuffChunk(chunk: Buffer, last: number | false): Buffer {
     outLength += len - copied;
   }
   return Buffer.concat(parts, outLength);
-}
-
-interface DataStreamInternals {
-  inByteCount: number;
-  outByteCount: number;
-  lastByte: number | false;
-  push(chunk: Buffer): boolean;
-}
-
-let installed = false;
-/** The transform nodemailer ships, for the equivalence test. */
-export const nodemailerTransform = (DataStream.prototype as unknown as { _transform: (...a: unknown[]) => void })._transform;
-
-/** Replaces nodemailer's per-byte transform with stuffChunk (once, process-wide). */
-export function installFastDotStuffing(): void {
-  if (installed) return;
-  installed = true;
-  const proto = DataStream.prototype as unknown as { _transform: (this: DataStreamInternals, chunk: Buffer | string, enc: string, done: () => void) => void };
-  proto._transform = function transform(this: DataStreamInternals, input, _enc, done) {
-    if (!input || !input.length) return done();
-    const chunk = typeof input === 'string' ? Buffer.from(input) : input;
-    this.inByteCount += chunk.length;
-    const out = stuffChunk(chunk, this.lastByte);
-    this.outByteCount += out.length;
-    this.push(out);
-    this.lastByte = chunk[chunk.length - 1]!;
-    done();
-  };
 }

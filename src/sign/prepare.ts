@@ -1,17 +1,44 @@
+import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import { FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Spool } from '../spool/spool.js';
 import type { MessageRow, MessagesRepo } from '../store/messages-repo.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
-import type { PreparedMessage } from '../workers/destination-worker.js';
-import type { Signer } from './signer.js';
+import type { Signer, SignSource } from './signer.js';
+
+/** The message as it will be sent: its row, and the header block to send (signed). */
+export interface PreparedMessage {
+  message: MessageRow;
+  headers: Buffer;
+}
+
+/**
+ * The sign stage as the delivery worker calls it: before the first transaction of a message,
+ * and for each recipient whose header block is its own (one-click unsubscribe).
+ */
+export interface SigningStage {
+  /** The row and the (signed) header block to send; null: the message is gone (purged). */
+  prepare(messageId: string): Promise<PreparedMessage | null>;
+  /** true: each recipient of this message gets its own header block (forRecipient), one transaction each. */
+  perRecipient(message: MessageRow): boolean;
+  forRecipient(prepared: PreparedMessage, recipient: RecipientRow): Promise<Buffer>;
+}
+
+/**
+ * The signing thread that held the message stopped (FERRY_ERR_SIGN_WORKER): not the message's
+ * fault, so it is not sent unsigned; the error goes up and the attempt is retried later.
+ */
+function isTransient(err: unknown): boolean {
+  return err instanceof FerryError && err.code === 'FERRY_ERR_SIGN_WORKER';
+}
 
 /**
  * Before a message's first delivery: DKIM-sign it for its From domain, once, and store the
  * signed header block, so every later attempt (and every destination) sends the same bytes.
  * Signing is the last change to the message. A message without a usable key goes unsigned
  * (and says so in the log); a signing error is logged and the message is sent unsigned rather
- * than held forever.
+ * than held forever — except when a signing thread died under it, which is retried.
  */
 export function createMessagePreparer(deps: {
   messages: MessagesRepo;
@@ -21,8 +48,14 @@ export function createMessagePreparer(deps: {
   logger: Logger;
   /** The one-click unsubscribe headers for one recipient; absent: messages that ask for them go without. */
   unsubscribeHeaders?: ((message: MessageRow, recipient: string) => string) | undefined;
-}) {
+}): SigningStage {
   const inProgress = new Map<string, Promise<PreparedMessage | null>>();
+  /** The stored bytes as data a signing thread can read by itself (the spool file by its path). */
+  const source = (headers: Buffer, message: MessageRow): SignSource => ({
+    headers,
+    inline: message.body,
+    file: message.spoolFile ? join(deps.spool.dir, message.spoolFile) : null,
+  });
 
   async function prepare(id: string): Promise<PreparedMessage | null> {
     const message = deps.messages.get(id);
@@ -34,7 +67,7 @@ export function createMessagePreparer(deps: {
     let headers: Buffer;
     try {
       const result = fromDomain
-        ? await deps.signer.sign(fromDomain, () => deps.spool.open({ headers: message.headers, inline: message.body, file: message.spoolFile }))
+        ? await deps.signer.sign(fromDomain, source(message.headers, message))
         : null;
       if (!result) {
         // Nothing changes, so nothing is written; a key added later signs a later attempt.
@@ -44,6 +77,7 @@ export function createMessagePreparer(deps: {
       headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
       deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
     } catch (err) {
+      if (isTransient(err)) throw err;
       deps.logger.error({ queueId: id, err }, 'DKIM signing failed: sending unsigned');
       return { message, headers: message.headers };
     }
@@ -67,9 +101,10 @@ export function createMessagePreparer(deps: {
     const base = Buffer.concat([Buffer.from(deps.unsubscribeHeaders(message, recipient.address), 'utf8'), message.headers]);
     const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
     try {
-      const result = fromDomain ? await deps.signer.sign(fromDomain, () => deps.spool.open({ headers: base, inline: message.body, file: message.spoolFile })) : null;
+      const result = fromDomain ? await deps.signer.sign(fromDomain, source(base, message)) : null;
       return result ? Buffer.concat([Buffer.from(result.headers, 'latin1'), base]) : base;
     } catch (err) {
+      if (isTransient(err)) throw err;
       deps.logger.error({ queueId: message.id, err }, 'DKIM signing failed: sending unsigned');
       return base;
     }
@@ -77,6 +112,7 @@ export function createMessagePreparer(deps: {
 
   return {
     forRecipient,
+    perRecipient: (message) => Boolean(message.listUnsubscribe && deps.unsubscribeHeaders),
     /** Concurrent callers for one message (several destinations) share one signing. */
     prepare(id: string): Promise<PreparedMessage | null> {
       let p = inProgress.get(id);

@@ -1,4 +1,6 @@
 import { createHash, sign as cryptoSign } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { parseHeaderBlock, relaxedHeader, RelaxedBodyHash, type HeaderField } from './canonicalize.js';
@@ -41,6 +43,8 @@ export interface SignerOptions {
   clock?: Clock;
   /** A header block larger than this is refused rather than buffered. */
   maxHeaderBytes?: number;
+  /** Where SignSource inputs are signed (the signing threads); absent: on the calling thread. */
+  offload?: SignOffload | null;
 }
 
 export interface SignResult {
@@ -51,12 +55,35 @@ export interface SignResult {
   selectors: string[];
 }
 
+/**
+ * The stored bytes of a message, as plain data (so it can cross to a signing thread): the header
+ * block, then either the inline body or the spool file at an absolute path.
+ */
+export interface SignSource {
+  headers: Buffer;
+  inline: Buffer | null;
+  /** absolute path of the spool file holding the body; null: the body is `inline` */
+  file: string | null;
+}
+
 export interface Signer {
   /**
-   * Signs the message `input()` yields (stored bytes, CRLF). Returns null when no key applies.
-   * The caller prepends `headers` and must change nothing else afterwards.
+   * Signs the message (stored bytes, CRLF): a SignSource, or a function yielding its stream
+   * (always signed on the calling thread). Returns null when no key applies. The caller
+   * prepends `headers` and must change nothing else afterwards.
    */
-  sign(fromDomain: string, input: () => NodeJS.ReadableStream): Promise<SignResult | null>;
+  sign(fromDomain: string, input: SignSource | (() => NodeJS.ReadableStream)): Promise<SignResult | null>;
+}
+
+/** The keys chosen for one message: the d= domain and its keys. */
+export interface PickedKeys {
+  domain: string;
+  keys: readonly DkimKey[];
+}
+
+/** Signs elsewhere (a worker thread): same inputs as signPicked, same result. */
+export interface SignOffload {
+  sign(picked: PickedKeys, source: SignSource, t: number | null, maxHeaderBytes: number): Promise<SignResult>;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -66,7 +93,7 @@ export function createSigner(options: SignerOptions): Signer {
   const defaultDomain = options.defaultDomain ? options.defaultDomain.toLowerCase() : null;
 
   /** exact domain, then each parent (mail.example.com → example.com), then the default domain */
-  const pickKeys = (fromDomain: string): { domain: string; keys: readonly DkimKey[] } | null => {
+  const pickKeys = (fromDomain: string): PickedKeys | null => {
     const labels = fromDomain.toLowerCase().replace(/\.$/, '').split('.');
     for (let i = 0; i < labels.length - 1; i++) {
       const d = labels.slice(i).join('.');
@@ -82,18 +109,44 @@ export function createSigner(options: SignerOptions): Signer {
 
   return {
     async sign(fromDomain, input) {
+      // Keys are picked here (the key source may read the database); the work is done where
+      // offload says, or here.
       const picked = pickKeys(fromDomain);
       if (!picked) return null;
-      const { headerBlock, bodyHash } = await readMessage(input(), maxHeaderBytes);
-      const fields = parseHeaderBlock(headerBlock);
-      const { names, canonical } = selectHeaders(fields);
       const t = options.clock ? Math.floor(options.clock.now() / 1000) : null;
-      // RSA first: every receiver knows it; ed25519 is an extra that RFC 8463 receivers prefer
-      const keys = [...picked.keys].sort((a, b) => (a.algorithm === b.algorithm ? a.selector.localeCompare(b.selector) : a.algorithm === 'rsa' ? -1 : 1));
-      const lines = keys.map((key) => signatureHeader(key, picked.domain, names, canonical, bodyHash, t));
-      return { headers: lines.map((l) => `${l}\r\n`).join(''), domain: picked.domain, selectors: keys.map((k) => k.selector) };
+      if (typeof input === 'function') return signPicked(picked, input(), t, maxHeaderBytes);
+      if (options.offload) return options.offload.sign(picked, input, t, maxHeaderBytes);
+      return signPicked(picked, sourceStream(input), t, maxHeaderBytes);
     },
   };
+}
+
+/** The stored bytes of a SignSource as one stream. */
+export function sourceStream(source: SignSource): NodeJS.ReadableStream {
+  if (source.file === null) return Readable.from([source.inline ? Buffer.concat([source.headers, source.inline]) : source.headers]);
+  const file = source.file;
+  return Readable.from(
+    (async function* () {
+      yield source.headers;
+      yield* createReadStream(file, { highWaterMark: 256 * 1024 });
+    })(),
+    { objectMode: false },
+  );
+}
+
+/**
+ * The signing itself, for keys already picked: one read of the message (header block buffered,
+ * body hashed as it passes), then one DKIM-Signature per key. Pure apart from reading the input:
+ * the signing threads run exactly this.
+ */
+export async function signPicked(picked: PickedKeys, input: NodeJS.ReadableStream, t: number | null, maxHeaderBytes: number): Promise<SignResult> {
+  const { headerBlock, bodyHash } = await readMessage(input, maxHeaderBytes);
+  const fields = parseHeaderBlock(headerBlock);
+  const { names, canonical } = selectHeaders(fields);
+  // RSA first: every receiver knows it; ed25519 is an extra that RFC 8463 receivers prefer
+  const keys = [...picked.keys].sort((a, b) => (a.algorithm === b.algorithm ? a.selector.localeCompare(b.selector) : a.algorithm === 'rsa' ? -1 : 1));
+  const lines = keys.map((key) => signatureHeader(key, picked.domain, names, canonical, bodyHash, t));
+  return { headers: lines.map((l) => `${l}\r\n`).join(''), domain: picked.domain, selectors: keys.map((k) => k.selector) };
 }
 
 /** Reads the stream once: buffers the header block (bounded), hashes the body as it passes. */

@@ -5,17 +5,14 @@ import type { HopTry, OutgoingDsn, RecipientOutcome } from '../deliver/types.js'
 import { hasTlsRequiredNo, REQUIRETLS_STATUS } from '../deliver/require-tls.js';
 import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
+import type { PreparedMessage, SigningStage } from '../sign/prepare.js';
 import type { Spool } from '../spool/spool.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { QueueStore } from '../store/queue-store.js';
 import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './destination.js';
 
-/** The message as it will be sent: its row, and the header block to send (signed). */
-export interface PreparedMessage {
-  message: MessageRow;
-  headers: Buffer;
-}
+export type { PreparedMessage };
 
 export interface WorkerDeps {
   queue: QueueStore;
@@ -25,13 +22,12 @@ export interface WorkerDeps {
   clock: Clock;
   logger: Logger;
   gate: DestinationGate;
-  prepare: ((messageId: string) => Promise<PreparedMessage | null>) | undefined;
+  /** The sign stage (DKIM); absent: messages go as stored. */
+  signing: SigningStage | undefined;
   /** The MAIL FROM for one transaction (VERP); absent: the message's own envelope sender. */
   envelopeSender?: ((message: MessageRow, rows: readonly RecipientRow[]) => string) | undefined;
   /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
   expireLostBody?: ((messageId: string, reason: string) => void) | undefined;
-  /** The header block for one recipient of a message that carries per-recipient headers (one-click unsubscribe), signed. */
-  recipientHeaders?: ((prepared: PreparedMessage, recipient: RecipientRow) => Promise<Buffer>) | undefined;
   signal: AbortSignal;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
@@ -93,7 +89,7 @@ async function sendOne(
   const results: { items: ApplyItem[]; ctx: AttemptContext }[] = [];
   let left = rows;
   try {
-    const prepared = deps.prepare ? await deps.prepare(messageId) : defaultPrepare(queue, messageId);
+    const prepared = deps.signing ? await deps.signing.prepare(messageId) : defaultPrepare(queue, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
@@ -110,8 +106,9 @@ async function sendOne(
     }
     const hopDsn = session.extensions.includes('DSN');
     const tlsRequiredNo = hasTlsRequiredNo(prepared.headers);
-    for (const group of transactionGroups(rows, Boolean(m.listUnsubscribe && deps.recipientHeaders), hopDsn)) {
-      const headers = m.listUnsubscribe && deps.recipientHeaders ? await deps.recipientHeaders(prepared, group[0]!) : prepared.headers;
+    const perRecipient = deps.signing?.perRecipient(m) ?? false;
+    for (const group of transactionGroups(rows, perRecipient, hopDsn)) {
+      const headers = perRecipient ? await deps.signing!.forRecipient(prepared, group[0]!) : prepared.headers;
       const dsn = dsnParameters(m, group[0]!);
       const report = await session.send({
         id: m.id,

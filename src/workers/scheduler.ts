@@ -8,7 +8,8 @@ import type { RecipientRow } from '../store/recipients-repo.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
 import type { Destination, DestinationGate } from './destination.js';
-import { holdBack, runDestinationWorker, type PreparedMessage } from './destination-worker.js';
+import { holdBack, runDestinationWorker } from './destination-worker.js';
+import type { SigningStage } from '../sign/prepare.js';
 
 export interface SchedulerOptions {
   queue: QueueStore;
@@ -22,10 +23,8 @@ export interface SchedulerOptions {
   concurrency: number;
   leaseMs: number;
   gate: DestinationGate;
-  /** Signing and any last change to the headers before the first delivery. */
-  prepare?: (messageId: string) => Promise<PreparedMessage | null>;
-  /** The signed header block for one recipient of a message with per-recipient headers (one-click unsubscribe). */
-  recipientHeaders?: (prepared: PreparedMessage, recipient: RecipientRow) => Promise<Buffer>;
+  /** The sign stage: DKIM and any last change to the headers before the first delivery. */
+  signing?: SigningStage;
   /** The MAIL FROM for one transaction (VERP return paths); absent: the message's envelope sender. */
   envelopeSender?: (message: MessageRow, rows: readonly RecipientRow[]) => string;
   /**
@@ -176,8 +175,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       clock,
       logger,
       gate: opts.gate,
-      prepare: opts.prepare,
-      recipientHeaders: opts.recipientHeaders,
+      signing: opts.signing,
       envelopeSender: opts.envelopeSender,
       expireLostBody: opts.expireLostBody,
       signal: abort.signal,

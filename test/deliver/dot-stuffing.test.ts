@@ -1,7 +1,8 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
-import { installFastDotStuffing, nodemailerTransform, stuffChunk } from '../../src/deliver/dot-stuffing.js';
+import { stuffChunk } from '../../src/deliver/dot-stuffing.js';
+import { installFastDotStuffing, nodemailerTransform } from '../../src/deliver/nodemailer-adapter.js';
 import { seededRandom } from '../../src/core/random.js';
 
 /** Runs chunks through a transform function the way a DataStream would; returns what it pushed. */

@@ -46,6 +46,9 @@ export async function startRelay(t: Test, overrides: RelayOverrides = {}, deps: 
       dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 },
       // The HTTP endpoint defaults to 127.0.0.1:8025: parallel tests would fight over it.
       http: { listen: null },
+      // Signing on the test's own thread: a signing thread loads its TypeScript through the test
+      // runner's compiler, which takes seconds on a busy machine. Tests of the threads set it.
+      sign: { threads: 0 },
       ...rest,
       smtp: { listen: '127.0.0.1:0', ...(smtp ?? {}) },
     },

@@ -1,0 +1,111 @@
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import { FerryError } from '../core/errors.js';
+import { stuffChunk } from './dot-stuffing.js';
+
+/**
+ * The only place Ferry reaches into nodemailer's internals (pinned to an exact version in
+ * package.json; test/deliver/nodemailer-adapter.test.ts fails loudly when the shape changes).
+ *
+ * 1. Reads of the SMTP client's private state a relay must know and nodemailer does not expose:
+ *    the socket (TLS details, the DATA timeout), the EHLO extensions and SIZE limit (8BITMIME,
+ *    SIZE checks before sending), and the recipients refused in the current envelope.
+ * 2. Dot-stuffing on the way out: DataStream._transform replaced by stuffChunk (src/deliver/
+ *    dot-stuffing.ts, the same bytes, found with Buffer.indexOf rather than a per-byte loop).
+ */
+export const NODEMAILER_VERSION = '10.6.1';
+
+/** The refusal nodemailer keeps for each recipient of the envelope in progress. */
+export interface RejectedRecipientError extends Error {
+  code?: string;
+  response?: string;
+  responseCode?: number;
+  recipient?: string;
+}
+
+interface ClientInternals {
+  _socket: Socket | false;
+  _supportedExtensions: string[];
+  _maxAllowedSize: number;
+  _envelope: false | { rejectedErrors?: RejectedRecipientError[] };
+}
+
+/** The client's private state, read-only, by name rather than by underscore. */
+export function clientInternals(conn: SMTPConnection) {
+  const c = conn as unknown as ClientInternals;
+  return {
+    /** the socket (a TLSSocket once secure); null before connecting */
+    socket: (): Socket | null => c._socket || null,
+    /** EHLO extensions the server announced (after STARTTLS when used), upper case */
+    extensions: (): string[] => [...(c._supportedExtensions ?? [])],
+    /** the server's SIZE limit; 0: none announced */
+    maxAllowedSize: (): number => c._maxAllowedSize ?? 0,
+    /** recipients refused in the envelope being sent */
+    rejectedErrors: (): RejectedRecipientError[] | undefined => (c._envelope ? c._envelope.rejectedErrors : undefined),
+  };
+}
+
+interface DataStreamInternals {
+  inByteCount: number;
+  outByteCount: number;
+  lastByte: number | false;
+  push(chunk: Buffer): boolean;
+}
+
+/** The transform nodemailer ships, kept for the equivalence test. */
+export const nodemailerTransform = (DataStream.prototype as unknown as { _transform: (...a: unknown[]) => void })._transform;
+const nodemailerFlush = (DataStream.prototype as unknown as { _flush?: (...a: unknown[]) => void })._flush;
+
+/**
+ * What the adapter relies on, checked against the installed library: empty when it still has
+ * the shape this file was written for. Each entry names what changed.
+ */
+export function nodemailerShapeProblems(): string[] {
+  const problems: string[] = [];
+  const version = (createRequire(import.meta.url)('nodemailer/package.json') as { version: string }).version;
+  if (version !== NODEMAILER_VERSION) problems.push(`nodemailer is ${version}, the adapter was written for ${NODEMAILER_VERSION}`);
+  // The private fields are set in the constructor; making a client opens no connection.
+  const c = new SMTPConnection({ host: '127.0.0.1', port: 9 }) as unknown as Record<string, unknown>;
+  if (c._socket !== false) problems.push('a new SMTPConnection no longer starts with _socket = false');
+  if (c._envelope !== false) problems.push('a new SMTPConnection no longer starts with _envelope = false');
+  if (!Array.isArray(c._supportedExtensions)) problems.push('SMTPConnection._supportedExtensions is no longer an array');
+  if (c._maxAllowedSize !== 0) problems.push('SMTPConnection._maxAllowedSize is no longer a number starting at 0');
+  const proto = SMTPConnection.prototype as unknown as Record<string, unknown>;
+  const has = (fn: unknown, needle: string, what: string) => {
+    if (typeof fn !== 'function') problems.push(`${what} is gone`);
+    else if (!fn.toString().includes(needle)) problems.push(`${what} no longer contains ${JSON.stringify(needle)}`);
+  };
+  has(proto._parseEhloExtensions, '_supportedExtensions', 'SMTPConnection.prototype._parseEhloExtensions');
+  has(proto._parseEhloExtensions, '_maxAllowedSize', 'SMTPConnection.prototype._parseEhloExtensions');
+  has(proto._actionRCPT, 'rejectedErrors', 'SMTPConnection.prototype._actionRCPT');
+  has(proto._createSendStream, 'dataStream', 'SMTPConnection.prototype._createSendStream');
+  // the replacement keeps the counters and lastByte that nodemailer's _flush and callers read
+  has(nodemailerTransform, 'lastByte', 'DataStream.prototype._transform');
+  has(nodemailerTransform, 'inByteCount', 'DataStream.prototype._transform');
+  has(nodemailerTransform, 'outByteCount', 'DataStream.prototype._transform');
+  has(nodemailerFlush, 'lastByte', 'DataStream.prototype._flush');
+  return problems;
+}
+
+let installed = false;
+
+/** Replaces nodemailer's per-byte dot-stuffing transform with stuffChunk (once, process-wide). */
+export function installFastDotStuffing(): void {
+  if (installed) return;
+  const problems = nodemailerShapeProblems();
+  if (problems.length) throw new FerryError('FERRY_ERR_INTERNAL', `nodemailer changed shape, the adapter in src/deliver/nodemailer-adapter.ts needs updating: ${problems.join('; ')}`);
+  installed = true;
+  const proto = DataStream.prototype as unknown as { _transform: (this: DataStreamInternals, chunk: Buffer | string, enc: string, done: () => void) => void };
+  proto._transform = function transform(this: DataStreamInternals, input, _enc, done) {
+    if (!input || !input.length) return done();
+    const chunk = typeof input === 'string' ? Buffer.from(input) : input;
+    this.inByteCount += chunk.length;
+    const out = stuffChunk(chunk, this.lastByte);
+    this.outByteCount += out.length;
+    this.push(out);
+    this.lastByte = chunk[chunk.length - 1]!;
+    done();
+  };
+}

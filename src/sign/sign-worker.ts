@@ -1,0 +1,33 @@
+import { parentPort } from 'node:worker_threads';
+import { FerryError } from '../core/errors.js';
+import { signPicked, sourceStream } from './signer.js';
+import type { SignReply, SignRequest } from './pool.js';
+
+/**
+ * A signing thread: reads one message (inline bytes, or its spool file), hashes the body,
+ * signs with the keys it was handed, and answers. It keeps nothing between jobs — no key cache,
+ * no state — so a restarted thread is the same as the one it replaces. It logs nothing: what
+ * went wrong goes back to the pool as a code and a sentence, never key material.
+ */
+export async function handle(req: SignRequest): Promise<SignReply> {
+  try {
+    const source = { headers: asBuffer(req.source.headers), inline: req.source.inline ? asBuffer(req.source.inline) : null, file: req.source.file };
+    const result = await signPicked(req.picked, sourceStream(source), req.t, req.maxHeaderBytes);
+    return { id: req.id, ok: true, result };
+  } catch (err) {
+    const code = err instanceof FerryError ? err.code : 'FERRY_ERR_DKIM';
+    return { id: req.id, ok: false, code, message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** A structured clone of a Buffer arrives as a plain Uint8Array: view it as a Buffer without copying. */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+if (parentPort) {
+  const port = parentPort;
+  port.on('message', (req: SignRequest) => {
+    void handle(req).then((reply) => port.postMessage(reply));
+  });
+}
