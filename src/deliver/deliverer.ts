@@ -82,7 +82,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       policyDomain: domain,
       policyApplied: t.policy,
       policy: description,
-      result: t.result,
+      // Without a policy nothing judges the certificate: a session that went on over TLS is a
+      // success for TLS-RPT (RFC 8460 §4.3); the attempt keeps the certificate verdict for operators.
+      result: t.policy === 'none' && client && t.protocol ? 'success' : t.result,
       mxHost: tr.host,
       receivingIp: tr.ip,
       receivingMxHelo: tr.host,
