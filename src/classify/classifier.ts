@@ -3,7 +3,8 @@ import type { Classification, Classifier, ClassifyInput, NetworkErrorKind } from
 import { FerryError } from '../core/errors.js';
 import { findEnhancedCode } from './parse-reply.js';
 import { createLiteralScanner, requiredLiterals } from './prefilter.js';
-import type { BounceRule } from './rule-types.js';
+import { CATEGORY_SEMANTICS, type BounceRule } from './rule-types.js';
+import type { VocabularyModel } from './vocabulary.js';
 import { DEFAULT_RULES } from './rules.js';
 
 interface CompiledRule {
@@ -15,6 +16,10 @@ interface CompiledRule {
   readonly codes: ReadonlySet<number> | null;
   readonly enhanced: RegExp | null;
   readonly errors: ReadonlySet<NetworkErrorKind> | null;
+  readonly vocabulary: VocabularyModel | null;
+  /** Verdicts of a vocabulary rule by category index (BOUNCE_CATEGORIES), per code class. */
+  readonly vocabularyPermanentCode: readonly Classification[];
+  readonly vocabularyTransientCode: readonly Classification[];
   /** Literals one of which any text match contains; null when the patterns promise none. */
   readonly literals: readonly string[] | null;
   /** Verdicts prepared at compile time, so classify() allocates nothing. */
@@ -71,6 +76,14 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
   }
   const verdict = (permanent: boolean): Classification =>
     Object.freeze({ category: r.category, permanent, suppress: r.suppress && permanent, rule: r.id });
+  const vocabularyVerdicts = (permanentCode: boolean): Classification[] =>
+    r.vocabulary === undefined
+      ? []
+      : BOUNCE_CATEGORIES.map((category) => {
+          const s = CATEGORY_SEMANTICS[category];
+          const permanent = s.permanent === 'by-code' ? permanentCode : s.permanent;
+          return Object.freeze({ category, permanent, suppress: s.suppress && permanent, rule: r.id });
+        });
   return Object.freeze({
     id: r.id,
     text: Object.freeze(mergePatterns(r.id, r.text)),
@@ -78,6 +91,9 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
     codes: r.codes ? new Set(r.codes) : null,
     enhanced: r.enhanced ? new RegExp(r.enhanced.source, r.enhanced.flags.replace(/[gy]/g, '')) : null,
     errors: r.errors ? new Set(r.errors) : null,
+    vocabulary: r.vocabulary ?? null,
+    vocabularyPermanentCode: Object.freeze(vocabularyVerdicts(true)),
+    vocabularyTransientCode: Object.freeze(vocabularyVerdicts(false)),
     literals: literalsOf(r.text),
     whenPermanentCode: verdict(r.permanent === 'by-code' ? true : r.permanent),
     whenTransientCode: verdict(r.permanent === 'by-code' ? false : r.permanent),
@@ -142,6 +158,11 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
       if (r.codes !== null && !r.codes.has(code)) continue;
       if (r.enhanced !== null && !r.enhanced.test(enhanced)) continue;
       if (!textMatches(r, text)) continue;
+      if (r.vocabulary !== null) {
+        const ci = r.vocabulary.predict(text);
+        if (ci < 0) continue;
+        return permanentCode ? r.vocabularyPermanentCode[ci]! : r.vocabularyTransientCode[ci]!;
+      }
       return permanentCode ? r.whenPermanentCode : r.whenTransientCode;
     }
     return permanentCode ? fallbackPermanent : fallbackTransient;

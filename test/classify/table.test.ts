@@ -329,6 +329,8 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   rulesHit.add(noCode.rule);
   t.match(noCode, { category: 'user_unknown', rule: 'recipient-refused-no-code' });
   t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: 'recipient rejected' } }), { rule: 'recipient-rejected' });
+  // Wordings no written rule knows fall to the learned vocabulary (vocabulary.test.ts).
+  t.match(reply('550 your ip address is listed, contact postmaster'), { category: 'blocked', rule: 'vocabulary' });
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 
