@@ -234,14 +234,30 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
 
   // --- the two ends do not understand each other (other) -------------------------------------
+  // ... unless the remote side says it is passing (a 4xx): then it is retried like any deferral.
+  rule('protocol-deferred', 'temporary', {
+    codeClass: [4],
+    text: /\bprotocol (?:violation|error)\b|\bbad sequence\b|\bsyntax error\b/i,
+  }),
   rule('protocol', 'other', {
     text: [
       /\bprotocol (?:violation|error)\b|\bcommand (?:parameter )?not (?:implemented|recognized)\b/i,
       /\bout of sequence\b|\bbad sequence\b|\bsyntax error\b|\bunrecognized command\b/i,
     ],
   }),
+  // The receiving system is broken (its configuration, directory, storage driver): nothing the
+  // sender or the address did. Said with a 4xx, or in a report without a code, it is retried
+  // (DESIGN.md: temporary, "local errors"); a 5xx saying so is a refusal nobody can fix from
+  // here, and stays 'other' (the shared fixtures label "553 5.3.5 system config error" so).
   rule('remote-misconfigured', 'other', {
     codeClass: [5],
     text: /\bconfig(?:uration)? error\b|\bincorrectly configured\b/i,
+  }),
+  rule('remote-system-fault', 'temporary', {
+    codes: [0],
+    text: [
+      /\bconfig(?:uration)? error\b|\bincorrectly configured\b|\bmisconfigured\b|\bconfiguration (?:problem|is invalid)\b/i,
+      /\bldap\b|\bcrashed\b|\bexpansion problem\b|\binsufficient permission\b|\bno mdb\b|\bservice currently unavailable\b|\bseveral matches found\b/i,
+    ],
   }),
 ]);
