@@ -89,7 +89,9 @@ writes = 0;
 
 let result;
 await measure('bounces classify (stream path)', 'lines', total, async () => {
+  written = 0;
+  writes = 0;
   result = await classifyReplyStream(Readable.from(chunks), nullSink(), classifier);
 });
-console.log(`  ${result.lines} lines, ${result.failures} unparsable, ${writes} writes, ${(written / 1e6).toFixed(1)} MB of JSON`);
+console.log(`  last run: ${result.lines} lines, ${result.failures} unparsable, ${writes} writes, ${(written / 1e6).toFixed(1)} MB of JSON`);
 if (sink < 0) console.log(sink);
