@@ -22,6 +22,6 @@ export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
   ...CODE_RULES.slice(0, CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
-  rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA, { minMargin: 2 }) }),
+  rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
   ...CODE_RULES.slice(CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
 ]);

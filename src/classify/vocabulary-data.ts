@@ -3,6 +3,7 @@
 import type { VocabularyData } from './vocabulary.js';
 
 export const VOCABULARY_DATA: VocabularyData = {
+  minMargin: 2,
   categories: ["user_unknown","domain_invalid","mailbox_disabled","mailbox_full","rate_limited","blocked","spam_content","policy","message_too_large","temporary","other"],
   texts: [379,82,69,131,97,198,140,513,54,234,73],
   features: {

@@ -19,6 +19,8 @@ export interface VocabularyData {
   readonly texts: readonly number[];
   /** Feature → [category index, texts of that category containing it, …]. */
   readonly features: Readonly<Record<string, readonly number[]>>;
+  /** The confidence margin chosen with the data (train-vocabulary.mjs --cv), when stored with it. */
+  readonly minMargin?: number;
 }
 
 export interface VocabularyModel {
@@ -123,7 +125,7 @@ export interface VocabularyOptions {
  * computed once here; predict() allocates only the feature list of its text.
  */
 export function createVocabularyModel(data: VocabularyData, options: VocabularyOptions = {}): VocabularyModel {
-  const minMargin = options.minMargin ?? 2;
+  const minMargin = options.minMargin ?? data.minMargin ?? 2;
   const minFeatures = options.minFeatures ?? 1;
   const k = data.categories.length;
   const globalIndex = data.categories.map((c) => BOUNCE_CATEGORIES.indexOf(c));
