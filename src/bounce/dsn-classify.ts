@@ -130,36 +130,136 @@ export function classifyReport(report: DeliveryReport, classifier: Classifier, h
  */
 const RECIPIENT_LINE_RE = /^(?:[ \t]{2,}|<|")?([^\s@<>"]+@[^\s@<>"]+?)(?:<mailto:[^>]*>)?[>"]?:?(?:[ \t]+(\S.*))?$/;
 
-function plainTextRecipients(text: string): ReportedRecipient[] {
-  const lines = text.replace(/\r\n/g, '\n').split('\n');
+/** Sendmail's session transcript: "550 <a@b>... User unknown", one line per failed recipient. */
+const TRANSCRIPT_LINE_RE = /^([245]\d\d)[ -]<([^\s<>@]{1,200}@[^\s<>@]{1,255})>\.\.\.[ \t]*(.{0,1000})$/;
+
+/** Where the bounce's own words end and the returned message (or its headers) begins. */
+const RETURNED_MESSAGE_RE = /^[ \t]*(?:-{2,}[ \t]*(?:original message|unsent message|this is a copy|message headers|below this line)|message headers follow|original message headers|received: |return-path: )/i;
+
+/** RFC 3464 fields some providers (Amazon WorkMail, …) put in the text part instead of a report part. */
+const DSN_FIELD_RE = /^(final-recipient|original-recipient|action|status|diagnostic-code|remote-mta)[ \t]*:[ \t]*(.{0,1000})$/i;
+
+/** The first e-mail address in a text: a local part, '@' and a dotted domain, not a Message-ID. */
+function firstAddress(text: string): string | null {
+  for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > 0 && !isAddressStop(text.charCodeAt(start - 1))) start--;
+    let end = at + 1;
+    while (end < text.length && !isAddressStop(text.charCodeAt(end))) end++;
+    while (end > at + 1 && text[end - 1] === '.') end--;
+    const domain = text.slice(at + 1, end);
+    if (start < at && domain.includes('.') && !domain.includes('@')) return text.slice(start, end).toLowerCase();
+  }
+  return null;
+}
+
+function isAddressStop(c: number): boolean {
+  // whitespace, quotes, brackets, angle brackets, parentheses, comma, semicolon, colon
+  return c <= 32 || c === 34 || c === 39 || c === 40 || c === 41 || c === 44 || c === 58 || c === 59 || c === 60 || c === 62 || c === 91 || c === 93 || c === 96;
+}
+
+const quotesReplyCode = (text: string): boolean => EMBEDDED_REPLY_RE.test(text) || BARE_ENHANCED_RE.test(text);
+
+function failed(recipient: string | null, diagnostic: string, status: string | null = null): ReportedRecipient {
+  return { finalRecipient: recipient, originalRecipient: null, action: 'failed', status, diagnosticType: 'smtp', diagnostic, remoteMta: null };
+}
+
+function plainTextRecipients(fullText: string, fromMailSystem: boolean): ReportedRecipient[] {
+  const all = fullText.replace(/\r\n/g, '\n').split('\n');
+  const cut = all.findIndex((l) => RETURNED_MESSAGE_RE.test(l));
+  const lines = cut > 0 ? all.slice(0, cut) : all;
   const found: (ReportedRecipient & { quotesReply: boolean })[] = [];
+  const keep = (recipient: string, excerpt: string) => {
+    const quotesReply = quotesReplyCode(excerpt);
+    const earlier = found.findIndex((f) => f.finalRecipient === recipient);
+    if (earlier >= 0 && (!quotesReply || found[earlier]!.quotesReply)) return;
+    const block = { ...failed(recipient, excerpt.slice(0, EXCERPT_CHARS)), quotesReply };
+    if (earlier >= 0) found[earlier] = block;
+    else found.push(block);
+  };
   for (let i = 0; i < lines.length; i++) {
-    const m = RECIPIENT_LINE_RE.exec(lines[i]!);
+    const line = lines[i]!;
+    const transcript = TRANSCRIPT_LINE_RE.exec(line);
+    if (transcript !== null) {
+      keep(transcript[2]!.toLowerCase(), line.trim());
+      continue;
+    }
+    const m = RECIPIENT_LINE_RE.exec(line);
     if (m === null) continue;
     const body: string[] = m[2] === undefined ? [] : [m[2]];
     let j = i + 1;
     for (; j < lines.length && lines[j]!.trim() !== '' && !RECIPIENT_LINE_RE.test(lines[j]!); j++) body.push(lines[j]!.trim());
     i = j - 1;
+    if (body.length === 0) {
+      // The address alone in its paragraph (Gmail, Google Groups): the reason is in the next
+      // paragraphs, up to the first that quotes a reply code.
+      let k = j;
+      for (let paragraphs = 0; paragraphs < 3 && k < lines.length; paragraphs++) {
+        while (k < lines.length && lines[k]!.trim() === '') k++;
+        if (k >= lines.length || RECIPIENT_LINE_RE.test(lines[k]!)) break;
+        const start = body.length;
+        for (; k < lines.length && lines[k]!.trim() !== ''; k++) body.push(lines[k]!.trim());
+        if (quotesReplyCode(body.slice(start).join(' '))) break;
+      }
+    }
     if (body.length === 0) continue;
-    const excerpt = body.join(' ').slice(0, EXCERPT_CHARS);
-    const quotesReply = EMBEDDED_REPLY_RE.test(excerpt) || BARE_ENHANCED_RE.test(excerpt);
-    const recipient = m[1]!.toLowerCase();
-    const earlier = found.findIndex((f) => f.finalRecipient === recipient);
-    if (earlier >= 0 && (!quotesReply || found[earlier]!.quotesReply)) continue;
-    const block = {
-      finalRecipient: recipient,
-      originalRecipient: null,
-      action: 'failed',
-      status: null,
-      diagnosticType: 'smtp',
-      diagnostic: excerpt,
-      remoteMta: null,
-      quotesReply,
-    };
-    if (earlier >= 0) found[earlier] = block;
-    else found.push(block);
+    keep(m[1]!.toLowerCase(), body.join(' '));
   }
-  return found.map(({ quotesReply: _, ...r }) => r);
+  if (found.length > 0) return found.map(({ quotesReply: _, ...r }) => r);
+  // The looser readings below would find a "recipient" in any mail that quotes an address and
+  // a number; they are only tried on mail that says it comes from a mail system.
+  if (!fromMailSystem) return [];
+  return textDsnFields(lines) ?? firstReplyParagraph(lines);
+}
+
+/** RFC 3464 fields written into the text: one recipient per Final-Recipient. */
+function textDsnFields(lines: readonly string[]): ReportedRecipient[] | null {
+  const out: ReportedRecipient[] = [];
+  let current: ReportedRecipient | null = null;
+  for (const line of lines) {
+    const m = DSN_FIELD_RE.exec(line.trim());
+    if (m === null) continue;
+    const name = m[1]!.toLowerCase();
+    const value = m[2]!.trim();
+    if (name === 'final-recipient' || (name === 'original-recipient' && current?.finalRecipient)) {
+      current = failed(firstAddress(value), '');
+      current.diagnostic = null;
+      out.push(current);
+    } else if (current !== null) {
+      if (name === 'status') current.status = /^[245]\.\d{1,3}\.\d{1,3}$/.test(value) ? value : current.status;
+      else if (name === 'action') current.action = value.toLowerCase();
+      else if (name === 'diagnostic-code') {
+        const semi = value.indexOf(';');
+        current.diagnosticType = semi > 0 ? value.slice(0, semi).trim().toLowerCase() : null;
+        current.diagnostic = (semi > 0 ? value.slice(semi + 1) : value).trim() || null;
+      } else if (name === 'remote-mta') current.remoteMta = value.slice(value.indexOf(';') + 1).trim() || null;
+    }
+  }
+  const failedOnes = out.filter((r) => r.action === 'failed' || r.action === 'delayed');
+  return failedOnes.length > 0 ? failedOnes : null;
+}
+
+/**
+ * Last resort for a bounce that names its recipient inside a sentence ("There was an error
+ * delivering your mail to <a@b>.", DragonFly) or not at all (old Sendmail transcripts): the
+ * first paragraph quoting a reply code is the reason, the first address before it (or in it)
+ * the recipient.
+ */
+function firstReplyParagraph(lines: readonly string[]): ReportedRecipient[] {
+  const paragraphs: string[] = [];
+  let current: string[] = [];
+  for (const line of lines) {
+    if (line.trim() === '') {
+      if (current.length > 0) paragraphs.push(current.join(' '));
+      current = [];
+    } else current.push(line.trim());
+  }
+  if (current.length > 0) paragraphs.push(current.join(' '));
+  const i = paragraphs.findIndex((p) => quotesReplyCode(p));
+  if (i < 0) return [];
+  const reason = paragraphs[i]!;
+  const before = paragraphs.slice(Math.max(0, i - 2), i).join(' ');
+  return [failed(firstAddress(before) ?? firstAddress(reason), reason.slice(0, EXCERPT_CHARS))];
 }
 
 /**
@@ -168,8 +268,8 @@ function plainTextRecipients(text: string): ReportedRecipient[] {
  * names a recipient (the mail is no bounce). The bounce processor and the CLI both use it.
  */
 export async function plainTextReport(raw: Buffer, searchText: string): Promise<DeliveryReport | null> {
-  const text = await plainText(raw);
-  const recipients = plainTextRecipients(text);
+  const { text, fromMailSystem } = await plainTextOf(raw);
+  const recipients = plainTextRecipients(text, fromMailSystem);
   return recipients.length === 0 ? null : { kind: 'dsn', reportingMta: null, recipients, searchText, humanText: text.slice(0, 2000).trim() };
 }
 
@@ -183,6 +283,23 @@ export async function reportOrPlainText(raw: Buffer): Promise<{ report: InboundR
 
 /** The message's text/plain part, for reports whose parser gives no human-readable text. */
 const PLAIN_TEXT_MAX_BYTES = 128 * 1024;
+
+/** Senders that mail systems use for their reports (RFC 5321's MAILER-DAEMON, postmaster, …). */
+const MAIL_SYSTEM_SENDER_RE = /^(?:mailer-daemon|mail-daemon|mailer|postmaster|mmdf|double-bounce|mail delivery (?:system|subsystem))$/i;
+/** Subjects of delivery reports, in the languages the corpus has. */
+const REPORT_SUBJECT_RE = /undeliver|deliver(?:y|ed)|returned mail|failure|failed|bounce|non remis|unzustellbar|zustellung|no entregado|non recapitabile|エラー|不達|退信|退回|rejected/i;
+
+async function plainTextOf(raw: Buffer): Promise<{ text: string; fromMailSystem: boolean }> {
+  try {
+    const parsed = await simpleParser(raw.subarray(0, PLAIN_TEXT_MAX_BYTES), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    const from = parsed.from?.value[0];
+    const local = from?.address?.split('@')[0] ?? '';
+    const fromMailSystem = MAIL_SYSTEM_SENDER_RE.test(local) || MAIL_SYSTEM_SENDER_RE.test(from?.name ?? '') || REPORT_SUBJECT_RE.test(parsed.subject ?? '');
+    return { text: parsed.text ?? '', fromMailSystem };
+  } catch {
+    return { text: '', fromMailSystem: false };
+  }
+}
 
 async function plainText(raw: Buffer): Promise<string> {
   try {

@@ -3,20 +3,32 @@ import type { Classification, Classifier, ClassifyInput, NetworkErrorKind } from
 import { FerryError } from '../core/errors.js';
 import { findEnhancedCode } from './parse-reply.js';
 import { createLiteralScanner, requiredLiterals } from './prefilter.js';
-import type { BounceRule } from './rule-types.js';
+import { CATEGORY_SEMANTICS, type BounceRule } from './rule-types.js';
+import type { VocabularyModel } from './vocabulary.js';
 import { DEFAULT_RULES } from './rules.js';
+
+/** One text pattern and the literals one of which any match of it contains (null: none known). */
+interface CompiledPattern {
+  readonly re: RegExp;
+  readonly literals: readonly string[] | null;
+}
 
 interface CompiledRule {
   readonly id: string;
-  /** Text patterns, merged into as few regexes as their flags allow. */
-  readonly text: readonly RegExp[];
+  /**
+   * Text patterns, kept apart: the prefilter tells, per pattern, whether its literals occur,
+   * so a reply runs only the few patterns that can match instead of a rule's whole alternation.
+   */
+  readonly text: readonly CompiledPattern[];
   /** Bit n set: reply code class n allowed; 0 means any class. */
   readonly classMask: number;
   readonly codes: ReadonlySet<number> | null;
   readonly enhanced: RegExp | null;
   readonly errors: ReadonlySet<NetworkErrorKind> | null;
-  /** Literals one of which any text match contains; null when the patterns promise none. */
-  readonly literals: readonly string[] | null;
+  readonly vocabulary: VocabularyModel | null;
+  /** Verdicts of a vocabulary rule by category index (BOUNCE_CATEGORIES), per code class. */
+  readonly vocabularyPermanentCode: readonly Classification[];
+  readonly vocabularyTransientCode: readonly Classification[];
   /** Verdicts prepared at compile time, so classify() allocates nothing. */
   readonly whenPermanentCode: Classification;
   readonly whenTransientCode: Classification;
@@ -36,21 +48,18 @@ function compileError(message: string): FerryError {
   return new FerryError('FERRY_ERR_CONFIG', message, { phase: 'classify' });
 }
 
-/** Merges patterns that share flags into one alternation: one scan instead of several. */
-function mergePatterns(id: string, text: BounceRule['text']): RegExp[] {
+/** Checks and copies a rule's patterns; stateful flags would make results depend on the last call. */
+function compilePatterns(id: string, text: BounceRule['text']): CompiledPattern[] {
   if (text === undefined) return [];
   const list = text instanceof RegExp ? [text] : [...text];
-  const byFlags = new Map<string, string[]>();
-  for (const re of list) {
+  return list.map((re) => {
     if (!(re instanceof RegExp)) throw compileError(`bounce rule ${id}: text must be RegExp`);
-    // Stateful flags would make results depend on the previous call.
     const flags = re.flags.replace(/[gy]/g, '');
-    if (/\\[1-9]/.test(re.source)) throw compileError(`bounce rule ${id}: backreferences cannot be merged`);
-    const sources = byFlags.get(flags) ?? [];
-    sources.push(`(?:${re.source})`);
-    byFlags.set(flags, sources);
-  }
-  return [...byFlags].map(([flags, sources]) => new RegExp(sources.join('|'), flags));
+    // Unicode case folding maps some non-ASCII letters onto ASCII ones (U+017F onto 's'): the
+    // ASCII-only literal scan would not be exact for such a pattern, so it is always run.
+    const literals = /[uv]/.test(flags) ? null : requiredLiterals(re);
+    return Object.freeze({ re: new RegExp(re.source, flags), literals: literals === null ? null : Object.freeze(literals) });
+  });
 }
 
 function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
@@ -71,40 +80,39 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
   }
   const verdict = (permanent: boolean): Classification =>
     Object.freeze({ category: r.category, permanent, suppress: r.suppress && permanent, rule: r.id });
+  const vocabularyVerdicts = (permanentCode: boolean): Classification[] =>
+    r.vocabulary === undefined
+      ? []
+      : BOUNCE_CATEGORIES.map((category) => {
+          const s = CATEGORY_SEMANTICS[category];
+          const permanent = s.permanent === 'by-code' ? permanentCode : s.permanent;
+          return Object.freeze({ category, permanent, suppress: s.suppress && permanent, rule: r.id });
+        });
   return Object.freeze({
     id: r.id,
-    text: Object.freeze(mergePatterns(r.id, r.text)),
+    text: Object.freeze(compilePatterns(r.id, r.text)),
     classMask,
     codes: r.codes ? new Set(r.codes) : null,
     enhanced: r.enhanced ? new RegExp(r.enhanced.source, r.enhanced.flags.replace(/[gy]/g, '')) : null,
     errors: r.errors ? new Set(r.errors) : null,
-    literals: literalsOf(r.text),
+    vocabulary: r.vocabulary ?? null,
+    vocabularyPermanentCode: Object.freeze(vocabularyVerdicts(true)),
+    vocabularyTransientCode: Object.freeze(vocabularyVerdicts(false)),
     whenPermanentCode: verdict(r.permanent === 'by-code' ? true : r.permanent),
     whenTransientCode: verdict(r.permanent === 'by-code' ? false : r.permanent),
   });
 }
 
-function literalsOf(text: BounceRule['text']): string[] | null {
-  if (text === undefined) return null;
-  const all: string[] = [];
-  for (const re of text instanceof RegExp ? [text] : text) {
-    const lits = requiredLiterals(re);
-    if (lits === null) return null;
-    all.push(...lits);
-  }
-  return all;
-}
-
 function textMatches(rule: CompiledRule, text: string): boolean {
   const patterns = rule.text;
   if (patterns.length === 0) return true;
-  for (let i = 0; i < patterns.length; i++) if (patterns[i]!.test(text)) return true;
+  for (let i = 0; i < patterns.length; i++) if (patterns[i]!.re.test(text)) return true;
   return false;
 }
 
 /**
  * Compiles a rule table into an immutable classifier. The table is checked (ids unique,
- * categories and error kinds known) and its patterns merged once; classify() is then a pure
+ * categories and error kinds known) and its patterns compiled once; classify() is then a pure
  * first-match scan. A rule table without a catch-all still answers: 'other', by reply code.
  */
 export interface ClassifierOptions {
@@ -116,14 +124,30 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
   const seen = new Set<string>();
   const compiled = rules.map((r) => compileRule(r, seen));
   const replyRules = Object.freeze(compiled.filter((r) => r.errors === null));
-  // Prefilter group of each reply rule (-1: always tested).
+  // Each reply rule's patterns with their prefilter group (-1: always tested).
   const groups: (readonly string[])[] = [];
-  const groupOf = Int32Array.from(replyRules, (r) => {
-    if (options.prefilter === false || r.literals === null) return -1;
-    groups.push(r.literals);
-    return groups.length - 1;
-  });
+  const patternsOf = replyRules.map((r) =>
+    Object.freeze(
+      r.text.map((p) => {
+        if (options.prefilter === false || p.literals === null) return { re: p.re, group: -1 };
+        groups.push(p.literals);
+        return { re: p.re, group: groups.length - 1 };
+      }),
+    ),
+  );
   const scanner = groups.length > 0 ? createLiteralScanner(groups) : null;
+  // Groups are numbered in rule order, so the set bits of a scan, read upwards, give the rules
+  // that can match in table order; rules with a pattern the prefilter cannot speak for (or
+  // with no pattern at all) are always candidates and are merged in.
+  const ruleOfGroup = Int32Array.from({ length: groups.length }, () => -1);
+  const always: number[] = [];
+  patternsOf.forEach((patterns, i) => {
+    if (patterns.length === 0 || patterns.some((p) => p.group < 0)) always.push(i);
+    for (const p of patterns) if (p.group >= 0) ruleOfGroup[p.group] = i;
+  });
+  const alwaysRules = Int32Array.from(always);
+  // Classification is synchronous and never re-entered: one scan buffer serves every call.
+  const present = scanner === null ? null : new Uint32Array(scanner.words);
   const errorRules = Object.freeze(compiled.filter((r) => r.errors !== null));
   const fallbackPermanent: Classification = Object.freeze({ category: 'other', permanent: true, suppress: false, rule: 'none' });
   const fallbackTransient: Classification = Object.freeze({ category: 'other', permanent: false, suppress: false, rule: 'none' });
@@ -133,15 +157,56 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
     const permanentCode = cls === 5;
     const enhanced = enhancedCode ?? findEnhancedCode(rawText) ?? '';
     const text = HAS_CONTINUATION_RE.test(rawText) ? rawText.replace(CONTINUATION_RE, ' ') : rawText;
-    const present = scanner === null ? null : scanner.scan(text);
-    for (let i = 0; i < replyRules.length; i++) {
+    if (scanner !== null) scanner.scanInto(text, present!);
+    let nextAlways = 0;
+    let word = 0;
+    let bits = present === null ? 0 : present[0]!;
+    let lastRule = -1;
+    for (;;) {
+      // The next candidate rule: the lower of the next always-tested rule and the rule of the
+      // next set bit (skipping bits of a rule already tried).
+      let fromBits = 0x7fffffff;
+      if (present !== null) {
+        for (;;) {
+          while (bits === 0 && word + 1 < present.length) bits = present[++word]!;
+          if (bits === 0) break;
+          const g = word * 32 + (31 - Math.clz32(bits & -bits));
+          const ri = ruleOfGroup[g]!;
+          if (ri > lastRule) {
+            fromBits = ri;
+            break;
+          }
+          bits &= bits - 1;
+        }
+      } else fromBits = lastRule + 1 < replyRules.length ? lastRule + 1 : 0x7fffffff;
+      const fromAlways = nextAlways < alwaysRules.length ? alwaysRules[nextAlways]! : 0x7fffffff;
+      const i = fromBits < fromAlways ? fromBits : fromAlways;
+      if (i === 0x7fffffff) break;
+      if (i === fromAlways) nextAlways++;
+      lastRule = i;
       const r = replyRules[i]!;
-      const g = groupOf[i]!;
-      if (g >= 0 && present !== null && (present[g >>> 5]! & (1 << (g & 31))) === 0) continue;
       if (r.classMask !== 0 && (r.classMask & (1 << cls)) === 0) continue;
       if (r.codes !== null && !r.codes.has(code)) continue;
       if (r.enhanced !== null && !r.enhanced.test(enhanced)) continue;
-      if (!textMatches(r, text)) continue;
+      const patterns = patternsOf[i]!;
+      if (patterns.length > 0) {
+        let matched = false;
+        for (let j = 0; j < patterns.length; j++) {
+          const p = patterns[j]!;
+          const g = p.group;
+          if (g >= 0 && present !== null && (present[g >>> 5]! & (1 << (g & 31))) === 0) continue;
+          if (p.re.test(text)) {
+            matched = true;
+            break;
+          }
+        }
+        if (!matched) continue;
+      }
+      if (r.vocabulary !== null) {
+        const ci = r.vocabulary.predict(text);
+        if (ci < 0) continue;
+        return permanentCode ? r.vocabularyPermanentCode[ci]! : r.vocabularyTransientCode[ci]!;
+      }
       return permanentCode ? r.whenPermanentCode : r.whenTransientCode;
     }
     return permanentCode ? fallbackPermanent : fallbackTransient;

@@ -6,6 +6,11 @@
  * and only those regexes run. The answer is exact: a rule is skipped only when a text cannot
  * match it. Case folding is only certain for ASCII, so a reply with any other character skips
  * the prefilter and every rule is tested.
+ *
+ * Non-ASCII characters cannot take part in an ASCII literal under a non-Unicode /i regex
+ * (ECMAScript's case-insensitive match never folds a non-ASCII character onto an ASCII one
+ * without the u flag), so they only break runs; groups that have a non-ASCII literal are
+ * reported present whenever the text has any non-ASCII character.
  */
 
 /** One parsed regex atom with the least number of times it must occur. */
@@ -180,10 +185,14 @@ export function requiredLiterals(re: RegExp): string[] | null {
 
 export interface LiteralScanner {
   /**
-   * Bit set of the groups (indexes given at build time) whose literals occur in the text, or
-   * null when the text is not pure ASCII and the caller must not rely on the scan.
+   * Bit set of the groups (indexes given at build time) whose literals occur in the text;
+   * for a text with non-ASCII characters, also every group that has a non-ASCII literal.
    */
-  scan(text: string): Uint32Array | null;
+  scan(text: string): Uint32Array;
+  /** The same into a caller's buffer of `words` entries (cleared first): no allocation. */
+  scanInto(text: string, found: Uint32Array): void;
+  /** Length of the bit set. */
+  readonly words: number;
 }
 
 /**
@@ -199,10 +208,14 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
   const symbolOf = new Uint8Array(128);
   let symbols = 1; // 0 = any character no literal uses
   const literals: { text: string; group: number }[] = [];
+  // Groups with a literal the automaton does not hold: present in any text with non-ASCII.
+  const unscanned = new Uint32Array(words);
   groups.forEach((list, group) => {
     for (const lit of list) {
-      // A non-ASCII literal never occurs in an ASCII text, the only kind this scanner reads.
-      if (!/^[\x00-\x7f]+$/.test(lit)) continue;
+      if (!/^[\x00-\x7f]+$/.test(lit)) {
+        unscanned[group >>> 5]! |= 1 << (group & 31);
+        continue;
+      }
       const text = lit.toLowerCase().slice(0, MAX_SCAN_LITERAL);
       literals.push({ text, group });
       for (const ch of text) {
@@ -239,20 +252,19 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
   // Uint16 keeps the table small enough to stay in cache for any realistic rule set.
   const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
   const fail = new Int32Array(states);
-  const masks: (Uint32Array | null)[] = new Array<Uint32Array | null>(states).fill(null);
-
-  const maskOf = (s: number, inherited: Uint32Array | null): Uint32Array | null => {
-    if (outputs[s]!.length === 0 && inherited === null) return null;
-    const m = inherited === null ? new Uint32Array(words) : Uint32Array.from(inherited);
-    for (const g of outputs[s]!) m[g >>> 5]! |= 1 << (g & 31);
-    return m;
+  // Each state's groups: its own literals' and, through the failure link, those of its
+  // longest proper suffix that is also a state (Aho–Corasick's output function).
+  const groupsAt: (readonly number[] | null)[] = new Array<readonly number[] | null>(states).fill(null);
+  const groupsOf = (s: number, inherited: readonly number[] | null): readonly number[] | null => {
+    if (outputs[s]!.length === 0) return inherited;
+    return [...new Set([...(inherited ?? []), ...outputs[s]!])];
   };
   const queue: number[] = [];
   for (let a = 0; a < symbols; a++) {
     const next = go[a]!;
     if (next > 0) {
       delta[a] = next;
-      masks[next] = maskOf(next, null);
+      groupsAt[next] = groupsOf(next, null);
       queue.push(next);
     }
   }
@@ -266,37 +278,50 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
         delta[row + a] = delta[failRow + a]!;
       } else {
         fail[next] = delta[failRow + a]!;
-        masks[next] = maskOf(next, masks[fail[next]!]!);
+        groupsAt[next] = groupsOf(next, groupsAt[fail[next]!]!);
         delta[row + a] = next;
         queue.push(next);
       }
     }
   }
 
-  // Masks in one flat table; maskAt[state] is the offset of its mask, or -1 when it has none.
-  const maskAt = new Int32Array(states).fill(-1);
-  const withMask = masks.filter((m) => m !== null).length;
-  const flat = new Uint32Array(Math.max(1, withMask) * words);
-  let used = 0;
-  masks.forEach((m, state) => {
-    if (m === null) return;
-    flat.set(m, used);
-    maskAt[state] = used;
-    used += words;
-  });
+  // Group lists in one flat table: state s reports flatGroups[outStart[s] .. outStart[s + 1]).
+  const outStart = new Int32Array(states + 1);
+  const all: number[] = [];
+  for (let st = 0; st < states; st++) {
+    outStart[st] = all.length;
+    for (const g of groupsAt[st] ?? []) all.push(g);
+  }
+  outStart[states] = all.length;
+  const flatGroups = Int32Array.from(all);
+
+  const scanInto = (text: string, found: Uint32Array): void => {
+    found.fill(0);
+    let state = 0;
+    let nonAscii = false;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 128) {
+        nonAscii = true;
+        state = delta[0]!; // symbol 0 from the root: no literal goes on through it
+        continue;
+      }
+      state = delta[state * symbols + symbolOf[code]!]!;
+      for (let k = outStart[state]!, end = outStart[state + 1]!; k < end; k++) {
+        const g = flatGroups[k]!;
+        found[g >>> 5]! |= 1 << (g & 31);
+      }
+    }
+    if (nonAscii) for (let w = 0; w < words; w++) found[w]! |= unscanned[w]!;
+  };
 
   return Object.freeze({
-    scan(text: string): Uint32Array | null {
+    words,
+    scan(text: string): Uint32Array {
       const found = new Uint32Array(words);
-      let state = 0;
-      for (let i = 0; i < text.length; i++) {
-        const code = text.charCodeAt(i);
-        if (code >= 128) return null;
-        state = delta[state * symbols + symbolOf[code]!]!;
-        const at = maskAt[state]!;
-        if (at >= 0) for (let w = 0; w < words; w++) found[w]! |= flat[at + w]!;
-      }
+      scanInto(text, found);
       return found;
     },
+    scanInto,
   });
 }

@@ -1,4 +1,5 @@
 import type { BounceCategory, NetworkErrorKind } from '../core/types.js';
+import type { VocabularyModel } from './vocabulary.js';
 
 /** true / false, or 'by-code': permanent exactly when the reply code is 5xx. */
 export type Permanence = boolean | 'by-code';
@@ -23,6 +24,12 @@ export interface BounceRule {
   readonly enhanced?: RegExp;
   /** Network failure kinds the rule applies to (instead of replies). */
   readonly errors?: readonly NetworkErrorKind[];
+  /**
+   * The learned vocabulary (vocabulary.ts): the rule matches when the model is confident, and
+   * the category is the model's answer (its permanence and suppression by DESIGN.md's table);
+   * `category` is then only what the rule is filed under.
+   */
+  readonly vocabulary?: VocabularyModel;
   readonly category: BounceCategory;
   readonly permanent: Permanence;
   readonly suppress: boolean;

@@ -30,7 +30,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // --- sender authentication and identity (policy) -----------------------------------------
   rule('auth-dmarc-spf-dkim', 'policy', {
     text: [
-      /\bdmarc\b|\bsender policy framework\b/i,
+      /dmarc|\bsender policy framework\b|\b5322\.from\b/i,
       /\bspf\b/i,
       /\bdkim\b/i,
       /\b(?:sender id|senderid|sender-id)\b/i,
@@ -47,7 +47,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bnot authenticated\b/i,
       /\bauthenticat(?:e|ion)\b.{0,30}\b(?:required|requirements?|results|checks?|level|information|failed|needed)\b/i,
       /\b(?:requires?|must|please) (?:all senders to )?(?:turn on (?:smtp )?)?authenticat/i,
-      /\bauthentification requise\b/i,
+      /\bauthentification (?:requise|invalide|obligatoire)\b|\bautenticaci(?:ó|o)n (?:requerida|obligatoria)\b|\bauthentifizierung (?:erforderlich|fehlgeschlagen)\b/i,
       /\bAuthRequired\b/,
       /SenderNotAuthenticated/i,
       /\bdo(?:es)? not have permissions? to send\b/i,
@@ -62,6 +62,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\breverse[ -]?(?:dns|lookup|mapping)/i,
       /\brdns\b/i,
       /\bip name lookup failed/i,
+      /\bforward dns\b|\b(?:cannot|can't|could not|unable to) resolve your\b|\bfcrdns\b/i,
+      /\b(?:helo|ehlo)\b.{0,40}\b(?:empty|bad|argument|not allowed|required|syntax)\b|\bbad helo\b/i,
       /\bcannot find your (?:host ?name|reverse)/i,
       /\bhelo\b.{0,40}\b(?:rejected|invalid|not valid|fully[- ]qualified|forged)/i,
       /\bipv6 sending guidelines/i,
@@ -74,6 +76,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\brequiretls\b/i,
       /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
       /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
+      /\bfailed ?starttls\b|\bstarttls-not-supported\b|\bcertificate\b.{0,20}\b(?:invalid|not trusted|untrusted|expired)\b/i,
     ],
   }),
   // Malformed messages: the fix is in the sending application, not in retrying.
@@ -131,7 +134,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\breputation\b/i,
       /\bunwanted (?:messages|mail)/i,
       /\bunsolicited mail originating from|\bunusual rate of unsolicited mail\b/i,
-      /\bfrom your ip(?: address)? has been (?:temporarily )?(?:blocked|rate limited|rejected)/i,
+      /\bfrom your ip(?: address)? has been (?:temporarily )?(?:blocked|rejected)/i,
       /\btoo many (?:invalid|unknown|bad|non-?existent) (?:recipients|users|addresses)/i,
       /\bexcessive unknown recipients/i,
       /\bpoor (?:sending )?(?:history|standing)\b|\bsender ?score\b|\bnot in good standing\b|\b(?:ip|address|server|sender) (?:is |has been )?(?:not trusted|untrusted|flagged)\b/i,
@@ -191,7 +194,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
   rule('message-size-limit', 'message_too_large', {
-    text: [/\b(?:max(?:imum)?|inbound) (?:inbound )?(?:message|mail|e-?mail) size\b/i, /\btaille limite\b/i],
+    text: [/\b(?:max(?:imum)?|inbound) (?:\w+ )?(?:message|mail|e-?mail) size\b/i, /\btaille limite\b/i],
   }),
 
   // --- the remote side wants us to send less (rate_limited) ---------------------------------

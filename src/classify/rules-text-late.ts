@@ -9,13 +9,14 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // --- the message itself was judged spam or dangerous (spam_content) -----------------------
   rule('spam-content', 'spam_content', {
     text: [
-      /\bspam\b|spamsignature|spamassassin|\bspam ?score|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
+      /\bspam|spamsignature|spamassassin|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
+      /\b(?:message|mail) scored?\b|\bmail score\b|\bscored? (?:\d|too|above|over)|\bour filters rate\b|\bfilter(?:s|ing)? (?:rated?|score)/i,
       /\bvirus|\bmalware|\binfected\b|\bphishing\b|\bmalicious|\btrojan\b/i,
       /\b(?:message|mail|e-?mail) content\b.{0,20}\b(?:reject|refus|block|not accepted)/i,
       /\bcontent (?:reject|refus|filter|judged|restriction|presents|blocked|not accepted)/i,
       /\bnature of the content\b|\b(?:unacceptable|prohibited|objectionable|forbidden|inappropriate) content\b/i,
       /\b(?:illegal|prohibited|blocked|dangerous|unacceptable|banned|forbidden|executable) (?:attachment|file)/i,
-      /\battachment (?:type )?(?:is )?(?:not allowed|blocked|rejected|prohibited)/i,
+      /\battachment (?:type |extension |name )?(?:is )?(?:not allowed|blocked|rejected|prohibited|forbidden|denied)/i,
       /\bpotential security issue\b/i,
       /\bmail data refused\b|\bAISP\b/i,
       /\bscored? (?:too high|as)\b/i,
@@ -33,7 +34,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited|refused|rejected)\b/i,
       /\brelaying to .{0,80}\b(?:denied|prohibited|not allowed)\b/i,
-      /\b(?:unable to|cannot|can't|not (?:permitted|allowed) to) relay\b/i,
+      /\b(?:unable to|cannot|can't|not (?:permitted|allowed) to|allowed to) relay\b/i,
       /\bno relaying\b|\ballowed rcpthosts\b|\bnon-accepted domain\b|\bopen relay\b|\bmail relay denied\b/i,
       /\binsecure mail relay\b|\bnot configured to relay\b|\bnot a gateway\b|\brelaying mail to\b|\bnot local host\b|\brelay error\b|\bspecified domain is not allowed\b/i,
     ],
@@ -45,7 +46,8 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bsender (?:address |domain )?(?:is )?(?:invalid|not (?:allowed|valid|verified|permitted))\b/i,
       /\bsender verif(?:y|ication) failed|\bverification failed\b/i,
       /\bdomain of sender\b|\bsender(?:'s)? domain\b.{0,30}\b(?:not|invalid|unknown|does)\b|\benvelope sender\b/i,
-      /\bunroutable sender\b|\bunresolvable\b/i,
+      /\bunroutable sender\b|\bunresolvable\b|\bsender\b.{0,30}\bhas no (?:a|aaaa|mx|dns)\b/i,
+      /\breject(?:ed|s)? (?:all )?mail from\b|\bdoes not accept mail from\b/i,
       /\bmail ?from\b.{0,60}\b(?:mismatch\w*|not allowed|invalid|refused)\b/i,
       /\bmismatch(?:es|ed)?\b.{0,40}\b(?:client|ip|header|from)\b/i,
       /\bfrom:? (?:domain|address|header)\b.{0,40}\b(?:invalid|not valid|rejected)\b/i,
@@ -69,13 +71,13 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bNotAuthorized\b|\bnot authorized\b/i,
       /\bmessage filtered\b/i,
       // Mailing lists and groups that only take posts from their members.
-      /\bnot a member of\b|\bmembers-only\b|\bclosed mailing list\b|\bnot (?:subscribed|allowed to post)\b|\bpermission to post\b/i,
+      /\bnot (?:a )?member\b|\bmembers-only\b|\bclosed mailing list\b|\bnot (?:subscribed|allowed to post)\b|\bpermission to post\b/i,
       /\bgroup you tried to contact\b/i,
       // Google Groups answers non-members in the sender's language: "the group ... may not exist,
       // or you may not have permission to post".
       /\b(?:gruppe|grupo|groupe|gruppo|grupa|groep|skupin[aou]|csoport|ryhm(?:ä|a))\b|група|группа|ομάδα|群組|群组|グループ|קבוצה|المجموعة|گروه|समूह|그룹/i,
       // The recipient accepts mail only from chosen senders or of chosen kinds.
-      /\bonly accepting mail from\b|\bnot accepting (?:any )?mail with\b|\blist of senders\b|\brefuses? to (?:receive|accept)\b/i,
+      /\bonly accepting mail from\b|\bnot accepting (?:any )?mail(?: with)?\b|\brejected by (?:the )?recipients?\b|\blist of senders\b|\brefuses? to (?:receive|accept)\b/i,
       /\baccount is protected\b|\brejected by organi[sz]ation policy\b|\bwe do not accept messages containing\b|\bmailbox access for\b/i,
     ],
   }),
@@ -96,7 +98,8 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // --- the recipient's domain cannot receive mail (domain_invalid) ---------------------------
   rule('domain-invalid', 'domain_invalid', {
     text: [
-      /\b(?:domain|host ?name|host)\b[^.;]{0,30}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
+      /\b(?:domain|host ?name|host)\b[^.;]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
+      /\bbad destination system\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
       /\bfind the recipient domain\b|\bdomain name not found\b|\bunroute?able (?:mail )?domain\b/i,
@@ -124,7 +127,8 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:user|recipient|mailbox|address|addressee|account|alias|e-?mail|mail ?box|destination)\b[^.;,]{0,40}?\b(?:does ?not|doesn'?t|do not|did not|not) exists?\b/i,
       /\b(?:unknown|invalid|illegal|non-?existent|non-?existing|inexistent) (?:\w+ ){0,2}?(?:user|recipient|mailbox|address|addressee|alias|account|local part|e-?mail)/i,
       /\b(?:user|recipient|mailbox|addressee|alias|account|address)e?s? (?:name )?(?:is )?(?:unknown|not known|invalid|inexistent|non-?existent)\b/i,
-      /\b(?:user|recipient|mailbox|address|account|alias|addressee)\b[^.;]{0,30}?\b(?:not|never) (?:be )?found\b|\bcannot be found\b/i,
+      /\b(?:user|recipient|mailbox|address|account|alias|addressee)\b[^.;]{0,30}?\b(?:not|never) (?:be )?found\b|\b(?:cannot|can'?t|could ?n[o']t) be found\b|\bwas not found\b|\bnot found in\b/i,
+      /\b(?:unknown|unrecognized|unrecognised) (?:local|recipient)\b|\brecipient (?:unrecognized|unrecognised)\b|\bexistent user\b|\bno mail-?box\b|\bundeliverable address\b|\bmailbox name not allowed\b/i,
       /\bno such (?:user|recipient|mailbox|mail ?box|address|account|alias|local user|person)\b|\bno mailbox\b/i,
       /\bnot our (?:user|customer)\b|\bno (?:valid )?recipients?\b|\bnot a valid (?:recipient|user|mailbox|address|rfc)/i,
       /\bno longer (?:exists?|on (?:this )?server|in use|here)\b/i,
@@ -134,7 +138,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /ディレクトリ(?:には見つかりません|のリストにありません)|\bannuaire\b/i,
       /\bhas been replaced by\b|\brecipient notfound\b|\breserved by rfc ?2606\b/i,
       /\bRecip(?:ient)?NotFound\b|\bnot found by smtp address lookup\b|\bNoSuchUser\b|\blookup in domain map failed\b/i,
-      /\bdoesn'?t have an? [\w.-]+ account\b|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
+      /\bdoesn'?t have an?(?: [\w.-]+)?(?: account\b|$)|\bunknown or illegal\b|\bnot listed in (?:the )?(?:public |global )?(?:name|address|directory)/i,
       /\bbad (?:destination )?(?:mailbox )?address\b|\bRCPT .{0,60}\bnot OK\b|\buser path no(?:t)? exist/i,
       /\bbenutzer (?:ist )?unbekannt|\bunbekannte[rn]? (?:benutzer|empf(?:ä|ae)nger)|\bempf(?:ä|ae)nger (?:ist )?unbekannt|\b(?:existiert|gibt es) nicht\b|\bung(?:ü|ue)ltige (?:empf(?:ä|ae)nger|adresse)/i,
       /\butilisateur inconnu|\bdestinataire (?:inconnu|invalide)|\badresse (?:destinataire )?invalide|\badresse\b.{0,20}\binconnue\b|\bn'existe pas\b|\binexistant/i,
@@ -230,14 +234,30 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
 
   // --- the two ends do not understand each other (other) -------------------------------------
+  // ... unless the remote side says it is passing (a 4xx): then it is retried like any deferral.
+  rule('protocol-deferred', 'temporary', {
+    codeClass: [4],
+    text: /\bprotocol (?:violation|error)\b|\bbad sequence\b|\bsyntax error\b/i,
+  }),
   rule('protocol', 'other', {
     text: [
       /\bprotocol (?:violation|error)\b|\bcommand (?:parameter )?not (?:implemented|recognized)\b/i,
       /\bout of sequence\b|\bbad sequence\b|\bsyntax error\b|\bunrecognized command\b/i,
     ],
   }),
+  // The receiving system is broken (its configuration, directory, storage driver): nothing the
+  // sender or the address did. Said with a 4xx, or in a report without a code, it is retried
+  // (DESIGN.md: temporary, "local errors"); a 5xx saying so is a refusal nobody can fix from
+  // here, and stays 'other' (the shared fixtures label "553 5.3.5 system config error" so).
   rule('remote-misconfigured', 'other', {
     codeClass: [5],
     text: /\bconfig(?:uration)? error\b|\bincorrectly configured\b/i,
+  }),
+  rule('remote-system-fault', 'temporary', {
+    codes: [0],
+    text: [
+      /\bconfig(?:uration)? error\b|\bincorrectly configured\b|\bmisconfigured\b|\bconfiguration (?:problem|is invalid)\b/i,
+      /\bldap\b|\bcrashed\b|\bexpansion problem\b|\binsufficient permission\b|\bno mdb\b|\bservice currently unavailable\b|\bseveral matches found\b/i,
+    ],
   }),
 ]);

@@ -3,6 +3,9 @@ import { NETWORK_RULES } from './rules-network.js';
 import { EARLY_TEXT_RULES } from './rules-text-early.js';
 import { LATE_TEXT_RULES } from './rules-text-late.js';
 import { CODE_RULES } from './rules-codes.js';
+import { rule } from './rule-types.js';
+import { createVocabularyModel } from './vocabulary.js';
+import { VOCABULARY_DATA } from './vocabulary-data.js';
 
 export type { BounceRule, Permanence } from './rule-types.js';
 export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
@@ -11,11 +14,14 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
  * The bounce rule table, in the order it is consulted: network failures, then what the reply
  * text says (most specific meanings first), then the enhanced status code, then the reply
  * code class. The families live in their own files only to keep each readable; this is the
- * one table.
+ * one table. The learned vocabulary (vocabulary.ts) answers just before the bare reply-code
+ * classes, when no written rule recognised the text and the model is confident.
  */
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
-  ...CODE_RULES,
+  ...CODE_RULES.slice(0, CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
+  rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
+  ...CODE_RULES.slice(CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
 ]);

@@ -22,8 +22,8 @@ interface CorpusRow {
  * fails here. Raise them when the rules get better; never lower them to let a change through.
  */
 const FLOORS = {
-  dev: { category: 0.88, permanent: 0.96 },
-  heldout: { category: 0.74, permanent: 0.9 },
+  dev: { category: 0.9, permanent: 0.965 },
+  heldout: { category: 0.78, permanent: 0.94 },
 };
 
 const rows = loadCorpus() as CorpusRow[];

@@ -298,7 +298,8 @@ t.test('custom tables compile, and bad ones are refused', async (t) => {
     code: 'FERRY_ERR_CONFIG',
   });
   t.throws(() => createClassifier([rule('c', 'other', { codeClass: [9] })]), { code: 'FERRY_ERR_CONFIG' });
-  t.throws(() => createClassifier([rule('d', 'other', { text: /(a)\1/ })]), { code: 'FERRY_ERR_CONFIG' });
+  // Patterns are no longer merged into one alternation, so a backreference keeps its meaning.
+  t.equal(createClassifier([rule('d', 'other', { text: /(a)\1/ })]).classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: 'xaa' } }).rule, 'd');
 });
 
 t.test('wordings the corpus taught (issue 18)', async (t) => {
@@ -329,6 +330,14 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   rulesHit.add(noCode.rule);
   t.match(noCode, { category: 'user_unknown', rule: 'recipient-refused-no-code' });
   t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: 'recipient rejected' } }), { rule: 'recipient-rejected' });
+  // A protocol complaint under a 4xx is a deferral; a broken remote system, in a report without
+  // a code, is retried.
+  t.match(reply('451 4.5.0 SMTP protocol violation'), { category: 'temporary', rule: 'protocol-deferred' });
+  const fault = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'Unable to contact LDAP server' } });
+  rulesHit.add(fault.rule);
+  t.match(fault, { category: 'temporary', rule: 'remote-system-fault' });
+  // Wordings no written rule knows fall to the learned vocabulary (vocabulary.test.ts).
+  t.match(reply('550 your ip address is listed, contact postmaster'), { category: 'blocked', rule: 'vocabulary' });
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 

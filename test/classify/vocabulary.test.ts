@@ -1,0 +1,53 @@
+import t from 'tap';
+import { createClassifier } from '../../src/classify/classifier.js';
+import { createVocabularyModel, features, trainVocabulary } from '../../src/classify/vocabulary.js';
+import { VOCABULARY_DATA } from '../../src/classify/vocabulary-data.js';
+import { BOUNCE_CATEGORIES } from '../../src/core/types.js';
+// @ts-expect-error plain JavaScript shared with bench/classify-accuracy.mjs
+import { loadCorpus } from './fixtures/corpus/corpus-data.mjs';
+
+interface Row {
+  split: string;
+  text: string;
+  category: (typeof BOUNCE_CATEGORIES)[number];
+}
+
+t.test('features: words and word pairs, lower-cased, numbers and identifiers left out', async (t) => {
+  t.same(features('550 5.1.1 User Unknown'), ['user', 'unknown', 'user unknown']);
+  t.same(features('Mailbox  full; mailbox full'), ['mailbox', 'full', 'mailbox full', 'full mailbox']);
+  // Scripts without spaces are read as character pairs.
+  t.same(features('邮箱已满'), ['邮箱', '箱已', '已满', '邮箱 箱已', '箱已 已满']);
+  t.same(features('id 1a2b3c4 x'), ['id'], 'mostly digits: an identifier');
+});
+
+t.test('the committed vocabulary is exactly what the development rows teach (no held-out row in it)', async (t) => {
+  const rows = [...(loadCorpus() as Row[]).filter((r) => r.split === 'dev'), ...(loadCorpus({ older: true }) as Row[])];
+  const trained = trainVocabulary(rows, 2);
+  const { minMargin, ...committed } = VOCABULARY_DATA;
+  t.same(trained, committed, 'regenerate with test/classify/fixtures/corpus/train-vocabulary.mjs after a corpus change');
+  t.equal(minMargin, 2, 'the margin chosen by cross-validation is stored with the data');
+});
+
+t.test('a confident model answers; an unsure one leaves the reply to the code rules', async (t) => {
+  const data = trainVocabulary([
+    { text: 'mailbox is full', category: 'mailbox_full' },
+    { text: 'mailbox full quota', category: 'mailbox_full' },
+    { text: 'ip listed on blocklist', category: 'blocked' },
+    { text: 'your ip is listed', category: 'blocked' },
+  ], 1);
+  const sure = createVocabularyModel(data, { minMargin: 1 });
+  t.equal(BOUNCE_CATEGORIES[sure.predict('the ip is listed here')], 'blocked');
+  t.equal(BOUNCE_CATEGORIES[sure.predict('full mailbox')], 'mailbox_full');
+  t.equal(sure.predict('nothing known'), -1, 'no known word: no answer');
+  t.equal(createVocabularyModel(data, { minMargin: 50 }).predict('the ip is listed here'), -1, 'not sure enough');
+});
+
+t.test('in the rule table, the vocabulary answers after the written rules with DESIGN.md semantics', async (t) => {
+  const classifier = createClassifier();
+  const v = classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 the sending ip address is not welcome here' } });
+  t.match(v, { category: 'blocked', permanent: true, suppress: false, rule: 'vocabulary' });
+  const v4 = classifier.classify({ kind: 'reply', reply: { code: 450, enhanced: null, text: '450 the sending ip address is not welcome here' } });
+  t.match(v4, { category: 'blocked', permanent: false, rule: 'vocabulary' });
+  // A written rule still decides first.
+  t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 5.1.1 user unknown' } }), { rule: 'user-unknown' });
+});
