@@ -62,7 +62,8 @@ export type OpenSessionResult =
     };
 
 export interface Deliverer {
-  openSession(domain: string, signal?: AbortSignal): Promise<OpenSessionResult>;
+  /** ignoreRecipientPolicy: see TlsPolicyEngine.plan (for messages allowed to bypass MTA-STS/DANE). */
+  openSession(domain: string, signal?: AbortSignal, opts?: { ignoreRecipientPolicy?: boolean }): Promise<OpenSessionResult>;
 }
 
 const noPolicy = createTlsPolicyEngine({ mtaSts: null, dane: null, now: () => 0 });
@@ -163,15 +164,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     return null;
   };
 
-  const openSession = async (domain: string, signal?: AbortSignal): Promise<OpenSessionResult> => {
+  const openSession = async (domain: string, signal?: AbortSignal, opts: { ignoreRecipientPolicy?: boolean } = {}): Promise<OpenSessionResult> => {
     const route = await router.resolve(domain);
     if (!route.ok) {
       return { ok: false, permanent: route.permanent, reason: route.reason, tries: route.tries, error: { kind: 'dns', message: route.message } };
     }
     const tries: HopTry[] = [...route.tries];
-    let plan = await engine.plan(route);
+    const ignoreRecipientPolicy = opts.ignoreRecipientPolicy === true;
+    let plan = await engine.plan(route, { ignoreRecipientPolicy });
     let opened = await attempt(route, plan, tries, signal);
-    if (!opened && plan.stsEnforced && !plan.stsFetched && !signal?.aborted) {
+    if (!opened && !ignoreRecipientPolicy && plan.stsEnforced && !plan.stsFetched && !signal?.aborted) {
       // RFC 8461 §5.1: before treating the failure as final, check for a newer policy
       const before = plan.stsText;
       plan = await engine.plan(route, { refresh: true });

@@ -38,13 +38,25 @@ export interface WorkerDeps {
  * then send the destination's waiting messages over it one transaction each, until none are
  * left, the per-connection limit is reached, or the connection breaks.
  */
-export async function runDestinationWorker(dest: Destination, deps: WorkerDeps): Promise<void> {
+export async function runDestinationWorker(claimed: Destination, deps: WorkerDeps): Promise<void> {
   const { queue, clock, logger } = deps;
-  const openedAt = clock.now();
-  const open = await deps.deliverer.openSession(dest.domain, deps.signal);
+  let dest = claimed;
+  let openedAt = clock.now();
+  let open = await deps.deliverer.openSession(dest.domain, deps.signal);
   if (!open.ok) {
+    // Messages that may bypass the recipient domain's MTA-STS/DANE policy get a second session
+    // without it when that policy is what kept every host out; the others wait for the policy.
+    const relaxed = open.reason === 'all_hops_failed' && refusedByPolicy(open.tries) ? takeRelaxable(dest, deps) : null;
     await failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
-    return;
+    if (!relaxed) return;
+    logger.warn({ domain: dest.domain, messages: relaxed.pending.size }, 'recipient TLS policy failed: messages marked TLS-Required: No (or TLS reports) go without it');
+    dest = relaxed;
+    openedAt = clock.now();
+    open = await deps.deliverer.openSession(dest.domain, deps.signal, { ignoreRecipientPolicy: true });
+    if (!open.ok) {
+      await failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
+      return;
+    }
   }
   const session = open.session;
   const perConnection = Math.max(1, deps.gate.messagesPerConnection(dest.domain));
@@ -75,6 +87,8 @@ export async function runDestinationWorker(dest: Destination, deps: WorkerDeps):
   } finally {
     await session.close().catch(() => undefined);
     await Promise.all(recording);
+    // What a relaxed session did not carry goes back to the destination for the next worker.
+    if (dest !== claimed) for (const [key, rows] of dest.pending) claimed.pending.set(key, rows);
   }
 }
 
@@ -221,6 +235,28 @@ function toFact(o: RecipientOutcome | undefined): AttemptFact {
 }
 
 /** The session could not be opened: every waiting message of the destination shares that fate (one commit). */
+/** Some host was held back or failed because of the recipient domain's MTA-STS or DANE policy. */
+function refusedByPolicy(tries: readonly HopTry[]): boolean {
+  return tries.some((t) => t.tls !== undefined && t.tls.policy !== 'none' && t.result !== 'connected');
+}
+
+/**
+ * Moves out of `dest` the messages allowed to go without the recipient domain's TLS policy:
+ * `TLS-Required: No` without REQUIRETLS (RFC 8689 §5), and TLS reports, which must reach a
+ * domain whose policy is broken (RFC 8460 §5.3). null when there are none.
+ */
+function takeRelaxable(dest: Destination, deps: WorkerDeps): Destination | null {
+  const pending = new Map<string, RecipientRow[]>();
+  for (const [key, rows] of dest.pending) {
+    const m = deps.queue.messages.get(rows[0]!.messageId);
+    if (!m || m.requireTls) continue;
+    if (m.kind === 'tlsrpt' || hasTlsRequiredNo(m.headers)) pending.set(key, rows);
+  }
+  if (pending.size === 0) return null;
+  for (const key of pending.keys()) dest.pending.delete(key);
+  return { ...dest, pending };
+}
+
 async function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok: false }>, startedAt: number, durationMs: number, deps: WorkerDeps): Promise<void> {
   if (open.reason === 'aborted') {
     releaseAll(dest, deps.clock.now(), deps);

@@ -38,7 +38,12 @@ export interface TlsPlan {
 }
 
 export interface TlsPolicyEngine {
-  plan(route: Extract<RouteResult, { ok: true }>, opts?: { refresh?: boolean }): Promise<TlsPlan>;
+  /**
+   * ignoreRecipientPolicy: plan as if the recipient domain published no MTA-STS or DANE policy
+   * (RFC 8689 §5 `TLS-Required: No`; RFC 8460 §5.3 for TLS reports themselves). The operator's
+   * own level for the route or domain still applies.
+   */
+  plan(route: Extract<RouteResult, { ok: true }>, opts?: { refresh?: boolean; ignoreRecipientPolicy?: boolean }): Promise<TlsPlan>;
 }
 
 export interface TlsPolicyDeps {
@@ -76,7 +81,7 @@ export function createTlsPolicyEngine(deps: TlsPolicyDeps): TlsPolicyEngine {
 
   const plan: TlsPolicyEngine['plan'] = async (route, opts = {}) => {
     const base = (hop: Hop): PlannedHop => ({ hop: { ...hop, tls: { ...hop.tls, level: levelOf(hop), policy: 'none' } }, description: NO_POLICY, reportOnly: null });
-    if (route.source === 'static') return { hops: route.hops.map(base), refused: [], stsProblem: null, stsEnforced: false, stsFetched: false, stsText: null };
+    if (route.source === 'static' || opts.ignoreRecipientPolicy) return { hops: route.hops.map(base), refused: [], stsProblem: null, stsEnforced: false, stsFetched: false, stsText: null };
 
     const [sts, daneDomain] = await Promise.all([
       deps.mtaSts ? deps.mtaSts.policyFor(route.domain, opts) : Promise.resolve(null),
