@@ -3,7 +3,7 @@ import { startDnsServer, type Zone } from '../helpers/dns-server.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
 import type { StartedRelay } from '../helpers/relay.js';
 import { runFerry } from '../helpers/cli.js';
-import { send } from './fixtures/delivery.js';
+import { sampleMessage, send } from './fixtures/delivery.js';
 import { createPki } from './fixtures/tls-pki.js';
 import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
 
@@ -102,6 +102,19 @@ t.test('MTA-STS through the relay', async (t) => {
     t.equal(r!.status, 'deferred');
     t.equal(got(selfSigned, 'selfsigned'), 0);
     t.match(relay.attempts(id)[0]!.hops, [{ result: 'tls_failed', tls: { policy: 'sts-enforce', result: 'certificate-not-trusted' } }]);
+  });
+
+  await t.test('TLS-Required: No (RFC 8689 §5): the enforce policy that keeps the host out is set aside for that message only', async (t) => {
+    const strict = await submit('selfsigned');
+    const raw = sampleMessage('relaxed').replace('Subject: relaxed', 'Subject: relaxed\r\nTLS-Required: No');
+    const id = await send({ smtpPort: relay.smtpPort } as StartedRelay, { to: ['rcpt@sts-selfsigned.test'], raw });
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered');
+    t.equal(got(selfSigned, 'selfsigned'), 1, 'only the relaxed message reached the host');
+    const last = relay.attempts(id).at(-1)!;
+    t.match(last, { tlsPolicy: 'none', tlsVerified: false });
+    const [s] = await relay.waitFor(strict, ['delivered', 'deferred', 'bounced']);
+    t.equal(s!.status, 'deferred', 'a message without the header still waits for the policy');
   });
 
   await t.test('enforce, MX offers no STARTTLS: deferred, nothing sent in clear text', async (t) => {
