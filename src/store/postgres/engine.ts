@@ -1,0 +1,107 @@
+import { createPool, storeError, type PgPool } from './pool.js';
+import { migratePostgres } from './migrate.js';
+import { createPgQueue } from './queue.js';
+import { createPgMessages } from './messages.js';
+import { createPgRecipients } from './recipients.js';
+import { createPgEvents } from './events.js';
+import { createPgSuppressions } from './suppressions.js';
+import { createPgLimits } from './limits.js';
+import { createPgWebhooks } from './webhooks.js';
+import { createPgAdmins, createPgUsers } from './users.js';
+import { createPgDkimKeys } from './dkim-keys.js';
+import { createPgAttempts, createPgDsnOutbox } from './delivery-records.js';
+import { createPgNodes } from './nodes.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
+  url: string;
+  poolSize: number;
+  /** This node's name: lease owner, heartbeat row, accepted_by. Unique in the cluster. */
+  nodeName: string;
+  /** Ferry's version, shown by `ferry nodes`. */
+  version: string;
+  heartbeatMs: number;
+  now: () => number;
+  /** false: an admin command (no node row, no heartbeat, no lease release, no LISTEN). Default true. */
+  asNode?: boolean;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * The PostgreSQL store engine: one group per repository of the SQLite engine, with the same
+ * method names, arguments and results, each returning a Promise; plus what a cluster needs
+ * (nodes, cluster-wide budgets and connection slots, the webhook sender's election, bodies
+ * streamed in chunks).
+ */
+export async function openPostgresStore(opts: PostgresStoreOptions) {
+  const asNode = opts.asNode ?? true;
+  const pool: PgPool = createPool({ url: opts.url, size: opts.poolSize, applicationName: `ferry ${opts.nodeName}`, onError: opts.onError });
+  try {
+    await pool.query('SELECT 1');
+    await migratePostgres(pool, opts.now);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw storeError(opts.url, err);
+  }
+
+  const recipients = createPgRecipients(pool);
+  const limits = createPgLimits(pool);
+  const nodes = createPgNodes(pool);
+  const suppressions = createPgSuppressions(pool, { url: opts.url, now: opts.now, onError: opts.onError });
+  const webhooks = createPgWebhooks(pool, { url: opts.url, onError: opts.onError });
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  if (asNode) {
+    const at = opts.now();
+    await nodes.register(opts.nodeName, opts.version, process.pid, at);
+    // A restarted node gives back what it held when it died; other nodes' leases are theirs.
+    await recipients.releaseOwned(opts.nodeName, at);
+    await limits.releaseConnectionsOf(opts.nodeName);
+    await suppressions.start();
+    heartbeat = setInterval(() => {
+      nodes.heartbeat(opts.nodeName, opts.now()).catch((err: Error) => opts.onError?.(err));
+    }, opts.heartbeatMs);
+    heartbeat.unref();
+  }
+
+  let closed = false;
+  return {
+    engine: 'postgres' as const,
+    nodeName: opts.nodeName,
+    pool,
+    queue: createPgQueue(pool, { nodeName: opts.nodeName }),
+    messages: createPgMessages(pool),
+    recipients,
+    events: createPgEvents(pool),
+    suppressions,
+    limits,
+    webhooks,
+    users: createPgUsers(pool),
+    admins: createPgAdmins(pool),
+    dkimKeys: createPgDkimKeys(pool),
+    attempts: createPgAttempts(pool),
+    dsnOutbox: createPgDsnOutbox<unknown>(pool),
+    nodes,
+    /** Clean stop: leases stay until released by the caller's drain; the node row says it stopped. */
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (heartbeat) clearInterval(heartbeat);
+      await suppressions.close();
+      await webhooks.resign();
+      if (asNode) await nodes.stopped(opts.nodeName, opts.now()).catch(() => undefined);
+      await pool.end();
+    },
+    /** For tests of failover: drop every connection at once, as `kill -9` would, writing nothing. */
+    async crash(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (heartbeat) clearInterval(heartbeat);
+      await suppressions.close();
+      await webhooks.resign();
+      await pool.end();
+    },
+  };
+}
+
+export type PostgresStore = Awaited<ReturnType<typeof openPostgresStore>>;
