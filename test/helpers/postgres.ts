@@ -168,3 +168,16 @@ export async function testPg(): Promise<{ url: string; server: PgServer }> {
   const url = await server.createDatabase();
   return { url, server };
 }
+
+/** An engine instance (a "node") on the database at `url`, closed in teardown unless crashed or closed first. */
+export async function openTestStore(
+  t: { teardown(fn: () => unknown): void },
+  url: string,
+  nodeName: string,
+  over: Partial<import('../../src/store/postgres/engine.js').PostgresStoreOptions> = {},
+) {
+  const { openPostgresStore } = await import('../../src/store/postgres/engine.js');
+  const store = await openPostgresStore({ url, poolSize: 5, nodeName, version: 'test', heartbeatMs: 1000, now: Date.now, ...over });
+  t.teardown(() => store.close());
+  return store;
+}
