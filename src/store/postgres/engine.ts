@@ -11,6 +11,10 @@ import { createPgAdmins, createPgUsers } from './users.js';
 import { createPgDkimKeys } from './dkim-keys.js';
 import { createPgAttempts, createPgDsnOutbox } from './delivery-records.js';
 import { createPgNodes } from './nodes.js';
+import { createPgRetention } from './retention.js';
+import { createPgQuota } from './quota.js';
+import { createPgStats } from './stats.js';
+import { createPgQueueAdmin } from './queue-admin.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -82,6 +86,10 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     attempts: createPgAttempts(pool),
     dsnOutbox: createPgDsnOutbox<unknown>(pool),
     nodes,
+    retention: createPgRetention(pool),
+    quota: createPgQuota(pool),
+    stats: createPgStats(pool),
+    queueAdmin: createPgQueueAdmin(pool),
     /** Clean stop: leases stay until released by the caller's drain; the node row says it stopped. */
     async close(): Promise<void> {
       if (closed) return;
