@@ -14,6 +14,7 @@ import { registerReloadCommand } from './reload.js';
 import { registerDevSinkCommand } from './dev-sink.js';
 import { registerPruneCommand } from './prune.js';
 import { registerAdminsCommands } from './admins.js';
+import { registerNodesCommand } from './nodes.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -31,4 +32,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   (program, ctx) => registerBouncesCommands(program, ctx.io),
   registerDevSinkCommand,
   registerAdminsCommands,
+  registerNodesCommand,
 ];
