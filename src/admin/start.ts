@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, FerryError } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Ferry } from '../main.js';
 import type { CliContext } from './context.js';
@@ -27,6 +27,12 @@ export function registerStartCommand(
     .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
       const config = ctx.config();
+      // Until the pipeline runs on the asynchronous store interface (issue 13), the PostgreSQL
+      // engine (src/store/postgres/) serves tests, benchmarks and `ferry nodes` only: refuse
+      // rather than silently run on SQLite while the operator believes the cluster is shared.
+      if (config.store.url) {
+        throw new FerryError('FERRY_ERR_CONFIG', 'store.url is set, but ferry start cannot run on the PostgreSQL store yet (it needs the asynchronous store interface); remove store.url to run on SQLite in dataDir');
+      }
       prepareDataDir(config.dataDir);
       const pidFile = pidFilePath(config.dataDir);
       const lock = lockDataDir(config.dataDir, () => {

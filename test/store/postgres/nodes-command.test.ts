@@ -53,3 +53,11 @@ t.test('a bad FERRY_STORE_URL is refused with the password hidden', async (t) =>
   t.match(c.err(), /store\.url/);
   t.notMatch(c.err(), /hunter2/);
 });
+
+t.test('ferry start refuses store.url until the pipeline runs on the store interface (never silently SQLite)', async (t) => {
+  const dir = tempDir(t);
+  const c = cli({ FERRY_STORE_URL: 'postgres://ferry:pw@127.0.0.1:1/ferry', FERRY_DATA_DIR: dir }, dir);
+  t.equal(await c.run('start'), 1);
+  t.match(c.err(), /store\.url is set, but ferry start cannot run on the PostgreSQL store yet/);
+  t.notMatch(c.err(), /pw@/);
+});
