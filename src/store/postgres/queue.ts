@@ -3,6 +3,7 @@ import type { RecipientRow } from '../recipients-repo.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 import { appendEvent } from './events.js';
 import { changeRecipientStatus, overdue, recipientFromRaw, recipientsForMessage } from './recipients.js';
+import { Params } from './sql.js';
 import { CHUNK_BYTES, insertBodyChunks, streamFileToChunks } from './messages.js';
 
 export interface QueueOptions {
@@ -13,82 +14,93 @@ export interface QueueOptions {
 }
 
 /**
- * Writes a batch of accepted messages (rows, body chunks, recipients and their events) on one
- * connection inside its transaction. Small bodies go in one statement with the batch; a body in
- * a spool file is streamed into chunks one chunk at a time (a 10 MB message is never in memory).
+ * One INSERT … SELECT per table for the whole batch, as data-modifying CTEs of ONE statement:
+ * messages, the bodies that fit one chunk, recipients in the order given and their first events.
+ * Sent alone it is its own transaction: one round trip and one WAL flush for the batch (the
+ * foreign keys are checked at the end of the statement, when every row is there).
  */
-async function writeBatch(c: PgClient, batch: AcceptedMessage[], nodeName: string): Promise<void> {
+function batchStatement(batch: AcceptedMessage[], nodeName: string): { text: string; values: unknown[] } {
+  const p = new Params();
   const m = batch.map((b) => b.message);
-  await c.query(
-    `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body,
+  const arr = (values: unknown[], type: string) => `${p.add(values)}::${type}[]`;
+  const messages = `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body,
        header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe, accepted_by)
-     SELECT *, $20::text FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-       $9::bytea[], $10::bigint[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::boolean[], $16::boolean[], $17::text[],
-       $18::text[], $19::text[], $21::boolean[])`,
-    [
-      m.map((x) => x.id),
-      m.map((x) => x.createdAt),
-      m.map((x) => x.sender),
-      m.map((x) => x.username),
-      m.map((x) => x.clientIp),
-      m.map((x) => x.helo),
-      m.map((x) => x.tls),
-      m.map((x) => x.size),
-      m.map((x) => x.headers),
-      m.map((x) => x.size - x.headers.length),
-      m.map((x) => x.body !== null || x.spoolFile !== null),
-      m.map((x) => x.headerFrom),
-      m.map((x) => x.messageIdHeader),
-      m.map((x) => x.subject),
-      m.map((x) => x.eightBit),
-      m.map((x) => x.smtputf8),
-      m.map((x) => x.kind),
-      m.map((x) => x.dsnRet ?? null),
-      m.map((x) => x.dsnEnvid ?? null),
-      nodeName,
-      m.map((x) => x.listUnsubscribe ?? false),
-    ],
-  );
-  // Bodies given in memory that fit in one chunk: one statement for the whole batch.
+     SELECT *, ${p.add(nodeName)}::text FROM unnest(${[
+       arr(m.map((x) => x.id), 'text'),
+       arr(m.map((x) => x.createdAt), 'bigint'),
+       arr(m.map((x) => x.sender), 'text'),
+       arr(m.map((x) => x.username), 'text'),
+       arr(m.map((x) => x.clientIp), 'text'),
+       arr(m.map((x) => x.helo), 'text'),
+       arr(m.map((x) => x.tls), 'text'),
+       arr(m.map((x) => x.size), 'bigint'),
+       arr(m.map((x) => x.headers), 'bytea'),
+       arr(m.map((x) => x.size - x.headers.length), 'bigint'),
+       arr(m.map((x) => x.body !== null || x.spoolFile !== null), 'boolean'),
+       arr(m.map((x) => x.headerFrom), 'text'),
+       arr(m.map((x) => x.messageIdHeader), 'text'),
+       arr(m.map((x) => x.subject), 'text'),
+       arr(m.map((x) => x.eightBit), 'boolean'),
+       arr(m.map((x) => x.smtputf8), 'boolean'),
+       arr(m.map((x) => x.kind), 'text'),
+       arr(m.map((x) => x.dsnRet ?? null), 'text'),
+       arr(m.map((x) => x.dsnEnvid ?? null), 'text'),
+       arr(m.map((x) => x.listUnsubscribe ?? false), 'boolean'),
+     ].join(', ')})`;
   const small = m.filter((x) => x.body && x.body.length > 0 && x.body.length <= CHUNK_BYTES);
-  if (small.length) {
-    await c.query('INSERT INTO message_chunks (message_id, seq, data) SELECT id, 0, data FROM unnest($1::text[], $2::bytea[]) AS x(id, data)', [
-      small.map((x) => x.id),
-      small.map((x) => x.body),
-    ]);
-  }
-  for (const x of m) {
-    if (x.body && x.body.length > CHUNK_BYTES) await insertBodyChunks(c, x.id, x.body);
-    else if (!x.body && x.spoolFile) await streamFileToChunks(c, x.id, x.spoolFile);
-  }
+  const chunks = `INSERT INTO message_chunks (message_id, seq, data)
+     SELECT id, 0, data FROM unnest(${arr(small.map((x) => x.id), 'text')}, ${arr(small.map((x) => x.body), 'bytea')}) AS x(id, data)`;
   const r = batch.flatMap((b) => b.recipients.map((rcpt) => ({ ...rcpt, messageId: b.message.id, at: b.message.createdAt })));
-  if (!r.length) return;
-  // Recipients and their first event in one statement, in the order given.
-  await c.query(
-    `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
-         WITH ORDINALITY AS x(message_id, address, domain, status, at, reason, category, notify, orcpt, ord)),
+  const input = `SELECT * FROM unnest(${[
+    arr(r.map((x) => x.messageId), 'text'),
+    arr(r.map((x) => x.address), 'text'),
+    arr(r.map((x) => x.domain), 'text'),
+    arr(r.map((x) => x.status), 'text'),
+    arr(r.map((x) => x.at), 'bigint'),
+    arr(r.map((x) => x.reason), 'text'),
+    arr(r.map((x) => x.category), 'text'),
+    arr(r.map((x) => (x.dsnNotify && x.dsnNotify.length ? x.dsnNotify.join(',') : null)), 'text'),
+    arr(r.map((x) => x.dsnOrcpt ?? null), 'text'),
+  ].join(', ')}) WITH ORDINALITY AS x(message_id, address, domain, status, at, reason, category, notify, orcpt, ord)`;
+  const text = `WITH m AS (${messages} RETURNING 1),
+     ch AS (${chunks} RETURNING 1),
+     input AS (${input}),
      ins AS (
        INSERT INTO recipients (message_id, address, domain, status, next_attempt_at, created_at, updated_at, last_reply, category, dsn_notify, dsn_orcpt)
        SELECT message_id, address, domain, status, CASE WHEN status = 'queued' THEN at END, at, at, reason, category, notify, orcpt
        FROM input ORDER BY ord
-       RETURNING id, message_id, address, status, category, created_at, last_reply)
-     INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
-     SELECT created_at, message_id, id, address, status, status, category,
-            CASE WHEN last_reply IS NOT NULL THEN json_build_object('reason', last_reply)::text END
-     FROM ins ORDER BY id`,
-    [
-      r.map((x) => x.messageId),
-      r.map((x) => x.address),
-      r.map((x) => x.domain),
-      r.map((x) => x.status),
-      r.map((x) => x.at),
-      r.map((x) => x.reason),
-      r.map((x) => x.category),
-      r.map((x) => (x.dsnNotify && x.dsnNotify.length ? x.dsnNotify.join(',') : null)),
-      r.map((x) => x.dsnOrcpt ?? null),
-    ],
-  );
+       RETURNING id, message_id, address, status, category, created_at, last_reply),
+     ev AS (
+       INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
+       SELECT created_at, message_id, id, address, status, status, category,
+              CASE WHEN last_reply IS NOT NULL THEN json_build_object('reason', last_reply)::text END
+       FROM ins ORDER BY id RETURNING 1)
+   SELECT (SELECT count(*) FROM m)::int AS messages`;
+  return { text, values: p.values };
+}
+
+/** Whether a message's body must be streamed into chunks by its own statements (large, or in a spool file). */
+const needsStreaming = (a: AcceptedMessage) => (a.message.body ? a.message.body.length > CHUNK_BYTES : a.message.spoolFile !== null);
+
+/**
+ * Writes a batch. Small bodies only: one statement, its own transaction. Otherwise the same
+ * statement inside a transaction, followed by the large bodies streamed into chunks one chunk
+ * at a time (a 10 MB message is never in memory), committed together.
+ */
+async function writeBatch(pool: PgPool, batch: AcceptedMessage[], nodeName: string): Promise<void> {
+  const stmt = batchStatement(batch, nodeName);
+  const large = batch.filter(needsStreaming);
+  if (!large.length) {
+    await pool.query(stmt.text, stmt.values);
+    return;
+  }
+  await inTransaction(pool, async (c: PgClient) => {
+    await c.query(stmt.text, stmt.values);
+    for (const { message: x } of large) {
+      if (x.body) await insertBodyChunks(c, x.id, x.body);
+      else if (x.spoolFile) await streamFileToChunks(c, x.id, x.spoolFile);
+    }
+  });
 }
 
 /**
@@ -106,7 +118,7 @@ export function createPgQueue(pool: PgPool, opts: QueueOptions) {
 
   async function commitOne(batch: typeof waiting): Promise<void> {
     try {
-      await inTransaction(pool, (c) => writeBatch(c, batch.map((b) => b.item), opts.nodeName));
+      await writeBatch(pool, batch.map((b) => b.item), opts.nodeName);
       commits++;
       for (const b of batch) b.resolve();
     } catch (err) {
