@@ -147,13 +147,20 @@ export function createPgRecipients(pool: PgPool) {
      * row becomes due again by itself when the lease runs out, and any node claims it.
      */
     async claim(now: number, until: number, owner: string, limit: number): Promise<RecipientRow[]> {
+      // Expired leases first (a dead node's in-flight mail, oldest lease first): their
+      // next_attempt_at is the lease's end, so in due order they would wait behind all the mail
+      // that became due while the node was dying. Then due rows, oldest first.
       const r = await rows<RawRecipient>(
         pool,
-        `WITH due AS (
-           SELECT id FROM recipients WHERE ${PENDING} AND next_attempt_at <= $1
-           ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+        `WITH expired AS (
+           SELECT id FROM recipients WHERE lease_owner IS NOT NULL AND lease_until <= $1 AND ${PENDING}
+           ORDER BY lease_until LIMIT $4 FOR UPDATE SKIP LOCKED),
+         due AS (
+           SELECT id FROM recipients WHERE ${PENDING} AND next_attempt_at <= $1 AND id NOT IN (SELECT id FROM expired)
+           ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED),
+         pick AS (SELECT id FROM (SELECT id, 0 AS k FROM expired UNION ALL SELECT id, 1 FROM due) x ORDER BY k LIMIT $4)
          UPDATE recipients r SET lease_until = $2, lease_owner = $3, next_attempt_at = $2, wait_reason = NULL
-         FROM due WHERE r.id = due.id RETURNING r.*`,
+         FROM pick WHERE r.id = pick.id RETURNING r.*`,
         [now, until, owner, limit],
       );
       return r.map(recipientFromRaw).sort((a, b) => a.id - b.id);
