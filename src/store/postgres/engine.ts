@@ -51,8 +51,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
   const recipients = createPgRecipients(pool);
   const limits = createPgLimits(pool);
   const nodes = createPgNodes(pool);
-  const suppressions = createPgSuppressions(pool, { url: opts.url, now: opts.now, onError: opts.onError });
-  const webhooks = createPgWebhooks(pool, { url: opts.url, onError: opts.onError });
+  const suppressions = createPgSuppressions(pool, { url: opts.url, applicationName: `ferry ${opts.nodeName} listen`.slice(0, 63), now: opts.now, onError: opts.onError });
+  const webhooks = createPgWebhooks(pool, { url: opts.url, applicationName: `ferry ${opts.nodeName} webhook sender`.slice(0, 63), onError: opts.onError });
   let heartbeat: NodeJS.Timeout | undefined;
 
   if (asNode) {

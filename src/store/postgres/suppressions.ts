@@ -47,6 +47,8 @@ async function lookupDb(db: Queryable, address: string, domain: string, user: st
 export interface SuppressionCacheOptions {
   /** A connection string for the LISTEN connection (a pooled client cannot hold LISTEN). */
   url: string;
+  /** Names the LISTEN session in pg_stat_activity. */
+  applicationName?: string;
   /** Entries older than this are looked up again even without a notification (a safety net). */
   maxAgeMs?: number;
   /** Most cached lookups; the oldest are forgotten first. */
@@ -94,7 +96,7 @@ function createLookupCache(pool: PgPool, opts: SuppressionCacheOptions) {
 
   async function listen(): Promise<void> {
     if (closed) return;
-    const c = new pg.Client({ connectionString: opts.url });
+    const c = new pg.Client({ connectionString: opts.url, application_name: opts.applicationName ?? 'ferry listen' });
     c.on('error', (err) => {
       opts.onError?.(err);
       down();

@@ -20,6 +20,8 @@ const fromRaw = (r: Record<string, unknown>): WebhookCursor => ({
 
 export interface LeaderOptions {
   url: string;
+  /** Names the election session in pg_stat_activity. */
+  applicationName?: string;
   onError?: (err: Error) => void;
 }
 
@@ -97,7 +99,7 @@ export function createPgWebhooks(pool: PgPool, leader: LeaderOptions) {
         }
       }
       if (!session) {
-        const s = new pg.Client({ connectionString: leader.url });
+        const s = new pg.Client({ connectionString: leader.url, application_name: leader.applicationName ?? 'ferry webhook sender' });
         s.on('error', (err) => {
           leader.onError?.(err);
           leading = false;

@@ -196,3 +196,39 @@ t.test('the webhook cursor never skips an event committed late under a lower id'
   await a.webhooks.fail('https://h.test/', 'HTTP 500', 9);
   t.equal((await a.webhooks.list())[0]!.failures, 1);
 });
+
+t.test('a lost LISTEN connection: lookups go to the database (never stale), then the cache comes back', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'node-a');
+  const b = await openTestStore(t, url, 'node-b');
+  const now = 1_800_000_000_000;
+  t.equal(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), undefined);
+  t.equal(b.suppressions.cache.listening, true);
+  // The server ends node b's LISTEN session (a failover, a network cut, an admin's terminate).
+  await a.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry node-b listen'");
+  const until = Date.now() + 2_000;
+  while (b.suppressions.cache.listening && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  t.equal(b.suppressions.cache.listening, false, 'node b noticed');
+  // A change made while b cannot hear it is still seen: without LISTEN every lookup asks the database.
+  await a.suppressions.upsert({ address: 'eve@x.test', domain: 'x.test', category: 'manual', reason: '', source: 'manual', scope: null, createdAt: now, expiresAt: null });
+  t.ok(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), 'seen at once');
+  while (!b.suppressions.cache.listening && Date.now() < until + 3_000) await new Promise((r) => setTimeout(r, 20));
+  t.equal(b.suppressions.cache.listening, true, 'listening again');
+  await a.suppressions.remove('eve@x.test', null);
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), undefined, 'and notified again');
+});
+
+t.test('the webhook leader whose session the server ends stops leading; another node takes over', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'node-a');
+  const b = await openTestStore(t, url, 'node-b');
+  t.equal(await a.webhooks.tryLead(), true);
+  t.equal(await b.webhooks.tryLead(), false);
+  await b.pool.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(await b.webhooks.tryLead(), true, 'b leads once a is gone');
+  t.equal(await a.webhooks.tryLead(), false, 'a notices it lost the lock and does not lead');
+  await b.webhooks.resign();
+  t.equal(await a.webhooks.tryLead(), true, 'after a resignation the other takes over');
+});
