@@ -11,7 +11,7 @@
 // engine, see README "Many nodes on PostgreSQL"); it exercises the commits, claims, leases and
 // fates that a cluster's durability rests on, across real processes and a real kill -9.
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +74,8 @@ if (process.argv[2] === '--node') {
 const N = Number(process.argv[2] ?? 4000);
 const LEASE_MS = Number(process.argv[3] ?? 5000);
 const DEADLINE_MS = 110_000;
-const BIN = ['/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin'].find((d) => existsSync(join(d, 'initdb')));
+const debian = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`) : [];
+const BIN = ['/usr/lib/postgresql/15/bin', ...debian, '/usr/local/bin', '/usr/bin'].find((d) => existsSync(join(d, 'initdb')));
 if (!BIN) throw new Error('PostgreSQL binaries not found (apt-get install postgresql)');
 const asPg = (bin, args) => (process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', join(BIN, bin), ...args]] : [join(BIN, bin), args]);
 const run = (bin, args) => execFileSync(...asPg(bin, args), { stdio: 'pipe' });

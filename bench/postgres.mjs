@@ -14,7 +14,7 @@
 //   in this process on a temp directory (synchronous=FULL).
 // Bounded: stops each phase at BENCH_PHASE_MS (default 40 s). Root runs initdb as `postgres`.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,8 @@ const { appendEvent } = await import(new URL('store/postgres/events.js', dist).h
 const { insertAttempt } = await import(new URL('store/postgres/delivery-records.js', dist).href);
 const { inTransaction } = await import(new URL('store/postgres/pool.js', dist).href);
 
-const BIN = ['/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin'].find((d) => existsSync(join(d, 'initdb')));
+const debian = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`) : [];
+const BIN = ['/usr/lib/postgresql/15/bin', ...debian, '/usr/local/bin', '/usr/bin'].find((d) => existsSync(join(d, 'initdb')));
 if (!BIN) throw new Error('PostgreSQL binaries not found (apt-get install postgresql)');
 const asPg = (bin, args) => (process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', join(BIN, bin), ...args]] : [join(BIN, bin), args]);
 const run = (bin, args) => execFileSync(...asPg(bin, args), { stdio: 'pipe' });

@@ -1,6 +1,6 @@
 import tap from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +23,25 @@ const run = promisify(execFile);
  * Missing binaries fail the test loudly (never a silent skip): `.ci/run` installs the Debian
  * `postgresql` package where they are missing.
  */
-export const PG_BIN_DIRS = [process.env.FERRY_PG_BIN, '/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin'].filter(
-  (d): d is string => !!d,
-);
+/** Where initdb/pg_ctl are looked for: FERRY_PG_BIN, Debian's versioned directories (newest first), then PATH-like places. */
+export const PG_BIN_DIRS = [
+  process.env.FERRY_PG_BIN,
+  '/usr/lib/postgresql/15/bin',
+  ...debianVersions(),
+  '/usr/local/bin',
+  '/usr/bin',
+].filter((d): d is string => !!d);
+
+function debianVersions(): string[] {
+  try {
+    return readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`);
+  } catch {
+    return [];
+  }
+}
 
 export function findPgBin(): string {
   for (const dir of PG_BIN_DIRS) {
