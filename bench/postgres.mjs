@@ -24,6 +24,9 @@ const N = Number(process.argv[2] ?? 4000);
 const C = Number(process.argv[3] ?? 20);
 const SIZE = Number(process.argv[4] ?? 4096);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 40_000);
+// BIG=M adds a phase: M messages of 10 MB accepted from a spool file (20 at once) and streamed
+// back out, with this process's peak RSS (the server's memory is its own).
+const BIG = Number(process.env.BIG ?? 0);
 const dist = new URL('../dist/', import.meta.url);
 const { openPostgresStore } = await import(new URL('store/postgres/engine.js', dist).href);
 const { changeRecipientStatus } = await import(new URL('store/postgres/recipients.js', dist).href);
@@ -143,6 +146,26 @@ try {
   const cold = (await lookups(500)).sort((x, y) => x - y);
   const warm = (await lookups(20_000)).sort((x, y) => x - y);
   out.suppressionLookupUs = { uncachedMedian: cold[250], cachedMedian: warm[10_000], cachedP99: warm[19_800] };
+  if (BIG > 0) {
+    const { writeFileSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const spool = join(dir, 'big.eml');
+    writeFileSync(spool, Buffer.alloc(10 * 1024 * 1024, 'b'));
+    const rssBefore = process.memoryUsage().rss;
+    const big = await concurrently(BIG, 20, (i) => {
+      const m = message(`BIG${i}`, now);
+      m.message.body = null;
+      m.message.spoolFile = spool;
+      m.message.size = 60 + 10 * 1024 * 1024;
+      return a.queue.accept([m]);
+    }, 110_000);
+    const readBack = await concurrently(big.done, 20, (i) => new Promise((resolve, reject) => {
+      const h = createHash('sha256');
+      b.messages.openBody(`BIG${i}`).on('data', (c) => h.update(c)).on('end', resolve).on('error', reject);
+    }), 110_000);
+    out.bigMessages = { accepted: big.done, acceptPerSec: big.perSec, acceptMBps: big.perSec * 10, streamedOut: readBack.done, outMBps: readBack.perSec * 10,
+      rssBeforeMB: rssBefore / 2 ** 20, peakRssMB: process.resourceUsage().maxRSS / 1024 };
+  }
   await a.close();
   await b.close();
 

@@ -147,7 +147,13 @@ export function createPgQueue(pool: PgPool, opts: QueueOptions) {
      * (durable): then say 250. Batches from concurrent callers share commits.
      */
     async accept(batch: AcceptedMessage[]): Promise<void> {
-      const done = batch.map((item) => new Promise<void>((resolve, reject) => waiting.push({ item, resolve, reject })));
+      // A large body streams into chunks in its own transaction, beside the group commits: a
+      // 10 MB message must not hold the small ones queued behind it for the seconds it takes.
+      const done = batch.map((item) =>
+        needsStreaming(item)
+          ? writeBatch(pool, [item], opts.nodeName)
+          : new Promise<void>((resolve, reject) => waiting.push({ item, resolve, reject })),
+      );
       pump();
       await Promise.all(done);
     },

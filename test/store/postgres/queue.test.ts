@@ -159,3 +159,18 @@ t.test('the pool speaks with synchronous_commit on whatever the server default',
   const r = await s.pool.query("SELECT current_setting('synchronous_commit') AS v");
   t.equal(r.rows[0].v, 'on');
 });
+
+t.test('a large body does not hold small accepts behind it', async (t) => {
+  const { url } = await testPg();
+  const s = await openTestStore(t, url, 'n1');
+  const file = join(tempDir(t), 'big.eml');
+  await pipeline(Readable.from((function* () { for (let i = 0; i < 40; i++) yield randomBytes(256 * 1024); })()), createWriteStream(file));
+  const big = accepted({ id: 'HOL-BIG', spoolFile: file });
+  big.message.size = big.message.headers.length + 40 * 256 * 1024;
+  let bigDone = false;
+  const bigAccept = s.queue.accept([big]).then(() => (bigDone = true));
+  await s.queue.accept([accepted({ id: 'HOL-SMALL' })]);
+  t.equal(bigDone, false, 'the small message was committed while the large one was still streaming');
+  await bigAccept;
+  t.same(await s.messages.bodyInfo('HOL-BIG'), { held: true, bytes: 40 * 256 * 1024 });
+});
