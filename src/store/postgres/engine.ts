@@ -1,3 +1,5 @@
+import pg from 'pg';
+import { FerryError } from '../../core/errors.js';
 import { createPool, storeError, type PgPool } from './pool.js';
 import { migratePostgres } from './migrate.js';
 import { createPgQueue } from './queue.js';
@@ -55,6 +57,27 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
   const webhooks = createPgWebhooks(pool, { url: opts.url, applicationName: `ferry ${opts.nodeName} webhook sender`.slice(0, 63), onError: opts.onError });
   let heartbeat: NodeJS.Timeout | undefined;
 
+  // One live node per name: a session advisory lock on the name, held on its own connection for
+  // the node's life. A second process with the same store.nodeName would release and steal this
+  // one's leases, so it is refused; a crashed node's lock goes with its connection, so its
+  // restart is not.
+  let nodeSession: pg.Client | undefined;
+  if (asNode) {
+    nodeSession = new pg.Client({ connectionString: opts.url, application_name: `ferry ${opts.nodeName}`.slice(0, 63) });
+    nodeSession.on('error', (err) => opts.onError?.(err));
+    try {
+      await nodeSession.connect();
+      const r = await nodeSession.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('ferry-node:' || $1, 0)) AS ok", [opts.nodeName]);
+      if (!r.rows[0]!.ok) {
+        throw new FerryError('FERRY_ERR_LOCKED', `another node named ${opts.nodeName} is running on this store: store.nodeName must be unique in the cluster`);
+      }
+    } catch (err) {
+      await nodeSession.end().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      throw err instanceof FerryError ? err : storeError(opts.url, err);
+    }
+  }
+
   if (asNode) {
     const at = opts.now();
     await nodes.register(opts.nodeName, opts.version, process.pid, at);
@@ -98,6 +121,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
       await suppressions.close();
       await webhooks.resign();
       if (asNode) await nodes.stopped(opts.nodeName, opts.now()).catch(() => undefined);
+      await nodeSession?.end().catch(() => undefined);
       await pool.end();
     },
     /** For tests of failover: drop every connection at once, as `kill -9` would, writing nothing. */
@@ -107,6 +131,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
       if (heartbeat) clearInterval(heartbeat);
       await suppressions.close();
       await webhooks.resign();
+      await nodeSession?.end().catch(() => undefined);
       await pool.end();
     },
   };

@@ -174,3 +174,17 @@ t.test('a large body does not hold small accepts behind it', async (t) => {
   await bigAccept;
   t.same(await s.messages.bodyInfo('HOL-BIG'), { held: true, bytes: 40 * 256 * 1024 });
 });
+
+t.test('one live node per name; a crashed node may restart under its name at once', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'same');
+  const err = await openPostgresStore({ url, poolSize: 1, nodeName: 'same', version: 't', heartbeatMs: 1000, now: Date.now }).then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
+  t.equal(err?.code, 'FERRY_ERR_LOCKED');
+  t.match(err?.message ?? '', /another node named same is running on this store/);
+  await a.crash();
+  const again = await openTestStore(t, url, 'same');
+  t.equal(again.nodeName, 'same');
+});
