@@ -38,6 +38,18 @@ export interface PostgresStoreOptions {
  * method names, arguments and results, each returning a Promise; plus what a cluster needs
  * (nodes, cluster-wide budgets and connection slots, the webhook sender's election, bodies
  * streamed in chunks).
+ *
+ * Where a group differs from its SQLite repository (for whoever connects it to the Store interface):
+ * - queue.accept(batch) groups commits itself and resolves after the commit: do not wrap it in
+ *   store/group-commit.ts. Bodies: `body` (in memory) or `spoolFile` (streamed into chunks at
+ *   accept; the file may be removed after). messages.get() fills `body` only up to 256 KB and
+ *   `spoolFile` is always null: read bodies with messages.openBody(id) (a Readable).
+ * - suppressions.iterate() is suppressions.page(afterId, limit); createImporter() and its
+ *   stage()/commit()/abort() are async. limits.dataVersion() changes with any limits row.
+ * - The webhook sender reads events.settledAfter(cursor, n), not events.list({afterId}), and
+ *   sends only while webhooks.tryLead() is true.
+ * - Multi-table writes composed by a caller (the fate writer): changeRecipientStatus,
+ *   appendEvent, insertAttempt and addDsn take a client of inTransaction(pool, …).
  */
 export async function openPostgresStore(opts: PostgresStoreOptions) {
   const asNode = opts.asNode ?? true;
