@@ -19,6 +19,7 @@ const code = await runCli(process.argv.slice(2), {
     FERRY_DATA_DIR: process.env.FERRY_DATA_DIR,
     FERRY_SMTP_LISTEN: process.env.FERRY_SMTP_LISTEN,
     FERRY_HTTP_LISTEN: process.env.FERRY_HTTP_LISTEN,
+    FERRY_STORE_URL: process.env.FERRY_STORE_URL,
     FERRY_DEFAULT_CONFIG: process.env.FERRY_DEFAULT_CONFIG,
   },
   cwd: process.cwd(),

@@ -15,6 +15,7 @@ import { registerDevSinkCommand } from './dev-sink.js';
 import { registerPruneCommand } from './prune.js';
 import { registerAdminsCommands } from './admins.js';
 import { registerTlsReportCommand } from './tls-report.js';
+import { registerNodesCommand } from './nodes.js';
 
 /** Further command groups (bounces, dkim, suppressions, limits, …), registered in this order. */
 export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
@@ -33,4 +34,5 @@ export const COMMAND_GROUPS: ((program: Command, ctx: CliContext) => void)[] = [
   registerDevSinkCommand,
   registerAdminsCommands,
   registerTlsReportCommand,
+  registerNodesCommand,
 ];

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { FerryError } from '../core/errors.js';
-import { configSchema, type Config, type RouteConfig } from './schema.js';
+import { configSchema, redactStoreUrl, type Config, type RouteConfig } from './schema.js';
 
 /** The environment variables Ferry reads; nothing else in Ferry reads process.env. */
 export interface FerryEnv {
@@ -12,6 +12,8 @@ export interface FerryEnv {
   FERRY_DATA_DIR?: string | undefined;
   FERRY_SMTP_LISTEN?: string | undefined;
   FERRY_HTTP_LISTEN?: string | undefined;
+  /** store.url: the PostgreSQL engine's database (issue 14). */
+  FERRY_STORE_URL?: string | undefined;
   /**
    * Where the default configuration file is looked for when neither --config nor FERRY_CONFIG
    * names one (default /etc/ferry/ferry.yaml; empty: none). Tests point it elsewhere.
@@ -73,6 +75,7 @@ function applyEnv(raw: Record<string, unknown>, env: FerryEnv): Record<string, u
   if (env.FERRY_DATA_DIR) out.dataDir = env.FERRY_DATA_DIR;
   if (env.FERRY_SMTP_LISTEN) section('smtp').listen = env.FERRY_SMTP_LISTEN;
   if (env.FERRY_HTTP_LISTEN) section('http').listen = env.FERRY_HTTP_LISTEN;
+  if (env.FERRY_STORE_URL) section('store').url = env.FERRY_STORE_URL;
   return out;
 }
 
@@ -114,7 +117,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return `unknown key ${issue.keys.map((k) => `"${where}${k}"`).join(', ')}: not a setting Ferry knows (see config/ferry.example.yaml)`;
   }
   const key = path.join('.') || '(top level)';
-  const value = valueAt(raw, issue.path as PropertyKey[]);
+  const value = key === 'store.url' ? redactStoreUrl(valueAt(raw, issue.path as PropertyKey[])) : valueAt(raw, issue.path as PropertyKey[]);
   return `${key} = ${JSON.stringify(value) ?? 'undefined'}: ${issue.message}`;
 }
 

@@ -52,6 +52,27 @@ const routeObject = z.strictObject({
 
 /** sign.threads: what an operator may write there. */
 const SIGN_THREADS = { message: 'expected "auto" or a whole number of threads from 0 (sign on the main thread) to 32' };
+/** store.url: a postgres:// or postgresql:// URL with a host and a database. */
+function isPostgresUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && u.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** A store URL fit for logs and error lines: the password replaced (also when the URL is malformed). */
+export function redactStoreUrl(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
 
 export const configSchema = z.strictObject({
   /** The name Ferry uses in its greeting, EHLO and Received headers. Default: the OS hostname. */
@@ -379,6 +400,28 @@ export const configSchema = z.strictObject({
       minFreePercent: z.number().min(0).max(100).default(0),
       /** How often free space is measured (and accepting resumes once it is back). */
       checkIntervalMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  /**
+   * The store engine. Without `url`: embedded SQLite in dataDir (one node). With a postgres://
+   * URL: the PostgreSQL engine, shared by every node that names the same database (issue 14).
+   * FERRY_STORE_URL overrides `url`; the password is never logged (see redactStoreUrl).
+   */
+  store: z
+    .strictObject({
+      url: z
+        .string()
+        .refine(isPostgresUrl, { message: 'expected postgres://user:password@host:port/database (or postgresql://)' })
+        .nullable()
+        .default(null),
+      /** Connections this node opens to PostgreSQL (the pool); the server's max_connections is shared by every node. */
+      poolSize: positiveInt.max(200).default(10),
+      /** This node's name in leases, heartbeats and `ferry nodes`; default: hostname. Unique per node. */
+      nodeName: z.string().min(1).max(200).optional(),
+      /** How long a claimed recipient stays this node's; another node delivers it after that if this one dies. */
+      leaseMs: positiveInt.min(5_000).default(120_000),
+      /** How often the node writes its heartbeat row (and renews the webhook sender's lock). */
+      heartbeatMs: positiveInt.min(100).default(5_000),
     })
     .prefault({}),
   /**

@@ -1,0 +1,93 @@
+import { MORE_COUNT_CAP, type EventInput, type EventListFilter, type EventRow } from '../events-repo.js';
+import { one, Params, rows, type Queryable } from './sql.js';
+import type { PgPool } from './pool.js';
+
+interface RawEvent {
+  id: number;
+  at: number;
+  message_id: string;
+  recipient_id: number | null;
+  recipient: string | null;
+  type: string;
+  status: string | null;
+  category: string | null;
+  detail: string | null;
+}
+
+function fromRaw(r: RawEvent): EventRow {
+  return {
+    id: r.id,
+    at: r.at,
+    messageId: r.message_id,
+    recipientId: r.recipient_id,
+    recipient: r.recipient,
+    type: r.type,
+    status: r.status,
+    category: r.category,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  };
+}
+
+/** Appends one event on a pool or inside the caller's transaction; returns its id. */
+export async function appendEvent(db: Queryable, e: EventInput): Promise<number> {
+  const r = await one<{ id: number }>(
+    db,
+    `INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [e.at, e.messageId, e.recipientId, e.recipient, e.type, e.status, e.category, e.detail ? JSON.stringify(e.detail) : null],
+  );
+  return r!.id;
+}
+
+/** The cluster's one event log (ids from one identity: increasing across nodes in commit-independent order). */
+export function createPgEvents(pool: PgPool) {
+  return {
+    append(e: EventInput): Promise<number> {
+      return appendEvent(pool, e);
+    },
+    async lastId(): Promise<number> {
+      return (await one<{ id: number | null }>(pool, 'SELECT MAX(id) AS id FROM events'))!.id ?? 0;
+    },
+    /**
+     * The next events after `afterId` that can no longer be overtaken: only those whose
+     * transaction is older than every transaction still running. Ids come from one sequence but
+     * transactions commit in any order, so a plain `id > cursor` could skip an event committed
+     * late under a lower id; the webhook sender reads this instead.
+     */
+    async settledAfter(afterId: number, limit: number): Promise<EventRow[]> {
+      const r = await rows<RawEvent>(
+        pool,
+        `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events
+         WHERE id > $1 AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY id LIMIT $2`,
+        [afterId, limit],
+      );
+      return r.map(fromRaw);
+    },
+    async forMessage(messageId: string): Promise<EventRow[]> {
+      return (await rows<RawEvent>(pool, 'SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events WHERE message_id = $1 ORDER BY id', [messageId])).map(fromRaw);
+    },
+    async list(filter: EventListFilter): Promise<EventRow[]> {
+      const p = new Params();
+      const where = conditions(filter, p);
+      const sql = `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events ${where} ORDER BY id ${filter.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${p.add(filter.limit)}`;
+      return (await rows<RawEvent>(pool, sql, p.values)).map(fromRaw);
+    },
+    async count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number> {
+      const p = new Params();
+      const where = conditions(filter, p);
+      return (await one<{ n: number }>(pool, `SELECT COUNT(*)::int AS n FROM (SELECT 1 FROM events ${where} LIMIT ${p.add(MORE_COUNT_CAP + 1)}) x`, p.values))!.n;
+    },
+  };
+}
+
+function conditions(filter: Omit<EventListFilter, 'limit' | 'order'>, p: Params): string {
+  const where: string[] = [];
+  if (filter.since !== undefined) where.push(`at >= ${p.add(filter.since)}`);
+  if (filter.type) where.push(`type = ${p.add(filter.type)}`);
+  if (filter.afterId !== undefined) where.push(`id > ${p.add(filter.afterId)}`);
+  if (filter.beforeId !== undefined) where.push(`id < ${p.add(filter.beforeId)}`);
+  if (filter.messageId) where.push(`message_id = ${p.add(filter.messageId)}`);
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+}
+
+export type PgEvents = ReturnType<typeof createPgEvents>;

@@ -1,0 +1,132 @@
+import type { LimitFields, LimitRow, LimitStateRow } from '../limits-repo.js';
+import { changes, one, rows } from './sql.js';
+import { inTransaction, type PgPool } from './pool.js';
+
+const limitFromRaw = (r: Record<string, unknown>): LimitRow => ({
+  target: r.target as string,
+  perMinute: r.per_minute as number | null,
+  perHour: r.per_hour as number | null,
+  perDay: r.per_day as number | null,
+  connections: r.connections as number | null,
+  perConnection: r.per_connection as number | null,
+  createdAt: r.created_at as number,
+  updatedAt: r.updated_at as number,
+});
+
+const stateFromRaw = (r: Record<string, unknown>): LimitStateRow => ({
+  bucket: r.bucket as string,
+  target: r.target as string,
+  windows: r.windows as string,
+  connections: r.connections as number,
+  slowPerMinute: r.slow_per_minute as number | null,
+  slowRestoreTo: r.slow_restore_to as number | null,
+  slowSince: r.slow_since as number | null,
+  slowUntil: r.slow_until as number | null,
+  slowNextStepAt: r.slow_next_step_at as number | null,
+  slowLastHalvedAt: r.slow_last_halved_at as number | null,
+  slowReason: r.slow_reason as string | null,
+  updatedAt: r.updated_at as number,
+});
+
+/** Limits per window for a take; null: no limit on that window. */
+export interface BudgetLimits {
+  perMinute: number | null;
+  perHour: number | null;
+  perDay: number | null;
+}
+
+/**
+ * The `limits` group (src/store/limits-repo.ts) plus what a cluster needs on top: rate budgets
+ * and connection slots taken atomically in the database, so a destination's 600/minute or 20
+ * connections are the cluster's, not each node's.
+ */
+export function createPgLimits(pool: PgPool) {
+  return {
+    async list(): Promise<LimitRow[]> {
+      return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limits ORDER BY target')).map(limitFromRaw);
+    },
+    async get(target: string): Promise<LimitRow | undefined> {
+      const r = await one<Record<string, unknown>>(pool, 'SELECT * FROM limits WHERE target = $1', [target]);
+      return r && limitFromRaw(r);
+    },
+    async set(target: string, fields: LimitFields, at: number): Promise<void> {
+      await pool.query(
+        `INSERT INTO limits (target, per_minute, per_hour, per_day, connections, per_connection, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         ON CONFLICT (target) DO UPDATE SET per_minute = $2, per_hour = $3, per_day = $4, connections = $5, per_connection = $6, updated_at = $7`,
+        [target, fields.perMinute, fields.perHour, fields.perDay, fields.connections, fields.perConnection, at],
+      );
+    },
+    async remove(target: string): Promise<boolean> {
+      return (await changes(pool, 'DELETE FROM limits WHERE target = $1', [target])) === 1;
+    },
+    async states(): Promise<LimitStateRow[]> {
+      return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limit_state ORDER BY bucket')).map(stateFromRaw);
+    },
+    async saveStates(list: LimitStateRow[], gone: string[] = []): Promise<void> {
+      if (list.length === 0 && gone.length === 0) return;
+      await inTransaction(pool, async (c) => {
+        for (const r of list) {
+          await c.query(
+            `INSERT INTO limit_state (bucket, target, windows, connections, slow_per_minute, slow_restore_to, slow_since, slow_until,
+               slow_next_step_at, slow_last_halved_at, slow_reason, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (bucket) DO UPDATE SET target = $2, windows = $3, connections = $4, slow_per_minute = $5, slow_restore_to = $6,
+               slow_since = $7, slow_until = $8, slow_next_step_at = $9, slow_last_halved_at = $10, slow_reason = $11, updated_at = $12`,
+            [r.bucket, r.target, r.windows, r.connections, r.slowPerMinute, r.slowRestoreTo, r.slowSince, r.slowUntil, r.slowNextStepAt, r.slowLastHalvedAt, r.slowReason, r.updatedAt],
+          );
+        }
+        if (gone.length) await c.query('DELETE FROM limit_state WHERE bucket = ANY($1::text[])', [gone]);
+      });
+    },
+    /**
+     * SQLite's data_version answers "did anyone change limits?"; here: a number that changes
+     * whenever a limits row changes (the newest updated_at and the row count).
+     */
+    async dataVersion(): Promise<number> {
+      const r = await one<{ v: number }>(pool, 'SELECT coalesce(max(updated_at), 0) + count(*) AS v FROM limits');
+      return Number(r!.v);
+    },
+    /**
+     * Takes up to `want` sends from the bucket's budget for the whole cluster, atomically (one
+     * statement; see migration 002). Returns how many were granted (0..want). Take small batches
+     * (e.g. the recipients of one claim) to save round trips.
+     */
+    async takeBudget(bucket: string, now: number, want: number, limits: BudgetLimits): Promise<number> {
+      const r = await one<{ n: number }>(pool, 'SELECT ferry_take_budget($1, $2, $3, $4::int[]) AS n', [
+        bucket,
+        now,
+        want,
+        [limits.perMinute, limits.perHour, limits.perDay],
+      ]);
+      return r!.n;
+    },
+    /** Sends counted for the bucket in the window ending at `now` (minute, hour, day). */
+    async budgetUsed(bucket: string, now: number): Promise<{ minute: number; hour: number; day: number }> {
+      const r = await rows<{ win: number; n: number }>(
+        pool,
+        `SELECT win, coalesce(sum(n), 0)::int AS n FROM rate_slots
+         WHERE bucket = $1 AND (slot + 1) * (CASE win WHEN 0 THEN 1000 WHEN 1 THEN 60000 ELSE 1440000 END)
+               + (CASE win WHEN 0 THEN 60000 WHEN 1 THEN 3600000 ELSE 86400000 END) > $2
+         GROUP BY win`,
+        [bucket, now],
+      );
+      const by = new Map(r.map((x) => [x.win, x.n]));
+      return { minute: by.get(0) ?? 0, hour: by.get(1) ?? 0, day: by.get(2) ?? 0 };
+    },
+    /** Holds one of the bucket's `limit` connection slots for the cluster until `until` (renew by calling again). */
+    async takeConnection(bucket: string, owner: string, token: string, limit: number, now: number, until: number): Promise<boolean> {
+      const r = await one<{ ok: boolean }>(pool, 'SELECT ferry_take_connection($1, $2, $3, $4, $5, $6) AS ok', [bucket, owner, token, limit, now, until]);
+      return r!.ok;
+    },
+    async releaseConnection(bucket: string, token: string): Promise<void> {
+      await pool.query('DELETE FROM connection_slots WHERE bucket = $1 AND token = $2', [bucket, token]);
+    },
+    /** Start-up: a restarted node gives back the connection slots it held when it died. */
+    async releaseConnectionsOf(owner: string): Promise<number> {
+      return changes(pool, 'DELETE FROM connection_slots WHERE owner = $1', [owner]);
+    },
+  };
+}
+
+export type PgLimits = ReturnType<typeof createPgLimits>;

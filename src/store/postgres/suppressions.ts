@@ -1,0 +1,328 @@
+import pg from 'pg';
+import type { DropRow, NewSuppression, RawSuppression, SuppressionFilter, SuppressionRow } from '../suppressions-repo.js';
+import { suppressionFromRaw } from '../suppressions-repo.js';
+import { changes, likeContains, one, Params, rows, type Queryable } from './sql.js';
+import { inTransaction, type PgPool } from './pool.js';
+
+/** The channel on which every change to the suppression list is announced (payload: the address key, or '*'). */
+export const SUPPRESSIONS_CHANNEL = 'ferry_suppressions';
+
+const COLUMNS = 'address, domain, category, reason, source, scope, created_at, expires_at';
+const ON_CONFLICT = `ON CONFLICT (address, scope) DO UPDATE SET
+  category = excluded.category, reason = excluded.reason, source = excluded.source,
+  hits = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= excluded.created_at THEN 0 ELSE s.hits END,
+  last_hit_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= excluded.created_at THEN NULL ELSE s.last_hit_at END,
+  created_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= excluded.created_at THEN excluded.created_at ELSE s.created_at END,
+  expires_at = excluded.expires_at`;
+
+function where(filter: SuppressionFilter, p: Params): string {
+  const clauses: string[] = [];
+  if (filter.domain !== undefined) clauses.push(`domain = ${p.add(filter.domain)}`);
+  if (filter.category !== undefined) clauses.push(`category = ${p.add(filter.category)}`);
+  if (filter.source !== undefined) clauses.push(`source = ${p.add(filter.source)}`);
+  if (filter.since !== undefined) clauses.push(`created_at >= ${p.add(filter.since)}`);
+  if (filter.before !== undefined) clauses.push(`created_at < ${p.add(filter.before)}`);
+  if (filter.search !== undefined && filter.search !== '') {
+    const pat = p.add(likeContains(filter.search));
+    clauses.push(`(address ILIKE ${pat} ESCAPE '\\' OR reason ILIKE ${pat} ESCAPE '\\')`);
+  }
+  if (filter.scope !== undefined) clauses.push(`scope = ${p.add(filter.scope ?? '')}`);
+  return clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
+}
+
+const notify = (db: Queryable, key: string) => db.query('SELECT pg_notify($1, $2)', [SUPPRESSIONS_CHANNEL, key]);
+
+async function lookupDb(db: Queryable, address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined> {
+  const domainKey = `@${domain}`;
+  const r = await one<RawSuppression>(
+    db,
+    `SELECT * FROM suppressions s
+     WHERE address IN ($1, $2) AND scope IN ('', $3) AND (expires_at IS NULL OR expires_at > $4)
+     ORDER BY address = $2, scope <> '' LIMIT 1`,
+    [address, domainKey, user ?? '', now],
+  );
+  return r && suppressionFromRaw(r);
+}
+
+export interface SuppressionCacheOptions {
+  /** A connection string for the LISTEN connection (a pooled client cannot hold LISTEN). */
+  url: string;
+  /** Names the LISTEN session in pg_stat_activity. */
+  applicationName?: string;
+  /** Entries older than this are looked up again even without a notification (a safety net). */
+  maxAgeMs?: number;
+  /** Most cached lookups; the oldest are forgotten first. */
+  maxEntries?: number;
+  now: () => number;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * The RCPT-time lookup, cached per (address, domain, user) in this node's memory, with misses
+ * cached too (almost every lookup is a miss). Every change to the list, on any node, is announced
+ * by NOTIFY in the changing transaction; this node's LISTEN connection drops the cached answers
+ * for that key the moment the change commits. While the LISTEN connection is down, the cache is
+ * bypassed (every lookup asks the database) and it is emptied when the connection comes back,
+ * so a missed notification can never keep a stale answer.
+ */
+function createLookupCache(pool: PgPool, opts: SuppressionCacheOptions) {
+  const maxAgeMs = opts.maxAgeMs ?? 60_000;
+  const maxEntries = opts.maxEntries ?? 200_000;
+  type Entry = { row: SuppressionRow | undefined; at: number; keys: [string, string] };
+  const cache = new Map<string, Entry>();
+  /** address key (or @domain) → cache keys that depend on it. */
+  const byKey = new Map<string, Set<string>>();
+  let generation = 0;
+  let listening = false;
+  let closed = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  function forget(key: string): void {
+    const set = byKey.get(key);
+    if (!set) return;
+    for (const k of set) cache.delete(k);
+    byKey.delete(key);
+  }
+  function clear(): void {
+    cache.clear();
+    byKey.clear();
+  }
+  function invalidate(key: string): void {
+    generation++;
+    if (key === '*') clear();
+    else forget(key);
+  }
+
+  async function listen(): Promise<void> {
+    if (closed) return;
+    const c = new pg.Client({ connectionString: opts.url, application_name: opts.applicationName ?? 'ferry listen' });
+    c.on('error', (err) => {
+      opts.onError?.(err);
+      down();
+    });
+    c.on('end', down);
+    c.on('notification', (n) => {
+      if (n.channel === SUPPRESSIONS_CHANNEL) invalidate(n.payload ?? '*');
+    });
+    client = c;
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${SUPPRESSIONS_CHANNEL}`);
+      // Anything cached before LISTEN took effect may have missed a change.
+      invalidate('*');
+      listening = true;
+    } catch (err) {
+      opts.onError?.(err as Error);
+      down();
+    }
+  }
+  function down(): void {
+    if (!listening && retry) return;
+    listening = false;
+    invalidate('*');
+    const c = client;
+    client = undefined;
+    c?.end().catch(() => undefined);
+    if (!closed && !retry) {
+      retry = setTimeout(() => {
+        retry = undefined;
+        void listen();
+      }, 500);
+      retry.unref();
+    }
+  }
+
+  return {
+    start: listen,
+    get listening() {
+      return listening;
+    },
+    get size() {
+      return cache.size;
+    },
+    invalidate,
+    async lookup(address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined> {
+      if (!listening) return lookupDb(pool, address, domain, user, now);
+      const key = `${address}\n${domain}\n${user ?? ''}`;
+      const hit = cache.get(key);
+      if (hit && opts.now() - hit.at < maxAgeMs && (!hit.row || hit.row.expiresAt === null || hit.row.expiresAt > now)) return hit.row;
+      const gen = generation;
+      const row = await lookupDb(pool, address, domain, user, now);
+      // A change announced while we asked may not be in the answer: do not keep it.
+      if (gen === generation && listening) {
+        if (cache.size >= maxEntries) clear();
+        const keys: [string, string] = [address, `@${domain}`];
+        cache.set(key, { row, at: opts.now(), keys });
+        for (const k of keys) {
+          let set = byKey.get(k);
+          if (!set) byKey.set(k, (set = new Set()));
+          set.add(key);
+        }
+      }
+      return row;
+    },
+    async close(): Promise<void> {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      listening = false;
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => undefined);
+    },
+  };
+}
+
+/** The `suppressions` group: src/store/suppressions-repo.ts's methods, asynchronous, shared by the cluster. */
+export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOptions) {
+  const cache = createLookupCache(pool, cacheOpts);
+
+  return {
+    /** Starts listening for changes; until then (and whenever the connection is down) lookups go to the database. */
+    start: () => cache.start(),
+    close: () => cache.close(),
+    cache,
+    lookup(address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined> {
+      return cache.lookup(address, domain, user, now);
+    },
+    async get(address: string, scope: string | null): Promise<SuppressionRow | undefined> {
+      const r = await one<RawSuppression>(pool, 'SELECT * FROM suppressions WHERE address = $1 AND scope = $2', [address, scope ?? '']);
+      return r && suppressionFromRaw(r);
+    },
+    async forAddress(address: string): Promise<SuppressionRow[]> {
+      return (await rows<RawSuppression>(pool, "SELECT * FROM suppressions WHERE address = $1 ORDER BY scope <> '', scope", [address])).map(suppressionFromRaw);
+    },
+    async upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {
+      return inTransaction(pool, async (c) => {
+        // xmax = 0: the row was inserted by this statement, not updated.
+        const r = await one<RawSuppression & { inserted: boolean }>(
+          c,
+          `INSERT INTO suppressions AS s (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${ON_CONFLICT} RETURNING *, (xmax = 0) AS inserted`,
+          [entry.address, entry.domain, entry.category, entry.reason, entry.source, entry.scope ?? '', entry.createdAt, entry.expiresAt],
+        );
+        await notify(c, entry.address);
+        const { inserted, ...raw } = r!;
+        return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
+      });
+    },
+    async remove(address: string, scope: string | null): Promise<boolean> {
+      return inTransaction(pool, async (c) => {
+        const n = await changes(c, 'DELETE FROM suppressions WHERE address = $1 AND scope = $2', [address, scope ?? '']);
+        if (n) await notify(c, address);
+        return n === 1;
+      });
+    },
+    async hit(id: number, at: number): Promise<void> {
+      await pool.query('UPDATE suppressions SET hits = hits + 1, last_hit_at = greatest(coalesce(last_hit_at, 0), $2) WHERE id = $1', [id, at]);
+    },
+    async hitMany(hits: readonly (readonly [id: number, count: number, at: number])[]): Promise<void> {
+      if (!hits.length) return;
+      await pool.query(
+        `UPDATE suppressions s SET hits = s.hits + x.n, last_hit_at = greatest(coalesce(s.last_hit_at, 0), x.at)
+         FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS x(id, n, at) WHERE s.id = x.id`,
+        [hits.map((h) => h[0]), hits.map((h) => h[1]), hits.map((h) => h[2])],
+      );
+    },
+    async list(filter: SuppressionFilter, limit: number): Promise<SuppressionRow[]> {
+      const p = new Params();
+      const w = where(filter, p);
+      return (await rows<RawSuppression>(pool, `SELECT * FROM suppressions ${w} ORDER BY created_at DESC, id DESC LIMIT ${p.add(limit)}`, p.values)).map(
+        suppressionFromRaw,
+      );
+    },
+    async count(filter: SuppressionFilter = {}): Promise<number> {
+      const p = new Params();
+      return (await one<{ n: number }>(pool, `SELECT count(*)::int AS n FROM suppressions ${where(filter, p)}`, p.values))!.n;
+    },
+    async clear(filter: SuppressionFilter): Promise<number> {
+      return inTransaction(pool, async (c) => {
+        const p = new Params();
+        const n = await changes(c, `DELETE FROM suppressions ${where(filter, p)}`, p.values);
+        if (n) await notify(c, '*');
+        return n;
+      });
+    },
+    /** Every entry, oldest first, one page at a time (the iterator of the SQLite repo, paged). */
+    async page(afterId: number, limit: number): Promise<SuppressionRow[]> {
+      return (await rows<RawSuppression>(pool, 'SELECT * FROM suppressions WHERE id > $1 ORDER BY id LIMIT $2', [afterId, limit])).map(suppressionFromRaw);
+    },
+    /**
+     * Stages rows in a session-private temp table on one dedicated connection, then applies them
+     * all in ONE transaction on commit() (announced to every node), so a failed or abandoned
+     * import leaves the list untouched.
+     */
+    async createImporter() {
+      const c = await pool.connect();
+      await c.query(`CREATE TEMP TABLE IF NOT EXISTS suppressions_import (ord BIGSERIAL, ${COLUMNS.split(', ').map((col) => `${col} ${col.endsWith('_at') ? 'BIGINT' : 'TEXT'}`).join(', ')})`);
+      await c.query('TRUNCATE suppressions_import');
+      let staged = 0;
+      let released = false;
+      const done = async () => {
+        if (released) return;
+        released = true;
+        await c.query('DROP TABLE IF EXISTS suppressions_import').catch(() => undefined);
+        c.release();
+      };
+      return {
+        async stage(list: NewSuppression[]): Promise<void> {
+          if (!list.length) return;
+          await c.query(
+            `INSERT INTO suppressions_import (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+            [
+              list.map((r) => r.address),
+              list.map((r) => r.domain),
+              list.map((r) => r.category),
+              list.map((r) => r.reason),
+              list.map((r) => r.source),
+              list.map((r) => r.scope ?? ''),
+              list.map((r) => r.createdAt),
+              list.map((r) => r.expiresAt),
+            ],
+          );
+          staged += list.length;
+        },
+        get staged() {
+          return staged;
+        },
+        async commit(): Promise<number> {
+          try {
+            await c.query('BEGIN');
+            // The last line for a key wins (as in the SQLite engine): one row per key, the latest staged.
+            await c.query(
+              `INSERT INTO suppressions AS s (${COLUMNS})
+               SELECT DISTINCT ON (address, scope) ${COLUMNS} FROM suppressions_import ORDER BY address, scope, ord DESC
+               ${ON_CONFLICT}`,
+            );
+            await notify(c, '*');
+            await c.query('COMMIT');
+            return staged;
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            throw err;
+          } finally {
+            await done();
+          }
+        },
+        abort: done,
+      };
+    },
+    async drops(address: string, limit: number): Promise<DropRow[]> {
+      type Raw = { at: number; message_id: string; recipient: string; detail: string | null; sender: string | null; username: string | null };
+      const sql = `SELECT e.at, e.message_id, e.recipient, e.detail, m.sender, m.username
+        FROM events e LEFT JOIN messages m ON m.id = e.message_id
+        WHERE e.type = 'dropped' AND ${address.startsWith('@') ? "lower(e.recipient) LIKE $1 ESCAPE '\\'" : 'lower(e.recipient) = $1'}
+        ORDER BY e.id DESC LIMIT $2`;
+      const key = address.startsWith('@') ? `%${address.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}` : address.toLowerCase();
+      return (await rows<Raw>(pool, sql, [key, limit])).map((r) => ({
+        at: r.at,
+        messageId: r.message_id,
+        recipient: r.recipient,
+        sender: r.sender,
+        username: r.username,
+        reason: r.detail ? ((JSON.parse(r.detail) as { reason?: string }).reason ?? null) : null,
+      }));
+    },
+  };
+}
+
+export type PgSuppressions = ReturnType<typeof createPgSuppressions>;
