@@ -243,6 +243,8 @@ function planIntakeDrop(r: FateRecipient, f: FateFacts['intake-drop'], c: PlanCo
   const plan = base('intake-drop', r, c,
     { status: 'dropped', category: f.category, rule: null, permanent: true, suppress: false, reply: f.reason, code: null, enhanced: null, nextAttemptAt: null },
     { type: 'dropped', status: 'dropped', category: f.category, detail: f.reason ? { reason: f.reason } : null });
+  // Recorded as of the intake that dropped it, in the same transaction.
+  plan.at = r.createdAt;
   if (c.dsn?.onDropped) {
     plan.dsn = dsnLine({
       address: r.address, kind: 'dropped', category: f.category, reply: f.reason, code: null, enhanced: null, remoteMta: null, lastAttemptAt: null,
