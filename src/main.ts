@@ -169,9 +169,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // A lost body (a disk fault) ends the message's pending recipients (fate lost-body: the sender is
   // told); reported once: the row stops pointing at the lost file, so no later start reports it again.
   async function expireLostBody(id: string, reason: string): Promise<void> {
-    const pending = queue.recipients.forMessage(id).filter((r) => r.status === 'queued' || r.status === 'deferred');
-    if (pending.length === 0) queue.messages.markBodyLost(id, clock.now());
-    else await fate.record(pending.map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
+    // The legality table decides which recipients are still pending; a message with none left only forgets its file.
+    const results = await fate.record(queue.recipients.forMessage(id).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
+    if (!results.some((r) => r.applied)) queue.messages.markBodyLost(id, clock.now());
   }
   // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
   function intakeDrop(d: AcceptedDrop): FateInput {
