@@ -70,7 +70,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
   const outbox = createDsnOutboxRepo<DsnRecipient>(db);
   /** Rows whose report could not be composed in this process: kept for the next start, not retried in a loop. */
   const failed = new Set<number>();
-  /** Rows may be waiting: true at start (a crash may have left some) and after each record(). */
+  /** Rows may be waiting: true at start (a crash may have left some) and after each due(). */
   let mayHaveRows = true;
 
   /** Builds the DSN for one due report, or says why none is sent. */
@@ -146,10 +146,12 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     };
   }
 
-  // The DSN and the removal of its outbox row commit together: queued once, never lost.
-  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null) => {
+  // The DSN and the removal of its outbox row commit together: queued once, never lost. The CLI
+  // (`ferry queue purge`) flushes the same outbox as the running relay: whoever removes the row queues it.
+  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null): boolean => {
+    if (!outbox.remove(rowId)) return false;
     if (dsn) queue.accept([dsn]);
-    outbox.remove(rowId);
+    return true;
   });
 
   return {
@@ -170,8 +172,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
           if (failed.has(row.id)) continue;
           try {
             const dsn = compose(row.messageId, row.recipients);
-            queueOne(row.id, dsn);
-            if (!dsn) continue;
+            if (!queueOne(row.id, dsn) || !dsn) continue;
             queued.push(dsn.message.id);
             logger.info(
               { queueId: dsn.message.id, about: row.messageId, to: dsn.recipients[0]!.address, recipients: row.recipients.map((r) => `${r.address} (${r.kind})`) },
