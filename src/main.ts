@@ -7,7 +7,10 @@ import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { openDatabase } from './store/db.js';
 import { createGroupCommitter } from './store/group-commit.js';
-import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
+import { createQueueStore, type AcceptedDrop, type AcceptedMessage } from './store/queue-store.js';
+import { createFateWrites } from './store/fate-writes.js';
+import { createAttemptsRepo } from './store/attempts-repo.js';
+import { createFate, type FateInput } from './outcome/fate.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createFullMessageReader, createSpool } from './spool/spool.js';
@@ -80,14 +83,19 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
   const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
   const queue = createQueueStore(db);
+  const fateWrites = createFateWrites(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // Intake's transaction also records the DSNs its dropped recipients make due (see dsn below).
-  const acceptBatch = db.transaction((batch: AcceptedMessage[]) => {
-    queue.accept(batch);
-    dsn?.recordDropped(batch, clock.now());
+  // Intake's transaction also records the fate of recipients dropped at intake (event, report; see fate below).
+  const acceptTx = db.transaction((batch: AcceptedMessage[]) => {
+    const drops = queue.accept(batch);
+    return drops.length ? fateWrites.recordFatesNow(fate.plan(drops.map(intakeDrop))) : [];
   });
+  const acceptBatch = (batch: AcceptedMessage[]) => {
+    const dropped = acceptTx(batch);
+    if (dropped.length) fate.committed(dropped);
+  };
   const committer = createGroupCommitter<AcceptedMessage>(acceptBatch, config.spool.commitBatchMax);
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
@@ -161,7 +169,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   const bounceSuppressions = createSuppressionList({ db, clock });
-  const consequences = createConsequences({ suppressions: bounceSuppressions, logger, now: () => clock.now() });
+  const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
         db,
@@ -173,22 +181,21 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         logger,
         config: config.dsn,
         maxAgeHours: config.delivery.maxAgeHours,
-        suppressionOf: (address, user) => bounceSuppressions.find(address, user),
         onQueued: () => scheduler.poke(),
         readFull: createFullMessageReader(spool, config.dsn.returnFullMaxBytes),
       })
     : null;
-  // A lost body (a disk fault) ends the message's pending recipients; the sender is told in the same transaction.
-  const expireLostBodyTx = db.transaction((id: string, reason: string) => {
-    const now = clock.now();
-    const expired = queue.expireMessage(id, now, reason);
-    dsn?.recordBodyLost(id, expired, reason, now);
-    // Reported once: the row stops pointing at the lost file, so no later start reports it again.
-    queue.messages.markBodyLost(id, now);
-  });
-  function expireLostBody(id: string, reason: string): void {
-    expireLostBodyTx(id, reason);
-    dsn?.flush();
+  // A lost body (a disk fault) ends the message's pending recipients (fate lost-body: the sender is
+  // told); reported once: the row stops pointing at the lost file, so no later start reports it again.
+  async function expireLostBody(id: string, reason: string): Promise<void> {
+    // The legality table decides which recipients are still pending; a message with none left only forgets its file.
+    const results = await fate.record(queue.recipients.forMessage(id).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
+    if (!results.some((r) => r.applied)) queue.messages.markBodyLost(id, clock.now());
+  }
+  // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
+  function intakeDrop(d: AcceptedDrop): FateInput {
+    const entry = config.dsn.enabled && config.dsn.onDropped ? bounceSuppressions.find(d.recipient.address, d.user) : null;
+    return { origin: 'intake-drop', recipient: d.recipient, facts: { reason: d.reason, category: entry?.category ?? d.category, suppressedAt: entry?.createdAt ?? null } };
   }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp = verpOf(config);
@@ -236,55 +243,40 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     settings: () => current.retention,
     webhookUrls: () => (webhooks ? config.webhooks.urls : []),
   });
-  const outcome = createOutcomeApplier({
-    db,
-    queue,
+  // outcome/fate: the one writer of a recipient's fate, whatever its origin; one hook after each commit.
+  const attemptsRepo = createAttemptsRepo(db);
+  const fate = createFate({
+    recordFates: fateWrites.recordFates,
     classifier: createClassifier(),
     // Read at each decision, so a reload changes the schedule from the next attempt on.
     retry: liveRetryPolicy(() => current),
     clock,
     random,
     logger,
-    suppress: consequences.suppress,
-    withinTransaction: dsn ? (applied, ctx, now) => dsn.recordApplied(applied, ctx, now) : undefined,
-    onApplied: (applied, ctx) => {
-      metrics.attempted(applied.map((a) => ({ domain: a.recipient.domain, status: a.decision.status, category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
-      consequences.onApplied(applied, ctx);
+    mailboxFullSince: (id) => attemptsRepo.streakSince(id, 'mailbox_full'),
+    dsn: config.dsn.enabled ? config.dsn : null,
+    afterCommit: (applied) => {
+      const attempts = applied.filter((a) => a.origin === 'attempt');
+      if (attempts.length) metrics.attempted(attempts.map((a) => ({ domain: a.recipient.domain, status: a.decision.status as 'delivered' | 'deferred' | 'bounced' | 'expired', category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
+      consequences.onApplied(applied);
+      if (applied.some((a) => a.dsnRecorded)) dsn?.due();
       dsn?.flush();
       webhooks?.poke();
-      slowDown(applied);
-      retention.finished(applied.filter((a) => a.decision.status !== 'deferred').map((a) => a.recipient.messageId));
+      slowDown(attempts);
+      retention.finished(applied.filter((a) => a.decision.status !== 'deferred' && a.decision.status !== 'queued').map((a) => a.recipient.messageId));
     },
   });
+  const outcome = createOutcomeApplier({ fate });
   // Expiry on time: recipients that no attempt would reach before their maximum age passes.
-  const expireOverdueTx = db.transaction((now: number) => {
+  async function expireOverdue(now: number): Promise<number> {
     const maxAgeHours = current.delivery.maxAgeHours;
-    const rows = queue.expireOverdue(now, maxAgeHours * 3_600_000, 500, `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`);
-    if (dsn) {
-      const byMessage = new Map<string, typeof rows>();
-      for (const r of rows) byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
-      for (const [messageId, list] of byMessage) {
-        dsn.record(
-          messageId,
-          list.map((r) => ({
-            address: r.address, kind: 'expired', category: r.category, reply: r.lastReply, code: r.lastCode, enhanced: r.lastEnhanced,
-            remoteMta: r.mxHost, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null,
-          })),
-          now,
-        );
-      }
-    }
-    return rows;
-  });
-  function expireOverdue(now: number): number {
-    const rows = expireOverdueTx(now);
+    const rows = queue.recipients.overdue(now, maxAgeHours * 3_600_000, 500);
     if (rows.length === 0) return 0;
+    const reason = `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`;
+    const results = await fate.record(rows.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason } })));
     logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
-    dsn?.flush();
-    webhooks?.poke();
-    retention.finished(rows.map((r) => r.messageId));
     if (rows.length === 500) scheduler.poke();
-    return rows.length;
+    return results.filter((r) => r.applied).length;
   }
   const scheduler = createScheduler({
     queue,
@@ -356,7 +348,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        db, clock, logger, suppressions: bounceSuppressions, events: queue.events, dsn,
+        db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
+        fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
         queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
@@ -481,17 +474,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         const bounces = createBounceListener({
           options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
           isBounceDomain: (domain) => domain === verp.domain,
-          processor: createBounceProcessor({
-            db,
-            queue,
-            verp,
-            classifier: createClassifier(),
-            suppressions: bounceSuppressions,
-            clock,
-            logger,
-            dsn: dsn ?? undefined,
-            onRecorded: () => webhooks?.poke(),
-          }),
+          processor: createBounceProcessor({ queue, verp, fate, clock, logger }),
           logger,
           unsubscribe: unsubscriber && unsubscribeMailto ? { address: unsubscribeMailto, handle: (raw) => unsubscriber.unsubscribeByMail(raw) } : undefined,
         });

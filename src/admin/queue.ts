@@ -1,7 +1,19 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { createQueueAdminRepo, PENDING_STATES, type DestinationSummary, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
-import { RATE_LIMITED } from '../store/recipients-repo.js';
+import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClassifier } from '../classify/classifier.js';
+import { createIdGenerator } from '../core/ids.js';
+import { silentLogger } from '../core/logger.js';
+import { systemRandom } from '../core/random.js';
+import { createDsnNotifier } from '../outcome/dsn.js';
+import { createFate } from '../outcome/fate.js';
+import { purgeInputs, purgeSummary } from '../outcome/purge.js';
+import { createFateWrites } from '../store/fate-writes.js';
+import type { MessageRow } from '../store/messages-repo.js';
+import { createQueueStore } from '../store/queue-store.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table, waitingUntil } from './format.js';
 
@@ -9,7 +21,7 @@ export const PURGE_REASON = 'purged by admin';
 
 /**
  * `ferry queue`: what waits for delivery, per destination, and the two levers an admin pulls:
- * retry (due now) and purge (give up, recorded as expired). A running relay notices within its
+ * retry (due now) and purge (give up, recorded as expired and reported to the sender like an expiry). A running relay notices within its
  * scheduler's idle wake (5 s at most).
  */
 export function registerQueueCommands(program: Command, ctx: CliContext): void {
@@ -91,7 +103,7 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
     .description('end pending recipients as expired ("purged by admin"): one message (ID) or a destination (--domain, with --yes)')
     .option('--domain <domain>', 'every pending recipient of this destination domain')
     .option('--yes', 'confirm purging a whole destination')
-    .action((id: string | undefined, opts: { domain?: string; yes?: boolean }) => {
+    .action(async (id: string | undefined, opts: { domain?: string; yes?: boolean }) => {
       const sel = selector(id, { domain: opts.domain }, 'purge');
       if (sel.domain !== undefined && !opts.yes) {
         throw new FerryError('FERRY_ERR_USAGE', `purging every pending recipient of ${sel.domain} cannot be undone: add --yes`);
@@ -100,12 +112,65 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
       if (sel.messageId !== undefined && !repo.messageExists(sel.messageId)) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
       }
-      const res = repo.purge(sel, ctx.clock.now(), PURGE_REASON);
+      const res = await purge(ctx, repo.pending(sel), PURGE_REASON);
       ctx.io.stdout.write(`${res.purged} recipient${res.purged === 1 ? '' : 's'} purged (expired: ${PURGE_REASON})\n`);
+      if (res.reports > 0) ctx.io.stdout.write(`${res.reports} delivery status notification${res.reports === 1 ? '' : 's'} queued to the senders\n`);
       if (res.inFlight > 0) {
         ctx.io.stdout.write(`${res.inFlight} of them were being delivered at that moment: a transfer already under way may still complete\n`);
       }
     });
+}
+
+/**
+ * Ends the recipients as their fate (outcome/fate, origin admin-purge): expired, an event each,
+ * and — as for any expiry — a report to each sender, queued here in the database; the running
+ * relay sends it at its scheduler's next wake.
+ */
+async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Promise<{ purged: number; inFlight: number; reports: number }> {
+  const db = ctx.db();
+  const config = ctx.config();
+  const now = ctx.clock.now();
+  const dsn = config.dsn.enabled
+    ? createDsnNotifier({
+        db,
+        queue: createQueueStore(db),
+        hostname: config.hostname,
+        clock: ctx.clock,
+        random: systemRandom,
+        newId: createIdGenerator(ctx.clock, systemRandom),
+        logger: silentLogger(),
+        config: config.dsn,
+        maxAgeHours: config.delivery.maxAgeHours,
+        readFull: (m) => readBody(m, join(config.dataDir, 'spool'), config.dsn.returnFullMaxBytes),
+      })
+    : null;
+  let reports = 0;
+  const fate = createFate({
+    recordFates: createFateWrites(db).recordFates,
+    classifier: createClassifier(),
+    retry: { retryScheduleMinutes: config.delivery.retryScheduleMinutes, retryJitter: 0, maxAgeHours: config.delivery.maxAgeHours, mailboxFullSuppressAfterHours: config.bounces.mailboxFullSuppressAfterHours },
+    clock: ctx.clock,
+    random: systemRandom,
+    logger: silentLogger(),
+    dsn: config.dsn.enabled ? config.dsn : null,
+    afterCommit: () => {
+      dsn?.due();
+      reports += dsn?.flush().length ?? 0;
+    },
+  });
+  const results = await fate.record(purgeInputs(rows, reason));
+  return { ...purgeSummary(rows, results, now), reports };
+}
+
+/** The whole original message for RET=FULL, or null (too large, unreadable: the headers go instead). */
+function readBody(m: MessageRow, spoolDir: string, maxBytes: number): Buffer | null {
+  if (m.size > maxBytes) return null;
+  if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
+  try {
+    return Buffer.concat([m.headers, readFileSync(join(spoolDir, m.spoolFile))]);
+  } catch {
+    return null;
+  }
 }
 
 function parseState(value: string | undefined): PendingState | undefined {

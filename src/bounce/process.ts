@@ -1,16 +1,17 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Classification, Classifier, SmtpReply } from '../core/types.js';
+import type { FateResult } from '../core/fate.js';
+import type { SmtpReply } from '../core/types.js';
 import { replyOfReported, reportOrPlainText } from './dsn-classify.js';
-import type { Db } from '../store/db.js';
+import type { FateInput } from '../outcome/fate.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
-import type { DsnRecipient } from '../outcome/dsn-compose.js';
 import { type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
 import type { Verp, VerpToken } from './verp.js';
 
 /**
- * What to do with mail that came back to the bounce domain:
+ * What to do with mail that came back to the bounce domain (this file reads the report and its
+ * VERP token; what a report means for a recipient is its fate, recorded by outcome/fate):
  *
  * - a delivery report whose VERP token checks out: each `Action: failed` recipient of that
  *   message becomes `bounced` (delivered → bounced is the one legal move out of a final state),
@@ -28,25 +29,16 @@ export type BounceResult =
   | { action: 'ignored'; reason: string }
   | { action: 'discarded'; reason: string };
 
-export interface BounceSuppressions {
-  suppress(address: string, category: string, reason: string, source: 'bounce' | 'complaint', opts?: { user?: string | null }): unknown;
-}
-
 export interface BounceProcessorDeps {
-  db: Db;
   queue: QueueStore;
   verp: Verp;
-  classifier: Classifier;
-  suppressions: BounceSuppressions;
+  /**
+   * outcome/fate: what a report means for a recipient (status, event, suppression, the report to
+   * the original sender — the VERP return path hid the remote's from them) is its fate.
+   */
+  fate: { record(inputs: readonly FateInput[]): Promise<FateResult[]> };
   clock: Clock;
   logger: Logger;
-  /**
-   * Reports async bounces to the original sender (the DSN notifier): `record` runs inside the
-   * transaction that bounces the recipients, `flush` after it commits.
-   */
-  dsn?: { record(messageId: string, recipients: DsnRecipient[], now: number): void; flush(): unknown };
-  /** Something was recorded (webhooks look now). */
-  onRecorded?: () => void;
 }
 
 export interface InboundMail {
@@ -60,52 +52,7 @@ export interface InboundMail {
 export const replyOf = (r: ReportedRecipient): SmtpReply => replyOfReported(r);
 
 export function createBounceProcessor(deps: BounceProcessorDeps) {
-  const { db, queue, verp, logger } = deps;
-
-  const recordBounce = db.transaction(
-    (row: RecipientRow, reply: SmtpReply, c: Classification, remoteMta: string | null, reportingMta: string | null, now: number): boolean => {
-      const current = queue.recipients.get(row.id);
-      if (!current || current.status === 'bounced' || current.status === 'expired' || current.status === 'dropped') return false;
-      queue.recipients.changeStatus(row.id, {
-        status: 'bounced',
-        at: now,
-        nextAttemptAt: null,
-        attempted: false,
-        code: reply.code,
-        enhanced: reply.enhanced,
-        reply: reply.text,
-        category: c.category,
-      });
-      queue.events.append({
-        at: now,
-        messageId: row.messageId,
-        recipientId: row.id,
-        recipient: row.address,
-        type: 'bounced',
-        status: 'bounced',
-        category: c.category,
-        detail: { reply: reply.text, async: true, previousStatus: current.status, reportingMta, remoteMta, rule: c.rule },
-      });
-      if (c.suppress) deps.suppressions.suppress(row.address, c.category, reply.text.slice(0, 1000), 'bounce');
-      return true;
-    },
-  );
-
-  const recordComplaint = db.transaction((row: RecipientRow, user: string | null, report: ComplaintReport, now: number): void => {
-    const who = report.reportingMta ?? report.userAgent ?? 'a mailbox provider';
-    deps.suppressions.suppress(row.address, 'complaint', `${report.feedbackType} report from ${who}`, 'complaint', { user });
-    queue.recipients.markComplained(row.id, now);
-    queue.events.append({
-      at: now,
-      messageId: row.messageId,
-      recipientId: row.id,
-      recipient: row.address,
-      type: 'complaint',
-      status: row.status,
-      category: 'complaint',
-      detail: { reply: `${report.feedbackType} report from ${who}`, feedbackType: report.feedbackType, userAgent: report.userAgent, reportingMta: report.reportingMta, sourceIp: report.sourceIp },
-    });
-  });
+  const { queue, verp, logger } = deps;
 
   /** The first VERP address (envelope first, then the report's text) whose token checks out. */
   function findToken(mail: InboundMail, searchText: string): VerpToken | 'forged' | null {
@@ -154,12 +101,11 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
     return rows.length === 1 ? rows[0]! : null;
   }
 
-  // Every recipient the report names, and the DSN to the sender, in one transaction.
-  const recordReport = db.transaction((mail: InboundMail, report: DeliveryReport, token: VerpToken): { results: BounceResult[]; bounced: number } => {
+  // Every recipient the report names, with the report to the sender, in one transaction.
+  async function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): Promise<BounceResult[]> {
     const rows = queue.recipients.forMessage(token.queueId);
-    const results: BounceResult[] = [];
-    const dsn: DsnRecipient[] = [];
-    const now = deps.clock.now();
+    const results: (BounceResult | null)[] = [];
+    const inputs: FateInput[] = [];
     for (const rr of report.recipients) {
       if (rr.action !== 'failed') {
         results.push({ action: 'ignored', reason: `action ${rr.action || 'missing'} for ${rr.finalRecipient ?? '?'}` });
@@ -171,43 +117,25 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
         results.push({ action: 'ignored', reason: `no recipient ${rr.finalRecipient ?? '?'} on ${token.queueId}` });
         continue;
       }
-      const reply = replyOf(rr);
-      const c = deps.classifier.classify({ kind: 'reply', reply });
-      const changed = recordBounce(row, reply, c, rr.remoteMta, report.reportingMta, now);
-      if (!changed) {
-        results.push({ action: 'ignored', reason: `${row.address} is already final` });
-        continue;
-      }
+      results.push(null);
+      inputs.push({ origin: 'async-bounce', recipient: row, facts: { reply: replyOf(rr), remoteMta: rr.remoteMta, reportingMta: report.reportingMta } });
+    }
+    const fates = await deps.fate.record(inputs);
+    let i = 0;
+    return results.map((r) => {
+      if (r) return r;
+      const f = fates[i++]!;
+      const p = f.plan;
+      if (!f.applied) return { action: 'ignored', reason: `${p.address} is already final` };
       logger.info(
-        { session: mail.sessionId, queueId: row.messageId, recipient: row.address, category: c.category, rule: c.rule, suppressed: c.suppress, reply: reply.text, reportingMta: report.reportingMta },
+        { session: mail.sessionId, queueId: p.messageId, recipient: p.address, category: p.verdict.category, rule: p.verdict.rule, suppressed: p.verdict.suppress, reply: p.verdict.reply, reportingMta: report.reportingMta },
         'asynchronous bounce: recipient bounced',
       );
-      results.push({ action: 'bounced', queueId: row.messageId, recipient: row.address, category: c.category, suppressed: c.suppress });
-      dsn.push({
-        address: row.address,
-        kind: 'bounced',
-        category: c.category,
-        reply: reply.text,
-        code: reply.code,
-        enhanced: reply.enhanced,
-        remoteMta: rr.remoteMta ?? report.reportingMta,
-        lastAttemptAt: now,
-      });
-    }
-    if (dsn.length > 0) deps.dsn?.record(token.queueId, dsn, now);
-    return { results, bounced: dsn.length };
-  });
-
-  function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): BounceResult[] {
-    const { results, bounced } = recordReport(mail, report, token);
-    if (bounced > 0) {
-      deps.onRecorded?.();
-      deps.dsn?.flush();
-    }
-    return results;
+      return { action: 'bounced', queueId: p.messageId, recipient: p.address, category: p.verdict.category ?? 'other', suppressed: p.verdict.suppress };
+    });
   }
 
-  function onComplaint(mail: InboundMail, report: ComplaintReport, token: VerpToken): BounceResult[] {
+  async function onComplaint(mail: InboundMail, report: ComplaintReport, token: VerpToken): Promise<BounceResult[]> {
     const rows = queue.recipients.forMessage(token.queueId);
     const row = pick(rows, token, report.originalRcptTo);
     if (!row) {
@@ -215,8 +143,13 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
       return [{ action: 'ignored', reason: 'complaint names no recipient of the message' }];
     }
     const user = queue.messages.getSummary(row.messageId)?.username ?? null;
-    recordComplaint(row, user, report, deps.clock.now());
-    deps.onRecorded?.();
+    const [fate] = await deps.fate.record([
+      { origin: 'complaint', recipient: row, facts: { feedbackType: report.feedbackType, userAgent: report.userAgent, reportingMta: report.reportingMta, sourceIp: report.sourceIp, user } },
+    ]);
+    if (!fate?.applied) {
+      logger.info({ session: mail.sessionId, queueId: row.messageId, recipient: row.address, status: fate?.previousStatus ?? null }, 'complaint about a recipient that was never sent to: ignored');
+      return [{ action: 'ignored', reason: `${row.address} was never sent to` }];
+    }
     logger.warn(
       { session: mail.sessionId, queueId: row.messageId, recipient: row.address, user, feedbackType: report.feedbackType, reportingMta: report.reportingMta },
       'complaint: recipient reported the mail; address suppressed',

@@ -1,20 +1,14 @@
 import type { Logger } from '../core/logger.js';
-import type { AttemptContext, AppliedDecision, SuppressHook } from './apply.js';
+import type { AppliedFate } from './fate.js';
 
 /**
- * What a classified failure means beyond the recipient's own status:
+ * What a classified failure means beyond the recipient's own status (after the commit):
  *
- * - categories the classifier marks `suppress` (and a mailbox that stays full long enough, which
- *   decide() already turns into `suppress`) put the address on the suppression list, with the
- *   remote reply as the reason and `bounce` as the source — inside the outcome transaction;
+ * - an address put on the suppression list by its fate (outcome/fate-plan.ts writes the entry in
+ *   the fate's transaction) is logged;
  * - `blocked`, `policy` and `spam_content` never suppress the recipient: they say something about
  *   the sender's reputation or setup, so they are counted per destination and logged as such.
  */
-
-/** The suppression list as the consequences need it (a slice of SuppressionList). */
-export interface SuppressionSink {
-  suppress(address: string, category: string, reason: string, source: 'bounce'): unknown;
-}
 
 /** Categories that point at the sender (its IP, domain, content or DNS setup), not the recipient. */
 export const SENDER_PROBLEM_CATEGORIES: ReadonlySet<string> = new Set(['blocked', 'policy', 'spam_content']);
@@ -29,32 +23,19 @@ export interface SenderProblemCount {
 }
 
 export interface Consequences {
-  /** For OutcomeDeps.suppress: runs inside the outcome transaction. */
-  readonly suppress: SuppressHook;
-  /** For OutcomeDeps.onApplied (after the transaction): counts and logs sender-side problems. */
-  onApplied(applied: AppliedDecision[], ctx: AttemptContext): void;
+  /** After the fates' commit: logs suppressions, counts and logs sender-side problems. */
+  onApplied(applied: readonly AppliedFate[]): void;
   /** Sender-side problems seen since start, per destination and category (for metrics). */
   senderProblems(): SenderProblemCount[];
 }
 
-/** The longest reason stored on a suppression entry (remote replies can be long multi-line texts). */
-const MAX_REASON_CHARS = 1000;
-
-export function createConsequences(deps: { suppressions: SuppressionSink; logger: Logger; now: () => number }): Consequences {
+export function createConsequences(deps: { logger: Logger; now: () => number }): Consequences {
   const counts = new Map<string, SenderProblemCount>();
 
   return {
-    suppress(address, category, reason) {
-      // A bad address in the suppression list would throw and roll back the recipient's outcome:
-      // the outcome matters more than the list, so log and carry on.
-      try {
-        deps.suppressions.suppress(address, category, reason.slice(0, MAX_REASON_CHARS), 'bounce');
-      } catch (err) {
-        deps.logger.error({ err, recipient: address, category }, 'could not add a bounced address to the suppression list');
-      }
-    },
-    onApplied(applied, ctx) {
+    onApplied(applied) {
       for (const a of applied) {
+        if (a.origin !== 'attempt' && a.origin !== 'async-bounce') continue;
         const category = a.decision.classification?.category;
         if (!category) continue;
         if (a.decision.suppress) {
@@ -76,8 +57,8 @@ export function createConsequences(deps: { suppressions: SuppressionSink; logger
             queueId: a.recipient.messageId,
             recipient: a.recipient.address,
             destination: a.recipient.domain,
-            mx: ctx.hop?.host ?? null,
-            ip: ctx.hop?.ip ?? null,
+            mx: a.hop?.host ?? null,
+            ip: a.hop?.ip ?? null,
             category,
             reply: a.decision.replyText,
             count: entry.count,

@@ -6,8 +6,6 @@ import type { Db } from '../store/db.js';
 import { createDsnOutboxRepo } from '../store/dsn-outbox-repo.js';
 import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
 import type { MessageRow } from '../store/messages-repo.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
-import type { AttemptContext, AppliedDecision } from './apply.js';
 import { composeDsn, FAILURE_KINDS, type DsnRecipient } from './dsn-compose.js';
 
 /**
@@ -28,8 +26,8 @@ export function wantsReport(notify: readonly string[] | null | undefined, kind: 
  *
  * Never to a null sender, never about a message that is itself a DSN.
  *
- * Durability (an outbox): whoever ends recipients records the report that is due — a row of
- * dsn_outbox — inside the same transaction as the status change. flush() then composes each
+ * Durability (an outbox): a recipient's fate (outcome/fate) writes the report line that is due
+ * — a row of dsn_outbox — inside the same transaction as the status change. flush() then composes each
  * due report outside the delivery path's transaction and queues it in one transaction with the
  * removal of its outbox row. A crash between the two leaves the row, and the next start queues
  * the report; nothing is reported twice.
@@ -52,8 +50,6 @@ export interface DsnNotifierDeps {
   config: DsnConfig;
   /** The retry window, for the words about expired recipients. */
   maxAgeHours: number;
-  /** When (and why) an address went on the suppression list, for dropped recipients. */
-  suppressionOf?: (address: string, user: string | null) => { createdAt: number; category: string; reason: string } | null;
   /** A DSN was queued: let the scheduler look now. */
   onQueued?: (id: string) => void;
   /** The whole original message for RET=FULL (null: too large or unreadable: the headers go instead). */
@@ -61,14 +57,8 @@ export interface DsnNotifierDeps {
 }
 
 export interface DsnNotifier {
-  /** Inside the outcome transaction: records the reports this batch's bounced and expired recipients make due. */
-  recordApplied(applied: AppliedDecision[], ctx: AttemptContext, now: number): void;
-  /** Inside the intake transaction: records reports for recipients dropped at intake (if configured). */
-  recordDropped(batch: readonly AcceptedMessage[], now: number): void;
-  /** Inside the transaction that expired these recipients because their message's body was lost. */
-  recordBodyLost(messageId: string, expired: readonly RecipientRow[], reason: string, now: number): void;
-  /** Inside the transaction that ended these recipients of one message: records their report. */
-  record(messageId: string, recipients: DsnRecipient[], now: number): void;
+  /** A fate wrote report lines to the outbox (outcome/fate): the next flush looks. */
+  due(): void;
   /** Queues every due report; returns the ids of the DSNs queued. Call after the recording transaction committed. */
   flush(): string[];
   /** Reports due and not yet queued. */
@@ -80,7 +70,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
   const outbox = createDsnOutboxRepo<DsnRecipient>(db);
   /** Rows whose report could not be composed in this process: kept for the next start, not retried in a loop. */
   const failed = new Set<number>();
-  /** Rows may be waiting: true at start (a crash may have left some) and after each record(). */
+  /** Rows may be waiting: true at start (a crash may have left some) and after each due(). */
   let mayHaveRows = true;
 
   /** Builds the DSN for one due report, or says why none is sent. */
@@ -158,87 +148,17 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     };
   }
 
-  // The DSN and the removal of its outbox row commit together: queued once, never lost.
-  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null) => {
+  // The DSN and the removal of its outbox row commit together: queued once, never lost. The CLI
+  // (`ferry queue purge`) flushes the same outbox as the running relay: whoever removes the row queues it.
+  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null): boolean => {
+    if (!outbox.remove(rowId)) return false;
     if (dsn) queue.accept([dsn]);
-    outbox.remove(rowId);
+    return true;
   });
 
-  function record(messageId: string, recipients: DsnRecipient[], now: number): void {
-    if (recipients.length === 0) return;
-    outbox.add(messageId, recipients, now);
-    mayHaveRows = true;
-  }
-
   return {
-    record,
-    recordApplied(applied, ctx, now) {
-      const byMessage = new Map<string, DsnRecipient[]>();
-      const delayMs = (deps.config.delayAfterHours ?? 4) * 3_600_000;
-      for (const a of applied) {
-        const d = a.decision;
-        const notify = a.recipient.dsnNotify;
-        let kind: DsnRecipient['kind'];
-        if (d.status === 'bounced' || d.status === 'expired') kind = d.status;
-        else if (d.status === 'delivered' && notify?.includes('SUCCESS')) kind = ctx.dsnRelayed ? 'relayed' : 'delivered';
-        else if (
-          d.status === 'deferred' &&
-          notify?.includes('DELAY') &&
-          a.recipient.dsnDelayAt === null &&
-          now - a.recipient.createdAt >= delayMs &&
-          queue.recipients.markDelayReported(a.recipient.id, now)
-        ) {
-          kind = 'delayed';
-        } else continue;
-        const list = byMessage.get(a.recipient.messageId) ?? [];
-        list.push({
-          address: a.recipient.address,
-          kind,
-          category: d.classification?.category ?? null,
-          reply: d.replyText,
-          code: d.code,
-          enhanced: d.enhanced,
-          remoteMta: ctx.hop?.host ?? null,
-          lastAttemptAt: ctx.startedAt,
-        });
-        byMessage.set(a.recipient.messageId, list);
-      }
-      for (const [messageId, recipients] of byMessage) record(messageId, recipients, now);
-    },
-    recordBodyLost(messageId, expired, reason, now) {
-      record(
-        messageId,
-        expired.map((r) => ({
-          address: r.address, kind: 'expired', category: 'other', reply: reason, code: null, enhanced: null, remoteMta: null,
-          lastAttemptAt: r.attempts > 0 ? r.updatedAt : null, bodyLost: true,
-        })),
-        now,
-      );
-    },
-    recordDropped(batch, now) {
-      if (!deps.config.onDropped) return;
-      for (const { message, recipients } of batch) {
-        const dropped = recipients.filter((r) => r.status === 'dropped');
-        if (dropped.length === 0 || message.kind === 'dsn' || message.sender === '') continue;
-        record(
-          message.id,
-          dropped.map((r): DsnRecipient => {
-            const entry = deps.suppressionOf?.(r.address, message.username) ?? null;
-            return {
-              address: r.address,
-              kind: 'dropped',
-              category: entry?.category ?? r.category,
-              reply: r.reason,
-              code: null,
-              enhanced: null,
-              remoteMta: null,
-              lastAttemptAt: null,
-              suppressedAt: entry?.createdAt ?? null,
-            };
-          }),
-          now,
-        );
-      }
+    due() {
+      mayHaveRows = true;
     },
     flush() {
       const queued: string[] = [];
@@ -254,8 +174,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
           if (failed.has(row.id)) continue;
           try {
             const dsn = compose(row.messageId, row.recipients);
-            queueOne(row.id, dsn);
-            if (!dsn) continue;
+            if (!queueOne(row.id, dsn) || !dsn) continue;
             queued.push(dsn.message.id);
             logger.info(
               { queueId: dsn.message.id, about: row.messageId, to: dsn.recipients[0]!.address, recipients: row.recipients.map((r) => `${r.address} (${r.kind})`) },

@@ -27,8 +27,9 @@ export function createDsnOutboxRepo<R>(db: Db) {
       const rows = select.all(afterId, limit) as { id: number; message_id: string; recipients: string; created_at: number }[];
       return rows.map((r) => ({ id: r.id, messageId: r.message_id, recipients: JSON.parse(r.recipients) as R[], createdAt: r.created_at }));
     },
-    remove(id: number): void {
-      del.run(id);
+    /** false: the row was already gone (another process queued its report). */
+    remove(id: number): boolean {
+      return del.run(id).changes === 1;
     },
     count(): number {
       return count.get() as number;

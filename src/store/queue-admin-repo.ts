@@ -1,6 +1,5 @@
 import type { Db } from './db.js';
-import { createEventsRepo } from './events-repo.js';
-import { createRecipientsRepo, RATE_LIMITED } from './recipients-repo.js';
+import { createRecipientsRepo, RATE_LIMITED, type RecipientRow } from './recipients-repo.js';
 
 /**
  * The admin's view of the queue (`ferry queue ...`): what waits per destination, making waiting
@@ -41,21 +40,6 @@ export interface PurgeResult {
   purged: number;
   /** of those, how many a worker was delivering at that moment (their attempt may still land) */
   inFlight: number;
-  /** the recipients ended (for the delivery status notifications to their senders) */
-  ended: PurgedRecipient[];
-}
-
-export interface PurgedRecipient {
-  id: number;
-  messageId: string;
-  address: string;
-  attempts: number;
-  /** the last change before the purge (the last attempt, when there was one) */
-  updatedAt: number;
-  lastReply: string | null;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  category: string | null;
 }
 
 function where(sel: QueueSelector): { sql: string; params: Record<string, unknown> } {
@@ -78,7 +62,6 @@ interface RawSummary {
 
 export function createQueueAdminRepo(db: Db) {
   const recipients = createRecipientsRepo(db);
-  const events = createEventsRepo(db);
 
   function summary(now: number, filter: { domain?: string | undefined; state?: PendingState | undefined } = {}): DestinationSummary[] {
     const conds = ["r.status IN ('queued','deferred')"];
@@ -136,51 +119,19 @@ export function createQueueAdminRepo(db: Db) {
       .run({ ...w.params, now }).changes;
   }
 
-  const purgeTx = db.transaction((sel: QueueSelector, now: number, reason: string): PurgeResult => {
+  /** The selected pending recipients (queued or deferred, in flight or not), oldest first: what a purge ends. */
+  function pending(sel: QueueSelector): RecipientRow[] {
     const w = where(sel);
-    const rows = db
-      .prepare(
-        `SELECT id, message_id, address, lease_until, attempts, updated_at, last_reply, last_code, last_enhanced, category FROM recipients
-         WHERE ${w.sql} AND status IN ('queued','deferred') ORDER BY id`,
-      )
-      .all(w.params) as {
-      id: number; message_id: string; address: string; lease_until: number | null; attempts: number; updated_at: number;
-      last_reply: string | null; last_code: number | null; last_enhanced: string | null; category: string | null;
-    }[];
-    let inFlight = 0;
-    for (const r of rows) {
-      if ((r.lease_until ?? 0) > now) inFlight++;
-      recipients.changeStatus(r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: reason });
-      events.append({
-        at: now,
-        messageId: r.message_id,
-        recipientId: r.id,
-        recipient: r.address,
-        type: 'expired',
-        status: 'expired',
-        category: null,
-        detail: { reason },
-      });
-    }
-    const ended = rows.map((r) => ({
-      id: r.id, messageId: r.message_id, address: r.address, attempts: r.attempts, updatedAt: r.updated_at,
-      lastReply: r.last_reply, lastCode: r.last_code, lastEnhanced: r.last_enhanced, category: r.category,
-    }));
-    return { purged: rows.length, inFlight, ended };
-  });
+    const ids = db.prepare(`SELECT id FROM recipients WHERE ${w.sql} AND status IN ('queued','deferred') ORDER BY id`).pluck().all(w.params) as number[];
+    return ids.map((id) => recipients.get(id)).filter((r): r is RecipientRow => r !== undefined);
+  }
 
   return {
     /** Pending recipients per destination domain, the busiest first. */
     summary,
     retry,
-    /**
-     * Ends the selected pending recipients as `expired` with `reason`, each with an event, in
-     * one transaction. A worker delivering one of them at that moment finds it final when it
-     * records its result and leaves it so.
-     */
-    purge(sel: QueueSelector, now: number, reason: string): PurgeResult {
-      return purgeTx(sel, now, reason);
-    },
+    /** What a purge would end; the purge itself is each recipient's fate (outcome/fate, origin admin-purge). */
+    pending,
     /** Whether a message with this id exists. */
     messageExists(id: string): boolean {
       return db.prepare('SELECT 1 FROM messages WHERE id = ?').get(id) !== undefined;

@@ -1,7 +1,8 @@
+import type { FateRecipient } from '../core/fate.js';
 import type { Db } from './db.js';
 import { createEventsRepo } from './events-repo.js';
 import { createMessagesRepo, type MessageRow } from './messages-repo.js';
-import { createRecipientsRepo, type NewRecipient, type RecipientRow } from './recipients-repo.js';
+import { createRecipientsRepo, type NewRecipient } from './recipients-repo.js';
 
 /** A message ready to be committed at end of DATA, with what intake decided for each recipient. */
 export interface AcceptedMessage {
@@ -18,12 +19,18 @@ export function createQueueStore(db: Db) {
   const recipients = createRecipientsRepo(db);
   const events = createEventsRepo(db);
 
-  const acceptBatch = db.transaction((batch: AcceptedMessage[]) => {
+  const acceptBatch = db.transaction((batch: AcceptedMessage[]): AcceptedDrop[] => {
+    const drops: AcceptedDrop[] = [];
     for (const item of batch) {
       const m = item.message;
       messages.insert(m);
       for (const r of item.recipients) {
         const id = recipients.insert({ ...r, messageId: m.id, at: m.createdAt });
+        if (r.status === 'dropped') {
+          // Born dropped: its event and report are its fate (outcome/fate, origin intake-drop).
+          drops.push({ recipient: { ...BLANK, id, messageId: m.id, address: r.address, domain: r.domain, status: 'dropped', createdAt: m.createdAt, updatedAt: m.createdAt, lastReply: r.reason, category: r.category, dsnNotify: r.dsnNotify ?? null }, reason: r.reason, category: r.category, user: m.username, kind: m.kind, sender: m.sender });
+          continue;
+        }
         events.append({
           at: m.createdAt,
           messageId: m.id,
@@ -36,50 +43,37 @@ export function createQueueStore(db: Db) {
         });
       }
     }
-  });
-
-  const expireMessage = db.transaction((messageId: string, at: number, reason: string): RecipientRow[] => {
-    const expired: RecipientRow[] = [];
-    for (const r of recipients.forMessage(messageId)) {
-      if (r.status !== 'queued' && r.status !== 'deferred') continue;
-      recipients.changeStatus(r.id, { status: 'expired', at, nextAttemptAt: null, attempted: false, reply: reason, category: 'other' });
-      events.append({ at, messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: 'other', detail: { reason } });
-      expired.push(r);
-    }
-    return expired;
-  });
-
-  const expireOverdue = db.transaction((now: number, maxAgeMs: number, limit: number, reason: string): RecipientRow[] => {
-    const rows = recipients.overdue(now, maxAgeMs, limit);
-    for (const r of rows) {
-      // The last remote reply (if any) stays the recipient's reply: it says why it was not delivered.
-      recipients.changeStatus(r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: r.lastReply ? null : reason });
-      events.append({ at: now, messageId: r.messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: r.category, detail: { reason } });
-    }
-    return rows;
+    return drops;
   });
 
   return {
     messages,
     recipients,
     events,
-    /** Ends every pending recipient of a message as expired (e.g. its body is lost). Returns them (as they were). */
-    expireMessage(messageId: string, at: number, reason: string): RecipientRow[] {
-      return expireMessage(messageId, at, reason);
-    },
     /**
-     * Ends as expired (at most `limit`) waiting recipients whose maximum age has passed and that
-     * no attempt would reach in time. Returns them (as they were). Call inside the caller's
-     * transaction when it records more (DSNs).
+     * Commits a batch of accepted messages in one transaction: one fsync for all of them. Returns
+     * the recipients born dropped, whose fate (event, report) the caller records in the same
+     * transaction (outcome/fate, origin intake-drop).
      */
-    expireOverdue(now: number, maxAgeMs: number, limit: number, reason: string): RecipientRow[] {
-      return expireOverdue(now, maxAgeMs, limit, reason);
-    },
-    /** Commits a batch of accepted messages in one transaction: one fsync for all of them. */
-    accept(batch: AcceptedMessage[]): void {
-      acceptBatch(batch);
+    accept(batch: AcceptedMessage[]): AcceptedDrop[] {
+      return acceptBatch(batch);
     },
   };
 }
+
+/** A recipient dropped at intake, as its fate needs it. */
+export interface AcceptedDrop {
+  recipient: FateRecipient;
+  reason: string | null;
+  category: string | null;
+  /** The SMTP user that sent the message (suppression entries may be scoped to it). */
+  user: string | null;
+  kind: string;
+  sender: string;
+}
+
+const BLANK: Omit<FateRecipient, 'id' | 'messageId' | 'address' | 'domain' | 'status' | 'createdAt' | 'updatedAt'> = {
+  attempts: 0, lastReply: null, lastCode: null, lastEnhanced: null, category: null, mxHost: null, leaseUntil: null, dsnNotify: null, dsnDelayAt: null,
+};
 
 export type QueueStore = ReturnType<typeof createQueueStore>;

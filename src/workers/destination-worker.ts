@@ -26,8 +26,8 @@ export interface WorkerDeps {
   signing: SigningStage | undefined;
   /** The MAIL FROM for one transaction (VERP); absent: the message's own envelope sender. */
   envelopeSender?: ((message: MessageRow, rows: readonly RecipientRow[]) => string) | undefined;
-  /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
-  expireLostBody?: ((messageId: string, reason: string) => void) | undefined;
+  /** Ends a message whose stored body is gone and reports it (outcome/fate, origin lost-body). */
+  expireLostBody?: ((messageId: string, reason: string) => Promise<unknown> | void) | undefined;
   signal: AbortSignal;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
@@ -112,8 +112,8 @@ async function sendOne(
     const m = prepared.message;
     if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
       const reason = `spool file ${m.spoolFile} is missing: the message body was lost`;
-      if (deps.expireLostBody) deps.expireLostBody(m.id, reason);
-      else queue.expireMessage(m.id, clock.now(), reason);
+      // Its recipients' fate (outcome/fate, origin lost-body): expired, reported to the sender.
+      await deps.expireLostBody?.(m.id, reason);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
       deps.finished(rows.length);
       return { recorded: Promise.resolve() };

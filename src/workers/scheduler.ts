@@ -32,14 +32,14 @@ export interface SchedulerOptions {
    * path that names it alone, so a bounce can only ever speak for the recipient it came from).
    */
   transactionPerRecipient?: boolean;
-  /** Ends a message whose stored body is gone (and reports it); absent: the queue's expiry alone. */
-  expireLostBody?: (messageId: string, reason: string) => void;
+  /** Ends a message whose stored body is gone and reports it (outcome/fate, origin lost-body). */
+  expireLostBody?: (messageId: string, reason: string) => Promise<unknown> | void;
   /**
    * Expires waiting recipients whose maximum age has passed and whose next attempt lies beyond
    * it; returns how many. Run at most once a second, at the scheduler's wakes (at least every
    * idleWakeMs), so a recipient expires within seconds of its expiry time.
    */
-  expireOverdue?: (now: number) => number;
+  expireOverdue?: (now: number) => Promise<number> | number;
   /** Upper bound on recipients claimed but not finished (memory bound). */
   maxInFlight?: number;
   /** Longest sleep when nothing is due, so queue changes made by the CLI are noticed. */
@@ -80,10 +80,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const now = clock.now();
     if (opts.expireOverdue && now >= nextExpirySweepAt) {
       nextExpirySweepAt = now + 1000;
+      const failed = (err: unknown) => logger.error({ err }, 'expiring overdue recipients failed (tried again at the next wake)');
       try {
-        opts.expireOverdue(now);
+        void Promise.resolve(opts.expireOverdue(now)).catch(failed);
       } catch (err) {
-        logger.error({ err }, 'expiring overdue recipients failed (tried again at the next wake)');
+        failed(err);
       }
     }
     if (inFlight < maxInFlight) {

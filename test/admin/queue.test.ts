@@ -106,14 +106,21 @@ t.test('retry: one message, a domain, all — due now, in-flight ones untouched'
   await t.rejects(run(cli, 'queue', 'retry', 'NOSUCH'), { code: 'FERRY_ERR_NOT_FOUND' });
 });
 
-t.test('purge: expired with a reason and an event each; --domain needs --yes; final ones untouched', async (t) => {
+t.test('purge: expired with a reason and an event each, reported to the sender; --domain needs --yes; final ones untouched', async (t) => {
   const clock = new ManualClock(T0);
   const cli = makeCli({}, clock);
   t.teardown(() => cli.close());
   const q = createQueueStore(cli.ctx.db());
   const { m1, m2, m3, m4 } = seed(q, clock);
 
-  t.match(await run(cli, 'queue', 'purge', m1), '2 recipients purged (expired: purged by admin)');
+  const first = await run(cli, 'queue', 'purge', m1);
+  t.match(first, '2 recipients purged (expired: purged by admin)');
+  // Changed with outcome/fate: a purge is reported like an expiry (one DSN per message to its sender).
+  t.match(first, '1 delivery status notification queued to the senders');
+  const dsns = cli.ctx.db().prepare("SELECT id, body FROM messages WHERE kind = 'dsn'").all() as { id: string; body: Buffer }[];
+  t.equal(dsns.length, 1);
+  t.same(q.recipients.forMessage(dsns[0]!.id).map((r) => r.address), ['sender@ferry.test'], 'to the envelope sender');
+  t.match(dsns[0]!.body.toString(), /x1@a\.test[\s\S]*x2@a\.test/, 'naming both purged recipients');
   for (const r of q.recipients.forMessage(m1)) {
     t.equal(r.status, 'expired');
     t.equal(r.lastReply, 'purged by admin');
@@ -123,6 +130,7 @@ t.test('purge: expired with a reason and an event each; --domain needs --yes; fi
   const ev = q.events.forMessage(m1).filter((e) => e.type === 'expired');
   t.equal(ev.length, 2, 'one event per recipient');
   t.same(ev[0]!.detail, { reason: 'purged by admin' });
+  t.equal(ev[0]!.category, 'other', 'an event with a category (never attempted: other)');
   t.equal(ev[0]!.at, T0);
 
   await t.rejects(run(cli, 'queue', 'purge', '--domain', 'a.test'), { code: 'FERRY_ERR_USAGE', message: /--yes/ });
@@ -134,7 +142,7 @@ t.test('purge: expired with a reason and an event each; --domain needs --yes; fi
   t.equal(q.recipients.forMessage(m4)[0]!.status, 'delivered', 'final statuses untouched');
   t.match(await run(cli, 'queue', 'purge', m1), '0 recipients purged');
   await t.rejects(run(cli, 'queue', 'purge', 'NOSUCH'), { code: 'FERRY_ERR_NOT_FOUND' });
-  t.same(JSON.parse(await run(cli, 'queue', 'list', '--json')).map((r: { domain: string }) => r.domain), ['b.test']);
+  t.same(JSON.parse(await run(cli, 'queue', 'list', '--json')).map((r: { domain: string; queued: number }) => [r.domain, r.queued]), [['ferry.test', 3], ['b.test', 0]], 'the three reports wait for delivery');
 });
 
 t.test('a running relay notices a retry made by the CLI at its next idle wake (≤ 5 s)', async (t) => {

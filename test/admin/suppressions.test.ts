@@ -10,8 +10,8 @@ import { registerSuppressionsCommands } from '../../src/admin/suppressions.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { buildConfig } from '../../src/config/load.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { createQueueStore } from '../../src/store/queue-store.js';
 import { createSuppressionsRepo } from '../../src/store/suppressions-repo.js';
+import { acceptWithFates } from '../helpers/fate.js';
 
 const NOW = Date.UTC(2026, 0, 15, 9, 30);
 
@@ -119,8 +119,8 @@ t.test('add, list, show, remove', async (t) => {
 t.test('show lists the messages an entry dropped', async (t) => {
   const cli = makeCli(t);
   await cli.run('suppressions', 'add', 'gone@example.com', '--category', 'user_unknown', '--reason', '550 5.1.1 no such user');
-  const queue = createQueueStore(cli.ctx.db());
-  queue.accept([
+  // Intake as main.ts does it: a recipient born dropped gets its fate (the `dropped` event) in the same transaction.
+  acceptWithFates(cli.ctx.db(), [
     {
       message: {
         id: 'QID123', createdAt: NOW + 60_000, sender: 'billing@app.test', username: null, clientIp: '127.0.0.1', helo: 'app', tls: null,

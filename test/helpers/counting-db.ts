@@ -12,7 +12,8 @@ export function countingDb(db: Db): { db: Db; transactions: () => number } {
         return (fn: (...a: unknown[]) => unknown) => {
           const tx = target.transaction(fn);
           return (...a: unknown[]) => {
-            transactions++;
+            // A transaction inside another is a savepoint, not a commit.
+            if (!target.inTransaction) transactions++;
             return tx(...a);
           };
         };

@@ -2,15 +2,13 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClassifier } from '../../src/classify/classifier.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { seededRandom } from '../../src/core/random.js';
-import { createOutcomeApplier, type AppliedDecision } from '../../src/outcome/apply.js';
+import type { AppliedDecision } from '../../src/outcome/apply.js';
 import { createAttemptsRepo } from '../../src/store/attempts-repo.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
 import { countingDb } from '../helpers/counting-db.js';
+import { fateFor } from '../helpers/fate.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const retry = { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 72, mailboxFullSuppressAfterHours: 72 };
@@ -26,10 +24,7 @@ function setup(t: Test) {
   const clock = new ManualClock(T0);
   const { db: counting, transactions } = countingDb(db);
   const seen: AppliedDecision[][] = [];
-  const outcome = createOutcomeApplier({
-    db: counting, queue, classifier: createClassifier(), retry, clock, random: seededRandom(1), logger: silentLogger(),
-    onApplied: (a) => seen.push(a),
-  });
+  const { outcome } = fateFor(counting, { clock, retry, afterCommit: (a) => seen.push(a) });
   return { db, queue, clock, outcome, seen, transactions };
 }
 
@@ -61,7 +56,8 @@ t.test('attempts finishing in the same turn share one transaction; each gets its
   );
   t.equal(transactions() - before, 1, '20 attempts, one commit');
   t.same(results.map((r) => r[0]!.decision.status), claimed.map((_, i) => (i % 2 ? 'delivered' : 'deferred')));
-  t.equal(seen.length, 20, 'listeners called once per attempt, after the commit');
+  t.equal(seen.length, 1, 'the after-commit hook runs once for the commit');
+  t.equal(seen[0]!.length, 20, 'with every fate of it');
   for (const [i, id] of ids.entries()) {
     const [r] = queue.recipients.forMessage(id);
     t.equal(r!.status, i % 2 ? 'delivered' : 'deferred');
@@ -86,12 +82,12 @@ t.test('a recipient purged while in flight stays purged; the others are recorded
   t.same(createAttemptsRepo(db).forMessage(id).map((x) => x.recipientId), [a!.id], 'no attempt row for the purged one');
 });
 
-t.test('the synchronous apply still commits on its own', async (t) => {
+t.test('an attempt on its own commits on its own', async (t) => {
   const { queue, outcome, transactions } = setup(t);
   const id = enqueue(queue, ['c@example.test']);
   const [c] = queue.recipients.claim(T0, T0 + 60_000, 'node', 10);
   const before = transactions();
-  const applied = outcome.apply([{ recipient: c!, firstQueuedAt: T0, fact: { kind: 'failed', phase: 'rcpt', reply: { code: 550, enhanced: '5.1.1', text: '550 5.1.1 no such user' } } }], ctx);
+  const applied = await outcome.applySoon([{ recipient: c!, firstQueuedAt: T0, fact: { kind: 'failed', phase: 'rcpt', reply: { code: 550, enhanced: '5.1.1', text: '550 5.1.1 no such user' } } }], ctx);
   t.equal(transactions() - before, 1);
   t.equal(applied[0]!.decision.status, 'bounced');
   t.equal(queue.recipients.forMessage(id)[0]!.category, 'user_unknown');

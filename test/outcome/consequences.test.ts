@@ -2,13 +2,11 @@ import t from 'tap';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/logger.js';
-import { seededRandom } from '../../src/core/random.js';
-import { createClassifier } from '../../src/classify/classifier.js';
-import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createConsequences } from '../../src/outcome/consequences.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
 import { createSuppressionList } from '../../src/suppress/suppression-list.js';
+import { fateFor } from '../helpers/fate.js';
 import { tempDir } from '../helpers/relay.js';
 import type { AttemptFact } from '../../src/outcome/decide.js';
 
@@ -22,16 +20,15 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const list = createSuppressionList({ db, clock });
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } as never);
-  const consequences = createConsequences({ suppressions: list, logger, now: () => clock.now() });
-  const outcome = createOutcomeApplier({
-    db, queue, classifier: createClassifier(), clock, random: seededRandom(1), logger,
+  const consequences = createConsequences({ logger, now: () => clock.now() });
+  const { outcome } = fateFor(db, {
+    clock, logger,
     retry: { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 200, mailboxFullSuppressAfterHours: 72 },
-    suppress: consequences.suppress,
-    onApplied: (a, ctx) => consequences.onApplied(a, ctx),
+    afterCommit: (a) => consequences.onApplied(a),
   });
   let n = 0;
   /** One message to `address`, accepted `ageHours` ago; applies the reply; returns the recipient after. */
-  function attempt(address: string, reply: string, ageHours = 0) {
+  async function attempt(address: string, reply: string, ageHours = 0) {
     const id = `M${++n}`;
     const createdAt = clock.now() - ageHours * HOUR;
     queue.accept([{
@@ -42,11 +39,11 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
     const recipient = queue.recipients.forMessage(id)[0]!;
     const m = /^(\d{3})[ -](?:([245]\.\d\.\d{1,3}) )?/.exec(reply)!;
     const fact: AttemptFact = { kind: 'failed', phase: 'rcpt', reply: { code: Number(m[1]), enhanced: m[2] ?? null, text: reply } };
-    outcome.apply([{ recipient, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
+    await outcome.applySoon([{ recipient, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
     return queue.recipients.get(recipient.id)!;
   }
   /** One message to `address`, accepted now; applies each reply at its hour after acceptance, moving the clock. */
-  function series(address: string, replies: [hour: number, reply: string][]) {
+  async function series(address: string, replies: [hour: number, reply: string][]) {
     const id = `M${++n}`;
     const createdAt = clock.now();
     queue.accept([{
@@ -60,7 +57,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
       clock.advance(createdAt + hour * HOUR - clock.now());
       const m = /^(\d{3})[ -](?:([245]\.\d\.\d{1,3}) )?/.exec(reply)!;
       const fact: AttemptFact = { kind: 'failed', phase: 'rcpt', reply: { code: Number(m[1]), enhanced: m[2] ?? null, text: reply } };
-      outcome.apply([{ recipient: queue.recipients.get(rid)!, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
+      await outcome.applySoon([{ recipient: queue.recipients.get(rid)!, fact, firstQueuedAt: createdAt }], { startedAt: clock.now(), durationMs: 5, hop: { host: 'mx.dest.test', ip: '127.0.0.2', port: 25, tls: null }, hops: null });
       seen.push(list.find(address, null) !== null);
     }
     return seen;
@@ -70,14 +67,14 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
 
 t.test('user_unknown suppresses with the reply as reason, source bounce', async (t) => {
   const { list, attempt } = setup(t);
-  const r = attempt('nobody@dest.test', '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown in virtual mailbox table');
+  const r = await attempt('nobody@dest.test', '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown in virtual mailbox table');
   t.equal(r.status, 'bounced');
   t.match(list.find('nobody@dest.test', null), { category: 'user_unknown', source: 'bounce', reason: '550 5.1.1 <nobody@dest.test>: Recipient address rejected: User unknown in virtual mailbox table' });
 });
 
 t.test('a 4xx whose category is permanent bounces at once', async (t) => {
   const { list, attempt } = setup(t);
-  const r = attempt('gone@dest.test', '450 4.1.1 <gone@dest.test>: Recipient address rejected: User unknown in local recipient table');
+  const r = await attempt('gone@dest.test', '450 4.1.1 <gone@dest.test>: Recipient address rejected: User unknown in local recipient table');
   t.equal(r.status, 'bounced', 'no retry, no waiting for expiry');
   t.equal(r.attempts, 1);
   t.equal(r.category, 'user_unknown');
@@ -88,10 +85,10 @@ t.test('mailbox_full suppresses only once full replies have persisted for mailbo
   const { list, series } = setup(t);
   const FULL = '452 4.2.2 The email account that you tried to reach is over quota.';
   const TIMEOUT = '421 4.4.2 mx.dest.test Error: timeout exceeded';
-  t.same(series('full1@dest.test', [[0, FULL], [24, FULL], [71, FULL], [72, FULL]]), [false, false, false, true], 'full from hour 0: suppressed at hour 72, not before');
+  t.same(await series('full1@dest.test', [[0, FULL], [24, FULL], [71, FULL], [72, FULL]]), [false, false, false, true], 'full from hour 0: suppressed at hour 72, not before');
   t.match(list.find('full1@dest.test', null), { category: 'mailbox_full', source: 'bounce' });
-  t.same(series('full2@dest.test', [[0, TIMEOUT], [48, TIMEOUT], [72, FULL], [100, FULL], [144, FULL]]), [false, false, false, false, true], 'the run starts at the first full reply, not at queue time');
-  t.same(series('full3@dest.test', [[0, FULL], [30, TIMEOUT], [72, FULL], [143, FULL], [144, FULL]]), [false, false, false, false, true], 'another reply in between starts a new run');
+  t.same(await series('full2@dest.test', [[0, TIMEOUT], [48, TIMEOUT], [72, FULL], [100, FULL], [144, FULL]]), [false, false, false, false, true], 'the run starts at the first full reply, not at queue time');
+  t.same(await series('full3@dest.test', [[0, FULL], [30, TIMEOUT], [72, FULL], [143, FULL], [144, FULL]]), [false, false, false, false, true], 'another reply in between starts a new run');
 });
 
 t.test('blocked, policy and spam_content never suppress; they are counted per destination and logged', async (t) => {
@@ -102,7 +99,8 @@ t.test('blocked, policy and spam_content never suppress; they are counted per de
     ['c@dest.test', '554 5.7.1 Message rejected as spam by Content Filtering.'],
     ['d@dest.test', '554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org'],
   ];
-  const cats = replies.map(([a, r]) => attempt(a, r).category);
+  const cats: (string | null)[] = [];
+  for (const [a, r] of replies) cats.push((await attempt(a, r)).category);
   t.same(cats, ['blocked', 'policy', 'spam_content', 'blocked']);
   for (const [a] of replies) t.equal(list.find(a, null), null, `${a} not suppressed`);
   t.same(

@@ -1,13 +1,12 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { createClassifier } from '../../src/classify/classifier.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { seededRandom } from '../../src/core/random.js';
-import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createDsnNotifier } from '../../src/outcome/dsn.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
+import { fateFor } from '../helpers/fate.js';
 import { tempDir } from '../helpers/relay.js';
 
 /**
@@ -28,10 +27,7 @@ function open(file: string) {
     db, queue, hostname: 'ferry.test', clock, random: seededRandom(7), newId: () => `DSN${++n}-${file.length}`, logger: silentLogger(),
     config: { onDropped: true }, maxAgeHours: 72, onQueued: (id) => queued.push(id),
   });
-  const outcome = createOutcomeApplier({
-    db, queue, classifier: createClassifier(), retry, clock, random: seededRandom(1), logger: silentLogger(),
-    withinTransaction: (applied, c, now) => dsn.recordApplied(applied, c, now),
-  });
+  const { outcome } = fateFor(db, { clock, retry, dsn: { onDropped: true } });
   return { db, queue, dsn, outcome, queued };
 }
 
@@ -49,7 +45,7 @@ function dsnMessages(db: Db): { id: string }[] {
 
 function bounce(a: ReturnType<typeof open>, id: string) {
   const rows = a.queue.recipients.forMessage(id);
-  return a.outcome.apply(
+  return a.outcome.applySoon(
     rows.map((r) => ({ recipient: r, firstQueuedAt: T0, fact: { kind: 'failed' as const, phase: 'rcpt' as const, reply: { code: 550, enhanced: '5.1.1', text: '550 5.1.1 no such user' } } })),
     ctx,
   );
@@ -63,7 +59,7 @@ t.test('a crash after the bounce committed and before the DSN did: the next star
   const f = file(t);
   const first = open(f);
   enqueue(first.queue, 'M1', 'app@sender.test', ['a@example.net', 'b@example.net']);
-  bounce(first, 'M1');
+  await bounce(first, 'M1');
   t.same(first.queue.recipients.forMessage('M1').map((r) => r.status), ['bounced', 'bounced']);
   t.equal(first.dsn.pending(), 1, 'the due report committed with the bounce');
   t.same(dsnMessages(first.db), [], 'and no DSN yet: the process dies here');
@@ -89,8 +85,8 @@ t.test('no DSN about a DSN or to a null sender: the due row is cleared without q
   t.teardown(() => a.db.close());
   enqueue(a.queue, 'D1', '', ['app@sender.test'], 'dsn');
   enqueue(a.queue, 'N1', '', ['x@example.net']);
-  bounce(a, 'D1');
-  bounce(a, 'N1');
+  await bounce(a, 'D1');
+  await bounce(a, 'N1');
   t.equal(a.dsn.pending(), 2);
   t.same(a.dsn.flush(), []);
   t.equal(a.dsn.pending(), 0);
@@ -102,8 +98,8 @@ t.test('a report that cannot be composed stays in the outbox for the next start 
   const a = open(f);
   enqueue(a.queue, 'M1', 'app@sender.test', ['a@example.net']);
   enqueue(a.queue, 'M2', 'app@sender.test', ['b@example.net']);
-  bounce(a, 'M1');
-  bounce(a, 'M2');
+  await bounce(a, 'M1');
+  await bounce(a, 'M2');
   // A corrupt row: its recipients are not a list.
   a.db.prepare("UPDATE dsn_outbox SET recipients = '{}' WHERE message_id = 'M1'").run();
   const ids = a.dsn.flush();

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { FerryError } from '../../src/core/errors.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { fateFor } from '../helpers/fate.js';
 import { accepted, testDb } from '../helpers/store.js';
 
 function illegal(t: import('tap').Test, fn: () => void, what: string): void {
@@ -12,12 +14,18 @@ function illegal(t: import('tap').Test, fn: () => void, what: string): void {
   }
 }
 
-t.test('accept commits the message, its recipients and one event each, together', async (t) => {
+t.test('accept commits the message, its recipients and their events, together; a dropped one\'s event is its fate', async (t) => {
   const { db } = testDb(t);
   const q = createQueueStore(db);
+  const { fate, writes } = fateFor(db, { clock: new ManualClock(0) });
   const m = accepted({ recipients: ['a@example.net', 'b@example.org'] });
   m.recipients[1] = { ...m.recipients[1]!, status: 'dropped', reason: 'on the suppression list', category: 'user_unknown' };
-  q.accept([m]);
+  db.transaction(() => {
+    const drops = q.accept([m]);
+    t.same(drops.map((d) => [d.recipient.address, d.reason, d.category]), [['b@example.org', 'on the suppression list', 'user_unknown']], 'accept returns the recipients born dropped');
+    t.same(q.events.forMessage(m.message.id).map((e) => e.type), ['queued'], 'and leaves their event to the fate');
+    writes.recordFatesNow(fate.plan(drops.map((d) => ({ origin: 'intake-drop' as const, recipient: d.recipient, facts: { reason: d.reason, category: d.category, suppressedAt: null } }))));
+  })();
   const rows = q.recipients.forMessage(m.message.id);
   t.same(rows.map((r) => [r.address, r.status, r.attempts, r.nextAttemptAt]), [
     ['a@example.net', 'queued', 0, m.message.createdAt],
@@ -73,19 +81,6 @@ t.test('status transitions: legal moves apply, illegal ones throw and change not
   q.recipients.changeStatus(c!.id, { status: 'dropped', at, nextAttemptAt: null, attempted: false });
   illegal(t, () => q.recipients.changeStatus(c!.id, { status: 'deferred', at, nextAttemptAt: at, attempted: false }), 'dropped → deferred');
   illegal(t, () => q.recipients.changeStatus(999_999, { status: 'delivered', at, nextAttemptAt: null, attempted: true }), 'an unknown recipient');
-});
-
-t.test('expireMessage ends only pending recipients, with an event each', async (t) => {
-  const { db } = testDb(t);
-  const q = createQueueStore(db);
-  const m = accepted({ recipients: ['a@example.net', 'b@example.net'] });
-  q.accept([m]);
-  const [a] = q.recipients.forMessage(m.message.id);
-  q.recipients.changeStatus(a!.id, { status: 'delivered', at: 1, nextAttemptAt: null, attempted: true });
-  t.equal(q.expireMessage(m.message.id, 2, 'body lost').length, 1);
-  t.same(q.recipients.forMessage(m.message.id).map((r) => r.status), ['delivered', 'expired']);
-  const last = q.events.forMessage(m.message.id).at(-1)!;
-  t.same([last.type, last.recipient, last.detail], ['expired', 'b@example.net', { reason: 'body lost' }]);
 });
 
 t.test('messages.list filters by status, recipient and time', async (t) => {

@@ -2,18 +2,16 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClassifier } from '../../src/classify/classifier.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { seededRandom } from '../../src/core/random.js';
 import type { Deliverer, DeliverySession, OpenSessionResult } from '../../src/deliver/deliverer.js';
 import type { OutgoingMessage, TransactionReport } from '../../src/deliver/types.js';
-import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createSpool } from '../../src/spool/spool.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
 import { createScheduler, type Scheduler } from '../../src/workers/scheduler.js';
 import { countingDb } from '../helpers/counting-db.js';
+import { fateFor } from '../helpers/fate.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -67,15 +65,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
     claims++;
     return claim(...a);
   };
-  const outcome = createOutcomeApplier({
-    db: counting,
-    queue,
-    classifier: createClassifier(),
-    retry: { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 72, mailboxFullSuppressAfterHours: 72 },
-    clock,
-    random: seededRandom(1),
-    logger: silentLogger(),
-  });
+  const { outcome } = fateFor(counting, { clock });
   const scheduler: Scheduler = createScheduler({
     queue,
     spool: createSpool({ dir: join(dir, 'spool'), inlineMaxBytes: 1 << 20 }),

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
-import type { DsnRecipient } from '../../outcome/dsn-compose.js';
+import type { FatePlan, FateResult } from '../../core/fate.js';
+import type { FateInput } from '../../outcome/fate.js';
+import { purgeInputs, purgeSummary } from '../../outcome/purge.js';
 import type { AdminRole } from '../../store/admins-repo.js';
 import type { Db } from '../../store/db.js';
 import type { EventsRepo } from '../../store/events-repo.js';
@@ -26,8 +28,15 @@ export interface ConsoleActionsDeps {
   events: EventsRepo;
   queueAdmin: QueueAdminRepo;
   limits: LimitsRepo;
-  /** The DSN outbox: a purge tells each sender, as the design promises for every ended recipient. */
-  dsn?: { record(messageId: string, recipients: DsnRecipient[], now: number): void; flush(): unknown } | null;
+  /**
+   * outcome/fate: a purge is each recipient's fate (expired, event, a report to its sender), written
+   * in the transaction that records the admin's event; `committed` runs the after-commit hook.
+   */
+  fates: {
+    plan(inputs: readonly FateInput[], now?: number): FatePlan[];
+    recordNow(plans: readonly FatePlan[]): FateResult[];
+    committed(results: readonly FateResult[]): unknown;
+  };
   /** Mail was made due or ended: the scheduler looks now. */
   onQueueChanged?: () => void;
   /** A limit changed: the throttle reloads now. */
@@ -100,21 +109,13 @@ export function createConsoleActions(deps: ConsoleActionsDeps) {
     return n;
   });
 
-  const purgeTx = db.transaction((actor: Actor, sel: QueueSelector, reason: string): PurgeResult => {
+  const purgeTx = db.transaction((actor: Actor, sel: QueueSelector, reason: string): { res: PurgeResult; results: FateResult[] } => {
     const now = clock.now();
-    const res = deps.queueAdmin.purge(sel, now, reason);
-    const byMessage = new Map<string, DsnRecipient[]>();
-    for (const r of res.ended) {
-      const list = byMessage.get(r.messageId) ?? [];
-      list.push({
-        address: r.address, kind: 'expired', category: r.category, reply: r.lastReply, code: r.lastCode, enhanced: r.lastEnhanced,
-        remoteMta: null, lastAttemptAt: r.attempts > 0 ? r.updatedAt : null, purged: true,
-      });
-      byMessage.set(r.messageId, list);
-    }
-    for (const [messageId, recipients] of byMessage) deps.dsn?.record(messageId, recipients, now);
+    const rows = deps.queueAdmin.pending(sel);
+    const results = deps.fates.recordNow(deps.fates.plan(purgeInputs(rows, reason), now));
+    const res = purgeSummary(rows, results, now);
     record(actor, 'queue_purged', sel.domain ? `@${sel.domain}` : null, null, `${res.purged} recipients purged by ${actor.name}`, { purged: res.purged }, sel.messageId ?? '');
-    return res;
+    return { res, results };
   });
 
   const retryTx = db.transaction((actor: Actor, sel: QueueSelector): number => {
@@ -171,8 +172,8 @@ export function createConsoleActions(deps: ConsoleActionsDeps) {
     },
     purge(actor: Actor, sel: QueueSelector): PurgeResult {
       need(actor, 'purge');
-      const res = purgeTx(actor, sel, `purged by admin ${actor.name} (console)`);
-      deps.dsn?.flush();
+      const { res, results } = purgeTx(actor, sel, `purged by admin ${actor.name} (console)`);
+      deps.fates.committed(results);
       deps.onQueueChanged?.();
       return res;
     },

@@ -20,7 +20,8 @@ export interface ConsoleSetup {
   queueAdmin: QueueAdminRepo;
   limits: LimitsRepo;
   admins: AdminsRepo;
-  dsn?: ConsoleActionsDeps['dsn'];
+  /** outcome/fate: a purge is each recipient's fate (see ConsoleActionsDeps). */
+  fates: ConsoleActionsDeps['fates'];
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
   maxAgeHours: () => number;
   /** Destination budgets at their rate limit right now (the running throttle). */
@@ -44,7 +45,7 @@ export function createConsole(s: ConsoleSetup): HttpPlugin {
       events: s.events,
       queueAdmin: s.queueAdmin,
       limits: s.limits,
-      dsn: s.dsn,
+      fates: s.fates,
       onQueueChanged: s.onQueueChanged,
       onLimitsChanged: s.onLimitsChanged,
     }),
