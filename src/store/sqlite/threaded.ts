@@ -41,6 +41,8 @@ export interface ThreadedStoreOptions {
   maxBatch?: number;
   /** Called once if the writer thread dies: the relay must stop accepting (421) — nothing more can be made durable. */
   onWriterFailure?: (err: FerryError) => void;
+  /** The thread's module (tests: the compiled one when it is up to date; default: beside this file). */
+  writerEntry?: URL;
 }
 
 export interface WriterStats {
@@ -65,6 +67,8 @@ export interface ThreadedSqliteStore extends Store {
   /** false once the writer thread has failed. */
   readonly writable: boolean;
   writerStats(): WriterStats;
+  /** Stops the writer thread abruptly, as a crash would (tests of the failure path). */
+  killWriter(): Promise<void>;
 }
 
 function writerEntry(): URL {
@@ -88,7 +92,12 @@ function toError(e: SerializedError): Error {
  */
 export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Promise<ThreadedSqliteStore> {
   const init: WriterInit = { file: options.file, maxBatch: options.maxBatch ?? 500 };
-  const worker = new Worker(writerEntry(), { workerData: init });
+  const entry = options.writerEntry ?? writerEntry();
+  // Module hooks of the parent (a test runner's coverage and mocks) cost seconds per thread and
+  // mean nothing to the writer: it keeps only the TypeScript loader, and only to run from sources.
+  const fromSources = entry.pathname.endsWith('.ts');
+  const execArgv = process.execArgv.filter((a) => !/^--(import|loader|experimental-loader|require)\b/.test(a) || (fromSources && a.includes('typescript')));
+  const worker = new Worker(entry, { workerData: init, execArgv });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failure: FerryError | null = null;
@@ -179,6 +188,9 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
       return failure === null;
     },
     writerStats: (): WriterStats => ({ ...stats, inFlight: pending.size }),
+    async killWriter() {
+      await worker.terminate();
+    },
     async close() {
       if (closing) return;
       closing = true;
