@@ -21,6 +21,8 @@ export interface FerryDeps {
   resolver?: DnsResolver;
   /** The password check behind SMTP AUTH (default: scrypt); tests wrap it to count checks. */
   verifyPassword?: (password: string, stored: string) => Promise<boolean>;
+  /** The SQLite writer thread's module (tests: the compiled one, see test/helpers/store.ts); default: beside the engine. */
+  storeWriterEntry?: URL;
 }
 
 export interface Ferry {

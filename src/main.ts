@@ -6,8 +6,9 @@ import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { openDatabase } from './store/db.js';
-import { createGroupCommitter } from './store/group-commit.js';
-import { createQueueStore, type AcceptedMessage } from './store/queue-store.js';
+import { createQueueStore } from './store/queue-store.js';
+import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
+import type { Store } from './core/store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createSpool } from './spool/spool.js';
@@ -78,12 +79,21 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // Intake's transaction also records the DSNs its dropped recipients make due (see dsn below).
-  const acceptBatch = db.transaction((batch: AcceptedMessage[]) => {
-    queue.accept(batch);
-    dsn?.recordDropped(batch, clock.now());
-  });
-  const committer = createGroupCommitter<AcceptedMessage>(acceptBatch, config.spool.commitBatchMax);
+  // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
+  // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
+  let store: ThreadedSqliteStore | null = null;
+  const requireStore = (): ThreadedSqliteStore => {
+    if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
+    return store;
+  };
+  // Intake's transaction also records the DSNs its dropped recipients make due (plain data, see dsn below).
+  const intakeStore: Pick<Store, 'queue'> = {
+    queue: {
+      accept: (batch) => requireStore().queue.accept(dsn ? batch.map((m) => ({ ...m, dsnOutbox: dsn.intakeReports(m) })) : batch),
+      expireMessage: (...args) => requireStore().queue.expireMessage(...args),
+      expireOverdue: (...args) => requireStore().queue.expireOverdue(...args),
+    },
+  };
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
   let current = config;
@@ -294,7 +304,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   const intake = createIntake({
     spool,
-    committer,
+    store: intakeStore,
     clock,
     newId,
     hostname: config.hostname,
@@ -347,6 +357,137 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     );
   }
 
+  async function startParts() {
+    const now = clock.now();
+    const released = queue.recipients.releaseOwned(config.hostname, now);
+    if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
+    const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
+    for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+    for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
+    // Reports recorded before a crash but not yet queued.
+    dsn?.flush();
+    const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
+    webhooks?.prepare();
+    await disk.start();
+    // The HTTP endpoint binds first: if its port is taken, nothing else has started.
+    let httpAddress: string | null = null;
+    if (config.http.listen) {
+      http = createHttpEndpoint({
+        listen: config.http.listen,
+        logger,
+        metrics,
+        readiness: () => readiness.check(),
+        about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
+        plugins: httpPlugins,
+        trustProxy: config.http.trustProxy,
+      });
+      try {
+        httpAddress = await http.start();
+      } catch (err) {
+        disk.stop();
+        throw err;
+      }
+    }
+    listener = createSmtpListener({
+      config: config.smtp,
+      hostname: config.hostname,
+      tls,
+      intake,
+      authenticator: createAuthenticator(users, deps.verifyPassword),
+      throttle: createAuthThrottle(clock, config.smtp.authFailures),
+      mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
+      recipientPolicy,
+      senderPolicy: quotas.senderPolicy,
+      clock,
+      logger,
+      diskAccepting: () => disk.accepting(),
+      observer: {
+        accepted: (recipients) => metrics.messageAccepted(recipients),
+        refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
+      },
+    });
+    let smtpAddresses: { smtp: string; smtps: string | null };
+    try {
+      smtpAddresses = await listener.start();
+    } catch (err) {
+      await http?.stop();
+      disk.stop();
+      throw err;
+    }
+    let unsubscribeAddress: string | null = null;
+    if (unsubscriber && config.unsubscribe.listen) {
+      const { host, port } = splitHostPort(config.unsubscribe.listen);
+      // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
+      const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
+      unsubscribeHttp = Fastify({ logger: false });
+      await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
+      try {
+        await unsubscribeHttp.listen({ host, port });
+        const a = unsubscribeHttp.server.address();
+        unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
+      } catch (err) {
+        await listener.stop();
+        await http?.stop();
+        disk.stop();
+        throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    let bounceAddress: string | null = null;
+    if (verp && config.bounceListener.listen) {
+      bounceListener = createBounceListener({
+        options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
+        isBounceDomain: (domain) => domain === verp.domain,
+        processor: createBounceProcessor({
+          db,
+          queue,
+          verp,
+          classifier: createClassifier(),
+          suppressions: bounceSuppressions,
+          clock,
+          logger,
+          dsn: dsn ?? undefined,
+          onRecorded: () => webhooks?.poke(),
+        }),
+        logger,
+        unsubscribe:
+          unsubscriber && unsubscribeMailto
+            ? {
+                address: unsubscribeMailto,
+                handle: async (raw) => {
+                  const token = await tokenFromMail(raw);
+                  return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
+                },
+              }
+            : undefined,
+      });
+      try {
+        bounceAddress = await bounceListener.start();
+      } catch (err) {
+        await listener.stop();
+        await unsubscribeHttp?.close();
+        await http?.stop();
+        disk.stop();
+        throw err;
+      }
+    }
+    const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
+    bound = addresses;
+    listening = true;
+    throttle.start();
+    quotas.start();
+    scheduler.start();
+    webhooks?.start();
+    retention.start();
+    if (!isFullyQualified(config.hostname)) {
+      logger.warn(
+        { hostname: config.hostname, key: 'hostname' },
+        `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
+      );
+    }
+    logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
+    return addresses;
+  }
+
   async function reload(next: Config): Promise<ReloadResult> {
     const plan = planReload(current, next);
     let tls: ReturnType<typeof loadTlsMaterial> | null = null;
@@ -397,134 +538,26 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     scheduler,
     retention,
     async start() {
-      const now = clock.now();
-      const released = queue.recipients.releaseOwned(config.hostname, now);
-      if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
-      const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
-      for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
-      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
-      // Reports recorded before a crash but not yet queued.
-      dsn?.flush();
-      const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      webhooks?.prepare();
-      await disk.start();
-      // The HTTP endpoint binds first: if its port is taken, nothing else has started.
-      let httpAddress: string | null = null;
-      if (config.http.listen) {
-        http = createHttpEndpoint({
-          listen: config.http.listen,
-          logger,
-          metrics,
-          readiness: () => readiness.check(),
-          about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
-          plugins: httpPlugins,
-          trustProxy: config.http.trustProxy,
-        });
-        try {
-          httpAddress = await http.start();
-        } catch (err) {
-          disk.stop();
-          throw err;
-        }
-      }
-      listener = createSmtpListener({
-        config: config.smtp,
-        hostname: config.hostname,
-        tls,
-        intake,
-        authenticator: createAuthenticator(users, deps.verifyPassword),
-        throttle: createAuthThrottle(clock, config.smtp.authFailures),
-        mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
-        recipientPolicy,
-        senderPolicy: quotas.senderPolicy,
-        clock,
-        logger,
-        diskAccepting: () => disk.accepting(),
-        observer: {
-          accepted: (recipients) => metrics.messageAccepted(recipients),
-          refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
+      store = await openThreadedSqliteStore({
+        file: join(config.dataDir, 'ferry.db'),
+        maxBatch: config.spool.commitBatchMax,
+        ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
+        onWriterFailure: (err) => {
+          // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
+          // and say so loudly; messages already answered 250 are on disk.
+          logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
+          listening = false;
+          void listener?.stop();
         },
       });
-      let smtpAddresses: { smtp: string; smtps: string | null };
       try {
-        smtpAddresses = await listener.start();
+        return await startParts();
       } catch (err) {
-        await http?.stop();
-        disk.stop();
+        // A start that failed half-way must not leave the writer thread running (it holds the process open).
+        await store?.close();
+        store = null;
         throw err;
       }
-      let unsubscribeAddress: string | null = null;
-      if (unsubscriber && config.unsubscribe.listen) {
-        const { host, port } = splitHostPort(config.unsubscribe.listen);
-        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
-        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
-        unsubscribeHttp = Fastify({ logger: false });
-        await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
-        try {
-          await unsubscribeHttp.listen({ host, port });
-          const a = unsubscribeHttp.server.address();
-          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
-        } catch (err) {
-          await listener.stop();
-          await http?.stop();
-          disk.stop();
-          throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
-        }
-      }
-      let bounceAddress: string | null = null;
-      if (verp && config.bounceListener.listen) {
-        bounceListener = createBounceListener({
-          options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
-          isBounceDomain: (domain) => domain === verp.domain,
-          processor: createBounceProcessor({
-            db,
-            queue,
-            verp,
-            classifier: createClassifier(),
-            suppressions: bounceSuppressions,
-            clock,
-            logger,
-            dsn: dsn ?? undefined,
-            onRecorded: () => webhooks?.poke(),
-          }),
-          logger,
-          unsubscribe:
-            unsubscriber && unsubscribeMailto
-              ? {
-                  address: unsubscribeMailto,
-                  handle: async (raw) => {
-                    const token = await tokenFromMail(raw);
-                    return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
-                  },
-                }
-              : undefined,
-        });
-        try {
-          bounceAddress = await bounceListener.start();
-        } catch (err) {
-          await listener.stop();
-          await unsubscribeHttp?.close();
-          await http?.stop();
-          disk.stop();
-          throw err;
-        }
-      }
-      const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
-      bound = addresses;
-      listening = true;
-      throttle.start();
-      quotas.start();
-      scheduler.start();
-      webhooks?.start();
-      retention.start();
-      if (!isFullyQualified(config.hostname)) {
-        logger.warn(
-          { hostname: config.hostname, key: 'hostname' },
-          `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
-        );
-      }
-      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
-      return addresses;
     },
     async stop() {
       if (stopped) return;
@@ -534,10 +567,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       logger.info('ferry stopping');
       if (listener) await listener.stop();
       await bounceListener?.stop();
-      // Group commits scheduled by the last sessions run on setImmediate; let them land.
-      while (committer.pending > 0) await new Promise((r) => setImmediate(r));
+      // Intake commits sent by the last sessions: let them land before deliveries stop.
+      while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
-      while (committer.pending > 0) await new Promise((r) => setImmediate(r));
+      await store?.close();
       await webhooks?.stop();
       await retention.stop();
       await unsubscribeHttp?.close();

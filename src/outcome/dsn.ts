@@ -65,6 +65,12 @@ export interface DsnNotifier {
   recordApplied(applied: AppliedDecision[], ctx: AttemptContext, now: number): void;
   /** Inside the intake transaction: records reports for recipients dropped at intake (if configured). */
   recordDropped(batch: readonly AcceptedMessage[], now: number): void;
+  /**
+   * Before the intake commit: the reports one accepted message makes due (recipients dropped at
+   * intake, if configured), as plain data the store writes to the outbox in the intake
+   * transaction (store.queue.accept). flush() after the commit queues them.
+   */
+  intakeReports(item: AcceptedMessage): { recipients: DsnRecipient[] }[];
   /** Inside the transaction that expired these recipients because their message's body was lost. */
   recordBodyLost(messageId: string, expired: readonly RecipientRow[], reason: string, now: number): void;
   /** Inside the transaction that ended these recipients of one message: records their report. */
@@ -162,6 +168,30 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     outbox.remove(rowId);
   });
 
+  function intakeReports({ message, recipients }: AcceptedMessage): { recipients: DsnRecipient[] }[] {
+    if (!deps.config.onDropped) return [];
+    const dropped = recipients.filter((r) => r.status === 'dropped');
+    if (dropped.length === 0 || message.kind === 'dsn' || message.sender === '') return [];
+    return [
+      {
+        recipients: dropped.map((r): DsnRecipient => {
+          const entry = deps.suppressionOf?.(r.address, message.username) ?? null;
+          return {
+            address: r.address,
+            kind: 'dropped',
+            category: entry?.category ?? r.category,
+            reply: r.reason,
+            code: null,
+            enhanced: null,
+            remoteMta: null,
+            lastAttemptAt: null,
+            suppressedAt: entry?.createdAt ?? null,
+          };
+        }),
+      },
+    ];
+  }
+
   function record(messageId: string, recipients: DsnRecipient[], now: number): void {
     if (recipients.length === 0) return;
     outbox.add(messageId, recipients, now);
@@ -214,29 +244,12 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
       );
     },
     recordDropped(batch, now) {
-      if (!deps.config.onDropped) return;
-      for (const { message, recipients } of batch) {
-        const dropped = recipients.filter((r) => r.status === 'dropped');
-        if (dropped.length === 0 || message.kind === 'dsn' || message.sender === '') continue;
-        record(
-          message.id,
-          dropped.map((r): DsnRecipient => {
-            const entry = deps.suppressionOf?.(r.address, message.username) ?? null;
-            return {
-              address: r.address,
-              kind: 'dropped',
-              category: entry?.category ?? r.category,
-              reply: r.reason,
-              code: null,
-              enhanced: null,
-              remoteMta: null,
-              lastAttemptAt: null,
-              suppressedAt: entry?.createdAt ?? null,
-            };
-          }),
-          now,
-        );
-      }
+      for (const item of batch) for (const report of intakeReports(item)) record(item.message.id, report.recipients, now);
+    },
+    intakeReports(item) {
+      const reports = intakeReports(item);
+      if (reports.length) mayHaveRows = true;
+      return reports;
     },
     flush() {
       const queued: string[] = [];
