@@ -5,7 +5,7 @@ import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { openDatabase } from './store/db.js';
+import { immediateTransactions, openDatabase } from './store/db.js';
 import { createQueueStore } from './store/queue-store.js';
 import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
 import type { Store } from './core/store.js';
@@ -74,7 +74,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
   // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
-  const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
+  // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
+  const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = createQueueStore(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
@@ -285,6 +286,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   }
   const scheduler = createScheduler({
     queue,
+    // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
+    store: {
+      recipients: {
+        claim: (...args) => requireStore().recipients.claim(...args),
+        releaseMany: (...args) => requireStore().recipients.releaseMany(...args),
+      },
+    },
     spool,
     deliverer,
     outcome,
