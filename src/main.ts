@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { immediateTransactions, openDatabase } from './store/db.js';
 import { createQueueStore } from './store/queue-store.js';
 import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
+import { deferredStore } from './store/deferred.js';
 import type { Store } from './core/store.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
@@ -87,12 +88,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
     return store;
   };
+  // Parts built here reach the store (opened in start()) through this view.
+  const lateStore = deferredStore(requireStore);
   // Intake's transaction also records the DSNs its dropped recipients make due (plain data, see dsn below).
   const intakeStore: Pick<Store, 'queue'> = {
     queue: {
-      accept: (batch) => requireStore().queue.accept(dsn ? batch.map((m) => ({ ...m, dsnOutbox: dsn.intakeReports(m) })) : batch),
-      expireMessage: (...args) => requireStore().queue.expireMessage(...args),
-      expireOverdue: (...args) => requireStore().queue.expireOverdue(...args),
+      expireMessage: (...args) => lateStore.queue.expireMessage(...args),
+      expireOverdue: (...args) => lateStore.queue.expireOverdue(...args),
+      accept: (batch) => lateStore.queue.accept(dsn ? batch.map((m) => ({ ...m, dsnOutbox: dsn.intakeReports(m) })) : batch),
     },
   };
   const newId = createIdGenerator(clock, random);
@@ -227,7 +230,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   checks.push(quotas.messageCheck);
   // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
   const retention = createRetention({
-    db,
+    store: lateStore,
     removeSpoolFile: (file) => spool.remove(file),
     clock,
     logger,
@@ -287,12 +290,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const scheduler = createScheduler({
     queue,
     // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
-    store: {
-      recipients: {
-        claim: (...args) => requireStore().recipients.claim(...args),
-        releaseMany: (...args) => requireStore().recipients.releaseMany(...args),
-      },
-    },
+    store: lateStore,
     spool,
     deliverer,
     outcome,

@@ -1,3 +1,4 @@
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import t from 'tap';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
@@ -24,7 +25,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], settings: Partial
   const removed: string[] = [];
   const current: RetentionSettings = { days: 1, keepBodiesHours: 0, sweepIntervalMs: 60_000, batchSize: 1, ...settings };
   const retention = createRetention({
-    db,
+    store: createInProcessSqliteStore(db),
     removeSpoolFile: async (f) => void removed.push(f),
     clock,
     logger: silentLogger(),
