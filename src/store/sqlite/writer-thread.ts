@@ -28,6 +28,11 @@ try {
   process.exit(1);
 }
 
+// Prepared once: db.exec() would compile these three statements again for every operation.
+const savepoint = db!.prepare('SAVEPOINT op');
+const release = db!.prepare('RELEASE op');
+const rollbackTo = db!.prepare('ROLLBACK TO op');
+
 let queue: OpMessage[] = [];
 let scheduled = false;
 let closing = false;
@@ -77,17 +82,17 @@ function runBatch(batch: OpMessage[]): void {
   }
   for (const op of batch) {
     const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
-    db.exec('SAVEPOINT op');
+    savepoint.run();
     try {
       if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
       const value = fn(...(revive(op.args) as unknown[]));
-      db.exec('RELEASE op');
+      release.run();
       results.push({ id: op.id, ok: true, value });
     } catch (err) {
       const error = serializeError(err);
       if (db.inTransaction) {
-        db.exec('ROLLBACK TO op');
-        db.exec('RELEASE op');
+        rollbackTo.run();
+        release.run();
       } else {
         // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
         // this one did not happen either; the rest start a new transaction.
