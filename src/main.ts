@@ -363,137 +363,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     );
   }
 
-  async function startParts() {
-    const now = clock.now();
-    const released = queue.recipients.releaseOwned(config.hostname, now);
-    if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
-    const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
-    for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
-    for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
-    // Reports recorded before a crash but not yet queued.
-    dsn?.flush();
-    const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-    webhooks?.prepare();
-    await disk.start();
-    // The HTTP endpoint binds first: if its port is taken, nothing else has started.
-    let httpAddress: string | null = null;
-    if (config.http.listen) {
-      http = createHttpEndpoint({
-        listen: config.http.listen,
-        logger,
-        metrics,
-        readiness: () => readiness.check(),
-        about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
-        plugins: httpPlugins,
-        trustProxy: config.http.trustProxy,
-      });
-      try {
-        httpAddress = await http.start();
-      } catch (err) {
-        disk.stop();
-        throw err;
-      }
-    }
-    listener = createSmtpListener({
-      config: config.smtp,
-      hostname: config.hostname,
-      tls,
-      intake,
-      authenticator: createAuthenticator(users, deps.verifyPassword),
-      throttle: createAuthThrottle(clock, config.smtp.authFailures),
-      mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
-      recipientPolicy,
-      senderPolicy: quotas.senderPolicy,
-      clock,
-      logger,
-      diskAccepting: () => disk.accepting(),
-      observer: {
-        accepted: (recipients) => metrics.messageAccepted(recipients),
-        refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
-      },
-    });
-    let smtpAddresses: { smtp: string; smtps: string | null };
-    try {
-      smtpAddresses = await listener.start();
-    } catch (err) {
-      await http?.stop();
-      disk.stop();
-      throw err;
-    }
-    let unsubscribeAddress: string | null = null;
-    if (unsubscriber && config.unsubscribe.listen) {
-      const { host, port } = splitHostPort(config.unsubscribe.listen);
-      // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
-      const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
-      unsubscribeHttp = Fastify({ logger: false });
-      await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
-      try {
-        await unsubscribeHttp.listen({ host, port });
-        const a = unsubscribeHttp.server.address();
-        unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
-      } catch (err) {
-        await listener.stop();
-        await http?.stop();
-        disk.stop();
-        throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
-      }
-    }
-    let bounceAddress: string | null = null;
-    if (verp && config.bounceListener.listen) {
-      bounceListener = createBounceListener({
-        options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
-        isBounceDomain: (domain) => domain === verp.domain,
-        processor: createBounceProcessor({
-          db,
-          queue,
-          verp,
-          classifier: createClassifier(),
-          suppressions: bounceSuppressions,
-          clock,
-          logger,
-          dsn: dsn ?? undefined,
-          onRecorded: () => webhooks?.poke(),
-        }),
-        logger,
-        unsubscribe:
-          unsubscriber && unsubscribeMailto
-            ? {
-                address: unsubscribeMailto,
-                handle: async (raw) => {
-                  const token = await tokenFromMail(raw);
-                  return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
-                },
-              }
-            : undefined,
-      });
-      try {
-        bounceAddress = await bounceListener.start();
-      } catch (err) {
-        await listener.stop();
-        await unsubscribeHttp?.close();
-        await http?.stop();
-        disk.stop();
-        throw err;
-      }
-    }
-    const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
-    bound = addresses;
-    listening = true;
-    throttle.start();
-    quotas.start();
-    scheduler.start();
-    webhooks?.start();
-    retention.start();
-    if (!isFullyQualified(config.hostname)) {
-      logger.warn(
-        { hostname: config.hostname, key: 'hostname' },
-        `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
-      );
-    }
-    logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
-    return addresses;
-  }
-
   async function reload(next: Config): Promise<ReloadResult> {
     const plan = planReload(current, next);
     let tls: ReturnType<typeof loadTlsMaterial> | null = null;
@@ -526,7 +395,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     return { ok: true, error: null, applied: plan.live, restartNeeded };
   }
 
-  return {
+  const ferry: Ferry = {
     get config() {
       return current;
     },
@@ -544,26 +413,134 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     scheduler,
     retention,
     async start() {
-      store = await openThreadedSqliteStore({
-        file: join(config.dataDir, 'ferry.db'),
-        maxBatch: config.spool.commitBatchMax,
-        ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
-        onWriterFailure: (err) => {
-          // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
-          // and say so loudly; messages already answered 250 are on disk.
-          logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
-          listening = false;
-          void listener?.stop();
+      const now = clock.now();
+      const released = queue.recipients.releaseOwned(config.hostname, now);
+      if (released) logger.warn({ recipients: released }, 'recovery: deliveries in flight at the last stop are due again');
+      const report = await recoverSpool({ spool, referenced: () => queue.messages.spoolFiles(), logger });
+      for (const id of report.missingBodies) expireLostBody(id, 'spool file missing at start-up: the message body was lost');
+      for (const id of report.finishedWithoutFile) queue.messages.forgetSpoolFile(id, now);
+      // Reports recorded before a crash but not yet queued.
+      dsn?.flush();
+      const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
+      webhooks?.prepare();
+      await disk.start();
+      // The HTTP endpoint binds first: if its port is taken, nothing else has started.
+      let httpAddress: string | null = null;
+      if (config.http.listen) {
+        http = createHttpEndpoint({
+          listen: config.http.listen,
+          logger,
+          metrics,
+          readiness: () => readiness.check(),
+          about: () => ({ version: VERSION, pid: process.pid, hostname: config.hostname, listeners: bound, dataDir: config.dataDir }),
+          plugins: httpPlugins,
+          trustProxy: config.http.trustProxy,
+        });
+        try {
+          httpAddress = await http.start();
+        } catch (err) {
+          disk.stop();
+          throw err;
+        }
+      }
+      listener = createSmtpListener({
+        config: config.smtp,
+        hostname: config.hostname,
+        tls,
+        intake,
+        authenticator: createAuthenticator(users, deps.verifyPassword),
+        throttle: createAuthThrottle(clock, config.smtp.authFailures),
+        mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
+        recipientPolicy,
+        senderPolicy: quotas.senderPolicy,
+        clock,
+        logger,
+        diskAccepting: () => disk.accepting(),
+        observer: {
+          accepted: (recipients) => metrics.messageAccepted(recipients),
+          refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
         },
       });
+      let smtpAddresses: { smtp: string; smtps: string | null };
       try {
-        return await startParts();
+        smtpAddresses = await listener.start();
       } catch (err) {
-        // A start that failed half-way must not leave the writer thread running (it holds the process open).
-        await store?.close();
-        store = null;
+        await http?.stop();
+        disk.stop();
         throw err;
       }
+      let unsubscribeAddress: string | null = null;
+      if (unsubscriber && config.unsubscribe.listen) {
+        const { host, port } = splitHostPort(config.unsubscribe.listen);
+        // Loaded only when configured: a relay without the endpoint does not pay for fastify at start.
+        const [{ default: Fastify }, { unsubscribeRoutes }] = await Promise.all([import('fastify'), import('./http/unsubscribe.js')]);
+        unsubscribeHttp = Fastify({ logger: false });
+        await unsubscribeHttp.register(unsubscribeRoutes, { unsubscriber });
+        try {
+          await unsubscribeHttp.listen({ host, port });
+          const a = unsubscribeHttp.server.address();
+          unsubscribeAddress = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : config.unsubscribe.listen;
+        } catch (err) {
+          await listener.stop();
+          await http?.stop();
+          disk.stop();
+          throw new FerryError('FERRY_ERR_CONFIG', `cannot listen on ${config.unsubscribe.listen}: ${errorMessage(err)}`, { cause: err });
+        }
+      }
+      let bounceAddress: string | null = null;
+      if (verp && config.bounceListener.listen) {
+        bounceListener = createBounceListener({
+          options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
+          isBounceDomain: (domain) => domain === verp.domain,
+          processor: createBounceProcessor({
+            db,
+            queue,
+            verp,
+            classifier: createClassifier(),
+            suppressions: bounceSuppressions,
+            clock,
+            logger,
+            dsn: dsn ?? undefined,
+            onRecorded: () => webhooks?.poke(),
+          }),
+          logger,
+          unsubscribe:
+            unsubscriber && unsubscribeMailto
+              ? {
+                  address: unsubscribeMailto,
+                  handle: async (raw) => {
+                    const token = await tokenFromMail(raw);
+                    return token ? unsubscriber.unsubscribe(token, 'mailto') : { ok: false };
+                  },
+                }
+              : undefined,
+        });
+        try {
+          bounceAddress = await bounceListener.start();
+        } catch (err) {
+          await listener.stop();
+          await unsubscribeHttp?.close();
+          await http?.stop();
+          disk.stop();
+          throw err;
+        }
+      }
+      const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
+      bound = addresses;
+      listening = true;
+      throttle.start();
+      quotas.start();
+      scheduler.start();
+      webhooks?.start();
+      retention.start();
+      if (!isFullyQualified(config.hostname)) {
+        logger.warn(
+          { hostname: config.hostname, key: 'hostname' },
+          `hostname "${config.hostname}" (EHLO, Received, MAILER-DAEMON@${config.hostname}) is not a fully qualified domain name: remote servers may refuse the mail; set "hostname" in the configuration (e.g. relay.example.com)`,
+        );
+      }
+      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
+      return addresses;
     },
     async stop() {
       if (stopped) return;
@@ -588,4 +565,29 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       logger.flush?.();
     },
   };
+  // The store's writer thread opens first; a start that fails half-way must not leave it running
+  // (it would hold the process open).
+  const startParts = ferry.start.bind(ferry);
+  ferry.start = async () => {
+    store = await openThreadedSqliteStore({
+      file: join(config.dataDir, 'ferry.db'),
+      maxBatch: config.spool.commitBatchMax,
+      ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
+      onWriterFailure: (err) => {
+        // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
+        // and say so loudly; messages already answered 250 are on disk.
+        logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
+        listening = false;
+        void listener?.stop();
+      },
+    });
+    try {
+      return await startParts();
+    } catch (err) {
+      await store?.close();
+      store = null;
+      throw err;
+    }
+  };
+  return ferry;
 }
