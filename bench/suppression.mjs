@@ -11,6 +11,7 @@ import { importSuppressions } from '../dist/suppress/csv.js';
 import { createSuppressionPolicy } from '../dist/suppress/recipient-policy.js';
 import { createSuppressionList } from '../dist/suppress/suppression-list.js';
 import { parseAddress } from '../dist/policy/addresses.js';
+import { openThreadedSqliteStore } from '../dist/store/sqlite/threaded.js';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const LOOKUPS = Number(process.argv[3] ?? 100_000);
@@ -95,6 +96,22 @@ try {
   const direct = (p) => { const e = list.find(p, null); if (e) list.repo.hit(e.id, Date.now()); return e; };
   await measureAsync('lookup + hit written at once (one fsync each)', inTurns(direct));
   db.close();
+
+  // 4. issue 13: the relay's threaded store. RCPT-time lookups on the main thread's read-only
+  // connection while the writer thread is busy committing (20,000 upserts posted first, each
+  // committed by the writer thread with its fsync): a reader never waits for the writer (WAL).
+  const store = await openThreadedSqliteStore({ file: join(dir, 'ferry.db') });
+  const readList = createSuppressionList({ db: store.readDb, clock });
+  const flood = Array.from({ length: 20_000 }, (_, i) =>
+    store.suppressions.upsert({ address: `flood${i}@flood.example`, domain: 'flood.example', category: 'user_unknown', reason: 'bench', source: 'bounce', scope: null, createdAt: Date.now(), expiresAt: null }),
+  );
+  const busyBefore = store.writerStats().inFlight;
+  measure('read-only connection, writer thread busy', (p) => readList.find(p, null));
+  console.log(`  (writer thread: ${busyBefore} writes queued before, ${store.writerStats().inFlight} still queued after the lookups)`);
+  const viaStore = async (p) => (await store.suppressions.lookup(p.address.toLowerCase(), p.domain, null, Date.now())) !== undefined;
+  await measureAsync('Store.suppressions.lookup (promise), writer busy', viaStore);
+  await Promise.all(flood);
+  await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -30,6 +30,8 @@ export interface FerryDeps {
   tlsRptHttpsCa?: string | Buffer;
   /** The signing threads' code (default: src/sign/sign-worker); tests hand in one that crashes. */
   signWorkerUrl?: URL;
+  /** The SQLite writer thread's module (tests: the compiled one, see test/helpers/store.ts); default: beside the engine. */
+  storeWriterEntry?: URL;
 }
 
 export interface Ferry {

@@ -1,16 +1,20 @@
 import { join } from 'node:path';
 import { systemClock } from './core/clock.js';
+import { FerryError } from './core/errors.js';
 import { createIdGenerator } from './core/ids.js';
 import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { openDatabase } from './store/db.js';
-import { createGroupCommitter } from './store/group-commit.js';
-import { createQueueStore, type AcceptedDrop, type AcceptedMessage } from './store/queue-store.js';
+import { immediateTransactions, openDatabase } from './store/db.js';
+import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
 import { createFateWrites } from './store/fate-writes.js';
 import { createAttemptsRepo } from './store/attempts-repo.js';
 import { createFate, type FateInput } from './outcome/fate.js';
+import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
+import { deferredStore } from './store/deferred.js';
+import type { Store } from './core/store.js';
+import type { AcceptedMessage } from './core/store-types.js';
 import { createUsersRepo } from './store/users-repo.js';
 import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createFullMessageReader, createSpool } from './spool/spool.js';
@@ -81,22 +85,38 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
   // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
-  const db = openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true });
+  // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
+  const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = createQueueStore(db);
   const fateWrites = createFateWrites(db);
   const users = createUsersRepo(db);
   const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // Intake's transaction also records the fate of recipients dropped at intake (event, report; see fate below).
-  const acceptTx = db.transaction((batch: AcceptedMessage[]) => {
-    const drops = queue.accept(batch);
-    return drops.length ? fateWrites.recordFatesNow(fate.plan(drops.map(intakeDrop))) : [];
-  });
-  const acceptBatch = (batch: AcceptedMessage[]) => {
-    const dropped = acceptTx(batch);
-    if (dropped.length) fate.committed(dropped);
+  // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
+  // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
+  let store: ThreadedSqliteStore | null = null;
+  const requireStore = (): ThreadedSqliteStore => {
+    if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
+    return store;
   };
-  const committer = createGroupCommitter<AcceptedMessage>(acceptBatch, config.spool.commitBatchMax);
+  // Parts built here reach the store (opened in start()) through this view.
+  const lateStore = deferredStore(requireStore);
+  // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
+  // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
+  // there); the after-commit hook runs here once the commit is answered.
+  const withDropFates = (m: AcceptedMessage): AcceptedMessage => {
+    const drops = bornDropped(m);
+    return drops.length ? { ...m, dropFates: fate.plan(drops.map(intakeDrop)) } : m;
+  };
+  const intakeStore: Pick<Store, 'queue'> = {
+    queue: {
+      accept: async (batch) => {
+        const results = await lateStore.queue.accept(batch.map(withDropFates));
+        if (results.length) fate.committed(results);
+        return results;
+      },
+    },
+  };
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
   let current = config;
@@ -236,7 +256,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   checks.push(quotas.messageCheck);
   // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
   const retention = createRetention({
-    db,
+    store: lateStore,
     removeSpoolFile: (file) => spool.remove(file),
     clock,
     logger,
@@ -280,6 +300,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   }
   const scheduler = createScheduler({
     queue,
+    // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
+    store: lateStore,
     spool,
     deliverer,
     outcome,
@@ -315,7 +337,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   const intake = createIntake({
     spool,
-    committer,
+    store: intakeStore,
     clock,
     newId,
     hostname: config.hostname,
@@ -381,7 +403,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     { metrics, logger },
   );
 
-  return {
+  const ferry: Ferry = {
     get config() {
       return current;
     },
@@ -504,10 +526,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       logger.info('ferry stopping');
       if (listener) await listener.stop();
       await bounceListener?.stop();
-      // Group commits scheduled by the last sessions run on setImmediate; let them land.
-      while (committer.pending > 0) await new Promise((r) => setImmediate(r));
+      // Intake commits sent by the last sessions: let them land before deliveries stop.
+      while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
-      while (committer.pending > 0) await new Promise((r) => setImmediate(r));
+      await store?.close();
       await webhooks?.stop();
       await retention.stop();
       // After the last deliveries: their sessions' counts are stored before the database closes.
@@ -523,4 +545,29 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       logger.flush?.();
     },
   };
+  // The store's writer thread opens first; a start that fails half-way must not leave it running
+  // (it would hold the process open).
+  const startParts = ferry.start.bind(ferry);
+  ferry.start = async () => {
+    store = await openThreadedSqliteStore({
+      file: join(config.dataDir, 'ferry.db'),
+      maxBatch: config.spool.commitBatchMax,
+      ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
+      onWriterFailure: (err) => {
+        // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
+        // and say so loudly; messages already answered 250 are on disk.
+        logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
+        listening = false;
+        void listener?.stop();
+      },
+    });
+    try {
+      return await startParts();
+    } catch (err) {
+      await store?.close();
+      store = null;
+      throw err;
+    }
+  };
+  return ferry;
 }

@@ -1,3 +1,4 @@
+import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { FerryError } from '../core/errors.js';
@@ -30,7 +31,8 @@ export function registerPruneCommand(program: Command, ctx: CliContext): void {
       const db = ctx.db();
       const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
       const retention = createRetention({
-        db,
+        // The CLI's own process: the in-process engine over its connection (one short command).
+        store: createInProcessSqliteStore(db),
         removeSpoolFile: (file) => spool.remove(file),
         clock: ctx.clock,
         logger: silentLogger(),

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { relaxedDurability, type Db } from '../store/db.js';
-import { createRetentionRepo, SCAN_START, type ScanCursor } from '../store/retention-repo.js';
+import type { Store } from '../core/store.js';
+import { SCAN_START, type ScanCursor } from '../core/store-types.js';
 
 /**
  * Retention: what is deleted once mail is finished.
@@ -25,7 +25,8 @@ export interface RetentionSettings {
 }
 
 export interface RetentionDeps {
-  db: Db;
+  /** Each batch is one named store operation (retention.clearBodies, retention.pruneRecords): one short transaction. */
+  store: Pick<Store, 'retention'>;
   /** Unlinks a spool file (a missing file is not an error). */
   removeSpoolFile: (file: string) => Promise<void>;
   clock: Clock;
@@ -69,8 +70,8 @@ function emptyReport(dryRun: boolean): RetentionReport {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function createRetention(deps: RetentionDeps): Retention {
-  const { db, clock, logger } = deps;
-  const repo = createRetentionRepo(db);
+  const { clock, logger } = deps;
+  const repo = deps.store.retention;
   const finishedIds = new Set<string>();
   let timer: TimerHandle | null = null;
   let running: Promise<RetentionReport> | null = null;
@@ -78,24 +79,19 @@ export function createRetention(deps: RetentionDeps): Retention {
   let stopped = false;
 
   /** Clears the bodies of these (finished) messages in one transaction; returns the files to unlink. */
-  const clearBodies = (ids: readonly string[], now: number, report: RetentionReport, dryRun: boolean): string[] => {
-    const files: string[] = [];
+  const clearBodies = async (ids: readonly string[], now: number, report: RetentionReport, dryRun: boolean): Promise<string[]> => {
     const keepMs = deps.settings().keepBodiesHours * HOUR_MS;
-    const tx = db.transaction(() => {
-      for (const id of ids) {
-        const b = repo.bodyOf(id);
-        if (!b || b.pending || b.finishedAt > now - keepMs) continue;
-        if (!dryRun && !repo.clearBody(id, now)) continue;
-        if (b.spoolFile) {
-          files.push(b.spoolFile);
-          report.bodies.files++;
-        } else report.bodies.inline++;
-        report.bodies.bytes += b.bytes;
-      }
-    });
     // A lost body removal (power cut) is done again by the next pass; the file is unlinked only
     // after the commit, so no row ever points at a file that is gone for this reason.
-    relaxedDurability(db, tx);
+    const cleared = await repo.clearBodies(ids, now, now - keepMs, dryRun);
+    const files: string[] = [];
+    for (const b of cleared) {
+      if (b.spoolFile) {
+        files.push(b.spoolFile);
+        report.bodies.files++;
+      } else report.bodies.inline++;
+      report.bodies.bytes += b.bytes;
+    }
     return files;
   };
 
@@ -114,13 +110,13 @@ export function createRetention(deps: RetentionDeps): Retention {
     for (;;) {
       if (stopped && !dryRun) return;
       const { batchSize } = deps.settings();
-      const batch = repo.bodies(cursor, batchSize);
+      const batch = await repo.bodies(cursor, batchSize);
       if (batch.length === 0) return;
       const last = batch.at(-1)!;
       cursor = { createdAt: last.createdAt, id: last.id };
       const now = clock.now();
       const ids = batch.filter((b) => !b.pending).map((b) => b.id);
-      if (ids.length) await unlinkAll(clearBodies(ids, now, report, dryRun).filter(() => !dryRun));
+      if (ids.length) await unlinkAll((await clearBodies(ids, now, report, dryRun)).filter(() => !dryRun));
       if (batch.length < batchSize) return;
       await yieldToEventLoop();
     }
@@ -130,34 +126,30 @@ export function createRetention(deps: RetentionDeps): Retention {
     const { days } = deps.settings();
     if (days <= 0) return;
     const cutoff = clock.now() - days * DAY_MS;
-    const sentUpTo = repo.webhookSentUpTo(deps.webhookUrls());
+    const sentUpTo = await repo.webhookSentUpTo(deps.webhookUrls());
     let cursor: ScanCursor = SCAN_START;
     for (;;) {
       if (stopped && !dryRun) return;
       const { batchSize } = deps.settings();
-      const batch = repo.oldMessages(cutoff, cursor, batchSize);
+      const batch = await repo.oldMessages(cutoff, cursor, batchSize);
       if (batch.length === 0) return;
       const last = batch.at(-1)!;
       cursor = { createdAt: last.createdAt, id: last.id };
       const files: string[] = [];
-      const tx = db.transaction(() => {
-        for (const m of batch) {
-          const why = repo.keepReason(m.id, cutoff, sentUpTo);
-          if (why === 'dsn' || why === 'webhook') report.heldBack[why]++;
-          if (why) continue;
-          const counts = dryRun ? repo.countRecord(m.id) : repo.deleteRecord(m.id);
-          report.messages++;
-          report.recipients += counts.recipients;
-          report.attempts += counts.attempts;
-          report.events += counts.events;
-          // A body kept longer than the record itself (keepBodiesHours beyond days) goes with it.
-          if (m.spoolFile) {
-            files.push(m.spoolFile);
-            report.bodies.files++;
-          }
+      const { pruned, heldBack } = await repo.pruneRecords(batch.map((m) => m.id), cutoff, sentUpTo, dryRun);
+      report.heldBack.dsn += heldBack.dsn;
+      report.heldBack.webhook += heldBack.webhook;
+      for (const m of pruned) {
+        report.messages++;
+        report.recipients += m.recipients;
+        report.attempts += m.attempts;
+        report.events += m.events;
+        // A body kept longer than the record itself (keepBodiesHours beyond days) goes with it.
+        if (m.spoolFile) {
+          files.push(m.spoolFile);
+          report.bodies.files++;
         }
-      });
-      relaxedDurability(db, tx);
+      }
       if (!dryRun) await unlinkAll(files);
       if (batch.length < batchSize) return;
       await yieldToEventLoop();
@@ -189,7 +181,7 @@ export function createRetention(deps: RetentionDeps): Retention {
         if (ids.length >= batchSize) break;
       }
       const report = emptyReport(false);
-      await unlinkAll(clearBodies(ids, clock.now(), report, false));
+      await unlinkAll(await clearBodies(ids, clock.now(), report, false));
       await yieldToEventLoop();
     }
   }

@@ -4,15 +4,16 @@ import { FerryError, smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IntakeSession, MessageCheck } from '../core/message-check.js';
 import type { Spool } from '../spool/spool.js';
-import type { GroupCommitter } from '../store/group-commit.js';
-import type { AcceptedMessage } from '../store/queue-store.js';
+import type { Store } from '../core/store.js';
+import type { AcceptedMessage } from '../core/store-types.js';
 import { Canonicalizer } from './canonicalize.js';
 import { readHeaderFacts } from './headers.js';
 import { takeUnsubscribeRequest } from './unsubscribe-header.js';
 
 export interface IntakeDeps {
   spool: Spool;
-  committer: GroupCommitter<AcceptedMessage>;
+  /** Where accepted messages are committed: accept() resolves only once the message is durable (then 250). */
+  store: Pick<Store, 'queue'>;
   clock: Clock;
   newId: () => string;
   hostname: string;
@@ -103,7 +104,7 @@ export function createIntake(deps: IntakeDeps) {
           recipients: session.recipients.map((r) => ({ ...r })),
         };
         try {
-          await deps.committer.submit(accepted);
+          await deps.store.queue.accept([accepted]);
         } catch (err) {
           if (stored.file) await deps.spool.remove(stored.file).catch(() => undefined);
           throw new FerryError('FERRY_ERR_STORE', '4.3.0 Could not queue the message, try again later', {

@@ -1,15 +1,7 @@
 import type { Db } from './db.js';
-
-export const ADMIN_ROLES = ['admin', 'support'] as const;
-export type AdminRole = (typeof ADMIN_ROLES)[number];
-
-export interface AdminRow {
-  name: string;
-  passwordHash: string;
-  role: AdminRole;
-  createdAt: number;
-  updatedAt: number;
-}
+import type { AdminRole, AdminRow } from '../core/store-types.js';
+export type { AdminRole, AdminRow } from '../core/store-types.js';
+export { ADMIN_ROLES } from '../core/store-types.js';
 
 interface RawAdmin {
   name: string;

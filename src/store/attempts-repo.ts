@@ -1,35 +1,6 @@
 import type { Db } from './db.js';
-
-export interface AttemptRow {
-  id?: number;
-  recipientId: number;
-  messageId: string;
-  at: number;
-  durationMs: number | null;
-  result: 'delivered' | 'deferred' | 'bounced' | 'expired';
-  phase: string | null;
-  mxHost: string | null;
-  ip: string | null;
-  port: number | null;
-  tlsProtocol: string | null;
-  tlsCipher: string | null;
-  /** the certificate was valid for the MX name (or matched TLSA); null: no TLS outcome known */
-  tlsVerified?: boolean | null;
-  /** none, sts-testing, sts-enforce, dane */
-  tlsPolicy?: string | null;
-  /** RFC 8460 result of the session (success or a failure type) */
-  tlsResult?: string | null;
-  code: number | null;
-  enhanced: string | null;
-  reply: string | null;
-  /** The reply to this recipient's RCPT TO, when the attempt got that far. */
-  rcptReply?: string | null;
-  errorKind: string | null;
-  error: string | null;
-  category: string | null;
-  rule: string | null;
-  hops: unknown[] | null;
-}
+import type { AttemptRow } from '../core/store-types.js';
+export type { AttemptRow } from '../core/store-types.js';
 
 interface RawAttempt {
   id: number;

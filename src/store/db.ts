@@ -119,3 +119,21 @@ export function relaxedDurability<T>(db: Db, fn: () => T): T {
     db.pragma('synchronous = FULL');
   }
 }
+
+/**
+ * Makes every transaction this connection starts with db.transaction() begin IMMEDIATE (take the
+ * write lock first) instead of DEFERRED. Needed while a second connection writes the same file
+ * (the writer thread): a deferred transaction that reads, then writes after the other connection
+ * committed, fails at once with SQLITE_BUSY_SNAPSHOT (its snapshot is stale; busy_timeout cannot
+ * help), whereas BEGIN IMMEDIATE waits for the lock under busy_timeout. Transitional: the relay's
+ * main-thread connection keeps writing only until every write goes through the Store.
+ */
+export function immediateTransactions(db: Db): Db {
+  const original = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: never[]) => unknown) => {
+    const tx = original(fn);
+    const run = (...args: never[]) => tx.immediate(...args);
+    return Object.assign(run, { default: tx.immediate, deferred: tx.deferred, immediate: tx.immediate, exclusive: tx.exclusive });
+  }) as Db['transaction'];
+  return db;
+}

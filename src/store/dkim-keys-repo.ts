@@ -1,16 +1,7 @@
 import type { Db } from './db.js';
 import { FerryError } from '../core/errors.js';
-
-/** One DKIM key reference: the private key lives in `keyFile`, the row says whose it is. */
-export interface DkimKeyRow {
-  domain: string;
-  selector: string;
-  algorithm: 'rsa' | 'ed25519';
-  keyFile: string;
-  /** base64 p= value */
-  publicKey: string;
-  createdAt: number;
-}
+import type { DkimKeyRow } from '../core/store-types.js';
+export type { DkimKeyRow } from '../core/store-types.js';
 
 /** The only code that knows the dkim_keys table's SQL; other stores can implement the same interface. */
 export interface DkimKeysRepo {

@@ -1,12 +1,6 @@
 import type { Db } from './db.js';
-
-/** One due report: the failed recipients of one original message, as the DSN will describe them. */
-export interface DsnOutboxRow<R> {
-  id: number;
-  messageId: string;
-  recipients: R[];
-  createdAt: number;
-}
+import type { DsnOutboxRow } from '../core/store-types.js';
+export type { DsnOutboxRow } from '../core/store-types.js';
 
 /**
  * The dsn_outbox table (owned by the DSN notifier, src/outcome/dsn.ts). Callers add rows inside

@@ -1,19 +1,8 @@
 import type { Db } from './db.js';
-
-export interface EventInput {
-  at: number;
-  messageId: string;
-  recipientId: number | null;
-  recipient: string | null;
-  type: string;
-  status: string | null;
-  category: string | null;
-  detail: Record<string, unknown> | null;
-}
-
-export interface EventRow extends EventInput {
-  id: number;
-}
+import type { EventInput, EventRow, EventListFilter } from '../core/store-types.js';
+import { MORE_COUNT_CAP } from '../core/store-types.js';
+export type { EventInput, EventRow, EventListFilter } from '../core/store-types.js';
+export { MORE_COUNT_CAP } from '../core/store-types.js';
 
 interface RawEvent {
   id: number;
@@ -40,21 +29,6 @@ function fromRaw(r: RawEvent): EventRow {
     detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
   };
 }
-
-export interface EventListFilter {
-  since?: number | undefined;
-  type?: string | undefined;
-  afterId?: number | undefined;
-  messageId?: string | undefined;
-  /** Only events older than this id (keyset paging, newest first). */
-  beforeId?: number | undefined;
-  /** 'asc' (default): oldest first, for followers; 'desc': newest first, for people. */
-  order?: 'asc' | 'desc' | undefined;
-  limit: number;
-}
-
-/** Counting what is left beyond a page stops here ("100000+ more"): a count is never a full scan. */
-export const MORE_COUNT_CAP = 100_000;
 
 /** The only code that knows the SQL of the `events` table (an append-only log). */
 export function createEventsRepo(db: Db) {

@@ -1,35 +1,6 @@
 import type { Db } from './db.js';
-
-/** One configured limit. null: not set on this row (falls back to 'default', then built-in). */
-export interface LimitRow {
-  target: string;
-  perMinute: number | null;
-  perHour: number | null;
-  perDay: number | null;
-  connections: number | null;
-  perConnection: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type LimitFields = Pick<LimitRow, 'perMinute' | 'perHour' | 'perDay' | 'connections' | 'perConnection'>;
-
-/** The persisted live state of one budget (see migration 005). */
-export interface LimitStateRow {
-  bucket: string;
-  target: string;
-  /** JSON: { minute: [[slot, count], ...], hour: ..., day: ... } */
-  windows: string;
-  connections: number;
-  slowPerMinute: number | null;
-  slowRestoreTo: number | null;
-  slowSince: number | null;
-  slowUntil: number | null;
-  slowNextStepAt: number | null;
-  slowLastHalvedAt: number | null;
-  slowReason: string | null;
-  updatedAt: number;
-}
+import type { LimitRow, LimitFields, LimitStateRow } from '../core/store-types.js';
+export type { LimitRow, LimitFields, LimitStateRow } from '../core/store-types.js';
 
 interface RawLimit {
   target: string;

@@ -1,38 +1,6 @@
 import { relaxedDurability, type Db } from './db.js';
-
-/** A message as stored. `body`/`spoolFile` say where its bytes are. */
-export interface MessageRow {
-  id: string;
-  createdAt: number;
-  sender: string;
-  username: string | null;
-  clientIp: string | null;
-  helo: string | null;
-  tls: string | null;
-  size: number;
-  headers: Buffer;
-  body: Buffer | null;
-  spoolFile: string | null;
-  headerFrom: string | null;
-  messageIdHeader: string | null;
-  subject: string | null;
-  eightBit: boolean;
-  smtputf8: boolean;
-  /** tlsrpt: an RFC 8460 aggregate report Ferry wrote itself (src/tlsrpt). */
-  kind: 'submission' | 'dsn' | 'tlsrpt';
-  /** When the message was signed and its headers frozen for delivery; null before. */
-  signedAt: number | null;
-  /** RFC 3461 RET (FULL: return the whole message in a failure DSN; HDRS: headers only); null/absent: not given. */
-  dsnRet?: 'FULL' | 'HDRS' | null;
-  /** RFC 3461 ENVID as the client gave it (xtext-decoded); null/absent: not given. */
-  dsnEnvid?: string | null;
-  /** Ferry adds its own List-Unsubscribe (one-click, RFC 8058) for each recipient. */
-  listUnsubscribe?: boolean;
-  /** RFC 8689: the client gave REQUIRETLS on MAIL FROM (migration 019). */
-  requireTls?: boolean;
-}
-
-export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
+import type { MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
+export type { MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
 
 interface RawRow {
   id: string;
@@ -87,15 +55,6 @@ function fromRaw(r: RawRow): MessageRow {
     listUnsubscribe: r.list_unsubscribe === 1,
     requireTls: r.require_tls === 1,
   };
-}
-
-export interface MessageListFilter {
-  status?: string | undefined;
-  since?: number | undefined;
-  recipient?: string | undefined;
-  /** Only messages older than this one (keyset paging by accepted time, then id). */
-  before?: { createdAt: number; id: string } | undefined;
-  limit: number;
 }
 
 /** The only code that knows the SQL of the `messages` table. */

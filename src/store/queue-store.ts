@@ -1,14 +1,11 @@
 import type { FateRecipient } from '../core/fate.js';
+import type { AcceptedMessage } from '../core/store-types.js';
 import type { Db } from './db.js';
 import { createEventsRepo } from './events-repo.js';
 import { createMessagesRepo, type MessageRow } from './messages-repo.js';
 import { createRecipientsRepo, type NewRecipient } from './recipients-repo.js';
 
-/** A message ready to be committed at end of DATA, with what intake decided for each recipient. */
-export interface AcceptedMessage {
-  message: Omit<MessageRow, 'signedAt'>;
-  recipients: Omit<NewRecipient, 'messageId' | 'at'>[];
-}
+export type { AcceptedMessage };
 
 /**
  * The queue's multi-table writes. Each method is one synchronous transaction (never spans an
@@ -28,7 +25,7 @@ export function createQueueStore(db: Db) {
         const id = recipients.insert({ ...r, messageId: m.id, at: m.createdAt });
         if (r.status === 'dropped') {
           // Born dropped: its event and report are its fate (outcome/fate, origin intake-drop).
-          drops.push({ recipient: { ...BLANK, id, messageId: m.id, address: r.address, domain: r.domain, status: 'dropped', createdAt: m.createdAt, updatedAt: m.createdAt, lastReply: r.reason, category: r.category, dsnNotify: r.dsnNotify ?? null }, reason: r.reason, category: r.category, user: m.username, kind: m.kind, sender: m.sender });
+          drops.push(dropOf(m, r, id));
           continue;
         }
         events.append({
@@ -77,3 +74,23 @@ const BLANK: Omit<FateRecipient, 'id' | 'messageId' | 'address' | 'domain' | 'st
 };
 
 export type QueueStore = ReturnType<typeof createQueueStore>;
+
+/** A recipient born dropped, as its fate needs it (id 0 before the commit gives it one). */
+function dropOf(m: AcceptedMessage['message'], r: AcceptedMessage['recipients'][number], id: number): AcceptedDrop {
+  return {
+    recipient: { ...BLANK, id, messageId: m.id, address: r.address, domain: r.domain, status: 'dropped', createdAt: m.createdAt, updatedAt: m.createdAt, lastReply: r.reason, category: r.category, dsnNotify: r.dsnNotify ?? null },
+    reason: r.reason,
+    category: r.category,
+    user: m.username,
+    kind: m.kind,
+    sender: m.sender,
+  };
+}
+
+/**
+ * The recipients of a message that will be born dropped, in the order accept() inserts them,
+ * before the commit (id 0): outcome/fate plans their fates ahead and the engine fills in the ids.
+ */
+export function bornDropped(item: AcceptedMessage): AcceptedDrop[] {
+  return item.recipients.filter((r) => r.status === 'dropped').map((r) => dropOf(item.message, r, 0));
+}

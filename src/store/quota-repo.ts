@@ -1,19 +1,6 @@
 import type { Db } from './db.js';
-
-/** Intake quotas of one SMTP user. null: no quota of that kind. */
-export interface UserQuota {
-  username: string;
-  maxMessagesPerHour: number | null;
-  maxRecipientsPerDay: number | null;
-  updatedAt: number;
-}
-
-export interface QuotaStateRow {
-  username: string;
-  /** JSON, the same shape as limit_state.windows. */
-  windows: string;
-  updatedAt: number;
-}
+import type { UserQuota, QuotaStateRow } from '../core/store-types.js';
+export type { UserQuota, QuotaStateRow } from '../core/store-types.js';
 
 interface RawQuota {
   username: string;

@@ -2,40 +2,9 @@ import type { RecipientStatus } from '../core/types.js';
 import { sourcesOf } from '../core/status.js';
 import { FerryError } from '../core/errors.js';
 import { relaxedDurability, type Db } from './db.js';
-
-/** The wait reason of a recipient handed back to wait for its destination's rate budget. */
-export const RATE_LIMITED = 'rate limited';
-
-export interface RecipientRow {
-  id: number;
-  messageId: string;
-  address: string;
-  domain: string;
-  status: RecipientStatus;
-  attempts: number;
-  nextAttemptAt: number | null;
-  leaseUntil: number | null;
-  createdAt: number;
-  updatedAt: number;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  lastReply: string | null;
-  category: string | null;
-  mxHost: string | null;
-  remoteIp: string | null;
-  tlsProtocol: string | null;
-  tlsCipher: string | null;
-  /** RFC 3461 NOTIFY values (NEVER, or some of SUCCESS, FAILURE, DELAY); null: not given. */
-  dsnNotify: string[] | null;
-  /** RFC 3461 ORCPT, "addr-type;address" (xtext-decoded); null: not given. */
-  dsnOrcpt: string | null;
-  /** When a delay DSN was recorded for this recipient; null: none yet. */
-  dsnDelayAt: number | null;
-  /** Why a waiting recipient is held back until nextAttemptAt (e.g. "rate limited"); null otherwise. */
-  waitReason: string | null;
-  /** When the recipient's provider reported the delivered message as spam (ARF); null: never. */
-  complainedAt: number | null;
-}
+import type { RecipientRow, NewRecipient, StatusChange } from '../core/store-types.js';
+export type { RecipientRow, NewRecipient, StatusChange } from '../core/store-types.js';
+export { RATE_LIMITED } from '../core/store-types.js';
 
 interface RawRecipient {
   id: number;
@@ -89,37 +58,6 @@ function fromRaw(r: RawRecipient): RecipientRow {
     waitReason: r.wait_reason ?? null,
     complainedAt: r.complained_at ?? null,
   };
-}
-
-export interface NewRecipient {
-  messageId: string;
-  address: string;
-  domain: string;
-  status: 'queued' | 'dropped';
-  at: number;
-  reason: string | null;
-  category: string | null;
-  /** RFC 3461 NOTIFY values; null/absent: not given. */
-  dsnNotify?: readonly string[] | null;
-  /** RFC 3461 ORCPT; null/absent: not given. */
-  dsnOrcpt?: string | null;
-}
-
-/** Fields an outcome may set along with the status. */
-export interface StatusChange {
-  status: RecipientStatus;
-  at: number;
-  nextAttemptAt: number | null;
-  /** true: count this as an attempt. */
-  attempted: boolean;
-  code?: number | null;
-  enhanced?: string | null;
-  reply?: string | null;
-  category?: string | null;
-  mxHost?: string | null;
-  remoteIp?: string | null;
-  tlsProtocol?: string | null;
-  tlsCipher?: string | null;
 }
 
 /** The only code that knows the SQL of the `recipients` table. */

@@ -1,41 +1,13 @@
 import type { Db } from './db.js';
+import type { ScanCursor, BodyCandidate, RecordCandidate, PruneCounts } from '../core/store-types.js';
+export type { ScanCursor, BodyCandidate, RecordCandidate, PruneCounts } from '../core/store-types.js';
+export { SCAN_START } from '../core/store-types.js';
 
 /**
  * The SQL of retention (src/ops/retention.ts): which bodies and which finished messages may go,
  * and deleting them. Every scan is keyed by (created_at, id) and bounded by `limit`, so a pass
  * over a large history is a series of short transactions, never one long one.
  */
-
-/** Where a scan stopped; the next batch starts after it. */
-export interface ScanCursor {
-  createdAt: number;
-  id: string;
-}
-
-export const SCAN_START: ScanCursor = { createdAt: -Infinity, id: '' };
-
-export interface BodyCandidate {
-  id: string;
-  spoolFile: string | null;
-  /** Bytes of the body (inline or in the spool file). */
-  bytes: number;
-  /** Some recipient may still be delivered: the body stays. */
-  pending: boolean;
-  /** When the last recipient changed (became final, for a finished message). */
-  finishedAt: number;
-}
-
-export interface RecordCandidate {
-  id: string;
-  spoolFile: string | null;
-  createdAt: number;
-}
-
-export interface PruneCounts {
-  recipients: number;
-  attempts: number;
-  events: number;
-}
 
 interface RawBody {
   id: string;

@@ -1,31 +1,6 @@
 import type { Db } from './db.js';
-
-/** Recipients waiting for delivery, by status (queued, deferred). */
-export interface QueueDepth {
-  queued: number;
-  deferred: number;
-}
-
-export interface OldestQueued {
-  messageId: string;
-  recipient: string;
-  domain: string;
-  status: string;
-  createdAt: number;
-  attempts: number;
-  lastReply: string | null;
-}
-
-export interface DestinationFailures {
-  domain: string;
-  deferred: number;
-  bounced: number;
-}
-
-export interface SuppressionGrowth {
-  total: number;
-  added: number;
-}
+import type { QueueDepth, OldestQueued, DestinationFailures, SuppressionGrowth } from '../core/store-types.js';
+export type { QueueDepth, OldestQueued, DestinationFailures, SuppressionGrowth } from '../core/store-types.js';
 
 /**
  * Read-only questions operators ask (metrics scrapes, `ferry stats`, `ferry status`). The only

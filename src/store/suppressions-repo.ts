@@ -1,58 +1,7 @@
 import type { Db } from './db.js';
-
-export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import', 'one-click'] as const;
-export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
-
-export interface SuppressionRow {
-  id: number;
-  /** Normalized key: `local@domain` lower-cased, IDN domain in punycode; `@domain` for a domain entry. */
-  address: string;
-  domain: string;
-  category: string;
-  reason: string;
-  source: SuppressionSource;
-  /** null: global; else the SMTP user the entry applies to. */
-  scope: string | null;
-  createdAt: number;
-  expiresAt: number | null;
-  hits: number;
-  lastHitAt: number | null;
-}
-
-export interface NewSuppression {
-  address: string;
-  domain: string;
-  category: string;
-  reason: string;
-  source: SuppressionSource;
-  scope: string | null;
-  createdAt: number;
-  expiresAt: number | null;
-}
-
-export interface SuppressionFilter {
-  domain?: string | undefined;
-  category?: string | undefined;
-  source?: string | undefined;
-  /** created at or after */
-  since?: number | undefined;
-  /** created before */
-  before?: number | undefined;
-  /** substring of the address or the reason (case-insensitive) */
-  search?: string | undefined;
-  /** '' or null: global entries only; a name: that user's entries; undefined: all */
-  scope?: string | null | undefined;
-}
-
-/** A message a suppression dropped, read from the event log. */
-export interface DropRow {
-  at: number;
-  messageId: string;
-  recipient: string;
-  sender: string | null;
-  username: string | null;
-  reason: string | null;
-}
+import type { SuppressionSource, SuppressionRow, NewSuppression, SuppressionFilter, DropRow } from '../core/store-types.js';
+export type { SuppressionSource, SuppressionRow, NewSuppression, SuppressionFilter, DropRow } from '../core/store-types.js';
+export { SUPPRESSION_SOURCES } from '../core/store-types.js';
 
 /** A suppressions row as SQLite returns it (the console's queries read the same table). */
 export interface RawSuppression {

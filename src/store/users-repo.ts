@@ -1,14 +1,6 @@
 import type { Db } from './db.js';
-
-export interface UserRow {
-  name: string;
-  passwordHash: string;
-  fromDomains: string[];
-  createdAt: number;
-  updatedAt: number;
-  /** Ferry adds a one-click List-Unsubscribe (RFC 8058) to every message this user sends. */
-  oneClickUnsubscribe: boolean;
-}
+import type { UserRow } from '../core/store-types.js';
+export type { UserRow } from '../core/store-types.js';
 
 interface RawUser {
   name: string;

@@ -1,19 +1,6 @@
 import type { Db } from './db.js';
-
-/** One webhook URL's place in the event log. */
-export interface WebhookCursor {
-  url: string;
-  /** Every event with an id up to this one was acknowledged (2xx) by the URL. */
-  lastEventId: number;
-  createdAt: number;
-  updatedAt: number;
-  /** Consecutive failed POSTs since the last success. */
-  failures: number;
-  lastError: string | null;
-  lastAttemptAt: number | null;
-  leaseOwner: string | null;
-  leaseUntil: number | null;
-}
+import type { WebhookCursor } from '../core/store-types.js';
+export type { WebhookCursor } from '../core/store-types.js';
 
 interface RawCursor {
   url: string;

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Deliverer } from '../deliver/deliverer.js';
 import type { Spool } from '../spool/spool.js';
 import type { QueueStore } from '../store/queue-store.js';
+import type { RecipientsStore } from '../core/store.js';
 import type { RecipientRow } from '../store/recipients-repo.js';
 import type { MessageRow } from '../store/messages-repo.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
@@ -13,6 +14,11 @@ import type { SigningStage } from '../sign/prepare.js';
 
 export interface SchedulerOptions {
   queue: QueueStore;
+  /**
+   * Claims and releases through the Store (the relay: on the writer thread, off this event
+   * loop); absent: the same operations on `queue`'s connection, synchronously.
+   */
+  store?: { recipients: Pick<RecipientsStore, 'claim' | 'releaseMany'> };
   spool: Spool;
   deliverer: Deliverer;
   outcome: OutcomeApplier;
@@ -75,8 +81,23 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   let nextExpirySweepAt = -Infinity;
 
+  function releaseMany(items: { id: number; at: number; reason?: string | null }[]): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
+    if (!opts.store) return Promise.resolve(queue.recipients.releaseMany(items));
+    // A release that fails leaves the lease to run out: the rows become due again by themselves.
+    return opts.store.recipients.releaseMany(items).catch((err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
+  }
+
+  // One claim at a time: a poke while a claim is on its way to the store runs one more pass after it.
+  let claiming = false;
+  let pumpAgain = false;
+
   function pump(): void {
     if (stopped) return;
+    if (claiming) {
+      pumpAgain = true;
+      return;
+    }
     const now = clock.now();
     if (opts.expireOverdue && now >= nextExpirySweepAt) {
       nextExpirySweepAt = now + 1000;
@@ -87,25 +108,49 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         failed(err);
       }
     }
-    if (inFlight < maxInFlight) {
-      const rows = queue.recipients.claim(now, now + opts.leaseMs, opts.owner, Math.min(CLAIM_BATCH, maxInFlight - inFlight));
-      for (const r of rows) {
-        let d = destinations.get(r.domain);
-        if (!d) {
-          d = { domain: r.domain, pending: new Map(), active: 0 };
-          destinations.set(r.domain, d);
+    if (inFlight >= maxInFlight) return afterClaim([]);
+    const limit = Math.min(CLAIM_BATCH, maxInFlight - inFlight);
+    if (!opts.store) return afterClaim(queue.recipients.claim(now, now + opts.leaseMs, opts.owner, limit));
+    claiming = true;
+    opts.store.recipients.claim(now, now + opts.leaseMs, opts.owner, limit).then(
+      (rows) => {
+        claiming = false;
+        if (stopped) {
+          // stop() ran while the claim was on its way: hand these back at once.
+          void releaseMany(rows.map((r) => ({ id: r.id, at: clock.now() })));
+          return;
         }
-        // Recipients of one message to one domain share a transaction, unless each needs its own.
-        const key = opts.transactionPerRecipient ? `${r.messageId}#${r.id}` : r.messageId;
-        const group = d.pending.get(key);
-        if (group) group.push(r);
-        else d.pending.set(key, [r]);
+        afterClaim(rows);
+        if (pumpAgain) {
+          pumpAgain = false;
+          pump();
+        }
+      },
+      (err: unknown) => {
+        claiming = false;
+        logger.error({ err }, 'claiming due recipients failed (tried again at the next wake)');
+        if (!stopped) scheduleWake();
+      },
+    );
+  }
+
+  function afterClaim(rows: RecipientRow[]): void {
+    for (const r of rows) {
+      let d = destinations.get(r.domain);
+      if (!d) {
+        d = { domain: r.domain, pending: new Map(), active: 0 };
+        destinations.set(r.domain, d);
       }
-      inFlight += rows.length;
-      // A full batch means more is due: claim it on the next turn, so a large backlog never
-      // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
-      if (rows.length === CLAIM_BATCH) poke();
+      // Recipients of one message to one domain share a transaction, unless each needs its own.
+      const key = opts.transactionPerRecipient ? `${r.messageId}#${r.id}` : r.messageId;
+      const group = d.pending.get(key);
+      if (group) group.push(r);
+      else d.pending.set(key, [r]);
     }
+    inFlight += rows.length;
+    // A full batch means more is due: claim it on the next turn, so a large backlog never
+    // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
+    if (rows.length === CLAIM_BATCH) poke();
     dispatch();
     scheduleWake();
   }
@@ -159,7 +204,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (d.active === 0 && d.pending.size === 0) destinations.delete(d.domain);
     }
     if (held.length) {
-      queue.recipients.releaseMany(held);
+      void releaseMany(held);
       inFlight -= held.length;
     }
   }
@@ -235,8 +280,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         for (const rows of d.pending.values()) for (const r of rows) items.push({ id: r.id, at: now });
         d.pending.clear();
       }
-      // one transaction for all of them (one fsync, not one per recipient)
-      queue.recipients.releaseMany(items);
+      // one transaction for all of them (one fsync, not one per recipient); awaited below, after
+      // the deadline timer is set (a caller driving the clock advances it right after stop()).
+      const releasing = releaseMany(items);
       const released = items.length;
       inFlight -= released;
       if (running.size > 0) {
@@ -249,6 +295,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           await Promise.race([Promise.all(running), new Promise((r) => setTimeout(r, 2000).unref())]);
         }
       }
+      await releasing;
       logger.info({ released }, 'scheduler stopped');
     },
     get stats() {

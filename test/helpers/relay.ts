@@ -8,6 +8,7 @@ import { hashPassword } from '../../src/policy/passwords.js';
 import { createUsersRepo } from '../../src/store/users-repo.js';
 import type { Db } from '../../src/store/db.js';
 import { testCert } from './tls.js';
+import { freshWriterEntry } from './writer-entry.js';
 
 export interface RelayOverrides {
   smtp?: Record<string, unknown>;
@@ -55,7 +56,8 @@ export async function startRelay(t: Test, overrides: RelayOverrides = {}, deps: 
     dataDir,
   );
   seedTls(dataDir, smtp);
-  const ferry = createFerry(config, deps);
+  const writerEntry = freshWriterEntry();
+  const ferry = createFerry(config, { ...(writerEntry ? { storeWriterEntry: writerEntry } : {}), ...deps });
   const addresses = await ferry.start();
   t.teardown(() => ferry.stop());
   return {

@@ -1,3 +1,4 @@
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import t from 'tap';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
@@ -24,7 +25,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], settings: Partial
   const removed: string[] = [];
   const current: RetentionSettings = { days: 1, keepBodiesHours: 0, sweepIntervalMs: 60_000, batchSize: 1, ...settings };
   const retention = createRetention({
-    db,
+    store: createInProcessSqliteStore(db),
     removeSpoolFile: async (f) => void removed.push(f),
     clock,
     logger: silentLogger(),
@@ -92,9 +93,14 @@ t.test('the relay side: finished() clears bodies at once, the timer runs passes,
   t.equal(body(db, 'M1'), null, 'M1 body cleared by the fast path');
   t.ok(body(db, 'M0'), 'M0 untouched: only the periodic pass looks at everything');
 
+  // The store's operations are asynchronous: the pass arms its next timer a few turns after its last write.
+  let timersSet = 0;
+  const setTimer = clock.setTimer.bind(clock);
+  clock.setTimer = (ms, fn) => (timersSet++, setTimer(ms, fn));
   retention.start();
   for (let i = 0; i < 1000 && body(db, 'M0'); i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(body(db, 'M0'), null, 'the first pass at start removes what finished while the relay was down');
+  for (let i = 0; i < 1000 && timersSet === 0; i++) await new Promise((r) => setTimeout(r, 10));
   db.prepare("UPDATE recipients SET status = 'expired', next_attempt_at = NULL WHERE message_id = 'M2'").run();
   clock.advance(60_000);
   for (let i = 0; i < 1000 && body(db, 'M2'); i++) await new Promise((r) => setTimeout(r, 10));

@@ -1,0 +1,369 @@
+/**
+ * The store: everything durable goes through this one asynchronous interface. The pipeline
+ * depends on it, never on an engine; SQL lives only inside the engines (src/store/sqlite/,
+ * src/store/postgres/). The same contract suite (test/store/contract/) runs against each engine.
+ *
+ * Shape: one group per table family, with the names, arguments and results the synchronous
+ * SQLite repositories had (src/store/*-repo.ts), each returning a Promise; plus `queue` (the
+ * multi-table intake and expiry writes) and `fates` (outcome/fate's write plans).
+ *
+ * Rules every engine keeps:
+ * - One call is one transaction (or one read): its effects become visible together, and its
+ *   promise settles only after the commit. A write that backs a `250` (queue.accept) resolves
+ *   only once it is durable (fsync).
+ * - Arguments and results are plain data (they cross a thread or a network). Nothing here takes
+ *   a callback or returns an iterator; where the old repository did (suppressions.iterate,
+ *   suppressions.createImporter), a paged or staged operation replaces it.
+ * - An illegal status move rejects with FERRY_ERR_ILLEGAL_TRANSITION, a taken key with
+ *   FERRY_ERR_EXISTS, anything the engine cannot do with FERRY_ERR_STORE.
+ */
+import type { FatePlan, FateResult } from './fate.js';
+import type {
+  AcceptedMessage,
+  AdminRole,
+  AdminRow,
+  AttemptRow,
+  BodyCandidate,
+  DestinationFailures,
+  DestinationSummary,
+  DkimKeyRow,
+  DropRow,
+  DsnOutboxRow,
+  EventInput,
+  EventListFilter,
+  EventRow,
+  LimitFields,
+  LimitRow,
+  LimitStateRow,
+  MessageListFilter,
+  MessageRow,
+  MessageSummary,
+  NewRecipient,
+  NewSuppression,
+  OldestQueued,
+  PendingState,
+  PruneCounts,
+  PurgeResult,
+  QueueDepth,
+  QueueSelector,
+  QuotaStateRow,
+  RecipientRow,
+  RecordCandidate,
+  ScanCursor,
+  StatusChange,
+  SuppressionFilter,
+  SuppressionGrowth,
+  SuppressionRow,
+  UserQuota,
+  UserRow,
+  WebhookCursor,
+} from './store-types.js';
+
+export interface AdminsStore {
+  get(name: string): Promise<AdminRow | undefined>;
+  list(): Promise<AdminRow[]>;
+  /** false when the name is taken. */
+  add(name: string, passwordHash: string, role: AdminRole, at: number): Promise<boolean>;
+  setPassword(name: string, passwordHash: string, at: number): Promise<boolean>;
+  remove(name: string): Promise<boolean>;
+}
+
+export interface AttemptsStore {
+  insert(a: AttemptRow): Promise<void>;
+  /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
+  streakSince(recipientId: number, category: string): Promise<number | null>;
+  forMessage(messageId: string): Promise<AttemptRow[]>;
+}
+
+export interface DkimKeysStore {
+  /** Rejects with FERRY_ERR_EXISTS when (domain, selector) is taken. */
+  add(row: DkimKeyRow): Promise<void>;
+  list(): Promise<DkimKeyRow[]>;
+  /** true when a row was removed. */
+  remove(domain: string, selector: string): Promise<boolean>;
+  byDomain(domain: string): Promise<DkimKeyRow[]>;
+}
+
+/** The DSN outbox; `recipients` is the notifier's own JSON (outcome/dsn-compose DsnRecipient). */
+export interface DsnOutboxStore {
+  add(messageId: string, recipients: unknown[], at: number): Promise<number>;
+  /** Rows after `afterId`, oldest first. */
+  list(afterId: number, limit: number): Promise<DsnOutboxRow<unknown>[]>;
+  remove(id: number): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface EventsStore {
+  /** Returns the new event's id. */
+  append(e: EventInput): Promise<number>;
+  /** The newest event's id (0 when the log is empty): where a new follower starts. */
+  lastId(): Promise<number>;
+  forMessage(messageId: string): Promise<EventRow[]>;
+  list(filter: EventListFilter): Promise<EventRow[]>;
+  /** How many events match the filter (at most MORE_COUNT_CAP + 1). */
+  count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number>;
+}
+
+export interface LimitsStore {
+  list(): Promise<LimitRow[]>;
+  get(target: string): Promise<LimitRow | undefined>;
+  /** Creates or replaces the row (every field as given). */
+  set(target: string, fields: LimitFields, at: number): Promise<void>;
+  remove(target: string): Promise<boolean>;
+  states(): Promise<LimitStateRow[]>;
+  /** One transaction: the budgets that changed since the last save, and those that emptied. */
+  saveStates(rows: LimitStateRow[], gone?: string[]): Promise<void>;
+  /**
+   * Changes when ANOTHER process (the CLI, another node) committed since the last call: limits
+   * are re-read only then. Each engine answers for its own writers (SQLite: data_version of the
+   * connection that writes).
+   */
+  dataVersion(): Promise<number>;
+}
+
+export interface MessagesStore {
+  insert(row: Omit<MessageRow, 'signedAt'>): Promise<void>;
+  get(id: string): Promise<MessageRow | undefined>;
+  getSummary(id: string): Promise<MessageSummary | undefined>;
+  /** Messages newest first, optionally only those with a recipient matching the filter. */
+  list(filter: MessageListFilter): Promise<MessageSummary[]>;
+  /** How many messages match the filter, counting no further than `cap` + 1. */
+  count(filter: Omit<MessageListFilter, 'limit'>, cap: number): Promise<number>;
+  /** (id, file) of every message whose body is a spool file; finished: no recipient can be delivered again. */
+  spoolFiles(): Promise<{ id: string; file: string; finished: boolean }[]>;
+  /** The body was found missing and has been reported: stop referring to it. false if already marked. */
+  markBodyLost(id: string, at: number): Promise<boolean>;
+  /** A finished message's spool file is gone: drop the reference quietly. */
+  forgetSpoolFile(id: string, at: number): Promise<void>;
+  /** Stores the signed header block, once; false if already signed. */
+  markSigned(id: string, headers: Buffer, at: number): Promise<boolean>;
+  /** null until the message has been prepared for its first delivery. */
+  signedAt(id: string): Promise<number | null>;
+}
+
+export interface QueueAdminStore {
+  /** Pending recipients per destination domain, the busiest first. */
+  summary(now: number, filter?: { domain?: string | undefined; state?: PendingState | undefined }): Promise<DestinationSummary[]>;
+  /** Makes the selected pending recipients (not in flight) due now; returns how many. */
+  retry(sel: QueueSelector, now: number): Promise<number>;
+  /** The selected pending recipients, oldest first: what a purge ends (each through outcome/fate, origin admin-purge). */
+  pending(sel: QueueSelector): Promise<RecipientRow[]>;
+  messageExists(id: string): Promise<boolean>;
+}
+
+export interface QuotaStore {
+  get(username: string): Promise<UserQuota | undefined>;
+  list(): Promise<UserQuota[]>;
+  /** Sets both quotas (null clears one); a row with neither is removed. */
+  set(username: string, q: { maxMessagesPerHour: number | null; maxRecipientsPerDay: number | null }, at: number): Promise<void>;
+  state(username: string): Promise<QuotaStateRow | undefined>;
+  states(): Promise<QuotaStateRow[]>;
+  saveStates(rows: QuotaStateRow[]): Promise<void>;
+}
+
+export interface RecipientsStore {
+  insert(r: NewRecipient): Promise<number>;
+  /** Records that a delay DSN is due for the recipient; false when one already was. */
+  markDelayReported(id: number, at: number): Promise<boolean>;
+  forMessage(messageId: string): Promise<RecipientRow[]>;
+  get(id: number): Promise<RecipientRow | undefined>;
+  /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first (a lease). */
+  claim(now: number, until: number, owner: string, limit: number): Promise<RecipientRow[]>;
+  /** Gives a claimed recipient back, due at `at` (no attempt counted). */
+  release(id: number, at: number): Promise<void>;
+  /** Gives claimed recipients back, each due at its own time (and why it waits), in one transaction. */
+  releaseMany(items: { id: number; at: number; reason?: string | null }[]): Promise<void>;
+  /** Never-attempted recipients waiting for budget are due now (after a limits change). Returns how many. */
+  wakeHeld(now: number): Promise<number>;
+  /** Start-up: whatever this node held when it died is due again now. Returns how many. */
+  releaseOwned(owner: string, at: number): Promise<number>;
+  /** Waiting, not in flight, past their maximum age, and not due again before it. */
+  overdue(now: number, maxAgeMs: number, limit: number): Promise<RecipientRow[]>;
+  /** The earliest time something becomes due, or null when nothing waits. */
+  nextDueAt(): Promise<number | null>;
+  /** The provider reported the message as spam (the first complaint's time is kept). */
+  markComplained(id: number, at: number): Promise<void>;
+  /** The one place a status changes after intake; illegal moves reject (FERRY_ERR_ILLEGAL_TRANSITION). */
+  changeStatus(id: number, change: StatusChange): Promise<void>;
+}
+
+/** One finished message whose body retention removed or would remove. */
+export interface ClearedBody {
+  id: string;
+  spoolFile: string | null;
+  bytes: number;
+}
+
+/** One message whose whole record retention removed or would remove. */
+export interface PrunedRecord extends PruneCounts {
+  id: string;
+  spoolFile: string | null;
+}
+
+export interface RetentionStore {
+  /** The next `limit` messages still holding a body, after `after`. */
+  bodies(after: ScanCursor, limit: number): Promise<(BodyCandidate & { createdAt: number })[]>;
+  bodyOf(id: string): Promise<BodyCandidate | undefined>;
+  /** Deletes the body of a finished message; false when it has none or a recipient is pending. */
+  clearBody(id: string, at: number): Promise<boolean>;
+  /** The next `limit` messages accepted before `cutoff`, after `after` (finished or not). */
+  oldMessages(cutoff: number, after: ScanCursor, limit: number): Promise<RecordCandidate[]>;
+  /** Why a message's record must stay, or null when it may go. */
+  keepReason(id: string, cutoff: number, sentUpTo: number): Promise<'pending' | 'recent' | 'dsn' | 'webhook' | null>;
+  /** What deleting the message would remove (dry run). */
+  countRecord(id: string): Promise<PruneCounts>;
+  /** Deletes the message and everything recorded about it, in one transaction. */
+  deleteRecord(id: string): Promise<PruneCounts>;
+  /** The highest event id every configured webhook URL has acknowledged; Infinity when none has a cursor. */
+  webhookSentUpTo(urls: readonly string[]): Promise<number>;
+  /**
+   * Named operation (was a transaction in ops/retention.ts): in ONE transaction, clears the body
+   * of each of these messages that is finished and was last changed before `finishedBefore`.
+   * Returns what was (dryRun: would be) cleared; the caller unlinks spool files after the commit.
+   */
+  clearBodies(ids: readonly string[], now: number, finishedBefore: number, dryRun: boolean): Promise<ClearedBody[]>;
+  /**
+   * Named operation: in ONE transaction, deletes the record of each message that has no reason
+   * to stay (see keepReason). Returns the removed records and how many were held back for an
+   * unsent DSN or webhook.
+   */
+  pruneRecords(ids: readonly string[], cutoff: number, sentUpTo: number, dryRun: boolean): Promise<{ pruned: PrunedRecord[]; heldBack: { dsn: number; webhook: number } }>;
+}
+
+export interface StatsStore {
+  queueDepth(): Promise<QueueDepth>;
+  oldestQueued(): Promise<OldestQueued | null>;
+  recipientsSince(since: number): Promise<{ messages: number; byStatus: Record<string, number> }>;
+  topCategories(since: number, limit: number): Promise<{ category: string; count: number }[]>;
+  failingDestinations(since: number, limit: number): Promise<DestinationFailures[]>;
+  attemptsSince(since: number): Promise<Record<string, number>>;
+  lastDelivery(): Promise<{ at: number; messageId: string; mxHost: string | null } | null>;
+  spoolBodies(): Promise<number>;
+  /** null when this database has no suppression list yet. */
+  suppressions(since: number): Promise<SuppressionGrowth | null>;
+}
+
+export interface SuppressionsStore {
+  /** The entry that suppresses `address` for `user` (or globally), ignoring expired ones. The RCPT-time hot read. */
+  lookup(address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined>;
+  get(address: string, scope: string | null): Promise<SuppressionRow | undefined>;
+  /** Every entry for this key, global first, then each user's. */
+  forAddress(address: string): Promise<SuppressionRow[]>;
+  /** Adds or updates the (address, scope) entry; created: false when it replaced one. */
+  upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }>;
+  remove(address: string, scope: string | null): Promise<boolean>;
+  hit(id: number, at: number): Promise<void>;
+  /** Records many hits in one transaction: [entry id, how many, latest time]. */
+  hitMany(hits: readonly (readonly [id: number, count: number, at: number])[]): Promise<void>;
+  list(filter: SuppressionFilter, limit: number): Promise<SuppressionRow[]>;
+  count(filter?: SuppressionFilter): Promise<number>;
+  /** Deletes every entry matching the filter (an empty filter: all); returns how many. */
+  clear(filter: SuppressionFilter): Promise<number>;
+  /**
+   * Every entry, oldest first, one page at a time: entries with id > afterId. Replaces the
+   * repository's iterate(), which held a cursor on the connection (cannot cross a thread).
+   */
+  page(afterId: number, limit: number): Promise<SuppressionRow[]>;
+  /**
+   * A staged import, all or nothing (replaces createImporter(), an object holding a connection):
+   * importBegin() returns a handle; importStage() adds rows outside the shared tables;
+   * importCommit() applies everything staged in ONE transaction and returns how many rows;
+   * importAbort() drops what was staged.
+   */
+  importBegin(): Promise<string>;
+  importStage(handle: string, rows: NewSuppression[]): Promise<void>;
+  importCommit(handle: string): Promise<number>;
+  importAbort(handle: string): Promise<void>;
+  /** The 'dropped' events for one address, or every address of a domain (`@domain`), newest first. */
+  drops(address: string, limit: number): Promise<DropRow[]>;
+}
+
+export interface UsersStore {
+  get(name: string): Promise<UserRow | undefined>;
+  list(): Promise<UserRow[]>;
+  /** false when the name is taken. */
+  add(name: string, passwordHash: string, fromDomains: string[], at: number): Promise<boolean>;
+  setPassword(name: string, passwordHash: string, at: number): Promise<boolean>;
+  setFromDomains(name: string, fromDomains: string[], at: number): Promise<boolean>;
+  setOneClickUnsubscribe(name: string, on: boolean, at: number): Promise<boolean>;
+  remove(name: string): Promise<boolean>;
+}
+
+export interface WebhooksStore {
+  /** Creates the URL's cursor at `startAfterId` unless it exists; returns the cursor. */
+  ensure(url: string, startAfterId: number, at: number): Promise<WebhookCursor>;
+  get(url: string): Promise<WebhookCursor | undefined>;
+  list(): Promise<WebhookCursor[]>;
+  /** After a 2xx: everything up to lastEventId was delivered (the cursor only moves forward). */
+  advance(url: string, lastEventId: number, at: number): Promise<void>;
+  fail(url: string, error: string, at: number): Promise<void>;
+  /** Takes (or renews) the right to send to `url` until `until`; false while another node holds it. */
+  lease(url: string, owner: string, now: number, until: number): Promise<boolean>;
+  release(url: string, owner: string): Promise<void>;
+}
+
+/** The queue's multi-table writes (src/store/queue-store.ts). */
+export interface QueueStoreOps {
+  /**
+   * Commits accepted messages with their recipients, events and the fates of recipients dropped
+   * at intake (AcceptedMessage.dropFates). Each call is committed as a unit (engines group
+   * concurrent calls into one transaction and one fsync, each call isolated so one failure does
+   * not fail the others); resolves only after the fsync that covers it: the 250 promise. Returns
+   * the drop fates written, for outcome/fate's after-commit hook.
+   */
+  accept(batch: AcceptedMessage[]): Promise<FateResult[]>;
+}
+
+/**
+ * outcome/fate's write plans (src/store/fate-writes.ts): plain-data plans executed in one
+ * transaction; a plan the recipient's current status makes illegal writes nothing.
+ */
+export interface FatesStore {
+  record(plans: readonly FatePlan[]): Promise<FateResult[]>;
+}
+
+export interface Store {
+  readonly engine: 'sqlite' | 'postgres';
+  readonly admins: AdminsStore;
+  readonly attempts: AttemptsStore;
+  readonly dkimKeys: DkimKeysStore;
+  readonly dsnOutbox: DsnOutboxStore;
+  readonly events: EventsStore;
+  readonly limits: LimitsStore;
+  readonly messages: MessagesStore;
+  readonly queueAdmin: QueueAdminStore;
+  readonly quota: QuotaStore;
+  readonly recipients: RecipientsStore;
+  readonly retention: RetentionStore;
+  readonly stats: StatsStore;
+  readonly suppressions: SuppressionsStore;
+  readonly users: UsersStore;
+  readonly webhooks: WebhooksStore;
+  readonly queue: QueueStoreOps;
+  readonly fates: FatesStore;
+  /** Waits for work in flight (every write committed), then releases the engine's connections. */
+  close(): Promise<void>;
+}
+
+/** The groups by name (engines and the contract suite iterate over them). */
+export const STORE_GROUPS = [
+  'admins',
+  'attempts',
+  'dkimKeys',
+  'dsnOutbox',
+  'events',
+  'limits',
+  'messages',
+  'queueAdmin',
+  'quota',
+  'recipients',
+  'retention',
+  'stats',
+  'suppressions',
+  'users',
+  'webhooks',
+  'queue',
+  'fates',
+] as const;
+
+export type StoreGroup = (typeof STORE_GROUPS)[number];

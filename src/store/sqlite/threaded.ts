@@ -1,0 +1,206 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Store } from '../../core/store.js';
+import { FerryError, type FerryErrorCode } from '../../core/errors.js';
+import { openDatabase, type Db } from '../db.js';
+import { wrapOperations } from './engine.js';
+import { createSqliteOperations, type SqliteOperations } from './operations.js';
+import { revive, type FromWriter, type OpMessage, type SerializedError, type WriterInit } from './writer-protocol.js';
+
+/**
+ * Reads served on the calling thread from a read-only connection (WAL: a reader never waits for
+ * the writer, and sees every transaction committed before it starts: a write's promise resolves
+ * only after its commit, so whoever awaited a write reads it back here). Everything else is a
+ * write and goes to the writer thread.
+ */
+export const READ_OPERATIONS: ReadonlySet<string> = new Set([
+  'admins.get', 'admins.list',
+  'attempts.streakSince', 'attempts.forMessage',
+  'dkimKeys.list', 'dkimKeys.byDomain',
+  'dsnOutbox.list', 'dsnOutbox.count',
+  'events.lastId', 'events.forMessage', 'events.list', 'events.count',
+  'limits.list', 'limits.get', 'limits.states',
+  'messages.get', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
+  'queueAdmin.summary', 'queueAdmin.messageExists',
+  'quota.get', 'quota.list', 'quota.state', 'quota.states',
+  'recipients.forMessage', 'recipients.get', 'recipients.overdue', 'recipients.nextDueAt',
+  'retention.bodies', 'retention.bodyOf', 'retention.oldMessages', 'retention.keepReason', 'retention.countRecord', 'retention.webhookSentUpTo',
+  'stats.queueDepth', 'stats.oldestQueued', 'stats.recipientsSince', 'stats.topCategories', 'stats.failingDestinations',
+  'stats.attemptsSince', 'stats.lastDelivery', 'stats.spoolBodies', 'stats.suppressions',
+  'suppressions.lookup', 'suppressions.get', 'suppressions.forAddress', 'suppressions.list', 'suppressions.count',
+  'suppressions.page', 'suppressions.drops',
+  'users.get', 'users.list',
+  'webhooks.get', 'webhooks.list',
+]);
+
+export interface ThreadedStoreOptions {
+  /** The SQLite file (created and migrated by the writer thread if needed). */
+  file: string;
+  /** Most operations one transaction may hold (spool.commitBatchMax). */
+  maxBatch?: number;
+  /** Called once if the writer thread dies: the relay must stop accepting (421) — nothing more can be made durable. */
+  onWriterFailure?: (err: FerryError) => void;
+  /** The thread's module (tests: the compiled one when it is up to date; default: beside this file). */
+  writerEntry?: URL;
+}
+
+export interface WriterStats {
+  /** Transactions the writer committed. */
+  commits: number;
+  /** Of those, with an fsync (synchronous=FULL). */
+  durableCommits: number;
+  /** Write operations settled. */
+  operations: number;
+  /** Write operations sent and not yet answered. */
+  inFlight: number;
+}
+
+export interface ThreadedSqliteStore extends Store {
+  /**
+   * The same reads, synchronous, on this thread's read-only connection: for the few hot paths
+   * that cannot afford a promise per call (the RCPT-time suppression lookup). Never writes.
+   */
+  readonly readNow: SqliteOperations;
+  /** The read-only connection (health checks, console queries that still take a Db). */
+  readonly readDb: Db;
+  /** false once the writer thread has failed. */
+  readonly writable: boolean;
+  writerStats(): WriterStats;
+  /** Stops the writer thread abruptly, as a crash would (tests of the failure path). */
+  killWriter(): Promise<void>;
+}
+
+function writerEntry(): URL {
+  const js = new URL('./writer-thread.js', import.meta.url);
+  // Under the test runner the sources run as TypeScript; the worker inherits its loader.
+  if (existsSync(fileURLToPath(js))) return js;
+  return new URL('./writer-thread.ts', import.meta.url);
+}
+
+function toError(e: SerializedError): Error {
+  if (e.code?.startsWith('FERRY_ERR_')) return new FerryError(e.code as FerryErrorCode, e.message);
+  const err = new FerryError('FERRY_ERR_STORE', e.message);
+  if (e.code) Object.assign(err, { sqliteCode: e.code });
+  return err;
+}
+
+/**
+ * The SQLite engine for the relay: writes on a writer thread (writer-thread.ts) with real group
+ * commit, reads on a read-only connection in this thread. Resolves once the database is open and
+ * migrated.
+ */
+export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Promise<ThreadedSqliteStore> {
+  const init: WriterInit = { file: options.file, maxBatch: options.maxBatch ?? 500 };
+  const entry = options.writerEntry ?? writerEntry();
+  // Module hooks of the parent (a test runner's coverage and mocks) cost seconds per thread and
+  // mean nothing to the writer: it keeps only the TypeScript loader, and only to run from sources.
+  const fromSources = entry.pathname.endsWith('.ts');
+  const execArgv = process.execArgv.filter((a) => !/^--(import|loader|experimental-loader|require)\b/.test(a) || (fromSources && a.includes('typescript')));
+  const worker = new Worker(entry, { workerData: init, execArgv });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  let nextId = 1;
+  let failure: FerryError | null = null;
+  let closing = false;
+  const stats = { commits: 0, durableCommits: 0, operations: 0 };
+
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (m: FromWriter) => {
+      if (m.t === 'ready') {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        resolve();
+      } else if (m.t === 'fatal') {
+        reject(toError(m.error));
+      }
+    };
+    const onError = (err: Error) => reject(new FerryError('FERRY_ERR_STORE', `database writer thread failed to start: ${err.message}`, { cause: err }));
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+  });
+
+  function fail(err: FerryError): void {
+    if (failure) return;
+    failure = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    options.onWriterFailure?.(err);
+  }
+
+  worker.on('message', (m: FromWriter) => {
+    if (m.t === 'committed') {
+      stats.commits = Math.max(stats.commits, m.commit);
+      if (m.durable && m.results.some((r) => r.ok)) stats.durableCommits++;
+      for (const r of m.results) {
+        const p = pending.get(r.id);
+        if (!p) continue;
+        pending.delete(r.id);
+        stats.operations++;
+        if (r.ok) p.resolve(revive(r.value));
+        else p.reject(toError(r.error));
+      }
+    } else if (m.t === 'fatal') {
+      fail(new FerryError('FERRY_ERR_STORE', `database writer thread failed: ${m.error.message}`));
+    }
+  });
+  worker.on('error', (err) => fail(new FerryError('FERRY_ERR_STORE', `database writer thread crashed: ${err.message}`, { cause: err })));
+  worker.on('exit', (code) => {
+    if (!closing || pending.size > 0) fail(new FerryError('FERRY_ERR_STORE', `database writer thread exited (code ${code})`));
+  });
+
+  let readDb: Db;
+  try {
+    readDb = openDatabase({ file: options.file, readonly: true, create: false });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  const readNow = createSqliteOperations(readDb);
+  const reads = wrapOperations(readNow);
+
+  function write(group: string, method: string, args: unknown[]): Promise<unknown> {
+    if (failure) return Promise.reject(failure);
+    if (closing) return Promise.reject(new FerryError('FERRY_ERR_SHUTDOWN', 'the store is closing'));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      const m: OpMessage = { t: 'op', id, group, method, args };
+      worker.postMessage(m);
+    });
+  }
+
+  const groups: Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> = {};
+  for (const [group, methods] of Object.entries(reads)) {
+    const g: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+    for (const method of Object.keys(methods)) {
+      g[method] = READ_OPERATIONS.has(`${group}.${method}`) ? methods[method]! : (...args: unknown[]) => write(group, method, args);
+    }
+    groups[group] = g;
+  }
+  groups['fates'] ??= {};
+
+  const store = {
+    ...(groups as unknown as Omit<Store, 'engine' | 'close'>),
+    engine: 'sqlite' as const,
+    readNow,
+    readDb,
+    get writable() {
+      return failure === null;
+    },
+    writerStats: (): WriterStats => ({ ...stats, inFlight: pending.size }),
+    async killWriter() {
+      await worker.terminate();
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (!failure) {
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({ t: 'close' });
+        await exited;
+      }
+      if (readDb.open) readDb.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,85 @@
+/**
+ * The message contract between the relay's event loop and the SQLite writer thread. Small and
+ * explicit: the main thread sends operations, the thread answers once per commit.
+ *
+ *   main -> writer   { t: 'op', id, group, method, args }    one Store write operation
+ *                    { t: 'close' }                          finish what arrived, close, exit
+ *   writer -> main   { t: 'ready' }                          database open and migrated
+ *                    { t: 'committed', commit, durable, results }
+ *                                                            one transaction is on disk: every
+ *                                                            op it held, settled (ok or error)
+ *                    { t: 'fatal', error }                   the thread cannot go on (then exits)
+ *
+ * Values are structured clones: a Buffer arrives as a Uint8Array (see revive()).
+ */
+export interface WriterInit {
+  file: string;
+  /** Most operations one transaction may hold. */
+  maxBatch: number;
+}
+
+export interface OpMessage {
+  t: 'op';
+  id: number;
+  group: string;
+  method: string;
+  args: unknown[];
+}
+
+export type ToWriter = OpMessage | { t: 'close' };
+
+export interface SerializedError {
+  code: string | undefined;
+  message: string;
+}
+
+export type OpResult = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
+
+export type FromWriter =
+  | { t: 'ready' }
+  | {
+      t: 'committed';
+      /** Sequence number of this transaction (1, 2, ...): how many commits the writer made. */
+      commit: number;
+      /** true: committed with synchronous=FULL (an fsync); false: NORMAL (only relaxed operations). */
+      durable: boolean;
+      results: OpResult[];
+    }
+  | { t: 'fatal'; error: SerializedError };
+
+/**
+ * Operations whose loss on a power cut is repaired by at-least-once delivery (see
+ * relaxedDurability in db.ts): a transaction holding only these commits without an fsync; the
+ * next durable commit covers it.
+ */
+export const RELAXED_OPERATIONS: ReadonlySet<string> = new Set([
+  'recipients.claim',
+  'recipients.release',
+  'recipients.releaseMany',
+  'messages.markSigned',
+  'suppressions.hit',
+  'suppressions.hitMany',
+  'limits.saveStates',
+  'quota.saveStates',
+  'retention.clearBodies',
+  'retention.pruneRecords',
+]);
+
+/** Buffers cross postMessage as Uint8Array: turn them back (better-sqlite3 and callers expect Buffer). */
+export function revive(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = revive(value[i]);
+    return value;
+  }
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = revive(o[k]);
+  }
+  return value;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  const e = err as { code?: unknown; message?: unknown };
+  return { code: typeof e?.code === 'string' ? e.code : undefined, message: typeof e?.message === 'string' ? e.message : String(err) };
+}

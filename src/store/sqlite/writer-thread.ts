@@ -1,0 +1,122 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase, type Db } from '../db.js';
+import { createSqliteOperations, type SqliteOperations } from './operations.js';
+import { RELAXED_OPERATIONS, revive, serializeError, type FromWriter, type OpMessage, type OpResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+
+/**
+ * The SQLite writer thread: owns the one connection that writes, so commits and their fsync never
+ * run on the relay's event loop. Group commit: operations that arrive while a commit (and its
+ * fsync) is in progress wait in this thread's message queue; when the commit returns they are all
+ * taken into the next transaction, each inside its own SAVEPOINT, so one that fails is rolled
+ * back alone and its batch-mates still commit. Each operation's answer is sent only after the
+ * COMMIT that covers it returned (with synchronous=FULL: after the fsync).
+ */
+const port = parentPort!;
+const init = workerData as WriterInit;
+
+function send(m: FromWriter): void {
+  port.postMessage(m);
+}
+
+let db: Db;
+let ops: SqliteOperations;
+try {
+  db = openDatabase({ file: init.file });
+  ops = createSqliteOperations(db);
+} catch (err) {
+  send({ t: 'fatal', error: serializeError(err) });
+  process.exit(1);
+}
+
+// Prepared once: db.exec() would compile these three statements again for every operation.
+const savepoint = db!.prepare('SAVEPOINT op');
+const release = db!.prepare('RELEASE op');
+const rollbackTo = db!.prepare('ROLLBACK TO op');
+
+let queue: OpMessage[] = [];
+let scheduled = false;
+let closing = false;
+let commits = 0;
+let synchronous: 'FULL' | 'NORMAL' = 'FULL';
+
+port.on('message', (m: ToWriter) => {
+  if (m.t === 'close') {
+    closing = true;
+  } else queue.push(m);
+  if (!scheduled) {
+    scheduled = true;
+    // setImmediate: every message already delivered to this thread joins the batch first.
+    setImmediate(flush);
+  }
+});
+
+function flush(): void {
+  scheduled = false;
+  while (queue.length > 0) {
+    const batch = queue.length <= init.maxBatch ? queue : queue.slice(0, init.maxBatch);
+    queue = batch === queue ? [] : queue.slice(batch.length);
+    runBatch(batch);
+  }
+  if (closing) {
+    db.close();
+    port.close();
+  }
+}
+
+function setSynchronous(level: 'FULL' | 'NORMAL'): void {
+  if (synchronous === level) return;
+  db.pragma(`synchronous = ${level}`);
+  synchronous = level;
+}
+
+function runBatch(batch: OpMessage[]): void {
+  const durable = batch.some((op) => !RELAXED_OPERATIONS.has(`${op.group}.${op.method}`));
+  const results: OpResult[] = [];
+  try {
+    setSynchronous(durable ? 'FULL' : 'NORMAL');
+    db.exec('BEGIN IMMEDIATE');
+  } catch (err) {
+    const error = serializeError(err);
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    return;
+  }
+  for (const op of batch) {
+    const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
+    savepoint.run();
+    try {
+      if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
+      const value = fn(...(revive(op.args) as unknown[]));
+      release.run();
+      results.push({ id: op.id, ok: true, value });
+    } catch (err) {
+      const error = serializeError(err);
+      if (db.inTransaction) {
+        rollbackTo.run();
+        release.run();
+      } else {
+        // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
+        // this one did not happen either; the rest start a new transaction.
+        for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
+        db.exec('BEGIN IMMEDIATE');
+      }
+      results.push({ id: op.id, ok: false, error });
+    }
+  }
+  try {
+    db.exec('COMMIT');
+    commits++;
+  } catch (err) {
+    // The transaction did not reach the disk (I/O error, disk full): nothing in it happened.
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } catch {
+      // the connection already rolled back
+    }
+    const error = serializeError(err);
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    return;
+  }
+  send({ t: 'committed', commit: commits, durable, results });
+}
+
+send({ t: 'ready' });

@@ -1,0 +1,18 @@
+import t from 'tap';
+import { STORE_GROUPS } from '../../../src/core/store.js';
+import { ENGINES } from './engines.js';
+import { CONTRACT } from './groups.js';
+
+// Each group opens a fresh store; a threaded engine started from TypeScript sources (no fresh
+// build, see freshWriterEntry) takes seconds per writer thread.
+t.setTimeout(900_000);
+
+t.test('the contract covers every group of the Store interface', async (t) => {
+  t.same(Object.keys(CONTRACT).sort(), [...STORE_GROUPS].sort());
+});
+
+for (const engine of ENGINES) {
+  t.test(engine.name, async (t) => {
+    for (const [group, run] of Object.entries(CONTRACT)) await t.test(group, (t) => run(t, engine));
+  });
+}

@@ -1,0 +1,93 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/store/db.js';
+import Database from '../../src/store/sqlite-driver.js';
+import { openThreadedSqliteStore, type ThreadedSqliteStore } from '../../src/store/sqlite/threaded.js';
+import type { FerryError } from '../../src/core/errors.js';
+import { tempDir } from '../helpers/relay.js';
+import { freshWriterEntry } from './contract/engines.js';
+import { message } from './contract/fixtures.js';
+
+async function open(t: Test, onWriterFailure?: (err: FerryError) => void): Promise<{ store: ThreadedSqliteStore; file: string }> {
+  const file = join(tempDir(t), 'ferry.db');
+  const writerEntry = freshWriterEntry();
+  const store = await openThreadedSqliteStore({ file, ...(writerEntry ? { writerEntry } : {}), ...(onWriterFailure ? { onWriterFailure } : {}) });
+  t.teardown(() => store.close());
+  return { store, file };
+}
+
+const count = (file: string): number => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+t.test('N concurrent accepts share far fewer transactions (and fsyncs), and all are committed', async (t) => {
+  const { store, file } = await open(t);
+  const before = store.writerStats();
+  await Promise.all(Array.from({ length: 300 }, () => store.queue.accept([message()])));
+  const after = store.writerStats();
+  const commits = after.commits - before.commits;
+  t.equal(after.operations - before.operations, 300);
+  t.ok(commits >= 1 && commits <= 30, `${commits} transaction(s) for 300 accepts`);
+  t.equal(after.durableCommits - before.durableCommits, commits, 'each of them an fsync (synchronous=FULL)');
+  t.equal(count(file), 300);
+});
+
+t.test('what arrives while a commit waits goes into the NEXT transaction, all together', async (t) => {
+  const { store, file } = await open(t);
+  // Another connection holds the write lock: the writer's first transaction waits for it (as it
+  // would for an fsync), and ten more accepts arrive meanwhile.
+  const blocker = openDatabase({ file });
+  t.teardown(() => blocker.close());
+  blocker.exec('BEGIN IMMEDIATE');
+  const base = store.writerStats().commits;
+  let firstDone = false;
+  const first = store.queue.accept([message()]).then(() => (firstDone = true));
+  await new Promise((r) => setTimeout(r, 150));
+  const rest = Array.from({ length: 10 }, () => store.queue.accept([message()]));
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(firstDone, false, 'not resolved while its commit cannot happen');
+  t.equal(count(file), 0);
+  blocker.exec('COMMIT');
+  await first;
+  t.equal(count(file) >= 1, true, 'visible to another connection once resolved');
+  await Promise.all(rest);
+  t.equal(store.writerStats().commits - base, 2, 'one commit for the first, ONE for the ten that arrived during it');
+  t.equal(count(file), 11);
+});
+
+t.test('a failing operation does not fail its batch-mates', async (t) => {
+  const { store, file } = await open(t);
+  const a = message();
+  await store.queue.accept([a]);
+  const base = store.writerStats().commits;
+  const settled = await Promise.allSettled([
+    store.queue.accept([message()]),
+    store.queue.accept([message({ id: a.message.id })]),
+    store.queue.accept([message()]),
+    store.users.add('u', 'h', [], 1),
+  ]);
+  t.same(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  t.match((settled[1] as PromiseRejectedResult).reason, { code: 'FERRY_ERR_STORE', message: /UNIQUE/ });
+  t.ok(store.writerStats().commits - base <= 2, 'shared a transaction (savepoints), not one each');
+  t.equal(count(file), 3);
+  t.equal((await store.recipients.forMessage(a.message.id)).length, 1, 'the duplicate left no recipient behind');
+});
+
+t.test('a dead writer thread is not silent: pending and later writes reject, the failure is reported once', async (t) => {
+  const failures: FerryError[] = [];
+  const { store } = await open(t, (err) => failures.push(err));
+  await store.users.add('before', 'h', [], 1);
+  await store.killWriter();
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(store.writable, false);
+  t.equal(failures.length, 1);
+  t.match(failures[0], { code: 'FERRY_ERR_STORE', message: /writer thread/ });
+  await t.rejects(store.queue.accept([message()]), { code: 'FERRY_ERR_STORE' }, 'no 250 can be promised any more');
+  t.ok(await store.users.get('before'), 'reads still answer from the read connection');
+});
