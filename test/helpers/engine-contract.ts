@@ -1,4 +1,8 @@
 import type { Test } from 'tap';
+// The PostgreSQL engine still has the pre-fate intake semantics (accept writes the dropped
+// recipients' events itself, queue.expireMessage/expireOverdue, queueAdmin.purge); the SQLite
+// engines moved to outcome/fate (test/store/contract). Moving this engine there is the next step
+// of issue 14, and then it joins test/store/contract/engines.ts.
 import type { PostgresStore } from '../../src/store/postgres/engine.js';
 import { accepted } from './store.js';
 
