@@ -112,6 +112,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const limit = Math.min(CLAIM_BATCH, maxInFlight - inFlight);
     if (!opts.store) return afterClaim(queue.recipients.claim(now, now + opts.leaseMs, opts.owner, limit));
     claiming = true;
+    // While the claim is on its way a wake stays armed: a clock that moves on meanwhile (a test's
+    // manual clock, advanced while the answer travels) still finds a timer to fire.
+    if (!timer) armWake(now + idleWakeMs, now);
     opts.store.recipients.claim(now, now + opts.leaseMs, opts.owner, limit).then(
       (rows) => {
         claiming = false;
@@ -246,7 +249,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // (that would spin); a finishing worker pokes the scheduler instead.
     const next = inFlight >= maxInFlight ? null : queue.recipients.nextDueAt();
     const at = Math.min(next ?? Infinity, now + idleWakeMs);
+    if (at <= now) {
+      // Already due (a claim answered after the clock moved on): look again now. A zero-delay
+      // timer would do the same on the system clock, but a test's manual clock fires timers only
+      // while it is advanced, and this wake may be set after that advance returned.
+      poke();
+      return;
+    }
     if (timer && at >= wakeAt) return;
+    armWake(at, now);
+  }
+
+  function armWake(at: number, now: number): void {
     timer?.cancel();
     wakeAt = at;
     timer = clock.setTimer(Math.max(0, at - now), () => {
