@@ -435,19 +435,5 @@ export interface PurgeResult {
   purged: number;
   /** of those, how many a worker was delivering at that moment (their attempt may still land) */
   inFlight: number;
-  /** the recipients ended (for the delivery status notifications to their senders) */
-  ended: PurgedRecipient[];
 }
 
-export interface PurgedRecipient {
-  id: number;
-  messageId: string;
-  address: string;
-  attempts: number;
-  /** the last change before the purge (the last attempt, when there was one) */
-  updatedAt: number;
-  lastReply: string | null;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  category: string | null;
-}

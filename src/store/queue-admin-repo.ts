@@ -10,37 +10,9 @@ import { createRecipientsRepo, RATE_LIMITED, type RecipientRow } from './recipie
  * the relay's scheduler notices the change at its next wake (at most every few seconds).
  */
 
-export type PendingState = 'queued' | 'deferred' | 'in-flight';
-export const PENDING_STATES: readonly PendingState[] = ['queued', 'deferred', 'in-flight'];
-
-export interface DestinationSummary {
-  domain: string;
-  queued: number;
-  deferred: number;
-  inFlight: number;
-  /** when the oldest waiting message of this destination was accepted */
-  oldestCreatedAt: number;
-  /** the earliest next attempt of a recipient not in flight; null when all are in flight */
-  nextAttemptAt: number | null;
-  /** recipients handed back to wait for the destination's rate budget, and when the first may go */
-  rateLimited: number;
-  rateLimitedUntil: number | null;
-}
-
-export interface QueueSelector {
-  /** one message's pending recipients */
-  messageId?: string | undefined;
-  /** every pending recipient of this destination domain */
-  domain?: string | undefined;
-  /** every pending recipient */
-  all?: boolean | undefined;
-}
-
-export interface PurgeResult {
-  purged: number;
-  /** of those, how many a worker was delivering at that moment (their attempt may still land) */
-  inFlight: number;
-}
+import type { DestinationSummary, PendingState, PurgeResult, QueueSelector } from '../core/store-types.js';
+export { PENDING_STATES } from '../core/store-types.js';
+export type { DestinationSummary, PendingState, PurgeResult, QueueSelector };
 
 function where(sel: QueueSelector): { sql: string; params: Record<string, unknown> } {
   if (sel.messageId !== undefined) return { sql: 'message_id = @messageId', params: { messageId: sel.messageId } };
