@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { isIP } from 'node:net';
 import { FerryError } from '../core/errors.js';
 import { createDnsResolver, type DnsResolver } from '../core/resolver.js';
-import { runDoctor, type CheckResult } from '../sign/doctor-checks.js';
+import type { CheckResult } from '../sign/doctor-checks.js';
 import { createDkimKeysRepo } from '../store/dkim-keys-repo.js';
 import type { CliContext } from './context.js';
 import { runDataDoctor } from './doctor-data.js';
@@ -32,6 +32,8 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
       const keys = createDkimKeysRepo(ctx.db())
         .byDomain(d)
         .map((k) => ({ selector: k.selector, algorithm: k.algorithm, publicKey: k.publicKey }));
+      // Loaded here: mailauth costs most of a second of CPU at import, which every other command would pay.
+      const { runDoctor } = await import('../sign/doctor-checks.js');
       const results = await runDoctor(resolver, { domain: d, ip: opts.ip ?? null, keys });
       const failed = results.filter((r) => r.status === 'fail').length;
       if (opts.json) {

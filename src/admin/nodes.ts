@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { FerryError } from '../core/errors.js';
-import { openPostgresStore } from '../store/postgres/engine.js';
 import type { NodeRow } from '../store/postgres/nodes.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table } from './format.js';
@@ -42,6 +41,8 @@ export function registerNodesCommand(program: Command, ctx: CliContext): void {
           'ferry nodes lists the nodes of a PostgreSQL store: set store.url (or FERRY_STORE_URL); this configuration uses SQLite in dataDir, one node',
         );
       }
+      // Loaded here: pg is only needed by this command (and costs every other command its import).
+      const { openPostgresStore } = await import('../store/postgres/engine.js');
       const store = await openPostgresStore({
         url: config.store.url,
         poolSize: 1,

@@ -3,8 +3,7 @@ import { FerryError } from '../core/errors.js';
 import { createDnsResolver, dnsErrorCode, type DnsResolver } from '../core/resolver.js';
 import { createDaneLookup, type DaneForHost } from '../deliver/tls-policy/dane.js';
 import { policyAllowsMx } from '../deliver/tls-policy/mx-match.js';
-import { createStsFetcher } from '../deliver/tls-policy/sts-fetch.js';
-import { parseStsPolicy, parseStsTxt, type StsPolicy } from '../deliver/tls-policy/sts-policy.js';
+import type { StsPolicy } from '../deliver/tls-policy/sts-policy.js';
 import { createAttemptsRepo, type RecentTlsRow } from '../store/attempts-repo.js';
 import { createMtaStsRepo, type MtaStsPolicyRow } from '../store/mta-sts-repo.js';
 import type { CliContext } from './context.js';
@@ -55,6 +54,9 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
   const row = createMtaStsRepo(ctx.db()).get(domain);
   const cached = row ? { ...row, fetchedAt: isoTime(row.fetchedAt), expiresAt: isoTime(row.expiresAt), expired: row.expiresAt <= now } : null;
 
+  // Loaded here: sts-policy pulls in mailauth (most of a second of CPU at import) for every command otherwise.
+  const { parseStsPolicy, parseStsTxt } = await import('../deliver/tls-policy/sts-policy.js');
+  const { createStsFetcher } = await import('../deliver/tls-policy/sts-fetch.js');
   const live: TlsCheckReport['live'] = { txt: { id: null, error: null }, policy: null, error: null };
   try {
     const txt = parseStsTxt(await resolver.resolveTxt(`_mta-sts.${domain}`));

@@ -34,7 +34,7 @@ t.test('a SIGHUP during start-up is applied once the relay runs; SIGTERM then st
       h('SIGHUP');
     },
   });
-  await waitFor(() => existsSync(join(dir, 'data', 'ferry.pid')), 20_000, 'the relay to run');
+  await waitFor(() => existsSync(join(dir, 'data', 'ferry.pid')), 60_000, 'the relay to run');
   t.equal(pidFileAtRegistration, false, 'signals were taken before the relay started');
   const reloads = async () => {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();

@@ -40,8 +40,8 @@ export function runFerry(args: string[], opts: RunOptions): Promise<CliResult> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ferry ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms`));
-    }, opts.timeoutMs ?? 30_000);
+      reject(new Error(`ferry ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 90_000} ms`));
+    }, opts.timeoutMs ?? 90_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
