@@ -76,6 +76,38 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal((await s.recipients.get(first[0]!.id))!.complainedAt, T0 + 9);
     const id = await s.recipients.insert({ messageId: m.message.id, address: 'c@example.net', domain: 'example.net', status: 'queued', at: T0, reason: null, category: null });
     t.equal((await s.recipients.get(id))!.address, 'c@example.net');
+
+    await t.test('claims, releases, status moves', async (t) => {
+      const s = await engine.open(t);
+      const c1 = message({ at: 1_000, recipients: ['a@x.test', 'b@x.test', 'c@x.test'] });
+      await s.queue.accept([c1]);
+      t.same(await s.recipients.claim(500, 60_000, 'n1', 10), [], 'nothing due before its time');
+      const got = await s.recipients.claim(2_000, 62_000, 'n1', 2);
+      t.same(got.map((r) => [r.address, r.leaseUntil]), [['a@x.test', 62_000], ['b@x.test', 62_000]], 'oldest due first, up to the limit');
+      t.equal(await s.recipients.nextDueAt(), 1_000, 'c is still due');
+      await s.recipients.release(got[0]!.id, 5_000);
+      await s.recipients.releaseMany([{ id: got[1]!.id, at: 6_000, reason: 'rate limited' }]);
+      t.same([(await s.recipients.get(got[1]!.id))!.waitReason, (await s.recipients.get(got[1]!.id))!.nextAttemptAt], ['rate limited', 6_000]);
+      t.equal(await s.recipients.wakeHeld(3_000), 2, 'never-attempted held recipients are due now');
+      const again = await s.recipients.claim(3_000, 63_000, 'n1', 10);
+      t.equal(again.length, 3);
+      t.equal(await s.recipients.releaseOwned('n2', 4_000), 0, "another node's leases are not ours");
+      t.equal(await s.recipients.releaseOwned('n1', 4_000), 3);
+      const [a] = await s.recipients.forMessage(c1.message.id);
+      await s.recipients.changeStatus(a!.id, { status: 'deferred', at: 4_100, nextAttemptAt: 9_000, attempted: true, code: 451, enhanced: '4.7.1', reply: 'later', category: 'temporary' });
+      await s.recipients.changeStatus(a!.id, { status: 'delivered', at: 9_100, nextAttemptAt: null, attempted: true, code: 250, reply: 'ok' });
+      const done = (await s.recipients.get(a!.id))!;
+      t.same([done.status, done.attempts, done.lastCode, done.lastEnhanced, done.category, done.leaseUntil], ['delivered', 2, 250, '4.7.1', null, null]);
+      await s.recipients.markComplained(a!.id, 50);
+      await s.recipients.markComplained(a!.id, 60);
+      t.equal((await s.recipients.get(a!.id))!.complainedAt, 50, 'the first complaint is kept');
+      // An expired lease (a dead node's work) is claimable by another node; the overdue scan skips held rows.
+      const [b] = await s.recipients.claim(10_000, 20_000, 'dead-node', 1);
+      t.ok(b, 'a dead node held one');
+      t.notOk((await s.recipients.claim(15_000, 16_000, 'n2', 10)).some((r) => r.id === b!.id), 'not while its lease runs');
+      const taken = await s.recipients.claim(20_000, 80_000, 'n3', 10);
+      t.ok(taken.some((r) => r.id === b!.id), 'after the lease ran out, another node claims it');
+    });
   },
 
   async messages(t, engine) {
@@ -135,6 +167,32 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal(await s.suppressions.remove('bad@example.net', null), true);
     t.same(await s.suppressions.forAddress('bad@example.net'), []);
     t.same(await s.suppressions.drops('bad@example.net', 10), []);
+
+    await t.test('expiry, scope, search and drops', async (t) => {
+      const s = await engine.open(t);
+      const e = { domain: 'x.test', category: 'user_unknown', reason: '550 5.1.1 unknown', source: 'bounce' as const, createdAt: 100, expiresAt: 1_000 };
+      t.equal((await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: null })).created, true);
+      t.equal((await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: 'app', reason: 'user' })).created, true);
+      t.equal((await s.suppressions.lookup('a@x.test', 'x.test', 'app', 500))!.scope, null, 'global before scope');
+      t.equal(await s.suppressions.lookup('a@x.test', 'x.test', 'app', 1_000), undefined, 'expired entries do not count');
+      const renewed = await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: null, createdAt: 2_000, expiresAt: null });
+      t.same([renewed.created, renewed.row.createdAt, renewed.row.hits], [false, 2_000, 0], 'an expired entry starts afresh');
+      await s.suppressions.hit(renewed.row.id, 3_000);
+      await s.suppressions.hitMany([[renewed.row.id, 2, 2_500]]);
+      const got = (await s.suppressions.get('a@x.test', null))!;
+      t.same([got.hits, got.lastHitAt], [3, 3_000]);
+      t.same((await s.suppressions.forAddress('a@x.test')).map((r) => r.scope), [null, 'app'], 'global first');
+      t.equal(await s.suppressions.count({ search: 'UNKNOWN' }), 1, 'search ignores case');
+      t.equal(await s.suppressions.count({ search: '5.1_' }), 0, 'LIKE wildcards in a search are literal');
+      t.equal(await s.suppressions.count({ scope: 'app' }), 1);
+      t.equal(await s.suppressions.remove('a@x.test', 'app'), true);
+      t.equal(await s.suppressions.remove('a@x.test', 'app'), false);
+      const m = message({ recipients: [], dropped: ['Bob@y.test'] });
+      m.dropFates = dropPlans(m);
+      await s.queue.accept([m]);
+      t.same((await s.suppressions.drops('bob@y.test', 5)).map((d) => [d.messageId, d.reason, d.sender]), [[m.message.id, 'suppressed', 'app@example.com']], 'case-insensitive');
+      t.equal((await s.suppressions.drops('@y.test', 5)).length, 1, 'by domain');
+    });
   },
 
   async users(t, engine) {
@@ -149,6 +207,7 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal((await s.users.list()).length, 1);
     t.equal(await s.users.remove('app'), true);
     t.equal(await s.users.get('app'), undefined);
+    t.equal(await s.users.remove('app'), false);
   },
 
   async admins(t, engine) {
@@ -382,7 +441,7 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
 };
 
 /** outcome/fate's planner with reports on (what the relay runs), over a fixed clock. */
-function planner() {
+export function planner() {
   return createFate({
     recordFates: async () => [],
     classifier: createClassifier(),
@@ -428,7 +487,7 @@ async function snapshot(s: Store, messageId: string) {
 }
 
 /** The intake-drop plans outcome/fate makes for a message's dropped recipients (reports on). */
-function dropPlans(m: AcceptedMessage): FatePlan[] {
+export function dropPlans(m: AcceptedMessage): FatePlan[] {
   const fate = createFate({
     recordFates: async () => [],
     classifier: createClassifier(),
