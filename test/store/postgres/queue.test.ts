@@ -78,6 +78,21 @@ t.test('accept commits message, body, recipients and events together; concurrent
   t.equal(goodR.status, 'fulfilled', 'its neighbour commits');
 });
 
+t.test('each accept resolves only once its commit is visible to another connection (the 250 follows the commit)', async (t) => {
+  const { url } = await testPg();
+  const s = await openTestStore(t, url, 'n1');
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  t.teardown(() => other.end());
+  const ms = Array.from({ length: 40 }, (_, i) => accepted({ id: `V${i}` }));
+  const before = s.queue.stats().commits;
+  const seen = await Promise.all(
+    ms.map((m) => s.queue.accept([m]).then(async () => (await other.query('SELECT 1 FROM messages WHERE id = $1', [m.message.id])).rowCount === 1)),
+  );
+  t.same(seen, ms.map(() => true), 'every message was committed when its accept resolved');
+  t.ok(s.queue.stats().commits - before < 40, `40 concurrent accepts in ${s.queue.stats().commits - before} commits`);
+});
+
 t.test('one bad message does not fail the others of its commit', async (t) => {
   const { url } = await testPg();
   const s = await openTestStore(t, url, 'n1');
