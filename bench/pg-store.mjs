@@ -145,7 +145,8 @@ try {
   await measure('fateAttempt10', Math.floor(ten.length / 10), C, (i) => (i % 2 ? a : b).fates.record(fate.plan(ten.slice(i * 10, i * 10 + 10).map(delivered), Date.now())), 10);
   // expiry plans apply only to recipients no worker holds: release the leases first
   await a.recipients.releaseMany(strict.map((r) => ({ id: r.id, at: T0 })));
-  const fresh = await Promise.all(strict.map((r) => a.recipients.get(r.id)));
+  const fresh = [];
+  for (const r of strict) fresh.push(await a.recipients.get(r.id));
   await measure('fateStrict1', fresh.length, C, (i) => (i % 2 ? a : b).fates.record(fate.plan([expired(fresh[i])], Date.now())));
   await a.close();
   await b.close();

@@ -2,7 +2,8 @@ import type { FatePlan, FateResult } from '../../core/fate.js';
 import type { FatesStore } from '../../core/store.js';
 import { DsnLines, dsnRowTime, fateAfter, fateAllowed, fateAppliedResult, fateRefusedResult, fateRows, onlyAttempts, type FateCurrent } from '../fate-rows.js';
 import { addDsn, insertAttempt } from './delivery-records.js';
-import { appendEvent } from './events.js';
+import { appendEvents } from './events.js';
+import type { EventInput } from '../../core/store-types.js';
 import { markBodyLost } from './messages.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 import { changeRecipientStatus, markComplained, markDelayReported } from './recipients.js';
@@ -15,7 +16,8 @@ import { upsertSuppression } from './suppressions.js';
  * recipients concerned are locked first, in id order (two nodes recording fates for the same
  * recipients cannot deadlock, and an expiry sweep on one node waits for an attempt outcome on
  * another rather than overwriting it); each plan then sees the status the earlier plans of the
- * call left.
+ * call left. Rows are written in the order fate-rows.ts gives, except that the call's events are
+ * inserted together at the end (nothing inside the transaction reads them before).
  */
 export async function recordFatesOn(c: PgClient, plans: readonly FatePlan[]): Promise<FateResult[]> {
   if (plans.length === 0) return [];
@@ -27,6 +29,7 @@ export async function recordFatesOn(c: PgClient, plans: readonly FatePlan[]): Pr
   );
   const now = new Map<number, FateCurrent>(found.map((r) => [r.id, { status: r.status, leaseUntil: r.lease_until }]));
   const dsn = new DsnLines();
+  const events: EventInput[] = [];
   const results: FateResult[] = [];
   for (const plan of plans) {
     const current = now.get(plan.recipientId);
@@ -38,7 +41,7 @@ export async function recordFatesOn(c: PgClient, plans: readonly FatePlan[]): Pr
     if (w.status) await changeRecipientStatus(c, plan.recipientId, w.status);
     if (w.complainedAt !== null) await markComplained(c, plan.recipientId, w.complainedAt);
     if (w.attempt) await insertAttempt(c, w.attempt);
-    await appendEvent(c, w.event);
+    events.push(w.event);
     if (w.suppression) await upsertSuppression(c, w.suppression);
     if (w.bodyLostAt !== null) await markBodyLost(c, plan.messageId, w.bodyLostAt);
     let dsnRecorded = false;
@@ -49,7 +52,11 @@ export async function recordFatesOn(c: PgClient, plans: readonly FatePlan[]): Pr
     now.set(plan.recipientId, fateAfter(current, w));
     results.push(fateAppliedResult(plan, current, dsnRecorded));
   }
+  // The events last, in one statement: their rollup trigger locks the hour's cluster-wide row
+  // ('*', migration 003), which every fate transaction needs; taken here it is held only for this
+  // statement, the outbox rows and the commit, not across the round trips above.
   for (const [messageId, lines] of dsn.entries()) await addDsn(c, messageId, lines, dsnRowTime(plans));
+  await appendEvents(c, events);
   return results;
 }
 
