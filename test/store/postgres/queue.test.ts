@@ -181,6 +181,24 @@ t.test('expiry through fates: two nodes sweeping the same overdue recipient writ
   t.same((await a.recipients.forMessage('E2')).map((r) => r.status), ['expired', 'expired']);
 });
 
+t.test('fate calls over several domains in opposite orders, at once, never deadlock (the rollup locks in one order)', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'n1');
+  const b = await openTestStore(t, url, 'n2');
+  const ms = Array.from({ length: 20 }, (_, i) => message({ id: `DL${i}`, recipients: ['x@d1.test', 'y@d2.test', 'z@d3.test'] }));
+  await a.queue.accept(ms);
+  const fate = planner();
+  const calls = await Promise.all(
+    ms.map(async (m, i) => {
+      const rs = await a.recipients.forMessage(m.message.id);
+      const ordered = i % 2 ? rs : [...rs].reverse();
+      const plans = fate.plan(ordered.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason: 'too old' } })), 5_000_000_000_000);
+      return (i % 2 ? a : b).fates.record(plans);
+    }),
+  );
+  t.equal(calls.flat().filter((r) => r.applied).length, 60, 'every plan applied, no call failed');
+});
+
 t.test('the pool speaks with synchronous_commit on whatever the server default', async (t) => {
   const { url } = await testPg();
   const admin = new pg.Client({ connectionString: url });
