@@ -1,4 +1,5 @@
 import type { FatePlan, FateResult, RecordFates } from '../core/fate.js';
+import { DsnLines, dsnRowTime, fateAllowed, fateAppliedResult, fateRefusedResult, fateRows, onlyAttempts } from './fate-rows.js';
 import { createAttemptsRepo } from './attempts-repo.js';
 import { relaxedDurability, type Db } from './db.js';
 import { createDsnOutboxRepo } from './dsn-outbox-repo.js';
@@ -8,10 +9,10 @@ import { createRecipientsRepo } from './recipients-repo.js';
 import { createSuppressionsRepo } from './suppressions-repo.js';
 
 /**
- * Executes fate plans (decided in outcome/fate): for each recipient, re-read inside the
+ * Executes fate plans (decided in outcome/fate) on SQLite: for each recipient, re-read inside the
  * transaction, the legality check, then status, attempt row, event, suppression and DSN outbox
- * line; the DSN lines of one message become one outbox row. The only code that writes a
- * recipient's fate.
+ * line; the DSN lines of one message become one outbox row. How a plan reads (legality, rows)
+ * is fate-rows.ts, shared with the PostgreSQL engine (postgres/fates.ts); only SQL is here.
  */
 export function createFateWrites(db: Db) {
   const recipients = createRecipientsRepo(db);
@@ -21,37 +22,30 @@ export function createFateWrites(db: Db) {
   const suppressions = createSuppressionsRepo(db);
   const outbox = createDsnOutboxRepo<unknown>(db);
 
-  function writeOne(plan: FatePlan, dsnByMessage: Map<string, unknown[]>): FateResult {
-    const current = recipients.get(plan.recipientId);
-    const previousStatus = current?.status ?? null;
-    const refused = { plan, applied: false, previousStatus, dsnRecorded: false };
-    if (!current || !plan.from.includes(current.status)) return refused;
-    if (plan.unlessLeasedAfter !== null && (current.leaseUntil ?? 0) > plan.unlessLeasedAfter) return refused;
-    if (plan.status) recipients.changeStatus(plan.recipientId, { ...plan.status, at: plan.at });
-    if (plan.complained) recipients.markComplained(plan.recipientId, plan.at);
-    if (plan.attempt) attempts.insert({ ...plan.attempt, recipientId: plan.recipientId, messageId: plan.messageId });
-    events.append({ at: plan.at, messageId: plan.messageId, recipientId: plan.recipientId, recipient: plan.address, ...plan.event });
-    if (plan.suppression) {
-      const s = plan.suppression;
-      suppressions.upsert({ address: s.address, domain: s.domain, category: s.category, reason: s.reason, source: s.source, scope: s.scope, createdAt: plan.at, expiresAt: null });
-    }
-    if (plan.bodyLost) messages.markBodyLost(plan.messageId, plan.at);
+  function writeOne(plan: FatePlan, dsn: DsnLines): FateResult {
+    const found = recipients.get(plan.recipientId);
+    const current = found && { status: found.status, leaseUntil: found.leaseUntil };
+    if (!fateAllowed(plan, current)) return fateRefusedResult(plan, current);
+    const rows = fateRows(plan);
+    if (rows.status) recipients.changeStatus(plan.recipientId, rows.status);
+    if (rows.complainedAt !== null) recipients.markComplained(plan.recipientId, rows.complainedAt);
+    if (rows.attempt) attempts.insert(rows.attempt);
+    events.append(rows.event);
+    if (rows.suppression) suppressions.upsert(rows.suppression);
+    if (rows.bodyLostAt !== null) messages.markBodyLost(plan.messageId, rows.bodyLostAt);
     let dsnRecorded = false;
-    if (plan.dsn && (plan.dsnOnce !== 'delay' || recipients.markDelayReported(plan.recipientId, plan.at))) {
-      const list = dsnByMessage.get(plan.messageId) ?? [];
-      list.push(plan.dsn);
-      dsnByMessage.set(plan.messageId, list);
+    if (rows.dsn && (rows.dsn.once !== 'delay' || recipients.markDelayReported(plan.recipientId, plan.at))) {
+      dsn.add(plan.messageId, rows.dsn.line);
       dsnRecorded = true;
     }
-    return { plan, applied: true, previousStatus, dsnRecorded };
+    return fateAppliedResult(plan, current, dsnRecorded);
   }
 
   /** Runs inside the caller's transaction when there is one (better-sqlite3 nests it as a savepoint). */
   const writeTx = db.transaction((plans: readonly FatePlan[]): FateResult[] => {
-    const dsnByMessage = new Map<string, unknown[]>();
-    const results = plans.map((p) => writeOne(p, dsnByMessage));
-    const at = plans[0]?.at ?? 0;
-    for (const [messageId, lines] of dsnByMessage) outbox.add(messageId, lines, at);
+    const dsn = new DsnLines();
+    const results = plans.map((p) => writeOne(p, dsn));
+    for (const [messageId, lines] of dsn.entries()) outbox.add(messageId, lines, dsnRowTime(plans));
     return results;
   });
 
@@ -60,7 +54,7 @@ export function createFateWrites(db: Db) {
     // Attempt outcomes commit without their own fsync: losing one to a power cut means a
     // redelivery, which at-least-once allows; the next intake commit makes them durable. Every
     // other fate (a bounce report, a purge, an expiry) would be lost for good: strict.
-    if (plans.every((p) => p.origin === 'attempt')) return relaxedDurability(db, () => writeTx(plans));
+    if (onlyAttempts(plans)) return relaxedDurability(db, () => writeTx(plans));
     return writeTx(plans);
   }
 

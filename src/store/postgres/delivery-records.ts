@@ -7,8 +7,8 @@ import type { PgPool } from './pool.js';
 export async function insertAttempt(db: Queryable, a: AttemptRow): Promise<void> {
   await db.query(
     `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
-       code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+       code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops, tls_verified, tls_policy, tls_result)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
     [
       a.recipientId,
       a.messageId,
@@ -30,6 +30,9 @@ export async function insertAttempt(db: Queryable, a: AttemptRow): Promise<void>
       a.category,
       a.rule,
       a.hops ? JSON.stringify(a.hops) : null,
+      a.tlsVerified ?? null,
+      a.tlsPolicy ?? null,
+      a.tlsResult ?? null,
     ],
   );
 }
@@ -62,6 +65,9 @@ export function createPgAttempts(pool: PgPool) {
         port: x.port as number | null,
         tlsProtocol: x.tls_protocol as string | null,
         tlsCipher: x.tls_cipher as string | null,
+        tlsVerified: x.tls_verified as boolean | null,
+        tlsPolicy: x.tls_policy as string | null,
+        tlsResult: x.tls_result as string | null,
         code: x.code as number | null,
         enhanced: x.enhanced as string | null,
         reply: x.reply as string | null,

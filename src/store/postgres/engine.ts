@@ -17,6 +17,8 @@ import { createPgRetention } from './retention.js';
 import { createPgQuota } from './quota.js';
 import { createPgStats } from './stats.js';
 import { createPgQueueAdmin } from './queue-admin.js';
+import { createPgFates } from './fates.js';
+import type { Store } from '../../core/store.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -34,22 +36,23 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * The PostgreSQL store engine: one group per repository of the SQLite engine, with the same
- * method names, arguments and results, each returning a Promise; plus what a cluster needs
- * (nodes, cluster-wide budgets and connection slots, the webhook sender's election, bodies
- * streamed in chunks).
+ * The PostgreSQL store engine: the Store interface (core/store.ts, checked by the compiler below)
+ * over one pool, with the same semantics as the SQLite engines (the contract suite in
+ * test/store/contract/ runs against both); plus what a cluster needs (nodes, cluster-wide
+ * budgets and connection slots, the webhook sender's election, bodies streamed in chunks).
  *
- * Where a group differs from its SQLite repository (for whoever connects it to the Store interface):
- * - queue.accept(batch) groups commits itself and resolves after the commit: do not wrap it in
- *   store/group-commit.ts. Bodies: `body` (in memory) or `spoolFile` (streamed into chunks at
- *   accept; the file may be removed after). messages.get() fills `body` only up to 256 KB and
- *   `spoolFile` is always null: read bodies with messages.openBody(id) (a Readable).
- * - suppressions.iterate() is suppressions.page(afterId, limit); createImporter() and its
- *   stage()/commit()/abort() are async. limits.dataVersion() changes with any limits row.
- * - The webhook sender reads events.settledAfter(cursor, n), not events.list({afterId}), and
- *   sends only while webhooks.tryLead() is true.
- * - Multi-table writes composed by a caller (the fate writer): changeRecipientStatus,
- *   appendEvent, insertAttempt and addDsn take a client of inTransaction(pool, …).
+ * What a caller may want to know beyond the interface:
+ * - queue.accept groups concurrent calls into one commit itself and resolves after the commit
+ *   (synchronous_commit on): the 250 promise. The intake-drop fates are written in that
+ *   transaction. Bodies: `body` (in memory) or `spoolFile` (streamed into chunks at accept; the
+ *   file may be removed after). messages.get() fills `body` only up to 256 KB and `spoolFile` is
+ *   always null: read bodies with messages.openBody(id) (a Readable).
+ * - fates.record executes outcome/fate's plans as src/store/fate-writes.ts does on SQLite (both
+ *   read plans through src/store/fate-rows.ts); attempt-only calls commit with
+ *   synchronous_commit off, like SQLite's relaxed durability for them.
+ * - limits.dataVersion() changes with any limits row. The webhook sender reads
+ *   events.settledAfter(cursor, n), not events.list({afterId}), and sends only while
+ *   webhooks.tryLead() is true.
  */
 export async function openPostgresStore(opts: PostgresStoreOptions) {
   const asNode = opts.asNode ?? true;
@@ -104,12 +107,12 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
   }
 
   let closed = false;
-  return {
+  const store = {
     engine: 'postgres' as const,
     nodeName: opts.nodeName,
     pool,
     queue: createPgQueue(pool, { nodeName: opts.nodeName }),
-    messages: createPgMessages(pool),
+    messages: createPgMessages(pool, asNode ? opts.nodeName : null),
     recipients,
     events: createPgEvents(pool),
     suppressions,
@@ -125,6 +128,15 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     quota: createPgQuota(pool),
     stats: createPgStats(pool),
     queueAdmin: createPgQueueAdmin(pool),
+    fates: createPgFates(pool),
+    /** One round trip to the server (health checks). Rejects with FERRY_ERR_STORE when it is unreachable. */
+    async ping(): Promise<void> {
+      try {
+        await pool.query('SELECT 1');
+      } catch (err) {
+        throw storeError(opts.url, err);
+      }
+    },
     /** Clean stop: leases stay until released by the caller's drain; the node row says it stopped. */
     async close(): Promise<void> {
       if (closed) return;
@@ -147,6 +159,10 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
       await pool.end();
     },
   };
+  // The compiler checks here that the engine implements the Store interface (core/store.ts) exactly.
+  const checked: Store = store;
+  void checked;
+  return store;
 }
 
 export type PostgresStore = Awaited<ReturnType<typeof openPostgresStore>>;

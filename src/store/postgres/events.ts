@@ -28,6 +28,25 @@ function fromRaw(r: RawEvent): EventRow {
   };
 }
 
+/**
+ * Appends events in ONE statement, ids in the order given (a fate transaction's events, written
+ * last: the rollup trigger's row locks are then held only from this statement to the commit).
+ */
+export async function appendEvents(db: Queryable, list: readonly EventInput[]): Promise<void> {
+  if (list.length === 0) return;
+  await db.query(
+    `INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
+     SELECT at, message_id, recipient_id, recipient, type, status, category, detail
+     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+       WITH ORDINALITY AS x(at, message_id, recipient_id, recipient, type, status, category, detail, ord)
+     ORDER BY ord`,
+    [
+      list.map((e) => e.at), list.map((e) => e.messageId), list.map((e) => e.recipientId), list.map((e) => e.recipient),
+      list.map((e) => e.type), list.map((e) => e.status), list.map((e) => e.category), list.map((e) => (e.detail ? JSON.stringify(e.detail) : null)),
+    ],
+  );
+}
+
 /** Appends one event on a pool or inside the caller's transaction; returns its id. */
 export async function appendEvent(db: Queryable, e: EventInput): Promise<number> {
   const r = await one<{ id: number }>(

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { MessageListFilter, MessageRow, MessageSummary } from '../messages-repo.js';
 import { changes, one, Params, rows, type Queryable } from './sql.js';
-import type { PgPool } from './pool.js';
+import { inTransaction, type PgPool } from './pool.js';
 
 /** Bodies are stored and streamed in chunks of this size: a 10 MB body is 40 rows, never one buffer. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -26,15 +26,16 @@ export interface RawMessage {
   subject: string | null;
   eight_bit: boolean;
   smtputf8: boolean;
-  kind: 'submission' | 'dsn';
+  kind: MessageRow['kind'];
   signed_at: number | null;
   dsn_ret: 'FULL' | 'HDRS' | null;
   dsn_envid: string | null;
   list_unsubscribe: boolean;
+  require_tls: boolean;
 }
 
 export const MESSAGE_COLUMNS =
-  'id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at, dsn_ret, dsn_envid, list_unsubscribe';
+  'id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body, header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, signed_at, dsn_ret, dsn_envid, list_unsubscribe, require_tls';
 
 export function summaryFromRaw(r: RawMessage): MessageSummary {
   return {
@@ -58,6 +59,7 @@ export function summaryFromRaw(r: RawMessage): MessageSummary {
     dsnRet: r.dsn_ret,
     dsnEnvid: r.dsn_envid,
     listUnsubscribe: r.list_unsubscribe,
+    requireTls: r.require_tls,
   };
 }
 
@@ -88,13 +90,37 @@ export async function streamFileToChunks(db: Queryable, messageId: string, file:
 }
 
 /** The `messages` group: the same methods as src/store/messages-repo.ts, asynchronous, plus bodies. */
-export function createPgMessages(pool: PgPool) {
+/** The body was found missing and has been reported: stop referring to it (its chunks go). false if already marked. */
+export async function markBodyLost(db: Queryable, id: string, at: number): Promise<boolean> {
+  const n = await changes(db, 'UPDATE messages SET has_body = false, body_lost_at = $2 WHERE id = $1 AND body_lost_at IS NULL', [id, at]);
+  if (n === 1) await db.query('DELETE FROM message_chunks WHERE message_id = $1', [id]);
+  return n === 1;
+}
+
+export function createPgMessages(pool: PgPool, nodeName: string | null = null) {
   async function readBody(id: string): Promise<Buffer> {
     const r = await rows<{ data: Buffer }>(pool, 'SELECT data FROM message_chunks WHERE message_id = $1 ORDER BY seq', [id]);
     return Buffer.concat(r.map((c) => c.data));
   }
 
   return {
+    /** One message without recipients (intake uses queue.accept); its body is copied into chunks, from memory or its spool file. */
+    async insert(x: Omit<MessageRow, 'signedAt'>): Promise<void> {
+      await inTransaction(pool, async (c) => {
+        await c.query(
+          `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body,
+             header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe, require_tls, accepted_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+          [
+            x.id, x.createdAt, x.sender, x.username, x.clientIp, x.helo, x.tls, x.size, x.headers, x.size - x.headers.length,
+            x.body !== null || x.spoolFile !== null, x.headerFrom, x.messageIdHeader, x.subject, x.eightBit, x.smtputf8, x.kind,
+            x.dsnRet ?? null, x.dsnEnvid ?? null, x.listUnsubscribe ?? false, x.requireTls ?? false, nodeName,
+          ],
+        );
+        if (x.body && x.body.length > 0) await insertBodyChunks(c, x.id, Buffer.from(x.body));
+        else if (x.spoolFile) await streamFileToChunks(c, x.id, x.spoolFile);
+      });
+    },
     /**
      * The message; `body` is filled when the body fits in one chunk (≤ 256 KB), else null: read
      * larger bodies with openBody(). `spoolFile` is always null (bodies live in the database).
@@ -163,9 +189,7 @@ export function createPgMessages(pool: PgPool) {
       return [];
     },
     async markBodyLost(id: string, at: number): Promise<boolean> {
-      const n = await changes(pool, 'UPDATE messages SET has_body = false, body_lost_at = $2 WHERE id = $1 AND body_lost_at IS NULL', [id, at]);
-      if (n === 1) await pool.query('DELETE FROM message_chunks WHERE message_id = $1', [id]);
-      return n === 1;
+      return inTransaction(pool, (c) => markBodyLost(c, id, at));
     },
     async forgetSpoolFile(_id: string, _at: number): Promise<void> {
       /* no spool files in this engine */

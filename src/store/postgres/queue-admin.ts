@@ -1,9 +1,9 @@
 import { RATE_LIMITED } from '../recipients-repo.js';
-import type { DestinationSummary, PendingState, PurgeResult, QueueSelector } from '../queue-admin-repo.js';
+import type { DestinationSummary, PendingState, QueueSelector, RecipientRow } from '../../core/store-types.js';
+import type { QueueAdminStore } from '../../core/store.js';
 import { Params, rows, changes } from './sql.js';
-import { inTransaction, type PgPool } from './pool.js';
-import { changeRecipientStatus } from './recipients.js';
-import { appendEvent } from './events.js';
+import type { PgPool } from './pool.js';
+import { recipientFromRaw, type RawRecipient } from './recipients.js';
 
 function where(sel: QueueSelector, p: Params): string {
   if (sel.messageId !== undefined) return `message_id = ${p.add(sel.messageId)}`;
@@ -13,7 +13,7 @@ function where(sel: QueueSelector, p: Params): string {
 }
 
 /** `ferry queue …` (src/store/queue-admin-repo.ts) over the cluster's queue: in flight means leased by any node. */
-export function createPgQueueAdmin(pool: PgPool) {
+export function createPgQueueAdmin(pool: PgPool): QueueAdminStore {
   return {
     async summary(now: number, filter: { domain?: string | undefined; state?: PendingState | undefined } = {}): Promise<DestinationSummary[]> {
       const p = new Params();
@@ -60,31 +60,11 @@ export function createPgQueueAdmin(pool: PgPool) {
         p.values,
       );
     },
-    async purge(sel: QueueSelector, now: number, reason: string): Promise<PurgeResult> {
-      return inTransaction(pool, async (c) => {
-        const p = new Params();
-        const w = where(sel, p);
-        const list = await rows<{
-          id: number; message_id: string; address: string; lease_until: number | null; attempts: number; updated_at: number;
-          last_reply: string | null; last_code: number | null; last_enhanced: string | null; category: string | null;
-        }>(
-          c,
-          `SELECT id, message_id, address, lease_until, attempts, updated_at, last_reply, last_code, last_enhanced, category FROM recipients
-           WHERE ${w} AND status IN ('queued','deferred') ORDER BY id FOR UPDATE`,
-          p.values,
-        );
-        let inFlight = 0;
-        for (const r of list) {
-          if ((r.lease_until ?? 0) > now) inFlight++;
-          await changeRecipientStatus(c, r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: reason });
-          await appendEvent(c, { at: now, messageId: r.message_id, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: null, detail: { reason } });
-        }
-        const ended = list.map((r) => ({
-          id: r.id, messageId: r.message_id, address: r.address, attempts: r.attempts, updatedAt: r.updated_at,
-          lastReply: r.last_reply, lastCode: r.last_code, lastEnhanced: r.last_enhanced, category: r.category,
-        }));
-        return { purged: list.length, inFlight, ended };
-      });
+    /** The selected pending recipients (queued or deferred, in flight or not), oldest first: what a purge ends (through outcome/fate). */
+    async pending(sel: QueueSelector): Promise<RecipientRow[]> {
+      const p = new Params();
+      const w = where(sel, p);
+      return (await rows<RawRecipient>(pool, `SELECT * FROM recipients WHERE ${w} AND status IN ('queued','deferred') ORDER BY id`, p.values)).map(recipientFromRaw);
     },
     async messageExists(id: string): Promise<boolean> {
       return (await changes(pool, 'SELECT 1 FROM messages WHERE id = $1', [id])) === 1;

@@ -1,8 +1,8 @@
-import type { AcceptedMessage } from '../queue-store.js';
-import type { RecipientRow } from '../recipients-repo.js';
+import type { FatePlan, FateResult } from '../../core/fate.js';
+import type { AcceptedMessage } from '../../core/store-types.js';
+import { dropPlansOf, droppedCount, withDropIds } from '../fate-rows.js';
+import { recordFatesOn } from './fates.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
-import { appendEvent } from './events.js';
-import { changeRecipientStatus, overdue, recipientFromRaw, recipientsForMessage } from './recipients.js';
 import { Params } from './sql.js';
 import { CHUNK_BYTES, insertBodyChunks, streamFileToChunks } from './messages.js';
 
@@ -24,7 +24,7 @@ function batchStatement(batch: AcceptedMessage[], nodeName: string): { text: str
   const m = batch.map((b) => b.message);
   const arr = (values: unknown[], type: string) => `${p.add(values)}::${type}[]`;
   const messages = `INSERT INTO messages (id, created_at, sender, username, client_ip, helo, tls, size, headers, body_bytes, has_body,
-       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe, accepted_by)
+       header_from, message_id_hdr, subject, eight_bit, smtputf8, kind, dsn_ret, dsn_envid, list_unsubscribe, require_tls, accepted_by)
      SELECT *, ${p.add(nodeName)}::text FROM unnest(${[
        arr(m.map((x) => x.id), 'text'),
        arr(m.map((x) => x.createdAt), 'bigint'),
@@ -46,6 +46,7 @@ function batchStatement(batch: AcceptedMessage[], nodeName: string): { text: str
        arr(m.map((x) => x.dsnRet ?? null), 'text'),
        arr(m.map((x) => x.dsnEnvid ?? null), 'text'),
        arr(m.map((x) => x.listUnsubscribe ?? false), 'boolean'),
+       arr(m.map((x) => x.requireTls ?? false), 'boolean'),
      ].join(', ')})`;
   const small = m.filter((x) => x.body && x.body.length > 0 && x.body.length <= CHUNK_BYTES);
   const chunks = `INSERT INTO message_chunks (message_id, seq, data)
@@ -71,71 +72,95 @@ function batchStatement(batch: AcceptedMessage[], nodeName: string): { text: str
        FROM input ORDER BY ord
        RETURNING id, message_id, address, status, category, created_at, last_reply),
      ev AS (
+       -- A recipient born dropped gets its event from its fate (origin intake-drop), in the same transaction.
        INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
        SELECT created_at, message_id, id, address, status, status, category,
               CASE WHEN last_reply IS NOT NULL THEN json_build_object('reason', last_reply)::text END
-       FROM ins ORDER BY id RETURNING 1)
-   SELECT (SELECT count(*) FROM m)::int AS messages`;
+       FROM ins WHERE status <> 'dropped' ORDER BY id RETURNING 1)
+   SELECT COALESCE((SELECT array_agg(id ORDER BY id) FROM ins WHERE status = 'dropped'), '{}') AS dropped`;
   return { text, values: p.values };
 }
 
 /** Whether a message's body must be streamed into chunks by its own statements (large, or in a spool file). */
 const needsStreaming = (a: AcceptedMessage) => (a.message.body ? a.message.body.length > CHUNK_BYTES : a.message.spoolFile !== null);
 
+/** One accept call: committed as a unit, with the intake-drop fates planned for it. */
+interface AcceptCall {
+  batch: AcceptedMessage[];
+  plans: FatePlan[];
+}
+
 /**
- * Writes a batch. Small bodies only: one statement, its own transaction. Otherwise the same
- * statement inside a transaction, followed by the large bodies streamed into chunks one chunk
- * at a time (a 10 MB message is never in memory), committed together.
+ * Writes accept calls in one transaction: the messages of every call in one statement, then the
+ * large bodies streamed into chunks one chunk at a time (a 10 MB message is never in memory),
+ * then each call's drop fates with the ids the insert gave (recipient ids follow the insert
+ * order). Small bodies and no drop fates: the statement alone is the transaction (one round trip).
+ * Returns each call's fate results.
  */
-async function writeBatch(pool: PgPool, batch: AcceptedMessage[], nodeName: string): Promise<void> {
-  const stmt = batchStatement(batch, nodeName);
-  const large = batch.filter(needsStreaming);
-  if (!large.length) {
+async function writeCalls(pool: PgPool, calls: AcceptCall[], nodeName: string): Promise<FateResult[][]> {
+  const all = calls.flatMap((c) => c.batch);
+  const stmt = batchStatement(all, nodeName);
+  const large = all.filter(needsStreaming);
+  if (!large.length && calls.every((c) => c.plans.length === 0)) {
     await pool.query(stmt.text, stmt.values);
-    return;
+    return calls.map(() => []);
   }
-  await inTransaction(pool, async (c: PgClient) => {
-    await c.query(stmt.text, stmt.values);
+  return inTransaction(pool, async (c: PgClient) => {
+    const r = await c.query<{ dropped: number[] }>(stmt.text, stmt.values);
     for (const { message: x } of large) {
       if (x.body) await insertBodyChunks(c, x.id, x.body);
       else if (x.spoolFile) await streamFileToChunks(c, x.id, x.spoolFile);
     }
+    const ids = r.rows[0]!.dropped.map(Number);
+    const out: FateResult[][] = [];
+    let next = 0;
+    for (const call of calls) {
+      const n = droppedCount(call.batch);
+      const mine = ids.slice(next, next + n);
+      next += n;
+      out.push(await recordFatesOn(c, withDropIds(call.plans, mine)));
+    }
+    return out;
   });
 }
 
 /**
- * Group commit over the network: accepts that arrive while a commit is in flight wait for the
- * next one, which takes them all (up to maxBatch). One COMMIT (one WAL flush on the server,
- * synchronous_commit on) covers the batch; each caller's promise resolves only after it, so the
- * 250 follows durability. A failing batch is retried one message at a time so one bad message
+ * Group commit over the network: accept calls that arrive while a commit is in flight wait for
+ * the next one, which takes them all (up to maxBatch messages). One COMMIT (one WAL flush on the
+ * server, synchronous_commit on) covers them; each caller's promise resolves only after it, so
+ * the 250 follows durability. A failing group is retried one call at a time so one bad message
  * cannot fail its neighbours.
  */
 export function createPgQueue(pool: PgPool, opts: QueueOptions) {
   const maxBatch = opts.maxBatch ?? 256;
-  let waiting: { item: AcceptedMessage; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  type Waiting = { call: AcceptCall; resolve: (r: FateResult[]) => void; reject: (err: unknown) => void };
+  let waiting: Waiting[] = [];
   let inFlight = false;
   let commits = 0;
 
-  async function commitOne(batch: typeof waiting): Promise<void> {
+  async function commitGroup(group: Waiting[]): Promise<void> {
     try {
-      await writeBatch(pool, batch.map((b) => b.item), opts.nodeName);
+      const results = await writeCalls(pool, group.map((w) => w.call), opts.nodeName);
       commits++;
-      for (const b of batch) b.resolve();
+      group.forEach((w, i) => w.resolve(results[i]!));
     } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
+      if (group.length === 1) {
+        group[0]!.reject(err);
         return;
       }
-      for (const b of batch) await commitOne([b]);
+      for (const w of group) await commitGroup([w]);
     }
   }
 
   function pump(): void {
     if (inFlight || waiting.length === 0) return;
     inFlight = true;
-    const batch = waiting.slice(0, maxBatch);
-    waiting = waiting.slice(batch.length);
-    void commitOne(batch).finally(() => {
+    let size = 0;
+    let n = 0;
+    while (n < waiting.length && (n === 0 || size + waiting[n]!.call.batch.length <= maxBatch)) size += waiting[n++]!.call.batch.length;
+    const group = waiting.slice(0, n);
+    waiting = waiting.slice(n);
+    void commitGroup(group).finally(() => {
       inFlight = false;
       pump();
     });
@@ -143,46 +168,25 @@ export function createPgQueue(pool: PgPool, opts: QueueOptions) {
 
   return {
     /**
-     * Resolves once every message of the batch, its recipients and events are committed
-     * (durable): then say 250. Batches from concurrent callers share commits.
+     * Resolves once every message of the batch, its recipients, events and drop fates are
+     * committed (durable): then say 250. Calls from concurrent intakes share commits.
      */
-    async accept(batch: AcceptedMessage[]): Promise<void> {
+    async accept(batch: AcceptedMessage[]): Promise<FateResult[]> {
+      if (batch.length === 0) return [];
+      const plans = dropPlansOf(batch);
+      // Refused before anything is written (the SQLite engine checks inside its transaction).
+      withDropIds(plans, new Array<number>(plans.length ? droppedCount(batch) : 0).fill(0));
+      const call = { batch, plans };
       // A large body streams into chunks in its own transaction, beside the group commits: a
       // 10 MB message must not hold the small ones queued behind it for the seconds it takes.
-      const done = batch.map((item) =>
-        needsStreaming(item)
-          ? writeBatch(pool, [item], opts.nodeName)
-          : new Promise<void>((resolve, reject) => waiting.push({ item, resolve, reject })),
-      );
+      if (batch.some(needsStreaming)) return (await writeCalls(pool, [call], opts.nodeName))[0]!;
+      const done = new Promise<FateResult[]>((resolve, reject) => waiting.push({ call, resolve, reject }));
       pump();
-      await Promise.all(done);
+      return done;
     },
     /** Commits done and accepts waiting: for metrics and the bench. */
     stats(): { commits: number; waiting: number } {
       return { commits, waiting: waiting.length };
-    },
-    async expireMessage(messageId: string, at: number, reason: string): Promise<RecipientRow[]> {
-      return inTransaction(pool, async (c) => {
-        const expired: RecipientRow[] = [];
-        for (const r of await recipientsForMessage(c, messageId, true)) {
-          if (r.status !== 'queued' && r.status !== 'deferred') continue;
-          await changeRecipientStatus(c, r.id, { status: 'expired', at, nextAttemptAt: null, attempted: false, reply: reason, category: 'other' });
-          await appendEvent(c, { at, messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: 'other', detail: { reason } });
-          expired.push(r);
-        }
-        return expired;
-      });
-    },
-    /** Rows locked by another node's expiry at the same moment are skipped (SKIP LOCKED), never expired twice. */
-    async expireOverdue(now: number, maxAgeMs: number, limit: number, reason: string): Promise<RecipientRow[]> {
-      return inTransaction(pool, async (c) => {
-        const rowsDue = (await overdue(c, now, maxAgeMs, limit, true)).map(recipientFromRaw);
-        for (const r of rowsDue) {
-          await changeRecipientStatus(c, r.id, { status: 'expired', at: now, nextAttemptAt: null, attempted: false, reply: r.lastReply ? null : reason });
-          await appendEvent(c, { at: now, messageId: r.messageId, recipientId: r.id, recipient: r.address, type: 'expired', status: 'expired', category: r.category, detail: { reason } });
-        }
-        return rowsDue;
-      });
     },
   };
 }

@@ -101,6 +101,16 @@ export async function changeRecipientStatus(db: Queryable, id: number, change: S
   }
 }
 
+/** Records that a delay DSN is due; false when one already was. */
+export async function markDelayReported(db: Queryable, id: number, at: number): Promise<boolean> {
+  return (await changes(db, 'UPDATE recipients SET dsn_delay_at = $1 WHERE id = $2 AND dsn_delay_at IS NULL', [at, id])) === 1;
+}
+
+/** The first complaint's time is kept. */
+export async function markComplained(db: Queryable, id: number, at: number): Promise<void> {
+  await db.query('UPDATE recipients SET complained_at = coalesce(complained_at, $1) WHERE id = $2', [at, id]);
+}
+
 export async function recipientsForMessage(db: Queryable, messageId: string, lock = false): Promise<RecipientRow[]> {
   return (await rows<RawRecipient>(db, `SELECT * FROM recipients WHERE message_id = $1 ORDER BY id${lock ? ' FOR UPDATE' : ''}`, [messageId])).map(
     recipientFromRaw,
@@ -130,8 +140,8 @@ export function createPgRecipients(pool: PgPool) {
       );
       return row!.id;
     },
-    async markDelayReported(id: number, at: number): Promise<boolean> {
-      return (await changes(pool, 'UPDATE recipients SET dsn_delay_at = $1 WHERE id = $2 AND dsn_delay_at IS NULL', [at, id])) === 1;
+    markDelayReported(id: number, at: number): Promise<boolean> {
+      return markDelayReported(pool, id, at);
     },
     forMessage(messageId: string): Promise<RecipientRow[]> {
       return recipientsForMessage(pool, messageId);
@@ -199,8 +209,8 @@ export function createPgRecipients(pool: PgPool) {
     async nextDueAt(): Promise<number | null> {
       return (await one<{ t: number | null }>(pool, `SELECT MIN(next_attempt_at) AS t FROM recipients WHERE ${PENDING}`))!.t;
     },
-    async markComplained(id: number, at: number): Promise<void> {
-      await pool.query('UPDATE recipients SET complained_at = coalesce(complained_at, $1) WHERE id = $2', [at, id]);
+    markComplained(id: number, at: number): Promise<void> {
+      return markComplained(pool, id, at);
     },
     changeStatus(id: number, change: StatusChange): Promise<void> {
       return changeRecipientStatus(pool, id, change);

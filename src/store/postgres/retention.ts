@@ -1,5 +1,6 @@
 import type { BodyCandidate, PruneCounts, RecordCandidate, ScanCursor } from '../retention-repo.js';
-import { changes, one, rows } from './sql.js';
+import type { ClearedBody, PrunedRecord, RetentionStore } from '../../core/store.js';
+import { changes, one, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
 
 interface RawBody {
@@ -24,7 +25,45 @@ const at = (c: ScanCursor) => (Number.isFinite(c.createdAt) ? c.createdAt : Numb
  * clearing a body deletes them in the same transaction that marks the message. Any node may run
  * the sweep; two running at once only repeat each other's no-ops (every delete is conditional).
  */
-export function createPgRetention(pool: PgPool) {
+export function createPgRetention(pool: PgPool): RetentionStore {
+  const onPool = retentionOn(pool, (fn) => inTransaction(pool, fn));
+  return {
+    ...onPool,
+    /** In ONE transaction: clears the body of each of these messages that is finished and was last changed before `finishedBefore`. */
+    async clearBodies(ids, now, finishedBefore, dryRun): Promise<ClearedBody[]> {
+      return inTransaction(pool, async (c) => {
+        const r = retentionOn(c, (fn) => fn(c));
+        const cleared: ClearedBody[] = [];
+        for (const id of ids) {
+          const b = await r.bodyOf(id);
+          if (!b || b.pending || b.finishedAt > finishedBefore) continue;
+          if (!dryRun && !(await r.clearBody(id, now))) continue;
+          cleared.push({ id, spoolFile: b.spoolFile, bytes: b.bytes });
+        }
+        return cleared;
+      });
+    },
+    /** In ONE transaction: deletes the record of each message that has no reason to stay. */
+    async pruneRecords(ids, cutoff, sentUpTo, dryRun): Promise<{ pruned: PrunedRecord[]; heldBack: { dsn: number; webhook: number } }> {
+      return inTransaction(pool, async (c) => {
+        const r = retentionOn(c, (fn) => fn(c));
+        const pruned: PrunedRecord[] = [];
+        const heldBack = { dsn: 0, webhook: 0 };
+        for (const id of ids) {
+          const why = await r.keepReason(id, cutoff, sentUpTo);
+          if (why === 'dsn' || why === 'webhook') heldBack[why]++;
+          if (why) continue;
+          const counts = dryRun ? await r.countRecord(id) : await r.deleteRecord(id);
+          pruned.push({ id, spoolFile: null, ...counts });
+        }
+        return { pruned, heldBack };
+      });
+    },
+  };
+}
+
+/** The single operations on a pool (each its own transaction) or on a client inside the caller's transaction (`tx` runs in place). */
+function retentionOn(pool: Queryable, tx: <T>(fn: (c: Queryable) => Promise<T>) => Promise<T>) {
   return {
     async bodies(after: ScanCursor, limit: number): Promise<(BodyCandidate & { createdAt: number })[]> {
       const r = await rows<RawBody>(
@@ -40,7 +79,7 @@ export function createPgRetention(pool: PgPool) {
       return r && fromRaw(r);
     },
     async clearBody(id: string, when: number): Promise<boolean> {
-      return inTransaction(pool, async (c) => {
+      return tx(async (c) => {
         const n = await changes(
           c,
           `UPDATE messages SET has_body = false, body_removed_at = $2
@@ -87,7 +126,7 @@ export function createPgRetention(pool: PgPool) {
     },
     /** Deletes the message and everything recorded about it (chunks by cascade), in one transaction. */
     async deleteRecord(id: string): Promise<PruneCounts> {
-      return inTransaction(pool, async (c) => {
+      return tx(async (c) => {
         const events = await changes(c, 'DELETE FROM events WHERE message_id = $1', [id]);
         const attempts = await changes(c, 'DELETE FROM attempts WHERE message_id = $1', [id]);
         const recipients = await changes(c, 'DELETE FROM recipients WHERE message_id = $1', [id]);

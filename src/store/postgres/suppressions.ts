@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { FerryError } from '../../core/errors.js';
 import type { DropRow, NewSuppression, RawSuppression, SuppressionFilter, SuppressionRow } from '../suppressions-repo.js';
 import { suppressionFromRaw } from '../suppressions-repo.js';
 import { changes, likeContains, one, Params, rows, type Queryable } from './sql.js';
@@ -174,8 +175,28 @@ function createLookupCache(pool: PgPool, opts: SuppressionCacheOptions) {
 }
 
 /** The `suppressions` group: src/store/suppressions-repo.ts's methods, asynchronous, shared by the cluster. */
+/** Adds or updates the (address, scope) entry and announces it to every node, inside the caller's transaction. */
+export async function upsertSuppression(c: Queryable, entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {
+  // xmax = 0: the row was inserted by this statement, not updated.
+  const r = await one<RawSuppression & { inserted: boolean }>(
+    c,
+    `INSERT INTO suppressions AS s (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${ON_CONFLICT} RETURNING *, (xmax = 0) AS inserted`,
+    [entry.address, entry.domain, entry.category, entry.reason, entry.source, entry.scope ?? '', entry.createdAt, entry.expiresAt],
+  );
+  await notify(c, entry.address);
+  const { inserted, ...raw } = r!;
+  return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
+}
+
 export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOptions) {
   const cache = createLookupCache(pool, cacheOpts);
+  const imports = new Map<string, Importer>();
+  let importSeq = 0;
+  const importOf = (handle: string): Importer => {
+    const run = imports.get(handle);
+    if (!run) throw new FerryError('FERRY_ERR_STORE', `no suppression import ${handle} in progress`);
+    return run;
+  };
 
   return {
     /** Starts listening for changes; until then (and whenever the connection is down) lookups go to the database. */
@@ -193,17 +214,7 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
       return (await rows<RawSuppression>(pool, "SELECT * FROM suppressions WHERE address = $1 ORDER BY scope <> '', scope", [address])).map(suppressionFromRaw);
     },
     async upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {
-      return inTransaction(pool, async (c) => {
-        // xmax = 0: the row was inserted by this statement, not updated.
-        const r = await one<RawSuppression & { inserted: boolean }>(
-          c,
-          `INSERT INTO suppressions AS s (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${ON_CONFLICT} RETURNING *, (xmax = 0) AS inserted`,
-          [entry.address, entry.domain, entry.category, entry.reason, entry.source, entry.scope ?? '', entry.createdAt, entry.expiresAt],
-        );
-        await notify(c, entry.address);
-        const { inserted, ...raw } = r!;
-        return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
-      });
+      return inTransaction(pool, (c) => upsertSuppression(c, entry));
     },
     async remove(address: string, scope: string | null): Promise<boolean> {
       return inTransaction(pool, async (c) => {
@@ -247,64 +258,28 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
       return (await rows<RawSuppression>(pool, 'SELECT * FROM suppressions WHERE id > $1 ORDER BY id LIMIT $2', [afterId, limit])).map(suppressionFromRaw);
     },
     /**
-     * Stages rows in a session-private temp table on one dedicated connection, then applies them
-     * all in ONE transaction on commit() (announced to every node), so a failed or abandoned
-     * import leaves the list untouched.
+     * A staged import, all or nothing: rows are staged in a session-private temp table on one
+     * dedicated connection (held from importBegin to importCommit/importAbort), then applied in
+     * ONE transaction and announced to every node, so a failed or abandoned import leaves the
+     * list untouched.
      */
-    async createImporter() {
-      const c = await pool.connect();
-      await c.query(`CREATE TEMP TABLE IF NOT EXISTS suppressions_import (ord BIGSERIAL, ${COLUMNS.split(', ').map((col) => `${col} ${col.endsWith('_at') ? 'BIGINT' : 'TEXT'}`).join(', ')})`);
-      await c.query('TRUNCATE suppressions_import');
-      let staged = 0;
-      let released = false;
-      const done = async () => {
-        if (released) return;
-        released = true;
-        await c.query('DROP TABLE IF EXISTS suppressions_import').catch(() => undefined);
-        c.release();
-      };
-      return {
-        async stage(list: NewSuppression[]): Promise<void> {
-          if (!list.length) return;
-          await c.query(
-            `INSERT INTO suppressions_import (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
-            [
-              list.map((r) => r.address),
-              list.map((r) => r.domain),
-              list.map((r) => r.category),
-              list.map((r) => r.reason),
-              list.map((r) => r.source),
-              list.map((r) => r.scope ?? ''),
-              list.map((r) => r.createdAt),
-              list.map((r) => r.expiresAt),
-            ],
-          );
-          staged += list.length;
-        },
-        get staged() {
-          return staged;
-        },
-        async commit(): Promise<number> {
-          try {
-            await c.query('BEGIN');
-            // The last line for a key wins (as in the SQLite engine): one row per key, the latest staged.
-            await c.query(
-              `INSERT INTO suppressions AS s (${COLUMNS})
-               SELECT DISTINCT ON (address, scope) ${COLUMNS} FROM suppressions_import ORDER BY address, scope, ord DESC
-               ${ON_CONFLICT}`,
-            );
-            await notify(c, '*');
-            await c.query('COMMIT');
-            return staged;
-          } catch (err) {
-            await c.query('ROLLBACK').catch(() => undefined);
-            throw err;
-          } finally {
-            await done();
-          }
-        },
-        abort: done,
-      };
+    async importBegin(): Promise<string> {
+      const handle = `import-${++importSeq}`;
+      imports.set(handle, await createImporter(pool));
+      return handle;
+    },
+    async importStage(handle: string, list: NewSuppression[]): Promise<void> {
+      await importOf(handle).stage(list);
+    },
+    async importCommit(handle: string): Promise<number> {
+      const run = importOf(handle);
+      imports.delete(handle);
+      return run.commit();
+    },
+    async importAbort(handle: string): Promise<void> {
+      const run = imports.get(handle);
+      imports.delete(handle);
+      await run?.abort();
     },
     async drops(address: string, limit: number): Promise<DropRow[]> {
       type Raw = { at: number; message_id: string; recipient: string; detail: string | null; sender: string | null; username: string | null };
@@ -324,5 +299,68 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
     },
   };
 }
+
+/**
+ * Stages rows in a session-private temp table on one dedicated connection, then applies them
+ * all in ONE transaction on commit() (announced to every node), so a failed or abandoned
+ * import leaves the list untouched.
+ */
+async function createImporter(pool: PgPool) {
+  const c = await pool.connect();
+  await c.query(`CREATE TEMP TABLE IF NOT EXISTS suppressions_import (ord BIGSERIAL, ${COLUMNS.split(', ').map((col) => `${col} ${col.endsWith('_at') ? 'BIGINT' : 'TEXT'}`).join(', ')})`);
+  await c.query('TRUNCATE suppressions_import');
+  let staged = 0;
+  let released = false;
+  const done = async () => {
+    if (released) return;
+    released = true;
+    await c.query('DROP TABLE IF EXISTS suppressions_import').catch(() => undefined);
+    c.release();
+  };
+  return {
+    async stage(list: NewSuppression[]): Promise<void> {
+      if (!list.length) return;
+      await c.query(
+        `INSERT INTO suppressions_import (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+        [
+          list.map((r) => r.address),
+          list.map((r) => r.domain),
+          list.map((r) => r.category),
+          list.map((r) => r.reason),
+          list.map((r) => r.source),
+          list.map((r) => r.scope ?? ''),
+          list.map((r) => r.createdAt),
+          list.map((r) => r.expiresAt),
+        ],
+      );
+      staged += list.length;
+    },
+    get staged() {
+      return staged;
+    },
+    async commit(): Promise<number> {
+      try {
+        await c.query('BEGIN');
+        // The last line for a key wins (as in the SQLite engine): one row per key, the latest staged.
+        await c.query(
+          `INSERT INTO suppressions AS s (${COLUMNS})
+           SELECT DISTINCT ON (address, scope) ${COLUMNS} FROM suppressions_import ORDER BY address, scope, ord DESC
+           ${ON_CONFLICT}`,
+        );
+        await notify(c, '*');
+        await c.query('COMMIT');
+        return staged;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        await done();
+      }
+    },
+    abort: done,
+  };
+}
+
+type Importer = Awaited<ReturnType<typeof createImporter>>;
 
 export type PgSuppressions = ReturnType<typeof createPgSuppressions>;

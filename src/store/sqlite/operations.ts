@@ -1,4 +1,5 @@
 import { createFateWrites } from '../fate-writes.js';
+import { dropPlansOf, withDropIds } from '../fate-rows.js';
 import type { FateResult } from '../../core/fate.js';
 import type { FatesStore, Store, StoreGroup } from '../../core/store.js';
 import type { AcceptedMessage, NewSuppression } from '../../core/store-types.js';
@@ -43,12 +44,8 @@ export function createSqliteOperations(db: Db): SqliteOperations {
 
   const accept = db.transaction((batch: AcceptedMessage[]): FateResult[] => {
     const drops = queue.accept(batch);
-    const plans = batch.flatMap((item) => item.dropFates ?? []);
-    if (plans.length === 0) return [];
-    if (plans.length !== drops.length) {
-      throw new FerryError('FERRY_ERR_STORE', `intake: ${drops.length} recipient(s) dropped at intake but ${plans.length} fate plan(s) given`);
-    }
-    return fateWrites.recordFatesNow(plans.map((p, i) => ({ ...p, recipientId: drops[i]!.recipient.id })));
+    const plans = withDropIds(dropPlansOf(batch), drops.map((d) => d.recipient.id));
+    return fateWrites.recordFatesNow(plans);
   });
 
   const clearBodies = db.transaction((ids: readonly string[], now: number, finishedBefore: number, dryRun: boolean) => {

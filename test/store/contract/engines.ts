@@ -6,6 +6,7 @@ import { createInProcessSqliteStore } from '../../../src/store/sqlite/engine.js'
 import { openThreadedSqliteStore } from '../../../src/store/sqlite/threaded.js';
 import { tempDir } from '../../helpers/relay.js';
 import { freshWriterEntry } from '../../helpers/writer-entry.js';
+import { openTestStore, testPg } from '../../helpers/postgres.js';
 
 export { freshWriterEntry };
 
@@ -16,7 +17,8 @@ export interface EngineFactory {
 }
 
 /**
- * Every engine the contract suite runs against. Adding an engine (PostgreSQL) is one entry here.
+ * Every engine the contract suite runs against: SQLite in this thread, SQLite with its writer
+ * thread, and PostgreSQL. Adding an engine is one entry here.
  */
 export const ENGINES: EngineFactory[] = [
   {
@@ -34,6 +36,14 @@ export const ENGINES: EngineFactory[] = [
       const store = await openThreadedSqliteStore({ file: join(tempDir(t), 'ferry.db'), ...(writerEntry ? { writerEntry } : {}) });
       t.teardown(() => store.close());
       return store;
+    },
+  },
+  {
+    // A throwaway server for the test file (test/helpers/postgres.ts), a fresh database per store.
+    name: 'postgres',
+    async open(t) {
+      const { url } = await testPg();
+      return openTestStore(t, url, 'contract');
     },
   },
 ];

@@ -2,7 +2,8 @@ import type { Test } from 'tap';
 import type { EngineFactory } from './engines.js';
 import { message } from './fixtures.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import type { FatePlan } from '../../../src/core/fate.js';
+import type { FatePlan, FateResult } from '../../../src/core/fate.js';
+import type { Store } from '../../../src/core/store.js';
 import type { AcceptedMessage } from '../../../src/core/store-types.js';
 import { bornDropped } from '../../../src/store/queue-store.js';
 import { RETRY } from '../../helpers/fate.js';
@@ -75,6 +76,38 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal((await s.recipients.get(first[0]!.id))!.complainedAt, T0 + 9);
     const id = await s.recipients.insert({ messageId: m.message.id, address: 'c@example.net', domain: 'example.net', status: 'queued', at: T0, reason: null, category: null });
     t.equal((await s.recipients.get(id))!.address, 'c@example.net');
+
+    await t.test('claims, releases, status moves', async (t) => {
+      const s = await engine.open(t);
+      const c1 = message({ at: 1_000, recipients: ['a@x.test', 'b@x.test', 'c@x.test'] });
+      await s.queue.accept([c1]);
+      t.same(await s.recipients.claim(500, 60_000, 'n1', 10), [], 'nothing due before its time');
+      const got = await s.recipients.claim(2_000, 62_000, 'n1', 2);
+      t.same(got.map((r) => [r.address, r.leaseUntil]), [['a@x.test', 62_000], ['b@x.test', 62_000]], 'oldest due first, up to the limit');
+      t.equal(await s.recipients.nextDueAt(), 1_000, 'c is still due');
+      await s.recipients.release(got[0]!.id, 5_000);
+      await s.recipients.releaseMany([{ id: got[1]!.id, at: 6_000, reason: 'rate limited' }]);
+      t.same([(await s.recipients.get(got[1]!.id))!.waitReason, (await s.recipients.get(got[1]!.id))!.nextAttemptAt], ['rate limited', 6_000]);
+      t.equal(await s.recipients.wakeHeld(3_000), 2, 'never-attempted held recipients are due now');
+      const again = await s.recipients.claim(3_000, 63_000, 'n1', 10);
+      t.equal(again.length, 3);
+      t.equal(await s.recipients.releaseOwned('n2', 4_000), 0, "another node's leases are not ours");
+      t.equal(await s.recipients.releaseOwned('n1', 4_000), 3);
+      const [a] = await s.recipients.forMessage(c1.message.id);
+      await s.recipients.changeStatus(a!.id, { status: 'deferred', at: 4_100, nextAttemptAt: 9_000, attempted: true, code: 451, enhanced: '4.7.1', reply: 'later', category: 'temporary' });
+      await s.recipients.changeStatus(a!.id, { status: 'delivered', at: 9_100, nextAttemptAt: null, attempted: true, code: 250, reply: 'ok' });
+      const done = (await s.recipients.get(a!.id))!;
+      t.same([done.status, done.attempts, done.lastCode, done.lastEnhanced, done.category, done.leaseUntil], ['delivered', 2, 250, '4.7.1', null, null]);
+      await s.recipients.markComplained(a!.id, 50);
+      await s.recipients.markComplained(a!.id, 60);
+      t.equal((await s.recipients.get(a!.id))!.complainedAt, 50, 'the first complaint is kept');
+      // An expired lease (a dead node's work) is claimable by another node; the overdue scan skips held rows.
+      const [b] = await s.recipients.claim(10_000, 20_000, 'dead-node', 1);
+      t.ok(b, 'a dead node held one');
+      t.notOk((await s.recipients.claim(15_000, 16_000, 'n2', 10)).some((r) => r.id === b!.id), 'not while its lease runs');
+      const taken = await s.recipients.claim(20_000, 80_000, 'n3', 10);
+      t.ok(taken.some((r) => r.id === b!.id), 'after the lease ran out, another node claims it');
+    });
   },
 
   async messages(t, engine) {
@@ -134,6 +167,32 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal(await s.suppressions.remove('bad@example.net', null), true);
     t.same(await s.suppressions.forAddress('bad@example.net'), []);
     t.same(await s.suppressions.drops('bad@example.net', 10), []);
+
+    await t.test('expiry, scope, search and drops', async (t) => {
+      const s = await engine.open(t);
+      const e = { domain: 'x.test', category: 'user_unknown', reason: '550 5.1.1 unknown', source: 'bounce' as const, createdAt: 100, expiresAt: 1_000 };
+      t.equal((await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: null })).created, true);
+      t.equal((await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: 'app', reason: 'user' })).created, true);
+      t.equal((await s.suppressions.lookup('a@x.test', 'x.test', 'app', 500))!.scope, null, 'global before scope');
+      t.equal(await s.suppressions.lookup('a@x.test', 'x.test', 'app', 1_000), undefined, 'expired entries do not count');
+      const renewed = await s.suppressions.upsert({ ...e, address: 'a@x.test', scope: null, createdAt: 2_000, expiresAt: null });
+      t.same([renewed.created, renewed.row.createdAt, renewed.row.hits], [false, 2_000, 0], 'an expired entry starts afresh');
+      await s.suppressions.hit(renewed.row.id, 3_000);
+      await s.suppressions.hitMany([[renewed.row.id, 2, 2_500]]);
+      const got = (await s.suppressions.get('a@x.test', null))!;
+      t.same([got.hits, got.lastHitAt], [3, 3_000]);
+      t.same((await s.suppressions.forAddress('a@x.test')).map((r) => r.scope), [null, 'app'], 'global first');
+      t.equal(await s.suppressions.count({ search: 'UNKNOWN' }), 1, 'search ignores case');
+      t.equal(await s.suppressions.count({ search: '5.1_' }), 0, 'LIKE wildcards in a search are literal');
+      t.equal(await s.suppressions.count({ scope: 'app' }), 1);
+      t.equal(await s.suppressions.remove('a@x.test', 'app'), true);
+      t.equal(await s.suppressions.remove('a@x.test', 'app'), false);
+      const m = message({ recipients: [], dropped: ['Bob@y.test'] });
+      m.dropFates = dropPlans(m);
+      await s.queue.accept([m]);
+      t.same((await s.suppressions.drops('bob@y.test', 5)).map((d) => [d.messageId, d.reason, d.sender]), [[m.message.id, 'suppressed', 'app@example.com']], 'case-insensitive');
+      t.equal((await s.suppressions.drops('@y.test', 5)).length, 1, 'by domain');
+    });
   },
 
   async users(t, engine) {
@@ -148,6 +207,7 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal((await s.users.list()).length, 1);
     t.equal(await s.users.remove('app'), true);
     t.equal(await s.users.get('app'), undefined);
+    t.equal(await s.users.remove('app'), false);
   },
 
   async admins(t, engine) {
@@ -303,12 +363,131 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
 
   async fates(t, engine) {
     const s = await engine.open(t);
-    t.type(s.fates, 'object', 'the fates group exists (outcome/fate fills it)');
+    const fate = planner();
+    const at = T0 + 60_000;
+    const m = message({ recipients: ['ok@one.test', 'gone@one.test', 'late@two.test', 'spam@two.test', 'lost@three.test', 'purged@three.test', 'old@four.test', 'held@four.test'], at: T0 });
+    m.recipients[2] = { ...m.recipients[2]!, dsnNotify: ['FAILURE', 'DELAY'] };
+    await s.queue.accept([m]);
+    const byAddr = new Map((await s.recipients.forMessage(m.message.id)).map((r) => [r.address, r]));
+    const r = (a: string) => byAddr.get(a)!;
+    const ctx = { startedAt: at, durationMs: 12, hop: { host: 'mx.one.test', ip: '127.0.0.2', port: 25, tls: null }, hops: [{ host: 'mx.one.test' }] };
+    const reply = (code: number, enhanced: string, text: string) => ({ code, enhanced, text });
+
+    // One call, one transaction: a delivery, a hard bounce, a deferral, then the origins that do not come from an attempt.
+    const plans = fate.plan([
+      { origin: 'attempt', recipient: r('ok@one.test'), facts: { fact: { kind: 'delivered', reply: reply(250, '2.0.0', '250 2.0.0 ok') }, firstQueuedAt: T0, ctx } },
+      { origin: 'attempt', recipient: r('gone@one.test'), facts: { fact: { kind: 'failed', phase: 'rcpt', reply: reply(550, '5.1.1', '550 5.1.1 no such user') }, firstQueuedAt: T0, ctx } },
+      { origin: 'attempt', recipient: r('late@two.test'), facts: { fact: { kind: 'failed', phase: 'rcpt', reply: reply(451, '4.3.0', '451 4.3.0 try later') }, firstQueuedAt: T0, ctx } },
+      { origin: 'lost-body', recipient: r('lost@three.test'), facts: { reason: 'the stored body is missing' } },
+      { origin: 'admin-purge', recipient: r('purged@three.test'), facts: { reason: 'purged by admin' } },
+      { origin: 'expiry', recipient: r('old@four.test'), facts: { reason: 'too old' } },
+    ], at);
+    const res = await s.fates.record(plans);
+    t.same(res.map((x) => [x.plan.address, x.applied, x.previousStatus]), plans.map((p) => [p.address, true, 'queued']), 'every legal plan is applied, in order');
+    for (const [i, p] of plans.entries()) await t.test(`${p.origin} → ${p.verdict.status} (${p.address})`, (t) => appliedAsPlanned(t, s, p, res[i]!));
+    t.same(
+      plans.map((p) => [p.address, p.status?.status]),
+      [['ok@one.test', 'delivered'], ['gone@one.test', 'bounced'], ['late@two.test', 'deferred'], ['lost@three.test', 'expired'], ['purged@three.test', 'expired'], ['old@four.test', 'expired']],
+      'the planner chose the statuses this test is about',
+    );
+    t.ok(plans[1]!.suppression, 'a hard bounce suppresses the address');
+    const outbox = await s.dsnOutbox.list(0, 10);
+    t.equal(outbox.length, 1, "the call's DSN lines for one message become ONE outbox row");
+    t.same(outbox[0]!.recipients.map((x) => (x as { address: string }).address).sort(), plans.filter((p) => p.dsn).map((p) => p.address).sort());
+    t.ok(plans[3]!.bodyLost, 'lost-body marks the body lost');
+    t.equal(await s.messages.markBodyLost(m.message.id, at), false, 'so the body is already marked lost');
+
+    // Later facts about the same recipients: an asynchronous bounce after delivery, a complaint.
+    const ok = (await s.recipients.get(r('ok@one.test').id))!;
+    const later = [
+      ...fate.plan([{ origin: 'async-bounce', recipient: ok, facts: { reply: reply(550, '5.1.1', '550 5.1.1 mailbox gone'), remoteMta: 'mx.one.test', reportingMta: 'mx.one.test' } }], at + 1_000),
+      ...fate.plan([{ origin: 'complaint', recipient: ok, facts: { feedbackType: 'abuse', userAgent: 'fbl/1', reportingMta: 'fbl.one.test', sourceIp: null, user: null } }], at + 1_001),
+    ];
+    const lres = await s.fates.record(later);
+    t.same(lres.map((x) => [x.plan.origin, x.applied, x.previousStatus]), [['async-bounce', true, 'delivered'], ['complaint', true, 'bounced']], 'the second plan sees the status the first left');
+    for (const [i, p] of later.entries()) await t.test(`${p.origin} (${p.address})`, (t) => appliedAsPlanned(t, s, p, lres[i]!));
+    t.equal((await s.recipients.get(r('ok@one.test').id))!.status, 'bounced', 'a complaint leaves the status alone');
+    t.equal((await s.suppressions.get('ok@one.test', null))?.source, 'complaint', 'and its suppression entry replaces the bounce one');
+
+    // Illegal moves write nothing: a late attempt outcome on a final recipient, an expiry of a recipient a worker holds.
+    await t.test('illegal moves write nothing', async (t) => {
+      const claimed = await s.recipients.claim(at, at + 600_000, 'node-a', 10);
+      t.same(claimed.map((x) => x.address).sort(), ['held@four.test', 'spam@two.test'], 'the recipients still due are claimed');
+      const held = claimed.find((x) => x.address === 'held@four.test');
+      const before = await snapshot(s, m.message.id);
+      const illegal = fate.plan([
+        { origin: 'attempt', recipient: r('gone@one.test'), facts: { fact: { kind: 'delivered', reply: reply(250, '2.0.0', '250 late') }, firstQueuedAt: T0, ctx } },
+        { origin: 'admin-purge', recipient: r('ok@one.test'), facts: { reason: 'purge a bounced one' } },
+        { origin: 'expiry', recipient: held!, facts: { reason: 'too old' } },
+        { origin: 'lost-body', recipient: { ...r('lost@three.test'), id: 987_654 }, facts: { reason: 'gone' } },
+      ], at + 2_000);
+      t.equal(illegal[2]!.unlessLeasedAfter !== null, true, 'an expiry is not applied under a live lease');
+      const ir = await s.fates.record(illegal);
+      t.same(ir.map((x) => [x.applied, x.previousStatus, x.dsnRecorded]), [[false, 'bounced', false], [false, 'bounced', false], [false, 'queued', false], [false, null, false]]);
+      t.same(await snapshot(s, m.message.id), before, 'no status, event, attempt, suppression or outbox row was written');
+      t.same(await s.fates.record([]), [], 'no plans, no transaction');
+    });
+
+    await t.test('a delay report is recorded once per recipient', async (t) => {
+      const late = (await s.recipients.get(r('late@two.test').id))!;
+      const d = fate.plan([{ origin: 'attempt', recipient: late, facts: { fact: { kind: 'failed', phase: 'rcpt', reply: reply(451, '4.3.0', 'later') }, firstQueuedAt: T0, ctx } }], T0 + 2 * 3_600_000)[0]!;
+      t.equal(d.dsnOnce, 'delay', 'the planner asks for a delay report');
+      const [first] = await s.fates.record([{ ...d }]);
+      t.equal(first!.dsnRecorded, true);
+      const [second] = await s.fates.record([{ ...d, at: d.at + 1 }]);
+      t.same([second!.applied, second!.dsnRecorded], [true, false], 'the second delay line is not written');
+    });
   },
 };
 
+/** outcome/fate's planner with reports on (what the relay runs), over a fixed clock. */
+export function planner() {
+  return createFate({
+    recordFates: async () => [],
+    classifier: createClassifier(),
+    retry: RETRY,
+    clock: new ManualClock(T0),
+    random: seededRandom(1),
+    logger: silentLogger(),
+    dsn: { onDropped: true, delayAfterHours: 1 },
+  });
+}
+
+/** What a plan says it writes is what the store holds after it. */
+async function appliedAsPlanned(t: Test, s: Store, p: FatePlan, res: FateResult): Promise<void> {
+  t.equal(res.applied, true, 'applied');
+  const r = (await s.recipients.get(p.recipientId))!;
+  if (p.status) {
+    t.same([r.status, r.nextAttemptAt, r.leaseUntil], [p.status.status, p.status.nextAttemptAt, null], 'status written');
+    if (p.status.code !== null) t.equal(r.lastCode, p.status.code, 'reply code recorded');
+  }
+  if (p.complained) t.equal(r.complainedAt, p.at, 'complaint recorded');
+  const ev = (await s.events.forMessage(p.messageId)).filter((e) => e.recipientId === p.recipientId && e.at === p.at);
+  t.same(ev.map((e) => [e.type, e.status, e.category]), [[p.event.type, p.event.status, p.event.category]], 'one event, as planned');
+  const att = (await s.attempts.forMessage(p.messageId)).filter((a) => a.recipientId === p.recipientId && a.at === p.attempt?.at);
+  t.equal(att.length, p.attempt ? 1 : 0, p.attempt ? 'the attempt row' : 'no attempt row');
+  if (p.attempt) t.same([att[0]!.result, att[0]!.code, att[0]!.mxHost], [p.attempt.result, p.attempt.code, p.attempt.mxHost]);
+  if (p.suppression) {
+    const e = await s.suppressions.get(p.suppression.address, p.suppression.scope);
+    t.equal(e?.address, p.suppression.address, 'suppression entry');
+  }
+  t.equal(res.dsnRecorded, p.dsn !== null, p.dsn ? 'a DSN line is recorded' : 'no DSN line');
+  if (p.bodyLost) t.equal((await s.messages.get(p.messageId))?.body ?? null, null, 'the body is gone');
+}
+
+/** Everything a fate may write about a message, to compare before and after. */
+async function snapshot(s: Store, messageId: string) {
+  return {
+    recipients: (await s.recipients.forMessage(messageId)).map((r) => [r.id, r.status, r.attempts, r.updatedAt, r.complainedAt, r.dsnDelayAt]),
+    events: (await s.events.forMessage(messageId)).length,
+    attempts: (await s.attempts.forMessage(messageId)).length,
+    suppressions: await s.suppressions.count(),
+    outbox: await s.dsnOutbox.count(),
+  };
+}
+
 /** The intake-drop plans outcome/fate makes for a message's dropped recipients (reports on). */
-function dropPlans(m: AcceptedMessage): FatePlan[] {
+export function dropPlans(m: AcceptedMessage): FatePlan[] {
   const fate = createFate({
     recordFates: async () => [],
     classifier: createClassifier(),

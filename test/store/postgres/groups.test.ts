@@ -1,6 +1,8 @@
 import t from 'tap';
 import { openTestStore, testPg } from '../../helpers/postgres.js';
 import { accepted } from '../../helpers/store.js';
+import { message } from '../contract/fixtures.js';
+import { dropPlans, planner } from '../contract/groups.js';
 
 // Every remaining group of the engine against the real server, with the SQLite repositories'
 // semantics (same names, arguments and results, asynchronous).
@@ -71,26 +73,26 @@ t.test('suppressions: upsert, list, count, clear, import, drops', async (t) => {
   t.equal(await s.suppressions.count({ scope: 'app' }), 1);
   t.same((await s.suppressions.list({}, 1)).length, 1);
 
-  const imp = await s.suppressions.createImporter();
-  await imp.stage([
+  const imp = await s.suppressions.importBegin();
+  await s.suppressions.importStage(imp, [
     { ...base, address: 'b@x.test', scope: null, source: 'import', reason: 'first' },
     { ...base, address: 'b@x.test', scope: null, source: 'import', reason: 'last line wins' },
     { ...base, address: 'c@x.test', scope: null, source: 'import' },
   ]);
-  t.equal(imp.staged, 3);
   t.equal(await s.suppressions.count({}), 2, 'nothing applied before commit');
-  await imp.commit();
+  t.equal(await s.suppressions.importCommit(imp), 3);
   t.equal((await s.suppressions.get('b@x.test', null))!.reason, 'last line wins');
   const page1 = await s.suppressions.page(0, 2);
   const page2 = await s.suppressions.page(page1.at(-1)!.id, 2);
   t.equal(page1.length + page2.length, 4, 'paged iteration sees every entry');
-  const aborted = await s.suppressions.createImporter();
-  await aborted.stage([{ ...base, address: 'z@x.test', scope: null, source: 'import' }]);
-  await aborted.abort();
+  const aborted = await s.suppressions.importBegin();
+  await s.suppressions.importStage(aborted, [{ ...base, address: 'z@x.test', scope: null, source: 'import' }]);
+  await s.suppressions.importAbort(aborted);
   t.equal(await s.suppressions.get('z@x.test', null), undefined, 'an aborted import changes nothing');
 
-  const m = accepted({ id: 'DROP1', recipients: ['A@x.test'] });
-  m.recipients[0] = { ...m.recipients[0]!, status: 'dropped', reason: 'suppressed: bounce', category: 'user_unknown' };
+  const m = message({ id: 'DROP1', recipients: [], dropped: ['A@x.test'] });
+  m.recipients[0] = { ...m.recipients[0]!, reason: 'suppressed: bounce' };
+  m.dropFates = dropPlans(m);
   await s.queue.accept([m]);
   t.same((await s.suppressions.drops('a@x.test', 10)).map((d) => [d.messageId, d.reason, d.sender]), [['DROP1', 'suppressed: bounce', 'app@example.com']]);
   t.equal((await s.suppressions.drops('@x.test', 10)).length, 1, 'by domain');
@@ -125,8 +127,13 @@ t.test('events, attempts, DSN outbox, stats, queue admin and retention', async (
   const sum = await s.queueAdmin.summary(3_500);
   t.same(sum.map((d) => [d.domain, d.queued, d.deferred]), [['y.test', 2, 0], ['x.test', 0, 1]]);
   t.equal(await s.queueAdmin.retry({ domain: 'x.test' }, 4_000), 1);
-  const purged = await s.queueAdmin.purge({ messageId: 'M1' }, 5_000, 'purged by admin');
-  t.same([purged.purged, purged.ended.map((r) => r.address)], [2, ['a@x.test', 'b@y.test']]);
+  const pending = await s.queueAdmin.pending({ messageId: 'M1' });
+  t.same(pending.map((r) => r.address), ['a@x.test', 'b@y.test']);
+  const purged = await s.fates.record(planner().plan(pending.map((r) => ({ origin: 'admin-purge' as const, recipient: r, facts: { reason: 'purged by admin' } })), 5_000));
+  t.same(purged.map((r) => r.applied), [true, true]);
+  const [report] = await s.dsnOutbox.list(0, 10);
+  t.same((report!.recipients as { address: string }[]).map((r) => r.address), ['a@x.test', 'b@y.test'], 'a purge reports to the sender: one report for the message');
+  await s.dsnOutbox.remove(report!.id);
   t.equal(await s.queueAdmin.messageExists('M1'), true);
 
   const dsnId = await s.dsnOutbox.add('M1', [{ id: b!.id }], 5_000);

@@ -7,6 +7,8 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { openTestStore, testPg } from '../../helpers/postgres.js';
 import { accepted } from '../../helpers/store.js';
+import { message } from '../contract/fixtures.js';
+import { dropPlans, planner } from '../contract/groups.js';
 import { tempDir } from '../../helpers/relay.js';
 import { openPostgresStore } from '../../../src/store/postgres/engine.js';
 import { PG_MIGRATIONS } from '../../../src/store/postgres/migrations/index.js';
@@ -50,12 +52,45 @@ t.test('accept commits message, body, recipients and events together; concurrent
   t.same(ev.map((e) => e.type), ['queued', 'queued']);
   t.equal(ev[0]!.recipientId, (await s.recipients.forMessage('Q7'))[0]!.id);
 
-  const dropped = accepted({ id: 'QD', recipients: ['c@z.test'] });
-  dropped.recipients[0] = { ...dropped.recipients[0]!, status: 'dropped', reason: 'suppressed', category: 'user_unknown' };
-  await s.queue.accept([dropped]);
-  const [de] = await s.events.forMessage('QD');
-  t.same([de!.type, de!.category, de!.detail], ['dropped', 'user_unknown', { reason: 'suppressed' }]);
-  t.equal((await s.recipients.forMessage('QD'))[0]!.nextAttemptAt, null, 'dropped: never due');
+  // Concurrent calls with recipients born dropped share commits too; each call's drop fates get
+  // the ids of its own recipients and come back to that call only.
+  const drops = Array.from({ length: 20 }, (_, i) => {
+    const m = message({ id: `QD${i}`, recipients: ['ok@z.test'], dropped: [`gone${i}@z.test`, `gone${i}b@z.test`] });
+    m.dropFates = dropPlans(m);
+    return m;
+  });
+  const before = s.queue.stats().commits;
+  const results = await Promise.all(drops.map((m) => s.queue.accept([m])));
+  t.ok(s.queue.stats().commits - before < 20, `20 accepts with drop fates in ${s.queue.stats().commits - before} commits`);
+  for (const [i, m] of drops.entries()) {
+    const rs = await s.recipients.forMessage(m.message.id);
+    const gone = rs.filter((r) => r.status === 'dropped');
+    t.same(results[i]!.map((r) => [r.plan.recipientId, r.plan.address, r.applied]), gone.map((r) => [r.id, r.address, true]), `call ${i}: its own fates, with its ids`);
+    t.same((await s.events.forMessage(m.message.id)).map((e) => [e.type, e.recipientId]), rs.map((r) => [r.status === 'dropped' ? 'dropped' : 'queued', r.id]));
+    t.equal(gone[0]!.nextAttemptAt, null, 'dropped: never due');
+  }
+  t.equal(await s.dsnOutbox.count(), 20, "one report per message for its dropped recipients");
+  const bad = message({ id: 'QBAD', dropped: ['x@z.test'] });
+  const good = message({ id: 'QGOOD' });
+  const [badR, goodR] = await Promise.allSettled([s.queue.accept([{ ...bad, dropFates: [...dropPlans(bad), ...dropPlans(bad)] }]), s.queue.accept([good])]);
+  t.equal(badR.status, 'rejected', 'drop fates that do not match the dropped recipients fail the call');
+  t.equal(await s.messages.get('QBAD'), undefined, 'and write nothing of it');
+  t.equal(goodR.status, 'fulfilled', 'its neighbour commits');
+});
+
+t.test('each accept resolves only once its commit is visible to another connection (the 250 follows the commit)', async (t) => {
+  const { url } = await testPg();
+  const s = await openTestStore(t, url, 'n1');
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  t.teardown(() => other.end());
+  const ms = Array.from({ length: 40 }, (_, i) => accepted({ id: `V${i}` }));
+  const before = s.queue.stats().commits;
+  const seen = await Promise.all(
+    ms.map((m) => s.queue.accept([m]).then(async () => (await other.query('SELECT 1 FROM messages WHERE id = $1', [m.message.id])).rowCount === 1)),
+  );
+  t.same(seen, ms.map(() => true), 'every message was committed when its accept resolved');
+  t.ok(s.queue.stats().commits - before < 40, `40 concurrent accepts in ${s.queue.stats().commits - before} commits`);
 });
 
 t.test('one bad message does not fail the others of its commit', async (t) => {
@@ -129,24 +164,39 @@ t.test('signing, listing and counting messages', async (t) => {
   t.equal((await s.messages.getSummary('L1'))!.size, before.size + 'DKIM-Signature: x\r\n'.length);
 });
 
-t.test('expiry: one message, and overdue recipients', async (t) => {
+t.test('expiry through fates: two nodes sweeping the same overdue recipient write its fate once', async (t) => {
   const { url } = await testPg();
-  const s = await openTestStore(t, url, 'n1');
-  await s.queue.accept([accepted({ id: 'E1', at: 1_000, recipients: ['a@x.test', 'b@x.test'] })]);
-  const [a] = await s.recipients.forMessage('E1');
-  await s.recipients.changeStatus(a!.id, { status: 'delivered', at: 2_000, nextAttemptAt: null, attempted: true, code: 250 });
-  const gone = await s.queue.expireMessage('E1', 3_000, 'body lost');
-  t.same(gone.map((r) => r.address), ['b@x.test'], 'only the waiting one');
-  t.same((await s.recipients.forMessage('E1')).map((r) => r.status), ['delivered', 'expired']);
-  await t.rejects(s.recipients.changeStatus(a!.id, { status: 'deferred', at: 4_000, nextAttemptAt: 5_000, attempted: true }), { code: 'FERRY_ERR_ILLEGAL_TRANSITION' });
+  const a = await openTestStore(t, url, 'n1');
+  const b = await openTestStore(t, url, 'n2');
+  await a.queue.accept([accepted({ id: 'E2', at: 1_000, recipients: ['c@x.test', 'd@x.test'] })]);
+  const rs = await a.recipients.forMessage('E2');
+  await a.recipients.releaseMany(rs.map((r) => ({ id: r.id, at: 1_000_000, reason: 'rate limited' })));
+  const fate = planner();
+  const sweep = async (s: typeof a) => s.fates.record(fate.plan((await s.recipients.overdue(100_000, 50_000, 10)).map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason: 'too old' } })), 100_000));
+  const [ra, rb] = await Promise.all([sweep(a), sweep(b)]);
+  const applied = [...ra, ...rb].filter((r) => r.applied).map((r) => r.plan.address).sort();
+  t.same(applied, ['c@x.test', 'd@x.test'], 'each recipient expired by exactly one node');
+  t.same((await a.events.forMessage('E2')).filter((e) => e.type === 'expired').length, 2, 'one expired event each');
+  t.equal(await a.dsnOutbox.count() <= 2, true, 'at most one report per sweep');
+  t.same((await a.recipients.forMessage('E2')).map((r) => r.status), ['expired', 'expired']);
+});
 
-  await s.queue.accept([accepted({ id: 'E2', at: 1_000, recipients: ['c@x.test'] })]);
-  const [c] = await s.recipients.forMessage('E2');
-  await s.recipients.releaseMany([{ id: c!.id, at: 1_000_000, reason: 'rate limited' }]);
-  t.equal((await s.recipients.get(c!.id))!.waitReason, 'rate limited');
-  const over = await s.queue.expireOverdue(100_000, 50_000, 10, 'too old');
-  t.same(over.map((r) => r.id), [c!.id]);
-  t.equal((await s.events.forMessage('E2')).at(-1)!.type, 'expired');
+t.test('fate calls over several domains in opposite orders, at once, never deadlock (the rollup locks in one order)', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'n1');
+  const b = await openTestStore(t, url, 'n2');
+  const ms = Array.from({ length: 20 }, (_, i) => message({ id: `DL${i}`, recipients: ['x@d1.test', 'y@d2.test', 'z@d3.test'] }));
+  await a.queue.accept(ms);
+  const fate = planner();
+  const calls = await Promise.all(
+    ms.map(async (m, i) => {
+      const rs = await a.recipients.forMessage(m.message.id);
+      const ordered = i % 2 ? rs : [...rs].reverse();
+      const plans = fate.plan(ordered.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason: 'too old' } })), 5_000_000_000_000);
+      return (i % 2 ? a : b).fates.record(plans);
+    }),
+  );
+  t.equal(calls.flat().filter((r) => r.applied).length, 60, 'every plan applied, no call failed');
 });
 
 t.test('the pool speaks with synchronous_commit on whatever the server default', async (t) => {
