@@ -127,6 +127,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bbadmailfrom\b|\bdeny ?-?list/i,
       /\bnot (?:in|on) (?:the |our |my )?(?:whitelist|white list|white-list|allowlist|allow list|allow-list)/i,
       /\(BL\)|\bDNSBL:|AUP#[\w-]*(?:RBL|BL)\b/,
+      /\bsperrliste|\bschwarze[rn]? liste|\bliste noire\b|\blista negra\b|\blista nera\b|черн(?:ый|ом) списк|黑名单|ブラックリスト/i,
     ],
   }),
   rule('reputation', 'blocked', {
@@ -163,6 +164,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
       /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
       /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
+      // NetEase: the sending IP suspended or not allowed (HL:IHU, HL:IPB, HL:MEP), whatever the
+      // reason it gives ("垃圾邮件" included); an IP refused, in Chinese.
+      /\bHL:(?:IHU|IPB|MEP)\b/,
+      /IP[^。.，,]{0,12}(?:被拒|拒绝|禁止|封禁|屏蔽|挂起)/i,
     ],
   }),
 
@@ -231,6 +236,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\btroppe (?:connessioni|email|messaggi)/i,
       /слишком много (?:писем|соединений|подключений|сообщений)/i,
       /(?:发送|发信|投递)频率|频率过快|频率限制/,
+      // Counts over a limit, in Chinese: "发件人当天内累计邮件数量超过限制", "连接过于频繁".
+      /(?:数量|次数|连接数|并发数?)[^。.，,]{0,6}(?:超过|超出|超限|过多|过大)|过于频繁|太频繁/,
+      // NetEase's documented codes for sending counts and connection counts over the limit.
+      /\b(?:MI:STC|RP:TRC|RP:QRC|HL:ICC|HL:IFC)\b/,
     ],
   }),
 

@@ -325,6 +325,13 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('554 发送频率过快'), { category: 'rate_limited' });
   t.match(reply('421 4.7.0 Your IP has poor sending history'), { category: 'blocked', permanent: false });
   t.match(reply('550 Mail from your server is not accepted'), { category: 'blocked', permanent: true });
+  // Chinese providers' counts over a limit, and NetEase's codes for them and for a suspended IP
+  // (whose reason mentions spam: the IP is what is refused).
+  t.match(reply('550 MI:STC 发件人当天内累计邮件数量超过限制'), { category: 'rate_limited', permanent: false });
+  t.match(reply('421 连接过于频繁'), { category: 'rate_limited' });
+  t.match(reply('554 HL:IHU 发信IP因发送垃圾邮件或存在异常的连接行为，被暂时挂起'), { category: 'blocked', permanent: true });
+  t.match(reply('550 5.7.1 Ihre IP-Adresse steht auf einer Sperrliste'), { category: 'blocked' });
+  t.match(reply('550 该IP已被列入黑名单'), { category: 'blocked' });
   // A fragment of a report with no reply code at all.
   const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
   rulesHit.add(noCode.rule);
