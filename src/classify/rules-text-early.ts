@@ -101,7 +101,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
 
   // A listed link or domain in the body is about the content, not about the sender.
   rule('content-blocklisted', 'spam_content', {
-    text: [/\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i],
+    text: [
+      /\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i,
+      /\b(?:url|link|uri|domain)s? (?:in|of) (?:this|the|your) (?:e-?mail|message|body)\b.{0,30}\b(?:listed|blocked|blacklisted|blocklisted)\b/i,
+    ],
   }),
 
   // --- blocklists and reputation (blocked) --------------------------------------------------
@@ -196,6 +199,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\btoo much mail data\b|\btoo many messages (?:on the server|in (?:the |this )?(?:mailbox|inbox))/i,
       /\bnumber of messages in (?:the )?recipient'?s? mailbox\b/i,
+      // Postfix local(8): the mailbox file reached mailbox_size_limit.
+      /\bmail(?:box)? file size exceeds\b/i,
     ],
   }),
   rule('message-size-limit', 'message_too_large', {

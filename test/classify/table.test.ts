@@ -332,6 +332,11 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('554 HL:IHU 发信IP因发送垃圾邮件或存在异常的连接行为，被暂时挂起'), { category: 'blocked', permanent: true });
   t.match(reply('550 5.7.1 Ihre IP-Adresse steht auf einer Sperrliste'), { category: 'blocked' });
   t.match(reply('550 该IP已被列入黑名单'), { category: 'blocked' });
+  t.match(reply('550 A URL in this email is listed on a blocklist'), { category: 'spam_content', rule: 'content-blocklisted' });
+  t.match(reply('552 5.2.2 mail file size exceeds the maximum size allowed for mail delivery'), { category: 'mailbox_full' });
+  t.match(reply('450 4.4.3 Host or domain name not found. Name service error for name=example.com type=MX: Host not found, try again'), {
+    category: 'temporary', permanent: false, rule: 'dns-try-again' });
+  t.match(reply('550 5.4.4 Host or domain name not found. Name service error for name=example.com type=MX: Host not found'), { category: 'domain_invalid' });
   // A fragment of a report with no reply code at all.
   const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
   rulesHit.add(noCode.rule);
