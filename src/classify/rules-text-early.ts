@@ -170,7 +170,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // NetEase: the sending IP suspended or not allowed (HL:IHU, HL:IPB, HL:MEP), whatever the
       // reason it gives ("垃圾邮件" included); an IP refused, in Chinese.
       /\bHL:(?:IHU|IPB|MEP)\b/,
-      /IP[^。.，,]{0,12}(?:被拒|拒绝|禁止|封禁|屏蔽|挂起)/i,
+      /[Ii][Pp][^。.，,]{0,12}(?:被拒|拒绝|禁止|封禁|屏蔽|挂起)/,
     ],
   }),
 

@@ -65,9 +65,8 @@ function pushToken(text: string, start: number, end: number, tokens: string[]): 
   for (let i = start; i + 1 < end; i++) tokens.push(text.slice(i, i + 2));
 }
 
-/** Words and adjacent word pairs of a text, each once, lower-cased. */
-export function features(text: string): string[] {
-  const tokens: string[] = [];
+/** The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs). */
+function tokenize(text: string, tokens: string[]): void {
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const word = i < text.length && isWordChar(text.charCodeAt(i));
@@ -77,6 +76,12 @@ export function features(text: string): string[] {
       start = -1;
     }
   }
+}
+
+/** Words and adjacent word pairs of a text, each once, lower-cased. */
+export function features(text: string): string[] {
+  const tokens: string[] = [];
+  tokenize(text, tokens);
   const out = new Set(tokens);
   for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
   return [...out];
@@ -201,25 +206,47 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   if (globalIndex.some((i) => i < 0)) throw new Error('vocabulary: unknown category');
   if (data.bias.length !== k) throw new Error('vocabulary: one intercept per category');
   const bias = Float64Array.from(data.bias, (x) => x / 1000);
-  const weights = new Map<string, Float64Array>();
+  // Each weight row carries the number of the last prediction that added it, so a feature
+  // present twice counts once (as in training) without building a set per reply.
+  const weights = new Map<string, { w: Float64Array; seen: number }>();
   for (const [f, sparse] of Object.entries(data.weights)) {
     const w = new Float64Array(k);
     for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
-    weights.set(f, w);
+    weights.set(f, { w, seen: 0 });
   }
   const score = new Float64Array(k);
+  const tokens: string[] = [];
+  let call = 0;
+  const add = (f: string): boolean => {
+    const row = weights.get(f);
+    if (row === undefined || row.seen === call) return false;
+    row.seen = call;
+    const w = row.w;
+    for (let c = 0; c < k; c++) score[c]! += w[c]!;
+    return true;
+  };
   return Object.freeze({
     predict(text: string, code = 0, enhanced = ''): number {
+      call++;
       score.set(bias);
+      tokens.length = 0;
+      tokenize(text, tokens);
       let known = 0;
-      for (const f of modelFeatures(text, code, enhanced)) {
-        const w = weights.get(f);
-        if (w === undefined) continue;
-        if (f.charCodeAt(0) !== 35) known++;
-        for (let c = 0; c < k; c++) score[c]! += w[c]!;
+      for (let i = 0; i < tokens.length; i++) {
+        if (add(tokens[i]!)) known++;
+        if (i + 1 < tokens.length && add(`${tokens[i]} ${tokens[i + 1]}`)) known++;
       }
       // Codes alone are the code rules' business: the model speaks only for known words.
       if (known === 0) return -1;
+      if (code >= 100 && code < 600) {
+        add(`#${Math.floor(code / 100)}`);
+        add(`#${code}`);
+      }
+      if (enhanced !== '') {
+        add(`#${enhanced}`);
+        const second = enhanced.indexOf('.', 2);
+        if (second > 0) add(`#${enhanced.slice(0, second)}`);
+      }
       let best = 0;
       for (let c = 1; c < k; c++) if (score[c]! > score[best]!) best = c;
       let sum = 0;
