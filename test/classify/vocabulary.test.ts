@@ -44,9 +44,9 @@ t.test('a confident model answers; an unsure one leaves the reply to the code ru
 
 t.test('in the rule table, the vocabulary answers after the written rules with DESIGN.md semantics', async (t) => {
   const classifier = createClassifier();
-  const v = classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 the sending ip is not welcome here' } });
+  const v = classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 the sending ip address is not welcome here' } });
   t.match(v, { category: 'blocked', permanent: true, suppress: false, rule: 'vocabulary' });
-  const v4 = classifier.classify({ kind: 'reply', reply: { code: 450, enhanced: null, text: '450 the sending ip is not welcome here' } });
+  const v4 = classifier.classify({ kind: 'reply', reply: { code: 450, enhanced: null, text: '450 the sending ip address is not welcome here' } });
   t.match(v4, { category: 'blocked', permanent: false, rule: 'vocabulary' });
   // A written rule still decides first.
   t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 5.1.1 user unknown' } }), { rule: 'user-unknown' });
