@@ -214,6 +214,17 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
     weights.set(f, { w, seen: 0 });
   }
+  // Words that begin and end a weighted word pair: a pair is built as a string (and looked up)
+  // only when both of its words could be part of one.
+  const pairFirst = new Set<string>();
+  const pairSecond = new Set<string>();
+  for (const f of weights.keys()) {
+    const space = f.indexOf(' ');
+    if (space > 0 && f.charCodeAt(0) !== 35) {
+      pairFirst.add(f.slice(0, space));
+      pairSecond.add(f.slice(space + 1));
+    }
+  }
   const score = new Float64Array(k);
   const tokens: string[] = [];
   let call = 0;
@@ -234,7 +245,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       let known = 0;
       for (let i = 0; i < tokens.length; i++) {
         if (add(tokens[i]!)) known++;
-        if (i + 1 < tokens.length && add(`${tokens[i]} ${tokens[i + 1]}`)) known++;
+        if (i + 1 < tokens.length && pairFirst.has(tokens[i]!) && pairSecond.has(tokens[i + 1]!) && add(`${tokens[i]} ${tokens[i + 1]}`)) known++;
       }
       // Codes alone are the code rules' business: the model speaks only for known words.
       if (known === 0) return -1;
