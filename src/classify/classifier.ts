@@ -203,7 +203,7 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
         if (!matched) continue;
       }
       if (r.vocabulary !== null) {
-        const ci = r.vocabulary.predict(text);
+        const ci = r.vocabulary.predict(text, code, enhanced);
         if (ci < 0) continue;
         return permanentCode ? r.vocabularyPermanentCode[ci]! : r.vocabularyTransientCode[ci]!;
       }

@@ -31,14 +31,58 @@ export function parseReply(line: string): SmtpReply | null {
   let text = (line.includes('\n') || line.includes('\r') ? joinLines(line) : line).trim();
   // Exchange/Outlook NDR lines: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"
   if (text.endsWith('##') && text.startsWith('#')) text = text.slice(0, -2).trimEnd();
-  const codeMatch = CODE_RE.exec(text);
-  if (codeMatch === null) return null;
+  let outerEnhanced: string | null = null;
+  let codeMatch = CODE_RE.exec(text);
+  if (codeMatch === null) {
+    // The reply quoted inside a report line: Exchange's "#< #5.1.1 smtp;550 5.1.1 ...> #SMTP#"
+    // and "Remote Server returned '550 5.1.1 ...'", a DSN's "smtp; 550 ...".
+    const unwrapped = unwrap(text);
+    if (unwrapped === null) return null;
+    text = unwrapped.text;
+    outerEnhanced = unwrapped.enhanced;
+    codeMatch = CODE_RE.exec(text);
+    // A report that carries only its status ("#< #5.0.0 smtp; 5.1.0 - Unknown address error
+    // ...>"): the status class stands for the code, as the pipeline does for a DSN's Status.
+    if (codeMatch === null) {
+      if (outerEnhanced === null) return null;
+      return { code: Number(outerEnhanced[0]) * 100 + 50, enhanced: outerEnhanced, text };
+    }
+  }
   const enhancedMatch = LEADING_ENHANCED_RE.exec(text);
   return {
     code: Number(codeMatch[1]),
-    enhanced: enhancedMatch === null ? null : enhancedMatch[1]!,
+    enhanced: enhancedMatch === null ? outerEnhanced : enhancedMatch[1]!,
     text,
   };
+}
+
+/** "#< #5.1.1 smtp;" / "#5.1.1 smtp;" / "< #5.0.0 smtp;" before an Exchange report's reply. */
+const EXCHANGE_OPEN_RE = /^#?<?\s*#([245]\.[0-7]\.\d{1,3})\s+(?:smtp|x-[\w-]{1,40})\s?;\s?/i;
+/** What ends an Exchange report line: "> #SMTP#", ">", a quote. */
+const EXCHANGE_CLOSE_RE = /\s*>?\s*(?:#SMTP#)?$/i;
+/** A DSN's "Diagnostic-Code: smtp; " or a bare "smtp; " (the type of the diagnostic). */
+const DIAGNOSTIC_TYPE_RE = /^(?:diagnostic-code:\s?)?(?:smtp|x-[\w-]{1,40})\s?;\s?/i;
+const REMOTE_RETURNED = 'remote server returned ';
+
+/** The reply inside a known report wrapper, with the wrapper's own status if it has one. */
+function unwrap(text: string): { text: string; enhanced: string | null } | null {
+  let inner = text;
+  let enhanced: string | null = null;
+  if (inner.slice(0, REMOTE_RETURNED.length).toLowerCase() === REMOTE_RETURNED) {
+    inner = inner.slice(REMOTE_RETURNED.length).trim();
+    if (inner.startsWith("'")) inner = inner.slice(1, inner.endsWith("'") ? -1 : undefined).trim();
+  }
+  const exchange = EXCHANGE_OPEN_RE.exec(inner);
+  if (exchange !== null) {
+    enhanced = exchange[1]!;
+    inner = inner.slice(exchange[0].length).replace(EXCHANGE_CLOSE_RE, '');
+  } else {
+    const diagnostic = DIAGNOSTIC_TYPE_RE.exec(inner);
+    if (diagnostic !== null) inner = inner.slice(diagnostic[0].length);
+    else if (inner === text) return null;
+  }
+  inner = inner.trim();
+  return inner === '' || inner === text ? null : { text: inner, enhanced };
 }
 
 /**

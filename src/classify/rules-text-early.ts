@@ -101,7 +101,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
 
   // A listed link or domain in the body is about the content, not about the sender.
   rule('content-blocklisted', 'spam_content', {
-    text: [/\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i],
+    text: [
+      /\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i,
+      /\b(?:url|link|uri|domain)s? (?:in|of) (?:this|the|your) (?:e-?mail|message|body)\b.{0,30}\b(?:listed|blocked|blacklisted|blocklisted)\b/i,
+    ],
   }),
 
   // --- blocklists and reputation (blocked) --------------------------------------------------
@@ -127,6 +130,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bbadmailfrom\b|\bdeny ?-?list/i,
       /\bnot (?:in|on) (?:the |our |my )?(?:whitelist|white list|white-list|allowlist|allow list|allow-list)/i,
       /\(BL\)|\bDNSBL:|AUP#[\w-]*(?:RBL|BL)\b/,
+      /\bsperrliste|\bschwarze[rn]? liste|\bliste noire\b|\blista negra\b|\blista nera\b|черн(?:ый|ом) списк|黑名单|ブラックリスト/i,
     ],
   }),
   rule('reputation', 'blocked', {
@@ -163,6 +167,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
       /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
       /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
+      // NetEase: the sending IP suspended or not allowed (HL:IHU, HL:IPB, HL:MEP), whatever the
+      // reason it gives ("垃圾邮件" included); an IP refused, in Chinese.
+      /\bHL:(?:IHU|IPB|MEP)\b/,
+      /[Ii][Pp][^。.，,]{0,12}(?:被拒|拒绝|禁止|封禁|屏蔽|挂起)/,
     ],
   }),
 
@@ -191,6 +199,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\btoo much mail data\b|\btoo many messages (?:on the server|in (?:the |this )?(?:mailbox|inbox))/i,
       /\bnumber of messages in (?:the )?recipient'?s? mailbox\b/i,
+      // Postfix local(8): the mailbox file reached mailbox_size_limit.
+      /\bmail(?:box)? file size exceeds\b/i,
     ],
   }),
   rule('message-size-limit', 'message_too_large', {
@@ -231,6 +241,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\btroppe (?:connessioni|email|messaggi)/i,
       /слишком много (?:писем|соединений|подключений|сообщений)/i,
       /(?:发送|发信|投递)频率|频率过快|频率限制/,
+      // Counts over a limit, in Chinese: "发件人当天内累计邮件数量超过限制", "连接过于频繁".
+      /(?:数量|次数|连接数|并发数?)[^。.，,]{0,6}(?:超过|超出|超限|过多|过大)|过于频繁|太频繁/,
+      // NetEase's documented codes for sending counts and connection counts over the limit.
+      /\b(?:MI:STC|RP:TRC|RP:QRC|HL:ICC|HL:IFC)\b/,
     ],
   }),
 

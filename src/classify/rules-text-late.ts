@@ -96,6 +96,12 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
 
   // --- the recipient's domain cannot receive mail (domain_invalid) ---------------------------
+  // ... unless the resolver itself said to try again (Postfix's 4.4.3 "Host not found, try
+  // again" is the resolver's TRY_AGAIN, not NXDOMAIN).
+  rule('dns-try-again', 'temporary', {
+    codeClass: [4],
+    text: /\b(?:host|domain) (?:name )?not found, try again\b/i,
+  }),
   rule('domain-invalid', 'domain_invalid', {
     text: [
       /\b(?:domain|host ?name|host)\b[^.;]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,

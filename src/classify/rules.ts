@@ -2,6 +2,7 @@ import type { BounceRule } from './rule-types.js';
 import { NETWORK_RULES } from './rules-network.js';
 import { EARLY_TEXT_RULES } from './rules-text-early.js';
 import { LATE_TEXT_RULES } from './rules-text-late.js';
+import { LANGUAGE_RULES } from './rules-languages.js';
 import { CODE_RULES } from './rules-codes.js';
 import { rule } from './rule-types.js';
 import { createVocabularyModel } from './vocabulary.js';
@@ -14,14 +15,15 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
  * The bounce rule table, in the order it is consulted: network failures, then what the reply
  * text says (most specific meanings first), then the enhanced status code, then the reply
  * code class. The families live in their own files only to keep each readable; this is the
- * one table. The learned vocabulary (vocabulary.ts) answers just before the bare reply-code
- * classes, when no written rule recognised the text and the model is confident.
+ * one table. The learned vocabulary (vocabulary.ts, words and codes together) answers after
+ * the text rules and before the code-only rules, when no written rule recognised the text and
+ * the model is confident (place and threshold chosen by cross-validation on development rows).
  */
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
+  ...LANGUAGE_RULES,
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
-  ...CODE_RULES.slice(0, CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
   rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
-  ...CODE_RULES.slice(CODE_RULES.findIndex((r) => r.id === 'class-4xx')),
+  ...CODE_RULES,
 ]);

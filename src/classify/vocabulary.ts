@@ -1,31 +1,34 @@
 import { BOUNCE_CATEGORIES, type BounceCategory } from '../core/types.js';
 
 /**
- * The last word on a reply whose text none of the hand-written rules recognised: a table of
- * words and word pairs counted per category over the development part of the labelled corpus
- * (test/classify/fixtures/corpus; never its held-out fifth), read as a naive Bayes model. It
- * generalises where the rules cannot: a reply phrased in a way nobody wrote a pattern for
- * still shares words with replies of its kind ("mailbox" + "capacity", "ip" + "listed").
+ * The last word on a reply whose text none of the hand-written rules recognised: a
+ * multinomial logistic regression over the reply's words, word pairs and codes (the basic
+ * reply code, its class, the RFC 3463 status and its class.subject), trained on the
+ * development part of the labelled corpus (test/classify/fixtures/corpus; never its held-out
+ * fifth). It generalises where the rules cannot: a reply phrased in a way nobody wrote a
+ * pattern for still shares words with replies of its kind ("mailbox" + "capacity", "ip" +
+ * "listed"), and the codes weigh in as evidence beside the words rather than as a verdict.
  *
  * It is data like the rules: built once by test/classify/fixtures/corpus/train-vocabulary.mjs,
  * committed as vocabulary-data.ts, compiled at start into an immutable model. It answers only
- * when it is clearly more sure of one category than of any other; otherwise the code rules
- * after it decide, as they did before it existed.
+ * when its best category is probable enough; otherwise the code rules after it decide.
  */
 export interface VocabularyData {
-  /** Category order of every count array below. */
+  /** Category order of every weight below. */
   readonly categories: readonly BounceCategory[];
-  /** Training texts per category. */
+  /** Training texts per category (for the record). */
   readonly texts: readonly number[];
-  /** Feature → [category index, texts of that category containing it, …]. */
-  readonly features: Readonly<Record<string, readonly number[]>>;
-  /** The confidence margin chosen with the data (train-vocabulary.mjs --cv), when stored with it. */
-  readonly minMargin?: number;
+  /** Intercept per category, in thousandths. */
+  readonly bias: readonly number[];
+  /** Feature → [category index, weight in thousandths, …] (weights near zero left out). */
+  readonly weights: Readonly<Record<string, readonly number[]>>;
+  /** Least probability of the best category for an answer, chosen with the data (--cv). */
+  readonly minProbability?: number;
 }
 
 export interface VocabularyModel {
   /** Index into BOUNCE_CATEGORIES of the confident answer, or -1 when there is none. */
-  predict(text: string): number;
+  predict(text: string, code?: number, enhanced?: string): number;
 }
 
 /** Longest token kept; longer runs are identifiers (queue ids, hashes), not words. */
@@ -62,9 +65,8 @@ function pushToken(text: string, start: number, end: number, tokens: string[]): 
   for (let i = start; i + 1 < end; i++) tokens.push(text.slice(i, i + 2));
 }
 
-/** Words and adjacent word pairs of a text, each once, lower-cased. */
-export function features(text: string): string[] {
-  const tokens: string[] = [];
+/** The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs). */
+function tokenize(text: string, tokens: string[]): void {
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const word = i < text.length && isWordChar(text.charCodeAt(i));
@@ -74,94 +76,193 @@ export function features(text: string): string[] {
       start = -1;
     }
   }
+}
+
+/** Words and adjacent word pairs of a text, each once, lower-cased. */
+export function features(text: string): string[] {
+  const tokens: string[] = [];
+  tokenize(text, tokens);
   const out = new Set(tokens);
   for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
   return [...out];
 }
 
+/**
+ * The text's features plus its codes as features of their own ('#' cannot occur in a word):
+ * "#5" (class), "#550" (basic code), "#5.7.1" and "#5.7" (status and its class.subject).
+ * A code of 0 or an empty status adds nothing.
+ */
+export function modelFeatures(text: string, code = 0, enhanced = ''): string[] {
+  const out = features(text);
+  if (code >= 100 && code < 600) {
+    out.push(`#${Math.floor(code / 100)}`, `#${code}`);
+  }
+  if (enhanced !== '') {
+    out.push(`#${enhanced}`);
+    const second = enhanced.indexOf('.', 2);
+    if (second > 0) out.push(`#${enhanced.slice(0, second)}`);
+  }
+  return out;
+}
+
 export interface TrainingSample {
   readonly text: string;
   readonly category: BounceCategory;
+  readonly code?: number;
+  readonly enhanced?: string | null;
 }
 
-/** Counts features per category; features seen in fewer than `minTexts` texts are dropped. */
-export function trainVocabulary(samples: readonly TrainingSample[], minTexts = 2): VocabularyData {
-  const categories = [...BOUNCE_CATEGORIES];
-  const index = new Map(categories.map((c, i) => [c, i]));
-  const texts = categories.map(() => 0);
-  const counts = new Map<string, number[]>();
-  for (const s of samples) {
-    const ci = index.get(s.category);
-    if (ci === undefined) continue;
-    texts[ci]!++;
-    for (const f of features(s.text)) {
-      let row = counts.get(f);
-      if (row === undefined) counts.set(f, (row = categories.map(() => 0)));
-      row[ci]!++;
-    }
-  }
-  const kept: Record<string, number[]> = {};
-  for (const f of [...counts.keys()].sort()) {
-    const row = counts.get(f)!;
-    if (row.reduce((a, b) => a + b, 0) < minTexts) continue;
-    const sparse: number[] = [];
-    row.forEach((n, ci) => {
-      if (n > 0) sparse.push(ci, n);
-    });
-    kept[f] = sparse;
-  }
-  return { categories, texts, features: kept };
-}
-
-export interface VocabularyOptions {
-  /** Least log-odds lead of the best category over the second for an answer (default 2). */
-  minMargin?: number;
-  /** Least number of known features a text must have for an answer (default 1). */
-  minFeatures?: number;
+export interface TrainingOptions {
+  /** Features seen in fewer training texts are dropped (default 2). */
+  minTexts?: number;
+  /** L2 penalty per training text (default 0.002). */
+  l2?: number;
+  /** Full-batch Adam steps (default 300). */
+  steps?: number;
 }
 
 /**
- * Bernoulli-style naive Bayes over the features present, Laplace-smoothed. Weights are
- * computed once here; predict() allocates only the feature list of its text.
+ * Fits the model by full-batch Adam on the mean cross-entropy plus an L2 penalty. Deterministic:
+ * the same samples always give the same data, so the committed file can be checked against a
+ * retraining.
  */
+export function trainVocabulary(samples: readonly TrainingSample[], options: TrainingOptions = {}): VocabularyData {
+  const minTexts = options.minTexts ?? 2;
+  const l2 = options.l2 ?? 0.002;
+  const steps = options.steps ?? 300;
+  const categories = [...BOUNCE_CATEGORIES];
+  const k = categories.length;
+  const index = new Map(categories.map((c, i) => [c, i]));
+  const texts = categories.map(() => 0);
+  const docs: { f: string[]; y: number }[] = [];
+  const df = new Map<string, number>();
+  for (const s of samples) {
+    const y = index.get(s.category);
+    if (y === undefined) continue;
+    texts[y]!++;
+    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '');
+    docs.push({ f, y });
+    for (const x of f) df.set(x, (df.get(x) ?? 0) + 1);
+  }
+  const names = [...df.keys()].filter((f) => df.get(f)! >= minTexts).sort();
+  const id = new Map(names.map((f, i) => [f, i]));
+  const rows = docs.map((d) => ({ y: d.y, f: Int32Array.from(d.f.map((x) => id.get(x) ?? -1).filter((i) => i >= 0)) }));
+  const n = rows.length;
+  const dim = (names.length + 1) * k; // the last block of k is the intercept
+  const w = new Float64Array(dim);
+  const g = new Float64Array(dim);
+  const m = new Float64Array(dim);
+  const v = new Float64Array(dim);
+  const p = new Float64Array(k);
+  const biasAt = names.length * k;
+  const rate = 0.05;
+  for (let step = 1; step <= steps; step++) {
+    g.fill(0);
+    for (const r of rows) {
+      for (let c = 0; c < k; c++) p[c] = w[biasAt + c]!;
+      for (const fi of r.f) for (let c = 0; c < k; c++) p[c]! += w[fi * k + c]!;
+      let max = -Infinity;
+      for (let c = 0; c < k; c++) if (p[c]! > max) max = p[c]!;
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += p[c] = Math.exp(p[c]! - max);
+      for (let c = 0; c < k; c++) {
+        const d = (p[c]! / sum - (c === r.y ? 1 : 0)) / n;
+        g[biasAt + c]! += d;
+        for (const fi of r.f) g[fi * k + c]! += d;
+      }
+    }
+    for (let i = 0; i < biasAt; i++) g[i]! += l2 * w[i]!;
+    const c1 = 1 - 0.9 ** step;
+    const c2 = 1 - 0.999 ** step;
+    for (let i = 0; i < dim; i++) {
+      m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
+      v[i] = 0.999 * v[i]! + 0.001 * g[i]! * g[i]!;
+      w[i]! -= (rate * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + 1e-8);
+    }
+  }
+  const milli = (x: number): number => Math.round(x * 1000);
+  const weights: Record<string, number[]> = {};
+  names.forEach((f, fi) => {
+    const sparse: number[] = [];
+    for (let c = 0; c < k; c++) {
+      const x = milli(w[fi * k + c]!);
+      if (Math.abs(x) >= 20) sparse.push(c, x);
+    }
+    if (sparse.length > 0) weights[f] = sparse;
+  });
+  return { categories, texts, bias: categories.map((_, c) => milli(w[biasAt + c]!)), weights };
+}
+
+export interface VocabularyOptions {
+  /** Least probability of the best category for an answer (default: the data's, else 0.5). */
+  minProbability?: number;
+}
+
+/** Compiles the weights once; predict() allocates only the feature list of its text. */
 export function createVocabularyModel(data: VocabularyData, options: VocabularyOptions = {}): VocabularyModel {
-  const minMargin = options.minMargin ?? data.minMargin ?? 2;
-  const minFeatures = options.minFeatures ?? 1;
+  const minProbability = options.minProbability ?? data.minProbability ?? 0.5;
   const k = data.categories.length;
   const globalIndex = data.categories.map((c) => BOUNCE_CATEGORIES.indexOf(c));
   if (globalIndex.some((i) => i < 0)) throw new Error('vocabulary: unknown category');
-  const total = data.texts.reduce((a, b) => a + b, 0);
-  const prior = data.texts.map((n) => Math.log((n + 1) / (total + k)));
-  // A feature absent from a category's texts still gets this much (smoothing), per category.
-  const absent = data.texts.map((n) => Math.log(1 / (n + 2)));
-  const weights = new Map<string, Float64Array>();
-  for (const [f, sparse] of Object.entries(data.features)) {
-    const w = Float64Array.from(absent);
-    for (let i = 0; i + 1 < sparse.length; i += 2) {
-      const ci = sparse[i]!;
-      w[ci] = Math.log((sparse[i + 1]! + 1) / (data.texts[ci]! + 2));
+  if (data.bias.length !== k) throw new Error('vocabulary: one intercept per category');
+  const bias = Float64Array.from(data.bias, (x) => x / 1000);
+  // Each weight row carries the number of the last prediction that added it, so a feature
+  // present twice counts once (as in training) without building a set per reply.
+  const weights = new Map<string, { w: Float64Array; seen: number }>();
+  for (const [f, sparse] of Object.entries(data.weights)) {
+    const w = new Float64Array(k);
+    for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
+    weights.set(f, { w, seen: 0 });
+  }
+  // Words that begin and end a weighted word pair: a pair is built as a string (and looked up)
+  // only when both of its words could be part of one.
+  const pairFirst = new Set<string>();
+  const pairSecond = new Set<string>();
+  for (const f of weights.keys()) {
+    const space = f.indexOf(' ');
+    if (space > 0 && f.charCodeAt(0) !== 35) {
+      pairFirst.add(f.slice(0, space));
+      pairSecond.add(f.slice(space + 1));
     }
-    weights.set(f, w);
   }
   const score = new Float64Array(k);
+  const tokens: string[] = [];
+  let call = 0;
+  const add = (f: string): boolean => {
+    const row = weights.get(f);
+    if (row === undefined || row.seen === call) return false;
+    row.seen = call;
+    const w = row.w;
+    for (let c = 0; c < k; c++) score[c]! += w[c]!;
+    return true;
+  };
   return Object.freeze({
-    predict(text: string): number {
-      score.set(prior);
+    predict(text: string, code = 0, enhanced = ''): number {
+      call++;
+      score.set(bias);
+      tokens.length = 0;
+      tokenize(text, tokens);
       let known = 0;
-      for (const f of features(text)) {
-        const w = weights.get(f);
-        if (w === undefined) continue;
-        known++;
-        for (let c = 0; c < k; c++) score[c]! += w[c]!;
+      for (let i = 0; i < tokens.length; i++) {
+        if (add(tokens[i]!)) known++;
+        if (i + 1 < tokens.length && pairFirst.has(tokens[i]!) && pairSecond.has(tokens[i + 1]!) && add(`${tokens[i]} ${tokens[i + 1]}`)) known++;
       }
-      if (known < minFeatures) return -1;
+      // Codes alone are the code rules' business: the model speaks only for known words.
+      if (known === 0) return -1;
+      if (code >= 100 && code < 600) {
+        add(`#${Math.floor(code / 100)}`);
+        add(`#${code}`);
+      }
+      if (enhanced !== '') {
+        add(`#${enhanced}`);
+        const second = enhanced.indexOf('.', 2);
+        if (second > 0) add(`#${enhanced.slice(0, second)}`);
+      }
       let best = 0;
-      let second = -1;
-      for (let c = 1; c < k; c++) {
-        if (score[c]! > score[best]!) (second = best), (best = c);
-        else if (second < 0 || score[c]! > score[second]!) second = c;
-      }
-      return score[best]! - score[second]! >= minMargin ? globalIndex[best]! : -1;
+      for (let c = 1; c < k; c++) if (score[c]! > score[best]!) best = c;
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += Math.exp(score[c]! - score[best]!);
+      return 1 / sum >= minProbability ? globalIndex[best]! : -1;
     },
   });
 }

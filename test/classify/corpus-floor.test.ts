@@ -22,8 +22,8 @@ interface CorpusRow {
  * fails here. Raise them when the rules get better; never lower them to let a change through.
  */
 const FLOORS = {
-  dev: { category: 0.9, permanent: 0.965 },
-  heldout: { category: 0.78, permanent: 0.94 },
+  dev: { category: 0.93, permanent: 0.98 },
+  heldout: { category: 0.81, permanent: 0.945 },
 };
 
 const rows = loadCorpus() as CorpusRow[];

@@ -87,7 +87,8 @@ const reported = (over: Partial<ReportedRecipient>): ReportedRecipient => ({
 t.test('replies from report fields', async (t) => {
   // Exchange's "#550 ... ##" form.
   t.same(replyFromText('#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##'), { code: 550, enhanced: '5.1.1', text: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found' });
-  t.same(replyFromText("Remote Server returned '554 5.4.14 Hop count exceeded'"), { code: 554, enhanced: '5.4.14', text: "Remote Server returned '554 5.4.14 Hop count exceeded'" });
+  // The reply quoted in Exchange's "Remote Server returned '...'" is read alone.
+  t.same(replyFromText("Remote Server returned '554 5.4.14 Hop count exceeded'"), { code: 554, enhanced: '5.4.14', text: '554 5.4.14 Hop count exceeded' });
   t.same(replyFromText('user is over quota (#5.2.2)'), { code: 550, enhanced: '5.2.2', text: 'user is over quota (#5.2.2)' });
   t.same(replyFromText('mailbox unavailable'), { code: 550, enhanced: null, text: 'mailbox unavailable' });
   t.same(replyFromText('temporary failure', '4.3.0'), { code: 450, enhanced: '4.3.0', text: 'temporary failure' });

@@ -22,6 +22,31 @@ t.test('single-line replies', async (t) => {
   t.match(parseReply('554-mail.com Service not available'), { code: 554, enhanced: null });
 });
 
+t.test('replies quoted inside report lines (Exchange, DSN diagnostics)', async (t) => {
+  t.same(parseReply('#< #5.1.1 smtp;550 5.1.1 RESOLVER.ADR.RecipNotFound; not found> #SMTP#'), {
+    code: 550,
+    enhanced: '5.1.1',
+    text: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found',
+  });
+  t.same(parseReply("Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'"), {
+    code: 550,
+    enhanced: '5.1.1',
+    text: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found',
+  });
+  t.match(parseReply("Remote Server returned '< #5.2.2 smtp;552 5.2.2 mailbox full>'"), { code: 552, enhanced: '5.2.2', text: '552 5.2.2 mailbox full' });
+  t.match(parseReply('#5.1.1 smtp;550 user unknown'), { code: 550, enhanced: '5.1.1', text: '550 user unknown' }, "the wrapper's status when the reply has none");
+  t.same(parseReply("#< #5.0.0 smtp; 5.1.0 - Unknown address error 550-'5.1.1 <x@example.org>: User unknown' (delivery attempts: 0)> #SMTP#"), {
+    code: 550,
+    enhanced: '5.0.0',
+    text: "5.1.0 - Unknown address error 550-'5.1.1 <x@example.org>: User unknown' (delivery attempts: 0)",
+  }, 'only a status: its class stands for the code');
+  t.match(parseReply('smtp; 550 5.1.1 user unknown'), { code: 550, enhanced: '5.1.1', text: '550 5.1.1 user unknown' });
+  t.match(parseReply('Diagnostic-Code: smtp; 452 4.2.2 over quota'), { code: 452, enhanced: '4.2.2' });
+  for (const input of ['smtp;', 'Remote Server returned', "Remote Server returned 'hello'", 'smtp; hello', '#< #5.1.1 smtp;> #SMTP#']) {
+    t.equal(parseReply(input), null, `no reply inside: ${JSON.stringify(input)}`);
+  }
+});
+
 t.test('multi-line replies, joined or with their line breaks', async (t) => {
   const joined =
     '550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 double-checking ' +

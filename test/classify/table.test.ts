@@ -325,6 +325,18 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('554 发送频率过快'), { category: 'rate_limited' });
   t.match(reply('421 4.7.0 Your IP has poor sending history'), { category: 'blocked', permanent: false });
   t.match(reply('550 Mail from your server is not accepted'), { category: 'blocked', permanent: true });
+  // Chinese providers' counts over a limit, and NetEase's codes for them and for a suspended IP
+  // (whose reason mentions spam: the IP is what is refused).
+  t.match(reply('550 MI:STC 发件人当天内累计邮件数量超过限制'), { category: 'rate_limited', permanent: false });
+  t.match(reply('421 连接过于频繁'), { category: 'rate_limited' });
+  t.match(reply('554 HL:IHU 发信IP因发送垃圾邮件或存在异常的连接行为，被暂时挂起'), { category: 'blocked', permanent: true });
+  t.match(reply('550 5.7.1 Ihre IP-Adresse steht auf einer Sperrliste'), { category: 'blocked' });
+  t.match(reply('550 该IP已被列入黑名单'), { category: 'blocked' });
+  t.match(reply('550 A URL in this email is listed on a blocklist'), { category: 'spam_content', rule: 'content-blocklisted' });
+  t.match(reply('552 5.2.2 mail file size exceeds the maximum size allowed for mail delivery'), { category: 'mailbox_full' });
+  t.match(reply('450 4.4.3 Host or domain name not found. Name service error for name=example.com type=MX: Host not found, try again'), {
+    category: 'temporary', permanent: false, rule: 'dns-try-again' });
+  t.match(reply('550 5.4.4 Host or domain name not found. Name service error for name=example.com type=MX: Host not found'), { category: 'domain_invalid' });
   // A fragment of a report with no reply code at all.
   const noCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'recipient rejected' } });
   rulesHit.add(noCode.rule);
@@ -339,6 +351,40 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   // Wordings no written rule knows fall to the learned vocabulary (vocabulary.test.ts).
   t.match(reply('550 your ip address is listed, contact postmaster'), { category: 'blocked', rule: 'vocabulary' });
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
+});
+
+t.test('provider codes and non-English wordings (rules-languages.ts, development rows of languages.tsv)', async (t) => {
+  const cases: Array<[number, string | null, string, string, string]> = [
+    [421, null, '421 HL:REP 该IP发送行为异常，存在接收者大量不存在情况，被临时禁止连接。', 'blocked', 'netease-ip-blocked'],
+    [421, null, '421 HL:ICC 该IP同时并发连接数过大，超过了网易的限制，被临时禁止连接。', 'rate_limited', 'netease-rate'],
+    [450, null, '450 WM:BLU 此用户不在网易允许的发信用户列表里', 'policy', 'netease-sender'],
+    [451, null, '451 DT:SPM ,please try again 邮件正文带有垃圾邮件特征或发送环境缺乏规范性，被临时拒收。', 'spam_content', 'netease-spam'],
+    [450, null, '450 MI:CEL 发送方出现过多的错误指令。请检查发信程序', 'other', 'netease-protocol'],
+    [0, null, '该用户不存在', 'user_unknown', 'cjk-user-unknown'],
+    [0, null, '该服务器IP的发信频率大幅度超过腾讯企业邮箱限制', 'rate_limited', 'cjk-rate-limited'],
+    [0, null, '垃圾邮件退信:Content reject/Spam denied', 'spam_content', 'cjk-spam'],
+    [0, null, '收信人收件箱已满，无法收信', 'mailbox_full', 'cjk-mailbox-full'],
+    [0, null, '用户由于长时间未登录处于休眠状态', 'mailbox_disabled', 'cjk-dormant'],
+    [0, null, '域名不存在:DNS query error', 'domain_invalid', 'cjk-domain'],
+    [550, '5.7.1', 'Wiadomosc zostala odrzucona przez system antyspamowy', 'spam_content', 'antispam-rejected'],
+    [550, '5.1.2', 'Esta casilla ha expirado por falta de uso', 'mailbox_disabled', 'unused-mailbox'],
+    [550, null, '550 mwinf5c10 ME Service refuse. Veuillez essayer plus tard.', 'blocked', 'service-refused'],
+    [421, null, '421 rDNS Temporary Failure', 'temporary', 'temporary-check-failure'],
+    [550, null, "550-'Transaction failed. (SPAM_SUSPECT:IP_CONTROL) (http://cleanip.paran.com)'", 'blocked', 'sender-blocked-wording'],
+    [550, null, '550 Only one Subject header allowed. See RFC 5322, Section 3.6', 'policy', 'header-format'],
+    [555, null, '555 helohost error.(helo 主机信息检查失败)', 'policy', 'helo-identity'],
+    [553, null, '553 host denies relay. (拒绝中继)', 'policy', 'relay-refused'],
+    [554, null, '554 sender is unvalidated. (发信人地址不合法)', 'policy', 'sender-identity'],
+    [501, null, '501 user: recipient address must contain a domain', 'user_unknown', 'bad-recipient-address'],
+    [451, null, '451 qq trouble in home directory', 'mailbox_full', 'mailbox-size-exceeded'],
+    [550, '5.1.1', '550 5.1.1 Inactive mbox', 'mailbox_disabled', 'mailbox-inactive-wording'],
+    [550, null, '550 Domain frequency limited', 'rate_limited', 'slow-down'],
+  ];
+  for (const [code, enhanced, text, category, id] of cases) {
+    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
+    rulesHit.add(c.rule);
+    t.match(c, { category, rule: id }, text);
+  }
 });
 
 t.test('every rule in the table is reached by some test reply', async (t) => {
