@@ -6,7 +6,7 @@
 // the compiler options, the module kind, the file name and the source text, so an edited file is
 // transpiled afresh; output with diagnostics (a syntax error) is never cached, so the error is
 // reported every time. Delete the directory (os.tmpdir()/ferry-ts-cache) to start from nothing.
-const { createHash } = require('node:crypto');
+const { createHash, randomBytes } = require('node:crypto');
 const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { dirname, join } = require('node:path');
@@ -34,7 +34,8 @@ exports.create = function create({ service, nodeModuleEmitKind }) {
       const out = transpile(input, { fileName }, nodeModuleEmitKind === 'nodeesm' ? 'module' : 'commonjs');
       if (!out.diagnostics?.length) {
         mkdirSync(dir, { recursive: true });
-        const tmp = `${file}.${process.pid}.tmp`;
+        // A private name, then rename: another process (or worker thread) reads all of it or nothing.
+        const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
         writeFileSync(tmp, JSON.stringify({ outputText: out.outputText, sourceMapText: out.sourceMapText }));
         renameSync(tmp, file);
       }
