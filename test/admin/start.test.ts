@@ -34,13 +34,13 @@ t.test('a SIGHUP during start-up is applied once the relay runs; SIGTERM then st
       h('SIGHUP');
     },
   });
-  await waitFor(() => existsSync(join(dir, 'data', 'ferry.pid')), 20_000, 'the relay to run');
+  await waitFor(() => existsSync(join(dir, 'data', 'ferry.pid')), 60_000, 'the relay to run');
   t.equal(pidFileAtRegistration, false, 'signals were taken before the relay started');
   const reloads = async () => {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     return /ferry_config_reloads_total\{result="ok"\} (\d+)/.exec(text)?.[1] ?? '0';
   };
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while ((await reloads()) !== '1' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.equal(await reloads(), '1', 'the early SIGHUP became one reload');
   handler!('SIGTERM');

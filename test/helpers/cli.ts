@@ -40,8 +40,9 @@ export function runFerry(args: string[], opts: RunOptions): Promise<CliResult> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ferry ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms`));
-    }, opts.timeoutMs ?? 30_000);
+      reject(new Error(`ferry ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 60_000} ms`));
+      // A bound for a hung command only: a loaded machine takes seconds to start node.
+    }, opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -72,7 +73,7 @@ export interface RunningFerry {
 }
 
 /** Starts `node bin/ferry start` and resolves once it logs "ferry started" (or fails within timeoutMs). */
-export function startFerryProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningFerry> {
+export function startFerryProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningFerry> {
   const child = spawn(process.execPath, ['bin/ferry', 'start'], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';

@@ -58,11 +58,13 @@ t.test('relay-network clients are greeted at once; others keep the early-talker 
   const relay = await startRelay(t, { smtp: { relayNetworks: ['127.0.0.1/32'] } });
   const trusted = await medianGreeting(relay.smtpPort, '127.0.0.1');
   t.comment(`relay-network client: 220 after ${trusted.toFixed(1)} ms (median of 7)`);
-  t.ok(trusted < 50, `220 well before the old 100 ms pause (${trusted.toFixed(1)} ms)`);
 
   const untrusted = await medianGreeting(relay.smtpPort, '127.0.0.3');
   t.comment(`client outside the relay networks: 220 after ${untrusted.toFixed(1)} ms (median of 7)`);
   t.ok(untrusted >= 95, 'outside the relay networks the pause stays (smtp.untrusted.greetingDelayMs, 100 ms)');
+  // Relative, not an absolute bound a loaded machine could miss: the relay network's greeting
+  // comes sooner than the paused one by most of the pause.
+  t.ok(trusted < untrusted - 50, `relay-network clients are greeted without the pause (${trusted.toFixed(1)} ms vs ${untrusted.toFixed(1)} ms)`);
 
   const early = await firstReply(relay.smtpPort, '127.0.0.3', true);
   t.match(early.line, /^421 .*You talk too soon/, 'an early talker outside the relay networks is refused');
@@ -78,7 +80,10 @@ t.test('the pause is a setting: greetingDelayMs for relay networks', async (t) =
   const early = await firstReply(relay.smtpPort, '127.0.0.1', true);
   t.match(early.line, /^421 .*You talk too soon/, 'with a pause, relay-network early talkers are refused too');
   early.socket.destroy();
-  t.ok((await medianGreeting(relay.smtpPort, '127.0.0.3')) < 50, 'and untrusted clients may be greeted at once');
+  const paused = await medianGreeting(relay.smtpPort, '127.0.0.1');
+  const untrusted = await medianGreeting(relay.smtpPort, '127.0.0.3');
+  t.ok(paused >= 145, `relay networks wait the 150 ms (${paused.toFixed(1)} ms)`);
+  t.ok(untrusted < paused - 75, `and untrusted clients may be greeted at once (${untrusted.toFixed(1)} ms)`);
 });
 
 t.test('the bounce listener keeps its early-talker pause (bounceListener.greetingDelayMs)', async (t) => {
