@@ -62,9 +62,9 @@ t.test('relay-network clients are greeted at once; others keep the early-talker 
   const untrusted = await medianGreeting(relay.smtpPort, '127.0.0.3');
   t.comment(`client outside the relay networks: 220 after ${untrusted.toFixed(1)} ms (median of 7)`);
   t.ok(untrusted >= 95, 'outside the relay networks the pause stays (smtp.untrusted.greetingDelayMs, 100 ms)');
-  // Relative, not an absolute bound a loaded machine could miss: the relay network's greeting
-  // comes sooner than the paused one by most of the pause.
-  t.ok(trusted < untrusted - 50, `relay-network clients are greeted without the pause (${trusted.toFixed(1)} ms vs ${untrusted.toFixed(1)} ms)`);
+  // Lower bounds only: a loaded machine slows every greeting (an unpaused one took 96 ms under
+  // load 40), so "at once" is shown by behaviour instead: a client that talks first is greeted
+  // (below), which it would not be with a pause (it is refused as an early talker).
 
   const early = await firstReply(relay.smtpPort, '127.0.0.3', true);
   t.match(early.line, /^421 .*You talk too soon/, 'an early talker outside the relay networks is refused');
@@ -81,9 +81,12 @@ t.test('the pause is a setting: greetingDelayMs for relay networks', async (t) =
   t.match(early.line, /^421 .*You talk too soon/, 'with a pause, relay-network early talkers are refused too');
   early.socket.destroy();
   const paused = await medianGreeting(relay.smtpPort, '127.0.0.1');
-  const untrusted = await medianGreeting(relay.smtpPort, '127.0.0.3');
   t.ok(paused >= 145, `relay networks wait the 150 ms (${paused.toFixed(1)} ms)`);
-  t.ok(untrusted < paused - 75, `and untrusted clients may be greeted at once (${untrusted.toFixed(1)} ms)`);
+  // "At once" by behaviour, not by a time a loaded machine could miss: an early talker is greeted.
+  const eager = await firstReply(relay.smtpPort, '127.0.0.3', true);
+  t.match(eager.line, /^220 /, 'and untrusted clients may be greeted at once (an early talker is greeted)');
+  eager.socket.destroy();
+  t.comment(`untrusted client: 220 after ${(await medianGreeting(relay.smtpPort, '127.0.0.3')).toFixed(1)} ms (median of 7)`);
 });
 
 t.test('the bounce listener keeps its early-talker pause (bounceListener.greetingDelayMs)', async (t) => {
