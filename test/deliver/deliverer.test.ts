@@ -276,7 +276,8 @@ t.test('stall after DATA: timeout reported, session dead', async (t) => {
     { address: 'a@example.test', ok: false, phase: 'data', error: { kind: 'timeout' } },
     { address: 'b@example.test', ok: false, phase: 'data', error: { kind: 'timeout' } },
   ]);
-  t.ok(report.durationMs >= 450 && report.durationMs < 1500, `gave up after the data timeout (${report.durationMs} ms)`);
+  // Not before the 500 ms data timeout; the upper bound only tells it from a default of minutes.
+  t.ok(report.durationMs >= 450 && report.durationMs < 15_000, `gave up after the data timeout (${report.durationMs} ms)`);
   t.equal(report.sessionUsable, false);
   t.equal(s.usable, false);
   const after = await s.send(message(['c@example.test']));

@@ -52,7 +52,7 @@ t.test('a delivery in flight when the process dies is delivered by the next star
     await exited;
   });
   const smtp = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the child ferry did not start in 10 s: ${stderr}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`the child ferry did not start in 60 s: ${stderr}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`the child ferry exited (${code}): ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {

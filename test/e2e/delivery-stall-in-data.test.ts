@@ -10,7 +10,7 @@ t.test('the MX reads the message and never answers the final dot: timeout, defer
   const id = await send(relay, { to: ['ivy@example.test'] });
   const [r] = await waitFor(ferry, id, isStatus('delivered', 'deferred', 'bounced'));
   t.equal(r!.status, 'deferred');
-  t.ok(Date.now() - started < 4000, 'the data timeout ended it');
+  t.ok(Date.now() - started < 15_000, 'the 300 ms data timeout ended it, not a default of minutes');
   t.equal(mx!.messages.length, 0);
   const [a] = attempts(ferry, id);
   t.equal(a!.result, 'deferred');

@@ -41,6 +41,7 @@ export function runFerry(args: string[], opts: RunOptions): Promise<CliResult> {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`ferry ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 90_000} ms`));
+      // A bound for a hung command only: a loaded machine takes seconds to start node.
     }, opts.timeoutMs ?? 90_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -72,7 +73,7 @@ export interface RunningFerry {
 }
 
 /** Starts `node bin/ferry start` and resolves once it logs "ferry started" (or fails within timeoutMs). */
-export function startFerryProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningFerry> {
+export function startFerryProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningFerry> {
   const child = spawn(process.execPath, ['bin/ferry', 'start'], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';

@@ -58,11 +58,13 @@ t.test('relay-network clients are greeted at once; others keep the early-talker 
   const relay = await startRelay(t, { smtp: { relayNetworks: ['127.0.0.1/32'] } });
   const trusted = await medianGreeting(relay.smtpPort, '127.0.0.1');
   t.comment(`relay-network client: 220 after ${trusted.toFixed(1)} ms (median of 7)`);
-  t.ok(trusted < 50, `220 well before the old 100 ms pause (${trusted.toFixed(1)} ms)`);
 
   const untrusted = await medianGreeting(relay.smtpPort, '127.0.0.3');
   t.comment(`client outside the relay networks: 220 after ${untrusted.toFixed(1)} ms (median of 7)`);
   t.ok(untrusted >= 95, 'outside the relay networks the pause stays (smtp.untrusted.greetingDelayMs, 100 ms)');
+  // Lower bounds only: a loaded machine slows every greeting (an unpaused one took 96 ms under
+  // load 40), so "at once" is shown by behaviour instead: a client that talks first is greeted
+  // (below), which it would not be with a pause (it is refused as an early talker).
 
   const early = await firstReply(relay.smtpPort, '127.0.0.3', true);
   t.match(early.line, /^421 .*You talk too soon/, 'an early talker outside the relay networks is refused');
@@ -78,7 +80,13 @@ t.test('the pause is a setting: greetingDelayMs for relay networks', async (t) =
   const early = await firstReply(relay.smtpPort, '127.0.0.1', true);
   t.match(early.line, /^421 .*You talk too soon/, 'with a pause, relay-network early talkers are refused too');
   early.socket.destroy();
-  t.ok((await medianGreeting(relay.smtpPort, '127.0.0.3')) < 50, 'and untrusted clients may be greeted at once');
+  const paused = await medianGreeting(relay.smtpPort, '127.0.0.1');
+  t.ok(paused >= 145, `relay networks wait the 150 ms (${paused.toFixed(1)} ms)`);
+  // "At once" by behaviour, not by a time a loaded machine could miss: an early talker is greeted.
+  const eager = await firstReply(relay.smtpPort, '127.0.0.3', true);
+  t.match(eager.line, /^220 /, 'and untrusted clients may be greeted at once (an early talker is greeted)');
+  eager.socket.destroy();
+  t.comment(`untrusted client: 220 after ${(await medianGreeting(relay.smtpPort, '127.0.0.3')).toFixed(1)} ms (median of 7)`);
 });
 
 t.test('the bounce listener keeps its early-talker pause (bounceListener.greetingDelayMs)', async (t) => {

@@ -28,7 +28,7 @@ t.test('stop: an idle session gets 421 at once; stop does not wait for the grace
   t.match(await c.reply(), /^421 4\.3\.2 Service shutting down/);
   await c.closed;
   await stopping;
-  t.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 15_000, `stopped in ${Date.now() - started} ms, not after the 20 s grace time`);
 });
 
 t.test('stop: a session in DATA finishes its message (250, durable), then gets 421; new clients are refused', async (t) => {
@@ -75,7 +75,7 @@ t.test('stop: a session in DATA that does not finish within the grace time is cu
   const started = Date.now();
   await ferry.stop();
   const took = Date.now() - started;
-  t.ok(took >= 400 && took < 5000, `stop waited about the grace time (${took} ms)`);
+  t.ok(took >= 400 && took < 15_000, `stop waited the grace time, then cut off (${took} ms)`);
   await c.closed;
   const db = openDatabase({ file: join(dataDir, 'ferry.db') });
   t.teardown(() => db.close());

@@ -13,7 +13,7 @@ t.test('DATA that does not finish within dataTimeoutMs: 421 4.4.2, closed, nothi
   const started = Date.now();
   t.equal(await c.reply(5000), '421 4.4.2 DATA timeout, closing connection');
   await c.closed;
-  t.ok(Date.now() - started < 3000, 'within the timeout (plus scheduling)');
+  t.ok(Date.now() - started < 5000, 'the 400 ms timer, not a default of minutes (bound loose for loaded machines)');
   await new Promise((r) => setTimeout(r, 100));
   t.equal(messageCount(ferry), 0);
   t.same(ferry.spool.list(), [], 'the partial spool file was removed');

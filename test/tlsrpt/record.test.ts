@@ -117,5 +117,7 @@ t.test('property: parsing time stays linear on long hostile records', async (t) 
   const started = process.hrtime.bigint();
   for (let i = 0; i < 200; i++) parseTlsRptRecord(long);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  t.ok(ms < 2000, `200 parses of a ${long.length}-char record took ${ms.toFixed(0)} ms`);
+  // Linear parsing takes milliseconds per parse; backtracking on such a record takes seconds or
+  // more per parse. The bound is far from both so that a loaded machine cannot fail it.
+  t.ok(ms < 20_000, `200 parses of a ${long.length}-char record took ${ms.toFixed(0)} ms`);
 });

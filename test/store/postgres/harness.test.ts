@@ -1,7 +1,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { existsSync, readFileSync } from 'node:fs';
-import { startPgServer, testPg } from '../../helpers/postgres.js';
+import { sharedPgFile, startPgServer, startSharedPg, stopSharedPg, testPg } from '../../helpers/postgres.js';
 
 t.test('a throwaway server answers on loopback and a database per caller', async (t) => {
   const a = await testPg();
@@ -14,6 +14,26 @@ t.test('a throwaway server answers on loopback and a database per caller', async
   t.ok(Number(r.rows[0]!.v) >= 150000, 'PostgreSQL 15 or later');
   t.equal(r.rows[0]!.s, 'on');
   t.match(a.url, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
+  t.equal(a.server.pid, b.server.pid, 'one server per file (or per run)');
+  if (existsSync(sharedPgFile())) {
+    const rec = JSON.parse(readFileSync(sharedPgFile(), 'utf8')) as { pid: number };
+    t.equal(a.server.pid, rec.pid, "under the tap runner: the run's shared server");
+  }
+});
+
+t.test("the run's shared server: recorded under its key, outlives its starter, stopped by the record", async (t) => {
+  const key = `harness-${process.pid}`;
+  const rec = await startSharedPg(key);
+  t.teardown(() => stopSharedPg(key));
+  t.ok(existsSync(sharedPgFile(key)), 'recorded');
+  const c = new pg.Client({ connectionString: `${rec.baseUrl}postgres` });
+  await c.connect();
+  t.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1);
+  await c.end();
+  t.equal(await stopSharedPg(key), true);
+  t.notOk(existsSync(sharedPgFile(key)), 'record removed');
+  t.notOk(existsSync(rec.dir), 'directory removed');
+  t.equal(await stopSharedPg(key), false, 'a second stop finds nothing');
 });
 
 t.test('stop ends the server and removes its directory', async (t) => {

@@ -4,7 +4,17 @@ import { openTestStore, testPg } from '../../helpers/postgres.js';
 // Two engine instances on one database are two nodes. What they learn from each other without
 // asking: suppression changes (LISTEN/NOTIFY) and the webhook sender's election (advisory lock).
 
-t.test('a suppression changed on one node is honoured by the other within 1 s; cached lookups are fast', async (t) => {
+/** Polls `seen` until it holds (an event from the server: NOTIFY, a session ending); the bound only stops a broken test. */
+async function eventually(seen: () => Promise<boolean> | boolean, boundMs = 15_000): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  while (!(await seen())) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+t.test('a suppression changed on one node is honoured by the other without asking; cached lookups skip the database', async (t) => {
   const { url } = await testPg();
   const a = await openTestStore(t, url, 'node-a');
   const b = await openTestStore(t, url, 'node-b');
@@ -12,48 +22,46 @@ t.test('a suppression changed on one node is honoured by the other within 1 s; c
   t.equal(await b.suppressions.lookup('bob@x.test', 'x.test', null, now), undefined, 'not suppressed (and the miss is cached)');
   t.equal(b.suppressions.cache.size, 1);
 
+  // The cache's own safety net (entries re-read after maxAgeMs, 60 s) is far beyond the polling
+  // bound, so an answer that changes here was changed by the notification. How fast is printed,
+  // not asserted (a loaded machine delays it).
   const t0 = performance.now();
   await a.suppressions.upsert({ address: 'bob@x.test', domain: 'x.test', category: 'user_unknown', reason: '550 5.1.1', source: 'manual', scope: null, createdAt: now, expiresAt: null });
-  let seenAfter = -1;
-  while (performance.now() - t0 < 2_000) {
-    if (await b.suppressions.lookup('bob@x.test', 'x.test', null, now)) {
-      seenAfter = performance.now() - t0;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  t.ok(seenAfter >= 0 && seenAfter < 1_000, `node b honours the addition after ${seenAfter.toFixed(1)} ms`);
+  t.ok(await eventually(async () => !!(await b.suppressions.lookup('bob@x.test', 'x.test', null, now))), 'node b honours the addition');
+  t.comment(`node b honoured the addition after ${(performance.now() - t0).toFixed(1)} ms`);
 
   const t1 = performance.now();
   t.equal(await b.suppressions.remove('bob@x.test', null), true);
-  let goneAfter = -1;
-  while (performance.now() - t1 < 2_000) {
-    if (!(await a.suppressions.lookup('bob@x.test', 'x.test', null, now))) {
-      goneAfter = performance.now() - t1;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  t.ok(goneAfter >= 0 && goneAfter < 1_000, `node a honours the removal after ${goneAfter.toFixed(1)} ms`);
+  t.ok(await eventually(async () => !(await a.suppressions.lookup('bob@x.test', 'x.test', null, now))), 'node a honours the removal');
+  t.comment(`node a honoured the removal after ${(performance.now() - t1).toFixed(1)} ms`);
 
   // A domain entry reaches cached address lookups of that domain.
   t.equal(await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now), undefined);
   await a.suppressions.upsert({ address: '@x.test', domain: 'x.test', category: 'domain_invalid', reason: '', source: 'manual', scope: null, createdAt: now, expiresAt: null });
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal((await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now))?.address, '@x.test');
+  t.ok(await eventually(async () => (await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now))?.address === '@x.test'), 'the domain entry reaches the cached address lookup');
 
-  // Lookup time: cached (the RCPT-time path) vs a round trip.
+  // Cached lookups (the RCPT-time path) do not ask the database: counted, not timed. Lookup
+  // times are printed for the reader.
+  let queries = 0;
+  const query = b.pool.query.bind(b.pool);
+  (b.pool as { query: unknown }).query = (...args: Parameters<typeof query>) => {
+    // Suppression lookups only: the node's heartbeat shares the pool.
+    if (typeof args[0] === 'string' && args[0].includes('FROM suppressions')) queries++;
+    return query(...args);
+  };
+  t.teardown(() => void ((b.pool as { query: unknown }).query = query));
   const samples: number[] = [];
   for (let i = 0; i < 2_000; i++) {
     const s = performance.now();
     await b.suppressions.lookup(`u${i % 50}@y.test`, 'y.test', null, now);
     samples.push((performance.now() - s) * 1000);
+    if (i === 49) t.equal(queries, 50, 'each first lookup asks the database');
   }
+  t.equal(queries, 50, 'the 1,950 repeated lookups are answered from the cache');
   const cached = samples.slice(50).sort((x, y) => x - y);
   const misses = samples.slice(0, 50).sort((x, y) => x - y);
   const median = cached[Math.floor(cached.length / 2)]!;
   t.comment(`suppression lookup: cached median ${median.toFixed(1)} µs, p99 ${cached[Math.floor(cached.length * 0.99)]!.toFixed(1)} µs; uncached median ${misses[25]!.toFixed(0)} µs`);
-  t.ok(median < 100, `cached lookup median ${median.toFixed(1)} µs`);
 });
 
 t.test('exactly one webhook sender, and failover when it dies', async (t) => {
@@ -105,18 +113,16 @@ t.test('a lost LISTEN connection: lookups go to the database (never stale), then
   t.equal(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), undefined);
   t.equal(b.suppressions.cache.listening, true);
   // The server ends node b's LISTEN session (a failover, a network cut, an admin's terminate).
-  await a.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry node-b listen'");
-  const until = Date.now() + 2_000;
-  while (b.suppressions.cache.listening && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  t.equal(b.suppressions.cache.listening, false, 'node b noticed');
+  // (This database's session only: other test files' nodes share the server.)
+  await a.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ferry node-b listen' AND datname = current_database()");
+  t.ok(await eventually(() => !b.suppressions.cache.listening), 'node b noticed');
   // A change made while b cannot hear it is still seen: without LISTEN every lookup asks the database.
   await a.suppressions.upsert({ address: 'eve@x.test', domain: 'x.test', category: 'manual', reason: '', source: 'manual', scope: null, createdAt: now, expiresAt: null });
   t.ok(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), 'seen at once');
-  while (!b.suppressions.cache.listening && Date.now() < until + 3_000) await new Promise((r) => setTimeout(r, 20));
-  t.equal(b.suppressions.cache.listening, true, 'listening again');
+  t.ok(await eventually(() => b.suppressions.cache.listening), 'listening again');
+  t.ok(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), 'still suppressed (and cached again)');
   await a.suppressions.remove('eve@x.test', null);
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(await b.suppressions.lookup('eve@x.test', 'x.test', null, now), undefined, 'and notified again');
+  t.ok(await eventually(async () => (await b.suppressions.lookup('eve@x.test', 'x.test', null, now)) === undefined), 'and notified again');
 });
 
 t.test('the webhook leader whose session the server ends stops leading; another node takes over', async (t) => {
@@ -125,9 +131,11 @@ t.test('the webhook leader whose session the server ends stops leading; another 
   const b = await openTestStore(t, url, 'node-b');
   t.equal(await a.webhooks.tryLead(), true);
   t.equal(await b.webhooks.tryLead(), false);
-  await b.pool.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
-  await new Promise((r) => setTimeout(r, 100));
-  t.equal(await b.webhooks.tryLead(), true, 'b leads once a is gone');
+  await b.pool.query(
+    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+  );
+  // The lock goes with the session as the server ends it: b wins as soon as it is free.
+  t.ok(await eventually(() => b.webhooks.tryLead()), 'b leads once a is gone');
   t.equal(await a.webhooks.tryLead(), false, 'a notices it lost the lock and does not lead');
   await b.webhooks.resign();
   t.equal(await a.webhooks.tryLead(), true, 'after a resignation the other takes over');
