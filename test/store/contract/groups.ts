@@ -310,7 +310,7 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
 /** The intake-drop plans outcome/fate makes for a message's dropped recipients (reports on). */
 function dropPlans(m: AcceptedMessage): FatePlan[] {
   const fate = createFate({
-    recordFates: async () => [],
+    fates: { record: async () => [] },
     classifier: createClassifier(),
     retry: RETRY,
     clock: new ManualClock(T0),
