@@ -529,11 +529,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      // The reports the last deliveries made due, and a TLS report mail being queued, go through
+      // the store: before it closes.
+      await dsn?.flush();
+      await tlsReporter?.stop();
       await store?.close();
       await webhooks?.stop();
       await retention.stop();
       // After the last deliveries: their sessions' counts are stored before the database closes.
-      await tlsReporter?.stop();
       tlsReportSink.stop();
       await unsubscribeHttp?.stop();
       await http?.stop();
