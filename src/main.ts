@@ -9,7 +9,6 @@ import type { Config } from './config/schema.js';
 import { immediateTransactions, openDatabase } from './store/db.js';
 import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
 import { createFateWrites } from './store/fate-writes.js';
-import { createAttemptsRepo } from './store/attempts-repo.js';
 import { createFate, type FateInput } from './outcome/fate.js';
 import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
 import { deferredStore } from './store/deferred.js';
@@ -108,7 +107,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     const drops = bornDropped(m);
     return drops.length ? { ...m, dropFates: fate.plan(drops.map(intakeDrop)) } : m;
   };
-  const intakeStore: Pick<Store, 'queue'> = {
+  const intakeStore: { queue: Pick<Store['queue'], 'accept'> } = {
     queue: {
       accept: async (batch) => {
         const results = await lateStore.queue.accept(batch.map(withDropFates));
@@ -155,7 +154,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
-    messages: queue.messages,
+    messages: lateStore.messages,
     spool,
     signer: live.signer,
     clock,
@@ -192,8 +191,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
-        db,
-        queue,
+        store: lateStore,
         hostname: config.hostname,
         clock,
         random,
@@ -209,8 +207,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // told); reported once: the row stops pointing at the lost file, so no later start reports it again.
   async function expireLostBody(id: string, reason: string): Promise<void> {
     // The legality table decides which recipients are still pending; a message with none left only forgets its file.
-    const results = await fate.record(queue.recipients.forMessage(id).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
-    if (!results.some((r) => r.applied)) queue.messages.markBodyLost(id, clock.now());
+    const results = await fate.record((await lateStore.recipients.forMessage(id)).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
+    if (!results.some((r) => r.applied)) await lateStore.messages.markBodyLost(id, clock.now());
   }
   // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
   function intakeDrop(d: AcceptedDrop): FateInput {
@@ -244,9 +242,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
     onLimitsChanged: () => {
-      const n = queue.recipients.wakeHeld(clock.now());
-      if (n) logger.info({ recipients: n }, 'limits changed: mail waiting for budget is scheduled again');
-      scheduler.poke();
+      lateStore.recipients.wakeHeld(clock.now()).then(
+        (n) => {
+          if (n) logger.info({ recipients: n }, 'limits changed: mail waiting for budget is scheduled again');
+          scheduler.poke();
+        },
+        (err: unknown) => logger.error({ err }, 'limits changed: waking the mail held for budget failed (it waits for its own due time)'),
+      );
     },
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
@@ -264,23 +266,23 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     webhookUrls: () => (webhooks ? config.webhooks.urls : []),
   });
   // outcome/fate: the one writer of a recipient's fate, whatever its origin; one hook after each commit.
-  const attemptsRepo = createAttemptsRepo(db);
   const fate = createFate({
-    recordFates: fateWrites.recordFates,
+    // On the writer thread: one transaction per group of fates, its fsync off this event loop.
+    fates: lateStore.fates,
     classifier: createClassifier(),
     // Read at each decision, so a reload changes the schedule from the next attempt on.
     retry: liveRetryPolicy(() => current),
     clock,
     random,
     logger,
-    mailboxFullSince: (id) => attemptsRepo.streakSince(id, 'mailbox_full'),
+    mailboxFullSince: (id) => lateStore.attempts.streakSince(id, 'mailbox_full'),
     dsn: config.dsn.enabled ? config.dsn : null,
     afterCommit: (applied) => {
       const attempts = applied.filter((a) => a.origin === 'attempt');
       if (attempts.length) metrics.attempted(attempts.map((a) => ({ domain: a.recipient.domain, status: a.decision.status as 'delivered' | 'deferred' | 'bounced' | 'expired', category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
       consequences.onApplied(applied);
       if (applied.some((a) => a.dsnRecorded)) dsn?.due();
-      dsn?.flush();
+      void dsn?.flush();
       webhooks?.poke();
       slowDown(attempts);
       retention.finished(applied.filter((a) => a.decision.status !== 'deferred' && a.decision.status !== 'queued').map((a) => a.recipient.messageId));
@@ -290,7 +292,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Expiry on time: recipients that no attempt would reach before their maximum age passes.
   async function expireOverdue(now: number): Promise<number> {
     const maxAgeHours = current.delivery.maxAgeHours;
-    const rows = queue.recipients.overdue(now, maxAgeHours * 3_600_000, 500);
+    const rows = await lateStore.recipients.overdue(now, maxAgeHours * 3_600_000, 500);
     if (rows.length === 0) return 0;
     const reason = `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`;
     const results = await fate.record(rows.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason } })));
@@ -299,7 +301,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     return results.filter((r) => r.applied).length;
   }
   const scheduler = createScheduler({
-    queue,
     // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
     store: lateStore,
     spool,
@@ -320,8 +321,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   const tlsReporter = config.tlsRpt.enabled
     ? createTlsReporter({
-        db,
-        queue,
+        store: lateStore,
         repo: tlsReportRepo,
         resolver,
         clock,
@@ -347,7 +347,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     onAccepted: (ids) => {
       scheduler.poke();
-      dsn?.flush();
+      void dsn?.flush();
       webhooks?.poke();
     },
   });
@@ -361,7 +361,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let listener: SmtpListener | null = null;
   let stopped = false;
   const unsubscriber = oneClick
-    ? createUnsubscriber({ db, queue, oneClick, suppressions: bounceSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
+    ? createUnsubscriber({ store: lateStore, oneClick, clock, logger, onRecorded: () => webhooks?.poke() })
     : null;
   let unsubscribeHttp: HttpEndpoint | null = null;
 
@@ -426,15 +426,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await recoverAtStart(
         spool,
         {
-          releaseOwned: () => queue.recipients.releaseOwned(config.hostname, now),
-          referenced: () => queue.messages.spoolFiles(),
+          releaseOwned: () => lateStore.recipients.releaseOwned(config.hostname, now),
+          referenced: () => lateStore.messages.spoolFiles(),
           lostBody: expireLostBody,
-          forgetSpoolFile: (id) => queue.messages.forgetSpoolFile(id, now),
+          forgetSpoolFile: (id) => lateStore.messages.forgetSpoolFile(id, now),
         },
         logger,
       );
       // Reports recorded before a crash but not yet queued.
-      dsn?.flush();
+      await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
       webhooks?.prepare();
       await disk.start();
@@ -496,7 +496,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         const bounces = createBounceListener({
           options: { ...config.bounceListener, listen: config.bounceListener.listen, hostname: config.hostname, tls },
           isBounceDomain: (domain) => domain === verp.domain,
-          processor: createBounceProcessor({ queue, verp, fate, clock, logger }),
+          processor: createBounceProcessor({ store: lateStore, verp, fate, clock, logger }),
           logger,
           unsubscribe: unsubscriber && unsubscribeMailto ? { address: unsubscribeMailto, handle: (raw) => unsubscriber.unsubscribeByMail(raw) } : undefined,
         });
@@ -529,11 +529,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      // The reports the last deliveries made due, and a TLS report mail being queued, go through
+      // the store: before it closes.
+      await dsn?.flush();
+      await tlsReporter?.stop();
       await store?.close();
       await webhooks?.stop();
       await retention.stop();
       // After the last deliveries: their sessions' counts are stored before the database closes.
-      await tlsReporter?.stop();
       tlsReportSink.stop();
       await unsubscribeHttp?.stop();
       await http?.stop();

@@ -11,9 +11,8 @@ import { systemRandom } from '../core/random.js';
 import { createDsnNotifier } from '../outcome/dsn.js';
 import { createFate } from '../outcome/fate.js';
 import { purgeInputs, purgeSummary } from '../outcome/purge.js';
-import { createFateWrites } from '../store/fate-writes.js';
 import type { MessageRow } from '../store/messages-repo.js';
-import { createQueueStore } from '../store/queue-store.js';
+import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table, waitingUntil } from './format.js';
 
@@ -127,13 +126,12 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
  * relay sends it at its scheduler's next wake.
  */
 async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Promise<{ purged: number; inFlight: number; reports: number }> {
-  const db = ctx.db();
+  const store = createInProcessSqliteStore(ctx.db());
   const config = ctx.config();
   const now = ctx.clock.now();
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
-        db,
-        queue: createQueueStore(db),
+        store,
         hostname: config.hostname,
         clock: ctx.clock,
         random: systemRandom,
@@ -144,21 +142,18 @@ async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Pro
         readFull: (m) => readBody(m, join(config.dataDir, 'spool'), config.dsn.returnFullMaxBytes),
       })
     : null;
-  let reports = 0;
   const fate = createFate({
-    recordFates: createFateWrites(db).recordFates,
+    fates: store.fates,
     classifier: createClassifier(),
     retry: { retryScheduleMinutes: config.delivery.retryScheduleMinutes, retryJitter: 0, maxAgeHours: config.delivery.maxAgeHours, mailboxFullSuppressAfterHours: config.bounces.mailboxFullSuppressAfterHours },
     clock: ctx.clock,
     random: systemRandom,
     logger: silentLogger(),
     dsn: config.dsn.enabled ? config.dsn : null,
-    afterCommit: () => {
-      dsn?.due();
-      reports += dsn?.flush().length ?? 0;
-    },
+    afterCommit: () => dsn?.due(),
   });
   const results = await fate.record(purgeInputs(rows, reason));
+  const reports = (await dsn?.flush())?.length ?? 0;
   return { ...purgeSummary(rows, results, now), reports };
 }
 

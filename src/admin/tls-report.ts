@@ -4,7 +4,7 @@ import { createIdGenerator } from '../core/ids.js';
 import { silentLogger } from '../core/logger.js';
 import { systemRandom } from '../core/random.js';
 import { createDnsResolver } from '../core/resolver.js';
-import { createQueueStore } from '../store/queue-store.js';
+import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
 import { createTlsReportRepo, type TlsPolicyCounts, type TlsSentRow } from '../store/tls-report-repo.js';
 import { createTlsReporter } from '../tlsrpt/reporter.js';
 import { tlsReporterSettings } from '../tlsrpt/settings.js';
@@ -37,8 +37,7 @@ export function registerTlsReportCommand(program: Command, ctx: CliContext): voi
       if (opts.send) {
         if (!config.tlsRpt.enabled) throw new FerryError('FERRY_ERR_CONFIG', 'tls report --send: tlsRpt.enabled is false in the configuration (set it, with tlsRpt.organization and tlsRpt.contact)');
         const reporter = createTlsReporter({
-          db,
-          queue: createQueueStore(db),
+          store: createInProcessSqliteStore(db),
           repo,
           resolver: createDnsResolver(config.dns),
           clock: ctx.clock,

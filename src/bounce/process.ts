@@ -4,8 +4,8 @@ import type { FateResult } from '../core/fate.js';
 import type { SmtpReply } from '../core/types.js';
 import { replyOfReported, reportOrPlainText } from './dsn-classify.js';
 import type { FateInput } from '../outcome/fate.js';
-import type { QueueStore } from '../store/queue-store.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
+import type { Store } from '../core/store.js';
+import type { RecipientRow } from '../core/store-types.js';
 import { type ComplaintReport, type DeliveryReport, type ReportedRecipient } from './report-parse.js';
 import type { Verp, VerpToken } from './verp.js';
 
@@ -30,7 +30,8 @@ export type BounceResult =
   | { action: 'discarded'; reason: string };
 
 export interface BounceProcessorDeps {
-  queue: QueueStore;
+  /** Reads only: the recipients a report names and their message (the writes are fates). */
+  store: Pick<Store, 'recipients' | 'messages'>;
   verp: Verp;
   /**
    * outcome/fate: what a report means for a recipient (status, event, suppression, the report to
@@ -52,7 +53,7 @@ export interface InboundMail {
 export const replyOf = (r: ReportedRecipient): SmtpReply => replyOfReported(r);
 
 export function createBounceProcessor(deps: BounceProcessorDeps) {
-  const { queue, verp, logger } = deps;
+  const { store, verp, logger } = deps;
 
   /** The first VERP address (envelope first, then the report's text) whose token checks out. */
   function findToken(mail: InboundMail, searchText: string): VerpToken | 'forged' | null {
@@ -103,7 +104,7 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
 
   // Every recipient the report names, with the report to the sender, in one transaction.
   async function onDeliveryReport(mail: InboundMail, report: DeliveryReport, token: VerpToken): Promise<BounceResult[]> {
-    const rows = queue.recipients.forMessage(token.queueId);
+    const rows = await store.recipients.forMessage(token.queueId);
     const results: (BounceResult | null)[] = [];
     const inputs: FateInput[] = [];
     for (const rr of report.recipients) {
@@ -136,13 +137,13 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
   }
 
   async function onComplaint(mail: InboundMail, report: ComplaintReport, token: VerpToken): Promise<BounceResult[]> {
-    const rows = queue.recipients.forMessage(token.queueId);
+    const rows = await store.recipients.forMessage(token.queueId);
     const row = pick(rows, token, report.originalRcptTo);
     if (!row) {
       logger.warn({ session: mail.sessionId, queueId: token.queueId, rcptTo: report.originalRcptTo }, 'complaint: no such recipient on the message');
       return [{ action: 'ignored', reason: 'complaint names no recipient of the message' }];
     }
-    const user = queue.messages.getSummary(row.messageId)?.username ?? null;
+    const user = (await store.messages.getSummary(row.messageId))?.username ?? null;
     const [fate] = await deps.fate.record([
       { origin: 'complaint', recipient: row, facts: { feedbackType: report.feedbackType, userAgent: report.userAgent, reportingMta: report.reportingMta, sourceIp: report.sourceIp, user } },
     ]);
@@ -176,7 +177,7 @@ export function createBounceProcessor(deps: BounceProcessorDeps) {
         logger.info({ session: mail.sessionId, from: mail.mailFrom, rcptTo: mail.rcptTo, kind: report.kind }, 'bounce domain: report without a VERP token, discarded');
         return [{ action: 'discarded', reason: 'no VERP token' }];
       }
-      if (!queue.messages.getSummary(token.queueId)) {
+      if (!(await store.messages.getSummary(token.queueId))) {
         logger.info({ session: mail.sessionId, queueId: token.queueId }, 'bounce domain: report about a message no longer in the queue, discarded');
         return [{ action: 'discarded', reason: 'message no longer known' }];
       }

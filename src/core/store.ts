@@ -91,6 +91,13 @@ export interface DsnOutboxStore {
   list(afterId: number, limit: number): Promise<DsnOutboxRow<unknown>[]>;
   remove(id: number): Promise<void>;
   count(): Promise<number>;
+  /**
+   * Named operation (was a transaction in outcome/dsn.ts): in ONE transaction, removes outbox row
+   * `id` and, when `report` is given, accepts it as queue.accept does, so a report is queued once
+   * and never lost. false (nothing written) when the row was already gone: another process (the
+   * CLI, another node) queued it.
+   */
+  queueReport(id: number, report: AcceptedMessage | null): Promise<boolean>;
 }
 
 export interface EventsStore {
@@ -251,6 +258,12 @@ export interface SuppressionsStore {
   forAddress(address: string): Promise<SuppressionRow[]>;
   /** Adds or updates the (address, scope) entry; created: false when it replaced one. */
   upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }>;
+  /**
+   * Named operation (was a transaction in suppress/unsubscriber.ts): upsert, and when the entry
+   * is new, append `event` in the same transaction (a one-click unsubscribe: the entry and its
+   * `unsubscribed` event together, never one without the other).
+   */
+  upsertWithEvent(entry: NewSuppression, event: EventInput): Promise<{ row: SuppressionRow; created: boolean }>;
   remove(address: string, scope: string | null): Promise<boolean>;
   hit(id: number, at: number): Promise<void>;
   /** Records many hits in one transaction: [entry id, how many, latest time]. */
@@ -312,6 +325,24 @@ export interface QueueStoreOps {
    * the drop fates written, for outcome/fate's after-commit hook.
    */
   accept(batch: AcceptedMessage[]): Promise<FateResult[]>;
+  /**
+   * Named operation (was a transaction in tlsrpt/reporter.ts): in ONE transaction, accepts a TLS
+   * report mail (as accept does) and records each rua destination it was queued for (the TLS-RPT
+   * sent rows, state 'queued'): queued once, never twice.
+   */
+  acceptTlsReport(mail: AcceptedMessage, sent: readonly TlsReportQueuedRow[]): Promise<void>;
+}
+
+/** A TLS-RPT destination a report mail was queued for (a row of tls_report_sent). */
+export interface TlsReportQueuedRow {
+  day: string;
+  policyDomain: string;
+  /** The rua URI. */
+  destination: string;
+  state: 'queued';
+  reportId: string | null;
+  detail: string | null;
+  at: number;
 }
 
 /**

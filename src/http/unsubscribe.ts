@@ -59,7 +59,7 @@ export async function unsubscribeRoutes(app: FastifyInstance, opts: UnsubscribeR
   });
 
   app.post('/unsubscribe', async (req, reply) => {
-    const result = opts.unsubscriber.unsubscribe(tokenOf(req.query), 'https');
+    const result = await opts.unsubscriber.unsubscribe(tokenOf(req.query), 'https');
     reply.header('cache-control', 'no-store').type('text/html; charset=utf-8');
     if (!result.ok) return reply.code(404).send(NOT_VALID);
     return reply.send(page('Unsubscribed', `<p><strong>${escapeHtml(result.claim.recipient)}</strong> will get no more mail from this sender.</p>`));

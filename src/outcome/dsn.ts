@@ -2,10 +2,8 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
 import { parseAddress } from '../policy/addresses.js';
-import type { Db } from '../store/db.js';
-import { createDsnOutboxRepo } from '../store/dsn-outbox-repo.js';
-import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
-import type { MessageRow } from '../store/messages-repo.js';
+import type { Store } from '../core/store.js';
+import type { AcceptedMessage, MessageRow } from '../core/store-types.js';
 import { composeDsn, FAILURE_KINDS, type DsnRecipient } from './dsn-compose.js';
 
 /**
@@ -40,8 +38,8 @@ export interface DsnConfig {
 }
 
 export interface DsnNotifierDeps {
-  db: Db;
-  queue: QueueStore;
+  /** The outbox, the original message and its recipients; the report is queued through dsnOutbox.queueReport. */
+  store: Pick<Store, 'dsnOutbox' | 'messages' | 'recipients'>;
   hostname: string;
   clock: Clock;
   random: Random;
@@ -59,29 +57,32 @@ export interface DsnNotifierDeps {
 export interface DsnNotifier {
   /** A fate wrote report lines to the outbox (outcome/fate): the next flush looks. */
   due(): void;
-  /** Queues every due report; returns the ids of the DSNs queued. Call after the recording transaction committed. */
-  flush(): string[];
+  /**
+   * Queues every due report; resolves with the ids of the DSNs queued. Call after the recording
+   * transaction committed. Never rejects (a report that cannot be queued is logged and kept for
+   * the next start); a flush called while one runs makes it look once more.
+   */
+  flush(): Promise<string[]>;
   /** Reports due and not yet queued. */
-  pending(): number;
+  pending(): Promise<number>;
 }
 
 export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
-  const { db, queue, logger } = deps;
-  const outbox = createDsnOutboxRepo<DsnRecipient>(db);
+  const { store, logger } = deps;
   /** Rows whose report could not be composed in this process: kept for the next start, not retried in a loop. */
   const failed = new Set<number>();
   /** Rows may be waiting: true at start (a crash may have left some) and after each due(). */
   let mayHaveRows = true;
 
   /** Builds the DSN for one due report, or says why none is sent. */
-  function compose(messageId: string, due: DsnRecipient[]): AcceptedMessage | null {
-    const original = queue.messages.get(messageId);
+  async function compose(messageId: string, due: DsnRecipient[]): Promise<AcceptedMessage | null> {
+    const original = await store.messages.get(messageId);
     if (!original) {
       logger.info({ queueId: messageId }, 'no DSN: the original message is no longer in the queue');
       return null;
     }
     // NOTIFY and ORCPT live on the recipient rows, whoever recorded the report (outcome, async bounce, expiry, drop).
-    const rows = new Map(queue.recipients.forMessage(messageId).map((r) => [r.address, r]));
+    const rows = new Map((await store.recipients.forMessage(messageId)).map((r) => [r.address, r]));
     const recipients = due
       .filter((r) => wantsReport(rows.get(r.address)?.dsnNotify, r.kind))
       .map((r) => ({ ...r, orcpt: rows.get(r.address)?.dsnOrcpt ?? null }));
@@ -148,47 +149,70 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
     };
   }
 
-  // The DSN and the removal of its outbox row commit together: queued once, never lost. The CLI
-  // (`ferry queue purge`) flushes the same outbox as the running relay: whoever removes the row queues it.
-  const queueOne = db.transaction((rowId: number, dsn: AcceptedMessage | null): boolean => {
-    if (!outbox.remove(rowId)) return false;
-    if (dsn) queue.accept([dsn]);
-    return true;
-  });
+  // The DSN and the removal of its outbox row commit together (dsnOutbox.queueReport): queued
+  // once, never lost. The CLI (`ferry queue purge`) flushes the same outbox as the running relay:
+  // whoever removes the row queues it.
+  async function flushOnce(queued: string[]): Promise<void> {
+    let after = 0;
+    for (;;) {
+      const rows = (await store.dsnOutbox.list(after, 100)) as { id: number; messageId: string; recipients: DsnRecipient[] }[];
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        after = row.id;
+        if (failed.has(row.id)) continue;
+        try {
+          const dsn = await compose(row.messageId, row.recipients);
+          if (!(await store.dsnOutbox.queueReport(row.id, dsn)) || !dsn) continue;
+          queued.push(dsn.message.id);
+          logger.info(
+            { queueId: dsn.message.id, about: row.messageId, to: dsn.recipients[0]!.address, recipients: row.recipients.map((r) => `${r.address} (${r.kind})`) },
+            'delivery status notification queued',
+          );
+          deps.onQueued?.(dsn.message.id);
+        } catch (err) {
+          failed.add(row.id);
+          logger.error({ err, queueId: row.messageId, outboxId: row.id }, 'could not queue a delivery status notification: kept for the next start');
+        }
+      }
+    }
+  }
+
+  // One flush at a time: the outbox is read in id order, and a row must not be composed twice.
+  let running: Promise<string[]> | null = null;
+  let again = false;
+  async function run(): Promise<string[]> {
+    const queued: string[] = [];
+    do {
+      again = false;
+      // Called after every outcome batch and intake commit: skip the query when nothing was recorded.
+      if (!mayHaveRows) continue;
+      mayHaveRows = false;
+      try {
+        await flushOnce(queued);
+      } catch (err) {
+        // The outbox could not be read (the store is closing or failed): look again next time.
+        mayHaveRows = true;
+        logger.error({ err }, 'could not read the DSN outbox: tried again at the next flush');
+        break;
+      }
+    } while (again);
+    return queued;
+  }
 
   return {
     due() {
       mayHaveRows = true;
     },
     flush() {
-      const queued: string[] = [];
-      // Called after every outcome batch and intake commit: skip the query when nothing was recorded.
-      if (!mayHaveRows) return queued;
-      mayHaveRows = false;
-      let after = 0;
-      for (;;) {
-        const rows = outbox.list(after, 100);
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          after = row.id;
-          if (failed.has(row.id)) continue;
-          try {
-            const dsn = compose(row.messageId, row.recipients);
-            if (!queueOne(row.id, dsn) || !dsn) continue;
-            queued.push(dsn.message.id);
-            logger.info(
-              { queueId: dsn.message.id, about: row.messageId, to: dsn.recipients[0]!.address, recipients: row.recipients.map((r) => `${r.address} (${r.kind})`) },
-              'delivery status notification queued',
-            );
-            deps.onQueued?.(dsn.message.id);
-          } catch (err) {
-            failed.add(row.id);
-            logger.error({ err, queueId: row.messageId, outboxId: row.id }, 'could not queue a delivery status notification: kept for the next start');
-          }
-        }
+      if (running) {
+        again = true;
+        return running;
       }
-      return queued;
+      running = run().finally(() => {
+        running = null;
+      });
+      return running;
     },
-    pending: () => outbox.count(),
+    pending: () => store.dsnOutbox.count(),
   };
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
-import type { FateOrigin, FatePlan, FateResult, RecordFates } from '../core/fate.js';
+import type { FateOrigin, FatePlan, FateResult } from '../core/fate.js';
+import type { FatesStore } from '../core/store.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
 import type { BounceCategory, Classification, Classifier, RecipientStatus } from '../core/types.js';
@@ -11,7 +12,7 @@ export type { FateInput, FateFacts, AttemptContext } from './fate-plan.js';
 /**
  * outcome/fate: the only writer of a recipient's fate. Whatever the origin (delivery attempt,
  * asynchronous bounce, complaint, lost body, admin purge, intake drop, expiry), `record` decides
- * (fate-plan.ts, pure) and hands the plans to the store's `recordFates` — one transaction for
+ * (fate-plan.ts, pure) and hands the plans to the store's `fates.record` — one transaction for
  * every fate recorded in the same turn of the event loop — then runs ONE hook after the commit
  * (metrics, consequences, throttle feedback, DSN flush, webhooks), wired in main.ts.
  */
@@ -37,16 +38,20 @@ export interface AppliedFate {
 }
 
 export interface FateDeps {
-  /** The store operation (one transaction for all plans). */
-  recordFates: RecordFates;
+  /** The store's fate writes (one transaction for all plans; on SQLite, on the writer thread). */
+  fates: Pick<FatesStore, 'record'>;
   classifier: Classifier;
   /** Read at each decision, so a reload changes the schedule from the next attempt on. */
   retry: RetryPolicy;
   clock: Clock;
   random: Random;
   logger: Logger;
-  /** Reads when a recipient's run of "mailbox full" replies began. */
-  mailboxFullSince?: (recipientId: number) => number | null;
+  /**
+   * Reads when a recipient's run of "mailbox full" replies began (the store's
+   * attempts.streakSince). Read before planning, and only for attempts old enough for the
+   * answer to matter (retry.mailboxFullSuppressAfterHours).
+   */
+  mailboxFullSince?: (recipientId: number) => Promise<number | null> | number | null;
   /** Delivery status notifications; null/absent: none. */
   dsn?: { onDropped: boolean; delayAfterHours?: number | undefined } | null;
   /** After the commit, once per commit, with every fate written. Never throws into the caller. */
@@ -85,19 +90,36 @@ export function appliedOf(r: FateResult): AppliedFate {
 export function createFate(deps: FateDeps) {
   const { clock, logger } = deps;
 
-  function context(now: number): PlanContext {
+  function context(now: number, streaks: ReadonlyMap<number, number | null>): PlanContext {
     return {
       now,
       classifier: deps.classifier,
       retry: deps.retry,
       random: deps.random,
-      mailboxFullSince: deps.mailboxFullSince ?? (() => null),
+      mailboxFullSince: (id) => streaks.get(id) ?? null,
       dsn: deps.dsn ?? null,
     };
   }
 
-  function plan(inputs: readonly FateInput[], now = clock.now()): FatePlan[] {
-    const c = context(now);
+  /**
+   * The "mailbox full" streaks the plans may read (the plan itself is synchronous): those of
+   * failed attempts at least mailboxFullSuppressAfterHours old; younger ones never read it.
+   */
+  async function streaksFor(inputs: readonly FateInput[], now: number): Promise<Map<number, number | null>> {
+    const streaks = new Map<number, number | null>();
+    const read = deps.mailboxFullSince;
+    if (!read) return streaks;
+    const after = deps.retry.mailboxFullSuppressAfterHours * 3_600_000;
+    const ids = new Set<number>();
+    for (const i of inputs) {
+      if (i.origin === 'attempt' && i.facts.fact.kind !== 'delivered' && now - i.facts.firstQueuedAt >= after) ids.add(i.recipient.id);
+    }
+    await Promise.all([...ids].map(async (id) => streaks.set(id, await read(id))));
+    return streaks;
+  }
+
+  function plan(inputs: readonly FateInput[], now = clock.now(), streaks: ReadonlyMap<number, number | null> = new Map()): FatePlan[] {
+    const c = context(now, streaks);
     return inputs.map((input) => {
       const p = planFate(input, c);
       if (p.verdict.suppress && !p.suppression && p.origin !== 'intake-drop') {
@@ -144,9 +166,16 @@ export function createFate(deps: FateDeps) {
     const now = clock.now();
     const plans: FatePlan[][] = [];
     const planned: Pending[] = [];
+    let streaks: Map<number, number | null>;
+    try {
+      streaks = await streaksFor(batch.flatMap((b) => b.inputs), now);
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
     for (const b of batch) {
       try {
-        plans.push(plan(b.inputs, now));
+        plans.push(plan(b.inputs, now, streaks));
         planned.push(b);
       } catch (err) {
         b.reject(err);
@@ -154,7 +183,7 @@ export function createFate(deps: FateDeps) {
     }
     let results: FateResult[][] | null = null;
     try {
-      const all = await deps.recordFates(plans.flat());
+      const all = await deps.fates.record(plans.flat());
       let at = 0;
       results = plans.map((p) => all.slice(at, (at += p.length)));
     } catch (err) {
@@ -170,7 +199,7 @@ export function createFate(deps: FateDeps) {
       let r = results?.[i];
       if (!r) {
         try {
-          r = await deps.recordFates(plans[i]!);
+          r = await deps.fates.record(plans[i]!);
         } catch (err) {
           b.reject(err);
           continue;
@@ -184,8 +213,8 @@ export function createFate(deps: FateDeps) {
   }
 
   return {
-    /** Pure: the plans these facts make (what recordFates would write). */
-    plan,
+    /** Pure: the plans these facts make (what fates.record would write); no "mailbox full" streak is read. */
+    plan: (inputs: readonly FateInput[], now?: number): FatePlan[] => plan(inputs, now),
     committed,
     /**
      * Records these fates, committed together with the others recorded in this turn of the event

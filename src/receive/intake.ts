@@ -13,7 +13,7 @@ import { takeUnsubscribeRequest } from './unsubscribe-header.js';
 export interface IntakeDeps {
   spool: Spool;
   /** Where accepted messages are committed: accept() resolves only once the message is durable (then 250). */
-  store: Pick<Store, 'queue'>;
+  store: { queue: Pick<Store['queue'], 'accept'> };
   clock: Clock;
   newId: () => string;
   hostname: string;

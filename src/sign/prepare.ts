@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Spool } from '../spool/spool.js';
-import type { MessageRow, MessagesRepo } from '../store/messages-repo.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
+import type { MessagesStore } from '../core/store.js';
+import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import type { Signer, SignSource } from './signer.js';
 
 /** The message as it will be sent: its row, and the header block to send (signed). */
@@ -41,7 +41,8 @@ function isTransient(err: unknown): boolean {
  * than held forever — except when a signing thread died under it, which is retried.
  */
 export function createMessagePreparer(deps: {
-  messages: MessagesRepo;
+  /** The store's messages (on SQLite the signed headers are written on the writer thread). */
+  messages: Pick<MessagesStore, 'get' | 'markSigned'>;
   spool: Spool;
   signer: Signer;
   clock: Clock;
@@ -58,7 +59,7 @@ export function createMessagePreparer(deps: {
   });
 
   async function prepare(id: string): Promise<PreparedMessage | null> {
-    const message = deps.messages.get(id);
+    const message = await deps.messages.get(id);
     if (!message) return null;
     if (message.signedAt !== null) return { message, headers: message.headers };
     // Per-recipient headers: signed for each recipient at send time (forRecipient), not here.
@@ -81,9 +82,9 @@ export function createMessagePreparer(deps: {
       deps.logger.error({ queueId: id, err }, 'DKIM signing failed: sending unsigned');
       return { message, headers: message.headers };
     }
-    if (!deps.messages.markSigned(id, headers, deps.clock.now())) {
+    if (!(await deps.messages.markSigned(id, headers, deps.clock.now()))) {
       // Another worker signed it first: use what is stored.
-      const stored = deps.messages.get(id);
+      const stored = await deps.messages.get(id);
       return stored ? { message: stored, headers: stored.headers } : null;
     }
     const updated = { ...message, headers, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };

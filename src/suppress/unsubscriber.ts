@@ -1,9 +1,9 @@
 import type { Clock } from '../core/clock.js';
+import { FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Db } from '../store/db.js';
-import type { QueueStore } from '../store/queue-store.js';
+import type { Store } from '../core/store.js';
+import { suppressionKey } from './normalize.js';
 import type { OneClick, UnsubscribeClaim } from './one-click.js';
-import type { SuppressionList } from './suppression-list.js';
 
 /**
  * What a one-click unsubscribe does (an https POST, or mail to the mailto: address): the token's
@@ -13,10 +13,9 @@ import type { SuppressionList } from './suppression-list.js';
  * refreshes the entry and records no second event.
  */
 export interface UnsubscriberDeps {
-  db: Db;
-  queue: QueueStore;
+  /** The entry and its event in one transaction (suppressions.upsertWithEvent); the message and recipient are read first. */
+  store: { suppressions: Pick<Store['suppressions'], 'upsertWithEvent'>; messages: Pick<Store['messages'], 'getSummary'>; recipients: Pick<Store['recipients'], 'forMessage'> };
   oneClick: OneClick;
-  suppressions: SuppressionList;
   clock: Clock;
   logger: Logger;
   /** Something was recorded (webhooks look now). */
@@ -28,43 +27,54 @@ export type UnsubscribeResult = { ok: true; claim: UnsubscribeClaim; created: bo
 export interface Unsubscriber {
   /** The claim a token makes, or null (for the confirmation page: nothing changes). */
   check(token: string): UnsubscribeClaim | null;
-  unsubscribe(token: string, via: 'https' | 'mailto'): UnsubscribeResult;
+  unsubscribe(token: string, via: 'https' | 'mailto'): Promise<UnsubscribeResult>;
   /** A request by mail (the List-Unsubscribe mailto: link): its Subject carries the token. */
   unsubscribeByMail(raw: Buffer): Promise<UnsubscribeResult>;
 }
 
 export function createUnsubscriber(deps: UnsubscriberDeps): Unsubscriber {
-  const { db, queue, logger } = deps;
+  const { store, logger } = deps;
 
-  const apply = db.transaction((claim: UnsubscribeClaim, via: string, at: number): boolean => {
-    const { created } = deps.suppressions.suppress(claim.recipient, 'unsubscribed', `one-click unsubscribe (${via}) from message ${claim.queueId}`, 'one-click', {
-      user: claim.user,
-    });
-    if (!created) return false;
-    const message = queue.messages.getSummary(claim.queueId);
-    const row = message ? queue.recipients.forMessage(claim.queueId).find((r) => r.address === claim.recipient) : undefined;
-    queue.events.append({
-      at,
-      messageId: claim.queueId,
-      recipientId: row?.id ?? null,
-      recipient: claim.recipient,
-      type: 'unsubscribed',
-      status: null,
-      category: 'unsubscribed',
-      detail: { via, user: claim.user, ...(message?.dsnEnvid ? { envid: message.dsnEnvid } : {}) },
-    });
-    return true;
-  });
+  async function apply(claim: UnsubscribeClaim, via: string, at: number): Promise<boolean> {
+    const key = suppressionKey(claim.recipient);
+    if (!key) throw new FerryError('FERRY_ERR_USAGE', `not an email address or @domain: ${JSON.stringify(claim.recipient)}`);
+    // The message and its recipient do not change: read before the write, which is one transaction.
+    const message = await store.messages.getSummary(claim.queueId);
+    const row = message ? (await store.recipients.forMessage(claim.queueId)).find((r) => r.address === claim.recipient) : undefined;
+    const { created } = await store.suppressions.upsertWithEvent(
+      {
+        address: key.address,
+        domain: key.domain,
+        category: 'unsubscribed',
+        reason: `one-click unsubscribe (${via}) from message ${claim.queueId}`,
+        source: 'one-click',
+        scope: claim.user ?? null,
+        createdAt: at,
+        expiresAt: null,
+      },
+      {
+        at,
+        messageId: claim.queueId,
+        recipientId: row?.id ?? null,
+        recipient: claim.recipient,
+        type: 'unsubscribed',
+        status: null,
+        category: 'unsubscribed',
+        detail: { via, user: claim.user, ...(message?.dsnEnvid ? { envid: message.dsnEnvid } : {}) },
+      },
+    );
+    return created;
+  }
 
   const unsubscriber: Unsubscriber = {
     check: (token) => deps.oneClick.verify(token),
-    unsubscribe(token, via) {
+    async unsubscribe(token, via) {
       const claim = deps.oneClick.verify(token);
       if (!claim) {
         logger.warn({ via }, 'one-click unsubscribe: invalid token ignored');
         return { ok: false };
       }
-      const created = apply(claim, via, deps.clock.now());
+      const created = await apply(claim, via, deps.clock.now());
       logger.info({ queueId: claim.queueId, recipient: claim.recipient, user: claim.user, via, created }, 'one-click unsubscribe: recipient suppressed');
       if (created) deps.onRecorded?.();
       return { ok: true, claim, created };

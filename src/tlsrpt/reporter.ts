@@ -2,8 +2,8 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { dnsErrorCode, DNS_NO_DATA, DNS_NOT_FOUND, type DnsResolver } from '../core/resolver.js';
-import type { Db } from '../store/db.js';
-import type { AcceptedMessage, QueueStore } from '../store/queue-store.js';
+import type { Store } from '../core/store.js';
+import type { AcceptedMessage } from '../core/store-types.js';
 import type { TlsReportRepo, TlsSentRow } from '../store/tls-report-repo.js';
 import { postReport, type HttpsPostOptions, type PostResult } from './https-post.js';
 import { selectTlsRptRecord, type RuaUri } from './record.js';
@@ -37,8 +37,8 @@ export interface TlsReporterSettings {
 }
 
 export interface TlsReporterDeps {
-  db: Db;
-  queue: QueueStore;
+  /** Report mail is queued through the store, with its sent rows in the same transaction (queue.acceptTlsReport). */
+  store: { queue: Pick<Store['queue'], 'acceptTlsReport'> };
   repo: TlsReportRepo;
   resolver: DnsResolver;
   clock: Clock;
@@ -96,12 +96,6 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
       };
       abort.signal.addEventListener('abort', onAbort, { once: true });
     });
-
-  // The report mail and the record of it commit together: queued once, never twice.
-  const queueTx = deps.db.transaction((mail: AcceptedMessage, rows: TlsSentRow[]) => {
-    deps.queue.accept([mail]);
-    for (const r of rows) repo.markSent(r);
-  });
 
   async function lookup(policyDomain: string): Promise<{ rua: RuaUri[]; ignored: string[] } | { none: string } | { retry: string }> {
     const name = `_smtp._tls.${policyDomain}`;
@@ -196,7 +190,8 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
         },
         recipients: [...new Map(mailto.map((u) => [u.address, u])).values()].map((u) => ({ address: u.address, domain: u.domain, status: 'queued', reason: null, category: null })),
       };
-      queueTx(
+      // The report mail and the record of it commit together: queued once, never twice.
+      await deps.store.queue.acceptTlsReport(
         accepted,
         mailto.map((u) => ({ day, policyDomain, destination: u.uri, state: 'queued', reportId: id, detail: `queue id ${queueId}`, at: now })),
       );

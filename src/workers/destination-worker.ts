@@ -7,15 +7,21 @@ import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
 import type { PreparedMessage, SigningStage } from '../sign/prepare.js';
 import type { Spool } from '../spool/spool.js';
-import type { MessageRow } from '../store/messages-repo.js';
-import type { QueueStore } from '../store/queue-store.js';
-import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
+import type { MessagesStore, RecipientsStore } from '../core/store.js';
+import type { MessageRow, RecipientRow } from '../core/store-types.js';
+import { RATE_LIMITED } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './destination.js';
 
 export type { PreparedMessage };
 
+/** The store reads and writes a delivery worker makes itself (outcomes go through outcome/fate). */
+export interface WorkerStore {
+  messages: Pick<MessagesStore, 'get'>;
+  recipients: Pick<RecipientsStore, 'releaseMany'>;
+}
+
 export interface WorkerDeps {
-  queue: QueueStore;
+  store: WorkerStore;
   spool: Spool;
   deliverer: Deliverer;
   outcome: OutcomeApplier;
@@ -39,14 +45,14 @@ export interface WorkerDeps {
  * left, the per-connection limit is reached, or the connection breaks.
  */
 export async function runDestinationWorker(claimed: Destination, deps: WorkerDeps): Promise<void> {
-  const { queue, clock, logger } = deps;
+  const { clock, logger } = deps;
   let dest = claimed;
   let openedAt = clock.now();
   let open = await deps.deliverer.openSession(dest.domain, deps.signal);
   if (!open.ok) {
     // Messages that may bypass the recipient domain's MTA-STS/DANE policy get a second session
     // without it when that policy is what kept every host out; the others wait for the policy.
-    const relaxed = open.reason === 'all_hops_failed' && refusedByPolicy(open.tries) ? takeRelaxable(dest, deps) : null;
+    const relaxed = open.reason === 'all_hops_failed' && refusedByPolicy(open.tries) ? await takeRelaxable(dest, deps) : null;
     await failAllPending(dest, open, openedAt, clock.now() - openedAt, deps);
     if (!relaxed) return;
     logger.warn({ domain: dest.domain, messages: relaxed.pending.size }, 'recipient TLS policy failed: messages marked TLS-Required: No (or TLS reports) go without it');
@@ -73,7 +79,7 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
       if (wait !== null) {
         // Over the destination's budget: give the rest back, due when budget returns.
         const held = holdBack(dest, wait, now, deps.gate);
-        deps.queue.recipients.releaseMany(held);
+        await releaseMany(held, deps);
         deps.finished(held.length);
         break;
       }
@@ -99,11 +105,11 @@ async function sendOne(
   tries: HopTry[],
   deps: WorkerDeps,
 ): Promise<{ recorded: Promise<void> }> {
-  const { queue, clock, logger } = deps;
+  const { clock, logger } = deps;
   const results: { items: ApplyItem[]; ctx: AttemptContext }[] = [];
   let left = rows;
   try {
-    const prepared = deps.signing ? await deps.signing.prepare(messageId) : defaultPrepare(queue, messageId);
+    const prepared = deps.signing ? await deps.signing.prepare(messageId) : await defaultPrepare(deps.store, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
@@ -210,8 +216,8 @@ async function record(items: ApplyItem[], ctx: AttemptContext, deps: WorkerDeps)
   }
 }
 
-function defaultPrepare(queue: QueueStore, id: string): PreparedMessage | null {
-  const message = queue.messages.get(id);
+async function defaultPrepare(store: WorkerStore, id: string): Promise<PreparedMessage | null> {
+  const message = await store.messages.get(id);
   return message ? { message, headers: message.headers } : null;
 }
 
@@ -245,10 +251,10 @@ function refusedByPolicy(tries: readonly HopTry[]): boolean {
  * `TLS-Required: No` without REQUIRETLS (RFC 8689 §5), and TLS reports, which must reach a
  * domain whose policy is broken (RFC 8460 §5.3). null when there are none.
  */
-function takeRelaxable(dest: Destination, deps: WorkerDeps): Destination | null {
+async function takeRelaxable(dest: Destination, deps: WorkerDeps): Promise<Destination | null> {
   const pending = new Map<string, RecipientRow[]>();
-  for (const [key, rows] of dest.pending) {
-    const m = deps.queue.messages.get(rows[0]!.messageId);
+  for (const [key, rows] of [...dest.pending]) {
+    const m = await deps.store.messages.get(rows[0]!.messageId);
     if (!m || m.requireTls) continue;
     if (m.kind === 'tlsrpt' || hasTlsRequiredNo(m.headers)) pending.set(key, rows);
   }
@@ -259,7 +265,7 @@ function takeRelaxable(dest: Destination, deps: WorkerDeps): Destination | null 
 
 async function failAllPending(dest: Destination, open: Extract<OpenSessionResult, { ok: false }>, startedAt: number, durationMs: number, deps: WorkerDeps): Promise<void> {
   if (open.reason === 'aborted') {
-    releaseAll(dest, deps.clock.now(), deps);
+    await releaseAll(dest, deps.clock.now(), deps);
     return;
   }
   const fact: AttemptFact = {
@@ -296,11 +302,17 @@ export function holdBack(dest: Destination, at: number, now: number, gate: Desti
   return items;
 }
 
-function releaseAll(dest: Destination, at: number, deps: WorkerDeps): void {
+async function releaseAll(dest: Destination, at: number, deps: WorkerDeps): Promise<void> {
   const items: { id: number; at: number }[] = [];
   for (const rows of dest.pending.values()) for (const r of rows) items.push({ id: r.id, at });
   dest.pending.clear();
   // one transaction (one fsync), not one per recipient
-  deps.queue.recipients.releaseMany(items);
+  await releaseMany(items, deps);
   deps.finished(items.length);
+}
+
+/** Gives claimed recipients back; a release that fails leaves the leases to run out (the rows become due again by themselves). */
+async function releaseMany(items: { id: number; at: number; reason?: string | null }[], deps: WorkerDeps): Promise<void> {
+  if (items.length === 0) return;
+  await deps.store.recipients.releaseMany(items).catch((err: unknown) => deps.logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
 }

@@ -3,22 +3,19 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer } from '../deliver/deliverer.js';
 import type { Spool } from '../spool/spool.js';
-import type { QueueStore } from '../store/queue-store.js';
-import type { RecipientsStore } from '../core/store.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
-import type { MessageRow } from '../store/messages-repo.js';
+import type { MessagesStore, RecipientsStore } from '../core/store.js';
+import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
 import type { Destination, DestinationGate } from './destination.js';
 import { holdBack, runDestinationWorker } from './destination-worker.js';
 import type { SigningStage } from '../sign/prepare.js';
 
 export interface SchedulerOptions {
-  queue: QueueStore;
   /**
-   * Claims and releases through the Store (the relay: on the writer thread, off this event
-   * loop); absent: the same operations on `queue`'s connection, synchronously.
+   * Claims, releases, the next due time and the messages the workers read, through the Store
+   * (the relay: writes on the writer thread, off this event loop).
    */
-  store?: { recipients: Pick<RecipientsStore, 'claim' | 'releaseMany'> };
+  store: { recipients: Pick<RecipientsStore, 'claim' | 'releaseMany' | 'nextDueAt'>; messages: Pick<MessagesStore, 'get'> };
   spool: Spool;
   deliverer: Deliverer;
   outcome: OutcomeApplier;
@@ -64,7 +61,7 @@ export interface Scheduler {
 const CLAIM_BATCH = 500;
 
 export function createScheduler(opts: SchedulerOptions): Scheduler {
-  const { queue, clock, logger } = opts;
+  const { store, clock, logger } = opts;
   const maxInFlight = opts.maxInFlight ?? 20_000;
   const idleWakeMs = opts.idleWakeMs ?? 5_000;
   const destinations = new Map<string, Destination>();
@@ -83,9 +80,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   function releaseMany(items: { id: number; at: number; reason?: string | null }[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
-    if (!opts.store) return Promise.resolve(queue.recipients.releaseMany(items));
     // A release that fails leaves the lease to run out: the rows become due again by themselves.
-    return opts.store.recipients.releaseMany(items).catch((err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
+    return store.recipients.releaseMany(items).catch((err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
   }
 
   // One claim at a time: a poke while a claim is on its way to the store runs one more pass after it.
@@ -110,12 +106,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     }
     if (inFlight >= maxInFlight) return afterClaim([]);
     const limit = Math.min(CLAIM_BATCH, maxInFlight - inFlight);
-    if (!opts.store) return afterClaim(queue.recipients.claim(now, now + opts.leaseMs, opts.owner, limit));
     claiming = true;
     // While the claim is on its way a wake stays armed: a clock that moves on meanwhile (a test's
     // manual clock, advanced while the answer travels) still finds a timer to fire.
     if (!timer) armWake(now + idleWakeMs, now);
-    opts.store.recipients.claim(now, now + opts.leaseMs, opts.owner, limit).then(
+    store.recipients.claim(now, now + opts.leaseMs, opts.owner, limit).then(
       (rows) => {
         claiming = false;
         if (stopped) {
@@ -217,7 +212,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     d.active++;
     opts.gate.connectionOpened?.(d.domain);
     const p = runDestinationWorker(d, {
-      queue,
+      store,
       spool: opts.spool,
       deliverer: opts.deliverer,
       outcome: opts.outcome,
@@ -244,10 +239,22 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   function scheduleWake(): void {
-    const now = clock.now();
     // At the in-flight bound nothing more can be claimed: due rows must not wake us at once
     // (that would spin); a finishing worker pokes the scheduler instead.
-    const next = inFlight >= maxInFlight ? null : queue.recipients.nextDueAt();
+    if (inFlight >= maxInFlight) return wakeFor(null);
+    store.recipients.nextDueAt().then(
+      (next) => {
+        if (!stopped) wakeFor(next);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'reading the next due time failed (looking again at the idle wake)');
+        if (!stopped) wakeFor(null);
+      },
+    );
+  }
+
+  function wakeFor(next: number | null): void {
+    const now = clock.now();
     const at = Math.min(next ?? Infinity, now + idleWakeMs);
     if (at <= now) {
       // Already due (a claim answered after the clock moved on): look again now. A zero-delay

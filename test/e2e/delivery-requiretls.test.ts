@@ -3,6 +3,7 @@ import nodemailer from 'nodemailer';
 import { runFerry } from '../helpers/cli.js';
 import { rawSession } from '../helpers/raw-smtp.js';
 import { queuedId, type StartedRelay } from '../helpers/relay.js';
+import { waitFor as poll } from '../helpers/bounce.js';
 import { isStatus, recipients, sampleMessage, setupDelivery, waitFor } from './fixtures/delivery.js';
 
 /**
@@ -55,7 +56,8 @@ t.test('REQUIRETLS to an MX without REQUIRETLS nor a validated policy: bounced 5
   t.equal(r!.category, 'policy');
   t.match(r!.lastReply, /REQUIRETLS support required: .*mx1\.example\.test/);
   t.equal(mx!.messages.length, 0, 'the MX got nothing');
-  const dsn = ferry.db.prepare("SELECT id FROM messages WHERE kind = 'dsn'").get() as { id: string } | undefined;
+  // The DSN is queued after the bounce's commit (its own transaction): wait for it.
+  const dsn = await poll(() => ferry.db.prepare("SELECT id FROM messages WHERE kind = 'dsn'").get() as { id: string } | undefined, 10_000, 'a DSN').catch(() => undefined);
   t.ok(dsn, 'a DSN is queued');
   const row = ferry.queue.messages.get(dsn!.id)!;
   t.equal(row.requireTls, true, 'the DSN is itself sent under REQUIRETLS (RFC 8689 §4.3)');

@@ -5,14 +5,14 @@ import { seededRandom } from '../../src/core/random.js';
 import type { RetryPolicy } from '../../src/outcome/decide.js';
 import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createFate, type AppliedFate } from '../../src/outcome/fate.js';
-import { createAttemptsRepo } from '../../src/store/attempts-repo.js';
 import type { Db } from '../../src/store/db.js';
 import { createFateWrites } from '../../src/store/fate-writes.js';
 import { createQueueStore, type AcceptedMessage } from '../../src/store/queue-store.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 
 export const RETRY: RetryPolicy = { retryScheduleMinutes: [5], retryJitter: 0, maxAgeHours: 72, mailboxFullSuppressAfterHours: 72 };
 
-/** outcome/fate over a real database, as main.ts wires it (the store's recordFates, one hook after commit). */
+/** outcome/fate over a real database, as main.ts wires it (the store's fates.record, one hook after commit). */
 export function fateFor(
   db: Db,
   opts: {
@@ -24,19 +24,19 @@ export function fateFor(
   },
 ) {
   const writes = createFateWrites(db);
-  const attempts = createAttemptsRepo(db);
+  const store = createInProcessSqliteStore(db);
   const fate = createFate({
-    recordFates: writes.recordFates,
+    fates: store.fates,
     classifier: createClassifier(),
     retry: opts.retry ?? RETRY,
     clock: opts.clock,
     random: seededRandom(1),
     logger: opts.logger ?? silentLogger(),
-    mailboxFullSince: (id) => attempts.streakSince(id, 'mailbox_full'),
+    mailboxFullSince: (id) => store.attempts.streakSince(id, 'mailbox_full'),
     dsn: opts.dsn ?? null,
     afterCommit: opts.afterCommit,
   });
-  return { fate, writes, outcome: createOutcomeApplier({ fate }) };
+  return { fate, writes, store, outcome: createOutcomeApplier({ fate }) };
 }
 
 /**

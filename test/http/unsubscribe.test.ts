@@ -5,6 +5,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/logger.js';
 import { unsubscribeRoutes } from '../../src/http/unsubscribe.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { createOneClick } from '../../src/suppress/one-click.js';
 import { createSuppressionList } from '../../src/suppress/suppression-list.js';
 import { createUnsubscriber, tokenFromMail } from '../../src/suppress/unsubscriber.js';
@@ -23,7 +24,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const suppressions = createSuppressionList({ db, clock, defer: () => undefined });
   const oneClick = createOneClick({ secret: 'unsubscribe-secret-123456', baseUrl: 'https://mail.example.com', mailto: null });
   let recorded = 0;
-  const unsubscriber = createUnsubscriber({ db, queue, oneClick, suppressions, clock, logger: createLogger('silent'), onRecorded: () => recorded++ });
+  const unsubscriber = createUnsubscriber({ store: createInProcessSqliteStore(db), oneClick, clock, logger: createLogger('silent'), onRecorded: () => recorded++ });
   const token = (recipient: string) => oneClick.token({ queueId: m.message.id, user: 'shop', recipient });
   const events = () => queue.events.forMessage(m.message.id).filter((e) => e.type === 'unsubscribed');
   return { db, queue, suppressions, unsubscriber, token, events, messageId: m.message.id, recorded: () => recorded };
@@ -115,6 +116,6 @@ t.test('by mail: the token is the last word of the Subject', async (t) => {
   t.equal(await tokenFromMail(Buffer.from('From: a@b\r\nSubject: please stop\r\n\r\n')), null);
   t.equal(await tokenFromMail(Buffer.from('From: a@b\r\n\r\n')), null);
   const s = setup(t);
-  t.match(s.unsubscriber.unsubscribe(s.token('alice@example.net'), 'mailto'), { ok: true, created: true });
-  t.same(s.unsubscriber.unsubscribe('u1.bad.token', 'mailto'), { ok: false });
+  t.match(await s.unsubscriber.unsubscribe(s.token('alice@example.net'), 'mailto'), { ok: true, created: true });
+  t.same(await s.unsubscriber.unsubscribe('u1.bad.token', 'mailto'), { ok: false });
 });

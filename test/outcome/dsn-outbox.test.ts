@@ -6,6 +6,7 @@ import { seededRandom } from '../../src/core/random.js';
 import { createDsnNotifier } from '../../src/outcome/dsn.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { fateFor } from '../helpers/fate.js';
 import { tempDir } from '../helpers/relay.js';
 
@@ -24,7 +25,7 @@ function open(file: string) {
   let n = 0;
   const queued: string[] = [];
   const dsn = createDsnNotifier({
-    db, queue, hostname: 'ferry.test', clock, random: seededRandom(7), newId: () => `DSN${++n}-${file.length}`, logger: silentLogger(),
+    store: createInProcessSqliteStore(db), hostname: 'ferry.test', clock, random: seededRandom(7), newId: () => `DSN${++n}-${file.length}`, logger: silentLogger(),
     config: { onDropped: true }, maxAgeHours: 72, onQueued: (id) => queued.push(id),
   });
   const { outcome } = fateFor(db, { clock, retry, dsn: { onDropped: true } });
@@ -61,22 +62,22 @@ t.test('a crash after the bounce committed and before the DSN did: the next star
   enqueue(first.queue, 'M1', 'app@sender.test', ['a@example.net', 'b@example.net']);
   await bounce(first, 'M1');
   t.same(first.queue.recipients.forMessage('M1').map((r) => r.status), ['bounced', 'bounced']);
-  t.equal(first.dsn.pending(), 1, 'the due report committed with the bounce');
+  t.equal((await first.dsn.pending()), 1, 'the due report committed with the bounce');
   t.same(dsnMessages(first.db), [], 'and no DSN yet: the process dies here');
   first.db.close();
 
   const second = open(f);
   t.teardown(() => second.db.close());
-  const ids = second.dsn.flush();
+  const ids = (await second.dsn.flush());
   t.equal(ids.length, 1, 'the restart queues it');
-  t.equal(second.dsn.pending(), 0, 'and the outbox row went with it');
+  t.equal((await second.dsn.pending()), 0, 'and the outbox row went with it');
   t.same(second.queued, ids, 'the scheduler is told');
   const rcpt = second.queue.recipients.forMessage(ids[0]!);
   t.same(rcpt.map((r) => [r.address, r.status]), [['app@sender.test', 'queued']], 'to the envelope sender');
   const m = second.queue.messages.get(ids[0]!)!;
   t.equal(m.sender, '', 'with a null sender');
   t.match(m.body?.toString() ?? '', /<a@example\.net>[\s\S]*<b@example\.net>/, 'one report for both recipients');
-  t.same(second.dsn.flush(), [], 'a second flush queues nothing more');
+  t.same((await second.dsn.flush()), [], 'a second flush queues nothing more');
   t.equal(dsnMessages(second.db).length, 1);
 });
 
@@ -87,9 +88,9 @@ t.test('no DSN about a DSN or to a null sender: the due row is cleared without q
   enqueue(a.queue, 'N1', '', ['x@example.net']);
   await bounce(a, 'D1');
   await bounce(a, 'N1');
-  t.equal(a.dsn.pending(), 2);
-  t.same(a.dsn.flush(), []);
-  t.equal(a.dsn.pending(), 0);
+  t.equal((await a.dsn.pending()), 2);
+  t.same((await a.dsn.flush()), []);
+  t.equal((await a.dsn.pending()), 0);
   t.same(dsnMessages(a.db).map((r) => r.id), ['D1'], 'only the original DSN message exists');
 });
 
@@ -102,9 +103,9 @@ t.test('a report that cannot be composed stays in the outbox for the next start 
   await bounce(a, 'M2');
   // A corrupt row: its recipients are not a list.
   a.db.prepare("UPDATE dsn_outbox SET recipients = '{}' WHERE message_id = 'M1'").run();
-  const ids = a.dsn.flush();
+  const ids = (await a.dsn.flush());
   t.equal(ids.length, 1, 'the good one is queued');
-  t.equal(a.dsn.pending(), 1, 'the bad one is kept');
-  t.same(a.dsn.flush(), [], 'and not retried in a loop by this process');
+  t.equal((await a.dsn.pending()), 1, 'the bad one is kept');
+  t.same((await a.dsn.flush()), [], 'and not retried in a loop by this process');
   a.db.close();
 });

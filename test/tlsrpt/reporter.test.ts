@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createDnsResolver } from '../../src/core/resolver.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { createTlsReportRepo } from '../../src/store/tls-report-repo.js';
 import { createTlsReportSink } from '../../src/tlsrpt/sink.js';
 import { createTlsReporter, type TlsReporterSettings } from '../../src/tlsrpt/reporter.js';
@@ -158,8 +159,7 @@ t.test('after the UTC day ends: one RFC 8460 report per domain, to https and mai
   const queued: string[] = [];
   const make = () =>
     createTlsReporter({
-      db,
-      queue,
+      store: createInProcessSqliteStore(db),
       repo,
       resolver: createDnsResolver({ servers: [dns.address], timeoutMs: 500, tries: 1 }),
       clock,

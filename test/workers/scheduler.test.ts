@@ -59,15 +59,21 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
   const clock = new ManualClock(T0);
   const { db: counting, transactions } = countingDb(db);
   const queue = createQueueStore(counting);
+  const { outcome, store } = fateFor(counting, { clock });
   let claims = 0;
-  const claim = queue.recipients.claim.bind(queue.recipients);
-  queue.recipients.claim = (...a) => {
-    claims++;
-    return claim(...a);
-  };
-  const { outcome } = fateFor(counting, { clock });
+  const claim = store.recipients.claim.bind(store.recipients);
   const scheduler: Scheduler = createScheduler({
-    queue,
+    store: {
+      messages: store.messages,
+      recipients: {
+        claim: (...a) => {
+          claims++;
+          return claim(...a);
+        },
+        releaseMany: (items) => store.recipients.releaseMany(items),
+        nextDueAt: () => store.recipients.nextDueAt(),
+      },
+    },
     spool: createSpool({ dir: join(dir, 'spool'), inlineMaxBytes: 1 << 20 }),
     deliverer,
     outcome,
@@ -111,7 +117,12 @@ t.test('nothing due: the scheduler sleeps until the idle wake (5 s), then delive
   for (const r of rows) s.queue.recipients.changeStatus(r.id, { status: 'deferred', at: T0, nextAttemptAt: T0 + 3_600_000, attempted: true });
   const before = s.claims();
   s.scheduler.start();
-  for (let i = 0; i < 60; i++) s.clock.advance(1000);
+  // Claims and the next due time are answered by the store asynchronously: each second's wake is
+  // armed once the answer is in, before the clock moves on.
+  for (let i = 0; i < 60; i++) {
+    s.clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+  }
   await settle();
   t.equal(s.claims() - before, 1 + 12, 'one look at start, then one per 5 s: no spinning');
   t.equal(fake.opened(), 0);

@@ -4,6 +4,8 @@ import type { DropRow, NewSuppression, RawSuppression, SuppressionFilter, Suppre
 import { suppressionFromRaw } from '../suppressions-repo.js';
 import { changes, likeContains, one, Params, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
+import { appendEvent } from './events.js';
+import type { EventInput } from '../../core/store-types.js';
 
 /** The channel on which every change to the suppression list is announced (payload: the address key, or '*'). */
 export const SUPPRESSIONS_CHANNEL = 'ferry_suppressions';
@@ -215,6 +217,20 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
     },
     async upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {
       return inTransaction(pool, (c) => upsertSuppression(c, entry));
+    },
+    /** The upsert and, when the entry is new, its event, in one transaction (one-click unsubscribe). */
+    async upsertWithEvent(entry: NewSuppression, event: EventInput): Promise<{ row: SuppressionRow; created: boolean }> {
+      return inTransaction(pool, async (c) => {
+        const r = await one<RawSuppression & { inserted: boolean }>(
+          c,
+          `INSERT INTO suppressions AS s (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${ON_CONFLICT} RETURNING *, (xmax = 0) AS inserted`,
+          [entry.address, entry.domain, entry.category, entry.reason, entry.source, entry.scope ?? '', entry.createdAt, entry.expiresAt],
+        );
+        await notify(c, entry.address);
+        const { inserted, ...raw } = r!;
+        if (inserted) await appendEvent(c, event);
+        return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
+      });
     },
     async remove(address: string, scope: string | null): Promise<boolean> {
       return inTransaction(pool, async (c) => {

@@ -1,8 +1,8 @@
 import { createFateWrites } from '../fate-writes.js';
 import { dropPlansOf, withDropIds } from '../fate-rows.js';
 import type { FateResult } from '../../core/fate.js';
-import type { FatesStore, Store, StoreGroup } from '../../core/store.js';
-import type { AcceptedMessage, NewSuppression } from '../../core/store-types.js';
+import type { FatesStore, Store, StoreGroup, TlsReportQueuedRow } from '../../core/store.js';
+import type { AcceptedMessage, EventInput, NewSuppression } from '../../core/store-types.js';
 import { FerryError } from '../../core/errors.js';
 import type { Db } from '../db.js';
 import { createAdminsRepo } from '../admins-repo.js';
@@ -18,6 +18,7 @@ import { createQuotaRepo } from '../quota-repo.js';
 import { createRecipientsRepo } from '../recipients-repo.js';
 import { createRetentionRepo } from '../retention-repo.js';
 import { createStatsRepo } from '../stats-repo.js';
+import { createTlsReportRepo } from '../tls-report-repo.js';
 import { createSuppressionsRepo, suppressionFromRaw, type RawSuppression } from '../suppressions-repo.js';
 import { createUsersRepo } from '../users-repo.js';
 import { createWebhooksRepo } from '../webhooks-repo.js';
@@ -73,6 +74,22 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     return { pruned, heldBack };
   });
   const deleteRecord = db.transaction((id: string) => retention.deleteRecord(id));
+  const events = createEventsRepo(db);
+  const upsertWithEvent = db.transaction((entry: NewSuppression, event: EventInput) => {
+    const result = suppressions.upsert(entry);
+    if (result.created) events.append(event);
+    return result;
+  });
+  const tlsReports = createTlsReportRepo(db);
+  const acceptTlsReport = db.transaction((mail: AcceptedMessage, sent: readonly TlsReportQueuedRow[]): void => {
+    accept([mail]);
+    for (const r of sent) tlsReports.markSent(r);
+  });
+  const queueReport = db.transaction((id: number, report: AcceptedMessage | null): boolean => {
+    if (!dsnOutbox.remove(id)) return false;
+    if (report) accept([report]);
+    return true;
+  });
 
   // Staged imports live on this connection (a TEMP table is private to it): one at a time.
   let importer: { handle: string; run: ReturnType<typeof suppressions.createImporter> } | null = null;
@@ -88,8 +105,14 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     admins: createAdminsRepo(db),
     attempts: createAttemptsRepo(db),
     dkimKeys: createDkimKeysRepo(db),
-    dsnOutbox,
-    events: createEventsRepo(db),
+    dsnOutbox: {
+      add: (messageId, recipients, at) => dsnOutbox.add(messageId, recipients, at),
+      list: (afterId, limit) => dsnOutbox.list(afterId, limit),
+      remove: (id) => void dsnOutbox.remove(id),
+      count: () => dsnOutbox.count(),
+      queueReport: (id, report) => queueReport(id, report),
+    },
+    events,
     limits: createLimitsRepo(db),
     messages: queue.messages,
     queueAdmin: createQueueAdminRepo(db),
@@ -113,6 +136,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       get: (address, scope) => suppressions.get(address, scope),
       forAddress: (address) => suppressions.forAddress(address),
       upsert: (entry) => suppressions.upsert(entry),
+      upsertWithEvent: (entry, event) => upsertWithEvent(entry, event),
       remove: (address, scope) => suppressions.remove(address, scope),
       hit: (id, at) => suppressions.hit(id, at),
       hitMany: (hits) => suppressions.hitMany(hits),
@@ -144,6 +168,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     webhooks: createWebhooksRepo(db),
     queue: {
       accept: (batch) => accept(batch),
+      acceptTlsReport: (mail, sent) => acceptTlsReport(mail, sent),
     },
     fates: {
       record: (plans) => fateWrites.recordFatesNow(plans),

@@ -489,7 +489,7 @@ async function snapshot(s: Store, messageId: string) {
 /** The intake-drop plans outcome/fate makes for a message's dropped recipients (reports on). */
 export function dropPlans(m: AcceptedMessage): FatePlan[] {
   const fate = createFate({
-    recordFates: async () => [],
+    fates: { record: async () => [] },
     classifier: createClassifier(),
     retry: RETRY,
     clock: new ManualClock(T0),
