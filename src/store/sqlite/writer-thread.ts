@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Db } from '../db.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
@@ -42,7 +43,8 @@ let synchronous: 'FULL' | 'NORMAL' = 'FULL';
 port.on('message', (m: ToWriter) => {
   if (m.t === 'close') {
     closing = true;
-  } else queue.push(m);
+  } else if (queue.length === 0) queue = m.ops;
+  else for (const op of m.ops) queue.push(op);
   if (!scheduled) {
     scheduled = true;
     // setImmediate: every message already delivered to this thread joins the batch first.
@@ -77,9 +79,10 @@ function runBatch(batch: OpMessage[]): void {
     db.exec('BEGIN IMMEDIATE');
   } catch (err) {
     const error = serializeError(err);
-    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: 0, commitMs: 0 });
     return;
   }
+  const t0 = performance.now();
   for (const op of batch) {
     const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
     savepoint.run();
@@ -102,6 +105,7 @@ function runBatch(batch: OpMessage[]): void {
       results.push({ id: op.id, ok: false, error });
     }
   }
+  const t1 = performance.now();
   try {
     db.exec('COMMIT');
     commits++;
@@ -113,10 +117,10 @@ function runBatch(batch: OpMessage[]): void {
       // the connection already rolled back
     }
     const error = serializeError(err);
-    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: t1 - t0, commitMs: performance.now() - t1 });
     return;
   }
-  send({ t: 'committed', commit: commits, durable, results });
+  send({ t: 'committed', commit: commits, durable, results, execMs: t1 - t0, commitMs: performance.now() - t1 });
 }
 
 send({ t: 'ready' });
