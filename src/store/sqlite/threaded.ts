@@ -55,6 +55,8 @@ export interface WriterStats {
   operations: number;
   /** Write operations sent and not yet answered. */
   inFlight: number;
+  /** Messages posted to the writer thread: one per event-loop turn that made writes, not one per write. */
+  posts: number;
   /** Time the writer thread spent running operations, and in COMMIT (the fsync of durable ones), in ms, all commits together. */
   execMs: number;
   commitMs: number;
@@ -129,7 +131,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   let nextId = 1;
   let failure: FerryError | null = null;
   let closing = false;
-  const stats = { commits: 0, durableCommits: 0, operations: 0, execMs: 0, commitMs: 0 };
+  const stats = { commits: 0, durableCommits: 0, operations: 0, execMs: 0, commitMs: 0, posts: 0 };
 
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: FromWriter) => {
@@ -199,6 +201,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
     const list = transfer.size > 0 ? [...transfer] : undefined;
     outbox = [];
     transfer = new Set();
+    stats.posts++;
     worker.postMessage({ t: 'ops', ops } satisfies ToWriter, list);
   };
 
