@@ -118,3 +118,14 @@ t.test('a large inline body is transferred to the writer (not copied) and stored
   const stored = await store.messages.get(big.message.id);
   t.ok(stored && Buffer.isBuffer(stored.body) && stored.body.equals(content), 'stored byte for byte');
 });
+
+t.test('a lone operation that fails (its own transaction, no savepoint) leaves nothing behind, and the writer goes on', async (t) => {
+  const { store, file } = await open(t);
+  const a = message();
+  await store.queue.accept([a]);
+  const dup = message({ id: a.message.id, recipients: ['other@example.net'] });
+  await t.rejects(store.queue.accept([dup]), { code: 'FERRY_ERR_STORE', message: /UNIQUE/ });
+  t.equal((await store.recipients.forMessage(a.message.id)).length, 1, 'no recipient of the failed accept was kept');
+  await store.queue.accept([message()]);
+  t.equal(count(file), 2);
+});

@@ -71,6 +71,12 @@ function setSynchronous(level: 'FULL' | 'NORMAL'): void {
   synchronous = level;
 }
 
+function runOp(op: OpMessage): unknown {
+  const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
+  if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
+  return fn(...(revive(op.args) as unknown[]));
+}
+
 function runBatch(batch: OpMessage[]): void {
   const durable = batch.some((op) => !RELAXED_OPERATIONS.has(`${op.group}.${op.method}`));
   const results: OpResult[] = [];
@@ -83,26 +89,42 @@ function runBatch(batch: OpMessage[]): void {
     return;
   }
   const t0 = performance.now();
-  for (const op of batch) {
-    const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
-    savepoint.run();
+  if (batch.length === 1) {
+    // A lone operation (the usual case when the relay is not busy: one message, one commit)
+    // needs no savepoint of its own: if it fails, the whole transaction is rolled back instead.
+    const op = batch[0]!;
     try {
-      if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
-      const value = fn(...(revive(op.args) as unknown[]));
-      release.run();
-      results.push({ id: op.id, ok: true, value });
+      results.push({ id: op.id, ok: true, value: runOp(op) });
     } catch (err) {
       const error = serializeError(err);
-      if (db.inTransaction) {
-        rollbackTo.run();
-        release.run();
-      } else {
-        // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
-        // this one did not happen either; the rest start a new transaction.
-        for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
-        db.exec('BEGIN IMMEDIATE');
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the connection already rolled back
       }
-      results.push({ id: op.id, ok: false, error });
+      send({ t: 'committed', commit: commits, durable, results: [{ id: op.id, ok: false, error }], execMs: performance.now() - t0, commitMs: 0 });
+      return;
+    }
+  } else {
+    for (const op of batch) {
+      savepoint.run();
+      try {
+        const value = runOp(op);
+        release.run();
+        results.push({ id: op.id, ok: true, value });
+      } catch (err) {
+        const error = serializeError(err);
+        if (db.inTransaction) {
+          rollbackTo.run();
+          release.run();
+        } else {
+          // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
+          // this one did not happen either; the rest start a new transaction.
+          for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
+          db.exec('BEGIN IMMEDIATE');
+        }
+        results.push({ id: op.id, ok: false, error });
+      }
     }
   }
   const t1 = performance.now();
