@@ -158,7 +158,8 @@ async function freePort(host) {
   await new Promise((r) => s.close(r));
   return p;
 }
-async function waitGreeting(port, limitMs = 30_000) {
+// a start on a busy 2-core machine (load 40: the TLS key generation alone) can take a minute
+async function waitGreeting(port, limitMs = 180_000) {
   const until = Date.now() + limitMs;
   while (Date.now() < until) {
     const ok = await new Promise((resolve) => {

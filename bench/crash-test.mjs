@@ -87,6 +87,9 @@ writeFileSync(
     dataDir: join(dir, 'data'),
     log: { level: 'warn' },
     smtp: { listen: `127.0.0.1:${port}` },
+    // no HTTP endpoint: its default port (8025) may be taken by another relay on a shared machine,
+    // and then this one exits at start
+    http: { listen: null },
     routes: { '*': `127.0.0.2:${sinkPort}` },
     dmarc: { mode: 'off' },
     delivery: {
