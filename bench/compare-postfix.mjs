@@ -158,7 +158,8 @@ async function freePort(host) {
   await new Promise((r) => s.close(r));
   return p;
 }
-async function waitGreeting(port, limitMs = 30_000) {
+// a start on a busy 2-core machine (load 40: the TLS key generation alone) can take a minute
+async function waitGreeting(port, limitMs = 180_000) {
   const until = Date.now() + limitMs;
   while (Date.now() < until) {
     const ok = await new Promise((resolve) => {
@@ -487,8 +488,9 @@ try {
 
 const f1 = (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '-');
 const TARGETS = {
-  newconn: { acceptedPerSec: ['ratio', 1.5], deliveredPerSec: ['ratio', 1.5] },
-  reused: { acceptedPerSec: ['ratio', 3], deliveredPerSec: ['ratio', 2] },
+  // CPU per message ≤ Postfix's: the one figure that survives a busy machine (CPU time, not wall time)
+  newconn: { acceptedPerSec: ['ratio', 1.5], deliveredPerSec: ['ratio', 1.5], cpuPer1000: ['ratio-max', 1] },
+  reused: { acceptedPerSec: ['ratio', 3], deliveredPerSec: ['ratio', 2], cpuPer1000: ['ratio-max', 1] },
   dkim100k: { deliveredPerSec: ['min', 300] },
   single: { latencyP50: ['max', 5] },
 };
@@ -500,6 +502,7 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
     const t = targets[key];
     let verdict = '';
     if (t?.[0] === 'ratio') verdict = `≥ ${t[1]}×: ${f[key] / p[key] >= t[1] ? 'met' : Number.isFinite(f[key] / p[key]) ? 'NOT met' : '-'}`;
+    if (t?.[0] === 'ratio-max') verdict = `≤ ${t[1]}× Postfix: ${f[key] / p[key] <= t[1] ? 'met' : Number.isFinite(f[key] / p[key]) ? 'NOT met' : '-'}`;
     if (t?.[0] === 'min') verdict = `≥ ${t[1]}: ${f[key] >= t[1] ? 'met' : 'NOT met'}`;
     if (t?.[0] === 'max') verdict = `≤ ${t[1]} ms: ${f[key] <= t[1] ? 'met' : 'NOT met'}`;
     rows.push(`| ${c.name} (${c.count} msgs) | ${label}${unit ? ` (${unit})` : ''} | ${f1(f[key])} | ${f1(p[key])} | ${f1(f[key] / p[key])}x ${better} | ${verdict} |`);

@@ -91,3 +91,41 @@ t.test('a dead writer thread is not silent: pending and later writes reject, the
   await t.rejects(store.queue.accept([message()]), { code: 'FERRY_ERR_STORE' }, 'no 250 can be promised any more');
   t.ok(await store.users.get('before'), 'reads still answer from the read connection');
 });
+
+t.test('the writes of one event-loop turn cross to the writer in ONE message', async (t) => {
+  const { store, file } = await open(t);
+  const before = store.writerStats().posts;
+  await Promise.all(Array.from({ length: 50 }, () => store.queue.accept([message()])));
+  t.equal(store.writerStats().posts - before, 1, '50 accepts called in one turn: one postMessage');
+  await store.queue.accept([message()]);
+  await store.queue.accept([message()]);
+  t.equal(store.writerStats().posts - before, 3, 'writes in later turns: one message each');
+  t.equal(count(file), 52);
+});
+
+t.test('a large inline body is transferred to the writer (not copied) and stored intact', async (t) => {
+  const { store } = await open(t);
+  const big = message();
+  const content = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < content.length; i++) content[i] = 0x41 + (i % 26);
+  const body = Buffer.from(content); // a fresh allocation: the only view of its memory
+  const small = message();
+  const smallBody = small.message.body!;
+  await store.queue.accept([{ ...big, message: { ...big.message, body, size: big.message.headers.length + body.length } }]);
+  await store.queue.accept([small]);
+  t.equal(body.byteLength, 0, 'the caller no longer holds the transferred body');
+  t.equal(smallBody.byteLength, 6, 'a small (pooled) body is copied, the caller keeps it');
+  const stored = await store.messages.get(big.message.id);
+  t.ok(stored && Buffer.isBuffer(stored.body) && stored.body.equals(content), 'stored byte for byte');
+});
+
+t.test('a lone operation that fails (its own transaction, no savepoint) leaves nothing behind, and the writer goes on', async (t) => {
+  const { store, file } = await open(t);
+  const a = message();
+  await store.queue.accept([a]);
+  const dup = message({ id: a.message.id, recipients: ['other@example.net'] });
+  await t.rejects(store.queue.accept([dup]), { code: 'FERRY_ERR_STORE', message: /UNIQUE/ });
+  t.equal((await store.recipients.forMessage(a.message.id)).length, 1, 'no recipient of the failed accept was kept');
+  await store.queue.accept([message()]);
+  t.equal(count(file), 2);
+});

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../../core/store.js';
+import type { AcceptedMessage } from '../../core/store-types.js';
 import { FerryError, type FerryErrorCode } from '../../core/errors.js';
 import { openDatabase, type Db } from '../db.js';
 import { wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
-import { revive, type FromWriter, type OpMessage, type SerializedError, type WriterInit } from './writer-protocol.js';
+import { revive, type FromWriter, type OpMessage, type SerializedError, type ToWriter, type WriterInit } from './writer-protocol.js';
 
 /**
  * Reads served on the calling thread from a read-only connection (WAL: a reader never waits for
@@ -54,6 +55,11 @@ export interface WriterStats {
   operations: number;
   /** Write operations sent and not yet answered. */
   inFlight: number;
+  /** Messages posted to the writer thread: one per event-loop turn that made writes, not one per write. */
+  posts: number;
+  /** Time the writer thread spent running operations, and in COMMIT (the fsync of durable ones), in ms, all commits together. */
+  execMs: number;
+  commitMs: number;
 }
 
 export interface ThreadedSqliteStore extends Store {
@@ -86,6 +92,29 @@ function toError(e: SerializedError): Error {
 }
 
 /**
+ * Message bodies of at least this size move to the writer thread (their memory is transferred,
+ * not copied by the structured clone: ~40 µs of the SMTP thread's time per 100 KB message).
+ */
+export const TRANSFER_MIN_BYTES = 16 * 1024;
+
+/**
+ * queue.accept takes ownership of large inline bodies and header blocks: a Buffer of at least
+ * TRANSFER_MIN_BYTES that is the only view of its memory (not a slice of Node's shared pool nor
+ * of a larger buffer) is transferred to the writer and is empty (detached) on this thread
+ * afterwards. The intake never reads a message's Buffers after handing it to the store.
+ */
+function transferBodies(batch: AcceptedMessage[] | undefined, into: Set<ArrayBuffer>): void {
+  if (!Array.isArray(batch)) return;
+  for (const item of batch) {
+    for (const b of [item?.message?.body, item?.message?.headers]) {
+      if (b instanceof Uint8Array && b.byteLength >= TRANSFER_MIN_BYTES && b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength === b.byteLength) {
+        into.add(b.buffer);
+      }
+    }
+  }
+}
+
+/**
  * The SQLite engine for the relay: writes on a writer thread (writer-thread.ts) with real group
  * commit, reads on a read-only connection in this thread. Resolves once the database is open and
  * migrated.
@@ -102,7 +131,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   let nextId = 1;
   let failure: FerryError | null = null;
   let closing = false;
-  const stats = { commits: 0, durableCommits: 0, operations: 0 };
+  const stats = { commits: 0, durableCommits: 0, operations: 0, execMs: 0, commitMs: 0, posts: 0 };
 
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: FromWriter) => {
@@ -131,6 +160,8 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
     if (m.t === 'committed') {
       stats.commits = Math.max(stats.commits, m.commit);
       if (m.durable && m.results.some((r) => r.ok)) stats.durableCommits++;
+      stats.execMs += m.execMs;
+      stats.commitMs += m.commitMs;
       for (const r of m.results) {
         const p = pending.get(r.id);
         if (!p) continue;
@@ -158,14 +189,31 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   const readNow = createSqliteOperations(readDb);
   const reads = wrapOperations(readNow);
 
+  // Hand-off batching: the writes called in one turn of this event loop (e.g. every DATA stream
+  // that ended in one I/O phase) cross to the writer in ONE postMessage, sent from a microtask at
+  // the end of the turn: one structured clone and one wake-up of the writer instead of one per
+  // write, and no added latency (the microtask runs before the loop goes back to poll).
+  let outbox: OpMessage[] = [];
+  let transfer = new Set<ArrayBuffer>();
+  const post = (): void => {
+    if (outbox.length === 0) return; // close() already sent them
+    const ops = outbox;
+    const list = transfer.size > 0 ? [...transfer] : undefined;
+    outbox = [];
+    transfer = new Set();
+    stats.posts++;
+    worker.postMessage({ t: 'ops', ops } satisfies ToWriter, list);
+  };
+
   function write(group: string, method: string, args: unknown[]): Promise<unknown> {
     if (failure) return Promise.reject(failure);
     if (closing) return Promise.reject(new FerryError('FERRY_ERR_SHUTDOWN', 'the store is closing'));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      const m: OpMessage = { t: 'op', id, group, method, args };
-      worker.postMessage(m);
+      if (outbox.length === 0) queueMicrotask(post);
+      outbox.push({ id, group, method, args });
+      if (group === 'queue' && method === 'accept') transferBodies(args[0] as AcceptedMessage[], transfer);
     });
   }
 
@@ -196,6 +244,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
       closing = true;
       if (!failure) {
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        if (outbox.length > 0) post(); // writes called in this very turn go before the close
         worker.postMessage({ t: 'close' });
         await exited;
       }

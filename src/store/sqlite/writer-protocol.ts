@@ -2,10 +2,13 @@
  * The message contract between the relay's event loop and the SQLite writer thread. Small and
  * explicit: the main thread sends operations, the thread answers once per commit.
  *
- *   main -> writer   { t: 'op', id, group, method, args }    one Store write operation
+ *   main -> writer   { t: 'ops', ops: [{ id, group, method, args }, ...] }
+ *                                                            the Store write operations called in
+ *                                                            one turn of the main event loop (one
+ *                                                            postMessage per turn, not per op)
  *                    { t: 'close' }                          finish what arrived, close, exit
  *   writer -> main   { t: 'ready' }                          database open and migrated
- *                    { t: 'committed', commit, durable, results }
+ *                    { t: 'committed', commit, durable, results, execMs, commitMs }
  *                                                            one transaction is on disk: every
  *                                                            op it held, settled (ok or error)
  *                    { t: 'fatal', error }                   the thread cannot go on (then exits)
@@ -19,14 +22,13 @@ export interface WriterInit {
 }
 
 export interface OpMessage {
-  t: 'op';
   id: number;
   group: string;
   method: string;
   args: unknown[];
 }
 
-export type ToWriter = OpMessage | { t: 'close' };
+export type ToWriter = { t: 'ops'; ops: OpMessage[] } | { t: 'close' };
 
 export interface SerializedError {
   code: string | undefined;
@@ -44,6 +46,9 @@ export type FromWriter =
       /** true: committed with synchronous=FULL (an fsync); false: NORMAL (only relaxed operations). */
       durable: boolean;
       results: OpResult[];
+      /** Time this transaction took on the writer thread: running its operations, then COMMIT (with its fsync when durable), in ms. */
+      execMs: number;
+      commitMs: number;
     }
   | { t: 'fatal'; error: SerializedError };
 

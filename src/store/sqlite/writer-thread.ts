@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Db } from '../db.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
@@ -42,7 +43,8 @@ let synchronous: 'FULL' | 'NORMAL' = 'FULL';
 port.on('message', (m: ToWriter) => {
   if (m.t === 'close') {
     closing = true;
-  } else queue.push(m);
+  } else if (queue.length === 0) queue = m.ops;
+  else for (const op of m.ops) queue.push(op);
   if (!scheduled) {
     scheduled = true;
     // setImmediate: every message already delivered to this thread joins the batch first.
@@ -69,6 +71,12 @@ function setSynchronous(level: 'FULL' | 'NORMAL'): void {
   synchronous = level;
 }
 
+function runOp(op: OpMessage): unknown {
+  const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
+  if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
+  return fn(...(revive(op.args) as unknown[]));
+}
+
 function runBatch(batch: OpMessage[]): void {
   const durable = batch.some((op) => !RELAXED_OPERATIONS.has(`${op.group}.${op.method}`));
   const results: OpResult[] = [];
@@ -77,31 +85,49 @@ function runBatch(batch: OpMessage[]): void {
     db.exec('BEGIN IMMEDIATE');
   } catch (err) {
     const error = serializeError(err);
-    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: 0, commitMs: 0 });
     return;
   }
-  for (const op of batch) {
-    const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
-    savepoint.run();
+  const t0 = performance.now();
+  if (batch.length === 1) {
+    // A lone operation (the usual case when the relay is not busy: one message, one commit)
+    // needs no savepoint of its own: if it fails, the whole transaction is rolled back instead.
+    const op = batch[0]!;
     try {
-      if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
-      const value = fn(...(revive(op.args) as unknown[]));
-      release.run();
-      results.push({ id: op.id, ok: true, value });
+      results.push({ id: op.id, ok: true, value: runOp(op) });
     } catch (err) {
       const error = serializeError(err);
-      if (db.inTransaction) {
-        rollbackTo.run();
-        release.run();
-      } else {
-        // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
-        // this one did not happen either; the rest start a new transaction.
-        for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
-        db.exec('BEGIN IMMEDIATE');
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the connection already rolled back
       }
-      results.push({ id: op.id, ok: false, error });
+      send({ t: 'committed', commit: commits, durable, results: [{ id: op.id, ok: false, error }], execMs: performance.now() - t0, commitMs: 0 });
+      return;
+    }
+  } else {
+    for (const op of batch) {
+      savepoint.run();
+      try {
+        const value = runOp(op);
+        release.run();
+        results.push({ id: op.id, ok: true, value });
+      } catch (err) {
+        const error = serializeError(err);
+        if (db.inTransaction) {
+          rollbackTo.run();
+          release.run();
+        } else {
+          // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
+          // this one did not happen either; the rest start a new transaction.
+          for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
+          db.exec('BEGIN IMMEDIATE');
+        }
+        results.push({ id: op.id, ok: false, error });
+      }
     }
   }
+  const t1 = performance.now();
   try {
     db.exec('COMMIT');
     commits++;
@@ -113,10 +139,10 @@ function runBatch(batch: OpMessage[]): void {
       // the connection already rolled back
     }
     const error = serializeError(err);
-    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })) });
+    send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: t1 - t0, commitMs: performance.now() - t1 });
     return;
   }
-  send({ t: 'committed', commit: commits, durable, results });
+  send({ t: 'committed', commit: commits, durable, results, execMs: t1 - t0, commitMs: performance.now() - t1 });
 }
 
 send({ t: 'ready' });
