@@ -2,7 +2,8 @@ import pg from 'pg';
 import { FerryError } from '../../core/errors.js';
 import { createPool, storeError, type PgPool } from './pool.js';
 import { migratePostgres } from './migrate.js';
-import { createPgQueue } from './queue.js';
+import { acceptOn, createPgQueue } from './queue.js';
+import { inTransaction as inPgTransaction } from './pool.js';
 import { createPgMessages } from './messages.js';
 import { createPgRecipients } from './recipients.js';
 import { createPgEvents } from './events.js';
@@ -19,6 +20,7 @@ import { createPgStats } from './stats.js';
 import { createPgQueueAdmin } from './queue-admin.js';
 import { createPgFates } from './fates.js';
 import type { Store } from '../../core/store.js';
+import type { AcceptedMessage } from '../../core/store-types.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -122,7 +124,17 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     admins: createPgAdmins(pool),
     dkimKeys: createPgDkimKeys(pool),
     attempts: createPgAttempts(pool),
-    dsnOutbox: createPgDsnOutbox<unknown>(pool),
+    dsnOutbox: {
+      ...createPgDsnOutbox<unknown>(pool),
+      // One transaction: the outbox row goes and its report is queued, or neither (another node took it).
+      queueReport: (id: number, report: AcceptedMessage | null) =>
+        inPgTransaction(pool, async (c) => {
+          const gone = await c.query('DELETE FROM dsn_outbox WHERE id = $1', [id]);
+          if (!gone.rowCount) return false;
+          if (report) await acceptOn(c, [report], opts.nodeName);
+          return true;
+        }),
+    },
     nodes,
     retention: createPgRetention(pool),
     quota: createPgQuota(pool),

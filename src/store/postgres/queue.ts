@@ -105,7 +105,21 @@ async function writeCalls(pool: PgPool, calls: AcceptCall[], nodeName: string): 
     await pool.query(stmt.text, stmt.values);
     return calls.map(() => []);
   }
-  return inTransaction(pool, async (c: PgClient) => {
+  return inTransaction(pool, (c: PgClient) => writeCallsOn(c, calls, stmt, large));
+}
+
+/**
+ * One accept call written inside the caller's transaction: for the named operations that queue a
+ * mail together with other writes (a DSN and its outbox row's removal, a TLS report and its sent rows).
+ */
+export async function acceptOn(c: PgClient, batch: AcceptedMessage[], nodeName: string): Promise<FateResult[]> {
+  if (batch.length === 0) return [];
+  const plans = dropPlansOf(batch);
+  return (await writeCallsOn(c, [{ batch, plans }], batchStatement(batch, nodeName), batch.filter(needsStreaming)))[0]!;
+}
+
+async function writeCallsOn(c: PgClient, calls: AcceptCall[], stmt: { text: string; values: unknown[] }, large: AcceptedMessage[]): Promise<FateResult[][]> {
+  {
     const r = await c.query<{ dropped: number[] }>(stmt.text, stmt.values);
     for (const { message: x } of large) {
       if (x.body) await insertBodyChunks(c, x.id, x.body);
@@ -121,7 +135,7 @@ async function writeCalls(pool: PgPool, calls: AcceptCall[], nodeName: string): 
       out.push(await recordFatesOn(c, withDropIds(call.plans, mine)));
     }
     return out;
-  });
+  }
 }
 
 /**
