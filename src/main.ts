@@ -40,7 +40,6 @@ import { createOutcomeApplier } from './outcome/apply.js';
 import { createConsequences } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
-import { createWebhooksRepo } from './store/webhooks-repo.js';
 import { verpOf } from './bounce/verp.js';
 import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
@@ -225,9 +224,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     config.webhooks.urls.length > 0 && config.webhooks.secret
       ? createWebhookSender({
           config: { ...config.webhooks, secret: config.webhooks.secret },
-          repo: createWebhooksRepo(db),
-          events: queue.events,
-          messages: queue.messages,
+          store: lateStore,
           clock,
           logger,
           owner: config.hostname,
@@ -436,7 +433,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Reports recorded before a crash but not yet queued.
       dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      webhooks?.prepare();
+      await webhooks?.prepare();
       await disk.start();
       // Bound one after the other; when one cannot bind, those already running stop again.
       const undo: (() => unknown)[] = [() => disk.stop()];
@@ -509,7 +506,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       throttle.start();
       quotas.start();
       scheduler.start();
-      webhooks?.start();
+      await webhooks?.start();
       retention.start();
       tlsReportSink.start();
       tlsReporter?.start();
@@ -529,8 +526,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
-      await store?.close();
+      // The webhook sender reads and writes its cursors through the store: it stops first.
       await webhooks?.stop();
+      await store?.close();
       await retention.stop();
       // After the last deliveries: their sessions' counts are stored before the database closes.
       await tlsReporter?.stop();
