@@ -52,7 +52,6 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
@@ -121,13 +120,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let current = config;
 
   // Operations (issue 7): disk guard, metrics and health; the HTTP endpoint starts with the listeners.
-  const stats = createStatsRepo(db);
   const disk = createDiskGuard({ path: config.dataDir, thresholds: config.disk, clock, logger });
   const metrics = createMetrics({
     clock,
     version: VERSION,
-    queueDepth: () => stats.queueDepth(),
-    oldestQueuedAt: () => stats.oldestQueued()?.createdAt ?? null,
+    queueDepth: () => lateStore.stats.queueDepth(),
+    oldestQueuedAt: async () => (await lateStore.stats.oldestQueued())?.createdAt ?? null,
     activeSessions: () => listener?.activeSessions ?? 0,
     outboundConnections: () => scheduler.stats.connections,
     maxDestinations: config.http.metricsTopDestinations,
@@ -138,7 +136,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   });
   let listening = false;
   const readiness = createReadiness({
-    db,
+    store: lateStore,
+    clock,
     disk,
     integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),

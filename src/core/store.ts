@@ -100,6 +100,12 @@ export interface EventsStore {
   lastId(): Promise<number>;
   forMessage(messageId: string): Promise<EventRow[]>;
   list(filter: EventListFilter): Promise<EventRow[]>;
+  /**
+   * Events after `afterId`, oldest first, that no transaction still running can precede: what a
+   * follower (the webhook sender) may read without skipping one committed late under a lower id.
+   * SQLite (one writer, ids in commit order): list({ afterId, limit }).
+   */
+  settledAfter(afterId: number, limit: number): Promise<EventRow[]>;
   /** How many events match the filter (at most MORE_COUNT_CAP + 1). */
   count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number>;
 }
@@ -241,6 +247,12 @@ export interface StatsStore {
   spoolBodies(): Promise<number>;
   /** null when this database has no suppression list yet. */
   suppressions(since: number): Promise<SuppressionGrowth | null>;
+  /**
+   * Readiness: resolves once the engine could take a write now (SQLite: a write transaction on
+   * the writing connection; PostgreSQL: a transaction that takes a transaction id), writing
+   * nothing; rejects with why not.
+   */
+  probeWrite(): Promise<void>;
 }
 
 export interface SuppressionsStore {

@@ -30,7 +30,7 @@ export interface WebhookSenderDeps {
   /** The cursors and leases, the event log, and the messages (for their Message-ID header and ENVID). */
   store: {
     webhooks: Store['webhooks'];
-    events: Pick<Store['events'], 'list' | 'lastId'>;
+    events: Pick<Store['events'], 'settledAfter' | 'lastId'>;
     messages: Pick<Store['messages'], 'getSummary'>;
   };
   clock: Clock;
@@ -104,7 +104,7 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   }
 
   async function batchFor(afterId: number): Promise<WebhookEvent[]> {
-    const rows = await deps.store.events.list({ afterId, limit: config.batchSize });
+    const rows = await deps.store.events.settledAfter(afterId, config.batchSize);
     const headerOf = new Map<string, { messageIdHeader: string | null; envid: string | null }>();
     const out: WebhookEvent[] = [];
     for (const e of rows) {

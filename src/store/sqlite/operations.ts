@@ -40,6 +40,9 @@ export function createSqliteOperations(db: Db): SqliteOperations {
   const dsnOutbox = createDsnOutboxRepo<unknown>(db);
   const retention = createRetentionRepo(db);
   const suppressions = createSuppressionsRepo(db);
+  const events = createEventsRepo(db);
+  // Takes the write lock (a SAVEPOINT inside the writer's open transaction) and writes nothing.
+  const probeWrite = db.transaction(() => undefined);
 
   const accept = db.transaction((batch: AcceptedMessage[]): FateResult[] => {
     const drops = queue.accept(batch);
@@ -92,7 +95,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     attempts: createAttemptsRepo(db),
     dkimKeys: createDkimKeysRepo(db),
     dsnOutbox,
-    events: createEventsRepo(db),
+    events: { ...events, settledAfter: (afterId, limit) => events.list({ afterId, limit }) },
     limits: createLimitsRepo(db),
     messages: queue.messages,
     queueAdmin: createQueueAdminRepo(db),
@@ -110,7 +113,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       clearBodies: (ids, now, finishedBefore, dryRun) => clearBodies(ids, now, finishedBefore, dryRun),
       pruneRecords: (ids, cutoff, sentUpTo, dryRun) => pruneRecords(ids, cutoff, sentUpTo, dryRun),
     },
-    stats: createStatsRepo(db),
+    stats: { ...createStatsRepo(db), probeWrite: () => probeWrite.immediate() },
     suppressions: {
       lookup: (address, domain, user, now) => suppressions.lookup(address, domain, user, now),
       get: (address, scope) => suppressions.get(address, scope),

@@ -19,7 +19,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'attempts.streakSince', 'attempts.forMessage',
   'dkimKeys.list', 'dkimKeys.byDomain',
   'dsnOutbox.list', 'dsnOutbox.count',
-  'events.lastId', 'events.forMessage', 'events.list', 'events.count',
+  'events.lastId', 'events.forMessage', 'events.list', 'events.count', 'events.settledAfter',
   'limits.list', 'limits.get', 'limits.states',
   'messages.get', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
   'queueAdmin.summary', 'queueAdmin.messageExists',
