@@ -2,8 +2,28 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/admin/cli.js';
 import { openTestStore, testPg } from '../helpers/postgres.js';
-import { accepted } from '../helpers/store.js';
-import { tempDir } from '../helpers/relay.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-pg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** One accepted message (as test/helpers/store.ts builds it; that helper imports the relay). */
+function accepted(id: string, at: number, recipients: string[]) {
+  const headers = Buffer.from(`Received: test\r\nSubject: ${id}\r\n\r\n`);
+  return {
+    message: {
+      id, createdAt: at, sender: 'app@example.com', username: null, clientIp: '127.0.0.1', helo: 'client.test', tls: null,
+      size: headers.length + 6, headers, body: Buffer.from('body\r\n'), spoolFile: null, headerFrom: 'app@example.com',
+      messageIdHeader: null, subject: id, eightBit: false, smtputf8: false, kind: 'submission' as const,
+    },
+    recipients: recipients.map((address) => ({ address, domain: address.split('@')[1]!, status: 'queued' as const, reason: null, category: null })),
+  };
+}
 
 /**
  * The admin commands on a PostgreSQL store (store.url / FERRY_STORE_URL): they act on the
@@ -28,7 +48,7 @@ t.test('messages show, suppressions add/list/remove and queue list act on the Po
   const { url } = await testPg();
   const node = await openTestStore(t, url, 'mx-a');
   const at = Date.now();
-  await node.queue.accept([accepted({ id: 'PG1', at, recipients: ['ann@dest.test', 'bob@dest.test', 'cy@other.test'] })]);
+  await node.queue.accept([accepted('PG1', at, ['ann@dest.test', 'bob@dest.test', 'cy@other.test'])]);
   // dataDir has no SQLite database: every command below must go to PostgreSQL.
   const dir = tempDir(t);
   const c = cli({ FERRY_STORE_URL: url, FERRY_DATA_DIR: dir }, dir);
