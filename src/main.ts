@@ -61,7 +61,6 @@ import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
-import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
 import { oneClickOf } from './suppress/one-click.js';
@@ -366,9 +365,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
+        store: lateStore, db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
         fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
-        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
+        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),

@@ -22,7 +22,7 @@ export interface CliStore {
   readonly queueAdmin: Pick<Store['queueAdmin'], 'summary' | 'retry' | 'messageExists'> & Partial<Pick<Store['queueAdmin'], 'pending'>>;
   readonly quota: Pick<Store['quota'], 'get' | 'list' | 'set' | 'state'>;
   readonly recipients: Pick<Store['recipients'], 'forMessage' | 'get'>;
-  readonly stats: Store['stats'];
+  readonly stats: Omit<Store['stats'], 'hourly' | 'topDomains' | 'hourlyCategories'>;
   readonly suppressions: Pick<Store['suppressions'], 'lookup' | 'get' | 'forAddress' | 'upsert' | 'remove' | 'list' | 'count' | 'clear' | 'page' | 'drops'>;
   readonly users: Store['users'];
   readonly webhooks: Pick<Store['webhooks'], 'list' | 'get'>;
