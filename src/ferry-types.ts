@@ -47,8 +47,8 @@ export interface Ferry {
   readonly metrics: FerryMetrics;
   /** TLS-RPT (RFC 8460): the session counter deliver reports to, and the daily sender (null: tlsRpt.enabled is off). */
   readonly tlsReports: { readonly sink: TlsReportSink; readonly reporter: TlsReporter | null };
-  /** What /readyz answers: database writable, disk above its threshold, listeners bound. */
-  readiness(): ReadinessReport;
+  /** What /readyz answers: store writable (a write probe through the Store), disk above its threshold, listeners bound. */
+  readiness(): Promise<ReadinessReport>;
   /**
    * Swaps in a new validated config without dropping connections: TLS certificate, DKIM keys,
    * routes, policy (dmarc, suppression), retry settings, disk thresholds, log level. Keys that

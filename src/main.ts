@@ -39,7 +39,6 @@ import { createOutcomeApplier } from './outcome/apply.js';
 import { createConsequences } from './outcome/consequences.js';
 import { createDsnNotifier } from './outcome/dsn.js';
 import { createWebhookSender } from './workers/webhook-sender.js';
-import { createWebhooksRepo } from './store/webhooks-repo.js';
 import { verpOf } from './bounce/verp.js';
 import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
@@ -52,7 +51,6 @@ import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
-import { createStatsRepo } from './store/stats-repo.js';
 import { createDiskGuard } from './ops/disk-guard.js';
 import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
@@ -62,7 +60,6 @@ import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
-import { createAdminsRepo } from './store/admins-repo.js';
 import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
 import { oneClickOf } from './suppress/one-click.js';
@@ -121,13 +118,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let current = config;
 
   // Operations (issue 7): disk guard, metrics and health; the HTTP endpoint starts with the listeners.
-  const stats = createStatsRepo(db);
   const disk = createDiskGuard({ path: config.dataDir, thresholds: config.disk, clock, logger });
   const metrics = createMetrics({
     clock,
     version: VERSION,
-    queueDepth: () => stats.queueDepth(),
-    oldestQueuedAt: () => stats.oldestQueued()?.createdAt ?? null,
+    queueDepth: () => lateStore.stats.queueDepth(),
+    oldestQueuedAt: async () => (await lateStore.stats.oldestQueued())?.createdAt ?? null,
     activeSessions: () => listener?.activeSessions ?? 0,
     outboundConnections: () => scheduler.stats.connections,
     maxDestinations: config.http.metricsTopDestinations,
@@ -138,7 +134,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   });
   let listening = false;
   const readiness = createReadiness({
-    db,
+    store: lateStore,
+    clock,
     disk,
     integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
@@ -223,9 +220,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     config.webhooks.urls.length > 0 && config.webhooks.secret
       ? createWebhookSender({
           config: { ...config.webhooks, secret: config.webhooks.secret },
-          repo: createWebhooksRepo(db),
-          events: queue.events,
-          messages: queue.messages,
+          store: lateStore,
           clock,
           logger,
           owner: config.hostname,
@@ -370,9 +365,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
+        store: lateStore, db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
         fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
-        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
+        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
@@ -436,7 +431,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
-      webhooks?.prepare();
+      await webhooks?.prepare();
       await disk.start();
       // Bound one after the other; when one cannot bind, those already running stop again.
       const undo: (() => unknown)[] = [() => disk.stop()];
@@ -509,7 +504,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       throttle.start();
       quotas.start();
       scheduler.start();
-      webhooks?.start();
+      await webhooks?.start();
       retention.start();
       tlsReportSink.start();
       tlsReporter?.start();
@@ -529,13 +524,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
-      // The reports the last deliveries made due, and a TLS report mail being queued, go through
-      // the store: before it closes.
+      // The reports the last deliveries made due, a TLS report mail being queued, the webhook
+      // cursors and retention's last pass all go through the store: they end before it closes.
       await dsn?.flush();
       await tlsReporter?.stop();
-      await store?.close();
       await webhooks?.stop();
       await retention.stop();
+      await store?.close();
       // After the last deliveries: their sessions' counts are stored before the database closes.
       tlsReportSink.stop();
       await unsubscribeHttp?.stop();

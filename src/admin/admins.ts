@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { generatePassword, hashPassword } from '../policy/passwords.js';
-import { ADMIN_ROLES, createAdminsRepo, type AdminRole } from '../store/admins-repo.js';
+import { ADMIN_ROLES, type AdminRole } from '../store/admins-repo.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table } from './format.js';
 import { readPassword } from './users.js';
@@ -15,7 +15,7 @@ const ADMIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
  */
 export function registerAdminsCommands(program: Command, ctx: CliContext): void {
   const cmd = program.command('admins').description('web console accounts (separate from SMTP users)');
-  const repo = () => createAdminsRepo(ctx.db());
+  const repo = async () => (await ctx.store()).admins;
 
   cmd
     .command('add <name>')
@@ -27,10 +27,10 @@ export function registerAdminsCommands(program: Command, ctx: CliContext): void 
       if (!(ADMIN_ROLES as readonly string[]).includes(opts.role)) {
         throw new FerryError('FERRY_ERR_USAGE', `--role ${JSON.stringify(opts.role)}: expected ${ADMIN_ROLES.join(' or ')}`);
       }
-      if (repo().get(name)) throw new FerryError('FERRY_ERR_EXISTS', `console account ${name} already exists (use "ferry admins passwd ${name}")`);
+      if (await (await repo()).get(name)) throw new FerryError('FERRY_ERR_EXISTS', `console account ${name} already exists (use "ferry admins passwd ${name}")`);
       const given = opts.passwordStdin ? await readPassword(ctx) : null;
       const password = given ?? generatePassword();
-      if (!repo().add(name, await hashPassword(password), opts.role as AdminRole, ctx.clock.now())) {
+      if (!await (await repo()).add(name, await hashPassword(password), opts.role as AdminRole, ctx.clock.now())) {
         throw new FerryError('FERRY_ERR_EXISTS', `console account ${name} already exists`);
       }
       ctx.io.stdout.write(`added console account ${name} (${opts.role})\n`);
@@ -41,8 +41,8 @@ export function registerAdminsCommands(program: Command, ctx: CliContext): void 
     .command('list')
     .description('list console accounts')
     .option('--json', 'machine-readable output')
-    .action((opts: { json?: boolean }) => {
-      const rows = repo().list();
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await (await repo()).list();
       if (opts.json) {
         ctx.io.stdout.write(json(rows.map((a) => ({ name: a.name, role: a.role, createdAt: isoTime(a.createdAt), updatedAt: isoTime(a.updatedAt) }))));
         return;
@@ -57,8 +57,8 @@ export function registerAdminsCommands(program: Command, ctx: CliContext): void 
   cmd
     .command('remove <name>')
     .description('remove a console account (its open sessions end at their next request)')
-    .action((name: string) => {
-      if (!repo().remove(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no console account named ${name}`);
+    .action(async (name: string) => {
+      if (!(await (await repo()).remove(name))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no console account named ${name}`);
       ctx.io.stdout.write(`removed console account ${name}\n`);
     });
 
@@ -67,10 +67,10 @@ export function registerAdminsCommands(program: Command, ctx: CliContext): void 
     .description('set a new password; prints a generated one unless --password-stdin is given')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, opts: { passwordStdin?: boolean }) => {
-      if (!repo().get(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no console account named ${name}`);
+      if (!(await (await repo()).get(name))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no console account named ${name}`);
       const given = opts.passwordStdin ? await readPassword(ctx) : null;
       const password = given ?? generatePassword();
-      repo().setPassword(name, await hashPassword(password), ctx.clock.now());
+      await (await repo()).setPassword(name, await hashPassword(password), ctx.clock.now());
       ctx.io.stdout.write(`password changed for console account ${name} (its open sessions end)\n`);
       if (!given) ctx.io.stdout.write(`password: ${password}\n(shown once: store it now)\n`);
     });

@@ -28,7 +28,7 @@ export function registerBackupCommand(program: Command, ctx: CliContext): void {
     .action(async (file: string, opts: { force?: boolean; json?: boolean }) => {
       const config = ctx.config();
       const live = join(config.dataDir, 'ferry.db');
-      const db = ctx.db();
+      const db = ctx.db('ferry backup');
       const target = realTarget(resolve(file));
       const tmp = `${target}.tmp`;
       const liveFiles = [live, `${live}-wal`, `${live}-shm`, `${live}-journal`];

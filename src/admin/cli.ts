@@ -6,7 +6,11 @@ import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { join } from 'node:path';
-import type { CliContext } from './context.js';
+import type { CliContext, CliStore } from './context.js';
+import { FerryError } from '../core/errors.js';
+import { hostname } from 'node:os';
+import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
+import { openPostgresStore } from '../store/postgres/engine.js';
 import type { CliIo } from './io.js';
 import { COMMAND_GROUPS } from './groups.js';
 import { registerMessagesCommands } from './messages.js';
@@ -35,6 +39,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
   let config: Config | null = null;
   let db: Db | null = null;
   let dbFile: string | null = null;
+  let store: Promise<CliStore> | null = null;
   const ctx: CliContext = {
     io: rt.io,
     clock: systemClock,
@@ -42,7 +47,14 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       config ??= loadConfig({ file: configFile, env: rt.env, cwd: rt.cwd });
       return config;
     },
-    db() {
+    store() {
+      store ??= openStore();
+      return store;
+    },
+    db(what = 'this command') {
+      if (ctx.config().store.url) {
+        throw new FerryError('FERRY_ERR_USAGE', `${what} works on the SQLite database file in dataDir; this configuration uses the PostgreSQL store (store.url): use the database's own tools`);
+      }
       // Never created here: only `ferry start` and `ferry init` create a database.
       dbFile = join(ctx.config().dataDir, 'ferry.db');
       if (!db && !existsSync(dbFile)) throw noDatabaseError(dbFile, dataDirSource(configFile, rt));
@@ -53,6 +65,25 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       return loadConfig({ file: configFile, env: rt.env, cwd: rt.cwd });
     },
   };
+
+  async function openStore(): Promise<CliStore> {
+    const config = ctx.config();
+    if (!config.store.url) {
+      const sqlite = createInProcessSqliteStore(ctx.db());
+      return sqlite;
+    }
+    const pg = await openPostgresStore({
+      url: config.store.url,
+      poolSize: 2,
+      nodeName: `${config.store.nodeName ?? hostname()} (ferry admin)`,
+      version: VERSION,
+      heartbeatMs: config.store.heartbeatMs,
+      now: () => ctx.clock.now(),
+      // An admin command is not a node: no node row, no heartbeat, no LISTEN, no lease release.
+      asNode: false,
+    });
+    return { ...pg, fates: null };
+  }
 
   const program = new Command('ferry')
     .description('Ferry: an SMTP relay for outgoing mail')
@@ -87,6 +118,14 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
     if (failure.message !== null) rt.io.stderr.write(`ferry: ${failure.message}\n`);
     return failure.exitCode;
   } finally {
+    const opened = store as Promise<CliStore> | null;
+    if (opened) {
+      try {
+        await (await opened).close();
+      } catch {
+        // opening it failed: that error was reported above
+      }
+    }
     try {
       (db as Db | null)?.close();
     } catch {

@@ -13,7 +13,6 @@ import {
   writePrivateKey,
   type DkimAlgorithm,
 } from '../sign/keys.js';
-import { createDkimKeysRepo } from '../store/dkim-keys-repo.js';
 import type { CliContext } from './context.js';
 
 /**
@@ -31,12 +30,12 @@ export function registerDkimCommands(program: Command, ctx: CliContext): void {
     .option('--selector <selector>', 'the DNS selector (default: ferryYYYYMM, the current month)')
     .addOption(new Option('--algorithm <algorithm>', 'key type').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--bits <bits>', 'RSA key size', '2048')
-    .action((domainArg: string, opts: { selector?: string; algorithm: DkimAlgorithm; bits: string }) => {
+    .action(async (domainArg: string, opts: { selector?: string; algorithm: DkimAlgorithm; bits: string }) => {
       const domain = assertDomain(domainArg.replace(/\.$/, ''));
       const selector = assertSelector(opts.selector ?? defaultSelector(ctx.clock));
       if (!/^\d+$/.test(opts.bits)) throw new FerryError('FERRY_ERR_USAGE', `--bits ${opts.bits}: expected a number such as 2048`);
-      const repo = createDkimKeysRepo(ctx.db());
-      if (repo.byDomain(domain).some((k) => k.selector === selector)) {
+      const repo = (await ctx.store()).dkimKeys;
+      if ((await repo.byDomain(domain)).some((k) => k.selector === selector)) {
         throw new FerryError(
           'FERRY_ERR_EXISTS',
           `${selector}._domainkey.${domain} already has a key; a published selector must keep its key: choose another --selector, or remove it first`,
@@ -45,7 +44,7 @@ export function registerDkimCommands(program: Command, ctx: CliContext): void {
       const key = generateDkimKey(opts.algorithm, Number(opts.bits));
       const keyFile = writePrivateKey(ctx.config().dataDir, domain, selector, key.privateKeyPem);
       try {
-        repo.add({ domain, selector, algorithm: key.algorithm, keyFile, publicKey: key.publicKey, createdAt: ctx.clock.now() });
+        await repo.add({ domain, selector, algorithm: key.algorithm, keyFile, publicKey: key.publicKey, createdAt: ctx.clock.now() });
       } catch (err) {
         rmSync(keyFile, { force: true }); // a key nobody references must not block the next try
         throw err;
@@ -67,8 +66,8 @@ export function registerDkimCommands(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list DKIM keys')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
-      const rows = createDkimKeysRepo(ctx.db()).list();
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await (await ctx.store()).dkimKeys.list();
       if (opts.json) {
         const out = rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString(), dnsName: `${r.selector}._domainkey.${r.domain}` }));
         ctx.io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -89,11 +88,11 @@ export function registerDkimCommands(program: Command, ctx: CliContext): void {
     .description('stop signing with a key (and delete it if Ferry generated it)')
     .argument('<domain>')
     .argument('<selector>')
-    .action((domainArg: string, selector: string) => {
+    .action(async (domainArg: string, selector: string) => {
       const domain = domainArg.toLowerCase().replace(/\.$/, '');
-      const repo = createDkimKeysRepo(ctx.db());
-      const row = repo.byDomain(domain).find((k) => k.selector === selector);
-      if (!row || !repo.remove(domain, selector)) {
+      const repo = (await ctx.store()).dkimKeys;
+      const row = (await repo.byDomain(domain)).find((k) => k.selector === selector);
+      if (!row || !(await repo.remove(domain, selector))) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no DKIM key ${selector}._domainkey.${domain} (see: ferry dkim list)`);
       }
       // only files under dataDir/dkim are Ferry's to delete; operator-managed PEMs stay

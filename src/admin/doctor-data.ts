@@ -22,7 +22,7 @@ interface DataCheck {
 export function runDataDoctor(ctx: CliContext, asJson: boolean): void {
   const dataDir = ctx.config().dataDir;
   const file = join(dataDir, 'ferry.db');
-  const db = ctx.db();
+  const db = ctx.db('ferry doctor --data');
   const checks: DataCheck[] = [];
 
   const integrity = checkIntegrity(db, 'integrity_check', 20);

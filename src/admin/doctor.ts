@@ -3,7 +3,6 @@ import { isIP } from 'node:net';
 import { FerryError } from '../core/errors.js';
 import { createDnsResolver, type DnsResolver } from '../core/resolver.js';
 import type { CheckResult } from '../sign/doctor-checks.js';
-import { createDkimKeysRepo } from '../store/dkim-keys-repo.js';
 import type { CliContext } from './context.js';
 import { runDataDoctor } from './doctor-data.js';
 
@@ -29,9 +28,7 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
       if (opts.ip !== undefined && isIP(opts.ip) === 0) throw new FerryError('FERRY_ERR_USAGE', `--ip ${opts.ip}: not an IP address`);
       const d = domain.toLowerCase().replace(/\.$/, '');
       const resolver = configuredResolver(ctx);
-      const keys = createDkimKeysRepo(ctx.db())
-        .byDomain(d)
-        .map((k) => ({ selector: k.selector, algorithm: k.algorithm, publicKey: k.publicKey }));
+      const keys = (await (await ctx.store()).dkimKeys.byDomain(d)).map((k) => ({ selector: k.selector, algorithm: k.algorithm, publicKey: k.publicKey }));
       // Loaded here: mailauth costs most of a second of CPU at import, which every other command would pay.
       const { runDoctor } = await import('../sign/doctor-checks.js');
       const results = await runDoctor(resolver, { domain: d, ip: opts.ip ?? null, keys });

@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FerryError } from '../core/errors.js';
-import type { Db } from '../store/db.js';
 import { CONSOLE_EVENT_TYPES, RECIPIENT_STATUSES } from '../core/types.js';
-import { createEventsRepo, MORE_COUNT_CAP, type EventRow } from '../store/events-repo.js';
-import { createMessagesRepo } from '../store/messages-repo.js';
+import { MORE_COUNT_CAP, type EventRow } from '../core/store-types.js';
 import { toWebhookEvent, type WebhookEvent } from '../workers/webhook-payload.js';
-import type { CliContext } from './context.js';
+import type { CliContext, CliStore } from './context.js';
 import { isoTime, json, moreLine, parsePositiveInt, parseSince, table } from './format.js';
 
 /**
@@ -14,13 +12,12 @@ import { isoTime, json, moreLine, parsePositiveInt, parseSince, table } from './
  * recipient, complaints, ...), in the same shape webhooks receive.
  */
 
-function describe(db: Db) {
-  const messages = createMessagesRepo(db);
+function describe(store: { messages: Pick<CliStore['messages'], 'getSummary'> }) {
   const cache = new Map<string, { header: string | null; envid: string | null }>();
-  return (e: EventRow): WebhookEvent => {
+  return async (e: EventRow): Promise<WebhookEvent> => {
     if (!cache.has(e.messageId)) {
       if (cache.size > 10_000) cache.clear();
-      const m = messages.getSummary(e.messageId);
+      const m = await store.messages.getSummary(e.messageId);
       cache.set(e.messageId, { header: m?.messageIdHeader ?? null, envid: m?.dsnEnvid ?? null });
     }
     const m = cache.get(e.messageId);
@@ -36,7 +33,7 @@ function line(e: WebhookEvent): string {
 }
 
 export interface TailOptions {
-  db: Db;
+  store: { events: Pick<CliStore['events'], 'lastId' | 'settledAfter'>; messages: Pick<CliStore['messages'], 'getSummary'> };
   /**
    * Waits between polls; resolves early (or rejects) when the signal aborts. Default: a timer
    * that keeps the process alive (the clock's timers are unref'd, which would let the CLI exit).
@@ -52,19 +49,20 @@ export interface TailOptions {
   onEvent: (e: WebhookEvent) => void;
 }
 
-/** Follows the event log by polling the database until the signal aborts (or maxEvents). Resolves with the count. */
+/** Follows the event log by polling the store until the signal aborts (or maxEvents). Resolves with the count. */
 export async function tailEvents(o: TailOptions): Promise<number> {
-  const events = createEventsRepo(o.db);
-  const toEvent = describe(o.db);
+  const events = o.store.events;
+  const toEvent = describe(o.store);
   const wait = o.wait ?? ((ms: number, signal: AbortSignal) => delay(ms, undefined, { signal }));
-  let after = o.afterId ?? events.lastId();
+  let after = o.afterId ?? (await events.lastId());
   let n = 0;
   while (!o.signal.aborted) {
-    const rows = events.list({ afterId: after, limit: 500 });
+    // settledAfter: on PostgreSQL an event committed late under a lower id is not skipped.
+    const rows = await events.settledAfter(after, 500);
     for (const r of rows) {
       after = r.id;
       if (o.type && r.type !== o.type) continue;
-      o.onEvent(toEvent(r));
+      o.onEvent(await toEvent(r));
       n++;
       if (o.maxEvents !== undefined && n >= o.maxEvents) return n;
     }
@@ -87,7 +85,7 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
     .option('--before <id>', 'only events before this event id (the next page: the last id shown)')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'machine-readable output (the webhook shape)')
-    .action((opts: { since?: string; type?: string; message?: string; afterId?: string; before?: string; limit: string; json?: boolean }) => {
+    .action(async (opts: { since?: string; type?: string; message?: string; afterId?: string; before?: string; limit: string; json?: boolean }) => {
       const filter = {
         since: opts.since ? parseSince(opts.since, '--since', ctx.clock.now()) : undefined,
         type: opts.type !== undefined ? eventType(opts.type) : undefined,
@@ -96,13 +94,13 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
         beforeId: opts.before !== undefined ? parseNonNegative(opts.before, '--before') : undefined,
       };
       const limit = parsePositiveInt(opts.limit, '--limit');
-      const db = ctx.db();
-      const repo = createEventsRepo(db);
-      const rows = repo.list({ ...filter, limit, order: 'desc' });
-      const more = rows.length === limit ? repo.count({ ...filter, beforeId: rows[rows.length - 1]!.id }) : 0;
+      const store = await ctx.store();
+      const rows = await store.events.list({ ...filter, limit, order: 'desc' });
+      const more = rows.length === limit ? await store.events.count({ ...filter, beforeId: rows[rows.length - 1]!.id }) : 0;
       const note = more > 0 ? moreLine(more, rows[rows.length - 1]!.id, MORE_COUNT_CAP) : '';
-      const toEvent = describe(db);
-      const events = rows.map(toEvent);
+      const toEvent = describe(store);
+      const events: WebhookEvent[] = [];
+      for (const r of rows) events.push(await toEvent(r));
       if (opts.json) {
         ctx.io.stdout.write(json(events));
         // stdout stays one JSON document; the note is for the person running it.
@@ -132,11 +130,11 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
     .option('--interval-ms <ms>', 'how often to look for new events', '500')
     .option('--max-events <n>', 'stop after this many events')
     .action(async (opts: { type?: string; since?: string; json?: boolean; intervalMs: string; maxEvents?: string }) => {
-      const db = ctx.db();
+      const store = await ctx.store();
       let afterId: number | undefined;
       if (opts.since) {
         const since = parseSince(opts.since, '--since', ctx.clock.now());
-        const first = createEventsRepo(db).list({ since, limit: 1 })[0];
+        const first = (await store.events.list({ since, limit: 1 }))[0];
         afterId = first ? first.id - 1 : undefined;
       }
       const controller = new AbortController();
@@ -144,7 +142,7 @@ export function registerEventsCommands(program: Command, ctx: CliContext): void 
       process.once('SIGINT', onSigint);
       try {
         await tailEvents({
-          db,
+          store,
           afterId,
           type: opts.type !== undefined ? eventType(opts.type) : undefined,
           intervalMs: parsePositiveInt(opts.intervalMs, '--interval-ms'),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
-import { createLimitsRepo, type LimitFields, type LimitRow, type LimitStateRow } from '../store/limits-repo.js';
+import type { LimitFields, LimitRow, LimitStateRow } from '../core/store-types.js';
 import { DEFAULT_TARGET, LimitTable, parseTarget, type EffectiveLimits } from '../throttle/limits.js';
 import { WindowSet } from '../throttle/window.js';
 import type { CliContext } from './context.js';
@@ -19,7 +19,7 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
   const cmd = program
     .command('limits')
     .description('per-destination limits: a recipient domain, an MX host suffix (mx:google.com) or default');
-  const repo = () => createLimitsRepo(ctx.db());
+  const repo = async () => (await ctx.store()).limits;
   const builtIn = () => ({ connections: ctx.config().limits.defaultConnections, perConnection: ctx.config().delivery.messagesPerConnection });
 
   cmd
@@ -27,13 +27,13 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
     .description('configured and effective limits, current usage and slow-downs')
     .option('--json', 'machine-readable output')
     .option('--limit <n>', 'at most this many budgets in the usage table', '50')
-    .action((opts: { json?: boolean; limit: string }) => {
+    .action(async (opts: { json?: boolean; limit: string }) => {
       const max = parsePositiveInt(opts.limit, '--limit');
-      const r = repo();
-      const rules = r.list();
+      const r = await repo();
+      const rules = await r.list();
       const limits = new LimitTable(rules, builtIn());
       const now = ctx.clock.now();
-      const budgets = r.states().map((s) => budgetView(s, limits, now));
+      const budgets = (await r.states()).map((s) => budgetView(s, limits, now));
       // Busiest first; a slowed budget always shows.
       budgets.sort((a, b) => Number(Boolean(b.slowDown)) - Number(Boolean(a.slowDown)) || b.used.day - a.used.day || a.bucket.localeCompare(b.bucket));
       const out = ctx.io.stdout;
@@ -93,10 +93,10 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
     .command('set <target>')
     .description('create or change a limit; fields not given keep their value, "none" clears one');
   for (const f of FIELDS) set.option(f.flag, `${f.help} (a positive number, or none)`);
-  set.action((raw: string, opts: Record<string, string | undefined>) => {
+  set.action(async (raw: string, opts: Record<string, string | undefined>) => {
     const target = parseTarget(raw);
-    const r = repo();
-    const existing = r.get(target);
+    const r = await repo();
+    const existing = await r.get(target);
     const fields: LimitFields = {
       perMinute: existing?.perMinute ?? null,
       perHour: existing?.perHour ?? null,
@@ -112,17 +112,17 @@ export function registerLimitsCommands(program: Command, ctx: CliContext): void 
       fields[f.key] = v.trim().toLowerCase() === 'none' ? null : parsePositiveInt(v, `--${f.flag.split(' ')[0]!.slice(2)}`);
     }
     if (given === 0) throw new FerryError('FERRY_ERR_USAGE', 'limits set: give at least one of --per-minute, --per-hour, --per-day, --connections, --per-connection');
-    r.set(target, fields, ctx.clock.now());
-    const e = new LimitTable(r.list(), builtIn()).forTarget(target);
+    await r.set(target, fields, ctx.clock.now());
+    const e = new LimitTable(await r.list(), builtIn()).forTarget(target);
     ctx.io.stdout.write(`${existing ? 'changed' : 'added'} limit ${target}: ${describe(e)}\n(a running relay applies it within a few seconds)\n`);
   });
 
   cmd
     .command('remove <target>')
     .description('remove a limit (its destinations fall back to an MX rule or default)')
-    .action((raw: string) => {
+    .action(async (raw: string) => {
       const target = parseTarget(raw);
-      if (!repo().remove(target)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no limit for ${target} (see "ferry limits list")`);
+      if (!(await (await repo()).remove(target))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no limit for ${target} (see "ferry limits list")`);
       ctx.io.stdout.write(`removed limit ${target}\n`);
     });
 }

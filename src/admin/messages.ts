@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { RECIPIENT_STATUSES } from '../core/types.js';
-import { MORE_COUNT_CAP } from '../store/events-repo.js';
-import { createAttemptsRepo, type AttemptRow } from '../store/attempts-repo.js';
-import type { RecipientRow } from '../store/recipients-repo.js';
-import { createQueueStore } from '../store/queue-store.js';
+import { MORE_COUNT_CAP, type AttemptRow, type RecipientRow } from '../core/store-types.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, moreLine, parsePositiveInt, parseSince, table, waitingUntil } from './format.js';
 
@@ -20,7 +17,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
     .option('--before <id>', 'only messages accepted before this one (the next page: the last id shown)')
     .option('--limit <n>', 'at most this many', '50')
     .option('--json', 'machine-readable output')
-    .action((opts: { status?: string; since?: string; recipient?: string; before?: string; limit: string; json?: boolean }) => {
+    .action(async (opts: { status?: string; since?: string; recipient?: string; before?: string; limit: string; json?: boolean }) => {
       if (opts.status && !(RECIPIENT_STATUSES as readonly string[]).includes(opts.status)) {
         throw new FerryError('FERRY_ERR_USAGE', `--status ${JSON.stringify(opts.status)}: expected one of ${RECIPIENT_STATUSES.join(', ')}`);
       }
@@ -30,25 +27,26 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
         recipient: opts.recipient,
         limit: parsePositiveInt(opts.limit, '--limit'),
       };
-      const store = createQueueStore(ctx.db());
+      const store = await ctx.store();
       let before: { createdAt: number; id: string } | undefined;
       if (opts.before !== undefined) {
-        const anchor = store.messages.getSummary(opts.before);
+        const anchor = await store.messages.getSummary(opts.before);
         if (!anchor) throw new FerryError('FERRY_ERR_USAGE', `--before ${JSON.stringify(opts.before)}: no message with that id`);
         before = { createdAt: anchor.createdAt, id: anchor.id };
       }
-      const page = store.messages.list({ ...filter, before });
+      const page = await store.messages.list({ ...filter, before });
       const last = page[page.length - 1];
-      const more = last && page.length === filter.limit ? store.messages.count({ ...filter, before: { createdAt: last.createdAt, id: last.id } }, MORE_COUNT_CAP) : 0;
+      const more = last && page.length === filter.limit ? await store.messages.count({ ...filter, before: { createdAt: last.createdAt, id: last.id } }, MORE_COUNT_CAP) : 0;
       const note = more > 0 && last ? moreLine(more, last.id, MORE_COUNT_CAP) : '';
-      const rows = page.map((m) => {
-        const recipients = store.recipients.forMessage(m.id);
+      const rows = [];
+      for (const m of page) {
+        const recipients = await store.recipients.forMessage(m.id);
         // A complaint makes a delivered recipient's state "spam" (its status stays delivered).
         const statusOf = (r: (typeof recipients)[number]) => (r.complainedAt === null ? r.status : 'spam');
         const counts: Record<string, number> = {};
         for (const r of recipients) counts[statusOf(r)] = (counts[statusOf(r)] ?? 0) + 1;
-        return { ...m, recipients: recipients.map((r) => ({ address: r.address, status: statusOf(r) })), counts };
-      });
+        rows.push({ ...m, recipients: recipients.map((r) => ({ address: r.address, status: statusOf(r) })), counts });
+      }
       if (opts.json) {
         ctx.io.stdout.write(json(rows.map((m) => ({
           id: m.id, createdAt: isoTime(m.createdAt), sender: m.sender, user: m.username, size: m.size,
@@ -82,13 +80,14 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
     .command('show <id>')
     .description('one message: its recipients, their statuses and history')
     .option('--json', 'machine-readable output')
-    .action((id: string, opts: { json?: boolean }) => {
-      const store = createQueueStore(ctx.db());
-      const m = store.messages.getSummary(id);
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const store = await ctx.store();
+      const m = await store.messages.getSummary(id);
       if (!m) throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${id}`);
-      const recipients = store.recipients.forMessage(id);
-      const events = store.events.forMessage(id);
-      const attempts = createAttemptsRepo(ctx.db()).forMessage(id);
+      const recipients = await store.recipients.forMessage(id);
+      const events = await store.events.forMessage(id);
+      const attempts = await store.attempts.forMessage(id);
+      const headers = (await store.messages.get(id))?.headers ?? null;
       if (opts.json) {
         ctx.io.stdout.write(json({ message: { ...m, createdAt: isoTime(m.createdAt) }, recipients, attempts, events }));
         return;
@@ -103,7 +102,7 @@ export function registerMessagesCommands(program: Command, ctx: CliContext): voi
       if (m.subject) out.write(`  subject    ${m.subject}\n`);
       if (m.messageIdHeader) out.write(`  message-id ${m.messageIdHeader}\n`);
       out.write(`  size       ${m.size} bytes${m.spoolFile ? ' (spool file)' : ''}${m.eightBit ? ', 8-bit' : ''}\n`);
-      out.write(`  dkim       ${describeDkim(m.signedAt, store.messages.get(id)?.headers ?? null, m.headerFrom ?? m.sender, attempts.length > 0)}\n\n`);
+      out.write(`  dkim       ${describeDkim(m.signedAt, headers, m.headerFrom ?? m.sender, attempts.length > 0)}\n\n`);
       out.write(
         table(
           ['recipient', 'status', 'attempts', 'next attempt', 'last reply', 'category'],

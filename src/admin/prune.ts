@@ -28,7 +28,7 @@ export function registerPruneCommand(program: Command, ctx: CliContext): void {
         if (!/^\d+(?:\.\d+)?$/.test(opts.days)) throw new FerryError('FERRY_ERR_USAGE', `--days ${JSON.stringify(opts.days)}: expected a number of days (0 or more)`);
         days = Number(opts.days);
       }
-      const db = ctx.db();
+      const db = ctx.db('ferry prune');
       const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
       const retention = createRetention({
         // The CLI's own process: the in-process engine over its connection (one short command).

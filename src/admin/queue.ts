@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
-import { createQueueAdminRepo, PENDING_STATES, type DestinationSummary, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
+import { PENDING_STATES, type DestinationSummary, type PendingState, type QueueSelector } from '../store/queue-admin-repo.js';
 import { RATE_LIMITED, type RecipientRow } from '../store/recipients-repo.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,10 +32,10 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
     .option('--domain <domain>', 'only this destination domain')
     .option('--status <status>', `only recipients in this state (${PENDING_STATES.join(', ')})`)
     .option('--json', 'machine-readable output')
-    .action((opts: { domain?: string; status?: string; json?: boolean }) => {
+    .action(async (opts: { domain?: string; status?: string; json?: boolean }) => {
       const state = parseState(opts.status);
       const now = ctx.clock.now();
-      const rows = createQueueAdminRepo(ctx.db()).summary(now, { domain: opts.domain, state });
+      const rows = await (await ctx.store()).queueAdmin.summary(now, { domain: opts.domain, state });
       if (opts.json) {
         ctx.io.stdout.write(
           json(
@@ -87,13 +87,13 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
     .description('make pending recipients due now: one message (ID), a destination (--domain) or everything (--all)')
     .option('--domain <domain>', 'every pending recipient of this destination domain')
     .option('--all', 'every pending recipient')
-    .action((id: string | undefined, opts: { domain?: string; all?: boolean }) => {
+    .action(async (id: string | undefined, opts: { domain?: string; all?: boolean }) => {
       const sel = selector(id, opts, 'retry');
-      const repo = createQueueAdminRepo(ctx.db());
-      if (sel.messageId !== undefined && !repo.messageExists(sel.messageId)) {
+      const repo = (await ctx.store()).queueAdmin;
+      if (sel.messageId !== undefined && !(await repo.messageExists(sel.messageId))) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
       }
-      const n = repo.retry(sel, ctx.clock.now());
+      const n = await repo.retry(sel, ctx.clock.now());
       ctx.io.stdout.write(`${n} recipient${n === 1 ? '' : 's'} due now${n === 0 ? ' (nothing pending that is not already in flight)' : ''}\n`);
     });
 
@@ -107,11 +107,16 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
       if (sel.domain !== undefined && !opts.yes) {
         throw new FerryError('FERRY_ERR_USAGE', `purging every pending recipient of ${sel.domain} cannot be undone: add --yes`);
       }
-      const repo = createQueueAdminRepo(ctx.db());
-      if (sel.messageId !== undefined && !repo.messageExists(sel.messageId)) {
+      const store = await ctx.store();
+      const { fates } = store;
+      const pending = store.queueAdmin.pending?.bind(store.queueAdmin);
+      if (!fates || !pending) {
+        throw new FerryError('FERRY_ERR_USAGE', `queue purge is not available on the ${store.engine} store yet (its fate writer is not connected): use queue retry, or purge from a relay on SQLite`);
+      }
+      if (sel.messageId !== undefined && !(await store.queueAdmin.messageExists(sel.messageId))) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
       }
-      const res = await purge(ctx, repo.pending(sel), PURGE_REASON);
+      const res = await purge(ctx, await pending(sel), PURGE_REASON);
       ctx.io.stdout.write(`${res.purged} recipient${res.purged === 1 ? '' : 's'} purged (expired: ${PURGE_REASON})\n`);
       if (res.reports > 0) ctx.io.stdout.write(`${res.reports} delivery status notification${res.reports === 1 ? '' : 's'} queued to the senders\n`);
       if (res.inFlight > 0) {
@@ -126,7 +131,8 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
  * relay sends it at its scheduler's next wake.
  */
 async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Promise<{ purged: number; inFlight: number; reports: number }> {
-  const store = createInProcessSqliteStore(ctx.db());
+  // The report to each sender is composed from the DSN outbox and the spool of the SQLite file.
+  const store = createInProcessSqliteStore(ctx.db('queue purge'));
   const config = ctx.config();
   const now = ctx.clock.now();
   const dsn = config.dsn.enabled

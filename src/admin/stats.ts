@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createStatsRepo } from '../store/stats-repo.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, parsePositiveInt, parseSince, table } from './format.js';
 
@@ -15,12 +14,13 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
     .option('--since <when>', 'the window: a duration back from now (1h, 24h, 7d) or a date', '24h')
     .option('--top <n>', 'rows in the category and destination tables', '10')
     .option('--json', 'machine-readable output')
-    .action((opts: { since: string; top: string; json?: boolean }) => {
+    .action(async (opts: { since: string; top: string; json?: boolean }) => {
       const now = ctx.clock.now();
       const since = parseSince(opts.since, '--since', now);
       const top = Math.min(100, parsePositiveInt(opts.top, '--top'));
-      const repo = createStatsRepo(ctx.db());
-      const { messages, byStatus } = repo.recipientsSince(since);
+      const repo = (await ctx.store()).stats;
+      const { messages, byStatus } = await repo.recipientsSince(since);
+      const oldest = await repo.oldestQueued();
       const delivered = byStatus.delivered ?? 0;
       const spam = byStatus.spam ?? 0;
       const finished = delivered + spam + (byStatus.bounced ?? 0) + (byStatus.expired ?? 0);
@@ -40,15 +40,12 @@ export function registerStatsCommand(program: Command, ctx: CliContext): void {
         },
         /** delivered (spam included: it was delivered) / (delivered + spam + bounced + expired); null: nothing finished yet */
         deliveryRate: finished > 0 ? (delivered + spam) / finished : null,
-        attempts: repo.attemptsSince(since),
-        topBounceCategories: repo.topCategories(since, top),
-        problemDestinations: repo.failingDestinations(since, top),
-        queue: repo.queueDepth(),
-        oldestQueued: (() => {
-          const o = repo.oldestQueued();
-          return o ? { ...o, createdAt: isoTime(o.createdAt), ageSeconds: Math.round((now - o.createdAt) / 1000) } : null;
-        })(),
-        suppressions: repo.suppressions(since),
+        attempts: await repo.attemptsSince(since),
+        topBounceCategories: await repo.topCategories(since, top),
+        problemDestinations: await repo.failingDestinations(since, top),
+        queue: await repo.queueDepth(),
+        oldestQueued: oldest ? { ...oldest, createdAt: isoTime(oldest.createdAt), ageSeconds: Math.round((now - oldest.createdAt) / 1000) } : null,
+        suppressions: await repo.suppressions(since),
       };
       if (opts.json) {
         ctx.io.stdout.write(json(report));

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FerryError, errorMessage } from '../core/errors.js';
 import { pidFilePath, processAlive, readPidFile } from '../ops/pid-file.js';
 import { httpGet } from '../ops/probe.js';
-import { createStatsRepo } from '../store/stats-repo.js';
+import { redactStoreUrl } from '../config/schema.js';
 import { dataDirLockState } from '../ops/data-dir-lock.js';
 import { checkIntegrity, corruptionError, QUICK_CHECK_MAX_BYTES } from '../store/integrity.js';
 import { statSync } from 'node:fs';
@@ -44,16 +44,17 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       // The lock is the truth about "a relay runs on this data directory": it cannot go stale.
       const lock = dataDirLockState(config.dataDir);
       const running = alive || Boolean(probe?.healthy) || lock === 'held';
-      const db = ctx.db();
-      const dbFile = join(config.dataDir, 'ferry.db');
-      const size = statSync(dbFile).size;
+      // On PostgreSQL (store.url) the cluster's store is asked; its files are the server's business.
+      const pgUrl = config.store.url;
+      const dbFile = pgUrl ? String(redactStoreUrl(pgUrl)) : join(config.dataDir, 'ferry.db');
+      const size = pgUrl ? null : statSync(dbFile).size;
       const integrity =
-        size <= QUICK_CHECK_MAX_BYTES
-          ? checkIntegrity(db, 'quick_check', 3)
+        pgUrl === undefined && size !== null && size <= QUICK_CHECK_MAX_BYTES
+          ? checkIntegrity(ctx.db(), 'quick_check', 3)
           : { ok: true, problems: [], check: 'skipped' as const };
-      const stats = createStatsRepo(db);
-      const queue = integrity.ok ? stats.queueDepth() : { queued: 0, deferred: 0 };
-      const last = integrity.ok ? stats.lastDelivery() : null;
+      const stats = (await ctx.store()).stats;
+      const queue = integrity.ok ? await stats.queueDepth() : { queued: 0, deferred: 0 };
+      const last = integrity.ok ? await stats.lastDelivery() : null;
       const about = probe?.about ?? null;
       const listeners =
         (about?.listeners as Record<string, string | null> | null | undefined) ??
@@ -71,7 +72,9 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         lastDelivery: last ? { at: isoTime(last.at), messageId: last.messageId, mx: last.mxHost } : null,
         dataDir: config.dataDir,
         lock,
-        database: { file: dbFile, bytes: size, check: integrity.check, ok: integrity.ok, problems: integrity.problems },
+        database: pgUrl
+          ? { engine: 'postgres', url: dbFile, ok: integrity.ok }
+          : { engine: 'sqlite', file: dbFile, bytes: size, check: integrity.check, ok: integrity.ok, problems: integrity.problems },
       };
       if (opts.json) {
         ctx.io.stdout.write(json(report));
@@ -93,7 +96,9 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             : `${probe.healthy ? 'healthy' : 'unhealthy'}, ${probe.ready ? 'ready' : `not ready (${probe.failing.join(', ') || 'unknown'})`}`;
           out.write(`health         ${health}\n`);
         }
-        const dbState = !integrity.ok
+        const dbState = pgUrl
+          ? `PostgreSQL ${dbFile}`
+          : !integrity.ok
           ? `CORRUPT: ${integrity.problems.join('; ')}`
           : integrity.check === 'skipped'
             ? `not checked (${size} bytes, over ${QUICK_CHECK_MAX_BYTES}: run "ferry doctor --data")`

@@ -8,15 +8,17 @@ import { SUPPRESSION_SOURCES, type SuppressionFilter, type SuppressionRow } from
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, jsonEntry } from '../suppress/csv.js';
 import { isSuppressionCategory, SUPPRESSION_CATEGORIES, suppressionKey, type SuppressionKey } from '../suppress/normalize.js';
 import { DROP_REASON_PREFIX } from '../suppress/recipient-policy.js';
-import { createSuppressionList } from '../suppress/suppression-list.js';
-import type { CliContext } from './context.js';
+import { createSuppressionsRepo } from '../store/suppressions-repo.js';
+import type { CliContext, CliStore } from './context.js';
 import { isoTime, json, parseDuration, parsePositiveInt, parseSince, table } from './format.js';
 
 const REASON_WIDTH = 48;
 
 export function registerSuppressionsCommands(program: Command, ctx: CliContext): void {
   const cmd = program.command('suppressions').description('addresses and domains Ferry will not send to');
-  const list = () => createSuppressionList({ db: ctx.db(), clock: ctx.clock });
+  const list = async () => (await ctx.store()).suppressions;
+  // Import and export stream through the SQLite file's repository (a staged import, a cursor).
+  const fileRepo = (what: string) => createSuppressionsRepo(ctx.db(what));
 
   cmd
     .command('list')
@@ -30,7 +32,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'machine-readable output')
     .option('--csv', 'CSV output (the import format)')
-    .action((opts: { domain?: string; category?: string; source?: string; since?: string; search?: string; user?: string; limit: string; json?: boolean; csv?: boolean }) => {
+    .action(async (opts: { domain?: string; category?: string; source?: string; since?: string; search?: string; user?: string; limit: string; json?: boolean; csv?: boolean }) => {
       if (opts.json && opts.csv) throw new FerryError('FERRY_ERR_USAGE', 'choose one of --json and --csv');
       const filter: SuppressionFilter = {
         domain: opts.domain === undefined ? undefined : domainOf(opts.domain, '--domain'),
@@ -41,8 +43,8 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
         scope: opts.user,
       };
       const limit = parsePositiveInt(opts.limit, '--limit');
-      const l = list();
-      const rows = l.repo.list(filter, limit);
+      const l = await list();
+      const rows = await l.list(filter, limit);
       const out = ctx.io.stdout;
       if (opts.json) return void out.write(json(rows.map(jsonEntry)));
       if (opts.csv) return void out.write(csvHeader() + rows.map(csvLine).join(''));
@@ -66,7 +68,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
         ),
       );
       if (rows.length === limit) {
-        const total = l.repo.count(filter);
+        const total = await l.count(filter);
         if (total > limit) out.write(`showing ${limit} of ${total} (use --limit)\n`);
       }
     });
@@ -75,20 +77,20 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .command('show <address>')
     .description('an entry and the messages it dropped')
     .option('--json', 'machine-readable output')
-    .action((input: string, opts: { json?: boolean }) => {
+    .action(async (input: string, opts: { json?: boolean }) => {
       const key = keyOrFail(input);
-      const l = list();
-      let entries = l.repo.forAddress(key.address);
+      const l = await list();
+      let entries = await l.forAddress(key.address);
       let via: string | null = null;
       if (entries.length === 0) {
-        const effective = l.find(key.address, null);
+        const effective = await effectiveEntry(l, key, ctx.clock.now());
         if (effective) {
           entries = [effective];
           via = effective.address;
         }
       }
       if (entries.length === 0) throw new FerryError('FERRY_ERR_NOT_FOUND', `${key.address} is not suppressed`);
-      const drops = l.repo.drops(key.address, 50).filter((d) => d.reason === null || d.reason.startsWith(DROP_REASON_PREFIX));
+      const drops = (await l.drops(key.address, 50)).filter((d) => d.reason === null || d.reason.startsWith(DROP_REASON_PREFIX));
       const out = ctx.io.stdout;
       if (opts.json) {
         out.write(json({ entries: entries.map(jsonEntry), drops: drops.map((d) => ({ ...d, at: isoTime(d.at) })) }));
@@ -111,14 +113,25 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .option('--category <category>', `a category (${SUPPRESSION_CATEGORIES.join(', ')})`, 'manual')
     .option('--expires <duration>', 'stop applying after this long (30d, 12h)')
     .option('--user <name>', 'apply only to mail from this SMTP user')
-    .action((inputs: string[], opts: { reason: string; category: string; expires?: string; user?: string }) => {
+    .action(async (inputs: string[], opts: { reason: string; category: string; expires?: string; user?: string }) => {
       const cat = category(opts.category);
       const expiresAt = opts.expires === undefined ? null : ctx.clock.now() + parseDuration(opts.expires, '--expires');
       const keys = inputs.map(keyOrFail); // all checked before anything is added
-      const l = list();
+      const l = await list();
       const source = cat === 'complaint' ? 'complaint' : 'manual';
-      const apply = ctx.db().transaction(() => keys.map((k) => l.suppress(k.address, cat, opts.reason, source, { expiresAt, user: opts.user ?? null })));
-      for (const { entry, created } of apply()) {
+      // One entry per call (each its own transaction): every key was checked above, so a failure
+      // here is the store's, reported with what was already added.
+      for (const k of keys) {
+        const { row: entry, created } = await l.upsert({
+          address: k.address,
+          domain: k.domain,
+          category: cat,
+          reason: opts.reason,
+          source,
+          scope: opts.user ?? null,
+          createdAt: ctx.clock.now(),
+          expiresAt,
+        });
         ctx.io.stdout.write(`${created ? 'suppressed' : 'updated'} ${entry.address}${entry.scope ? ` for user ${entry.scope}` : ''} (${entry.category}${entry.expiresAt === null ? '' : `, until ${isoTime(entry.expiresAt)}`})\n`);
       }
     });
@@ -127,12 +140,12 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .command('remove <address...>')
     .description('remove entries, so mail to them is sent again')
     .option('--user <name>', "remove this SMTP user's entry instead of the global one")
-    .action((inputs: string[], opts: { user?: string }) => {
+    .action(async (inputs: string[], opts: { user?: string }) => {
       const keys = inputs.map(keyOrFail);
-      const l = list();
+      const l = await list();
       const missing: string[] = [];
       for (const k of keys) {
-        if (l.unsuppress(k.address, opts.user ?? null)) ctx.io.stdout.write(`removed ${k.address}${opts.user ? ` for user ${opts.user}` : ''}\n`);
+        if (await l.remove(k.address, opts.user ?? null)) ctx.io.stdout.write(`removed ${k.address}${opts.user ? ` for user ${opts.user}` : ''}\n`);
         else missing.push(k.address);
       }
       if (missing.length) {
@@ -157,8 +170,8 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
       const narrowed = Object.values(filter).some((v) => v !== undefined);
       if (!narrowed && !opts.all) throw new FerryError('FERRY_ERR_USAGE', 'say what to clear: --domain D, --category C, --before DATE, or --all');
       if (narrowed && opts.all) throw new FerryError('FERRY_ERR_USAGE', '--all cannot be combined with --domain, --category or --before');
-      const repo = list().repo;
-      const n = repo.count(filter);
+      const repo = await list();
+      const n = await repo.count(filter);
       if (!opts.yes) {
         if (!ctx.io.isTTY) throw new FerryError('FERRY_ERR_USAGE', `this would remove ${n} entries: add --yes to confirm (not on a terminal)`);
         ctx.io.stdout.write(`remove ${n} suppression entr${n === 1 ? 'y' : 'ies'}? [y/N] `);
@@ -168,7 +181,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
           return;
         }
       }
-      const removed = repo.clear(filter);
+      const removed = await repo.clear(filter);
       ctx.io.stdout.write(`removed ${removed} suppression entr${removed === 1 ? 'y' : 'ies'}\n`);
     });
 
@@ -194,7 +207,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
       let result: { imported: number; skipped: number };
       try {
         result = await importSuppressions({
-          repo: list().repo,
+          repo: fileRepo('suppressions import'),
           input: fromStdin ? (ctx.io.stdin as Readable) : createReadStream(file, { highWaterMark: 1 << 20 }),
           clock: ctx.clock,
           onBadRow: (line, problem) => ctx.io.stderr.write(`${name}:${line}: skipped: ${problem}\n`),
@@ -228,8 +241,17 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .option('--json', 'a JSON array')
     .action(async (opts: { csv?: boolean; json?: boolean }) => {
       if (opts.json && opts.csv) throw new FerryError('FERRY_ERR_USAGE', 'choose one of --json and --csv');
-      await exportSuppressions(list().repo, ctx.io.stdout, opts.json ? 'json' : 'csv');
+      await exportSuppressions(fileRepo('suppressions export'), ctx.io.stdout, opts.json ? 'json' : 'csv');
     });
+}
+
+/** The entry that stops mail to this key for everyone (its own, or its domain's), ignoring expired ones. */
+async function effectiveEntry(l: CliStore['suppressions'], key: SuppressionKey, now: number): Promise<SuppressionRow | null> {
+  if (key.isDomain) {
+    const row = await l.get(key.address, null);
+    return row && (row.expiresAt === null || row.expiresAt > now) ? row : null;
+  }
+  return (await l.lookup(key.address, key.domain, null, now)) ?? null;
 }
 
 function keyOrFail(input: string): SuppressionKey {

@@ -31,7 +31,7 @@ export function registerTlsReportCommand(program: Command, ctx: CliContext): voi
       const day = opts.day ?? utcDay(now);
       if (!isDay(day)) throw new FerryError('FERRY_ERR_USAGE', `tls report: --day must be a date YYYY-MM-DD, got "${day}"`);
       const config = ctx.config();
-      const db = ctx.db();
+      const db = ctx.db('ferry tls-report');
       const repo = createTlsReportRepo(db);
       let sent: { policyDomain: string; state: string; detail: string | null }[] | null = null;
       if (opts.send) {

@@ -51,7 +51,7 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
   const config = ctx.config();
   const resolver: DnsResolver = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const now = ctx.clock.now();
-  const row = createMtaStsRepo(ctx.db()).get(domain);
+  const row = createMtaStsRepo(ctx.db('ferry tls')).get(domain);
   const cached = row ? { ...row, fetchedAt: isoTime(row.fetchedAt), expiresAt: isoTime(row.expiresAt), expired: row.expiresAt <= now } : null;
 
   // Loaded here: sts-policy pulls in mailauth (most of a second of CPU at import) for every command otherwise.
@@ -93,7 +93,7 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
   } catch (err) {
     mxError = `MX ${domain}: ${dnsErrorCode(err) ?? 'DNS error'}`;
   }
-  const recent = createAttemptsRepo(ctx.db())
+  const recent = createAttemptsRepo(ctx.db('ferry tls'))
     .recentTls(domain, limit)
     .map((r) => ({ ...r, at: isoTime(r.at) }));
   return { domain, cached, live, mx, mxError, recent };

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../core/errors.js';
 import { generatePassword, hashPassword } from '../policy/passwords.js';
 import { parseAddress } from '../policy/addresses.js';
-import { createUsersRepo } from '../store/users-repo.js';
-import { createQuotaRepo, type UserQuota } from '../store/quota-repo.js';
+import type { UserQuota } from '../core/store-types.js';
 import { parseQuotaWindows } from '../throttle/quotas.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, parsePositiveInt, table } from './format.js';
@@ -28,11 +27,11 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
       const domains = parseDomains(opts.fromDomains);
       const given = opts.passwordStdin ? await readPassword(ctx) : null;
       const password = given ?? generatePassword();
-      const repo = createUsersRepo(ctx.db());
-      if (!repo.add(name, await hashPassword(password), domains, ctx.clock.now())) {
+      const store = await ctx.store();
+      if (!(await store.users.add(name, await hashPassword(password), domains, ctx.clock.now()))) {
         throw new FerryError('FERRY_ERR_EXISTS', `user ${name} already exists (use "ferry users passwd ${name}" to change the password)`);
       }
-      if (quota) createQuotaRepo(ctx.db()).set(name, quota, ctx.clock.now());
+      if (quota) await store.quota.set(name, quota, ctx.clock.now());
       ctx.io.stdout.write(`added user ${name}${domains.length ? ` (sender domains: ${domains.join(', ')})` : ''}${quota ? ` (quota: ${quotaText(quota)})` : ''}\n`);
       if (!given) ctx.io.stdout.write(`password: ${password}\n(shown once: store it now)\n`);
     });
@@ -41,14 +40,19 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list users')
     .option('--json', 'machine-readable output')
-    .action((opts: { json?: boolean }) => {
-      const rows = createUsersRepo(ctx.db()).list();
-      const quotas = createQuotaRepo(ctx.db());
+    .action(async (opts: { json?: boolean }) => {
+      const store = await ctx.store();
+      const rows = await store.users.list();
       const now = ctx.clock.now();
-      const usage = (name: string) => {
-        const u = parseQuotaWindows(quotas.state(name)?.windows, now);
-        return { messagesLastHour: u.messages.used(now), recipientsLastDay: u.recipients.used(now) };
-      };
+      const quotaOf = new Map<string, UserQuota | undefined>();
+      const usageOf = new Map<string, { messagesLastHour: number; recipientsLastDay: number }>();
+      for (const u of rows) {
+        quotaOf.set(u.name, await store.quota.get(u.name));
+        const w = parseQuotaWindows((await store.quota.state(u.name))?.windows, now);
+        usageOf.set(u.name, { messagesLastHour: w.messages.used(now), recipientsLastDay: w.recipients.used(now) });
+      }
+      const quotas = { get: (name: string) => quotaOf.get(name) };
+      const usage = (name: string) => usageOf.get(name)!;
       if (opts.json) {
         ctx.io.stdout.write(
           json(
@@ -94,9 +98,9 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
   users
     .command('one-click <name> <on|off>')
     .description('one-click unsubscribe (RFC 8058): on: Ferry adds List-Unsubscribe to every message this user sends')
-    .action((name: string, value: string) => {
+    .action(async (name: string, value: string) => {
       if (value !== 'on' && value !== 'off') throw new FerryError('FERRY_ERR_USAGE', `one-click ${JSON.stringify(value)}: expected on or off`);
-      if (!createUsersRepo(ctx.db()).setOneClickUnsubscribe(name, value === 'on', ctx.clock.now())) {
+      if (!(await (await ctx.store()).users.setOneClickUnsubscribe(name, value === 'on', ctx.clock.now()))) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
       }
       ctx.io.stdout.write(`${name}: one-click unsubscribe ${value}\n`);
@@ -107,21 +111,21 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .description('set or clear intake quotas ("none" clears one); without options, shows them')
     .option('--max-messages-per-hour <n>', 'messages per hour, or none')
     .option('--max-recipients-per-day <n>', 'recipients per day, or none')
-    .action((name: string, opts: QuotaOptions) => {
-      if (!createUsersRepo(ctx.db()).get(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
-      const repo = createQuotaRepo(ctx.db());
-      const existing = repo.get(name) ?? null;
+    .action(async (name: string, opts: QuotaOptions) => {
+      const store = await ctx.store();
+      if (!(await store.users.get(name))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
+      const existing = (await store.quota.get(name)) ?? null;
       const quota = parseQuotaOptions(opts, existing);
-      if (quota) repo.set(name, quota, ctx.clock.now());
-      const now = repo.get(name);
+      if (quota) await store.quota.set(name, quota, ctx.clock.now());
+      const now = await store.quota.get(name);
       ctx.io.stdout.write(`${name}: ${now ? quotaText(now) : 'no quotas'}${quota ? '' : ' (unchanged)'}\n`);
     });
 
   users
     .command('remove <name>')
     .description('remove a user')
-    .action((name: string) => {
-      if (!createUsersRepo(ctx.db()).remove(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
+    .action(async (name: string) => {
+      if (!(await (await ctx.store()).users.remove(name))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
       ctx.io.stdout.write(`removed user ${name}\n`);
     });
 
@@ -130,11 +134,11 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
     .description('set a new password; prints a generated one unless --password-stdin is given')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, opts: { passwordStdin?: boolean }) => {
-      const repo = createUsersRepo(ctx.db());
-      if (!repo.get(name)) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
+      const repo = (await ctx.store()).users;
+      if (!(await repo.get(name))) throw new FerryError('FERRY_ERR_NOT_FOUND', `no user named ${name}`);
       const given = opts.passwordStdin ? await readPassword(ctx) : null;
       const password = given ?? generatePassword();
-      repo.setPassword(name, await hashPassword(password), ctx.clock.now());
+      await repo.setPassword(name, await hashPassword(password), ctx.clock.now());
       ctx.io.stdout.write(`password changed for ${name}\n`);
       if (!given) ctx.io.stdout.write(`password: ${password}\n(shown once: store it now)\n`);
     });

@@ -25,7 +25,13 @@ import type {
   AttemptRow,
   BodyCandidate,
   DestinationFailures,
+  DestinationRow,
   DestinationSummary,
+  DomainTotals,
+  HourCounts,
+  RecipientHit,
+  SlowedDestination,
+  SuppressionPage,
   DkimKeyRow,
   DropRow,
   DsnOutboxRow,
@@ -107,6 +113,12 @@ export interface EventsStore {
   lastId(): Promise<number>;
   forMessage(messageId: string): Promise<EventRow[]>;
   list(filter: EventListFilter): Promise<EventRow[]>;
+  /**
+   * Events after `afterId`, oldest first, that no transaction still running can precede: what a
+   * follower (the webhook sender) may read without skipping one committed late under a lower id.
+   * SQLite (one writer, ids in commit order): list({ afterId, limit }).
+   */
+  settledAfter(afterId: number, limit: number): Promise<EventRow[]>;
   /** How many events match the filter (at most MORE_COUNT_CAP + 1). */
   count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number>;
 }
@@ -126,6 +138,8 @@ export interface LimitsStore {
    * connection that writes).
    */
   dataVersion(): Promise<number>;
+  /** The console: destinations slowed down right now (adaptive throttling), the newest first. */
+  slowed(): Promise<SlowedDestination[]>;
 }
 
 export interface MessagesStore {
@@ -156,6 +170,8 @@ export interface QueueAdminStore {
   /** The selected pending recipients, oldest first: what a purge ends (each through outcome/fate, origin admin-purge). */
   pending(sel: QueueSelector): Promise<RecipientRow[]>;
   messageExists(id: string): Promise<boolean>;
+  /** The console: pending recipients per destination (the busiest first, at most `limit`), each with its latest reply. */
+  destinations(now: number, limit: number): Promise<{ rows: DestinationRow[]; more: number }>;
 }
 
 export interface QuotaStore {
@@ -192,7 +208,19 @@ export interface RecipientsStore {
   markComplained(id: number, at: number): Promise<void>;
   /** The one place a status changes after intake; illegal moves reject (FERRY_ERR_ILLEGAL_TRANSITION). */
   changeStatus(id: number, change: StatusChange): Promise<void>;
+  /**
+   * The console's support search, each hit a recipient with its message: every message to an
+   * address (newest first), the newest messages from an envelope sender, a message by queue id or
+   * Message-ID header, or the oldest pending recipients of a destination domain.
+   */
+  search(by: RecipientSearch, limit: number): Promise<RecipientHit[]>;
 }
+
+export type RecipientSearch =
+  | { recipient: string }
+  | { sender: string }
+  | { message: string }
+  | { pendingDomain: string };
 
 /** One finished message whose body retention removed or would remove. */
 export interface ClearedBody {
@@ -248,6 +276,18 @@ export interface StatsStore {
   spoolBodies(): Promise<number>;
   /** null when this database has no suppression list yet. */
   suppressions(since: number): Promise<SuppressionGrowth | null>;
+  /**
+   * Readiness: resolves once the engine could take a write now (SQLite: a write transaction on
+   * the writing connection; PostgreSQL: a transaction that takes a transaction id), writing
+   * nothing; rejects with why not.
+   */
+  probeWrite(): Promise<void>;
+  /** The console's charts: counts per hour for a destination domain ('*': all), hours [fromHour, toHour), from the hourly rollups. */
+  hourly(domain: string, fromHour: number, toHour: number): Promise<HourCounts[]>;
+  /** The busiest destination domains since `fromHour` (rollups). */
+  topDomains(fromHour: number, limit: number): Promise<DomainTotals[]>;
+  /** The commonest failure categories since `fromHour` (rollups). */
+  hourlyCategories(fromHour: number, limit: number): Promise<{ category: string; n: number }[]>;
 }
 
 export interface SuppressionsStore {
@@ -287,6 +327,12 @@ export interface SuppressionsStore {
   importStage(handle: string, rows: NewSuppression[]): Promise<void>;
   importCommit(handle: string): Promise<number>;
   importAbort(handle: string): Promise<void>;
+  byId(id: number): Promise<SuppressionRow | undefined>;
+  /**
+   * The console's list, one page at a time (opaque keyset cursor): newest first; or the entries
+   * whose address starts with `q`; or a whole domain's ("@example.com" or "example.com").
+   */
+  browse(q: string, cursor: string | undefined, limit: number): Promise<SuppressionPage>;
   /** The 'dropped' events for one address, or every address of a domain (`@domain`), newest first. */
   drops(address: string, limit: number): Promise<DropRow[]>;
 }

@@ -12,7 +12,7 @@ export interface HttpDeps {
   listen: string;
   logger: Logger;
   metrics: { contentType: string; render(): Promise<string> };
-  readiness: () => ReadinessReport;
+  readiness: () => ReadinessReport | Promise<ReadinessReport>;
   /** The /healthz body: who answers (version, pid, listeners). */
   about: () => Record<string, unknown>;
   /** Further route plugins, each registered in its own encapsulated context, in this order. */
@@ -63,7 +63,7 @@ export function createHttpEndpoint(deps: HttpDeps): HttpEndpoint {
   app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.render()));
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send(json({ ok: true, ...deps.about() })));
   app.get('/readyz', async (_req, reply) => {
-    const report = deps.readiness();
+    const report = await deps.readiness();
     const failing = report.checks.filter((c) => !c.ok).map((c) => c.name);
     return reply.code(report.ok ? 200 : 503).type('application/json').send(json({ ok: report.ok, failing, checks: report.checks }));
   });

@@ -1,5 +1,6 @@
+import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../core/store.js';
 import type { DiskGuard } from './disk-guard.js';
 
 export interface CheckResult {
@@ -14,46 +15,61 @@ export interface ReadinessReport {
 }
 
 export interface ReadinessDeps {
-  db: Db;
+  /** The store's write probe (stats.probeWrite). */
+  store: { stats: Pick<Store['stats'], 'probeWrite'> };
+  clock: Clock;
   disk: DiskGuard;
   /** The SMTP listeners are bound and the relay is not shutting down. */
   listening: () => { ok: boolean; detail: string };
-  /** How long the write probe may wait for another writer's lock (it blocks the event loop that long). */
+  /** How long the write probe may take before the store is reported not writable (it goes on in the background). */
   lockWaitMs?: number;
   /** The database's integrity (ops/integrity-probe.ts); absent: not checked. */
   integrity?: () => CheckResult;
 }
 
 /**
- * Can this relay take mail now? The database must take a write lock (BEGIN IMMEDIATE, then
- * ROLLBACK: nothing is written), the spool disk must be above its threshold, and the listeners
- * must be bound. Every failing check is named, so a load balancer log says why.
+ * Can this relay take mail now? The store must take a write (a probe through the Store that
+ * writes nothing: on SQLite a write transaction on the writer thread's connection), the spool disk
+ * must be above its threshold, and the listeners must be bound. Every failing check is named, so
+ * a load balancer log says why. A probe that has not answered within lockWaitMs fails the check
+ * and goes on; the next check waits for it rather than stacking another behind it.
  */
 export function createReadiness(deps: ReadinessDeps) {
   const lockWaitMs = deps.lockWaitMs ?? 250;
+  let inFlight: { since: number; done: Promise<CheckResult> } | null = null;
 
-  function database(): CheckResult {
-    const { db } = deps;
-    if (!db.open) return { name: 'database', ok: false, detail: 'the database is closed' };
-    if (db.inTransaction) return { name: 'database', ok: true, detail: 'a transaction is in progress' };
-    let previous: number;
+  function probe(): { since: number; done: Promise<CheckResult> } {
+    if (inFlight) return inFlight;
+    const since = deps.clock.now();
+    const done = Promise.resolve()
+      .then(() => deps.store.stats.probeWrite())
+      .then(
+        (): CheckResult => ({ name: 'database', ok: true, detail: 'writable' }),
+        (err: unknown): CheckResult => {
+          const code = (err as { code?: string }).code ?? 'error';
+          return { name: 'database', ok: false, detail: `not writable: ${code}: ${errorMessage(err)}` };
+        },
+      )
+      .finally(() => {
+        if (inFlight?.done === done) inFlight = null;
+      });
+    inFlight = { since, done };
+    return inFlight;
+  }
+
+  async function database(): Promise<CheckResult> {
+    const p = probe();
+    let timer: { cancel(): void } | null = null;
+    const late = new Promise<CheckResult>((resolve) => {
+      const left = Math.max(0, lockWaitMs - (deps.clock.now() - p.since));
+      timer = deps.clock.setTimer(left, () =>
+        resolve({ name: 'database', ok: false, detail: `not writable: a write probe has waited ${deps.clock.now() - p.since} ms (another process holds the write lock, or the disk is stalled)` }),
+      );
+    });
     try {
-      previous = db.pragma('busy_timeout', { simple: true }) as number;
-    } catch (err) {
-      // An iterator is open on this connection (an export in progress): it works, just busy.
-      return { name: 'database', ok: true, detail: `busy, not probed: ${errorMessage(err)}` };
-    }
-    db.pragma(`busy_timeout = ${lockWaitMs}`);
-    try {
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('ROLLBACK');
-      return { name: 'database', ok: true, detail: 'writable' };
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? 'error';
-      return { name: 'database', ok: false, detail: `not writable: ${code}: ${errorMessage(err)}` };
+      return await Promise.race([p.done, late]);
     } finally {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      db.pragma(`busy_timeout = ${previous}`);
+      (timer as { cancel(): void } | null)?.cancel();
     }
   }
 
@@ -69,8 +85,8 @@ export function createReadiness(deps: ReadinessDeps) {
   }
 
   return {
-    check(): ReadinessReport {
-      const checks = [database(), disk(), listeners()];
+    async check(): Promise<ReadinessReport> {
+      const checks = [await database(), disk(), listeners()];
       if (deps.integrity) checks.push(deps.integrity());
       return { ok: checks.every((c) => c.ok), checks };
     },

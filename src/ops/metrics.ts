@@ -1,14 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../core/clock.js';
-import type { QueueDepth } from '../store/stats-repo.js';
+import type { QueueDepth } from '../core/store-types.js';
 
-/** What a scrape reads from the running relay (cheap: indexed counts and in-memory counters). */
+/**
+ * What a scrape reads from the running relay (cheap: indexed counts and in-memory counters). The
+ * queue figures come from the store (asynchronous): prom-client awaits a gauge's collect().
+ */
 export interface MetricsSources {
   clock: Clock;
   version: string;
-  queueDepth: () => QueueDepth;
+  queueDepth: () => QueueDepth | Promise<QueueDepth>;
   /** accept time of the oldest recipient still queued or deferred; null: none */
-  oldestQueuedAt: () => number | null;
+  oldestQueuedAt: () => number | null | Promise<number | null>;
   activeSessions: () => number;
   outboundConnections: () => number;
   disk: () => { freeBytes: number | null; low: boolean };
@@ -107,8 +110,8 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     help: 'Recipients waiting for delivery, by status (read from the database at scrape time)',
     labelNames: ['status'],
     registers: [registry],
-    collect() {
-      const d = src.queueDepth();
+    async collect() {
+      const d = await src.queueDepth();
       this.set({ status: 'queued' }, d.queued);
       this.set({ status: 'deferred' }, d.deferred);
     },
@@ -117,8 +120,8 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     name: 'ferry_queue_oldest_age_seconds',
     help: 'Age of the oldest recipient still queued or deferred (0: the queue is empty)',
     registers: [registry],
-    collect() {
-      const at = src.oldestQueuedAt();
+    async collect() {
+      const at = await src.oldestQueuedAt();
       this.set(at === null ? 0 : Math.max(0, (src.clock.now() - at) / 1000));
     },
   });

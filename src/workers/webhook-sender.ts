@@ -1,9 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { EventsRepo } from '../store/events-repo.js';
-import type { MessagesRepo } from '../store/messages-repo.js';
-import type { WebhooksRepo } from '../store/webhooks-repo.js';
+import type { Store } from '../core/store.js';
 import { buildRequest, toWebhookEvent, type WebhookEvent } from './webhook-payload.js';
 
 /**
@@ -11,8 +9,11 @@ import { buildRequest, toWebhookEvent, type WebhookEvent } from './webhook-paylo
  * cursor, POSTs the next batch, and moves the cursor only after a 2xx. A failure (non-2xx,
  * network error, timeout) keeps the cursor and retries the same batch after an exponential
  * backoff; nothing later is sent before it, so each URL sees events strictly in id order —
- * in particular in order per message. The cursor lives in SQLite: a restart resumes where the
- * last acknowledged batch ended (a batch in flight at a crash is sent again: at least once).
+ * in particular in order per message. The cursor lives in the store: a restart resumes where the
+ * last acknowledged batch ended (a batch in flight at a crash is sent again: at least once). Each
+ * URL's loop sends only while it holds the URL's lease (webhooks.lease): with many nodes on one
+ * store, exactly one sends to a URL at a time, and another takes over once a dead holder's lease
+ * runs out.
  */
 export interface WebhookSenderConfig {
   urls: readonly string[];
@@ -26,9 +27,12 @@ export interface WebhookSenderConfig {
 
 export interface WebhookSenderDeps {
   config: WebhookSenderConfig;
-  repo: WebhooksRepo;
-  events: EventsRepo;
-  messages: Pick<MessagesRepo, 'getSummary'>;
+  /** The cursors and leases, the event log, and the messages (for their Message-ID header and ENVID). */
+  store: {
+    webhooks: Store['webhooks'];
+    events: Pick<Store['events'], 'settledAfter' | 'lastId'>;
+    messages: Pick<Store['messages'], 'getSummary'>;
+  };
   clock: Clock;
   logger: Logger;
   /** This node's name on the cursor lease. */
@@ -43,9 +47,9 @@ export interface WebhookSender {
    * Creates missing cursors: a new URL starts at the end of the log. Call before anything can
    * record events (start() does it too, for URLs not yet prepared).
    */
-  prepare(): void;
-  /** Starts the loops. */
-  start(): void;
+  prepare(): Promise<void>;
+  /** Starts the loops (once the cursors exist). */
+  start(): Promise<void>;
   /** New events were recorded: idle loops look now rather than at the next poll. */
   poke(): void;
   /**
@@ -54,7 +58,10 @@ export interface WebhookSender {
    * aborted and its batch is sent again after restart.
    */
   stop(graceMs?: number): Promise<void>;
-  /** Per URL: last acknowledged event, consecutive failures (for `ferry status`, metrics). */
+  /**
+   * Per URL: last acknowledged event, consecutive failures (for `ferry status`, metrics), as this
+   * node last read or wrote the cursor.
+   */
   state(): { url: string; lastEventId: number; failures: number; lastError: string | null }[];
 }
 
@@ -64,7 +71,13 @@ export function backoffMs(failures: number, initialMs: number, maxMs: number): n
 }
 
 export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
-  const { config, repo, clock, logger } = deps;
+  const { config, clock, logger } = deps;
+  const repo = deps.store.webhooks;
+  /** What state() reports: each cursor as last read or written here. */
+  const known = new Map<string, { lastEventId: number; failures: number; lastError: string | null }>();
+  const remember = (url: string, c: { lastEventId: number; failures: number; lastError: string | null } | undefined): void => {
+    if (c) known.set(url, { lastEventId: c.lastEventId, failures: c.failures, lastError: c.lastError });
+  };
   const doFetch = deps.fetch ?? fetch;
   /** Wakes every sleeper at stop. */
   const abort = new AbortController();
@@ -74,7 +87,6 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   /** Idle sleepers that poke() may wake. */
   const idle = new Set<() => void>();
   let stopped = false;
-  let prepared = false;
 
   function sleep(ms: number, wakeable: boolean): Promise<void> {
     return new Promise((resolve) => {
@@ -91,17 +103,19 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
     });
   }
 
-  function batchFor(afterId: number): WebhookEvent[] {
-    const rows = deps.events.list({ afterId, limit: config.batchSize });
+  async function batchFor(afterId: number): Promise<WebhookEvent[]> {
+    const rows = await deps.store.events.settledAfter(afterId, config.batchSize);
     const headerOf = new Map<string, { messageIdHeader: string | null; envid: string | null }>();
-    return rows.map((e) => {
+    const out: WebhookEvent[] = [];
+    for (const e of rows) {
       if (!headerOf.has(e.messageId)) {
-        const m = deps.messages.getSummary(e.messageId);
+        const m = await deps.store.messages.getSummary(e.messageId);
         headerOf.set(e.messageId, { messageIdHeader: m?.messageIdHeader ?? null, envid: m?.dsnEnvid ?? null });
       }
       const m = headerOf.get(e.messageId)!;
-      return toWebhookEvent(e, m.messageIdHeader, m.envid);
-    });
+      out.push(toWebhookEvent(e, m.messageIdHeader, m.envid));
+    }
+    return out;
   }
 
   /** One POST; resolves with null on a 2xx, else with what went wrong. */
@@ -127,16 +141,19 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
 
   async function run(url: string): Promise<void> {
     const leaseMs = config.timeoutMs + config.pollIntervalMs + 30_000;
-    let failures = repo.get(url)?.failures ?? 0;
+    let failures = (await repo.get(url))?.failures ?? 0;
     while (!stopped) {
       const now = clock.now();
-      if (!repo.lease(url, deps.owner, now, now + leaseMs)) {
+      if (!(await repo.lease(url, deps.owner, now, now + leaseMs))) {
+        // Another node sends to this URL: follow its cursor for state().
+        remember(url, await repo.get(url));
         await sleep(config.pollIntervalMs, false);
         continue;
       }
-      const cursor = repo.get(url);
+      const cursor = await repo.get(url);
       if (!cursor) return;
-      const events = batchFor(cursor.lastEventId);
+      remember(url, cursor);
+      const events = await batchFor(cursor.lastEventId);
       if (events.length === 0) {
         await sleep(config.pollIntervalMs, true);
         continue;
@@ -146,7 +163,8 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
       const problem = await post(url, events);
       if (problem === null) {
         // Even when stopping: the receiver has these events, so the cursor must say so.
-        repo.advance(url, last, clock.now());
+        await repo.advance(url, last, clock.now());
+        known.set(url, { lastEventId: last, failures: 0, lastError: null });
         if (failures > 0) logger.info({ url, after: failures }, 'webhook delivered again after failures');
         failures = 0;
         logger.debug({ url, events: events.length, first, last }, 'webhook batch delivered');
@@ -154,30 +172,38 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
       }
       if (stopped) return;
       failures++;
-      repo.fail(url, problem, clock.now());
+      await repo.fail(url, problem, clock.now());
+      known.set(url, { lastEventId: cursor.lastEventId, failures, lastError: problem });
       const wait = backoffMs(failures, config.retryInitialMs, config.retryMaxMs);
       logger.warn({ url, events: events.length, first, last, failures, retryInMs: wait, error: problem }, 'webhook POST failed: will retry the same batch');
       await sleep(wait, false);
     }
   }
 
-  function prepare(): void {
-    if (prepared) return;
-    prepared = true;
+  let preparing: Promise<void> | null = null;
+  async function prepareNow(): Promise<void> {
     const now = clock.now();
-    const end = deps.events.lastId();
+    const end = await deps.store.events.lastId();
     for (const url of config.urls) {
-      if (repo.get(url)) continue;
-      repo.ensure(url, end, now);
+      const existing = await repo.get(url);
+      if (existing) {
+        remember(url, existing);
+        continue;
+      }
+      remember(url, await repo.ensure(url, end, now));
       logger.info({ url, afterEventId: end }, 'webhook: new URL, sending the events recorded from now on');
     }
+  }
+  function prepare(): Promise<void> {
+    preparing ??= prepareNow();
+    return preparing;
   }
 
   return {
     prepare,
-    start() {
-      prepare();
-      if (loops.length > 0) return;
+    async start() {
+      await prepare();
+      if (loops.length > 0 || stopped) return;
       for (const url of config.urls) {
         loops.push(run(url).catch((err: unknown) => logger.error({ err, url }, 'webhook sender stopped on an error')));
       }
@@ -192,11 +218,11 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
       const cut = clock.setTimer(graceMs, () => abortPosts.abort(new Error('shutting down')));
       await Promise.all(loops);
       cut.cancel();
-      for (const url of config.urls) repo.release(url, deps.owner);
+      for (const url of config.urls) await repo.release(url, deps.owner);
     },
     state() {
       return config.urls.map((url) => {
-        const c = repo.get(url);
+        const c = known.get(url);
         return { url, lastEventId: c?.lastEventId ?? 0, failures: c?.failures ?? 0, lastError: c?.lastError ?? null };
       });
     },

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { CliContext } from '../../src/admin/context.js';
@@ -157,7 +158,7 @@ t.test('a running relay notices a retry made by the CLI at its next idle wake (â
   t.teardown(() => db.close());
   let out = '';
   const stdout = new PassThrough().on('data', (c: Buffer) => (out += c.toString()));
-  const ctx: CliContext = { io: { stdout, stderr: new PassThrough(), stdin: new PassThrough(), isTTY: false }, clock, config: () => s.ferry.config, db: () => db };
+  const ctx: CliContext = { io: { stdout, stderr: new PassThrough(), stdin: new PassThrough(), isTTY: false }, clock, config: () => s.ferry.config, db: () => db, store: async () => createInProcessSqliteStore(db) };
   const program = makeProgram();
   registerQueueCommands(program, ctx);
   await program.parseAsync(['queue', 'retry', id], { from: 'user' });

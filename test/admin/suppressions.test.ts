@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { Command } from 'commander';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ function makeCli(t: typeof import('tap').default, opts: { isTTY?: boolean } = {}
     clock,
     config: () => config,
     db: () => (db ??= openDatabase({ file: join(dir, 'ferry.db') })),
+    store: async () => createInProcessSqliteStore(ctx.db()),
   };
   t.teardown(() => {
     db?.close();

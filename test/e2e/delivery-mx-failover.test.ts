@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { PassThrough } from 'node:stream';
 import type { CliContext } from '../../src/admin/context.js';
 import { registerMessagesCommands } from '../../src/admin/messages.js';
@@ -29,6 +30,7 @@ t.test('first MX down, second up: delivered through the second, both tries recor
     clock: { now: () => Date.now(), setTimer: () => ({ cancel: () => undefined }) },
     config: () => ferry.config,
     db: () => ferry.db,
+    store: async () => createInProcessSqliteStore(ferry.db),
   };
   const program = makeProgram();
   registerMessagesCommands(program, ctx);

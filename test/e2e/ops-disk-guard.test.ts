@@ -18,7 +18,7 @@ t.test('below the free-space threshold MAIL FROM gets 452 4.3.1; a reload that l
   t.equal(await c.command('MAIL FROM:<sender@ferry.test>'), '452 4.3.1 Insufficient system storage, try again later');
   t.equal(await c.command('RCPT TO:<alice@example.test>'), '503 5.5.1 Error: need MAIL command', 'no transaction was opened');
 
-  const ready = ferry.readiness();
+  const ready = await ferry.readiness();
   t.equal(ready.ok, false);
   t.match(ready.checks.find((x) => x.name === 'disk')!.detail, /below disk\.minFreeBytes/);
   t.match(await ferry.metrics.render(), /ferry_messages_refused_total\{phase="mail",reason="disk_full"\} 1/);
@@ -28,7 +28,7 @@ t.test('below the free-space threshold MAIL FROM gets 452 4.3.1; a reload that l
   t.equal(result.ok, true);
   t.same(result.applied, ['disk.minFreeBytes']);
   t.equal(await c.command('MAIL FROM:<sender@ferry.test>'), '250 2.1.0 Accepted', 'the same session may now send');
-  t.equal(ferry.readiness().ok, true);
+  t.equal((await ferry.readiness()).ok, true);
   t.match(await ferry.metrics.render(), /ferry_disk_low 0/);
 });
 

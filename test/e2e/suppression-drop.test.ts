@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { Command } from 'commander';
 import nodemailer from 'nodemailer';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,6 +78,7 @@ async function cli(dataDir: string, ...args: string[]): Promise<string> {
     clock: systemClock,
     config: () => config,
     db: () => (db ??= openDatabase({ file: join(dataDir, 'ferry.db') })),
+    store: async () => createInProcessSqliteStore(ctx.db()),
   };
   const program = new Command().exitOverride();
   registerSuppressionsCommands(program, ctx);

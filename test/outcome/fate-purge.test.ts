@@ -1,7 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
 import { createConsoleActions } from '../../src/http/console/actions.js';
-import { createConsoleQueries } from '../../src/http/console/queries.js';
 import type { AppliedFate } from '../../src/outcome/fate.js';
 import { createDsnOutboxRepo } from '../../src/store/dsn-outbox-repo.js';
 import { createLimitsRepo } from '../../src/store/limits-repo.js';
@@ -23,7 +22,7 @@ t.test('console purge: fates and the admin event in one transaction, a DSN line 
   const hooks: AppliedFate[][] = [];
   const { fate, writes } = fateFor(db, { clock, dsn: { onDropped: false }, afterCommit: (a) => hooks.push(a) });
   const actions = createConsoleActions({
-    db, clock, queries: createConsoleQueries(db), suppressions: createSuppressionList({ db, clock }), events: queue.events,
+    db, clock, suppressions: createSuppressionList({ db, clock }), events: queue.events,
     queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
     fates: { plan: fate.plan, recordNow: writes.recordFatesNow, committed: fate.committed },
   });

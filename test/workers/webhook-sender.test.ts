@@ -5,6 +5,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
 import { createWebhooksRepo } from '../../src/store/webhooks-repo.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { backoffMs, createWebhookSender } from '../../src/workers/webhook-sender.js';
 import { signBody, verifySignature } from '../../src/workers/webhook-payload.js';
 import { tempDir } from '../helpers/relay.js';
@@ -18,7 +19,8 @@ function setup(t: Test, file?: string) {
   const db = openDatabase({ file: file ?? join(dir!, 'ferry.db') });
   t.teardown(() => db.close());
   const queue = createQueueStore(db);
-  return { db, queue, repo: createWebhooksRepo(db) };
+  // The sender works through the Store; the test reads the cursors back through the repository.
+  return { db, queue, repo: createWebhooksRepo(db), store: createInProcessSqliteStore(db) };
 }
 
 function addMessage(queue: ReturnType<typeof createQueueStore>, id: string, at: number, recipients: string[]): void {
@@ -50,14 +52,14 @@ t.test('signatures: HMAC-SHA256 of the raw body, compared in constant time', asy
 });
 
 t.test('500 then 200: the same batch is retried after the backoff (injected clock), then the cursor moves', async (t) => {
-  const { queue, repo } = setup(t);
+  const { queue, repo, store } = setup(t);
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const receiver = await startWebhookReceiver(t, SECRET, [500]);
   const sender = createWebhookSender({
     config: { urls: [receiver.url], secret: SECRET, batchSize: 2, timeoutMs: 5000, pollIntervalMs: 60_000, retryInitialMs: 10_000, retryMaxMs: 60_000 },
-    repo, events: queue.events, messages: queue.messages, clock, logger: silentLogger(), owner: 'node-a', userAgent: 'Ferry/test',
+    store, clock, logger: silentLogger(), owner: 'node-a', userAgent: 'Ferry/test',
   });
-  sender.start();
+  await sender.start();
   t.teardown(() => sender.stop());
   addMessage(queue, 'M1', clock.now(), ['a@x.test', 'b@x.test', 'c@x.test']);
   sender.poke();
@@ -92,24 +94,24 @@ t.test('500 then 200: the same batch is retried after the backoff (injected cloc
 t.test('the cursor survives a restart; a second node does not send while the lease is held', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'ferry.db');
-  const { queue, repo } = setup(t, file);
+  const { queue, repo, store } = setup(t, file);
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const receiver = await startWebhookReceiver(t, SECRET);
   const make = (owner: string) =>
     createWebhookSender({
       config: { urls: [receiver.url], secret: SECRET, batchSize: 100, timeoutMs: 5000, pollIntervalMs: 1000, retryInitialMs: 1000, retryMaxMs: 1000 },
-      repo, events: queue.events, messages: queue.messages, clock, logger: silentLogger(), owner, userAgent: 'Ferry/test',
+      store, clock, logger: silentLogger(), owner, userAgent: 'Ferry/test',
     });
   addMessage(queue, 'OLD', clock.now(), ['old@x.test']);
   const first = make('node-a');
-  first.start();
+  await first.start();
   t.equal(repo.get(receiver.url)!.lastEventId, 1, 'a new URL starts at the end of the log');
   addMessage(queue, 'M1', clock.now(), ['a@x.test']);
   first.poke();
   await waitFor(() => repo.get(receiver.url)!.lastEventId === 2, 5000, 'first batch');
 
   const other = make('node-b');
-  other.start();
+  await other.start();
   addMessage(queue, 'M2', clock.now(), ['b@x.test']);
   first.poke();
   other.poke();
@@ -126,7 +128,7 @@ t.test('the cursor survives a restart; a second node does not send while the lea
 });
 
 t.test('stop: a POST answered 2xx within the grace moves the cursor; one past the grace is cut and sent again later', async (t) => {
-  const { queue, repo } = setup(t);
+  const { queue, repo, store } = setup(t);
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const pending: { resolve: (r: Response) => void; signal: AbortSignal }[] = [];
   const fakeFetch = ((_url: string, init: RequestInit) =>
@@ -138,11 +140,11 @@ t.test('stop: a POST answered 2xx within the grace moves the cursor; one past th
   const make = (owner: string) =>
     createWebhookSender({
       config: { urls: ['http://127.0.0.1:9/hooks'], secret: SECRET, batchSize: 10, timeoutMs: 60_000, pollIntervalMs: 60_000, retryInitialMs: 1000, retryMaxMs: 1000 },
-      repo, events: queue.events, messages: queue.messages, clock, logger: silentLogger(), owner, userAgent: 'Ferry/test', fetch: fakeFetch,
+      store, clock, logger: silentLogger(), owner, userAgent: 'Ferry/test', fetch: fakeFetch,
     });
 
   const first = make('node-a');
-  first.start();
+  await first.start();
   addMessage(queue, 'M1', clock.now(), ['a@x.test', 'b@x.test']);
   first.poke();
   await waitFor(() => pending.length === 1, 5000, 'the first POST');
@@ -154,7 +156,7 @@ t.test('stop: a POST answered 2xx within the grace moves the cursor; one past th
   t.equal(repo.get('http://127.0.0.1:9/hooks')!.lastEventId, 2, 'answered during the grace: the cursor moved');
 
   const second = make('node-a');
-  second.start();
+  await second.start();
   addMessage(queue, 'M2', clock.now(), ['c@x.test']);
   second.poke();
   await waitFor(() => pending.length === 2, 5000, 'the second POST');

@@ -12,7 +12,7 @@ import type { PurgeResult, QueueAdminRepo, QueueSelector } from '../../store/que
 import type { SuppressionFilter } from '../../store/suppressions-repo.js';
 import { importSuppressions } from '../../suppress/csv.js';
 import type { SuppressionList } from '../../suppress/suppression-list.js';
-import type { ConsoleQueries } from './queries.js';
+import { createConsoleQueries } from '../../store/console-queries.js';
 
 /** Who did it: every change the console makes is an event naming this account. */
 export interface Actor {
@@ -23,7 +23,6 @@ export interface Actor {
 export interface ConsoleActionsDeps {
   db: Db;
   clock: Clock;
-  queries: ConsoleQueries;
   suppressions: SuppressionList;
   events: EventsRepo;
   queueAdmin: QueueAdminRepo;
@@ -77,6 +76,9 @@ const MAX_PROBLEMS = 1000;
  */
 export function createConsoleActions(deps: ConsoleActionsDeps) {
   const { db, events, clock } = deps;
+  // Each change and its event are one transaction on this connection (see the report: the
+  // Store has no audited write yet).
+  const queries = createConsoleQueries(db);
 
   function need(actor: Actor, what: Permission): void {
     if (!may(actor.role, what)) throw new FerryError('FERRY_ERR_USAGE', `${actor.name} (${actor.role}) may not do this: ${what} needs the admin role`);
@@ -87,7 +89,7 @@ export function createConsoleActions(deps: ConsoleActionsDeps) {
   }
 
   const removeTx = db.transaction((actor: Actor, id: number) => {
-    const entry = deps.queries.suppression(id);
+    const entry = queries.suppression(id);
     if (!entry) throw new FerryError('FERRY_ERR_NOT_FOUND', 'that suppression entry no longer exists');
     deps.suppressions.repo.remove(entry.address, entry.scope);
     record(actor, 'suppression_removed', entry.address, entry.category, `removed from the suppression list by ${actor.name}`, {

@@ -1,6 +1,5 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { AdminsRepo } from '../../store/admins-repo.js';
 import type { Db } from '../../store/db.js';
 import type { EventsRepo } from '../../store/events-repo.js';
 import type { LimitsRepo } from '../../store/limits-repo.js';
@@ -8,10 +7,12 @@ import type { QueueAdminRepo } from '../../store/queue-admin-repo.js';
 import type { SuppressionList } from '../../suppress/suppression-list.js';
 import type { HttpPlugin } from '../server.js';
 import { createConsoleActions, type ConsoleActionsDeps } from './actions.js';
-import { createConsolePlugin } from './plugin.js';
-import { createConsoleQueries } from './queries.js';
+import { createConsolePlugin, type ConsoleDeps } from './plugin.js';
 
 export interface ConsoleSetup {
+  /** Every page's reads, and the accounts. */
+  store: ConsoleDeps['store'];
+  /** The actions' transactions (a change and the event naming its admin, together). */
   db: Db;
   clock: Clock;
   logger: Logger;
@@ -19,7 +20,6 @@ export interface ConsoleSetup {
   events: EventsRepo;
   queueAdmin: QueueAdminRepo;
   limits: LimitsRepo;
-  admins: AdminsRepo;
   /** outcome/fate: a purge is each recipient's fate (see ConsoleActionsDeps). */
   fates: ConsoleActionsDeps['fates'];
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
@@ -34,13 +34,11 @@ export interface ConsoleSetup {
 
 /** The web console (issue 17) as one plugin for the operator's HTTP endpoint: its queries, its actions, its pages. */
 export function createConsole(s: ConsoleSetup): HttpPlugin {
-  const queries = createConsoleQueries(s.db);
   return createConsolePlugin({
-    queries,
+    store: s.store,
     actions: createConsoleActions({
       db: s.db,
       clock: s.clock,
-      queries,
       suppressions: s.suppressions,
       events: s.events,
       queueAdmin: s.queueAdmin,
@@ -49,9 +47,7 @@ export function createConsole(s: ConsoleSetup): HttpPlugin {
       onQueueChanged: s.onQueueChanged,
       onLimitsChanged: s.onLimitsChanged,
     }),
-    admins: s.admins,
     suppressions: s.suppressions,
-    limits: s.limits,
     clock: s.clock,
     logger: s.logger,
     maxAgeHours: s.maxAgeHours,

@@ -7,9 +7,8 @@ import { Readable } from 'node:stream';
 import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { AdminsRepo } from '../../store/admins-repo.js';
-import type { LimitFields, LimitsRepo } from '../../store/limits-repo.js';
-import type { QueueSelector } from '../../store/queue-admin-repo.js';
+import type { Store } from '../../core/store.js';
+import type { HourCounts, LimitFields, QueueSelector, RecipientHit } from '../../core/store-types.js';
 import { csvHeader, csvLine } from '../../suppress/csv.js';
 import { SUPPRESSION_CATEGORIES, suppressionKey } from '../../suppress/normalize.js';
 import type { SuppressionList } from '../../suppress/suppression-list.js';
@@ -17,17 +16,24 @@ import { parseTarget } from '../../throttle/limits.js';
 import type { HttpPlugin } from '../server.js';
 import { may, type Actor, type ConsoleActions, type Permission } from './actions.js';
 import { barChart, PATTERN_DEFS, type Series } from './charts.js';
-import { HOUR_MS, type ConsoleQueries, type HourCounts } from './queries.js';
+
+const HOUR_MS = 3_600_000;
 import { createSessions, SESSION_COOKIE } from './sessions.js';
 import { CONSOLE_CSS, CONSOLE_JS, createViews } from './views.js';
 import { plainCategory, plainStatus, plainSuppression } from './words.js';
 
 export interface ConsoleDeps {
-  queries: ConsoleQueries;
+  /** Every read the pages make, through the Store (on SQLite: the read connection, never the writer). */
+  store: {
+    admins: Pick<Store['admins'], 'get'>;
+    recipients: Pick<Store['recipients'], 'search'>;
+    suppressions: Pick<Store['suppressions'], 'forAddress' | 'get' | 'lookup' | 'byId' | 'browse' | 'page'>;
+    stats: Pick<Store['stats'], 'hourly' | 'topDomains' | 'hourlyCategories'>;
+    limits: Pick<Store['limits'], 'list' | 'slowed'>;
+    queueAdmin: Pick<Store['queueAdmin'], 'destinations'>;
+  };
   actions: ConsoleActions;
-  admins: AdminsRepo;
   suppressions: SuppressionList;
-  limits: LimitsRepo;
   clock: Clock;
   logger: Logger;
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
@@ -64,7 +70,7 @@ export function fmtTime(ms: number | null | undefined): string {
  */
 export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
   const views = createViews();
-  const sessions = createSessions({ admins: deps.admins, clock: deps.clock });
+  const sessions = createSessions({ admins: deps.store.admins, clock: deps.clock });
 
   return async function consolePlugin(app: FastifyInstance) {
     await app.register(fastifyCookie);
@@ -85,7 +91,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       reply.header('referrer-policy', 'same-origin');
       const path = req.url.split('?')[0]!;
       if (PUBLIC.has(path)) return;
-      req.actor = sessions.resolve(req.cookies[SESSION_COOKIE]);
+      req.actor = await sessions.resolve(req.cookies[SESSION_COOKIE]);
       if (!req.actor) {
         if (req.method === 'GET' || req.method === 'HEAD') return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
         return reply.code(401).type('text/html; charset=utf-8').send(page(reply, 'error', { title: 'Logged out', heading: 'Logged out', message: 'Your session has ended: log in again.' }, null, ''));
@@ -169,8 +175,9 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const q = req.query as Body;
       const domain = (q.domain ?? '').trim().toLowerCase() || '*';
       const nowHour = Math.floor(deps.clock.now() / HOUR_MS);
-      const hourRows = fill(deps.queries.hourly(domain, nowHour - 23, nowHour + 1), nowHour - 23, 24);
-      const monthRows = fill(deps.queries.hourly(domain, nowHour - 24 * 30 + 1, nowHour + 1), nowHour - 24 * 30 + 1, 24 * 30);
+      const { stats } = deps.store;
+      const hourRows = fill(await stats.hourly(domain, nowHour - 23, nowHour + 1), nowHour - 23, 24);
+      const monthRows = fill(await stats.hourly(domain, nowHour - 24 * 30 + 1, nowHour + 1), nowHour - 24 * 30 + 1, 24 * 30);
       const days: HourCounts[] = [];
       for (let d = 0; d < 30; d++) days.push(sum(monthRows.slice(d * 24, d * 24 + 24), monthRows[d * 24]!.hour));
       const hourLabels = hourRows.map((r) => `${new Date(r.hour * HOUR_MS).toISOString().slice(11, 13)}:00`);
@@ -185,9 +192,9 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
           patternDefs: PATTERN_DEFS,
           hourCharts: charts(hourRows, hourLabels, 'last 24 hours, per hour (UTC)'),
           dayCharts: charts(days, dayLabels, 'last 30 days, per day (UTC, days ending at the current hour)'),
-          domains: deps.queries.topDomains(nowHour - 23, 15),
-          categories: deps.queries.topCategories(nowHour - 23, 10).map((c) => ({ ...c, what: plainCategory(c.category)?.what ?? '' })),
-          slowed: deps.queries.slowed(),
+          domains: await stats.topDomains(nowHour - 23, 15),
+          categories: (await stats.hourlyCategories(nowHour - 23, 10)).map((c) => ({ ...c, what: plainCategory(c.category)?.what ?? '' })),
+          slowed: await deps.store.limits.slowed(),
           heldBack: deps.heldBack?.() ?? 0,
         }, me, 'dashboard'),
       );
@@ -197,7 +204,8 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const q = ((req.query as Body).q ?? '').trim().slice(0, 500);
       const me = req.actor!;
       const maxAge = deps.maxAgeHours();
-      const describe = (h: ReturnType<ConsoleQueries['byRecipient']>[number]) => ({
+      const search = deps.store.recipients.search;
+      const describe = (h: RecipientHit) => ({
         ...h,
         words: plainStatus({ status: h.status, complainedAt: h.complainedAt, createdAt: h.acceptedAt, category: h.category }, maxAge),
         cat: h.complainedAt !== null ? plainCategory('complaint') : h.status === 'delivered' ? null : plainCategory(h.category),
@@ -209,16 +217,17 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       if (q) {
         const key = !q.startsWith('<') ? suppressionKey(q) : null;
         if (key && !key.isDomain) {
-          asRecipient = deps.queries.byRecipient(q).map(describe);
-          if (asRecipient.length === 0 && key.address !== q) asRecipient = deps.queries.byRecipient(key.address).map(describe);
-          asSender = deps.queries.bySender(q).map(describe);
-          const own = deps.suppressions.repo.forAddress(key.address);
-          const effective = own.length ? own : [deps.suppressions.find(key.address, null)].filter((e) => e !== null);
+          asRecipient = (await search({ recipient: q }, 50)).map(describe);
+          if (asRecipient.length === 0 && key.address !== q) asRecipient = (await search({ recipient: key.address }, 50)).map(describe);
+          asSender = (await search({ sender: q }, 20)).map(describe);
+          const own = await deps.store.suppressions.forAddress(key.address);
+          const found = own.length ? null : await deps.store.suppressions.lookup(key.address, key.domain, null, deps.clock.now());
+          const effective = own.length ? own : found ? [found] : [];
           entries = effective.map((e) => ({ ...e, words: plainSuppression(e.category) }));
         } else if (key?.isDomain) {
-          entries = deps.suppressions.repo.forAddress(key.address).map((e) => ({ ...e, words: plainSuppression(e.category) }));
+          entries = (await deps.store.suppressions.forAddress(key.address)).map((e) => ({ ...e, words: plainSuppression(e.category) }));
         } else {
-          asMessage = deps.queries.byMessage(q).map(describe);
+          asMessage = (await search({ message: q }, 20)).map(describe);
         }
       }
       return html(reply, page(reply, 'search', { title: q ? `Search: ${q}` : 'Search', q, asRecipient, asSender, asMessage, entries, back: req.url }, me, 'search'));
@@ -228,7 +237,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const query = req.query as Body;
       const q = (query.q ?? '').trim().slice(0, 320);
       const me = req.actor!;
-      const result = deps.queries.suppressions(q, query.after, PAGE_SIZE);
+      const result = await deps.store.suppressions.browse(q, query.after, PAGE_SIZE);
       return html(
         reply,
         page(reply, 'suppressions', { title: 'Suppressions', q, rows: result.rows, next: result.next, isAdmin: me.role === 'admin', categories: SUPPRESSION_CATEGORIES, back: req.url }, me, 'suppressions'),
@@ -279,13 +288,13 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
     app.get('/suppressions/export.csv', async (req, reply) => {
       need(req, 'view');
       reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="ferry-suppressions.csv"');
-      const queries = deps.queries;
+      const entries = deps.store.suppressions;
       // Pages of 5,000 by id: the database is free between pages, so the relay never waits on an export.
       async function* rows() {
         yield csvHeader();
         let after = 0;
         for (;;) {
-          const page = queries.exportPage(after, 5000);
+          const page = await entries.page(after, 5000);
           if (page.length === 0) return;
           after = page[page.length - 1]!.id;
           yield page.map(csvLine).join('');
@@ -299,9 +308,9 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const me = req.actor!;
       const domain = ((req.query as Body).domain ?? '').trim().toLowerCase();
       if (domain) {
-        return html(reply, page(reply, 'queue', { title: `Queue: ${domain}`, domain, pending: deps.queries.pending(domain, 200), isAdmin: me.role === 'admin', back: req.url }, me, 'queue'));
+        return html(reply, page(reply, 'queue', { title: `Queue: ${domain}`, domain, pending: await deps.store.recipients.search({ pendingDomain: domain }, 200), isAdmin: me.role === 'admin', back: req.url }, me, 'queue'));
       }
-      const { rows, more } = deps.queries.queue(deps.clock.now(), 200);
+      const { rows, more } = await deps.store.queueAdmin.destinations(deps.clock.now(), 200);
       return html(reply, page(reply, 'queue', { title: 'Queue', domain: '', rows, more, isAdmin: me.role === 'admin', back: req.url }, me, 'queue'));
     });
 
@@ -329,7 +338,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
 
     app.get('/limits', async (req, reply) => {
       const me = req.actor!;
-      return html(reply, page(reply, 'limits', { title: 'Limits', rules: deps.limits.list(), slowed: deps.queries.slowed(), isAdmin: me.role === 'admin' }, me, 'limits'));
+      return html(reply, page(reply, 'limits', { title: 'Limits', rules: await deps.store.limits.list(), slowed: await deps.store.limits.slowed(), isAdmin: me.role === 'admin' }, me, 'limits'));
     });
 
     app.post('/limits', { preHandler: app.csrfProtection }, async (req, reply) => {

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { DUMMY_HASH, verifyPassword } from '../../policy/passwords.js';
 import { createAuthThrottle } from '../../policy/auth-throttle.js';
-import type { AdminRole, AdminsRepo } from '../../store/admins-repo.js';
+import type { Store } from '../../core/store.js';
+import type { AdminRole, AdminRow } from '../../core/store-types.js';
 
 export const SESSION_COOKIE = 'ferry_session';
 /** A session ends after this long without a request... */
@@ -26,7 +27,7 @@ export type LoginResult = { ok: true; token: string; name: string; role: AdminRo
  * Login throttling: 5 failures within 5 minutes from one client address, or for one account
  * name, lock that address or name for 15 minutes. Unknown names cost the same scrypt as known ones.
  */
-export function createSessions(deps: { admins: AdminsRepo; clock: Clock }) {
+export function createSessions(deps: { admins: Pick<Store['admins'], 'get'>; clock: Clock }) {
   const sessions = new Map<string, Session>();
   // The same throttle as SMTP AUTH: a login takes its slot before the scrypt check starts, so
   // parallel requests cannot slip past the limit (issue 11).
@@ -49,10 +50,10 @@ export function createSessions(deps: { admins: AdminsRepo; clock: Clock }) {
     async login(name: string, password: string, ip: string): Promise<LoginResult> {
       const admission = throttle.begin(ip, name);
       if (!admission.ok) return { ok: false, locked: true };
-      let admin: ReturnType<AdminsRepo['get']>;
+      let admin: AdminRow | undefined;
       let ok: boolean;
       try {
-        admin = deps.admins.get(name);
+        admin = await deps.admins.get(name);
         ok = await verifyPassword(password, admin?.passwordHash ?? DUMMY_HASH);
       } catch (err) {
         admission.release();
@@ -70,13 +71,13 @@ export function createSessions(deps: { admins: AdminsRepo; clock: Clock }) {
       return { ok: true, token, name: admin.name, role: admin.role };
     },
     /** The account behind a session cookie, or null (expired, logged out, account removed or its password changed). */
-    resolve(token: string | undefined): { name: string; role: AdminRole } | null {
+    async resolve(token: string | undefined): Promise<{ name: string; role: AdminRole } | null> {
       if (!token) return null;
       const key = hash(token);
       const s = sessions.get(key);
       if (!s) return null;
       const now = deps.clock.now();
-      const admin = deps.admins.get(s.name);
+      const admin = await deps.admins.get(s.name);
       if (!admin || admin.updatedAt > s.createdAt || s.lastSeen + IDLE_MS <= now || s.createdAt + ABSOLUTE_MS <= now) {
         sessions.delete(key);
         return null;

@@ -5,6 +5,19 @@ import type { PgPool } from './pool.js';
 /** Operators' read-only questions (src/store/stats-repo.ts), over the whole cluster's data. */
 export function createPgStats(pool: PgPool) {
   return {
+    /** Readiness: a transaction that takes a transaction id (fails on a read-only standby), rolled back. */
+    async probeWrite(): Promise<void> {
+      const c = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT txid_current()');
+      } finally {
+        // A connection that cannot roll back is discarded, not returned to the pool.
+        await c.query('ROLLBACK').catch((err: Error) => (broken = err));
+        c.release(broken);
+      }
+    },
     async queueDepth(): Promise<QueueDepth> {
       const out: QueueDepth = { queued: 0, deferred: 0 };
       for (const r of await rows<{ status: keyof QueueDepth; n: number }>(

@@ -22,6 +22,7 @@ import { createTlsReportRepo } from '../tls-report-repo.js';
 import { createSuppressionsRepo, suppressionFromRaw, type RawSuppression } from '../suppressions-repo.js';
 import { createUsersRepo } from '../users-repo.js';
 import { createWebhooksRepo } from '../webhooks-repo.js';
+import { createConsoleQueries } from '../console-queries.js';
 
 /** A Store group with every operation synchronous: what one SQLite connection does in place. */
 export type SyncGroup<G> = {
@@ -42,6 +43,12 @@ export function createSqliteOperations(db: Db): SqliteOperations {
   const dsnOutbox = createDsnOutboxRepo<unknown>(db);
   const retention = createRetentionRepo(db);
   const suppressions = createSuppressionsRepo(db);
+  const events = createEventsRepo(db);
+  const consoleReads = createConsoleQueries(db);
+  const limits = createLimitsRepo(db);
+  const queueAdmin = createQueueAdminRepo(db);
+  // Takes the write lock (a SAVEPOINT inside the writer's open transaction) and writes nothing.
+  const probeWrite = db.transaction(() => undefined);
 
   const accept = db.transaction((batch: AcceptedMessage[]): FateResult[] => {
     const drops = queue.accept(batch);
@@ -74,7 +81,6 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     return { pruned, heldBack };
   });
   const deleteRecord = db.transaction((id: string) => retention.deleteRecord(id));
-  const events = createEventsRepo(db);
   const upsertWithEvent = db.transaction((entry: NewSuppression, event: EventInput) => {
     const result = suppressions.upsert(entry);
     if (result.created) events.append(event);
@@ -112,12 +118,20 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       count: () => dsnOutbox.count(),
       queueReport: (id, report) => queueReport(id, report),
     },
-    events,
-    limits: createLimitsRepo(db),
+    events: { ...events, settledAfter: (afterId, limit) => events.list({ afterId, limit }) },
+    limits: { ...limits, slowed: () => consoleReads.slowed() },
     messages: queue.messages,
-    queueAdmin: createQueueAdminRepo(db),
+    queueAdmin: { ...queueAdmin, destinations: (now, limit) => consoleReads.queue(now, limit) },
     quota: createQuotaRepo(db),
-    recipients: queue.recipients,
+    recipients: {
+      ...queue.recipients,
+      search(by, limit) {
+        if ('recipient' in by) return consoleReads.byRecipient(by.recipient, limit);
+        if ('sender' in by) return consoleReads.bySender(by.sender, limit);
+        if ('message' in by) return consoleReads.byMessage(by.message);
+        return consoleReads.pending(by.pendingDomain, limit);
+      },
+    },
     retention: {
       bodies: (after, limit) => retention.bodies(after, limit),
       bodyOf: (id) => retention.bodyOf(id),
@@ -130,7 +144,13 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       clearBodies: (ids, now, finishedBefore, dryRun) => clearBodies(ids, now, finishedBefore, dryRun),
       pruneRecords: (ids, cutoff, sentUpTo, dryRun) => pruneRecords(ids, cutoff, sentUpTo, dryRun),
     },
-    stats: createStatsRepo(db),
+    stats: {
+      ...createStatsRepo(db),
+      probeWrite: () => probeWrite.immediate(),
+      hourly: (domain, fromHour, toHour) => consoleReads.hourly(domain, fromHour, toHour),
+      topDomains: (fromHour, limit) => consoleReads.topDomains(fromHour, limit),
+      hourlyCategories: (fromHour, limit) => consoleReads.topCategories(fromHour, limit),
+    },
     suppressions: {
       lookup: (address, domain, user, now) => suppressions.lookup(address, domain, user, now),
       get: (address, scope) => suppressions.get(address, scope),
@@ -163,6 +183,8 @@ export function createSqliteOperations(db: Db): SqliteOperations {
         importer = null;
       },
       drops: (address, limit) => suppressions.drops(address, limit),
+      byId: (id) => consoleReads.suppression(id) ?? undefined,
+      browse: (q, cursor, limit) => consoleReads.suppressions(q, cursor, limit),
     },
     users: createUsersRepo(db),
     webhooks: createWebhooksRepo(db),

@@ -1,73 +1,14 @@
-import type { Db } from '../../store/db.js';
-import type { DestinationSummary } from '../../store/queue-admin-repo.js';
-import { suppressionFromRaw, type RawSuppression, type SuppressionRow } from '../../store/suppressions-repo.js';
+import type { ConsoleDestination, DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage, SuppressionRow } from '../core/store-types.js';
+import type { Db } from './db.js';
+import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
 
 /**
- * Every read the web console makes, in one place so it can move behind the store interface.
+ * Every read the web console makes (SQLite; the Store's console reads: recipients.search,
+ * suppressions.byId / browse, stats.hourly / topDomains / hourlyCategories, limits.slowed,
+ * queueAdmin.destinations).
  * Each query is bounded: an index seek plus a LIMIT, a keyset cursor instead of OFFSET, and the
  * dashboard reads the hourly rollups (migration 012) instead of grouping the event log.
  */
-
-export interface RecipientHit {
-  recipientId: number;
-  messageId: string;
-  address: string;
-  domain: string;
-  status: string;
-  complainedAt: number | null;
-  attempts: number;
-  nextAttemptAt: number | null;
-  updatedAt: number;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  lastReply: string | null;
-  category: string | null;
-  mxHost: string | null;
-  acceptedAt: number;
-  sender: string;
-  subject: string | null;
-  messageIdHeader: string | null;
-  username: string | null;
-}
-
-export interface HourCounts {
-  hour: number;
-  delivered: number;
-  deferred: number;
-  bounced: number;
-  dropped: number;
-  expired: number;
-  complained: number;
-}
-
-export interface DomainTotals extends Omit<HourCounts, 'hour'> {
-  domain: string;
-}
-
-export interface SlowedDestination {
-  bucket: string;
-  target: string;
-  perMinute: number;
-  restoreTo: number | null;
-  since: number | null;
-  until: number | null;
-  reason: string | null;
-}
-
-/** The console's queue row (the rate-limit wait is shown on the recipient, not per destination here). */
-type ConsoleDestination = Omit<DestinationSummary, 'rateLimited' | 'rateLimitedUntil'>;
-
-export interface DestinationRow extends ConsoleDestination {
-  lastReply: string | null;
-  lastReplyAt: number | null;
-}
-
-export interface SuppressionPage {
-  rows: SuppressionRow[];
-  /** the cursor for the next page, null on the last */
-  next: string | null;
-  mode: 'newest' | 'address' | 'domain';
-}
 
 
 const HIT_COLUMNS = `r.id AS recipient_id, r.message_id, r.address, r.domain, r.status, r.complained_at, r.attempts, r.next_attempt_at,
@@ -133,7 +74,6 @@ function decodeCursor(cursor: string | undefined): unknown[] | null {
   }
 }
 
-export const HOUR_MS = 3_600_000;
 
 export function createConsoleQueries(db: Db) {
   // recipients_address (exact) for each spelling; newest first.

@@ -1,0 +1,96 @@
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/admin/cli.js';
+import { openTestStore, testPg } from '../helpers/postgres.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-pg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** One accepted message (as test/helpers/store.ts builds it; that helper imports the relay). */
+function accepted(id: string, at: number, recipients: string[]) {
+  const headers = Buffer.from(`Received: test\r\nSubject: ${id}\r\n\r\n`);
+  return {
+    message: {
+      id, createdAt: at, sender: 'app@example.com', username: null, clientIp: '127.0.0.1', helo: 'client.test', tls: null,
+      size: headers.length + 6, headers, body: Buffer.from('body\r\n'), spoolFile: null, headerFrom: 'app@example.com',
+      messageIdHeader: null, subject: id, eightBit: false, smtputf8: false, kind: 'submission' as const,
+    },
+    recipients: recipients.map((address) => ({ address, domain: address.split('@')[1]!, status: 'queued' as const, reason: null, category: null })),
+  };
+}
+
+/**
+ * The admin commands on a PostgreSQL store (store.url / FERRY_STORE_URL): they act on the
+ * cluster's data through the Store, not on a SQLite file in dataDir.
+ */
+function cli(env: Record<string, string>, cwd: string) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const run = async (...argv: string[]) => {
+    out = '';
+    err = '';
+    return runCli(argv, { io: { stdout, stderr, stdin: new PassThrough(), isTTY: false }, env: { FERRY_DEFAULT_CONFIG: '', ...env }, cwd, onSignal: () => undefined });
+  };
+  return { run, out: () => out, err: () => err };
+}
+
+t.test('messages show, suppressions add/list/remove and queue list act on the PostgreSQL store', async (t) => {
+  const { url } = await testPg();
+  const node = await openTestStore(t, url, 'mx-a');
+  const at = Date.now();
+  await node.queue.accept([accepted('PG1', at, ['ann@dest.test', 'bob@dest.test', 'cy@other.test'])]);
+  // dataDir has no SQLite database: every command below must go to PostgreSQL.
+  const dir = tempDir(t);
+  const c = cli({ FERRY_STORE_URL: url, FERRY_DATA_DIR: dir }, dir);
+
+  t.equal(await c.run('messages', 'show', 'PG1', '--json'), 0, c.err());
+  const shown = JSON.parse(c.out()) as { message: { id: string }; recipients: { address: string; status: string }[]; events: { type: string }[] };
+  t.equal(shown.message.id, 'PG1');
+  t.same(shown.recipients.map((r) => [r.address, r.status]), [['ann@dest.test', 'queued'], ['bob@dest.test', 'queued'], ['cy@other.test', 'queued']]);
+  t.ok(shown.events.length >= 3, 'the events recorded at intake');
+  t.equal(await c.run('messages', 'show', 'NOPE'), 1);
+  t.match(c.err(), /^ferry: no message with id NOPE/);
+
+  t.equal(await c.run('suppressions', 'add', 'Gone@Dest.test', '@spam.test', '--reason', 'asked to stop'), 0, c.err());
+  t.match(c.out(), /suppressed gone@dest\.test \(manual\)\nsuppressed @spam\.test \(manual\)/);
+  t.ok(await node.suppressions.get('gone@dest.test', null), 'the entry is in the cluster');
+  t.ok(await node.suppressions.lookup('gone@dest.test', 'dest.test', null, Date.now()), 'and every node finds it');
+  t.equal(await c.run('suppressions', 'list', '--json'), 0, c.err());
+  t.same((JSON.parse(c.out()) as { address: string }[]).map((e) => e.address).sort(), ['@spam.test', 'gone@dest.test']);
+  t.equal(await c.run('suppressions', 'show', 'x@spam.test'), 0, c.err());
+  t.match(c.out(), /x@spam\.test is suppressed by the domain entry @spam\.test/);
+  t.equal(await c.run('suppressions', 'remove', 'gone@dest.test'), 0, c.err());
+  t.equal(c.out(), 'removed gone@dest.test\n');
+  t.equal(await node.suppressions.get('gone@dest.test', null), undefined, 'removed from the cluster');
+  t.equal(await c.run('suppressions', 'remove', 'gone@dest.test'), 1);
+  t.match(c.err(), /not suppressed: gone@dest\.test/);
+
+  t.equal(await c.run('queue', 'list', '--json'), 0, c.err());
+  t.same(
+    (JSON.parse(c.out()) as { domain: string; queued: number; deferred: number; inFlight: number }[]).map((r) => [r.domain, r.queued, r.deferred, r.inFlight]),
+    [['dest.test', 2, 0, 0], ['other.test', 1, 0, 0]],
+  );
+  t.equal(await c.run('queue', 'retry', '--domain', 'dest.test'), 0, c.err());
+  t.match(c.out(), /^2 recipients due now/);
+});
+
+t.test('commands that are SQLite-file operations refuse under store.url: one line, exit 2', async (t) => {
+  const { url } = await testPg();
+  const dir = tempDir(t);
+  const c = cli({ FERRY_STORE_URL: url, FERRY_DATA_DIR: dir }, dir);
+  for (const argv of [['backup', `${dir}/copy.db`], ['doctor', '--data'], ['init']]) {
+    t.equal(await c.run(...argv), 2, argv.join(' '));
+    t.match(c.err(), /^ferry: .*PostgreSQL store \(store\.url\)/, argv.join(' '));
+    t.equal(c.err().trim().split('\n').length, 1, 'one line');
+  }
+});
