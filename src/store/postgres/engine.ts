@@ -17,6 +17,8 @@ import { createPgRetention } from './retention.js';
 import { createPgQuota } from './quota.js';
 import { createPgStats } from './stats.js';
 import { createPgQueueAdmin } from './queue-admin.js';
+import { createPgMtaSts } from './mta-sts.js';
+import { createPgTlsReports } from './tls-reports.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -125,6 +127,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     quota: createPgQuota(pool),
     stats: createPgStats(pool),
     queueAdmin: createPgQueueAdmin(pool),
+    mtaSts: createPgMtaSts(pool),
+    tlsReports: createPgTlsReports(pool),
     /** Clean stop: leases stay until released by the caller's drain; the node row says it stopped. */
     async close(): Promise<void> {
       if (closed) return;

@@ -11,12 +11,14 @@ import { createDsnOutboxRepo } from '../dsn-outbox-repo.js';
 import { createEventsRepo } from '../events-repo.js';
 import { createLimitsRepo } from '../limits-repo.js';
 import { createMessagesRepo } from '../messages-repo.js';
+import { createMtaStsRepo } from '../mta-sts-repo.js';
 import { createQueueAdminRepo } from '../queue-admin-repo.js';
 import { createQueueStore } from '../queue-store.js';
 import { createQuotaRepo } from '../quota-repo.js';
 import { createRecipientsRepo } from '../recipients-repo.js';
 import { createRetentionRepo } from '../retention-repo.js';
 import { createStatsRepo } from '../stats-repo.js';
+import { createTlsReportRepo } from '../tls-report-repo.js';
 import { createSuppressionsRepo, suppressionFromRaw, type RawSuppression } from '../suppressions-repo.js';
 import { createUsersRepo } from '../users-repo.js';
 import { createWebhooksRepo } from '../webhooks-repo.js';
@@ -95,6 +97,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     events: createEventsRepo(db),
     limits: createLimitsRepo(db),
     messages: queue.messages,
+    mtaSts: createMtaStsRepo(db),
     queueAdmin: createQueueAdminRepo(db),
     quota: createQuotaRepo(db),
     recipients: queue.recipients,
@@ -143,6 +146,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       },
       drops: (address, limit) => suppressions.drops(address, limit),
     },
+    tlsReports: createTlsReportRepo(db),
     users: createUsersRepo(db),
     webhooks: createWebhooksRepo(db),
     queue: {

@@ -22,6 +22,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'events.lastId', 'events.forMessage', 'events.list', 'events.count',
   'limits.list', 'limits.get', 'limits.states',
   'messages.get', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
+  'mtaSts.get', 'tlsReports.day', 'tlsReports.domain', 'tlsReports.pending', 'tlsReports.sent', 'tlsReports.sentOnDay',
   'queueAdmin.summary', 'queueAdmin.messageExists',
   'quota.get', 'quota.list', 'quota.state', 'quota.states',
   'recipients.forMessage', 'recipients.get', 'recipients.overdue', 'recipients.nextDueAt',
