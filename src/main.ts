@@ -46,6 +46,7 @@ import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
+import { createDbSuppressionList } from './suppress/suppression-list-db.js';
 import { createScheduler } from './workers/scheduler.js';
 import { createLimitsRepo } from './store/limits-repo.js';
 import { createQuotaRepo } from './store/quota-repo.js';
@@ -104,14 +105,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
   // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
   // there); the after-commit hook runs here once the commit is answered.
-  const withDropFates = (m: AcceptedMessage): AcceptedMessage => {
+  const withDropFates = async (m: AcceptedMessage): Promise<AcceptedMessage> => {
     const drops = bornDropped(m);
-    return drops.length ? { ...m, dropFates: fate.plan(drops.map(intakeDrop)) } : m;
+    return drops.length ? { ...m, dropFates: fate.plan(await Promise.all(drops.map(intakeDrop))) } : m;
   };
   const intakeStore: Pick<Store, 'queue'> = {
     queue: {
       accept: async (batch) => {
-        const results = await lateStore.queue.accept(batch.map(withDropFates));
+        const results = await lateStore.queue.accept(await Promise.all(batch.map(withDropFates)));
         if (results.length) fate.committed(results);
         return results;
       },
@@ -188,7 +189,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     cleartextFallback: config.outboundTls.cleartextFallback,
   });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
-  const bounceSuppressions = createSuppressionList({ db, clock });
+  // The RCPT-time read is the store's synchronous lookup (threaded SQLite: its read-only connection on this thread).
+  const bounceSuppressions = createSuppressionList({ store: lateStore.suppressions, lookup: lateStore.suppressionLookup, clock, logger });
+  // TRANSITIONAL: the admin console and the unsubscriber still write through `db` (their helpers move them to the Store).
+  const dbSuppressions = createDbSuppressionList({ db, clock });
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
@@ -213,8 +217,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     if (!results.some((r) => r.applied)) queue.messages.markBodyLost(id, clock.now());
   }
   // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
-  function intakeDrop(d: AcceptedDrop): FateInput {
-    const entry = config.dsn.enabled && config.dsn.onDropped ? bounceSuppressions.find(d.recipient.address, d.user) : null;
+  async function intakeDrop(d: AcceptedDrop): Promise<FateInput> {
+    const entry = config.dsn.enabled && config.dsn.onDropped ? await bounceSuppressions.find(d.recipient.address, d.user) : null;
     return { origin: 'intake-drop', recipient: d.recipient, facts: { reason: d.reason, category: entry?.category ?? d.category, suppressedAt: entry?.createdAt ?? null } };
   }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
@@ -361,7 +365,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   let listener: SmtpListener | null = null;
   let stopped = false;
   const unsubscriber = oneClick
-    ? createUnsubscriber({ db, queue, oneClick, suppressions: bounceSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
+    ? createUnsubscriber({ db, queue, oneClick, suppressions: dbSuppressions, clock, logger, onRecorded: () => webhooks?.poke() })
     : null;
   let unsubscribeHttp: HttpEndpoint | null = null;
 
@@ -370,7 +374,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
+        db, clock, logger, suppressions: dbSuppressions, events: queue.events,
         fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
         queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db), admins: createAdminsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,

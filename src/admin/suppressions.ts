@@ -8,7 +8,7 @@ import { SUPPRESSION_SOURCES, type SuppressionFilter, type SuppressionRow } from
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, jsonEntry } from '../suppress/csv.js';
 import { isSuppressionCategory, SUPPRESSION_CATEGORIES, suppressionKey, type SuppressionKey } from '../suppress/normalize.js';
 import { DROP_REASON_PREFIX } from '../suppress/recipient-policy.js';
-import { createSuppressionList } from '../suppress/suppression-list.js';
+import { createDbSuppressionList } from '../suppress/suppression-list-db.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, parseDuration, parsePositiveInt, parseSince, table } from './format.js';
 
@@ -16,7 +16,7 @@ const REASON_WIDTH = 48;
 
 export function registerSuppressionsCommands(program: Command, ctx: CliContext): void {
   const cmd = program.command('suppressions').description('addresses and domains Ferry will not send to');
-  const list = () => createSuppressionList({ db: ctx.db(), clock: ctx.clock });
+  const list = () => createDbSuppressionList({ db: ctx.db(), clock: ctx.clock });
 
   cmd
     .command('list')

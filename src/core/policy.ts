@@ -34,9 +34,13 @@ export type RecipientDecision =
   | { action: 'drop'; reason: string; category: string }
   | { action: 'reject'; code: number; text: string };
 
-/** Per-recipient policy at RCPT time (suppression, quotas). Synchronous: a SQLite lookup. */
+/**
+ * Per-recipient policy at RCPT time (suppression, quotas). Answers synchronously when it can (a
+ * SQLite lookup, a cached answer) and with a promise only when it must wait (a PostgreSQL cache
+ * miss): the listener awaits only then.
+ */
 export interface RecipientPolicy {
-  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision;
+  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision | Promise<RecipientDecision>;
 }
 
 /**

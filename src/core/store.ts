@@ -308,6 +308,20 @@ export interface TlsReportsStore {
   prune(day: string): Promise<number>;
 }
 
+/**
+ * The RCPT-time suppression read (issue 13: < 10 µs median at 1M entries): the same answers as
+ * SuppressionsStore.lookup and .get, but synchronous whenever the engine has the answer at hand,
+ * so a recipient check costs no promise and no turn of the event loop. The threaded SQLite engine
+ * reads its read-only connection on the calling thread (WAL: never waits for the writer); the
+ * in-process engine its one connection; PostgreSQL answers from its LISTEN/NOTIFY-fed cache and
+ * returns a promise only on a miss (one round trip, then cached). Never writes: hits are counted
+ * with SuppressionsStore.hitMany.
+ */
+export interface SuppressionLookup {
+  lookup(address: string, domain: string, user: string | null, now: number): SuppressionRow | undefined | Promise<SuppressionRow | undefined>;
+  get(address: string, scope: string | null): SuppressionRow | undefined | Promise<SuppressionRow | undefined>;
+}
+
 export interface UsersStore {
   get(name: string): Promise<UserRow | undefined>;
   list(): Promise<UserRow[]>;
@@ -373,6 +387,8 @@ export interface Store {
   readonly webhooks: WebhooksStore;
   readonly queue: QueueStoreOps;
   readonly fates: FatesStore;
+  /** The RCPT-time suppression read, synchronous where the engine can answer at once (see SuppressionLookup). */
+  readonly suppressionLookup: SuppressionLookup;
   /** Waits for work in flight (every write committed), then releases the engine's connections. */
   close(): Promise<void>;
 }

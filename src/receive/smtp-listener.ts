@@ -231,16 +231,24 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         if (parsed.utf8Local && !smtputf8) {
           return cb(smtpError(553, '5.6.7 Non-ASCII address requires the SMTPUTF8 parameter on MAIL FROM'));
         }
-        let decision: RecipientDecision;
+        const failed = (err: unknown) => {
+          logger.error({ session: session.id, err }, 'recipient policy failed');
+          cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+        };
+        const decided = (decision: RecipientDecision) => {
+          if (decision.action === 'reject') return cb(smtpError(decision.code, decision.text));
+          address.ferry = { parsed, decision };
+          cb();
+        };
+        let decision: RecipientDecision | Promise<RecipientDecision>;
         try {
           decision = deps.recipientPolicy.check(parsed, user(session));
         } catch (err) {
-          logger.error({ session: session.id, err }, 'recipient policy failed');
-          return cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+          return failed(err);
         }
-        if (decision.action === 'reject') return cb(smtpError(decision.code, decision.text));
-        address.ferry = { parsed, decision };
-        cb();
+        // A promise only when the policy must wait (a store round trip); otherwise answered in this turn.
+        if (decision instanceof Promise) decision.then(decided, failed);
+        else decided(decision);
       },
       onData(stream: Readable, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {
         inData.add(session.id);

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { Db } from '../store/db.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { OneClick, UnsubscribeClaim } from './one-click.js';
-import type { SuppressionList } from './suppression-list.js';
+import type { DbSuppressionList as SuppressionList } from './suppression-list-db.js';
 
 /**
  * What a one-click unsubscribe does (an https POST, or mail to the mailto: address): the token's

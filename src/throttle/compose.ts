@@ -5,15 +5,19 @@ import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPoli
  * decides (so suppression, listed first, drops or rejects before a quota counts the recipient).
  */
 export function composeRecipientPolicies(...policies: RecipientPolicy[]): RecipientPolicy {
-  return {
-    check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision {
-      for (const p of policies) {
-        const d = p.check(address, user);
-        if (d.action !== 'accept') return d;
+  // Synchronous while every policy answers synchronously; from the first promise on, the rest wait for it.
+  const from = (i: number, address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision | Promise<RecipientDecision> => {
+    for (; i < policies.length; i++) {
+      const d = policies[i]!.check(address, user);
+      if (d instanceof Promise) {
+        const next = i + 1;
+        return d.then((r) => (r.action !== 'accept' ? r : from(next, address, user)));
       }
-      return { action: 'accept' };
-    },
+      if (d.action !== 'accept') return d;
+    }
+    return { action: 'accept' };
   };
+  return { check: (address, user) => from(0, address, user) };
 }
 
 /** Several MAIL FROM policies as one: the first refusal wins. */

@@ -12,7 +12,7 @@ import type { LimitFields, LimitsRepo } from '../../store/limits-repo.js';
 import type { QueueSelector } from '../../store/queue-admin-repo.js';
 import { csvHeader, csvLine } from '../../suppress/csv.js';
 import { SUPPRESSION_CATEGORIES, suppressionKey } from '../../suppress/normalize.js';
-import type { SuppressionList } from '../../suppress/suppression-list.js';
+import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import { parseTarget } from '../../throttle/limits.js';
 import type { HttpPlugin } from '../server.js';
 import { may, type Actor, type ConsoleActions, type Permission } from './actions.js';
@@ -26,7 +26,7 @@ export interface ConsoleDeps {
   queries: ConsoleQueries;
   actions: ConsoleActions;
   admins: AdminsRepo;
-  suppressions: SuppressionList;
+  suppressions: DbSuppressionList;
   limits: LimitsRepo;
   clock: Clock;
   logger: Logger;

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Store } from '../../core/store.js';
 import { FerryError, type FerryErrorCode } from '../../core/errors.js';
 import { openDatabase, type Db } from '../db.js';
-import { wrapOperations } from './engine.js';
+import { sqliteSuppressionLookup, wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 import { revive, type FromWriter, type OpMessage, type SerializedError, type WriterInit } from './writer-protocol.js';
 
@@ -181,9 +181,10 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   groups['fates'] ??= {};
 
   const store = {
-    ...(groups as unknown as Omit<Store, 'engine' | 'close'>),
+    ...(groups as unknown as Omit<Store, 'engine' | 'close' | 'suppressionLookup'>),
     engine: 'sqlite' as const,
     readNow,
+    suppressionLookup: sqliteSuppressionLookup(readNow),
     readDb,
     get writable() {
       return failure === null;
