@@ -6,7 +6,7 @@ import { createPgQueue } from './queue.js';
 import { createPgMessages } from './messages.js';
 import { createPgRecipients } from './recipients.js';
 import { createPgEvents } from './events.js';
-import { createPgSuppressions } from './suppressions.js';
+import { createPgSuppressions, pgSuppressionLookup } from './suppressions.js';
 import { createPgLimits } from './limits.js';
 import { createPgWebhooks } from './webhooks.js';
 import { createPgAdmins, createPgUsers } from './users.js';
@@ -115,6 +115,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     recipients,
     events: createPgEvents(pool),
     suppressions,
+    suppressionLookup: pgSuppressionLookup(suppressions),
     limits,
     webhooks,
     users: createPgUsers(pool),
