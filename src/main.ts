@@ -15,8 +15,6 @@ import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 import { deferredStore } from './store/deferred.js';
 import type { Store } from './core/store.js';
 import type { AcceptedMessage } from './core/store-types.js';
-import { createUsersRepo } from './store/users-repo.js';
-import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createFullMessageReader, createSpool } from './spool/spool.js';
 import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
@@ -90,8 +88,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = createQueueStore(db);
   const fateWrites = createFateWrites(db);
-  const users = createUsersRepo(db);
-  const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
   // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
   // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
@@ -152,7 +148,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Both cores (issue 13): DKIM body hashes and signatures on worker threads (sign.threads; 0: here).
   const signThreads = config.sign.threads === 'auto' ? autoSignThreads() : config.sign.threads;
   const signPool = signThreads > 0 ? createSignPool({ threads: signThreads, logger, ...(deps.signWorkerUrl ? { workerUrl: deps.signWorkerUrl } : {}) }) : null;
-  const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
+  const live = createLiveParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
@@ -474,7 +470,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         hostname: config.hostname,
         tls,
         intake,
-        authenticator: createAuthenticator(users, deps.verifyPassword),
+        authenticator: createAuthenticator(lateStore.users, deps.verifyPassword),
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
