@@ -31,7 +31,6 @@ import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
-import { createMtaStsRepo } from './store/mta-sts-repo.js';
 import type { TlsResultSink } from './core/tls.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
@@ -47,7 +46,6 @@ import { createSuppressionList } from './suppress/suppression-list.js';
 import { createDbSuppressionList } from './suppress/suppression-list-db.js';
 import { createScheduler } from './workers/scheduler.js';
 import { createLimitsRepo } from './store/limits-repo.js';
-import { createQuotaRepo } from './store/quota-repo.js';
 import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
@@ -163,11 +161,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Outbound TLS (issue 15): DANE, MTA-STS (policy cache in the store), TLS levels; each session's outcome counted in metrics.
   const tlsPolicy = createOutboundTlsPolicy(
     { ...config.outboundTls, dnssec: config.dns.dnssec, allowPrivateMx: config.delivery.allowPrivateMx },
-    { resolver, cache: createMtaStsRepo(db), clock, logger },
+    { resolver, cache: lateStore.mtaSts, clock, logger },
   );
   // TLS-RPT (issue 15): every MX session's TLS result is counted in memory and stored in batches.
   const tlsReportRepo = createTlsReportRepo(db);
-  const tlsReportSink = createTlsReportSink({ repo: tlsReportRepo, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
+  const tlsReportSink = createTlsReportSink({ store: lateStore.tlsReports, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
   const tlsResults: TlsResultSink = {
     record: (r) => {
       metrics.tlsSession(r.policyApplied, r.result);
@@ -237,7 +235,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are
   // picked up within limits.reloadIntervalMs; mail held back under the old ones is due again.
   const throttle = createThrottle({
-    repo: createLimitsRepo(db),
+    limits: lateStore.limits,
     resolver,
     clock,
     logger,
@@ -252,7 +250,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
   // Adaptive slow-down: the classifier's rate_limited verdict halves the destination's rate.
   const slowDown = slowDownListener(throttle, isRateLimit);
-  const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
+  const quotas = createQuotas({ quota: lateStore.quota, clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
   checks.push(quotas.messageCheck);
   // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
   const retention = createRetention({
@@ -376,7 +374,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
-        onLimitsChanged: () => throttle.reloadLimits(),
+        onLimitsChanged: () => {
+          throttle.reloadLimits().catch((err: unknown) => logger.error({ err }, 'throttle: reloading the limits failed (the next interval tries again)'));
+        },
       }),
     );
   }
@@ -396,7 +396,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         live.swap(parts);
         if (tls) listener?.updateTls(tls);
         logger.level = next.log.level;
-        throttle.reloadLimits();
+        await throttle.reloadLimits();
         await disk.update(next.disk);
       },
     },
@@ -506,8 +506,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
       bound = addresses;
       listening = true;
-      throttle.start();
-      quotas.start();
+      await throttle.start();
+      await quotas.start();
       scheduler.start();
       webhooks?.start();
       retention.start();
@@ -529,16 +529,17 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      // After the last deliveries, before the store closes: their TLS sessions' counts, the
+      // budgets and the quota usage are written through the store.
+      await tlsReporter?.stop();
+      await tlsReportSink.stop();
+      await throttle.stop();
+      await quotas.stop();
       await store?.close();
       await webhooks?.stop();
       await retention.stop();
-      // After the last deliveries: their sessions' counts are stored before the database closes.
-      await tlsReporter?.stop();
-      tlsReportSink.stop();
       await unsubscribeHttp?.stop();
       await http?.stop();
-      throttle.stop();
-      quotas.stop();
       await signPool?.close();
       db.close();
       logger.info('ferry stopped');

@@ -44,9 +44,15 @@ export interface RecipientPolicy {
 }
 
 /**
- * Per-transaction policy at MAIL FROM (message quotas). Synchronous. null: go on; else the
- * refusal (code and text with its enhanced code). `sender` is null for the null sender.
+ * Per-transaction policy at MAIL FROM (message quotas). null: go on; else the refusal (code and
+ * text with its enhanced code). `sender` is null for the null sender. A promise when the answer
+ * needs the store (the user's quota), otherwise synchronous.
  */
 export interface SenderPolicy {
-  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): { code: number; text: string } | null;
+  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): SenderRefusal | null | Promise<SenderRefusal | null>;
+}
+
+export interface SenderRefusal {
+  code: number;
+  text: string;
 }

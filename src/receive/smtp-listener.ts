@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { SmtpConfig } from '../config/schema.js';
 import { splitHostPort } from '../config/load.js';
 import type { IntakeRecipient, IntakeSession } from '../core/message-check.js';
-import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
+import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy, SenderRefusal } from '../core/policy.js';
 import { domainAllowed, parseAddress } from '../policy/addresses.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
@@ -207,14 +207,20 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           return cb(smtpError(550, `5.7.1 Sender domain ${parsed.domain} is not allowed for user ${u.name}`));
         }
         if (deps.senderPolicy) {
-          let refusal: { code: number; text: string } | null;
+          const failed = (err: unknown) => {
+            logger.error({ session: session.id, err }, 'sender policy failed');
+            cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+          };
+          const decided = (refusal: SenderRefusal | null) => (refusal ? cb(smtpError(refusal.code, refusal.text)) : cb());
+          let refusal: SenderRefusal | null | Promise<SenderRefusal | null>;
           try {
             refusal = deps.senderPolicy.check(parsed, u);
           } catch (err) {
-            logger.error({ session: session.id, err }, 'sender policy failed');
-            return cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+            return failed(err);
           }
-          if (refusal) return cb(smtpError(refusal.code, refusal.text));
+          if (refusal instanceof Promise) refusal.then(decided, failed);
+          else decided(refusal);
+          return;
         }
         cb();
       },

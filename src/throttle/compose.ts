@@ -1,4 +1,4 @@
-import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
+import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy, SenderRefusal } from '../core/policy.js';
 
 /**
  * Several RCPT-time policies as one: each runs in order, and the first that does not accept
@@ -20,15 +20,18 @@ export function composeRecipientPolicies(...policies: RecipientPolicy[]): Recipi
   return { check: (address, user) => from(0, address, user) };
 }
 
-/** Several MAIL FROM policies as one: the first refusal wins. */
+/** Several MAIL FROM policies as one: the first refusal wins (synchronous until one answers with a promise). */
 export function composeSenderPolicies(...policies: SenderPolicy[]): SenderPolicy {
-  return {
-    check(sender, user) {
-      for (const p of policies) {
-        const r = p.check(sender, user);
-        if (r) return r;
+  const from = (i: number, sender: ParsedAddress | null, user: AuthenticatedUser | null): SenderRefusal | null | Promise<SenderRefusal | null> => {
+    for (; i < policies.length; i++) {
+      const r = policies[i]!.check(sender, user);
+      if (r instanceof Promise) {
+        const next = i + 1;
+        return r.then((x) => x ?? from(next, sender, user));
       }
-      return null;
-    },
+      if (r) return r;
+    }
+    return null;
   };
+  return { check: (sender, user) => from(0, sender, user) };
 }
