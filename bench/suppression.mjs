@@ -10,6 +10,9 @@ import { openDatabase } from '../dist/store/db.js';
 import { importSuppressions } from '../dist/suppress/csv.js';
 import { createSuppressionPolicy } from '../dist/suppress/recipient-policy.js';
 import { createSuppressionList } from '../dist/suppress/suppression-list.js';
+import { createSuppressionsRepo } from '../dist/store/suppressions-repo.js';
+import { createInProcessSqliteStore } from '../dist/store/sqlite/engine.js';
+import { keyOf } from '../dist/suppress/normalize.js';
 import { parseAddress } from '../dist/policy/addresses.js';
 import { openThreadedSqliteStore } from '../dist/store/sqlite/threaded.js';
 
@@ -39,15 +42,18 @@ try {
 
   // 2. import through the same function `ferry suppressions import` uses
   const db = openDatabase({ file: join(dir, 'ferry.db') });
-  const list = createSuppressionList({ db, clock });
+  const repo = createSuppressionsRepo(db);
+  // The relay's list: writes through the Store, the RCPT-time read through Store.suppressionLookup.
+  const inProcess = createInProcessSqliteStore(db);
+  const list = createSuppressionList({ store: inProcess.suppressions, lookup: inProcess.suppressionLookup, clock });
   let bad = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const res = await importSuppressions({ repo: list.repo, input: createReadStream(csv, { highWaterMark: 1 << 20 }), clock, onBadRow: () => bad++ });
+  const res = await importSuppressions({ repo, input: createReadStream(csv, { highWaterMark: 1 << 20 }), clock, onBadRow: () => bad++ });
   const importS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   console.log(`import ${res.imported} rows (${mb} MB CSV, ${res.skipped} skipped): ${importS.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU, ${(res.imported / importS).toFixed(0)} rows/s`);
-  console.log(`table rows: ${list.repo.count()}, db file: ${(statSync(join(dir, 'ferry.db')).size / 1048576).toFixed(0)} MB + WAL`);
+  console.log(`table rows: ${repo.count()}, db file: ${(statSync(join(dir, 'ferry.db')).size / 1048576).toFixed(0)} MB + WAL`);
   db.pragma('wal_checkpoint(TRUNCATE)');
 
   // 3. lookups: half known addresses (random case), half unknown, on random domains
@@ -72,8 +78,10 @@ try {
     const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(1);
     console.log(`${label.padEnd(44)} median ${q(0.5)} µs  p99 ${q(0.99)} µs  max ${times[times.length - 1].toFixed(0)} µs  (${found} of ${inputs.length} suppressed, ${(inputs.length / total * 1000).toFixed(0)}/s)`);
   };
-  measure('lookup (find, no hit recorded)', (p) => list.find(p, null));
-  measure('lookup with a user scope', (p) => list.find(p, 'app1'));
+  // The RCPT-time read as the list makes it (key normalisation + SuppressionLookup), no hit recorded.
+  const lookupOf = (l, user) => (p) => { const k = keyOf(p); return l.lookup(k.address, k.domain, user, Date.now()); };
+  measure('SuppressionLookup (in-process, synchronous)', lookupOf(inProcess.suppressionLookup, null));
+  measure('SuppressionLookup with a user scope', lookupOf(inProcess.suppressionLookup, 'app1'));
   const measureAsync = async (label, fn) => {
     const n = Math.min(inputs.length, 20_000);
     const times = new Float64Array(n);
@@ -93,7 +101,7 @@ try {
   // Each RCPT in its own turn of the event loop, as on a live relay: hits are written once per turn.
   const inTurns = (fn) => async (p) => { const r = fn(p); await new Promise((resolve) => setImmediate(resolve)); return r; };
   await measureAsync('RCPT policy (lookup + hit flushed per turn)', inTurns((p) => policy.check(p, null).action === 'drop'));
-  const direct = (p) => { const e = list.find(p, null); if (e) list.repo.hit(e.id, Date.now()); return e; };
+  const direct = async (p) => { const e = await list.find(p, null); if (e) repo.hit(e.id, Date.now()); return e; };
   await measureAsync('lookup + hit written at once (one fsync each)', inTurns(direct));
   db.close();
 
@@ -101,12 +109,14 @@ try {
   // connection while the writer thread is busy committing (20,000 upserts posted first, each
   // committed by the writer thread with its fsync): a reader never waits for the writer (WAL).
   const store = await openThreadedSqliteStore({ file: join(dir, 'ferry.db') });
-  const readList = createSuppressionList({ db: store.readDb, clock });
+  const readList = createSuppressionList({ store: store.suppressions, lookup: store.suppressionLookup, clock });
+  const readPolicy = createSuppressionPolicy({ list: readList, mode: 'drop' });
   const flood = Array.from({ length: 20_000 }, (_, i) =>
     store.suppressions.upsert({ address: `flood${i}@flood.example`, domain: 'flood.example', category: 'user_unknown', reason: 'bench', source: 'bounce', scope: null, createdAt: Date.now(), expiresAt: null }),
   );
   const busyBefore = store.writerStats().inFlight;
-  measure('read-only connection, writer thread busy', (p) => readList.find(p, null));
+  measure('threaded SuppressionLookup (readNow), writer busy', lookupOf(store.suppressionLookup, null));
+  measure('RCPT policy check (threaded, hit recorded), busy', (p) => readPolicy.check(p, null).action === 'drop');
   console.log(`  (writer thread: ${busyBefore} writes queued before, ${store.writerStats().inFlight} still queued after the lookups)`);
   const viaStore = async (p) => (await store.suppressions.lookup(p.address.toLowerCase(), p.domain, null, Date.now())) !== undefined;
   await measureAsync('Store.suppressions.lookup (promise), writer busy', viaStore);

@@ -11,7 +11,7 @@ import type { RetryPolicy } from './outcome/decide.js';
 import type { MessageCheck } from './core/message-check.js';
 import { createKeySource, loadPrivateKey, type KeySource } from './sign/keys.js';
 import { createSigner, type SignOffload, type Signer } from './sign/signer.js';
-import type { DkimKeysRepo } from './store/dkim-keys-repo.js';
+import type { DkimKeysStore } from './core/store.js';
 
 /**
  * The parts a reload rebuilds from the new configuration — DKIM keys and signer, the DMARC
@@ -20,7 +20,8 @@ import type { DkimKeysRepo } from './store/dkim-keys-repo.js';
  * then swaps it in with swap().
  */
 export interface LivePartsDeps {
-  dkimKeys: DkimKeysRepo;
+  /** Keys made by `ferry dkim keygen`, read from the store at each lookup. */
+  dkimKeys: Pick<DkimKeysStore, 'byDomain'>;
   resolver: DnsResolver;
   clock: Clock;
   random: Random;
@@ -54,9 +55,9 @@ export function createLiveParts(initial: Config, deps: LivePartsDeps) {
         throw new FerryError('FERRY_ERR_CONFIG', `dkim.keys[${i}].keyFile: ${errorMessage(err)}`, { cause: err });
       }
     });
-    const keys = createKeySource((domain) => [
+    const keys = createKeySource(async (domain) => [
       ...cfg.dkim.keys,
-      ...deps.dkimKeys.byDomain(domain).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
+      ...(await deps.dkimKeys.byDomain(domain)).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: k.keyFile })),
     ]);
     const signer = createSigner({ keys: keySource, defaultDomain: cfg.dkim.defaultDomain, clock, maxHeaderBytes: deps.maxHeaderBytes + 64 * 1024, offload: deps.signOffload ?? null });
     let dmarc: MessageCheck | null = null;
@@ -65,7 +66,7 @@ export function createLiveParts(initial: Config, deps: LivePartsDeps) {
         resolver,
         clock,
         mode: cfg.dmarc.mode,
-        hasKeyFor: (d) => keySource.keysFor(d).length > 0,
+        hasKeyFor: async (d) => (await keySource.keysFor(d)).length > 0,
         rewrite: cfg.dmarc.rewrite ?? { address: '', brand: '' },
         logger,
         cacheTtlMs: cfg.dmarc.cacheTtlMs,

@@ -14,8 +14,6 @@ import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 import { deferredStore } from './store/deferred.js';
 import type { Store } from './core/store.js';
 import type { AcceptedMessage } from './core/store-types.js';
-import { createUsersRepo } from './store/users-repo.js';
-import { createDkimKeysRepo } from './store/dkim-keys-repo.js';
 import { createFullMessageReader, createSpool } from './spool/spool.js';
 import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
@@ -32,7 +30,6 @@ import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
-import { createMtaStsRepo } from './store/mta-sts-repo.js';
 import type { TlsResultSink } from './core/tls.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
 import { createOutcomeApplier } from './outcome/apply.js';
@@ -44,9 +41,9 @@ import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
+import { createDbSuppressionList } from './suppress/suppression-list-db.js';
 import { createScheduler } from './workers/scheduler.js';
 import { createLimitsRepo } from './store/limits-repo.js';
-import { createQuotaRepo } from './store/quota-repo.js';
 import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
@@ -85,8 +82,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = createQueueStore(db);
   const fateWrites = createFateWrites(db);
-  const users = createUsersRepo(db);
-  const dkimKeys = createDkimKeysRepo(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
   // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
   // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
@@ -100,14 +95,14 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
   // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
   // there); the after-commit hook runs here once the commit is answered.
-  const withDropFates = (m: AcceptedMessage): AcceptedMessage => {
+  const withDropFates = async (m: AcceptedMessage): Promise<AcceptedMessage> => {
     const drops = bornDropped(m);
-    return drops.length ? { ...m, dropFates: fate.plan(drops.map(intakeDrop)) } : m;
+    return drops.length ? { ...m, dropFates: fate.plan(await Promise.all(drops.map(intakeDrop))) } : m;
   };
   const intakeStore: { queue: Pick<Store['queue'], 'accept'> } = {
     queue: {
       accept: async (batch) => {
-        const results = await lateStore.queue.accept(batch.map(withDropFates));
+        const results = await lateStore.queue.accept(await Promise.all(batch.map(withDropFates)));
         if (results.length) fate.committed(results);
         return results;
       },
@@ -147,7 +142,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Both cores (issue 13): DKIM body hashes and signatures on worker threads (sign.threads; 0: here).
   const signThreads = config.sign.threads === 'auto' ? autoSignThreads() : config.sign.threads;
   const signPool = signThreads > 0 ? createSignPool({ threads: signThreads, logger, ...(deps.signWorkerUrl ? { workerUrl: deps.signWorkerUrl } : {}) }) : null;
-  const live = createLiveParts(config, { dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
+  const live = createLiveParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
@@ -162,11 +157,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Outbound TLS (issue 15): DANE, MTA-STS (policy cache in the store), TLS levels; each session's outcome counted in metrics.
   const tlsPolicy = createOutboundTlsPolicy(
     { ...config.outboundTls, dnssec: config.dns.dnssec, allowPrivateMx: config.delivery.allowPrivateMx },
-    { resolver, cache: createMtaStsRepo(db), clock, logger },
+    { resolver, cache: lateStore.mtaSts, clock, logger },
   );
   // TLS-RPT (issue 15): every MX session's TLS result is counted in memory and stored in batches.
   const tlsReportRepo = createTlsReportRepo(db);
-  const tlsReportSink = createTlsReportSink({ repo: tlsReportRepo, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
+  const tlsReportSink = createTlsReportSink({ store: lateStore.tlsReports, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
   const tlsResults: TlsResultSink = {
     record: (r) => {
       metrics.tlsSession(r.policyApplied, r.result);
@@ -184,7 +179,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     cleartextFallback: config.outboundTls.cleartextFallback,
   });
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
-  const bounceSuppressions = createSuppressionList({ db, clock });
+  // The RCPT-time read is the store's synchronous lookup (threaded SQLite: its read-only connection on this thread).
+  const bounceSuppressions = createSuppressionList({ store: lateStore.suppressions, lookup: lateStore.suppressionLookup, clock, logger });
+  // TRANSITIONAL: the admin console and the unsubscriber still write through `db` (their helpers move them to the Store).
+  const dbSuppressions = createDbSuppressionList({ db, clock });
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
@@ -208,8 +206,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     if (!results.some((r) => r.applied)) await lateStore.messages.markBodyLost(id, clock.now());
   }
   // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
-  function intakeDrop(d: AcceptedDrop): FateInput {
-    const entry = config.dsn.enabled && config.dsn.onDropped ? bounceSuppressions.find(d.recipient.address, d.user) : null;
+  async function intakeDrop(d: AcceptedDrop): Promise<FateInput> {
+    const entry = config.dsn.enabled && config.dsn.onDropped ? await bounceSuppressions.find(d.recipient.address, d.user) : null;
     return { origin: 'intake-drop', recipient: d.recipient, facts: { reason: d.reason, category: entry?.category ?? d.category, suppressedAt: entry?.createdAt ?? null } };
   }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
@@ -230,7 +228,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are
   // picked up within limits.reloadIntervalMs; mail held back under the old ones is due again.
   const throttle = createThrottle({
-    repo: createLimitsRepo(db),
+    limits: lateStore.limits,
     resolver,
     clock,
     logger,
@@ -249,7 +247,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
   // Adaptive slow-down: the classifier's rate_limited verdict halves the destination's rate.
   const slowDown = slowDownListener(throttle, isRateLimit);
-  const quotas = createQuotas({ repo: createQuotaRepo(db), clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
+  const quotas = createQuotas({ quota: lateStore.quota, clock, logger, persistIntervalMs: config.limits.persistIntervalMs });
   checks.push(quotas.messageCheck);
   // Retention (issue 12): finished bodies go at once (or after keepBodiesHours), old records after retention.days.
   const retention = createRetention({
@@ -365,13 +363,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        store: lateStore, db, clock, logger, suppressions: bounceSuppressions, events: queue.events,
+        store: lateStore, db, clock, logger, suppressions: dbSuppressions, events: queue.events,
         fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
         queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
-        onLimitsChanged: () => throttle.reloadLimits(),
+        onLimitsChanged: () => {
+          throttle.reloadLimits().catch((err: unknown) => logger.error({ err }, 'throttle: reloading the limits failed (the next interval tries again)'));
+        },
       }),
     );
   }
@@ -391,7 +391,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         live.swap(parts);
         if (tls) listener?.updateTls(tls);
         logger.level = next.log.level;
-        throttle.reloadLimits();
+        await throttle.reloadLimits();
         await disk.update(next.disk);
       },
     },
@@ -465,7 +465,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         hostname: config.hostname,
         tls,
         intake,
-        authenticator: createAuthenticator(users, deps.verifyPassword),
+        authenticator: createAuthenticator(lateStore.users, deps.verifyPassword),
         throttle: createAuthThrottle(clock, config.smtp.authFailures),
         mayRelay: createNetworkMatcher(config.smtp.relayNetworks),
         recipientPolicy,
@@ -501,8 +501,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       const addresses = { ...smtpAddresses, http: httpAddress, bounce: bounceAddress, unsubscribe: unsubscribeAddress };
       bound = addresses;
       listening = true;
-      throttle.start();
-      quotas.start();
+      await throttle.start();
+      await quotas.start();
       scheduler.start();
       await webhooks?.start();
       retention.start();
@@ -525,18 +525,18 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
-      // cursors and retention's last pass all go through the store: they end before it closes.
+      // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
+      // all go through the store: they end before it closes.
       await dsn?.flush();
       await tlsReporter?.stop();
+      await tlsReportSink.stop();
+      await throttle.stop();
+      await quotas.stop();
       await webhooks?.stop();
       await retention.stop();
       await store?.close();
-      // After the last deliveries: their sessions' counts are stored before the database closes.
-      tlsReportSink.stop();
       await unsubscribeHttp?.stop();
       await http?.stop();
-      throttle.stop();
-      quotas.stop();
       await signPool?.close();
       db.close();
       logger.info('ferry stopped');

@@ -34,15 +34,25 @@ export type RecipientDecision =
   | { action: 'drop'; reason: string; category: string }
   | { action: 'reject'; code: number; text: string };
 
-/** Per-recipient policy at RCPT time (suppression, quotas). Synchronous: a SQLite lookup. */
+/**
+ * Per-recipient policy at RCPT time (suppression, quotas). Answers synchronously when it can (a
+ * SQLite lookup, a cached answer) and with a promise only when it must wait (a PostgreSQL cache
+ * miss): the listener awaits only then.
+ */
 export interface RecipientPolicy {
-  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision;
+  check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision | Promise<RecipientDecision>;
 }
 
 /**
- * Per-transaction policy at MAIL FROM (message quotas). Synchronous. null: go on; else the
- * refusal (code and text with its enhanced code). `sender` is null for the null sender.
+ * Per-transaction policy at MAIL FROM (message quotas). null: go on; else the refusal (code and
+ * text with its enhanced code). `sender` is null for the null sender. A promise when the answer
+ * needs the store (the user's quota), otherwise synchronous.
  */
 export interface SenderPolicy {
-  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): { code: number; text: string } | null;
+  check(sender: ParsedAddress | null, user: AuthenticatedUser | null): SenderRefusal | null | Promise<SenderRefusal | null>;
+}
+
+export interface SenderRefusal {
+  code: number;
+  text: string;
 }

@@ -22,7 +22,7 @@ export interface DmarcGuardOptions {
   clock: Clock;
   mode: DmarcMode;
   /** true when Ferry holds a DKIM key for exactly this domain */
-  hasKeyFor(domain: string): boolean;
+  hasKeyFor(domain: string): boolean | Promise<boolean>;
   rewrite: { address: string; brand: string };
   logger: DmarcLogger;
   /**
@@ -139,11 +139,11 @@ export function createDmarcGuard(options: DmarcGuardOptions): DmarcGuard {
   }
 
   /** Ferry's signature aligns with the From domain: same domain, or (relaxed) a parent's key. */
-  function canSign(domain: string, strict: boolean): boolean {
-    if (options.hasKeyFor(domain)) return true;
+  async function canSign(domain: string, strict: boolean): Promise<boolean> {
+    if (await options.hasKeyFor(domain)) return true;
     if (strict) return false;
     const labels = domain.split('.');
-    for (let i = 1; i < labels.length - 1; i++) if (options.hasKeyFor(labels.slice(i).join('.'))) return true;
+    for (let i = 1; i < labels.length - 1; i++) if (await options.hasKeyFor(labels.slice(i).join('.'))) return true;
     return false;
   }
 
@@ -153,7 +153,7 @@ export function createDmarcGuard(options: DmarcGuardOptions): DmarcGuard {
       const at = fromHeaderAddress.lastIndexOf('@');
       const domain = fromHeaderAddress.slice(at + 1).toLowerCase().replace(/\.$/, '');
       if (at < 0 || !domain) return { action: 'accept' };
-      if (options.hasKeyFor(domain)) return { action: 'accept' }; // common case: no DNS at all
+      if (await options.hasKeyFor(domain)) return { action: 'accept' }; // common case: no DNS at all
       let policy: DmarcPolicy | null;
       try {
         policy = await policyFor(domain);
@@ -161,7 +161,7 @@ export function createDmarcGuard(options: DmarcGuardOptions): DmarcGuard {
         options.logger.warn({ domain, err: err instanceof Error ? err.message : String(err) }, 'DMARC lookup failed; accepting the message');
         return { action: 'accept' };
       }
-      if (!policy || policy.p === 'none' || canSign(domain, policy.strictDkim)) return { action: 'accept' };
+      if (!policy || policy.p === 'none' || (await canSign(domain, policy.strictDkim))) return { action: 'accept' };
       if (options.mode === 'reject') {
         return {
           action: 'reject',

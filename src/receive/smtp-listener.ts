@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { SmtpConfig } from '../config/schema.js';
 import { splitHostPort } from '../config/load.js';
 import type { IntakeRecipient, IntakeSession } from '../core/message-check.js';
-import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
+import type { AuthenticatedUser, Authenticator, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy, SenderRefusal } from '../core/policy.js';
 import { domainAllowed, parseAddress } from '../policy/addresses.js';
 import type { AuthThrottle } from '../policy/auth-throttle.js';
 import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
@@ -207,14 +207,20 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           return cb(smtpError(550, `5.7.1 Sender domain ${parsed.domain} is not allowed for user ${u.name}`));
         }
         if (deps.senderPolicy) {
-          let refusal: { code: number; text: string } | null;
+          const failed = (err: unknown) => {
+            logger.error({ session: session.id, err }, 'sender policy failed');
+            cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+          };
+          const decided = (refusal: SenderRefusal | null) => (refusal ? cb(smtpError(refusal.code, refusal.text)) : cb());
+          let refusal: SenderRefusal | null | Promise<SenderRefusal | null>;
           try {
             refusal = deps.senderPolicy.check(parsed, u);
           } catch (err) {
-            logger.error({ session: session.id, err }, 'sender policy failed');
-            return cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+            return failed(err);
           }
-          if (refusal) return cb(smtpError(refusal.code, refusal.text));
+          if (refusal instanceof Promise) refusal.then(decided, failed);
+          else decided(refusal);
+          return;
         }
         cb();
       },
@@ -231,16 +237,24 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
         if (parsed.utf8Local && !smtputf8) {
           return cb(smtpError(553, '5.6.7 Non-ASCII address requires the SMTPUTF8 parameter on MAIL FROM'));
         }
-        let decision: RecipientDecision;
+        const failed = (err: unknown) => {
+          logger.error({ session: session.id, err }, 'recipient policy failed');
+          cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+        };
+        const decided = (decision: RecipientDecision) => {
+          if (decision.action === 'reject') return cb(smtpError(decision.code, decision.text));
+          address.ferry = { parsed, decision };
+          cb();
+        };
+        let decision: RecipientDecision | Promise<RecipientDecision>;
         try {
           decision = deps.recipientPolicy.check(parsed, user(session));
         } catch (err) {
-          logger.error({ session: session.id, err }, 'recipient policy failed');
-          return cb(smtpError(451, '4.3.0 Temporary local problem, try again later'));
+          return failed(err);
         }
-        if (decision.action === 'reject') return cb(smtpError(decision.code, decision.text));
-        address.ferry = { parsed, decision };
-        cb();
+        // A promise only when the policy must wait (a store round trip); otherwise answered in this turn.
+        if (decision instanceof Promise) decision.then(decided, failed);
+        else decided(decision);
       },
       onData(stream: Readable, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) {
         inData.add(session.id);

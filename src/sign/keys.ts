@@ -138,22 +138,22 @@ export function loadPrivateKey(file: string): { privateKey: KeyObject; algorithm
 
 /** Answers "which keys does domain X itself have" (exact match; the signer walks parents). */
 export interface KeySource {
-  keysFor(domain: string): readonly DkimKey[];
+  keysFor(domain: string): Promise<readonly DkimKey[]>;
 }
 
 /**
  * A KeySource over key file entries. `entries(domain)` is asked on every lookup (so keys added
  * with `ferry dkim keygen` are used without a restart) and may return entries of any domain;
  * only exact matches are used. Loaded keys are cached per file. Wiring in main, e.g.:
- * `createKeySource((d) => [...config.dkim.keys, ...repo.byDomain(d)])`.
+ * `createKeySource(async (d) => [...config.dkim.keys, ...(await store.dkimKeys.byDomain(d))])`.
  */
-export function createKeySource(entries: (domain: string) => readonly DkimKeyFileEntry[]): KeySource {
+export function createKeySource(entries: (domain: string) => readonly DkimKeyFileEntry[] | Promise<readonly DkimKeyFileEntry[]>): KeySource {
   const cache = new Map<string, { privateKey: KeyObject; algorithm: DkimAlgorithm }>();
   return {
-    keysFor(domain) {
+    async keysFor(domain) {
       const d = domain.toLowerCase();
       const out: DkimKey[] = [];
-      for (const e of entries(d)) {
+      for (const e of await entries(d)) {
         if (e.domain.toLowerCase() !== d) continue;
         let loaded = cache.get(e.keyFile);
         if (!loaded) {

@@ -93,15 +93,15 @@ export function createSigner(options: SignerOptions): Signer {
   const defaultDomain = options.defaultDomain ? options.defaultDomain.toLowerCase() : null;
 
   /** exact domain, then each parent (mail.example.com → example.com), then the default domain */
-  const pickKeys = (fromDomain: string): PickedKeys | null => {
+  const pickKeys = async (fromDomain: string): Promise<PickedKeys | null> => {
     const labels = fromDomain.toLowerCase().replace(/\.$/, '').split('.');
     for (let i = 0; i < labels.length - 1; i++) {
       const d = labels.slice(i).join('.');
-      const keys = options.keys.keysFor(d);
+      const keys = await options.keys.keysFor(d);
       if (keys.length) return { domain: d, keys };
     }
     if (defaultDomain) {
-      const keys = options.keys.keysFor(defaultDomain);
+      const keys = await options.keys.keysFor(defaultDomain);
       if (keys.length) return { domain: defaultDomain, keys };
     }
     return null;
@@ -111,7 +111,7 @@ export function createSigner(options: SignerOptions): Signer {
     async sign(fromDomain, input) {
       // Keys are picked here (the key source may read the database); the work is done where
       // offload says, or here.
-      const picked = pickKeys(fromDomain);
+      const picked = await pickKeys(fromDomain);
       if (!picked) return null;
       const t = options.clock ? Math.floor(options.clock.now() / 1000) : null;
       if (typeof input === 'function') return signPicked(picked, input(), t, maxHeaderBytes);

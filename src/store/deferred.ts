@@ -19,9 +19,13 @@ export function deferredStore(get: () => Store): Store {
     );
   }
   return {
-    ...(groups as unknown as Omit<Store, 'engine' | 'close'>),
+    ...(groups as unknown as Omit<Store, 'engine' | 'close' | 'suppressionLookup'>),
     get engine() {
       return get().engine;
+    },
+    suppressionLookup: {
+      lookup: (address, domain, user, now) => get().suppressionLookup.lookup(address, domain, user, now),
+      get: (address, scope) => get().suppressionLookup.get(address, scope),
     },
     close: () => get().close(),
   };

@@ -1,19 +1,6 @@
 import type { Db } from './db.js';
-
-/** One cached MTA-STS policy of a recipient domain (RFC 8461 §5). */
-export interface MtaStsPolicyRow {
-  domain: string;
-  /** the `id=` of the TXT record the policy was fetched under */
-  policyId: string;
-  mode: 'enforce' | 'testing' | 'none';
-  /** MX patterns as the policy lists them (lower case; may start with "*.") */
-  mx: string[];
-  maxAgeSeconds: number;
-  /** the policy file as fetched */
-  text: string;
-  fetchedAt: number;
-  expiresAt: number;
-}
+import type { MtaStsPolicyRow } from '../core/store-types.js';
+export type { MtaStsPolicyRow } from '../core/store-types.js';
 
 interface RawPolicy {
   domain: string;

@@ -1,57 +1,11 @@
 import { relaxedDurability, type Db } from './db.js';
+import type { TlsCountsDelta, TlsPolicyCounts, TlsSentRow, TlsSentState } from '../core/store-types.js';
+export type { TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsReportPolicy, TlsSentRow, TlsSentState } from '../core/store-types.js';
 
 /**
  * The only code that knows the SQL of the TLS-RPT tables (migration 018): session counts per
  * UTC day, policy domain and policy, their failure details, and what was sent where.
  */
-
-/** A policy as counted: RFC 8460 §4.4 policy-type, policy-string and mx-host. */
-export interface TlsReportPolicy {
-  type: string;
-  strings: string[];
-  mxHosts: string[];
-}
-
-export interface TlsFailureDetail {
-  resultType: string;
-  receivingMxHostname: string;
-  receivingIp: string;
-  receivingMxHelo: string;
-  failureReasonCode: string;
-  count: number;
-}
-
-/** Counts to add for one day, policy domain and policy (one sink flush holds many). */
-export interface TlsCountsDelta {
-  day: string;
-  policyDomain: string;
-  policy: TlsReportPolicy;
-  success: number;
-  failure: number;
-  failures: TlsFailureDetail[];
-}
-
-export interface TlsPolicyCounts {
-  day: string;
-  policyDomain: string;
-  policy: TlsReportPolicy;
-  success: number;
-  failure: number;
-  failures: TlsFailureDetail[];
-}
-
-export type TlsSentState = 'queued' | 'sent' | 'failed' | 'no-record' | 'done' | 'gave-up';
-
-export interface TlsSentRow {
-  day: string;
-  policyDomain: string;
-  /** an rua URI, or '' for the policy domain as a whole */
-  destination: string;
-  state: TlsSentState;
-  reportId: string | null;
-  detail: string | null;
-  at: number;
-}
 
 interface PolicyRaw {
   id: number;

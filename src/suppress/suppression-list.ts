@@ -1,8 +1,9 @@
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { ParsedAddress } from '../core/policy.js';
-import type { Db } from '../store/db.js';
-import { createSuppressionsRepo, type SuppressionRow, type SuppressionSource, type SuppressionsRepo } from '../store/suppressions-repo.js';
+import type { SuppressionLookup, SuppressionsStore } from '../core/store.js';
+import type { SuppressionRow, SuppressionSource } from '../core/store-types.js';
 import { isSuppressionCategory, keyOf, suppressionKey, type SuppressionKey } from './normalize.js';
 
 export type SuppressionEntry = SuppressionRow;
@@ -14,54 +15,64 @@ export interface SuppressOptions {
   user?: string | null;
 }
 
+/** A value now, or a promise of it when the store cannot answer at once (a PostgreSQL cache miss). */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface SuppressionList {
   /**
-   * Puts an address (or `@domain`) on the list, or refreshes its entry. Throws FERRY_ERR_USAGE for
-   * something that is not an address or an unknown category.
+   * Puts an address (or `@domain`) on the list, or refreshes its entry. Rejects with
+   * FERRY_ERR_USAGE for something that is not an address or an unknown category.
    */
-  suppress(address: string, category: string, reason: string, source: SuppressionSource, opts?: SuppressOptions): { entry: SuppressionEntry; created: boolean };
+  suppress(address: string, category: string, reason: string, source: SuppressionSource, opts?: SuppressOptions): Promise<{ entry: SuppressionEntry; created: boolean }>;
   /** Removes the global entry (or the user's, when given); false when there was none. */
-  unsuppress(address: string, user?: string | null): boolean;
+  unsuppress(address: string, user?: string | null): Promise<boolean>;
   /**
    * The entry that stops mail to `address` for `user` (its own address entry, global or scoped to
-   * the user, or its domain's entry), ignoring expired ones; records a hit. null: send.
+   * the user, or its domain's entry), ignoring expired ones; records a hit. null: send. The RCPT
+   * hot path: synchronous whenever the store's SuppressionLookup answers at once.
    */
-  check(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
-  /** Writes the hits recorded by check() that are not in the database yet. */
-  flushHits(): void;
+  check(address: string | ParsedAddress, user: string | null): MaybePromise<SuppressionEntry | null>;
+  /** Writes the hits recorded by check() that are not in the store yet. */
+  flushHits(): Promise<void>;
   /** Like check, without recording a hit. */
-  find(address: string | ParsedAddress, user: string | null): SuppressionEntry | null;
-  readonly repo: SuppressionsRepo;
+  find(address: string | ParsedAddress, user: string | null): Promise<SuppressionEntry | null>;
 }
 
 export interface SuppressionListDeps {
-  db: Db;
+  /** Writes (entries, hit counts). */
+  store: Pick<SuppressionsStore, 'upsert' | 'remove' | 'hitMany'>;
+  /** The RCPT-time read (Store.suppressionLookup): synchronous where the engine can answer at once. */
+  lookup: SuppressionLookup;
   clock: Clock;
+  /** Told when hit counts could not be written (they are statistics; mail is unaffected). */
+  logger?: Pick<Logger, 'warn'>;
   /**
    * Schedules the write of recorded hits. Default: setImmediate, so every RCPT handled in one
-   * turn of the event loop shares one transaction (one fsync) instead of paying one each.
+   * turn of the event loop shares one write instead of paying one each.
    */
   defer?: (fn: () => void) => void;
 }
 
+const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
+const then = <T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): MaybePromise<U> => (isPromise(v) ? v.then(f) : f(v));
+
 /**
- * The suppression list as the rest of Ferry sees it: RCPT-time policy, automatic bounce handling
- * and the CLI. Reads the database on every call (no cache): a lookup is a few microseconds on an
- * index, and a change from the CLI or another node applies at the next RCPT.
+ * The suppression list as the relay sees it: RCPT-time policy and what a bounce or an admin
+ * adds. Reads go to the store on every call (no cache of its own): the store's lookup answers a
+ * change from the CLI or another node at the next RCPT.
  */
 export function createSuppressionList(deps: SuppressionListDeps): SuppressionList {
-  const repo = createSuppressionsRepo(deps.db);
+  const { lookup, store } = deps;
   const defer = deps.defer ?? ((fn: () => void) => void setImmediate(fn));
   const pendingHits = new Map<number, [id: number, count: number, at: number]>();
   let flushScheduled = false;
 
-  function flushHits(): void {
+  async function flushHits(): Promise<void> {
     flushScheduled = false;
     if (pendingHits.size === 0) return;
     const hits = [...pendingHits.values()];
     pendingHits.clear();
-    // Hit counts are statistics: losing one turn's worth to a closed database is not an error.
-    if (deps.db.open) repo.hitMany(hits);
+    await store.hitMany(hits);
   }
 
   function recordHit(id: number, at: number): void {
@@ -73,11 +84,10 @@ export function createSuppressionList(deps: SuppressionListDeps): SuppressionLis
     if (!flushScheduled) {
       flushScheduled = true;
       defer(() => {
-        try {
-          flushHits();
-        } catch {
-          // the database is closing or busy beyond busy_timeout; the counts are advisory
-        }
+        flushHits().catch((err: unknown) => {
+          // Hit counts are statistics: a store closing or failing loses them, never mail.
+          deps.logger?.warn({ err, entries: pendingHits.size }, 'suppression hit counts could not be stored');
+        });
       });
     }
   }
@@ -86,23 +96,29 @@ export function createSuppressionList(deps: SuppressionListDeps): SuppressionLis
     return typeof address === 'string' ? suppressionKey(address) : keyOf(address);
   }
 
-  function find(address: string | ParsedAddress, user: string | null): SuppressionEntry | null {
-    const key = keyFor(address);
-    if (!key) return null;
+  function findKey(key: SuppressionKey, user: string | null): MaybePromise<SuppressionEntry | null> {
+    const now = deps.clock.now();
     if (key.isDomain) {
-      const row = repo.get(key.address, null) ?? (user ? repo.get(key.address, user) : undefined);
-      return row && (row.expiresAt === null || row.expiresAt > deps.clock.now()) ? row : null;
+      const live = (row: SuppressionRow | undefined) => (row && (row.expiresAt === null || row.expiresAt > now) ? row : null);
+      return then(lookup.get(key.address, null), (global) => (global || !user ? live(global) : then(lookup.get(key.address, user), live)));
     }
-    return repo.lookup(key.address, key.domain, user, deps.clock.now()) ?? null;
+    const row = lookup.lookup(key.address, key.domain, user, now);
+    return isPromise(row) ? row.then((r) => r ?? null) : row ?? null;
+  }
+
+  function hit(entry: SuppressionEntry | null): SuppressionEntry | null {
+    if (!entry) return null;
+    const at = deps.clock.now();
+    recordHit(entry.id, at);
+    return { ...entry, hits: entry.hits + 1, lastHitAt: at };
   }
 
   return {
-    repo,
-    suppress(address, category, reason, source, opts = {}) {
+    async suppress(address, category, reason, source, opts = {}) {
       const key = suppressionKey(address);
       if (!key) throw new FerryError('FERRY_ERR_USAGE', `not an email address or @domain: ${JSON.stringify(address)}`);
       if (!isSuppressionCategory(category)) throw new FerryError('FERRY_ERR_USAGE', `unknown suppression category ${JSON.stringify(category)}`);
-      const { row, created } = repo.upsert({
+      const { row, created } = await store.upsert({
         address: key.address,
         domain: key.domain,
         category,
@@ -114,18 +130,19 @@ export function createSuppressionList(deps: SuppressionListDeps): SuppressionLis
       });
       return { entry: row, created };
     },
-    unsuppress(address, user = null) {
+    async unsuppress(address, user = null) {
       const key = suppressionKey(address);
-      return key ? repo.remove(key.address, user) : false;
+      return key ? store.remove(key.address, user) : false;
     },
     check(address, user) {
-      const entry = find(address, user);
-      if (!entry) return null;
-      const at = deps.clock.now();
-      recordHit(entry.id, at);
-      return { ...entry, hits: entry.hits + 1, lastHitAt: at };
+      const key = keyFor(address);
+      if (!key) return null;
+      return then(findKey(key, user), hit);
     },
     flushHits,
-    find,
+    async find(address, user) {
+      const key = keyFor(address);
+      return key ? findKey(key, user) : null;
+    },
   };
 }

@@ -3,7 +3,8 @@ import { smtpError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MessageCheck } from '../core/message-check.js';
 import type { AuthenticatedUser, ParsedAddress, RecipientDecision, RecipientPolicy, SenderPolicy } from '../core/policy.js';
-import type { QuotaRepo, QuotaStateRow, UserQuota } from '../store/quota-repo.js';
+import type { QuotaStore } from '../core/store.js';
+import type { QuotaStateRow, UserQuota } from '../core/store-types.js';
 import { SlidingWindow, WINDOWS } from './window.js';
 
 /**
@@ -19,11 +20,12 @@ import { SlidingWindow, WINDOWS } from './window.js';
  *   also refuses a message that parallel sessions pushed over the quota meanwhile.
  *
  * Exceeding either answers 451 4.7.1 with the quota and when it frees up. Quotas are read from
- * the database per check (a primary-key lookup), so `ferry users quota` applies at once; usage is
- * kept in memory and written every persistIntervalMs and at stop (a restart keeps the day's count).
+ * the store per check (a primary-key lookup), so `ferry users quota` applies at once; usage is
+ * kept in memory, read from the store once by load() (start() loads first), and written every
+ * persistIntervalMs and at stop (a restart keeps the day's count).
  */
 export interface QuotaDeps {
-  repo: QuotaRepo;
+  quota: Pick<QuotaStore, 'get' | 'states' | 'saveStates'>;
   clock: Clock;
   logger: Logger;
   persistIntervalMs: number;
@@ -58,28 +60,39 @@ function when(at: number): string {
 }
 
 export function createQuotas(deps: QuotaDeps) {
-  const { repo, clock, logger } = deps;
+  const { quota, clock, logger } = deps;
   const usage = new Map<string, Usage>();
+  /** Usage saved by an earlier run, not yet needed (read once by load()). */
+  const saved = new Map<string, string>();
   const dirty = new Set<string>();
   let timer: TimerHandle | null = null;
   let running = false;
+  let loaded: Promise<void> | null = null;
+  let saving: Promise<void> = Promise.resolve();
+
+  function load(): Promise<void> {
+    loaded ??= quota.states().then((rows) => {
+      for (const r of rows) if (!usage.has(r.username)) saved.set(r.username, r.windows);
+    });
+    return loaded;
+  }
 
   function usageOf(name: string): Usage {
     let u = usage.get(name);
     if (!u) {
-      u = parseQuotaWindows(repo.state(name)?.windows, clock.now());
+      u = parseQuotaWindows(saved.get(name), clock.now());
+      saved.delete(name);
       usage.set(name, u);
     }
     return u;
   }
 
-  function quotaOf(name: string): UserQuota | undefined {
-    return repo.get(name);
+  function quotaOf(name: string): Promise<UserQuota | undefined> {
+    return quota.get(name);
   }
 
-  /** null: within quota; else the refusal text (after "451 "). */
-  function messageRefusal(user: AuthenticatedUser, now: number): string | null {
-    const q = quotaOf(user.name);
+  /** null: within quota; else the refusal text (after "451 "). `q`: the user's quotas, read just before. */
+  function messageRefusal(user: AuthenticatedUser, q: UserQuota | undefined, now: number): string | null {
     if (!q?.maxMessagesPerHour) return null;
     const w = usageOf(user.name).messages;
     if (w.used(now) < q.maxMessagesPerHour) return null;
@@ -87,7 +100,13 @@ export function createQuotas(deps: QuotaDeps) {
     return `4.7.1 Message quota exceeded: user ${user.name} may send at most ${q.maxMessagesPerHour} messages per hour; try again after ${when(free)}`;
   }
 
-  function persist(): void {
+  /** Writes the usage that changed; resolves once stored (one write at a time, in order). */
+  function persist(): Promise<void> {
+    saving = saving.then(persistNow);
+    return saving;
+  }
+
+  async function persistNow(): Promise<void> {
     if (dirty.size === 0) return;
     const now = clock.now();
     const rows: QuotaStateRow[] = [];
@@ -98,41 +117,46 @@ export function createQuotas(deps: QuotaDeps) {
     }
     dirty.clear();
     try {
-      repo.saveStates(rows);
+      await quota.saveStates(rows);
     } catch (err) {
       logger.error({ err }, 'quotas: could not save usage (kept in memory, retried)');
       for (const r of rows) dirty.add(r.username);
     }
   }
 
+  const ACCEPT: RecipientDecision = { action: 'accept' };
+  // Checked and counted in the same synchronous step after the quota is read: two sessions never
+  // both take the last recipient of a day.
+  const recipientDecision = (address: ParsedAddress, user: AuthenticatedUser, q: UserQuota | undefined): RecipientDecision => {
+    if (!q?.maxRecipientsPerDay) return ACCEPT;
+    const now = clock.now();
+    const w = usageOf(user.name).recipients;
+    if (w.used(now) >= q.maxRecipientsPerDay) {
+      const free = w.schedule(now, q.maxRecipientsPerDay, 1)[0]!;
+      logger.info({ user: user.name, recipient: address.address, quota: q.maxRecipientsPerDay }, 'quota: recipients per day exceeded');
+      return {
+        action: 'reject',
+        code: 451,
+        text: `4.7.1 Recipient quota exceeded: user ${user.name} may send to at most ${q.maxRecipientsPerDay} recipients per day; try again after ${when(free)}`,
+      };
+    }
+    w.take(now);
+    dirty.add(user.name);
+    return ACCEPT;
+  };
   const recipientPolicy: RecipientPolicy = {
-    check(address: ParsedAddress, user: AuthenticatedUser | null): RecipientDecision {
-      if (!user) return { action: 'accept' };
-      const q = quotaOf(user.name);
-      if (!q?.maxRecipientsPerDay) return { action: 'accept' };
-      const now = clock.now();
-      const w = usageOf(user.name).recipients;
-      if (w.used(now) >= q.maxRecipientsPerDay) {
-        const free = w.schedule(now, q.maxRecipientsPerDay, 1)[0]!;
-        logger.info({ user: user.name, recipient: address.address, quota: q.maxRecipientsPerDay }, 'quota: recipients per day exceeded');
-        return {
-          action: 'reject',
-          code: 451,
-          text: `4.7.1 Recipient quota exceeded: user ${user.name} may send to at most ${q.maxRecipientsPerDay} recipients per day; try again after ${when(free)}`,
-        };
-      }
-      w.take(now);
-      dirty.add(user.name);
-      return { action: 'accept' };
-    },
+    // Unauthenticated mail has no quota: answered at once, without reading the store.
+    check: (address, user) => (user ? quotaOf(user.name).then((q) => recipientDecision(address, user, q)) : ACCEPT),
   };
 
   const senderPolicy: SenderPolicy = {
     check(_sender, user) {
       if (!user) return null;
-      const refusal = messageRefusal(user, clock.now());
-      if (refusal) logger.info({ user: user.name }, 'quota: messages per hour exceeded');
-      return refusal ? { code: 451, text: refusal } : null;
+      return quotaOf(user.name).then((q) => {
+        const refusal = messageRefusal(user, q, clock.now());
+        if (refusal) logger.info({ user: user.name }, 'quota: messages per hour exceeded');
+        return refusal ? { code: 451, text: refusal } : null;
+      });
     },
   };
 
@@ -140,10 +164,11 @@ export function createQuotas(deps: QuotaDeps) {
   const messageCheck: MessageCheck = async ({ session }) => {
     if (!session.username) return;
     const user = { name: session.username, fromDomains: [] };
+    const q = await quotaOf(user.name);
     const now = clock.now();
-    const refusal = messageRefusal(user, now);
+    const refusal = messageRefusal(user, q, now);
     if (refusal) throw smtpError(451, refusal, 'DATA');
-    if (!quotaOf(user.name)?.maxMessagesPerHour) return;
+    if (!q?.maxMessagesPerHour) return;
     usageOf(user.name).messages.take(now);
     dirty.add(user.name);
   };
@@ -157,22 +182,27 @@ export function createQuotas(deps: QuotaDeps) {
       const u = usageOf(name);
       return { messagesLastHour: u.messages.used(now), recipientsLastDay: u.recipients.used(now) };
     },
-    start(): void {
+    /** Reads the usage saved by an earlier run (once); start() does it first. */
+    load,
+    async start(): Promise<void> {
       if (running) return;
       running = true;
+      await load();
       const arm = () => {
         timer = clock.setTimer(deps.persistIntervalMs, () => {
           if (!running) return;
-          persist();
-          arm();
+          void persist().finally(() => {
+            if (running) arm();
+          });
         });
       };
       arm();
     },
-    stop(): void {
+    /** Stops the timer and writes the usage one last time (call it before the store closes). */
+    async stop(): Promise<void> {
       running = false;
       timer?.cancel();
-      persist();
+      await persist();
     },
     persist,
   };

@@ -1,7 +1,8 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DnsResolver } from '../core/resolver.js';
-import type { LimitsRepo, LimitStateRow } from '../store/limits-repo.js';
+import type { LimitsStore } from '../core/store.js';
+import type { LimitStateRow } from '../core/store-types.js';
 import { LimitTable, type BudgetRef, type LimitDefaults } from './limits.js';
 import { advance, rateLimited, type SlowDownParams, type SlowDownState } from './slow-down.js';
 import { WindowSet, type WindowName } from './window.js';
@@ -18,7 +19,7 @@ import { WindowSet, type WindowName } from './window.js';
  * budget before it lets a connection open.
  */
 export interface ThrottleParams {
-  /** How often the limits table is checked for changes (SQLite data_version). */
+  /** How often the limits table is checked for changes (the store's limits.dataVersion). */
   reloadIntervalMs: number;
   /** How often changed budget state is written (and at stop). */
   persistIntervalMs: number;
@@ -29,7 +30,8 @@ export interface ThrottleParams {
 }
 
 export interface ThrottleDeps {
-  repo: LimitsRepo;
+  /** The limits table, its change marker and the saved budget states. */
+  limits: Pick<LimitsStore, 'list' | 'states' | 'saveStates' | 'dataVersion'>;
   resolver: Pick<DnsResolver, 'resolveMx'>;
   clock: Clock;
   logger: Logger;
@@ -59,11 +61,20 @@ export interface BudgetView {
   slow: SlowDownState | null;
 }
 
+/**
+ * The limits, their version and the saved budgets are read by load() (start() loads first): until
+ * then every destination has the defaults and a fresh budget.
+ */
 export function createThrottle(deps: ThrottleDeps) {
-  const { repo, clock, logger, params } = deps;
-  let table = new LimitTable(repo.list(), deps.defaults);
-  let version = repo.dataVersion();
-  const saved = new Map<string, LimitStateRow>(repo.states().map((r) => [r.bucket, r]));
+  const { limits, clock, logger, params } = deps;
+  let table = new LimitTable([], deps.defaults);
+  let version: number | null = null;
+  const saved = new Map<string, LimitStateRow>();
+  let loaded: Promise<void> | null = null;
+  /** A reload in progress: a second one waits for it instead of racing it. */
+  let reloading: Promise<boolean> | null = null;
+  /** A save in progress: the next waits (one write of the budgets at a time, in order). */
+  let saving: Promise<void> = Promise.resolve();
   const budgets = new Map<string, Budget>();
   const dirty = new Set<Budget>();
   const refs = new Map<string, BudgetRef>();
@@ -169,11 +180,31 @@ export function createThrottle(deps: ThrottleDeps) {
     return b.windows.schedule(now, rates(ref, b, now), count);
   }
 
-  function reload(force = false): boolean {
-    const v = repo.dataVersion();
+  function load(): Promise<void> {
+    loaded ??= (async () => {
+      const [v, rows, states] = await Promise.all([limits.dataVersion(), limits.list(), limits.states()]);
+      version = v;
+      table = new LimitTable(rows, deps.defaults);
+      refs.clear();
+      // Budgets already used before the load (none in the relay: start() loads first) keep their state.
+      for (const r of states) if (!budgets.has(r.bucket)) saved.set(r.bucket, r);
+    })();
+    return loaded;
+  }
+
+  function reload(force = false): Promise<boolean> {
+    if (reloading) return reloading.then(() => (force ? reload(true) : false));
+    reloading = reloadNow(force).finally(() => {
+      reloading = null;
+    });
+    return reloading;
+  }
+
+  async function reloadNow(force: boolean): Promise<boolean> {
+    const v = await limits.dataVersion();
     if (!force && v === version) return false;
     version = v;
-    const next = new LimitTable(repo.list(), deps.defaults);
+    const next = new LimitTable(await limits.list(), deps.defaults);
     if (next.fingerprint === table.fingerprint) return false;
     table = next;
     refs.clear();
@@ -186,7 +217,13 @@ export function createThrottle(deps: ThrottleDeps) {
     return true;
   }
 
-  function persist(): void {
+  /** Writes the budgets that changed (and forgets the empty ones); resolves once stored. */
+  function persist(): Promise<void> {
+    saving = saving.then(persistNow);
+    return saving;
+  }
+
+  async function persistNow(): Promise<void> {
     const now = clock.now();
     const rows: LimitStateRow[] = [];
     const gone: string[] = [];
@@ -218,8 +255,9 @@ export function createThrottle(deps: ThrottleDeps) {
       });
     }
     dirty.clear();
+    if (rows.length === 0 && gone.length === 0) return;
     try {
-      repo.saveStates(rows, gone);
+      await limits.saveStates(rows, gone);
     } catch (err) {
       logger.error({ err }, 'throttle: could not save budget state (kept in memory, retried)');
       for (const r of rows) {
@@ -229,17 +267,17 @@ export function createThrottle(deps: ThrottleDeps) {
     }
   }
 
-  function every(ms: number, fn: () => void, set: (t: TimerHandle | null) => void): void {
+  /** Runs `fn` every `ms`, the next run armed once this one has finished. */
+  function every(ms: number, fn: () => Promise<unknown>, set: (t: TimerHandle | null) => void): void {
     const arm = () =>
       set(
         clock.setTimer(ms, () => {
           if (!running) return;
-          try {
-            fn();
-          } catch (err) {
-            logger.error({ err }, 'throttle: periodic task failed');
-          }
-          arm();
+          fn()
+            .catch((err: unknown) => logger.error({ err }, 'throttle: periodic task failed'))
+            .finally(() => {
+              if (running) arm();
+            });
         }),
       );
     arm();
@@ -326,21 +364,25 @@ export function createThrottle(deps: ThrottleDeps) {
 
     // --- lifecycle and views ---
     /** Re-reads the limits table now (SIGHUP / `ferry reload`), not at the next interval. */
-    reloadLimits(): boolean {
+    reloadLimits(): Promise<boolean> {
       return reload(true);
     },
-    start(): void {
+    /** Reads the limits and the saved budgets (once); start() does it first. */
+    load,
+    /** Loads, then checks the limits every reloadIntervalMs and saves budgets every persistIntervalMs. */
+    async start(): Promise<void> {
       if (running) return;
       running = true;
+      await load();
       every(params.reloadIntervalMs, () => reload(), (t) => (reloadTimer = t));
       every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
     },
-    /** Stops the timers and writes the state one last time (before the database closes). */
-    stop(): void {
+    /** Stops the timers and writes the state one last time (call it before the store closes). */
+    async stop(): Promise<void> {
       running = false;
       reloadTimer?.cancel();
       persistTimer?.cancel();
-      persist();
+      await persist();
     },
     reload,
     persist,

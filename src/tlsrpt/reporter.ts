@@ -51,7 +51,7 @@ export interface TlsReporterDeps {
   /** a report mail was queued: let the scheduler look now */
   onQueued?: (id: string) => void;
   /** Flushes in-memory session counts before a day is read (the sink). */
-  beforeReport?: () => void;
+  beforeReport?: () => void | Promise<void>;
 }
 
 export type DomainReportState = 'sent' | 'no-record' | 'already-sent' | 'retry-later' | 'stopped';
@@ -233,7 +233,7 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
 
   async function runOnce(): Promise<DomainReportResult[]> {
     return exclusive(async () => {
-      deps.beforeReport?.();
+      await deps.beforeReport?.();
       const now = clock.now();
       const last = utcDay(now - settings.sendDelayMinutes * 60_000 - DAY_MS);
       const first = utcDay(now - settings.maxAgeDays * DAY_MS);
@@ -269,7 +269,7 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
     runOnce,
     sendDay(day) {
       return exclusive(async () => {
-        deps.beforeReport?.();
+        await deps.beforeReport?.();
         return reportPairs(repo.pending(day, day));
       });
     },

@@ -1,22 +1,21 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsResultSink, TlsSessionResult } from '../core/tls.js';
-import type { TlsCountsDelta, TlsFailureDetail } from '../store/tls-report-repo.js';
+import type { TlsReportsStore } from '../core/store.js';
+import type { TlsCountsDelta, TlsFailureDetail } from '../core/store-types.js';
 
 /**
  * The TLS-RPT sink deliver hands every MX session's TLS result to. `record` only adds to
  * counters in memory (a map lookup, no I/O), so a session never waits for the disk. Every
- * `flushIntervalMs` the counts go to the store in transactions of at most `chunk` policies,
- * yielding to the event loop between them, so even thousands of domains counted in one interval
- * never hold the loop for long; at stop (and before a report is made) all at once. A crash loses
- * at most the sessions of that last interval from the report (the mail itself is unaffected).
+ * `flushIntervalMs` the counts go to the store (Store.tlsReports.add) in transactions of at most
+ * `chunk` policies, one after the other, so even thousands of domains counted in one interval
+ * never make one long transaction; at stop (and before a report is made) all of them. A crash
+ * loses at most the sessions of that last interval from the report (the mail itself is unaffected).
  */
-export interface TlsCountsWriter {
-  add(deltas: readonly TlsCountsDelta[]): void;
-}
+export type TlsCountsWriter = Pick<TlsReportsStore, 'add'>;
 
 export interface TlsReportSinkDeps {
-  repo: TlsCountsWriter;
+  store: TlsCountsWriter;
   clock: Clock;
   logger: Logger;
   flushIntervalMs: number;
@@ -26,10 +25,10 @@ export interface TlsReportSinkDeps {
 
 export interface TlsReportSink extends TlsResultSink {
   start(): void;
-  /** Writes everything counted now, synchronously (before a report is made; tests). */
-  flush(): void;
-  /** Stops the timer and writes what is left. */
-  stop(): void;
+  /** Writes everything counted until now; resolves once stored (before a report is made; tests). */
+  flush(): Promise<void>;
+  /** Stops the timer and writes what is left (call it before the store closes). */
+  stop(): Promise<void>;
   /** Sessions counted and not yet written. */
   readonly pending: number;
 }
@@ -59,21 +58,33 @@ export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
   let writing: Entry[] = [];
   let timer: TimerHandle | null = null;
   let running = false;
+  /** Sessions handed to the store and not yet stored (they still count as pending). */
+  let inStore = 0;
+  /** The chunk being written: the next waits for it (one write at a time, in order). */
+  let last: Promise<void> = Promise.resolve();
 
-  const write = (batch: Entry[]): void => {
-    if (batch.length === 0) return;
-    try {
-      deps.repo.add(batch.map((e) => ({ ...e.delta, failures: [...e.failures.values()] })));
-    } catch (err) {
-      // The report for these sessions is lost; delivery is not affected. Said once, loudly.
-      deps.logger.error({ err, sessions: batch.reduce((n, e) => n + e.sessions, 0) }, 'TLS-RPT: could not store session counts; they are missing from the report');
-    }
+  const write = (batch: Entry[]): Promise<void> => {
+    if (batch.length === 0) return last;
+    const sessions = batch.reduce((n, e) => n + e.sessions, 0);
+    inStore += sessions;
+    last = last
+      .then(() => deps.store.add(batch.map((e) => ({ ...e.delta, failures: [...e.failures.values()] }))))
+      .catch((err: unknown) => {
+        // The report for these sessions is lost; delivery is not affected. Said once, loudly.
+        deps.logger.error({ err, sessions }, 'TLS-RPT: could not store session counts; they are missing from the report');
+      })
+      .finally(() => {
+        inStore -= sessions;
+      });
+    return last;
   };
 
   const writeNextChunk = (): void => {
     const batch = writing.splice(0, chunk);
-    write(batch);
-    if (writing.length) setImmediate(writeNextChunk);
+    // The next chunk after this one is stored, and a turn of the event loop later.
+    void write(batch).then(() => {
+      if (writing.length) setImmediate(writeNextChunk);
+    });
   };
 
   const schedule = (): void => {
@@ -88,11 +99,12 @@ export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
     });
   };
 
-  function flush(): void {
+  function flush(): Promise<void> {
     const all = [...writing, ...entries.values()];
     writing = [];
     entries = new Map();
-    for (let i = 0; i < all.length; i += chunk) write(all.slice(i, i + chunk));
+    for (let i = 0; i < all.length; i += chunk) void write(all.slice(i, i + chunk));
+    return last;
   }
 
   return {
@@ -145,10 +157,10 @@ export function createTlsReportSink(deps: TlsReportSinkDeps): TlsReportSink {
       running = false;
       timer?.cancel();
       timer = null;
-      flush();
+      return flush();
     },
     get pending() {
-      let n = 0;
+      let n = inStore;
       for (const e of entries.values()) n += e.sessions;
       for (const e of writing) n += e.sessions;
       return n;

@@ -76,7 +76,7 @@ t.test('a session to an MX without STARTTLS is counted as starttls-not-supported
   const { ferry, relay } = await setupDelivery(t, { mx: { tls: false } });
   const id = await send(relay, { to: ['frank@example.test'] });
   await waitFor(ferry, id, isStatus('delivered'));
-  ferry.tlsReports.sink.flush();
+  await ferry.tlsReports.sink.flush();
   const [p] = createTlsReportRepo(ferry.db).day(utcDay(Date.now()));
   t.equal(p!.policyDomain, 'example.test');
   t.equal(p!.success, 0);
@@ -131,7 +131,7 @@ t.test('TLS required but the MX offers no STARTTLS: deferred, and counted as a s
   const [r] = await waitFor(ferry, id, isStatus('deferred', 'bounced', 'delivered'));
   t.equal(r!.status, 'deferred');
   t.equal(mx!.messages.length, 0);
-  ferry.tlsReports.sink.flush();
+  await ferry.tlsReports.sink.flush();
   const [p] = createTlsReportRepo(ferry.db).day(utcDay(Date.now()));
   t.equal(p!.success, 0);
   t.equal(p!.failure, 2, 'both MX hosts');

@@ -4,7 +4,7 @@ import { runFerry } from '../helpers/cli.js';
 import { addAdmin, ConsoleClient } from '../helpers/console.js';
 import { startRelay } from '../helpers/relay.js';
 import { createAdminsRepo } from '../../src/store/admins-repo.js';
-import { createSuppressionList } from '../../src/suppress/suppression-list.js';
+import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
 import { createLimitsRepo } from '../../src/store/limits-repo.js';
 import { systemClock } from '../../src/core/clock.js';
 
@@ -23,7 +23,7 @@ async function setup(t: T, http: Record<string, unknown> = {}) {
   await addAdmin(relay.ferry.db, 'ada', 'admin-password', 'admin');
   const address = relay.ferry.addresses!.http!;
   const client = () => new ConsoleClient(`http://${address}`);
-  const list = createSuppressionList({ db: relay.ferry.db, clock: systemClock });
+  const list = createDbSuppressionList({ db: relay.ferry.db, clock: systemClock });
   return { ...relay, server, address, client, list };
 }
 

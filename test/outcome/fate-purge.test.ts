@@ -6,7 +6,7 @@ import { createDsnOutboxRepo } from '../../src/store/dsn-outbox-repo.js';
 import { createLimitsRepo } from '../../src/store/limits-repo.js';
 import { createQueueAdminRepo } from '../../src/store/queue-admin-repo.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
-import { createSuppressionList } from '../../src/suppress/suppression-list.js';
+import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
 import { fateFor } from '../helpers/fate.js';
 import { accepted, testDb } from '../helpers/store.js';
 
@@ -22,7 +22,7 @@ t.test('console purge: fates and the admin event in one transaction, a DSN line 
   const hooks: AppliedFate[][] = [];
   const { fate, writes } = fateFor(db, { clock, dsn: { onDropped: false }, afterCommit: (a) => hooks.push(a) });
   const actions = createConsoleActions({
-    db, clock, suppressions: createSuppressionList({ db, clock }), events: queue.events,
+    db, clock, suppressions: createDbSuppressionList({ db, clock }), events: queue.events,
     queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
     fates: { plan: fate.plan, recordNow: writes.recordFatesNow, committed: fate.committed },
   });

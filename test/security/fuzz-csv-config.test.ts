@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { FerryError } from '../../src/core/errors.js';
 import { openDatabase } from '../../src/store/db.js';
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, parseExpires } from '../../src/suppress/csv.js';
-import { createSuppressionList } from '../../src/suppress/suppression-list.js';
+import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
 import { buildConfig } from '../../src/config/load.js';
 import { growth, LINEAR_RATIO_BOUND } from '../helpers/linear-time.js';
 
@@ -20,7 +20,7 @@ function store(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-fuzz-csv-'));
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   const clock = new ManualClock(Date.UTC(2026, 0, 15, 12));
-  const list = createSuppressionList({ db, clock, defer: (fn) => fn() });
+  const list = createDbSuppressionList({ db, clock, defer: (fn) => fn() });
   t.teardown(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -39,7 +39,7 @@ const row = fc.record({
   user: fc.option(fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/), { nil: null }),
 });
 
-async function exported(list: ReturnType<typeof createSuppressionList>): Promise<string> {
+async function exported(list: ReturnType<typeof createDbSuppressionList>): Promise<string> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));

@@ -125,6 +125,8 @@ t.test('close: jobs in hand fail as retryable, later jobs are refused', async (t
   const pool = createSignPool({ threads: 1, logger: recordingLogger() });
   const signer = createSigner({ keys: keySourceOf(keys), clock, offload: pool });
   const inFlight = signer.sign('example.com', { headers: HEAD, inline: BODY, file: null });
+  inFlight.catch(() => undefined); // asserted below; the key source answers asynchronously, so let the job reach the thread first
+  await new Promise((r) => setImmediate(r));
   await pool.close();
   await t.rejects(inFlight, { code: 'FERRY_ERR_SIGN_WORKER' });
   await t.rejects(signer.sign('example.com', { headers: HEAD, inline: BODY, file: null }), { code: 'FERRY_ERR_SIGN_WORKER' });

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { createLimitsRepo, type LimitFields } from '../../src/store/limits-repo.js';
 import { createThrottle, type ThrottleParams } from '../../src/throttle/throttle.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 
 const PARAMS: ThrottleParams = {
   reloadIntervalMs: 2_000,
@@ -16,6 +17,8 @@ const PARAMS: ThrottleParams = {
   mxFailureTtlMs: 60_000,
   slowDown: { cooldownMs: 600_000, restoreStepMs: 300_000, minHalvingIntervalMs: 60_000 },
 };
+/** Lets the store's promises (in-process: already settled) and their continuations run. */
+const settle = () => new Promise((r) => setImmediate(r));
 const NONE: LimitFields = { perMinute: null, perHour: null, perDay: null, connections: null, perConnection: null };
 
 /** A resolver double with the real interface: MX answers from a table, anything else fails. */
@@ -50,9 +53,11 @@ function setup(t: Test, limits: Record<string, Partial<LimitFields>>, mx: Record
   for (const [target, f] of Object.entries(limits)) repo.set(target, { ...NONE, ...f }, 0);
   const clock = new ManualClock();
   let changed = 0;
-  const make = () =>
-    createThrottle({
-      repo: createLimitsRepo(db),
+  // The throttle reads and writes through the Store (in-process SQLite engine); load() reads the limits and saved budgets.
+  const store = createInProcessSqliteStore(db);
+  const make = async () => {
+    const th = createThrottle({
+      limits: store.limits,
       resolver: resolver(mx, lookups),
       clock,
       logger: createLogger('silent'),
@@ -60,12 +65,15 @@ function setup(t: Test, limits: Record<string, Partial<LimitFields>>, mx: Record
       params: PARAMS,
       onLimitsChanged: () => changed++,
     });
+    await th.load();
+    return th;
+  };
   return { db, open, repo, clock, make, changed: () => changed };
 }
 
 t.test('takeMessage, readyAt and releaseTimes follow the per-minute budget', async (t) => {
   const { clock, make } = setup(t, { 'example.com': { perMinute: 3 } });
-  const th = make();
+  const th = await make();
   const now = clock.now();
   t.equal(th.readyAt('example.com', now), null);
   t.equal(th.takeMessage('example.com', now), null);
@@ -86,7 +94,7 @@ t.test('precedence and inheritance: domain, then MX suffix, then default; unset 
     { 'gmail.com': ['gmail-smtp-in.l.google.com'], 'corp.example': ['aspmx.l.google.com.'], 'other.example': ['mx.other.example'], 'g2.example': ['alt.google.com'] },
     lookups,
   );
-  const th = make();
+  const th = await make();
   t.equal(th.learn('gmail.com'), null, 'a domain with its own rule needs no MX lookup');
   for (const d of ['corp.example', 'other.example', 'g2.example', 'nxdomain.example']) await th.learn(d);
   t.same(lookups.sort(), ['corp.example', 'g2.example', 'nxdomain.example', 'other.example']);
@@ -104,7 +112,7 @@ t.test('precedence and inheritance: domain, then MX suffix, then default; unset 
 
 t.test('a shared MX budget: one rate and one connection cap for all its domains', async (t) => {
   const { clock, make } = setup(t, { 'mx:provider.test': { perMinute: 2, connections: 2 } }, { 'a.test': ['mx1.provider.test'], 'b.test': ['mx2.provider.test'] });
-  const th = make();
+  const th = await make();
   await th.learn('a.test');
   await th.learn('b.test');
   const now = clock.now();
@@ -127,8 +135,8 @@ t.test('a shared MX budget: one rate and one connection cap for all its domains'
 
 t.test('limits changed in the database (another connection) are picked up on the next reload', async (t) => {
   const { open, clock, make, changed } = setup(t, { 'example.com': { perMinute: 1 } });
-  const th = make();
-  th.start();
+  const th = await make();
+  await th.start();
   t.teardown(() => th.stop());
   const now = clock.now();
   t.equal(th.takeMessage('example.com', now), null);
@@ -138,32 +146,35 @@ t.test('limits changed in the database (another connection) are picked up on the
   cli.set('example.com', { ...NONE, perMinute: 5 }, now);
   t.not(th.readyAt('example.com', now), null, 'not before the reload');
   clock.advance(2_000);
+  await settle();
   t.equal(th.readyAt('example.com', clock.now()), null, 'within one reload interval');
   t.equal(changed(), 1, 'the relay is told, so it can re-due held mail');
   clock.advance(2_000);
+  await settle();
   t.equal(changed(), 1, 'no change, no reload');
+  t.equal(await th.reloadLimits(), false, 'forced: read again, nothing changed');
 });
 
 t.test('budget and slow-down state persist: a new throttle on the same database goes on where it stopped', async (t) => {
   const { db, clock, make } = setup(t, { 'example.com': { perDay: 3, perMinute: 40 } });
-  const first = make();
-  first.start();
+  const first = await make();
+  await first.start();
   const now = clock.now();
   for (let i = 0; i < 3; i++) t.equal(first.takeMessage('example.com', now), null);
   first.rateLimited('example.com', '421 4.7.0 slow down');
-  first.stop();
+  await first.stop();
   const row = createLimitsRepo(db).states().find((s) => s.bucket === 'example.com')!;
   t.equal(row.slowPerMinute, 20);
 
   clock.advance(120_000); // within the cool-down
-  const second = make();
+  const second = await make();
   t.equal(second.takeMessage('example.com', clock.now()), now + 86_400_000 + 1_440_000, 'the day\'s 3 are spent: the next waits until the first slot is a day old');
   t.match(second.view('example.com').slow, { perMinute: 20, restoreTo: 40 });
 });
 
 t.test('slow-down: halves, once per burst, floor 1, then doubles back in steps', async (t) => {
   const { clock, make } = setup(t, { 'example.com': { perMinute: 6 } });
-  const th = make();
+  const th = await make();
   const t0 = clock.now();
   th.rateLimited('example.com', 'x');
   t.equal(th.view('example.com').effectivePerMinute, 3);

@@ -3,6 +3,8 @@ import { DNS_NO_DATA, DNS_NOT_FOUND, dnsErrorCode, type DnsResolver } from '../.
 import { errorMessage } from '../../core/errors.js';
 import { parseStsPolicy, parseStsTxt } from './sts-policy.js';
 import type { StsFetcher } from './sts-fetch.js';
+import type { MtaStsStore } from '../../core/store.js';
+import type { MtaStsPolicyRow } from '../../core/store-types.js';
 
 /**
  * A recipient domain's MTA-STS policy (RFC 8461 §5), with Ferry's own cache in the store. The
@@ -10,23 +12,10 @@ import type { StsFetcher } from './sts-fetch.js';
  * the HTTPS fetch) must not turn enforce into nothing, so an unexpired cached policy is kept
  * whatever DNS says, and replaced only by a newer policy fetched successfully.
  */
-export interface CachedStsPolicy {
-  domain: string;
-  policyId: string;
-  mode: 'enforce' | 'testing' | 'none';
-  mx: string[];
-  maxAgeSeconds: number;
-  text: string;
-  fetchedAt: number;
-  expiresAt: number;
-}
+export type CachedStsPolicy = MtaStsPolicyRow;
 
-/** The store's policy table, as deliver needs it (main wires the SQLite repository). */
-export interface StsPolicyCache {
-  get(domain: string): CachedStsPolicy | null;
-  put(p: CachedStsPolicy): void;
-  delete(domain: string): void;
-}
+/** The store's policy table, as deliver needs it (main wires Store.mtaSts). */
+export type StsPolicyCache = Pick<MtaStsStore, 'get' | 'put' | 'delete'>;
 
 export interface StsLogger {
   info(obj: object, msg: string): void;
@@ -89,7 +78,7 @@ export function createMtaSts(o: MtaStsOptions): MtaSts {
       fetchedAt: now,
       expiresAt: now + parsed.policy.maxAgeSeconds * 1000,
     };
-    cache.put(policy);
+    await cache.put(policy);
     logger?.info({ domain, policyId: id, mode: policy.mode, mx: policy.mx, maxAgeSeconds: policy.maxAgeSeconds }, 'MTA-STS policy fetched');
     return { ok: true, policy };
   };
@@ -97,7 +86,7 @@ export function createMtaSts(o: MtaStsOptions): MtaSts {
   const policyFor = async (rawDomain: string, opts: { refresh?: boolean } = {}): Promise<StsDecision> => {
     const domain = rawDomain.toLowerCase();
     const now = clock.now();
-    const stored = cache.get(domain);
+    const stored = await cache.get(domain);
     const valid = stored && stored.expiresAt > now ? stored : null;
     const txt = await readTxt(domain);
 
@@ -114,7 +103,7 @@ export function createMtaSts(o: MtaStsOptions): MtaSts {
     }
 
     if (txt.kind === 'absent') {
-      if (stored) cache.delete(domain);
+      if (stored) await cache.delete(domain);
       return { policy: null, source: 'none', problem: null, downgradeRefused: false };
     }
     if (txt.kind === 'unknown') {

@@ -11,7 +11,7 @@ import type { LimitFields, LimitsRepo } from '../../store/limits-repo.js';
 import type { PurgeResult, QueueAdminRepo, QueueSelector } from '../../store/queue-admin-repo.js';
 import type { SuppressionFilter } from '../../store/suppressions-repo.js';
 import { importSuppressions } from '../../suppress/csv.js';
-import type { SuppressionList } from '../../suppress/suppression-list.js';
+import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import { createConsoleQueries } from '../../store/console-queries.js';
 
 /** Who did it: every change the console makes is an event naming this account. */
@@ -23,7 +23,7 @@ export interface Actor {
 export interface ConsoleActionsDeps {
   db: Db;
   clock: Clock;
-  suppressions: SuppressionList;
+  suppressions: DbSuppressionList;
   events: EventsRepo;
   queueAdmin: QueueAdminRepo;
   limits: LimitsRepo;

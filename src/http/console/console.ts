@@ -4,7 +4,7 @@ import type { Db } from '../../store/db.js';
 import type { EventsRepo } from '../../store/events-repo.js';
 import type { LimitsRepo } from '../../store/limits-repo.js';
 import type { QueueAdminRepo } from '../../store/queue-admin-repo.js';
-import type { SuppressionList } from '../../suppress/suppression-list.js';
+import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import type { HttpPlugin } from '../server.js';
 import { createConsoleActions, type ConsoleActionsDeps } from './actions.js';
 import { createConsolePlugin, type ConsoleDeps } from './plugin.js';
@@ -16,7 +16,7 @@ export interface ConsoleSetup {
   db: Db;
   clock: Clock;
   logger: Logger;
-  suppressions: SuppressionList;
+  suppressions: DbSuppressionList;
   events: EventsRepo;
   queueAdmin: QueueAdminRepo;
   limits: LimitsRepo;

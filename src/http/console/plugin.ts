@@ -11,7 +11,7 @@ import type { Store } from '../../core/store.js';
 import type { HourCounts, LimitFields, QueueSelector, RecipientHit } from '../../core/store-types.js';
 import { csvHeader, csvLine } from '../../suppress/csv.js';
 import { SUPPRESSION_CATEGORIES, suppressionKey } from '../../suppress/normalize.js';
-import type { SuppressionList } from '../../suppress/suppression-list.js';
+import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import { parseTarget } from '../../throttle/limits.js';
 import type { HttpPlugin } from '../server.js';
 import { may, type Actor, type ConsoleActions, type Permission } from './actions.js';
@@ -33,7 +33,7 @@ export interface ConsoleDeps {
     queueAdmin: Pick<Store['queueAdmin'], 'destinations'>;
   };
   actions: ConsoleActions;
-  suppressions: SuppressionList;
+  suppressions: DbSuppressionList;
   clock: Clock;
   logger: Logger;
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */

@@ -7,7 +7,7 @@ import { inTransaction as inPgTransaction } from './pool.js';
 import { createPgMessages } from './messages.js';
 import { createPgRecipients } from './recipients.js';
 import { createPgEvents } from './events.js';
-import { createPgSuppressions } from './suppressions.js';
+import { createPgSuppressions, pgSuppressionLookup } from './suppressions.js';
 import { createPgLimits } from './limits.js';
 import { createPgWebhooks } from './webhooks.js';
 import { createPgAdmins, createPgUsers } from './users.js';
@@ -21,6 +21,9 @@ import { createPgQueueAdmin } from './queue-admin.js';
 import { createPgFates } from './fates.js';
 import type { Store } from '../../core/store.js';
 import type { AcceptedMessage } from '../../core/store-types.js';
+import type { TlsReportQueuedRow } from '../../core/store.js';
+import { createPgMtaSts } from './mta-sts.js';
+import { createPgTlsReports } from './tls-reports.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -108,17 +111,34 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     heartbeat.unref();
   }
 
+  const pgQueue = createPgQueue(pool, { nodeName: opts.nodeName });
   let closed = false;
   const store = {
     engine: 'postgres' as const,
     nodeName: opts.nodeName,
     pool,
-    queue: createPgQueue(pool, { nodeName: opts.nodeName }),
+    queue: {
+      ...pgQueue,
+      // One transaction: the report mail and the rows that say it was queued (never twice).
+      acceptTlsReport: (mail: AcceptedMessage, sent: readonly TlsReportQueuedRow[]) =>
+        inPgTransaction(pool, async (c) => {
+          await acceptOn(c, [mail], opts.nodeName);
+          for (const row of sent) {
+            await c.query(
+              `INSERT INTO tls_report_sent (day, policy_domain, destination, state, report_id, detail, at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (day, policy_domain, destination) DO UPDATE SET state = excluded.state, report_id = excluded.report_id, detail = excluded.detail, at = excluded.at`,
+              [row.day, row.policyDomain, row.destination, row.state, row.reportId, row.detail, row.at],
+            );
+          }
+        }),
+    },
     messages: createPgMessages(pool, asNode ? opts.nodeName : null),
-    recipients,
+    recipients: { ...recipients, search: consoleOnly('recipients.search') },
     events: createPgEvents(pool),
-    suppressions,
-    limits,
+    suppressions: Object.assign(suppressions, { byId: consoleOnly('suppressions.byId'), browse: consoleOnly('suppressions.browse') }),
+    suppressionLookup: pgSuppressionLookup(suppressions),
+    limits: Object.assign(limits, { slowed: consoleOnly('limits.slowed') }),
     webhooks,
     users: createPgUsers(pool),
     admins: createPgAdmins(pool),
@@ -138,8 +158,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     nodes,
     retention: createPgRetention(pool),
     quota: createPgQuota(pool),
-    stats: createPgStats(pool),
-    queueAdmin: createPgQueueAdmin(pool),
+    stats: { ...createPgStats(pool), hourly: consoleOnly('stats.hourly'), topDomains: consoleOnly('stats.topDomains'), hourlyCategories: consoleOnly('stats.hourlyCategories') },
+    queueAdmin: { ...createPgQueueAdmin(pool), destinations: consoleOnly('queueAdmin.destinations') },
     fates: createPgFates(pool),
     /** One round trip to the server (health checks). Rejects with FERRY_ERR_STORE when it is unreachable. */
     async ping(): Promise<void> {
@@ -149,6 +169,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
         throw storeError(opts.url, err);
       }
     },
+    mtaSts: createPgMtaSts(pool),
+    tlsReports: createPgTlsReports(pool),
     /** Clean stop: leases stay until released by the caller's drain; the node row says it stopped. */
     async close(): Promise<void> {
       if (closed) return;
@@ -178,3 +200,12 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
 }
 
 export type PostgresStore = Awaited<ReturnType<typeof openPostgresStore>>;
+
+/**
+ * The web console's own reads (search, charts, slowed destinations, the queue page) are written
+ * for SQLite only so far: on PostgreSQL they refuse with a clear error rather than answer wrongly.
+ * The relay does not start its console on this engine yet (README, "Many nodes on PostgreSQL").
+ */
+function consoleOnly(name: string): () => Promise<never> {
+  return () => Promise.reject(new FerryError('FERRY_ERR_STORE', `${name}: the web console's reads are not available on the PostgreSQL engine yet`));
+}

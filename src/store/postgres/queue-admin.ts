@@ -13,7 +13,7 @@ function where(sel: QueueSelector, p: Params): string {
 }
 
 /** `ferry queue …` (src/store/queue-admin-repo.ts) over the cluster's queue: in flight means leased by any node. */
-export function createPgQueueAdmin(pool: PgPool): QueueAdminStore {
+export function createPgQueueAdmin(pool: PgPool): Omit<QueueAdminStore, 'destinations'> {
   return {
     async summary(now: number, filter: { domain?: string | undefined; state?: PendingState | undefined } = {}): Promise<DestinationSummary[]> {
       const p = new Params();

@@ -6,6 +6,7 @@ import { changes, likeContains, one, Params, rows, type Queryable } from './sql.
 import { inTransaction, type PgPool } from './pool.js';
 import { appendEvent } from './events.js';
 import type { EventInput } from '../../core/store-types.js';
+import type { SuppressionLookup } from '../../core/store.js';
 
 /** The channel on which every change to the suppression list is announced (payload: the address key, or '*'). */
 export const SUPPRESSIONS_CHANNEL = 'ferry_suppressions';
@@ -145,6 +146,15 @@ function createLookupCache(pool: PgPool, opts: SuppressionCacheOptions) {
       return cache.size;
     },
     invalidate,
+    /**
+     * The cached answer when there is a fresh one, without a promise ({row: undefined}: a cached
+     * miss); null when only lookup() can answer (not cached, stale, or not listening).
+     */
+    peek(address: string, domain: string, user: string | null, now: number): { row: SuppressionRow | undefined } | null {
+      if (!listening) return null;
+      const hit = cache.get(`${address}\n${domain}\n${user ?? ''}`);
+      return hit && opts.now() - hit.at < maxAgeMs && (!hit.row || hit.row.expiresAt === null || hit.row.expiresAt > now) ? hit : null;
+    },
     async lookup(address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined> {
       if (!listening) return lookupDb(pool, address, domain, user, now);
       const key = `${address}\n${domain}\n${user ?? ''}`;
@@ -173,6 +183,21 @@ function createLookupCache(pool: PgPool, opts: SuppressionCacheOptions) {
       client = undefined;
       await c?.end().catch(() => undefined);
     },
+  };
+}
+
+/**
+ * The RCPT-time read (core/store.ts SuppressionLookup) of this engine: a fresh cached answer at
+ * once, otherwise the cache's lookup (one round trip, then cached). `get` (whole-domain keys
+ * typed by an admin, never the RCPT path) always asks the database.
+ */
+export function pgSuppressionLookup(s: Pick<PgSuppressions, 'cache' | 'get'>): SuppressionLookup {
+  return {
+    lookup(address, domain, user, now) {
+      const cached = s.cache.peek(address, domain, user, now);
+      return cached ? cached.row : s.cache.lookup(address, domain, user, now);
+    },
+    get: (address, scope) => s.get(address, scope),
   };
 }
 

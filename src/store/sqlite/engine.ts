@@ -1,4 +1,4 @@
-import type { Store } from '../../core/store.js';
+import type { Store, SuppressionLookup } from '../../core/store.js';
 import type { Db } from '../db.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 
@@ -19,6 +19,7 @@ export function createInProcessSqliteStore(db: Db, options: InProcessStoreOption
   return {
     ...store,
     engine: 'sqlite',
+    suppressionLookup: sqliteSuppressionLookup(ops),
     queue: {
       ...store.queue,
       // One transaction per call: the relay's intake goes through the threaded engine, whose
@@ -29,6 +30,12 @@ export function createInProcessSqliteStore(db: Db, options: InProcessStoreOption
       if (db.open) db.close();
     },
   };
+}
+
+/** The RCPT-time read straight from a connection's synchronous operations (no promise). */
+export function sqliteSuppressionLookup(ops: Pick<SqliteOperations, 'suppressions'>): SuppressionLookup {
+  const s = ops.suppressions;
+  return { lookup: (address, domain, user, now) => s.lookup(address, domain, user, now), get: (address, scope) => s.get(address, scope) };
 }
 
 /** Every synchronous operation as one returning a promise (a throw becomes a rejection). */

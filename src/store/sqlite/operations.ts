@@ -12,6 +12,7 @@ import { createDsnOutboxRepo } from '../dsn-outbox-repo.js';
 import { createEventsRepo } from '../events-repo.js';
 import { createLimitsRepo } from '../limits-repo.js';
 import { createMessagesRepo } from '../messages-repo.js';
+import { createMtaStsRepo } from '../mta-sts-repo.js';
 import { createQueueAdminRepo } from '../queue-admin-repo.js';
 import { createQueueStore } from '../queue-store.js';
 import { createQuotaRepo } from '../quota-repo.js';
@@ -121,6 +122,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     events: { ...events, settledAfter: (afterId, limit) => events.list({ afterId, limit }) },
     limits: { ...limits, slowed: () => consoleReads.slowed() },
     messages: queue.messages,
+    mtaSts: createMtaStsRepo(db),
     queueAdmin: { ...queueAdmin, destinations: (now, limit) => consoleReads.queue(now, limit) },
     quota: createQuotaRepo(db),
     recipients: {
@@ -186,6 +188,7 @@ export function createSqliteOperations(db: Db): SqliteOperations {
       byId: (id) => consoleReads.suppression(id) ?? undefined,
       browse: (q, cursor, limit) => consoleReads.suppressions(q, cursor, limit),
     },
+    tlsReports: createTlsReportRepo(db),
     users: createUsersRepo(db),
     webhooks: createWebhooksRepo(db),
     queue: {

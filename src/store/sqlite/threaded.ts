@@ -5,7 +5,7 @@ import type { Store } from '../../core/store.js';
 import type { AcceptedMessage } from '../../core/store-types.js';
 import { FerryError, type FerryErrorCode } from '../../core/errors.js';
 import { openDatabase, type Db } from '../db.js';
-import { wrapOperations } from './engine.js';
+import { sqliteSuppressionLookup, wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 import { revive, type FromWriter, type OpMessage, type SerializedError, type ToWriter, type WriterInit } from './writer-protocol.js';
 
@@ -24,6 +24,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'limits.list', 'limits.get', 'limits.states', 'limits.slowed',
   'messages.get', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
   'queueAdmin.summary', 'queueAdmin.messageExists', 'queueAdmin.destinations',
+  'mtaSts.get', 'tlsReports.day', 'tlsReports.domain', 'tlsReports.pending', 'tlsReports.sent', 'tlsReports.sentOnDay',
   'quota.get', 'quota.list', 'quota.state', 'quota.states',
   'recipients.forMessage', 'recipients.get', 'recipients.overdue', 'recipients.nextDueAt', 'recipients.search',
   'retention.bodies', 'retention.bodyOf', 'retention.oldMessages', 'retention.keepReason', 'retention.countRecord', 'retention.webhookSentUpTo',
@@ -229,9 +230,10 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   groups['fates'] ??= {};
 
   const store = {
-    ...(groups as unknown as Omit<Store, 'engine' | 'close'>),
+    ...(groups as unknown as Omit<Store, 'engine' | 'close' | 'suppressionLookup'>),
     engine: 'sqlite' as const,
     readNow,
+    suppressionLookup: sqliteSuppressionLookup(readNow),
     readDb,
     get writable() {
       return failure === null;

@@ -66,6 +66,7 @@ export const RELAXED_OPERATIONS: ReadonlySet<string> = new Set([
   'suppressions.hitMany',
   'limits.saveStates',
   'quota.saveStates',
+  'tlsReports.add',
   'retention.clearBodies',
   'retention.pruneRecords',
 ]);

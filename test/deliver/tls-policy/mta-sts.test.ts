@@ -13,7 +13,7 @@ import { startDnsServer, type Zone } from '../../helpers/dns-server.js';
 
 function memoryCache(): StsPolicyCache & { rows: Map<string, CachedStsPolicy> } {
   const rows = new Map<string, CachedStsPolicy>();
-  return { rows, get: (d) => rows.get(d) ?? null, put: (p) => void rows.set(p.domain, p), delete: (d) => void rows.delete(d) };
+  return { rows, get: async (d) => rows.get(d) ?? null, put: async (p) => void rows.set(p.domain, p), delete: async (d) => void rows.delete(d) };
 }
 
 const policy = (mode: string, maxAge: number): string => `version: STSv1\nmode: ${mode}\nmx: mx.example.test\nmax_age: ${maxAge}\n`;

@@ -1,7 +1,10 @@
 import t from 'tap';
 import { STORE_GROUPS } from '../../../src/core/store.js';
 import { ENGINES } from './engines.js';
-import { CONTRACT } from './groups.js';
+import { CONTRACT as BASE } from './groups.js';
+import { TLS_CONTRACT } from './groups-tls.js';
+
+const CONTRACT = { ...BASE, ...TLS_CONTRACT };
 
 // Each group opens a fresh store; a threaded engine started from TypeScript sources (no fresh
 // build, see freshWriterEntry) takes seconds per writer thread.
