@@ -47,9 +47,10 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       // On PostgreSQL (store.url) the cluster's store is asked; its files are the server's business.
       const pgUrl = config.store.url;
       const dbFile = pgUrl ? String(redactStoreUrl(pgUrl)) : join(config.dataDir, 'ferry.db');
-      const size = pgUrl ? null : statSync(dbFile).size;
+      // ctx.db() first: a data directory without a database is named as such, not as a failed stat.
+      const size = pgUrl ? null : (ctx.db(), statSync(dbFile).size);
       const integrity =
-        pgUrl === undefined && size !== null && size <= QUICK_CHECK_MAX_BYTES
+        !pgUrl && size !== null && size <= QUICK_CHECK_MAX_BYTES
           ? checkIntegrity(ctx.db(), 'quick_check', 3)
           : { ok: true, problems: [], check: 'skipped' as const };
       const stats = (await ctx.store()).stats;

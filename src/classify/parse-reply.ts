@@ -58,8 +58,18 @@ export function parseReply(line: string): SmtpReply | null {
 
 /** "#< #5.1.1 smtp;" / "#5.1.1 smtp;" / "< #5.0.0 smtp;" before an Exchange report's reply. */
 const EXCHANGE_OPEN_RE = /^#?<?\s*#([245]\.[0-7]\.\d{1,3})\s+(?:smtp|x-[\w-]{1,40})\s?;\s?/i;
-/** What ends an Exchange report line: "> #SMTP#", ">", a quote. */
-const EXCHANGE_CLOSE_RE = /\s*>?\s*(?:#SMTP#)?$/i;
+/**
+ * Removes what ends an Exchange report line: "> #SMTP#", ">", "#SMTP#", with the spaces around
+ * them. By hand: the regex for it (whitespace, '>', whitespace, end) backtracks quadratically on a
+ * long run of spaces, and a remote server chooses this text.
+ */
+function stripExchangeClose(s: string): string {
+  let t = s;
+  if (t.length >= 6 && t.slice(-6).toUpperCase() === '#SMTP#') t = t.slice(0, -6);
+  t = t.trimEnd();
+  if (t.endsWith('>')) t = t.slice(0, -1).trimEnd();
+  return t;
+}
 /** A DSN's "Diagnostic-Code: smtp; " or a bare "smtp; " (the type of the diagnostic). */
 const DIAGNOSTIC_TYPE_RE = /^(?:diagnostic-code:\s?)?(?:smtp|x-[\w-]{1,40})\s?;\s?/i;
 const REMOTE_RETURNED = 'remote server returned ';
@@ -75,7 +85,7 @@ function unwrap(text: string): { text: string; enhanced: string | null } | null 
   const exchange = EXCHANGE_OPEN_RE.exec(inner);
   if (exchange !== null) {
     enhanced = exchange[1]!;
-    inner = inner.slice(exchange[0].length).replace(EXCHANGE_CLOSE_RE, '');
+    inner = stripExchangeClose(inner.slice(exchange[0].length));
   } else {
     const diagnostic = DIAGNOSTIC_TYPE_RE.exec(inner);
     if (diagnostic !== null) inner = inner.slice(diagnostic[0].length);

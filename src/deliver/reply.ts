@@ -8,8 +8,19 @@ import type { SmtpReply } from '../core/types.js';
 const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
 export function parseReply(raw: string): SmtpReply | null {
-  const lines = raw.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.length > 0);
-  const first = lines[0];
+  // One pass with indexOf, no split/map/filter: a hostile server's reply of many short lines
+  // made the array pipeline cost superlinear time (garbage of one string per step per line).
+  const parts: string[] = [];
+  let start = 0;
+  while (start <= raw.length) {
+    let nl = raw.indexOf('\n', start);
+    if (nl < 0) nl = raw.length;
+    let end = nl;
+    while (end > start && isTrailingSpace(raw.charCodeAt(end - 1))) end--;
+    if (end > start) parts.push(raw.slice(start, end));
+    start = nl + 1;
+  }
+  const first = parts[0];
   if (!first) return null;
   const m = /^(\d{3})(?:[ -]|$)/.exec(first);
   if (!m) return null;
@@ -18,5 +29,10 @@ export function parseReply(raw: string): SmtpReply | null {
   const rest = first.slice(4).trimStart();
   const e = ENHANCED.exec(rest);
   const enhanced = e && e[1] === String(code)[0] ? `${e[1]}.${e[2]}.${e[3]}` : null;
-  return { code, enhanced, text: lines.join(' ') };
+  return { code, enhanced, text: parts.length === 1 ? first : parts.join(' ') };
+}
+
+/** What String.prototype.trimEnd removes, for the characters an SMTP line ends with. */
+function isTrailingSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 11 || c === 12 || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff || (c >= 0x2000 && c <= 0x200a) || c === 0x1680 || c === 0x202f || c === 0x205f || c === 0x3000;
 }

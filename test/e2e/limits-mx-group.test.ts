@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { createLimitsRepo } from '../../src/store/limits-repo.js';
 import { WindowSet } from '../../src/throttle/window.js';
 import { setupDelivery } from './fixtures/delivery.js';
-import { dataDirWithLimits, sendEach, settled, statusCounts } from '../throttle/fixtures.js';
+import { dataDirWithLimits, savedBudget, sendEach, settled, statusCounts } from '../throttle/fixtures.js';
 
 t.test('two domains whose MX hosts share a suffix share one budget (learned through DNS)', async (t) => {
   const clock = new ManualClock();
@@ -28,6 +28,7 @@ t.test('two domains whose MX hosts share a suffix share one budget (learned thro
   t.ok(dns.queries.some((q) => q.name === 'a.test' && q.type === 'MX'));
 
   clock.advance(5_000); // the state is saved every 5 s of (injected) clock
+  await savedBudget(ferry, 'mx:provider.test', () => true, 'a row');
   const state = createLimitsRepo(ferry.db).states();
   const group = state.find((s) => s.bucket === 'mx:provider.test');
   t.ok(group, 'one budget row for the whole group');

@@ -1,10 +1,8 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
-import { createLimitsRepo } from '../../src/store/limits-repo.js';
 import { setupDelivery } from './fixtures/delivery.js';
-import { dataDirWithLimits, sendEach, settled } from '../throttle/fixtures.js';
+import { dataDirWithLimits, savedBudget, sendEach, settled } from '../throttle/fixtures.js';
 
-const state = (ferry: Parameters<typeof createLimitsRepo>[0]) => createLimitsRepo(ferry).states().find((s) => s.bucket === 'example.test');
 
 t.test('a 421 4.7.0 rate-limit reply halves the rate for a cool-down, then it comes back in steps', async (t) => {
   const clock = new ManualClock();
@@ -21,7 +19,7 @@ t.test('a 421 4.7.0 rate-limit reply halves the rate for a cool-down, then it co
   await sendEach(relay, ['r1@example.test'], 1);
   await settled(ferry, clock.now());
   clock.advance(5_000); // state saved
-  let s = state(ferry.db)!;
+  let s = await savedBudget(ferry, 'example.test', (b) => b.slowPerMinute === 20, 'slowPerMinute 20');
   t.equal(s.slowPerMinute, 20, '40 per minute halved to 20');
   t.equal(s.slowRestoreTo, 40);
   t.equal(s.slowUntil, T0 + 600_000, 'for the cool-down');
@@ -35,7 +33,7 @@ t.test('a 421 4.7.0 rate-limit reply halves the rate for a cool-down, then it co
   await sendEach(relay, ['r2@example.test'], 1);
   await settled(ferry, clock.now());
   clock.advance(5_000);
-  s = state(ferry.db)!;
+  s = await savedBudget(ferry, 'example.test', (b) => b.slowPerMinute === 10, 'slowPerMinute 10');
   t.equal(s.slowPerMinute, 10, 'halved again: 10 per minute');
   t.equal(s.slowRestoreTo, 40, 'still coming back to 40');
   const until = s.slowUntil!;
@@ -51,12 +49,12 @@ t.test('a 421 4.7.0 rate-limit reply halves the rate for a cool-down, then it co
   clock.advance(until - clock.now() + 1_000);
   await settled(ferry, clock.now());
   clock.advance(5_000);
-  s = state(ferry.db)!;
+  s = await savedBudget(ferry, 'example.test', (b) => b.slowPerMinute === 20, 'slowPerMinute 20');
   t.equal(s.slowPerMinute, 20, 'one step after the cool-down: 20');
   clock.advance(300_000);
   await settled(ferry, clock.now());
   clock.advance(5_000);
-  s = state(ferry.db)!;
+  s = await savedBudget(ferry, 'example.test', (b) => b.slowPerMinute === null, 'no slow-down');
   t.equal(s.slowPerMinute, null, 'next step: back at the configured 40, slow-down over');
 });
 
@@ -67,7 +65,7 @@ t.test('a destination with no per-minute limit is slowed from the rate it was ge
   await sendEach(relay, Array.from({ length: 9 }, (_, i) => `u${i}@example.test`), 1);
   await settled(ferry, clock.now());
   clock.advance(5_000);
-  const s = state(ferry.db)!;
+  const s = await savedBudget(ferry, 'example.test', (b) => b.slowPerMinute === 4, 'slowPerMinute 4');
   t.equal(s.slowPerMinute, 4, '9 sent in the last minute, halved: 4 per minute');
   t.equal(s.target, 'default');
 });

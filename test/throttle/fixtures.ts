@@ -6,6 +6,7 @@ import type { Test } from 'tap';
 import type { Ferry } from '../../src/main.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createLimitsRepo, type LimitFields } from '../../src/store/limits-repo.js';
+import type { LimitStateRow } from '../../src/core/store-types.js';
 import type { StartedRelay } from '../helpers/relay.js';
 
 /** A data directory with limits already in its database (as `ferry limits set` would leave them). */
@@ -74,4 +75,18 @@ export async function settled(ferry: Ferry, now: number): Promise<void> {
     quiet = s.connections === 0 && s.inFlight === 0 && dueNow() === 0 ? quiet + 1 : 0;
     return quiet >= 5;
   }, 'the relay to settle');
+}
+
+/**
+ * The budget row of `bucket` once the throttle's save of it shows `expected` (the save goes
+ * through the store's writer thread, so it lands shortly after the timer that made it fires).
+ * Times out, naming what it waited for, when the saved row never shows it.
+ */
+export async function savedBudget(ferry: Ferry, bucket: string, expected: (row: LimitStateRow) => boolean, what: string): Promise<LimitStateRow> {
+  let row: LimitStateRow | undefined;
+  await until(() => {
+    row = createLimitsRepo(ferry.db).states().find((s) => s.bucket === bucket && expected(s));
+    return row !== undefined;
+  }, `the saved budget of ${bucket} to show ${what}`);
+  return row!;
 }
