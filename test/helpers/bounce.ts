@@ -1,3 +1,4 @@
+import { livenessBound } from './liveness.js';
 import type { Test } from 'tap';
 import nodemailer from 'nodemailer';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -5,7 +6,7 @@ import { startMx, type TestMx, type MxOptions } from './mx-server.js';
 
 /** Polls until `fn` returns a truthy value, or fails after timeoutMs. */
 export async function waitFor<T>(fn: () => T | undefined | null | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + livenessBound(timeoutMs);
   for (;;) {
     const v = fn();
     if (v) return v;

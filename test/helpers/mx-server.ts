@@ -1,3 +1,4 @@
+import { livenessBound } from './liveness.js';
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { SMTPServer } from 'smtp-server';
@@ -124,10 +125,11 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
     waitForMessages(n, timeoutMs = 5000) {
       if (state.messages.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
+        const limit = livenessBound(timeoutMs);
         const timer = setTimeout(() => {
           events.off('message', check);
-          reject(new Error(`test MX: ${state.messages.length} of ${n} messages after ${timeoutMs} ms`));
-        }, timeoutMs);
+          reject(new Error(`test MX: ${state.messages.length} of ${n} messages after ${limit} ms`));
+        }, limit);
         const check = (): void => {
           if (state.messages.length < n) return;
           clearTimeout(timer);

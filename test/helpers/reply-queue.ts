@@ -3,6 +3,8 @@
  * clients (test/helpers/raw-smtp.ts, test/abuse/fixtures/harness.ts) keep their own parsing
  * and share this.
  */
+import { livenessBound } from './liveness.js';
+
 export interface ReplyQueue {
   push(reply: string): void;
   /** The connection ended: a waiting reader fails instead of timing out. */
@@ -29,7 +31,7 @@ export function createReplyQueue(): ReplyQueue {
       return ended;
     },
     async next(timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = Date.now() + livenessBound(timeoutMs);
       while (replies.length === 0) {
         if (ended) throw new Error('connection closed while waiting for a reply');
         const left = deadline - Date.now();

@@ -1,3 +1,4 @@
+import { livenessBound } from '../helpers/liveness.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ export async function sendEach(relay: StartedRelay, to: string[], parallel = 1):
 
 /** Real-time polling until `cond` holds. */
 export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + livenessBound(timeoutMs);
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
