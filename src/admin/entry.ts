@@ -20,6 +20,7 @@ const code = await runCli(process.argv.slice(2), {
     FERRY_SMTP_LISTEN: process.env.FERRY_SMTP_LISTEN,
     FERRY_HTTP_LISTEN: process.env.FERRY_HTTP_LISTEN,
     FERRY_STORE_URL: process.env.FERRY_STORE_URL,
+    FERRY_DNS_SERVERS: process.env.FERRY_DNS_SERVERS,
     FERRY_DEFAULT_CONFIG: process.env.FERRY_DEFAULT_CONFIG,
   },
   cwd: process.cwd(),

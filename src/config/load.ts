@@ -15,6 +15,11 @@ export interface FerryEnv {
   /** store.url: the PostgreSQL engine's database (issue 14). */
   FERRY_STORE_URL?: string | undefined;
   /**
+   * dns.servers, comma-separated host:port (a container's resolver, say, without editing the
+   * file). Tests set it so that a relay in a child process never asks the machine's resolver.
+   */
+  FERRY_DNS_SERVERS?: string | undefined;
+  /**
    * Where the default configuration file is looked for when neither --config nor FERRY_CONFIG
    * names one (default /etc/ferry/ferry.yaml; empty: none). Tests point it elsewhere.
    */
@@ -76,6 +81,7 @@ function applyEnv(raw: Record<string, unknown>, env: FerryEnv): Record<string, u
   if (env.FERRY_SMTP_LISTEN) section('smtp').listen = env.FERRY_SMTP_LISTEN;
   if (env.FERRY_HTTP_LISTEN) section('http').listen = env.FERRY_HTTP_LISTEN;
   if (env.FERRY_STORE_URL) section('store').url = env.FERRY_STORE_URL;
+  if (env.FERRY_DNS_SERVERS) section('dns').servers = env.FERRY_DNS_SERVERS.split(',').map((s) => s.trim()).filter((s) => s !== '');
   return out;
 }
 

@@ -122,6 +122,19 @@ t.test('environment overrides: FERRY_DATA_DIR, FERRY_SMTP_LISTEN, FERRY_CONFIG',
   t.match(bad.message, /smtp\.listen = "nonsense"/, 'a bad override is reported like a bad file value');
 });
 
+t.test('FERRY_DNS_SERVERS: comma-separated host:port for dns.servers, the rest of the section kept', async (t) => {
+  const cwd = tempDir(t);
+  writeFileSync(join(cwd, 'dns.yaml'), 'dns:\n  servers: ["127.0.0.9:53"]\n  timeoutMs: 700\n');
+  const fromFile = loadConfig({ env: { FERRY_CONFIG: 'dns.yaml' }, cwd });
+  t.same(fromFile.dns.servers, ['127.0.0.9:53']);
+  const o = loadConfig({ env: { FERRY_CONFIG: 'dns.yaml', FERRY_DNS_SERVERS: ' 127.0.0.53:53, 127.0.0.54:5353 ,' }, cwd });
+  t.same(o.dns.servers, ['127.0.0.53:53', '127.0.0.54:5353'], 'the variable wins over the file');
+  t.equal(o.dns.timeoutMs, 700);
+  t.same(loadConfig({ env: { FERRY_CONFIG: 'dns.yaml', FERRY_DNS_SERVERS: '' }, cwd }).dns.servers, ['127.0.0.9:53'], 'empty: the file decides');
+  const bad = configError(() => loadConfig({ env: { FERRY_DNS_SERVERS: 'not a server' }, cwd }));
+  t.match(bad.message, /dns\.servers/, 'a bad value names the key');
+});
+
 t.test('an unreadable file and invalid YAML give one clear line', async (t) => {
   const cwd = tempDir(t);
   const missing = configError(() => loadConfig({ file: 'nope.yaml', env: {}, cwd }));

@@ -143,13 +143,13 @@ t.test('DANE through the relay', async (t) => {
   });
 
   await t.test('ferry tls check shows the TLSA records and a bogus lookup', async (t) => {
-    const ok = await runFerry(['tls', 'check', 'dane-ee.test', '--json', '-c', relay.configFile], { env: {} });
+    const ok = await runFerry(['tls', 'check', 'dane-ee.test', '--json', '-c', relay.configFile], { env: { FERRY_DNS_SERVERS: '' } });
     t.equal(ok.code, 0, ok.stderr);
     t.match(JSON.parse(ok.stdout), {
       mx: [{ host: 'mx.dane-ee.test', dane: { kind: 'dane', strings: [`3 1 1 ${ee.certificate.toString('hex')}`] } }],
       recent: [{ tlsPolicy: 'dane', tlsVerified: true }],
     });
-    const bogus = await runFerry(['tls', 'check', 'dane-bogus.test', '-c', relay.configFile], { env: { COLUMNS: '200' } });
+    const bogus = await runFerry(['tls', 'check', 'dane-bogus.test', '-c', relay.configFile], { env: { COLUMNS: '200', FERRY_DNS_SERVERS: '' } });
     t.equal(bogus.code, 0, bogus.stderr);
     t.match(bogus.stdout, /TLSA lookup failed \(mail deferred\)/);
   });

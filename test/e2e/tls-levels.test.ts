@@ -126,7 +126,7 @@ t.test('TLS levels through the relay', async (t) => {
       { host: 'mx.lvl-fallback.test', ip: BROKEN, result: 'connected', tls: { cleartextFallback: true } },
     ]);
     t.ok(relay.logs.some((l) => l.includes('retrying this host once in clear text')));
-    const shown = await runFerry(['messages', 'show', id, '-c', relay.configFile], { env: { COLUMNS: '250' } });
+    const shown = await runFerry(['messages', 'show', id, '-c', relay.configFile], { env: { COLUMNS: '250', FERRY_DNS_SERVERS: '' } });
     t.equal(shown.code, 0, shown.stderr);
     t.match(shown.stdout, /clear-text fallback/);
     t.match(shown.stdout, /policy none, not verified/);

@@ -197,7 +197,7 @@ t.test('MTA-STS through the relay', async (t) => {
   });
 
   await t.test('ferry tls check shows the cached and live policy, the MX hosts it lists, and recent results', async (t) => {
-    const env = { NODE_EXTRA_CA_CERTS: ca.file };
+    const env = { NODE_EXTRA_CA_CERTS: ca.file, FERRY_DNS_SERVERS: '' };
     const asJson = await runFerry(['tls', 'check', 'sts-rogue.test', '--json', '-c', relay.configFile], { env });
     t.equal(asJson.code, 0, asJson.stderr);
     const report = JSON.parse(asJson.stdout) as Record<string, unknown>;

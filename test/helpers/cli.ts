@@ -15,7 +15,11 @@ export interface CliResult {
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   // FERRY_HTTP_LISTEN: a free port, not the default 8025 that parallel tests would share.
   // FERRY_DEFAULT_CONFIG empty: no /etc/ferry/ferry.yaml of the machine running the tests.
-  return { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HTTP_LISTEN: '127.0.0.1:0', FERRY_DEFAULT_CONFIG: '', ...extra };
+  // FERRY_DNS_SERVERS: a loopback port where nothing answers (refused at once), as startRelay
+  // does: a relay in a child process must not ask the machine's resolver, whose answers (or
+  // silence) differ between machines. A test with its own DNS server passes it, or '' to use
+  // the dns.servers of its configuration file.
+  return { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HTTP_LISTEN: '127.0.0.1:0', FERRY_DEFAULT_CONFIG: '', FERRY_DNS_SERVERS: '127.0.0.1:9', ...extra };
 }
 
 export interface RunOptions {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { waitFor } from '../helpers/bounce.js';
 import type { Test } from 'tap';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/store/db.js';
@@ -84,7 +85,8 @@ t.test('a dead writer thread is not silent: pending and later writes reject, the
   const { store } = await open(t, (err) => failures.push(err));
   await store.users.add('before', 'h', [], 1);
   await store.killWriter();
-  await new Promise((r) => setTimeout(r, 50));
+  // The thread's exit reaches the store as an event, a few turns later on a busy machine.
+  await waitFor(() => !store.writable && failures.length > 0, 10_000, 'the dead writer to be noticed');
   t.equal(store.writable, false);
   t.equal(failures.length, 1);
   t.match(failures[0], { code: 'FERRY_ERR_STORE', message: /writer thread/ });
