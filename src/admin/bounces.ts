@@ -141,10 +141,25 @@ export function classifyReplyStream(
     };
     const onData = (data: Buffer | string) => {
       if (settled) return;
-      const text = rest + (typeof data === 'string' ? data : decoder.write(data));
-      const consumed = takeText(text);
+      const chunk = typeof data === 'string' ? data : decoder.write(data);
+      let from = 0;
+      if (rest !== '') {
+        // The pending tail is completed with the chunk's first line, and the rest of the chunk
+        // is searched as it is: `rest + chunk` would be a rope, and every indexOf on a rope goes
+        // through the runtime (about a microsecond per line, a fifth of the command's time).
+        const nl = chunk.indexOf('\n');
+        if (nl < 0) {
+          const text = rest + chunk;
+          rest = text.slice(takeText(text));
+          return;
+        }
+        takeText(rest + chunk.slice(0, nl + 1)); // ends at a line feed: taken whole
+        rest = '';
+        from = nl + 1;
+      }
+      const text = from === 0 ? chunk : chunk.slice(from);
       // The unterminated tail waits for the chunk that ends it.
-      rest = text.slice(consumed);
+      rest = text.slice(takeText(text));
     };
     const ignore = () => {};
     const detach = () => {

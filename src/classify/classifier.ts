@@ -44,6 +44,9 @@ const ERROR_KINDS: ReadonlySet<string> = new Set(NETWORK_ERROR_KINDS);
 const CONTINUATION_RE = /\s[2-5]\d\d[ -]#?(?:[245]\.[0-7]\.\d{1,3}\s+)?(?=\S)/g;
 const HAS_CONTINUATION_RE = /\s[2-5]\d\d-/;
 
+/** Distinct enhanced codes whose rule answers are remembered (then the memo starts again). */
+const ENHANCED_MEMO_LIMIT = 4096;
+
 function compileError(message: string): FerryError {
   return new FerryError('FERRY_ERR_CONFIG', message, { phase: 'classify' });
 }
@@ -152,11 +155,29 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
   const fallbackPermanent: Classification = Object.freeze({ category: 'other', permanent: true, suppress: false, rule: 'none' });
   const fallbackTransient: Classification = Object.freeze({ category: 'other', permanent: false, suppress: false, rule: 'none' });
 
+  // The rules' enhanced-code patterns, answered once per distinct status and remembered: a
+  // reply no text rule recognised goes through a dozen of them, and a relay sees few distinct
+  // statuses. Bounded, since a remote server chooses the status it sends.
+  const enhancedRules = replyRules.filter((r) => r.enhanced !== null);
+  const enhancedSlot = Int32Array.from(replyRules, (r) => enhancedRules.indexOf(r));
+  const enhancedMemo = new Map<string, Uint8Array>();
+  const enhancedVerdicts = (enhanced: string): Uint8Array => {
+    let passes = enhancedMemo.get(enhanced);
+    if (passes === undefined) {
+      passes = Uint8Array.from(enhancedRules, (r) => (r.enhanced!.test(enhanced) ? 1 : 0));
+      if (enhancedMemo.size >= ENHANCED_MEMO_LIMIT) enhancedMemo.clear();
+      enhancedMemo.set(enhanced, passes);
+    }
+    return passes;
+  };
+
   function classifyReply(code: number, enhancedCode: string | null, rawText: string): Classification {
     const cls = Math.floor(code / 100);
     const permanentCode = cls === 5;
     const enhanced = enhancedCode ?? findEnhancedCode(rawText) ?? '';
-    const text = HAS_CONTINUATION_RE.test(rawText) ? rawText.replace(CONTINUATION_RE, ' ') : rawText;
+    // A continuation prefix has a '-': most replies have none, and includes() is cheaper than a regex.
+    const text = rawText.includes('-') && HAS_CONTINUATION_RE.test(rawText) ? rawText.replace(CONTINUATION_RE, ' ') : rawText;
+    let enhancedPasses: Uint8Array | null = null;
     if (scanner !== null) scanner.scanInto(text, present!);
     let nextAlways = 0;
     let word = 0;
@@ -187,7 +208,10 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
       const r = replyRules[i]!;
       if (r.classMask !== 0 && (r.classMask & (1 << cls)) === 0) continue;
       if (r.codes !== null && !r.codes.has(code)) continue;
-      if (r.enhanced !== null && !r.enhanced.test(enhanced)) continue;
+      if (r.enhanced !== null) {
+        enhancedPasses ??= enhancedVerdicts(enhanced);
+        if (enhancedPasses[enhancedSlot[i]!] === 0) continue;
+      }
       const patterns = patternsOf[i]!;
       if (patterns.length > 0) {
         let matched = false;

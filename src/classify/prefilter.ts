@@ -249,7 +249,7 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
   }
 
   // Breadth-first: failure links folded into a complete transition table.
-  // Uint16 keeps the table small enough to stay in cache for any realistic rule set.
+  // Uint16 entries: half the table of Int32 ones, for up to 65,535 states.
   const delta = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
   const fail = new Int32Array(states);
   // Each state's groups: its own literals' and, through the failure link, those of its
@@ -285,12 +285,25 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
     }
   }
 
+  // States renumbered in breadth-first order: a reply's scan spends nearly all its steps in the
+  // root and the states a character or two deep, and with them at the front of the table their
+  // rows share a few cache lines instead of being scattered over a table of a megabyte or more
+  // (trie order). The same automaton, relabelled.
+  const order = [0, ...queue];
+  const renumber = new Int32Array(states);
+  order.forEach((st, i) => (renumber[st] = i));
+  const table = states < 0x10000 ? new Uint16Array(states * symbols) : new Int32Array(states * symbols);
+  for (let i = 0; i < states; i++) {
+    const from = order[i]! * symbols;
+    for (let a = 0; a < symbols; a++) table[i * symbols + a] = renumber[delta[from + a]!]!;
+  }
+
   // Group lists in one flat table: state s reports flatGroups[outStart[s] .. outStart[s + 1]).
   const outStart = new Int32Array(states + 1);
   const all: number[] = [];
-  for (let st = 0; st < states; st++) {
-    outStart[st] = all.length;
-    for (const g of groupsAt[st] ?? []) all.push(g);
+  for (let i = 0; i < states; i++) {
+    outStart[i] = all.length;
+    for (const g of groupsAt[order[i]!] ?? []) all.push(g);
   }
   outStart[states] = all.length;
   const flatGroups = Int32Array.from(all);
@@ -303,10 +316,10 @@ export function createLiteralScanner(groups: readonly (readonly string[])[]): Li
       const code = text.charCodeAt(i);
       if (code >= 128) {
         nonAscii = true;
-        state = delta[0]!; // symbol 0 from the root: no literal goes on through it
+        state = table[0]!; // symbol 0 from the root: no literal goes on through it
         continue;
       }
-      state = delta[state * symbols + symbolOf[code]!]!;
+      state = table[state * symbols + symbolOf[code]!]!;
       for (let k = outStart[state]!, end = outStart[state + 1]!; k < end; k++) {
         const g = flatGroups[k]!;
         found[g >>> 5]! |= 1 << (g & 31);

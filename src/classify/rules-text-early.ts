@@ -166,7 +166,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\btoo many spams\b|\bconfirm this mail server\b|\bsuspected bounce attacks?\b|\bconnection denied\b/i,
       /\bip (?:address )?(?:is )?not (?:allowed|authorized|permitted)\b/i,
       /\bblocked senders\b|\benvelope blocked\b|\bbanned sender\b|\bblock policy\b|\byou have been blocked\b/i,
-      /\btraffic not accepted from this ip\b|\bclient blocked from sending\b/i,
+      /\btraffic not accepted from this ip\b|\bclient blocked from sending\b(?! from unregistered)/i,
       // NetEase: the sending IP suspended or not allowed (HL:IHU, HL:IPB, HL:MEP), whatever the
       // reason it gives ("垃圾邮件" included); an IP refused, in Chinese.
       /\bHL:(?:IHU|IPB|MEP)\b/,

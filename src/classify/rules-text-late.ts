@@ -57,8 +57,16 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bsender (?:e-?mail )?(?:address )?(?:was )?(?:rejected|denied)\b|\bempty envelope senders?\b|\bbogus mail from\b|\bbatv\b/i,
       /\b(?:third-party|unsigned) dsns?\b|\breturned mail not accepted\b|\bsender not pre-approved\b|\bsender domain is empty\b/i,
       /\bmail from not owned\b|\bsend mail as\b|\ba different address or alias\b|\bbouncedeny\b|\bvalid-address-filter\b/i,
+      // Microsoft 365 (5.7.750): the sending domain is not one the tenant has registered.
+      /\bfrom unregistered domains?\b/i,
     ],
   }),
+  // A refusal the remote side reports at MAIL FROM is about the sender (DESIGN.md: policy, "sender
+  // rejected"), whatever its words: a missing sender domain, "access denied". The specific
+  // meanings read before this (blocklists, reputation, rate limits, spam) still decide first; a
+  // 4xx at MAIL FROM is a deferral like any other and is left to the rules below.
+  rule('refused-at-mail-from', 'policy', { codeClass: [5], text: /\b(?:in reply to|after) mail from\b/i }),
+  rule('refused-at-mail-from-no-code', 'policy', { codes: [0], text: /\b(?:in reply to|after) mail from\b/i }),
   rule('site-policy', 'policy', {
     text: [
       /\bpolic(?:y|ies) (?:violation|reasons?|restrictions?|rejection|reject)/i,

@@ -1,4 +1,5 @@
 import { BOUNCE_CATEGORIES, type BounceCategory } from '../core/types.js';
+import { createWordTable } from './word-table.js';
 
 /**
  * The last word on a reply whose text none of the hand-written rules recognised: a
@@ -198,7 +199,17 @@ export interface VocabularyOptions {
   minProbability?: number;
 }
 
-/** Compiles the weights once; predict() allocates only the feature list of its text. */
+/** One feature's weights, stamped with the last prediction that added them. */
+interface WeightRow {
+  readonly w: Float64Array;
+  seen: number;
+}
+
+/**
+ * Compiles the weights once. predict() reads the reply's words in place (a word table looked up
+ * by range, word pairs by the two words' numbers): no string per word, no feature list. It
+ * answers exactly as scoring `modelFeatures(text, code, enhanced)` would.
+ */
 export function createVocabularyModel(data: VocabularyData, options: VocabularyOptions = {}): VocabularyModel {
   const minProbability = options.minProbability ?? data.minProbability ?? 0.5;
   const k = data.categories.length;
@@ -206,63 +217,146 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   if (globalIndex.some((i) => i < 0)) throw new Error('vocabulary: unknown category');
   if (data.bias.length !== k) throw new Error('vocabulary: one intercept per category');
   const bias = Float64Array.from(data.bias, (x) => x / 1000);
-  // Each weight row carries the number of the last prediction that added it, so a feature
-  // present twice counts once (as in training) without building a set per reply.
-  const weights = new Map<string, { w: Float64Array; seen: number }>();
-  for (const [f, sparse] of Object.entries(data.weights)) {
+  const rowOf = (sparse: readonly number[]): WeightRow => {
     const w = new Float64Array(k);
     for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
-    weights.set(f, { w, seen: 0 });
-  }
-  // Words that begin and end a weighted word pair: a pair is built as a string (and looked up)
-  // only when both of its words could be part of one.
-  const pairFirst = new Set<string>();
-  const pairSecond = new Set<string>();
-  for (const f of weights.keys()) {
+    return { w, seen: 0 };
+  };
+  // Features by kind: codes ("#5", "#550", "#5.7.1", "#5.7"), word pairs ("a b"), words. Every
+  // word that is a feature or half of one gets a number.
+  const entries = Object.entries(data.weights);
+  const classRows: (WeightRow | undefined)[] = [];
+  const codeRows: (WeightRow | undefined)[] = [];
+  const codeFeatureRows = new Map<string, WeightRow>();
+  const pairs: [string, string, WeightRow][] = [];
+  const wordList: string[] = [];
+  const wordRows = new Map<string, WeightRow>();
+  for (const [f, sparse] of entries) {
+    if (f.charCodeAt(0) === 35) {
+      // One row per feature, reachable from each place a reply's codes look for it.
+      const rest = f.slice(1);
+      const row = rowOf(sparse);
+      codeFeatureRows.set(rest, row);
+      if (/^[1-5]$/.test(rest)) classRows[Number(rest)] = row;
+      else if (/^[1-5]\d\d$/.test(rest)) codeRows[Number(rest)] = row;
+      continue;
+    }
     const space = f.indexOf(' ');
-    if (space > 0 && f.charCodeAt(0) !== 35) {
-      pairFirst.add(f.slice(0, space));
-      pairSecond.add(f.slice(space + 1));
+    if (space > 0) {
+      const first = f.slice(0, space);
+      const second = f.slice(space + 1);
+      pairs.push([first, second, rowOf(sparse)]);
+      wordList.push(first, second);
+    } else {
+      wordRows.set(f, rowOf(sparse));
+      wordList.push(f);
     }
   }
-  const score = new Float64Array(k);
-  const tokens: string[] = [];
+  const words = createWordTable(wordList);
+  const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
+  for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
+  // Word pairs: per first word, its second words' rows (small maps keyed by number).
+  const pairsAfter: (Map<number, WeightRow> | null)[] = new Array<Map<number, WeightRow> | null>(words.size).fill(null);
+  for (const [first, second, row] of pairs) {
+    const a = words.find(first, 0, first.length, false);
+    const b = words.find(second, 0, second.length, false);
+    (pairsAfter[a] ??= new Map()).set(b, row);
+  }
+
+  const scores = new Float64Array(k);
+  /** Word numbers of the reply's tokens in order (-1: a token the model does not know). */
+  let ids = new Int32Array(64);
+  let count = 0;
   let call = 0;
-  const add = (f: string): boolean => {
-    const row = weights.get(f);
-    if (row === undefined || row.seen === call) return false;
+  const push = (id: number): void => {
+    if (count === ids.length) {
+      const grown = new Int32Array(ids.length * 2);
+      grown.set(ids);
+      ids = grown;
+    }
+    ids[count++] = id;
+  };
+  const add = (row: WeightRow | null | undefined): boolean => {
+    if (row === null || row === undefined || row.seen === call) return false;
     row.seen = call;
     const w = row.w;
-    for (let c = 0; c < k; c++) score[c]! += w[c]!;
+    for (let c = 0; c < k; c++) scores[c]! += w[c]!;
     return true;
+  };
+  let lastBest = -1;
+  let lastProbability = 0;
+  /** Scores a reply into lastBest (index into data.categories, -1: no known word) and lastProbability. */
+  const score = (text: string, code: number, enhanced: string): void => {
+    lastBest = -1;
+    call++;
+    scores.set(bias);
+    count = 0;
+    let start = -1;
+    for (let i = 0; i <= text.length; i++) {
+      const isWord = i < text.length && isWordChar(text.charCodeAt(i));
+      if (isWord) {
+        if (start < 0) start = i;
+        continue;
+      }
+      if (start < 0) continue;
+      const from = start;
+      start = -1;
+      const length = i - from;
+      if (length < 2 || length > MAX_TOKEN) continue;
+      let digits = 0;
+      let unspaced = false;
+      let ascii = true;
+      for (let j = from; j < i; j++) {
+        const c = text.charCodeAt(j);
+        if (c >= 48 && c <= 57) digits++;
+        else if (c >= 128) {
+          ascii = false;
+          if (isUnspaced(c)) unspaced = true;
+        }
+      }
+      if (digits === length || digits * 2 > length) continue;
+      if (unspaced) {
+        for (let j = from; j + 1 < i; j++) push(words.find(text, j, j + 2, false));
+      } else if (ascii) {
+        push(words.find(text, from, i, true));
+      } else {
+        const lower = text.slice(from, i).toLowerCase();
+        push(words.find(lower, 0, lower.length, false));
+      }
+    }
+    let known = 0;
+    for (let i = 0; i < count; i++) {
+      const a = ids[i]!;
+      if (a < 0) continue;
+      if (add(rowOfWord[a])) known++;
+      if (i + 1 < count) {
+        const b = ids[i + 1]!;
+        const after = pairsAfter[a];
+        if (b >= 0 && after !== null && add(after.get(b))) known++;
+      }
+    }
+    // Codes alone are the code rules' business: the model speaks only for known words.
+    if (known === 0) return;
+    if (code >= 100 && code < 600) {
+      add(classRows[Math.floor(code / 100)]);
+      add(codeRows[code]);
+    }
+    if (enhanced !== '') {
+      add(codeFeatureRows.get(enhanced));
+      const second = enhanced.indexOf('.', 2);
+      if (second > 0) add(codeFeatureRows.get(enhanced.slice(0, second)));
+    }
+    let best = 0;
+    for (let c = 1; c < k; c++) if (scores[c]! > scores[best]!) best = c;
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(scores[c]! - scores[best]!);
+    lastBest = best;
+    lastProbability = 1 / sum;
   };
   return Object.freeze({
     predict(text: string, code = 0, enhanced = ''): number {
-      call++;
-      score.set(bias);
-      tokens.length = 0;
-      tokenize(text, tokens);
-      let known = 0;
-      for (let i = 0; i < tokens.length; i++) {
-        if (add(tokens[i]!)) known++;
-        if (i + 1 < tokens.length && pairFirst.has(tokens[i]!) && pairSecond.has(tokens[i + 1]!) && add(`${tokens[i]} ${tokens[i + 1]}`)) known++;
-      }
-      // Codes alone are the code rules' business: the model speaks only for known words.
-      if (known === 0) return -1;
-      if (code >= 100 && code < 600) {
-        add(`#${Math.floor(code / 100)}`);
-        add(`#${code}`);
-      }
-      if (enhanced !== '') {
-        add(`#${enhanced}`);
-        const second = enhanced.indexOf('.', 2);
-        if (second > 0) add(`#${enhanced.slice(0, second)}`);
-      }
-      let best = 0;
-      for (let c = 1; c < k; c++) if (score[c]! > score[best]!) best = c;
-      let sum = 0;
-      for (let c = 0; c < k; c++) sum += Math.exp(score[c]! - score[best]!);
-      return 1 / sum >= minProbability ? globalIndex[best]! : -1;
+      score(text, code, enhanced);
+      return lastBest >= 0 && lastProbability >= minProbability ? globalIndex[lastBest]! : -1;
     },
   });
 }

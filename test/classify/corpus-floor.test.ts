@@ -22,8 +22,8 @@ interface CorpusRow {
  * fails here. Raise them when the rules get better; never lower them to let a change through.
  */
 const FLOORS = {
-  dev: { category: 0.93, permanent: 0.98 },
-  heldout: { category: 0.81, permanent: 0.945 },
+  dev: { category: 0.94, permanent: 0.985 },
+  heldout: { category: 0.82, permanent: 0.95 },
 };
 
 const rows = loadCorpus() as CorpusRow[];

@@ -100,3 +100,64 @@ t.test('every corpus reply parses to its own code and enhanced code', async (t) 
     t.ok(checked > 60, `${name}: ${checked} replies`);
   }
 });
+
+t.test('the leading code and status are read by hand exactly as the regexes that define them', async (t) => {
+  // The grammar, as it was written before the hand-written reader replaced it.
+  const CODE_RE = /^#?([1-5]\d\d)(?![\d])/;
+  const LEADING_ENHANCED_RE = /^#?[1-5]\d\d[ \t-]+#?([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
+  const texts = [
+    '550 5.1.1 x', '550-5.1.1 x', '550 #5.1.0 x', '#550 5.1.1 x', '550 \t- #5.7.606 x', '550 5.1.1234 x', '550 5.1.1. ok', '550 5.1.1.4 odd',
+    '550 5.1.1.x', '550 5.1.10', '550 5.8.1 x', '550 3.1.1 x', '550 5.1. x', '550 5.1.x', '5505 x', '550', '55', '#55', '#', '',
+    '650 x', '050 x', '550x', '550 ', '550 5', '550 5.1', '550 5.1.1', '550 5.1.1..2', '550 5.1.1..', '550 ##5.1.1', '550  5.1.1 ',
+  ];
+  const chars = ['5', '4', '2', '1', '0', '7', '9', '.', ' ', '-', '#', '\t', 'a'];
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const prefixes = ['550', '#550', '421', '250', '5505', '55', '552 ', '451-', ''];
+  for (let n = 0; n < 3000; n++) {
+    let s = prefixes[next() % prefixes.length]!;
+    const len = next() % 14;
+    for (let i = 0; i < len; i++) s += chars[next() % chars.length];
+    texts.push(s);
+  }
+  let checked = 0;
+  for (const text of texts) {
+    if (text.trim() !== text || /[\r\n]/.test(text) || (text.startsWith('#') && text.endsWith('##'))) continue;
+    const code = CODE_RE.exec(text);
+    const parsed = parseReply(text);
+    if (code === null) {
+      // Only the report wrappers parse without a leading code; none of these texts is one.
+      if (parsed !== null && parsed.text === text) t.fail(`${JSON.stringify(text)}: parsed without a code`);
+      continue;
+    }
+    checked++;
+    const enhanced = LEADING_ENHANCED_RE.exec(text);
+    if (parsed?.code !== Number(code[1]) || parsed.enhanced !== (enhanced === null ? null : enhanced[1])) {
+      t.fail(`${JSON.stringify(text)}: ${JSON.stringify(parsed)}`);
+    }
+  }
+  t.ok(checked > 300, `${checked} texts with a code compared`);
+});
+
+t.test('findEnhancedCode reads by hand exactly what its regex finds', async (t) => {
+  const ANY_ENHANCED_RE = /(?:^|[\s(#[:;,])([245]\.[0-7]\.\d{1,3})(?![\d.]*\d)/;
+  const chars = ['5', '4', '2', '1', '7', '8', '.', '.', ' ', '(', '#', '[', ':', ';', ',', 'a', '\u00a0', '\u3000', '-'];
+  let seed = 11;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const texts = ['', '.', '5.1.1', 'x 5.1.1', 'x5.1.1', '(#5.1.1 - chkusr)', '4.16.55.1', 'a 5.1.1.', 'a 5.1.1..', 'a 5.1.1.2', '5.1.1234 5.2.2'];
+  for (let n = 0; n < 5000; n++) {
+    let s = '';
+    const len = next() % 16;
+    for (let i = 0; i < len; i++) s += chars[next() % chars.length];
+    texts.push(s);
+  }
+  let differ = 0;
+  for (const text of texts) {
+    const m = ANY_ENHANCED_RE.exec(text);
+    if (findEnhancedCode(text) !== (m === null ? null : m[1])) {
+      differ++;
+      if (differ <= 5) t.fail(`${JSON.stringify(text)}: ${findEnhancedCode(text)} != ${m?.[1]}`);
+    }
+  }
+  t.equal(differ, 0, `${texts.length} texts`);
+});

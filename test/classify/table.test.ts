@@ -303,6 +303,14 @@ t.test('custom tables compile, and bad ones are refused', async (t) => {
 });
 
 t.test('wordings the corpus taught (issue 18)', async (t) => {
+  // Refusals at MAIL FROM are about the sender; a 4xx there is left to the deferral rules.
+  t.match(reply('550 5.7.1 Access denied (in reply to MAIL FROM command)'), { category: 'policy', permanent: true, rule: 'refused-at-mail-from' });
+  const atMailFrom = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'access denied (in reply to mail from command)' } });
+  rulesHit.add(atMailFrom.rule);
+  t.match(atMailFrom, { category: 'policy', rule: 'refused-at-mail-from-no-code' });
+  t.match(reply('451 4.3.0 Server busy, try again later (in reply to MAIL FROM command)'), { category: 'temporary', permanent: false });
+  t.match(reply('550 5.7.1 Your IP is listed on a blocklist (in reply to MAIL FROM command)'), { category: 'blocked' });
+  t.match(reply('550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains'), { category: 'policy', rule: 'sender-rejected' });
   t.match(reply('552 5.2.2 Too much mail data recipient@example.jp'), { category: 'mailbox_full', rule: 'mailbox-count-full' });
   t.match(reply('552 5.3.4 Max message size exceeded'), { category: 'message_too_large', rule: 'message-size-limit' });
   t.match(reply('451 4.4.0 retry timeout exceeded'), { category: 'temporary', permanent: false });

@@ -61,3 +61,38 @@ t.test('in the rule table, the vocabulary answers after the written rules with D
   // A written rule still decides first.
   t.match(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text: '550 5.1.1 user unknown' } }), { rule: 'user-unknown' });
 });
+
+t.test('predict reads words in place and answers as scoring modelFeatures() does', async (t) => {
+  // The reference: the model's definition, one feature list per text (as training sees it).
+  const k = VOCABULARY_DATA.categories.length;
+  const reference = (text: string, code: number, enhanced: string): number => {
+    const score = VOCABULARY_DATA.bias.map((b) => b / 1000);
+    const f = features(text);
+    if (!f.some((x) => VOCABULARY_DATA.weights[x] !== undefined)) return -1;
+    for (const x of modelFeatures(text, code, enhanced)) {
+      const sparse = VOCABULARY_DATA.weights[x];
+      if (sparse !== undefined) for (let i = 0; i + 1 < sparse.length; i += 2) score[sparse[i]!]! += sparse[i + 1]! / 1000;
+    }
+    let best = 0;
+    for (let c = 1; c < k; c++) if (score[c]! > score[best]!) best = c;
+    const p = 1 / score.reduce((s, x) => s + Math.exp(x - score[best]!), 0);
+    return p >= VOCABULARY_DATA.minProbability! ? BOUNCE_CATEGORIES.indexOf(VOCABULARY_DATA.categories[best]!) : -1;
+  };
+  const model = createVocabularyModel(VOCABULARY_DATA);
+  const rows = [...(loadCorpus() as (Row & { code: number | null; enhanced: string | null })[]), ...(loadCorpus({ older: true }) as (Row & { code: number | null; enhanced: string | null })[])];
+  const probes = [
+    'MAILBOX FULL', 'Mailbox Is Full; mailbox full', 'İSTANBUL kullanıcı bulunamadı', 'ΑΣ.Β ΣΑΣ', 'IP被拒绝 邮箱已满', 'user 123 unknown',
+    'x'.repeat(30) + ' quota', 'ab1 2cd', '', '   ', 'Ärger: Postfach voll', 'ａｂｃ ＦＵＬＬ mailbox',
+  ];
+  let differ = 0;
+  const cases = [...rows.map((r) => ({ text: r.text, code: r.code ?? 0, enhanced: r.enhanced ?? '' })), ...probes.map((text) => ({ text, code: 550, enhanced: '5.2.2' }))];
+  for (const c of cases) {
+    const got = model.predict(c.text, c.code, c.enhanced);
+    const want = reference(c.text, c.code, c.enhanced);
+    if (got !== want) {
+      differ++;
+      if (differ <= 5) t.fail(`${JSON.stringify(c)}: ${got} != ${want}`);
+    }
+  }
+  t.equal(differ, 0, `${cases.length} texts answered alike`);
+});
