@@ -1,6 +1,18 @@
-import type { ConsoleDestination, DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage, SuppressionRow } from '../core/store-types.js';
+import type { DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage, SuppressionRow } from '../core/store-types.js';
 import type { Db } from './db.js';
 import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
+import {
+  destinationFromRaw,
+  HIT_COLUMNS,
+  hitFromRaw,
+  messageKeys,
+  slowedFromRaw,
+  suppressionBrowse,
+  suppressionPage,
+  type RawDestination,
+  type RawHit,
+  type RawSlowed,
+} from './console-rows.js';
 
 /**
  * Every read the web console makes (SQLite; the Store's console reads: recipients.search,
@@ -8,72 +20,8 @@ import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js'
  * queueAdmin.destinations).
  * Each query is bounded: an index seek plus a LIMIT, a keyset cursor instead of OFFSET, and the
  * dashboard reads the hourly rollups (migration 012) instead of grouping the event log.
+ * The rows, their mapping and the cursor are shared with the PostgreSQL engine (console-rows.ts).
  */
-
-
-const HIT_COLUMNS = `r.id AS recipient_id, r.message_id, r.address, r.domain, r.status, r.complained_at, r.attempts, r.next_attempt_at,
-  r.updated_at, r.last_code, r.last_enhanced, r.last_reply, r.category, r.mx_host,
-  m.created_at AS accepted_at, m.sender, m.subject, m.message_id_hdr, m.username`;
-
-interface RawHit {
-  recipient_id: number;
-  message_id: string;
-  address: string;
-  domain: string;
-  status: string;
-  complained_at: number | null;
-  attempts: number;
-  next_attempt_at: number | null;
-  updated_at: number;
-  last_code: number | null;
-  last_enhanced: string | null;
-  last_reply: string | null;
-  category: string | null;
-  mx_host: string | null;
-  accepted_at: number;
-  sender: string;
-  subject: string | null;
-  message_id_hdr: string | null;
-  username: string | null;
-}
-
-const hitFromRaw = (r: RawHit): RecipientHit => ({
-  recipientId: r.recipient_id,
-  messageId: r.message_id,
-  address: r.address,
-  domain: r.domain,
-  status: r.status,
-  complainedAt: r.complained_at,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  updatedAt: r.updated_at,
-  lastCode: r.last_code,
-  lastEnhanced: r.last_enhanced,
-  lastReply: r.last_reply,
-  category: r.category,
-  mxHost: r.mx_host,
-  acceptedAt: r.accepted_at,
-  sender: r.sender,
-  subject: r.subject,
-  messageIdHeader: r.message_id_hdr,
-  username: r.username,
-});
-
-/** A keyset cursor: opaque to the page, "<id>" or "<address>\u0000<scope>". */
-function encodeCursor(parts: (string | number)[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-function decodeCursor(cursor: string | undefined): unknown[] | null {
-  if (!cursor) return null;
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    return Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
 
 export function createConsoleQueries(db: Db) {
   // recipients_address (exact) for each spelling; newest first.
@@ -150,8 +98,8 @@ export function createConsoleQueries(db: Db) {
     },
     /** A message by queue id or Message-ID header (with or without angle brackets), with its recipients. */
     byMessage(q: string): RecipientHit[] {
-      const bare = q.replace(/^<|>$/g, '');
-      const ids = byMessageKey.all({ q: bare, bracketed: `<${bare}>` }) as { id: string }[];
+      const { bare, bracketed } = messageKeys(q);
+      const ids = byMessageKey.all({ q: bare, bracketed }) as { id: string }[];
       return ids.flatMap((m) => (recipientsOf.all(m.id) as RawHit[]).map(hitFromRaw));
     },
     suppression(id: number): SuppressionRow | null {
@@ -164,21 +112,11 @@ export function createConsoleQueries(db: Db) {
      * "example.com"), newest first.
      */
     suppressions(q: string, cursor: string | undefined, limit: number): SuppressionPage {
-      const c = decodeCursor(cursor);
-      const text = q.trim().toLowerCase();
-      if (text === '') {
-        const after = typeof c?.[0] === 'number' ? c[0] : Number.MAX_SAFE_INTEGER;
-        return page(newest.all({ after, limit: limit + 1 }) as RawSuppression[], limit, (r) => [r.id], 'newest');
-      }
-      if (text.startsWith('@') || !text.includes('@')) {
-        const domain = text.replace(/^@/, '');
-        const after = typeof c?.[0] === 'number' ? c[0] : Number.MAX_SAFE_INTEGER;
-        return page(ofDomain.all({ domain, after, limit: limit + 1 }) as RawSuppression[], limit, (r) => [r.id], 'domain');
-      }
-      const afterAddress = typeof c?.[0] === 'string' ? c[0] : '';
-      const afterScope = typeof c?.[1] === 'string' ? c[1] : '';
-      const rows = byPrefix.all({ from: text, to: `${text}\uffff`, afterAddress, afterScope, limit: limit + 1 }) as RawSuppression[];
-      return page(rows, limit, (r) => [r.address, r.scope], 'address');
+      const b = suppressionBrowse(q, cursor);
+      if (b.mode === 'newest') return suppressionPage(newest.all({ after: b.after, limit: limit + 1 }) as RawSuppression[], limit, b.mode);
+      if (b.mode === 'domain') return suppressionPage(ofDomain.all({ domain: b.domain, after: b.after, limit: limit + 1 }) as RawSuppression[], limit, b.mode);
+      const rows = byPrefix.all({ from: b.from, to: b.to, afterAddress: b.afterAddress, afterScope: b.afterScope, limit: limit + 1 }) as RawSuppression[];
+      return suppressionPage(rows, limit, b.mode);
     },
     /** Entries with id > afterId, in id order (an export in pages: the connection is never held across an await). */
     exportPage(afterId: number, limit: number): SuppressionRow[] {
@@ -195,23 +133,11 @@ export function createConsoleQueries(db: Db) {
       return topCategories.all(fromHour, limit) as { category: string; n: number }[];
     },
     slowed(): SlowedDestination[] {
-      type Raw = { bucket: string; target: string; slow_per_minute: number; slow_restore_to: number | null; slow_since: number | null; slow_until: number | null; slow_reason: string | null };
-      return (slowed.all() as Raw[]).map((r) => ({
-        bucket: r.bucket,
-        target: r.target,
-        perMinute: r.slow_per_minute,
-        restoreTo: r.slow_restore_to,
-        since: r.slow_since,
-        until: r.slow_until,
-        reason: r.slow_reason,
-      }));
+      return (slowed.all() as RawSlowed[]).map(slowedFromRaw);
     },
     /** Pending recipients per destination (the busiest first, at most `limit`), each with its latest reply. */
     queue(now: number, limit: number): { rows: DestinationRow[]; more: number } {
-      type Raw = { domain: string; queued: number; deferred: number; in_flight: number; oldest: number; next_at: number | null };
-      const all: ConsoleDestination[] = (summary.all({ now }) as Raw[]).map((r) => ({
-        domain: r.domain, queued: r.queued, deferred: r.deferred, inFlight: r.in_flight, oldestCreatedAt: r.oldest, nextAttemptAt: r.next_at,
-      }));
+      const all = (summary.all({ now }) as RawDestination[]).map(destinationFromRaw);
       const rows = all.slice(0, limit).map((d) => {
         const r = lastReply.get(d.domain) as { last_reply: string; updated_at: number } | undefined;
         return { ...d, lastReply: r?.last_reply ?? null, lastReplyAt: r?.updated_at ?? null };
@@ -223,12 +149,6 @@ export function createConsoleQueries(db: Db) {
       return (pendingOf.all(domain.toLowerCase(), limit) as RawHit[]).map(hitFromRaw);
     },
   };
-}
-
-function page(rows: RawSuppression[], limit: number, key: (r: RawSuppression) => (string | number)[], mode: SuppressionPage['mode']): SuppressionPage {
-  const more = rows.length > limit;
-  const shown = rows.slice(0, limit);
-  return { rows: shown.map(suppressionFromRaw), next: more ? encodeCursor(key(shown[shown.length - 1]!)) : null, mode };
 }
 
 export type ConsoleQueries = ReturnType<typeof createConsoleQueries>;

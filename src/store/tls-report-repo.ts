@@ -1,37 +1,18 @@
 import { relaxedDurability, type Db } from './db.js';
-import type { TlsCountsDelta, TlsPolicyCounts, TlsSentRow, TlsSentState } from '../core/store-types.js';
+import type { TlsCountsDelta, TlsPolicyCounts, TlsSentRow } from '../core/store-types.js';
+import { tlsPolicyFromRaw, tlsPolicyKey, tlsSentFromRaw, type RawTlsFailure, type RawTlsPolicy, type RawTlsSent } from './tls-rows.js';
 export type { TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsReportPolicy, TlsSentRow, TlsSentState } from '../core/store-types.js';
 
 /**
  * The only code that knows the SQL of the TLS-RPT tables (migration 018): session counts per
- * UTC day, policy domain and policy, their failure details, and what was sent where.
+ * UTC day, policy domain and policy, their failure details, and what was sent where. Rows are
+ * mapped in tls-rows.ts (shared with the PostgreSQL engine).
  */
-
-interface PolicyRaw {
-  id: number;
-  day: string;
-  policy_domain: string;
-  policy_type: string;
-  policy_strings: string;
-  mx_hosts: string;
-  success_count: number;
-  failure_count: number;
-}
-
-interface FailureRaw {
-  policy_id: number;
-  result_type: string;
-  receiving_mx_hostname: string;
-  receiving_ip: string;
-  receiving_mx_helo: string;
-  failure_reason_code: string;
-  count: number;
-}
 
 export function createTlsReportRepo(db: Db) {
   const upsertPolicy = db.prepare(
     `INSERT INTO tls_report_policies (day, policy_domain, policy_type, policy_strings, mx_hosts, success_count, failure_count)
-     VALUES (@day, @domain, @type, @strings, @mxHosts, @success, @failure)
+     VALUES (@day, @policy_domain, @policy_type, @policy_strings, @mx_hosts, @success, @failure)
      ON CONFLICT (day, policy_domain, policy_type, policy_strings, mx_hosts)
      DO UPDATE SET success_count = success_count + excluded.success_count, failure_count = failure_count + excluded.failure_count
      RETURNING id`,
@@ -63,47 +44,14 @@ export function createTlsReportRepo(db: Db) {
 
   const add = db.transaction((deltas: readonly TlsCountsDelta[]) => {
     for (const d of deltas) {
-      const { id } = upsertPolicy.get({
-        day: d.day,
-        domain: d.policyDomain,
-        type: d.policy.type,
-        strings: JSON.stringify(d.policy.strings),
-        mxHosts: JSON.stringify(d.policy.mxHosts),
-        success: d.success,
-        failure: d.failure,
-      }) as { id: number };
+      const { id } = upsertPolicy.get({ ...tlsPolicyKey(d), success: d.success, failure: d.failure }) as { id: number };
       for (const f of d.failures) {
         upsertFailure.run({ policyId: id, resultType: f.resultType, host: f.receivingMxHostname, ip: f.receivingIp, helo: f.receivingMxHelo, reason: f.failureReasonCode, count: f.count });
       }
     }
   });
 
-  const withFailures = (rows: PolicyRaw[]): TlsPolicyCounts[] =>
-    rows.map((r) => ({
-      day: r.day,
-      policyDomain: r.policy_domain,
-      policy: { type: r.policy_type, strings: JSON.parse(r.policy_strings) as string[], mxHosts: JSON.parse(r.mx_hosts) as string[] },
-      success: r.success_count,
-      failure: r.failure_count,
-      failures: (failuresOf.all(r.id) as FailureRaw[]).map((f) => ({
-        resultType: f.result_type,
-        receivingMxHostname: f.receiving_mx_hostname,
-        receivingIp: f.receiving_ip,
-        receivingMxHelo: f.receiving_mx_helo,
-        failureReasonCode: f.failure_reason_code,
-        count: f.count,
-      })),
-    }));
-
-  const sentRow = (r: { day: string; policy_domain: string; destination: string; state: TlsSentState; report_id: string | null; detail: string | null; at: number }): TlsSentRow => ({
-    day: r.day,
-    policyDomain: r.policy_domain,
-    destination: r.destination,
-    state: r.state,
-    reportId: r.report_id,
-    detail: r.detail,
-    at: r.at,
-  });
+  const withFailures = (rows: RawTlsPolicy[]): TlsPolicyCounts[] => rows.map((r) => tlsPolicyFromRaw(r, failuresOf.all(r.id) as RawTlsFailure[]));
 
   return {
     /**
@@ -115,11 +63,11 @@ export function createTlsReportRepo(db: Db) {
     },
     /** Every policy counted on a day, with its failure details. */
     day(day: string): TlsPolicyCounts[] {
-      return withFailures(policiesOfDay.all(day) as PolicyRaw[]);
+      return withFailures(policiesOfDay.all(day) as RawTlsPolicy[]);
     },
     /** One policy domain's policies on a day, with their failure details. */
     domain(day: string, policyDomain: string): TlsPolicyCounts[] {
-      return withFailures(policiesOfDomain.all(day, policyDomain) as PolicyRaw[]);
+      return withFailures(policiesOfDomain.all(day, policyDomain) as RawTlsPolicy[]);
     },
     /** Day and policy domain pairs in [from, to] whose report is not finished. */
     pending(from: string, to: string): { day: string; policyDomain: string }[] {
@@ -129,10 +77,10 @@ export function createTlsReportRepo(db: Db) {
       insertSent.run(row);
     },
     sent(day: string, policyDomain: string): TlsSentRow[] {
-      return (sentOf.all(day, policyDomain) as Parameters<typeof sentRow>[0][]).map(sentRow);
+      return (sentOf.all(day, policyDomain) as RawTlsSent[]).map(tlsSentFromRaw);
     },
     sentOnDay(day: string): TlsSentRow[] {
-      return (sentOfDay.all(day) as Parameters<typeof sentRow>[0][]).map(sentRow);
+      return (sentOfDay.all(day) as RawTlsSent[]).map(tlsSentFromRaw);
     },
     /** Forgets counts and send records of days before `day`. */
     prune(day: string): number {

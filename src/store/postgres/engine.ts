@@ -24,6 +24,7 @@ import type { AcceptedMessage } from '../../core/store-types.js';
 import type { TlsReportQueuedRow } from '../../core/store.js';
 import { createPgMtaSts } from './mta-sts.js';
 import { createPgTlsReports } from './tls-reports.js';
+import { createPgConsole } from './console.js';
 
 export interface PostgresStoreOptions {
   /** postgres://… (store.url). Never logged: errors carry it with the password redacted. */
@@ -58,6 +59,9 @@ export interface PostgresStoreOptions {
  * - limits.dataVersion() changes with any limits row. The webhook sender reads
  *   events.settledAfter(cursor, n), not events.list({afterId}), and sends only while
  *   webhooks.tryLead() is true.
+ * - the web console's reads (recipients.search, suppressions.byId / browse, limits.slowed,
+ *   stats.hourly / topDomains / hourlyCategories, queueAdmin.destinations) are in console.ts,
+ *   with SQLite's orders (text by bytes, NULL first) whatever the database's collation.
  */
 export async function openPostgresStore(opts: PostgresStoreOptions) {
   const asNode = opts.asNode ?? true;
@@ -112,6 +116,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
   }
 
   const pgQueue = createPgQueue(pool, { nodeName: opts.nodeName });
+  const consoleReads = createPgConsole(pool);
   let closed = false;
   const store = {
     engine: 'postgres' as const,
@@ -134,11 +139,11 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
         }),
     },
     messages: createPgMessages(pool, asNode ? opts.nodeName : null),
-    recipients: { ...recipients, search: consoleOnly('recipients.search') },
+    recipients: { ...recipients, search: consoleReads.search },
     events: createPgEvents(pool),
-    suppressions: Object.assign(suppressions, { byId: consoleOnly('suppressions.byId'), browse: consoleOnly('suppressions.browse') }),
+    suppressions: Object.assign(suppressions, { byId: consoleReads.suppression, browse: consoleReads.suppressions }),
     suppressionLookup: pgSuppressionLookup(suppressions),
-    limits: Object.assign(limits, { slowed: consoleOnly('limits.slowed') }),
+    limits: Object.assign(limits, { slowed: consoleReads.slowed }),
     webhooks,
     users: createPgUsers(pool),
     admins: createPgAdmins(pool),
@@ -158,8 +163,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     nodes,
     retention: createPgRetention(pool),
     quota: createPgQuota(pool),
-    stats: { ...createPgStats(pool), hourly: consoleOnly('stats.hourly'), topDomains: consoleOnly('stats.topDomains'), hourlyCategories: consoleOnly('stats.hourlyCategories') },
-    queueAdmin: { ...createPgQueueAdmin(pool), destinations: consoleOnly('queueAdmin.destinations') },
+    stats: { ...createPgStats(pool), hourly: consoleReads.hourly, topDomains: consoleReads.topDomains, hourlyCategories: consoleReads.topCategories },
+    queueAdmin: { ...createPgQueueAdmin(pool), destinations: consoleReads.queue },
     fates: createPgFates(pool),
     /** One round trip to the server (health checks). Rejects with FERRY_ERR_STORE when it is unreachable. */
     async ping(): Promise<void> {
@@ -200,12 +205,3 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
 }
 
 export type PostgresStore = Awaited<ReturnType<typeof openPostgresStore>>;
-
-/**
- * The web console's own reads (search, charts, slowed destinations, the queue page) are written
- * for SQLite only so far: on PostgreSQL they refuse with a clear error rather than answer wrongly.
- * The relay does not start its console on this engine yet (README, "Many nodes on PostgreSQL").
- */
-function consoleOnly(name: string): () => Promise<never> {
-  return () => Promise.reject(new FerryError('FERRY_ERR_STORE', `${name}: the web console's reads are not available on the PostgreSQL engine yet`));
-}

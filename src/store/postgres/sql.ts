@@ -30,3 +30,11 @@ export class Params {
 export function likeContains(s: string): string {
   return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+
+/**
+ * PostgreSQL text cannot hold NUL (a parameter holding one fails the statement), so no stored
+ * value contains one: a lookup by such a string finds nothing.
+ */
+export function hasNul(...s: (string | null | undefined)[]): boolean {
+  return s.some((x) => x != null && x.includes('\u0000'));
+}

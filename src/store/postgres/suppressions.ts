@@ -2,7 +2,7 @@ import pg from 'pg';
 import { FerryError } from '../../core/errors.js';
 import type { DropRow, NewSuppression, RawSuppression, SuppressionFilter, SuppressionRow } from '../suppressions-repo.js';
 import { suppressionFromRaw } from '../suppressions-repo.js';
-import { changes, likeContains, one, Params, rows, type Queryable } from './sql.js';
+import { changes, hasNul, likeContains, one, Params, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
 import { appendEvent } from './events.js';
 import type { EventInput } from '../../core/store-types.js';
@@ -38,12 +38,14 @@ const notify = (db: Queryable, key: string) => db.query('SELECT pg_notify($1, $2
 
 async function lookupDb(db: Queryable, address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined> {
   const domainKey = `@${domain}`;
+  // A key holding NUL matches no entry (none can hold one); the others still may.
+  const orNone = (v: string) => (hasNul(v) ? null : v);
   const r = await one<RawSuppression>(
     db,
     `SELECT * FROM suppressions s
      WHERE address IN ($1, $2) AND scope IN ('', $3) AND (expires_at IS NULL OR expires_at > $4)
      ORDER BY address = $2, scope <> '' LIMIT 1`,
-    [address, domainKey, user ?? '', now],
+    [orNone(address), orNone(domainKey), orNone(user ?? ''), now],
   );
   return r && suppressionFromRaw(r);
 }
@@ -234,10 +236,12 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
       return cache.lookup(address, domain, user, now);
     },
     async get(address: string, scope: string | null): Promise<SuppressionRow | undefined> {
+      if (hasNul(address, scope)) return undefined;
       const r = await one<RawSuppression>(pool, 'SELECT * FROM suppressions WHERE address = $1 AND scope = $2', [address, scope ?? '']);
       return r && suppressionFromRaw(r);
     },
     async forAddress(address: string): Promise<SuppressionRow[]> {
+      if (hasNul(address)) return [];
       return (await rows<RawSuppression>(pool, "SELECT * FROM suppressions WHERE address = $1 ORDER BY scope <> '', scope", [address])).map(suppressionFromRaw);
     },
     async upsert(entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {

@@ -1,71 +1,15 @@
 import type { TlsReportsStore } from '../../core/store.js';
-import type { TlsPolicyCounts, TlsSentRow, TlsSentState } from '../../core/store-types.js';
+import type { TlsPolicyCounts } from '../../core/store-types.js';
+import { tlsPolicyFromRaw, tlsPolicyKey, tlsSentFromRaw, type RawTlsFailure, type RawTlsPolicy, type RawTlsSent } from '../tls-rows.js';
 import { inTransaction, type PgPool } from './pool.js';
 import { rows, type Queryable } from './sql.js';
 
-interface PolicyRaw {
-  id: number;
-  day: string;
-  policy_domain: string;
-  policy_type: string;
-  policy_strings: string;
-  mx_hosts: string;
-  success_count: number;
-  failure_count: number;
-}
-
-interface FailureRaw {
-  policy_id: number;
-  result_type: string;
-  receiving_mx_hostname: string;
-  receiving_ip: string;
-  receiving_mx_helo: string;
-  failure_reason_code: string;
-  count: number;
-}
-
-interface SentRaw {
-  day: string;
-  policy_domain: string;
-  destination: string;
-  state: TlsSentState;
-  report_id: string | null;
-  detail: string | null;
-  at: number;
-}
-
-const sentRow = (r: SentRaw): TlsSentRow => ({
-  day: r.day,
-  policyDomain: r.policy_domain,
-  destination: r.destination,
-  state: r.state,
-  reportId: r.report_id,
-  detail: r.detail,
-  at: r.at,
-});
-
-/** TLS-RPT counts and send records (src/store/tls-report-repo.ts), the same semantics. */
+/** TLS-RPT counts and send records (src/store/tls-report-repo.ts), the same semantics; rows mapped in tls-rows.ts. */
 export function createPgTlsReports(pool: PgPool): TlsReportsStore {
-  const withFailures = async (db: Queryable, policies: PolicyRaw[]): Promise<TlsPolicyCounts[]> => {
+  const withFailures = async (db: Queryable, policies: RawTlsPolicy[]): Promise<TlsPolicyCounts[]> => {
     if (policies.length === 0) return [];
-    const failures = await rows<FailureRaw>(db, 'SELECT * FROM tls_report_failures WHERE policy_id = ANY($1::bigint[]) ORDER BY count DESC, result_type', [policies.map((p) => p.id)]);
-    return policies.map((r) => ({
-      day: r.day,
-      policyDomain: r.policy_domain,
-      policy: { type: r.policy_type, strings: JSON.parse(r.policy_strings) as string[], mxHosts: JSON.parse(r.mx_hosts) as string[] },
-      success: r.success_count,
-      failure: r.failure_count,
-      failures: failures
-        .filter((f) => f.policy_id === r.id)
-        .map((f) => ({
-          resultType: f.result_type,
-          receivingMxHostname: f.receiving_mx_hostname,
-          receivingIp: f.receiving_ip,
-          receivingMxHelo: f.receiving_mx_helo,
-          failureReasonCode: f.failure_reason_code,
-          count: f.count,
-        })),
-    }));
+    const failures = await rows<RawTlsFailure>(db, 'SELECT * FROM tls_report_failures WHERE policy_id = ANY($1::bigint[]) ORDER BY count DESC, result_type', [policies.map((p) => p.id)]);
+    return policies.map((r) => tlsPolicyFromRaw(r, failures.filter((f) => f.policy_id === r.id)));
   };
 
   return {
@@ -73,13 +17,14 @@ export function createPgTlsReports(pool: PgPool): TlsReportsStore {
       if (deltas.length === 0) return;
       await inTransaction(pool, async (c) => {
         for (const d of deltas) {
+          const k = tlsPolicyKey(d);
           const r = await c.query<{ id: number }>(
             `INSERT INTO tls_report_policies AS p (day, policy_domain, policy_type, policy_strings, mx_hosts, success_count, failure_count)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (day, policy_domain, policy_type, policy_strings, mx_hosts)
              DO UPDATE SET success_count = p.success_count + excluded.success_count, failure_count = p.failure_count + excluded.failure_count
              RETURNING id`,
-            [d.day, d.policyDomain, d.policy.type, JSON.stringify(d.policy.strings), JSON.stringify(d.policy.mxHosts), d.success, d.failure],
+            [k.day, k.policy_domain, k.policy_type, k.policy_strings, k.mx_hosts, d.success, d.failure],
           );
           const id = r.rows[0]!.id;
           for (const f of d.failures) {
@@ -95,10 +40,10 @@ export function createPgTlsReports(pool: PgPool): TlsReportsStore {
       });
     },
     async day(day) {
-      return withFailures(pool, await rows<PolicyRaw>(pool, 'SELECT * FROM tls_report_policies WHERE day = $1 ORDER BY policy_domain, id', [day]));
+      return withFailures(pool, await rows<RawTlsPolicy>(pool, 'SELECT * FROM tls_report_policies WHERE day = $1 ORDER BY policy_domain, id', [day]));
     },
     async domain(day, policyDomain) {
-      return withFailures(pool, await rows<PolicyRaw>(pool, 'SELECT * FROM tls_report_policies WHERE day = $1 AND policy_domain = $2 ORDER BY id', [day, policyDomain]));
+      return withFailures(pool, await rows<RawTlsPolicy>(pool, 'SELECT * FROM tls_report_policies WHERE day = $1 AND policy_domain = $2 ORDER BY id', [day, policyDomain]));
     },
     async pending(from, to) {
       const r = await rows<{ day: string; policy_domain: string }>(
@@ -120,10 +65,10 @@ export function createPgTlsReports(pool: PgPool): TlsReportsStore {
       );
     },
     async sent(day, policyDomain) {
-      return (await rows<SentRaw>(pool, 'SELECT * FROM tls_report_sent WHERE day = $1 AND policy_domain = $2 ORDER BY destination', [day, policyDomain])).map(sentRow);
+      return (await rows<RawTlsSent>(pool, 'SELECT * FROM tls_report_sent WHERE day = $1 AND policy_domain = $2 ORDER BY destination', [day, policyDomain])).map(tlsSentFromRaw);
     },
     async sentOnDay(day) {
-      return (await rows<SentRaw>(pool, 'SELECT * FROM tls_report_sent WHERE day = $1 ORDER BY policy_domain, destination', [day])).map(sentRow);
+      return (await rows<RawTlsSent>(pool, 'SELECT * FROM tls_report_sent WHERE day = $1 ORDER BY policy_domain, destination', [day])).map(tlsSentFromRaw);
     },
     async prune(day) {
       return inTransaction(pool, async (c) => {
