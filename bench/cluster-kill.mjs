@@ -61,6 +61,9 @@ const sink = new SMTPServer({
     });
   },
 });
+// A node killed mid-transfer resets its connections: counted, not fatal.
+let sinkErrors = 0;
+sink.on('error', () => sinkErrors++);
 const sinkPort = await new Promise((r) => sink.listen(0, '127.0.0.1', () => r(sink.server.address().port)));
 
 // --- two nodes ---
@@ -107,7 +110,14 @@ function startNode(name) {
   });
 }
 
+const children = [];
+// Whatever happens, the nodes and the server go with this process.
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  try { run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w']); } catch { /* already down */ }
+});
 const [a, b] = await Promise.all([startNode('A'), startNode('B')]);
+children.push(a.child, b.child);
 const exitedA = new Promise((r) => a.child.once('exit', r));
 const exitedB = new Promise((r) => b.child.once('exit', r));
 
@@ -174,6 +184,7 @@ const report = {
   refusedAfterKill: refused,
   deliveredUnique: delivered.size,
   deliveries,
+  sinkConnectionErrors: sinkErrors,
   duplicates: [...delivered.values()].filter((v) => v.length > 1).length,
   lost: lost.length,
   lostSample: lost.slice(0, 5),
