@@ -189,6 +189,8 @@ const report = {
   deliveries,
   sinkConnectionErrors: sinkErrors,
   duplicates: [...delivered.values()].filter((v) => v.length > 1).length,
+  // Accepted by A (its deliveries in flight at the kill, or leases run out) or by B (leases run out).
+  duplicatesAcceptedBy: { A: [...delivered.entries()].filter(([id, v]) => v.length > 1 && id.startsWith('A-')).length, B: [...delivered.entries()].filter(([id, v]) => v.length > 1 && id.startsWith('B-')).length },
   // Acknowledged but not at the sink SETTLE_MS after the load ended: lost.
   lost: lost.length,
   lostSample: lost.slice(0, 5),
