@@ -36,8 +36,11 @@ export interface FerryDeps {
 
 export interface Ferry {
   readonly config: Config;
+  /** SQLite only (the parts not on the Store interface yet, and tests): throws FERRY_ERR_STORE on PostgreSQL. */
   readonly db: Db;
+  /** SQLite only, as `db`. */
   readonly queue: QueueStore;
+  /** Message bodies (the body contract): spool files on SQLite, chunk rows staged here on PostgreSQL. */
   readonly spool: Spool;
   readonly logger: Logger;
   readonly scheduler: Scheduler;

@@ -10,11 +10,13 @@ import { immediateTransactions, openDatabase } from './store/db.js';
 import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
 import { createFateWrites } from './store/fate-writes.js';
 import { createFate, type FateInput } from './outcome/fate.js';
-import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
+import { nodeNameOf, openStore, type OpenedStore } from './store/open.js';
+import type { PostgresStore } from './store/postgres/engine.js';
 import { deferredStore } from './store/deferred.js';
 import type { Store } from './core/store.js';
 import type { AcceptedMessage } from './core/store-types.js';
-import { createFullMessageReader, createSpool } from './spool/spool.js';
+import { createSpool } from './spool/spool.js';
+import { createChunkBodies } from './spool/chunk-bodies.js';
 import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
@@ -62,7 +64,6 @@ import { VERSION } from './core/version.js';
 import { oneClickOf } from './suppress/one-click.js';
 import { createUnsubscriber } from './suppress/unsubscriber.js';
 import { createUnsubscribeEndpoint } from './http/unsubscribe.js';
-import { createTlsReportRepo } from './store/tls-report-repo.js';
 import { createTlsReportSink } from './tlsrpt/sink.js';
 import { createTlsReporter } from './tlsrpt/reporter.js';
 import { tlsReporterSettings } from './tlsrpt/settings.js';
@@ -79,17 +80,35 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
   // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
   // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
-  const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
-  const queue = createQueueStore(db);
-  const fateWrites = createFateWrites(db);
-  const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
-  // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
-  let store: ThreadedSqliteStore | null = null;
-  const requireStore = (): ThreadedSqliteStore => {
+  // The store engine (store/open.ts): PostgreSQL, shared by every node, when store.url is set;
+  // else SQLite in dataDir. Only the SQLite engine has the `db` handle below.
+  const onPostgres = Boolean(config.store.url);
+  const db = onPostgres ? null : immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
+  const queue = db ? createQueueStore(db) : null;
+  const fateWrites = db ? createFateWrites(db) : null;
+  // This process's name on queue claims and webhook leases (on PostgreSQL: its node name in the cluster).
+  const nodeName = nodeNameOf(config);
+  const leaseMs = onPostgres ? config.store.leaseMs : config.delivery.leaseMs;
+  // The store (issue 13): on SQLite, writes on the writer thread (group commit, fsync off this
+  // event loop); on PostgreSQL, a pool. Opened by start(). Parts not yet moved to the Store
+  // interface use `db` above, and are built on SQLite only.
+  let store: OpenedStore | null = null;
+  const requireStore = (): OpenedStore => {
     if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
     return store;
   };
+  const requirePostgres = (): PostgresStore => {
+    const s = requireStore();
+    if (s.engine !== 'postgres') throw new FerryError('FERRY_ERR_INTERNAL', 'the PostgreSQL store was asked for on SQLite');
+    return s;
+  };
+  // Message bodies (the body contract, spool/spool.ts): on SQLite small ones inline in the row and
+  // large ones spool files in dataDir/spool; on PostgreSQL chunk rows every node reads, a large
+  // one staged in dataDir/spool-staging until its commit.
+  const chunkBodies = onPostgres
+    ? createChunkBodies({ dir: join(config.dataDir, 'spool-staging'), inlineMaxBytes: config.spool.inlineMaxBytes, openBody: (id) => requirePostgres().messages.openBody(id) })
+    : null;
+  const spool = chunkBodies ?? createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
   // Parts built here reach the store (opened in start()) through this view.
   const lateStore = deferredStore(requireStore);
   // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
@@ -132,7 +151,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     store: lateStore,
     clock,
     disk,
-    integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check,
+    // The SQLite file's integrity; PostgreSQL checks its own pages.
+    ...(db ? { integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check } : {}),
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;
@@ -160,7 +180,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     { resolver, cache: lateStore.mtaSts, clock, logger },
   );
   // TLS-RPT (issue 15): every MX session's TLS result is counted in memory and stored in batches.
-  const tlsReportRepo = createTlsReportRepo(db);
   const tlsReportSink = createTlsReportSink({ store: lateStore.tlsReports, clock, logger, flushIntervalMs: config.tlsRpt.flushIntervalMs });
   const tlsResults: TlsResultSink = {
     record: (r) => {
@@ -181,8 +200,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   // The RCPT-time read is the store's synchronous lookup (threaded SQLite: its read-only connection on this thread).
   const bounceSuppressions = createSuppressionList({ store: lateStore.suppressions, lookup: lateStore.suppressionLookup, clock, logger });
-  // TRANSITIONAL: the admin console and the unsubscriber still write through `db` (their helpers move them to the Store).
-  const dbSuppressions = createDbSuppressionList({ db, clock });
+  // TRANSITIONAL: the admin console still writes through `db` (SQLite only; its helpers move it to the Store).
+  const dbSuppressions = db ? createDbSuppressionList({ db, clock }) : null;
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
@@ -195,7 +214,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         config: config.dsn,
         maxAgeHours: config.delivery.maxAgeHours,
         onQueued: () => scheduler.poke(),
-        readFull: createFullMessageReader(spool, config.dsn.returnFullMaxBytes),
+        readFull: (m) => spool.readFull(m, config.dsn.returnFullMaxBytes),
       })
     : null;
   // A lost body (a disk fault) ends the message's pending recipients (fate lost-body: the sender is
@@ -213,15 +232,26 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
-  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL.
+  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL. On
+  // PostgreSQL one node of the cluster sends (the engine's advisory lock, webhooks.tryLead): a
+  // URL's cursor lease is taken only while this node leads; another takes over when it dies.
+  const webhookCursors: Store['webhooks'] = {
+    ensure: (url, startAfterId, at) => lateStore.webhooks.ensure(url, startAfterId, at),
+    get: (url) => lateStore.webhooks.get(url),
+    list: () => lateStore.webhooks.list(),
+    advance: (url, lastEventId, at) => lateStore.webhooks.advance(url, lastEventId, at),
+    fail: (url, error, at) => lateStore.webhooks.fail(url, error, at),
+    lease: async (url, owner, now, until) => (!onPostgres || (await requirePostgres().webhooks.tryLead())) && lateStore.webhooks.lease(url, owner, now, until),
+    release: (url, owner) => lateStore.webhooks.release(url, owner),
+  };
   const webhooks =
     config.webhooks.urls.length > 0 && config.webhooks.secret
       ? createWebhookSender({
           config: { ...config.webhooks, secret: config.webhooks.secret },
-          store: lateStore,
+          store: { webhooks: webhookCursors, events: lateStore.events, messages: lateStore.messages },
           clock,
           logger,
-          owner: config.hostname,
+          owner: nodeName,
           userAgent: `Ferry/${VERSION}`,
         })
       : null;
@@ -301,9 +331,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     outcome,
     clock,
     logger,
-    owner: config.hostname,
+    owner: nodeName,
     concurrency: config.delivery.concurrency,
-    leaseMs: config.delivery.leaseMs,
+    leaseMs,
     gate: throttle,
     signing: preparer,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
@@ -315,7 +345,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const tlsReporter = config.tlsRpt.enabled
     ? createTlsReporter({
         store: lateStore,
-        repo: tlsReportRepo,
+        repo: lateStore.tlsReports,
         resolver,
         clock,
         logger,
@@ -360,7 +390,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
   const httpPlugins: HttpPlugin[] = [];
-  if (config.http.console) {
+  if (config.http.console && db && queue && fateWrites && dbSuppressions) {
     httpPlugins.push(
       createConsole({
         store: lateStore, db, clock, logger, suppressions: dbSuppressions, events: queue.events,
@@ -409,8 +439,15 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     get addresses() {
       return bound;
     },
-    db,
-    queue,
+    // SQLite only: the parts not on the Store interface yet (and tests) read the file directly.
+    get db() {
+      if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return db;
+    },
+    get queue() {
+      if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return queue;
+    },
     spool,
     logger,
     scheduler,
@@ -418,16 +455,24 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
       const now = clock.now();
-      await recoverAtStart(
-        spool,
-        {
-          releaseOwned: () => lateStore.recipients.releaseOwned(config.hostname, now),
-          referenced: () => lateStore.messages.spoolFiles(),
-          lostBody: expireLostBody,
-          forgetSpoolFile: (id) => lateStore.messages.forgetSpoolFile(id, now),
-        },
-        logger,
-      );
+      if (chunkBodies) {
+        // PostgreSQL: the engine released this node's leases when it opened (and registered the
+        // node, whose heartbeat `ferry nodes` shows); staged bodies left by a crash go.
+        const swept = await chunkBodies.sweep();
+        if (swept) logger.warn({ files: swept }, 'recovery: removed body staging files left by the last run (never answered 250, or already stored)');
+        if (config.http.console) logger.warn('the web console is not available on the PostgreSQL store yet: http.console is ignored');
+      } else {
+        await recoverAtStart(
+          spool,
+          {
+            releaseOwned: () => lateStore.recipients.releaseOwned(nodeName, now),
+            referenced: () => lateStore.messages.spoolFiles(),
+            lostBody: expireLostBody,
+            forgetSpoolFile: (id) => lateStore.messages.forgetSpoolFile(id, now),
+          },
+          logger,
+        );
+      }
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -510,7 +555,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       tlsReporter?.start();
       const hostnameProblem = hostnameWarning(config.hostname);
       if (hostnameProblem) logger.warn({ hostname: config.hostname, key: 'hostname' }, hostnameProblem);
-      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, selfSignedTls: tls.selfSigned }, 'ferry started');
+      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, store: onPostgres ? 'postgres' : 'sqlite', ...(onPostgres ? { node: nodeName } : {}), selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
     async stop() {
@@ -522,7 +567,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       if (listener) await listener.stop();
       await bounceListener?.stop();
       // Intake commits sent by the last sessions: let them land before deliveries stop.
-      while (store?.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
+      while (store?.engine === 'sqlite' && store.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
       await scheduler.stop(config.smtp.shutdownGraceMs);
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
       // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
@@ -538,7 +583,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await unsubscribeHttp?.stop();
       await http?.stop();
       await signPool?.close();
-      db.close();
+      db?.close();
       logger.info('ferry stopped');
       logger.flush?.();
     },
@@ -547,10 +592,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // (it would hold the process open).
   const startParts = ferry.start.bind(ferry);
   ferry.start = async () => {
-    store = await openThreadedSqliteStore({
-      file: join(config.dataDir, 'ferry.db'),
-      maxBatch: config.spool.commitBatchMax,
+    store = await openStore(config, {
+      role: 'node',
+      now: () => clock.now(),
       ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
+      // PostgreSQL: a pooled connection, the heartbeat or the suppression LISTEN failed; the pool
+      // reconnects, and a write that cannot be made durable answers 451 meanwhile.
+      onError: (err) => logger.error({ err: err.message }, `PostgreSQL store: ${err.message}`),
       onWriterFailure: (err) => {
         // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
         // and say so loudly; messages already answered 250 are on disk.

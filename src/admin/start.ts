@@ -45,12 +45,8 @@ export function registerStartCommand(
     .description('run the relay in the foreground (SIGHUP reloads the configuration)')
     .action(async () => {
       const config = ctx.config();
-      // Until the pipeline runs on the asynchronous store interface (issue 13), the PostgreSQL
-      // engine (src/store/postgres/) serves tests, benchmarks and `ferry nodes` only: refuse
-      // rather than silently run on SQLite while the operator believes the cluster is shared.
-      if (config.store.url) {
-        throw new FerryError('FERRY_ERR_CONFIG', 'store.url is set, but ferry start cannot run on the PostgreSQL store yet (it needs the asynchronous store interface); remove store.url to run on SQLite in dataDir');
-      }
+      // store.url set: the relay runs on the PostgreSQL store (a node of the cluster); dataDir
+      // still holds this node's own files (pid file, lock, body staging, TLS material).
       prepareDataDir(config.dataDir);
       const pidFile = pidFilePath(config.dataDir);
       const lock = lockDataDir(config.dataDir, () => {

@@ -51,7 +51,7 @@ export interface DsnNotifierDeps {
   /** A DSN was queued: let the scheduler look now. */
   onQueued?: (id: string) => void;
   /** The whole original message for RET=FULL (null: too large or unreadable: the headers go instead). */
-  readFull?: (message: MessageRow) => Buffer | null;
+  readFull?: (message: MessageRow) => Buffer | null | Promise<Buffer | null>;
 }
 
 export interface DsnNotifier {
@@ -119,7 +119,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         subject: original.subject,
         headers: original.headers,
         envid: original.dsnEnvid ?? null,
-        full: original.dsnRet === 'FULL' && recipients.some((r) => FAILURE_KINDS.has(r.kind)) ? (deps.readFull?.(original) ?? null) : null,
+        full: original.dsnRet === 'FULL' && recipients.some((r) => FAILURE_KINDS.has(r.kind)) ? ((await deps.readFull?.(original)) ?? null) : null,
       },
       recipients,
     });

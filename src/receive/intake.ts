@@ -113,6 +113,9 @@ export function createIntake(deps: IntakeDeps) {
             cause: err,
           });
         }
+        // What only staged the body for the commit goes (PostgreSQL: the staging file); a failure
+        // here costs disk space until the next start, never the message.
+        await deps.spool.committed(stored).catch((err: unknown) => deps.logger.warn({ queueId: id, err }, 'intake: could not remove the staged body after the commit (removed at the next start)'));
         deps.onAccepted?.([id]);
         return { id, size: accepted.message.size };
       } catch (err) {

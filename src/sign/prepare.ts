@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -52,11 +51,8 @@ export function createMessagePreparer(deps: {
 }): SigningStage {
   const inProgress = new Map<string, Promise<PreparedMessage | null>>();
   /** The stored bytes as data a signing thread can read by itself (the spool file by its path). */
-  const source = (headers: Buffer, message: MessageRow): SignSource => ({
-    headers,
-    inline: message.body,
-    file: message.spoolFile ? join(deps.spool.dir, message.spoolFile) : null,
-  });
+  const source = (headers: Buffer, message: MessageRow): SignSource | (() => NodeJS.ReadableStream) =>
+    deps.spool.signSource({ id: message.id, bodyBytes: message.size - message.headers.length, headers, inline: message.body, file: message.spoolFile });
 
   async function prepare(id: string): Promise<PreparedMessage | null> {
     const message = await deps.messages.get(id);

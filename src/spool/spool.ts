@@ -29,21 +29,45 @@ export interface BodyWriter {
 }
 
 export interface BodyRef {
+  /** The message's queue id: the engine that keeps bodies as rows (PostgreSQL) reads them by it. */
+  id?: string;
+  /** The body's length as stored (size less the stored header block): a stream that ends short fails. */
+  bodyBytes?: number;
   headers: Buffer;
   inline: Buffer | null;
   file: string | null;
 }
 
+/**
+ * The body contract: how intake writes a message body and how delivery, signing and DSNs read
+ * it back, whatever the store engine keeps it in. Two implementations: the SQLite engine's spool
+ * files (createSpool, below: small bodies inline in the row, large ones a spool file) and the
+ * PostgreSQL engine's chunk rows (spool/chunk-bodies.ts: a large body is staged in a local file
+ * that queue.accept streams into chunks, then read back as a stream of chunks; never whole in
+ * memory).
+ */
 export interface Spool {
   readonly dir: string;
   createWriter(id: string): BodyWriter;
+  /**
+   * The store committed the message whose body `stored` is (queue.accept resolved): what only
+   * staged it for the commit can go now (PostgreSQL: the staging file). SQLite: nothing.
+   */
+  committed(stored: StoredBody): Promise<void>;
   /** A stream of the whole stored message: header block, then body. */
   open(ref: BodyRef): Readable;
+  /** What a signer reads: plain data a signing thread can read itself, or a stream opened here. */
+  signSource(ref: BodyRef): SignInput;
+  /** The whole stored message for a RET=FULL DSN: null when larger than maxBytes or unreadable. */
+  readFull(m: StoredMessageRef & { id?: string }, maxBytes: number): Promise<Buffer | null>;
   exists(file: string): boolean;
   remove(file: string): Promise<void>;
   /** Every file in the spool, for recovery: [name, size, mtimeMs]. */
   list(): { file: string; size: number; mtimeMs: number }[];
 }
+
+/** The input of Signer.sign (sign/signer.ts SignSource, or a function opening the message's stream). */
+export type SignInput = { headers: Buffer; inline: Buffer | null; file: string | null } | (() => Readable);
 
 export interface SpoolOptions {
   dir: string;
@@ -69,6 +93,15 @@ export function createSpool(options: SpoolOptions): Spool {
     dir,
     createWriter(id) {
       return new SpoolWriter(dir, id, options.inlineMaxBytes, fsyncDir);
+    },
+    async committed() {
+      // The spool file is the body for as long as the message lives: nothing to drop.
+    },
+    signSource(ref) {
+      return { headers: ref.headers, inline: ref.inline, file: ref.file ? join(dir, ref.file) : null };
+    },
+    async readFull(m, maxBytes) {
+      return createFullMessageReader({ dir }, maxBytes)(m);
     },
     open(ref) {
       if (ref.file === null) return Readable.from([ref.inline ? Buffer.concat([ref.headers, ref.inline]) : ref.headers]);
@@ -110,7 +143,7 @@ export function createSpool(options: SpoolOptions): Spool {
   };
 }
 
-class SpoolWriter implements BodyWriter {
+export class SpoolWriter implements BodyWriter {
   private chunks: Buffer[] = [];
   private size = 0;
   private handle: FileHandle | null = null;
@@ -124,6 +157,8 @@ class SpoolWriter implements BodyWriter {
     id: string,
     private readonly inlineMax: number,
     private readonly fsyncDir: () => Promise<void>,
+    /** false: a staging file the store copies before it commits (no fsync, no rename to wait for). */
+    private readonly durable = true,
   ) {
     this.finalName = `${id}.eml`;
     this.tmpPath = join(dir, `${id}.eml${TMP_SUFFIX}`);
@@ -165,13 +200,13 @@ class SpoolWriter implements BodyWriter {
     try {
       if (this.chunks.length) await writeAll(handle, Buffer.concat(this.chunks));
       this.chunks = [];
-      await handle.sync();
+      if (this.durable) await handle.sync();
     } finally {
       await handle.close();
       this.handle = null;
     }
     await rename(this.tmpPath, join(this.dir, this.finalName));
-    await this.fsyncDir();
+    if (this.durable) await this.fsyncDir();
     return { size: this.size, inline: null, file: this.finalName };
   }
 

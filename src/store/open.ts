@@ -39,6 +39,14 @@ export interface OpenStoreOptions {
 }
 
 /**
+ * This process's name on leases (queue claims, webhook cursors): on PostgreSQL the node's name in
+ * the cluster (store.nodeName, default the machine's hostname), else the relay's hostname.
+ */
+export function nodeNameOf(config: Config): string {
+  return config.store.url ? (config.store.nodeName ?? hostname()) : config.hostname;
+}
+
+/**
  * The one place the relay and the CLI choose a store engine: PostgreSQL when `store.url` is set
  * (FERRY_STORE_URL is folded into it by config/load.ts), else SQLite in dataDir, threaded (all
  * writes and their fsync on a writer thread, with group commit). Resolves once the store is
@@ -48,7 +56,7 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
   const now = options.now ?? Date.now;
   if (config.store.url) {
     const asNode = (options.role ?? 'node') === 'node';
-    const base = config.store.nodeName ?? hostname();
+    const base = nodeNameOf(config);
     const pg = await openPostgresStore({
       url: config.store.url,
       poolSize: config.store.poolSize,

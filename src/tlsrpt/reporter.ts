@@ -4,7 +4,8 @@ import type { Logger } from '../core/logger.js';
 import { dnsErrorCode, DNS_NO_DATA, DNS_NOT_FOUND, type DnsResolver } from '../core/resolver.js';
 import type { Store } from '../core/store.js';
 import type { AcceptedMessage } from '../core/store-types.js';
-import type { TlsReportRepo, TlsSentRow } from '../store/tls-report-repo.js';
+import type { TlsReportsStore } from '../core/store.js';
+import type { TlsSentRow } from '../store/tls-report-repo.js';
 import { postReport, type HttpsPostOptions, type PostResult } from './https-post.js';
 import { selectTlsRptRecord, type RuaUri } from './record.js';
 import { buildReport, gzipReport, reportId, type TlsRptReportJson } from './report.js';
@@ -39,7 +40,11 @@ export interface TlsReporterSettings {
 export interface TlsReporterDeps {
   /** Report mail is queued through the store, with its sent rows in the same transaction (queue.acceptTlsReport). */
   store: { queue: Pick<Store['queue'], 'acceptTlsReport'> };
-  repo: TlsReportRepo;
+  /**
+   * The counts and what was sent where: the store's tlsReports (either engine), or the CLI's
+   * synchronous SQLite repository (store/tls-report-repo.ts); every answer is awaited.
+   */
+  repo: TlsReportAccess;
   resolver: DnsResolver;
   clock: Clock;
   logger: Logger;
@@ -53,6 +58,11 @@ export interface TlsReporterDeps {
   /** Flushes in-memory session counts before a day is read (the sink). */
   beforeReport?: () => void | Promise<void>;
 }
+
+/** TlsReportsStore's reads and writes the reporter makes, each answered now or later. */
+export type TlsReportAccess = {
+  [K in 'domain' | 'pending' | 'markSent' | 'sent' | 'prune']: (...args: Parameters<TlsReportsStore[K]>) => Awaited<ReturnType<TlsReportsStore[K]>> | ReturnType<TlsReportsStore[K]>;
+};
 
 export type DomainReportState = 'sent' | 'no-record' | 'already-sent' | 'retry-later' | 'stopped';
 
@@ -132,7 +142,7 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
 
   async function reportDomain(day: string, policyDomain: string): Promise<DomainReportResult> {
     const base = { day, policyDomain };
-    const earlier = repo.sent(day, policyDomain);
+    const earlier = await repo.sent(day, policyDomain);
     const whole = earlier.find((r) => r.destination === '');
     if (whole) return { ...base, state: 'already-sent', detail: `${whole.state}${whole.detail ? `: ${whole.detail}` : ''}`, destinations: earlier, report: null };
     const found = await lookup(policyDomain);
@@ -142,13 +152,13 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
       return { ...base, state: 'retry-later', detail: found.retry, destinations: earlier, report: null };
     }
     if ('none' in found) {
-      repo.markSent({ day, policyDomain, destination: '', state: 'no-record', reportId: null, detail: found.none, at: now });
+      await repo.markSent({ day, policyDomain, destination: '', state: 'no-record', reportId: null, detail: found.none, at: now });
       logger.info({ day, policyDomain, reason: found.none }, 'TLS-RPT: the domain takes no reports');
-      return { ...base, state: 'no-record', detail: found.none, destinations: repo.sent(day, policyDomain), report: null };
+      return { ...base, state: 'no-record', detail: found.none, destinations: await repo.sent(day, policyDomain), report: null };
     }
     if (found.ignored.length) logger.warn({ day, policyDomain, ignored: found.ignored }, 'TLS-RPT: some rua destinations are not usable');
     const id = reportId(day, policyDomain, settings.submitter);
-    const report = buildReport({ organization: settings.organization, contact: settings.contact, submitter: settings.submitter, day, policyDomain, policies: repo.domain(day, policyDomain) });
+    const report = buildReport({ organization: settings.organization, contact: settings.contact, submitter: settings.submitter, day, policyDomain, policies: await repo.domain(day, policyDomain) });
     const gz = gzipReport(report);
     const done = new Set(earlier.map((r) => r.destination));
 
@@ -201,13 +211,13 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
     for (const u of found.rua) {
       if (u.kind !== 'https' || done.has(u.uri)) continue;
       const res = await post(u, gz);
-      if (!res.ok && abort.signal.aborted) return { ...base, state: 'stopped', detail: 'stopped before every destination was tried', destinations: repo.sent(day, policyDomain), report };
-      repo.markSent({ day, policyDomain, destination: u.uri, state: res.ok ? 'sent' : 'failed', reportId: id, detail: res.ok ? `HTTP ${res.status}` : res.error, at: clock.now() });
+      if (!res.ok && abort.signal.aborted) return { ...base, state: 'stopped', detail: 'stopped before every destination was tried', destinations: await repo.sent(day, policyDomain), report };
+      await repo.markSent({ day, policyDomain, destination: u.uri, state: res.ok ? 'sent' : 'failed', reportId: id, detail: res.ok ? `HTTP ${res.status}` : res.error, at: clock.now() });
       if (res.ok) logger.info({ day, policyDomain, uri: u.uri, reportId: id }, 'TLS-RPT: report posted');
       else logger.error({ day, policyDomain, uri: u.uri, reportId: id, error: res.error }, 'TLS-RPT: report POST failed; not tried again');
     }
-    repo.markSent({ day, policyDomain, destination: '', state: 'done', reportId: id, detail: found.rua.map((u) => u.uri).join(', '), at: clock.now() });
-    return { ...base, state: 'sent', detail: null, destinations: repo.sent(day, policyDomain), report };
+    await repo.markSent({ day, policyDomain, destination: '', state: 'done', reportId: id, detail: found.rua.map((u) => u.uri).join(', '), at: clock.now() });
+    return { ...base, state: 'sent', detail: null, destinations: await repo.sent(day, policyDomain), report };
   }
 
   async function reportPairs(pairs: { day: string; policyDomain: string }[]): Promise<DomainReportResult[]> {
@@ -237,10 +247,10 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
       const now = clock.now();
       const last = utcDay(now - settings.sendDelayMinutes * 60_000 - DAY_MS);
       const first = utcDay(now - settings.maxAgeDays * DAY_MS);
-      const pruned = repo.prune(utcDay(now - settings.keepDays * DAY_MS));
+      const pruned = await repo.prune(utcDay(now - settings.keepDays * DAY_MS));
       if (pruned) logger.info({ policies: pruned }, 'TLS-RPT: old counts deleted');
       if (last < first) return [];
-      return reportPairs(repo.pending(first, last));
+      return reportPairs(await repo.pending(first, last));
     });
   }
 
@@ -270,7 +280,7 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
     sendDay(day) {
       return exclusive(async () => {
         await deps.beforeReport?.();
-        return reportPairs(repo.pending(day, day));
+        return reportPairs(await repo.pending(day, day));
       });
     },
   };

@@ -140,7 +140,7 @@ async function sendOne(
         requireTls: m.requireTls ?? false,
         tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
-        body: () => deps.spool.open({ headers, inline: m.body, file: m.spoolFile }),
+        body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile }),
       });
       const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
       results.push({

@@ -1,11 +1,14 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCli } from '../../../src/admin/cli.js';
+import type { RelayLoader } from '../../../src/admin/start.js';
 import { openTestStore, testPg } from '../../helpers/postgres.js';
 import { accepted } from '../../helpers/store.js';
 import { tempDir } from '../../helpers/relay.js';
 
-function cli(env: Record<string, string>, cwd: string) {
+function cli(env: Record<string, string>, cwd: string, relay?: RelayLoader) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -13,7 +16,7 @@ function cli(env: Record<string, string>, cwd: string) {
   stdout.on('data', (c: Buffer) => (out += c.toString()));
   stderr.on('data', (c: Buffer) => (err += c.toString()));
   const run = (...argv: string[]) =>
-    runCli(argv, { io: { stdout, stderr, stdin: new PassThrough(), isTTY: false }, env: { FERRY_DEFAULT_CONFIG: '', ...env }, cwd, onSignal: () => undefined });
+    runCli(argv, { io: { stdout, stderr, stdin: new PassThrough(), isTTY: false }, env: { FERRY_DEFAULT_CONFIG: '', ...env }, cwd, onSignal: () => undefined, ...(relay ? { relay } : {}) });
   return { run, out: () => out, err: () => err, reset: () => ((out = ''), (err = '')) };
 }
 
@@ -54,10 +57,12 @@ t.test('a bad FERRY_STORE_URL is refused with the password hidden', async (t) =>
   t.notMatch(c.err(), /hunter2/);
 });
 
-t.test('ferry start refuses store.url until the pipeline runs on the store interface (never silently SQLite)', async (t) => {
+t.test('ferry start on an unreachable store.url: one line naming the store, exit 1, the password hidden', async (t) => {
   const dir = tempDir(t);
-  const c = cli({ FERRY_STORE_URL: 'postgres://ferry:pw@127.0.0.1:1/ferry', FERRY_DATA_DIR: dir }, dir);
+  writeFileSync(join(dir, 'ferry.json'), JSON.stringify({ sign: { threads: 0 }, http: { listen: null } }));
+  const c = cli({ FERRY_STORE_URL: 'postgres://ferry:pw@127.0.0.1:1/ferry', FERRY_DATA_DIR: dir, FERRY_CONFIG: join(dir, 'ferry.json') }, dir, async () => (await import('../../../src/main.js')).createFerry);
   t.equal(await c.run('start'), 1);
-  t.match(c.err(), /store\.url is set, but ferry start cannot run on the PostgreSQL store yet/);
+  t.match(c.err(), /PostgreSQL store \S*127\.0\.0\.1:1/);
+  t.notMatch(c.err(), /store\.url is set, but ferry start cannot run/, 'no longer refused: it tried the store');
   t.notMatch(c.err(), /pw@/);
 });
