@@ -8,7 +8,6 @@ import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { immediateTransactions, openDatabase } from './store/db.js';
 import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
-import { createFateWrites } from './store/fate-writes.js';
 import { createFate, type FateInput } from './outcome/fate.js';
 import { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.js';
 import { deferredStore } from './store/deferred.js';
@@ -41,9 +40,7 @@ import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
-import { createDbSuppressionList } from './suppress/suppression-list-db.js';
 import { createScheduler } from './workers/scheduler.js';
-import { createLimitsRepo } from './store/limits-repo.js';
 import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
@@ -57,7 +54,6 @@ import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
-import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
 import { oneClickOf } from './suppress/one-click.js';
 import { createUnsubscriber } from './suppress/unsubscriber.js';
@@ -81,7 +77,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
   const db = immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = createQueueStore(db);
-  const fateWrites = createFateWrites(db);
   const spool = createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
   // The store (issue 13): writes on the SQLite writer thread (group commit, fsync off this event
   // loop), opened by start(). Parts not yet moved to the Store interface still use `db` above.
@@ -181,8 +176,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   // The RCPT-time read is the store's synchronous lookup (threaded SQLite: its read-only connection on this thread).
   const bounceSuppressions = createSuppressionList({ store: lateStore.suppressions, lookup: lateStore.suppressionLookup, clock, logger });
-  // TRANSITIONAL: the admin console and the unsubscriber still write through `db` (their helpers move them to the Store).
-  const dbSuppressions = createDbSuppressionList({ db, clock });
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
@@ -363,9 +356,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        store: lateStore, db, clock, logger, suppressions: dbSuppressions, events: queue.events,
-        fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
-        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
+        store: lateStore, clock, logger,
+        fates: { plan: fate.plan, committed: fate.committed },
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),

@@ -19,6 +19,7 @@ import { createPgQuota } from './quota.js';
 import { createPgStats } from './stats.js';
 import { createPgQueueAdmin } from './queue-admin.js';
 import { createPgFates } from './fates.js';
+import { createPgAudited } from './audited.js';
 import type { Store } from '../../core/store.js';
 import type { AcceptedMessage } from '../../core/store-types.js';
 import type { TlsReportQueuedRow } from '../../core/store.js';
@@ -161,6 +162,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     stats: { ...createPgStats(pool), hourly: consoleOnly('stats.hourly'), topDomains: consoleOnly('stats.topDomains'), hourlyCategories: consoleOnly('stats.hourlyCategories') },
     queueAdmin: { ...createPgQueueAdmin(pool), destinations: consoleOnly('queueAdmin.destinations') },
     fates: createPgFates(pool),
+    audited: createPgAudited(pool),
     /** One round trip to the server (health checks). Rejects with FERRY_ERR_STORE when it is unreachable. */
     async ping(): Promise<void> {
       try {
