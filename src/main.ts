@@ -8,7 +8,6 @@ import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { immediateTransactions, openDatabase } from './store/db.js';
 import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
-import { createFateWrites } from './store/fate-writes.js';
 import { createFate, type FateInput } from './outcome/fate.js';
 import { nodeNameOf, openStore, type OpenedStore } from './store/open.js';
 import type { PostgresStore } from './store/postgres/engine.js';
@@ -43,9 +42,7 @@ import { createBounceProcessor } from './bounce/process.js';
 import { createBounceListener, type BounceListener } from './bounce/listener.js';
 import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
-import { createDbSuppressionList } from './suppress/suppression-list-db.js';
 import { createScheduler } from './workers/scheduler.js';
-import { createLimitsRepo } from './store/limits-repo.js';
 import { createThrottle } from './throttle/throttle.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
@@ -59,7 +56,6 @@ import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
-import { createQueueAdminRepo } from './store/queue-admin-repo.js';
 import { VERSION } from './core/version.js';
 import { oneClickOf } from './suppress/one-click.js';
 import { createUnsubscriber } from './suppress/unsubscriber.js';
@@ -85,7 +81,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const onPostgres = Boolean(config.store.url);
   const db = onPostgres ? null : immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
   const queue = db ? createQueueStore(db) : null;
-  const fateWrites = db ? createFateWrites(db) : null;
   // This process's name on queue claims and webhook leases (on PostgreSQL: its node name in the cluster).
   const nodeName = nodeNameOf(config);
   const leaseMs = onPostgres ? config.store.leaseMs : config.delivery.leaseMs;
@@ -200,8 +195,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Bounces (issue 5): suppression of bad addresses, sender-problem counts, DSNs to the sender.
   // The RCPT-time read is the store's synchronous lookup (threaded SQLite: its read-only connection on this thread).
   const bounceSuppressions = createSuppressionList({ store: lateStore.suppressions, lookup: lateStore.suppressionLookup, clock, logger });
-  // TRANSITIONAL: the admin console still writes through `db` (SQLite only; its helpers move it to the Store).
-  const dbSuppressions = db ? createDbSuppressionList({ db, clock }) : null;
   const consequences = createConsequences({ logger, now: () => clock.now() });
   const dsn = config.dsn.enabled
     ? createDsnNotifier({
@@ -390,12 +383,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   // Routes on the HTTP endpoint beside /metrics and health: the web console (issue 17); more may be pushed here.
   const httpPlugins: HttpPlugin[] = [];
-  if (config.http.console && db && queue && fateWrites && dbSuppressions) {
+  if (config.http.console) {
     httpPlugins.push(
       createConsole({
-        store: lateStore, db, clock, logger, suppressions: dbSuppressions, events: queue.events,
-        fates: { plan: fate.plan, recordNow: fateWrites.recordFatesNow, committed: fate.committed },
-        queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
+        store: lateStore, clock, logger,
+        fates: { plan: fate.plan, committed: fate.committed },
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
@@ -460,7 +452,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         // node, whose heartbeat `ferry nodes` shows); staged bodies left by a crash go.
         const swept = await chunkBodies.sweep();
         if (swept) logger.warn({ files: swept }, 'recovery: removed body staging files left by the last run (never answered 250, or already stored)');
-        if (config.http.console) logger.warn('the web console is not available on the PostgreSQL store yet: http.console is ignored');
       } else {
         await recoverAtStart(
           spool,

@@ -82,7 +82,7 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       // An admin command is not a node: no node row, no heartbeat, no LISTEN, no lease release.
       asNode: false,
     });
-    return { ...pg, fates: null };
+    return pg;
   }
 
   const program = new Command('ferry')

@@ -8,8 +8,8 @@ import type { CliIo } from './io.js';
  * The store an admin command works on: the relay's own, whichever engine it runs — SQLite in
  * dataDir (in-process, one short command) or the PostgreSQL cluster (store.url), so that a
  * command run on any node acts on the same data the relay does. The operations the commands use,
- * by Store group. `fates` is null where the engine has no fate writer yet (PostgreSQL: commands
- * that end recipients refuse there).
+ * by Store group. `fates` is null where the engine has no fate writer (commands that end
+ * recipients refuse there); both engines have one.
  */
 export interface CliStore {
   readonly engine: Store['engine'];
@@ -18,14 +18,17 @@ export interface CliStore {
   readonly dkimKeys: Store['dkimKeys'];
   readonly events: Pick<Store['events'], 'lastId' | 'forMessage' | 'list' | 'count' | 'settledAfter'>;
   readonly limits: Pick<Store['limits'], 'list' | 'get' | 'set' | 'remove' | 'states'>;
-  readonly messages: Pick<Store['messages'], 'get' | 'getSummary' | 'list' | 'count'>;
+  readonly messages: Store['messages'];
   readonly queueAdmin: Pick<Store['queueAdmin'], 'summary' | 'retry' | 'messageExists'> & Partial<Pick<Store['queueAdmin'], 'pending'>>;
   readonly quota: Pick<Store['quota'], 'get' | 'list' | 'set' | 'state'>;
-  readonly recipients: Pick<Store['recipients'], 'forMessage' | 'get'>;
+  readonly recipients: Store['recipients'];
   readonly stats: Omit<Store['stats'], 'hourly' | 'topDomains' | 'hourlyCategories'>;
   readonly suppressions: Pick<Store['suppressions'], 'lookup' | 'get' | 'forAddress' | 'upsert' | 'remove' | 'list' | 'count' | 'clear' | 'page' | 'drops'>;
   readonly users: Store['users'];
   readonly webhooks: Pick<Store['webhooks'], 'list' | 'get'>;
+  /** The suppression import's batches (without an actor: the CLI records no audit event). */
+  readonly audited: Pick<Store['audited'], 'importSuppressions'>;
+  readonly dsnOutbox: Store['dsnOutbox'];
   readonly fates: FatesStore | null;
   close(): Promise<void>;
 }

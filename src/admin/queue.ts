@@ -12,8 +12,8 @@ import { createDsnNotifier } from '../outcome/dsn.js';
 import { createFate } from '../outcome/fate.js';
 import { purgeInputs, purgeSummary } from '../outcome/purge.js';
 import type { MessageRow } from '../store/messages-repo.js';
-import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
-import type { CliContext } from './context.js';
+import type { FatesStore } from '../core/store.js';
+import type { CliContext, CliStore } from './context.js';
 import { isoTime, json, table, waitingUntil } from './format.js';
 
 export const PURGE_REASON = 'purged by admin';
@@ -116,7 +116,7 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
       if (sel.messageId !== undefined && !(await store.queueAdmin.messageExists(sel.messageId))) {
         throw new FerryError('FERRY_ERR_NOT_FOUND', `no message with id ${sel.messageId}`);
       }
-      const res = await purge(ctx, await pending(sel), PURGE_REASON);
+      const res = await purge(ctx, store, fates, await pending(sel), PURGE_REASON);
       ctx.io.stdout.write(`${res.purged} recipient${res.purged === 1 ? '' : 's'} purged (expired: ${PURGE_REASON})\n`);
       if (res.reports > 0) ctx.io.stdout.write(`${res.reports} delivery status notification${res.reports === 1 ? '' : 's'} queued to the senders\n`);
       if (res.inFlight > 0) {
@@ -127,12 +127,10 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
 
 /**
  * Ends the recipients as their fate (outcome/fate, origin admin-purge): expired, an event each,
- * and — as for any expiry — a report to each sender, queued here in the database; the running
- * relay sends it at its scheduler's next wake.
+ * and — as for any expiry — a report to each sender, queued through the store's DSN outbox (the
+ * running relay sends it at its scheduler's next wake).
  */
-async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Promise<{ purged: number; inFlight: number; reports: number }> {
-  // The report to each sender is composed from the DSN outbox and the spool of the SQLite file.
-  const store = createInProcessSqliteStore(ctx.db('queue purge'));
+async function purge(ctx: CliContext, store: CliStore, fates: FatesStore, rows: RecipientRow[], reason: string): Promise<{ purged: number; inFlight: number; reports: number }> {
   const config = ctx.config();
   const now = ctx.clock.now();
   const dsn = config.dsn.enabled
@@ -149,7 +147,7 @@ async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Pro
       })
     : null;
   const fate = createFate({
-    fates: store.fates,
+    fates,
     classifier: createClassifier(),
     retry: { retryScheduleMinutes: config.delivery.retryScheduleMinutes, retryJitter: 0, maxAgeHours: config.delivery.maxAgeHours, mailboxFullSuppressAfterHours: config.bounces.mailboxFullSuppressAfterHours },
     clock: ctx.clock,
@@ -163,10 +161,13 @@ async function purge(ctx: CliContext, rows: RecipientRow[], reason: string): Pro
   return { ...purgeSummary(rows, results, now), reports };
 }
 
-/** The whole original message for RET=FULL, or null (too large, unreadable: the headers go instead). */
+/**
+ * The whole original message for RET=FULL, or null (too large, unreadable, or a body the store
+ * did not return whole: the headers go instead).
+ */
 function readBody(m: MessageRow, spoolDir: string, maxBytes: number): Buffer | null {
   if (m.size > maxBytes) return null;
-  if (!m.spoolFile) return Buffer.concat([m.headers, m.body ?? Buffer.alloc(0)]);
+  if (!m.spoolFile) return m.body ? Buffer.concat([m.headers, m.body]) : null;
   try {
     return Buffer.concat([m.headers, readFileSync(join(spoolDir, m.spoolFile))]);
   } catch {

@@ -8,7 +8,6 @@ import { SUPPRESSION_SOURCES, type SuppressionFilter, type SuppressionRow } from
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, jsonEntry } from '../suppress/csv.js';
 import { isSuppressionCategory, SUPPRESSION_CATEGORIES, suppressionKey, type SuppressionKey } from '../suppress/normalize.js';
 import { DROP_REASON_PREFIX } from '../suppress/recipient-policy.js';
-import { createSuppressionsRepo } from '../store/suppressions-repo.js';
 import type { CliContext, CliStore } from './context.js';
 import { isoTime, json, parseDuration, parsePositiveInt, parseSince, table } from './format.js';
 
@@ -17,8 +16,6 @@ const REASON_WIDTH = 48;
 export function registerSuppressionsCommands(program: Command, ctx: CliContext): void {
   const cmd = program.command('suppressions').description('addresses and domains Ferry will not send to');
   const list = async () => (await ctx.store()).suppressions;
-  // Import and export stream through the SQLite file's repository (a staged import, a cursor).
-  const fileRepo = (what: string) => createSuppressionsRepo(ctx.db(what));
 
   cmd
     .command('list')
@@ -199,6 +196,9 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
           throw new FerryError('FERRY_ERR_NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
         }
       }
+      // In batches through the store (each committed: a running relay is never held up), on
+      // PostgreSQL too (every node's lookup cache hears of each batch).
+      const { audited } = await ctx.store();
       const bar = ctx.io.isTTY && !fromStdin
         ? new cliProgress.SingleBar({ stream: ctx.io.stderr as NodeJS.WriteStream, format: 'importing [{bar}] {percentage}% | {value}/{total} bytes', hideCursor: true }, cliProgress.Presets.shades_classic)
         : null;
@@ -207,7 +207,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
       let result: { imported: number; skipped: number };
       try {
         result = await importSuppressions({
-          repo: fileRepo('suppressions import'),
+          apply: (rows) => audited.importSuppressions(rows, null),
           input: fromStdin ? (ctx.io.stdin as Readable) : createReadStream(file, { highWaterMark: 1 << 20 }),
           clock: ctx.clock,
           onBadRow: (line, problem) => ctx.io.stderr.write(`${name}:${line}: skipped: ${problem}\n`),
@@ -241,7 +241,7 @@ export function registerSuppressionsCommands(program: Command, ctx: CliContext):
     .option('--json', 'a JSON array')
     .action(async (opts: { csv?: boolean; json?: boolean }) => {
       if (opts.json && opts.csv) throw new FerryError('FERRY_ERR_USAGE', 'choose one of --json and --csv');
-      await exportSuppressions(fileRepo('suppressions export'), ctx.io.stdout, opts.json ? 'json' : 'csv');
+      await exportSuppressions(await list(), ctx.io.stdout, opts.json ? 'json' : 'csv');
     });
 }
 

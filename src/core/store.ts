@@ -18,6 +18,7 @@
  *   FERRY_ERR_EXISTS, anything the engine cannot do with FERRY_ERR_STORE.
  */
 import type { FatePlan, FateResult } from './fate.js';
+import type { AuditedStore } from './store-audited.js';
 import type {
   AcceptedMessage,
   AdminRole,
@@ -464,6 +465,8 @@ export interface Store {
   readonly webhooks: WebhooksStore;
   readonly queue: QueueStoreOps;
   readonly fates: FatesStore;
+  /** An operator's changes, each with the event naming who made it, in one transaction (core/store-audited.ts). */
+  readonly audited: AuditedStore;
   /** The RCPT-time suppression read, synchronous where the engine can answer at once (see SuppressionLookup). */
   readonly suppressionLookup: SuppressionLookup;
   /** Waits for work in flight (every write committed), then releases the engine's connections. */
@@ -491,6 +494,7 @@ export const STORE_GROUPS = [
   'webhooks',
   'queue',
   'fates',
+  'audited',
 ] as const;
 
 export type StoreGroup = (typeof STORE_GROUPS)[number];

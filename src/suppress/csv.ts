@@ -2,42 +2,61 @@ import { parse } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
-import type { NewSuppression, SuppressionRow, SuppressionsRepo } from '../store/suppressions-repo.js';
+import type { SuppressionsStore } from '../core/store.js';
+import type { NewSuppression, SuppressionRow } from '../core/store-types.js';
 import { isSuppressionCategory, suppressionKey } from './normalize.js';
 
 /** Columns an import file may have; `address` is required, the rest optional, in any order. */
 export const IMPORT_COLUMNS = ['address', 'reason', 'category', 'expires', 'user'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
 
-const STAGE_BATCH = 10_000;
+/** Rows per write: one short transaction each, so the store's writer is never held for long. */
+export const IMPORT_BATCH = 1000;
 const DURATION = /^(\d+(?:\.\d+)?)\s*([smhdw])$/;
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-export interface ImportOptions {
-  repo: SuppressionsRepo;
-  input: Readable;
-  clock: Clock;
-  /** A row that was skipped: its line number in the file and why. */
-  onBadRow?: (line: number, problem: string) => void;
-  /** Called as the file is read, with the bytes read so far. */
-  onProgress?: (bytes: number) => void;
-}
 
 export interface ImportResult {
   imported: number;
   skipped: number;
 }
 
+/** What the last write of an import is told: the totals, and why it stopped when it stopped early. */
+export interface ImportTotals extends ImportResult {
+  stopped?: string;
+}
+
+export interface ImportOptions {
+  /**
+   * Writes one batch of rows (at most IMPORT_BATCH, in file order), committed before the next is
+   * read: the Store's audited.importSuppressions. `totals` is given on the last call only (its
+   * rows may be empty): when the file was read to its end, or when the import stopped early
+   * after rows were imported.
+   */
+  apply: (rows: NewSuppression[], totals: ImportTotals | null) => Promise<unknown>;
+  input: Readable;
+  clock: Clock;
+  /** A row that was skipped: its line number in the file and why. */
+  onBadRow?: (line: number, problem: string) => void;
+  /** Called as the file is read, with the bytes read so far. */
+  onProgress?: (bytes: number) => void;
+  /** Rows per write (default IMPORT_BATCH). */
+  batchSize?: number;
+}
+
 /**
  * Imports a CSV file with a header line naming its columns (`address[,reason,category,expires,user]`),
  * or a plain list of addresses, one per line (recognised by a first line that is an address).
- * Rows are parsed as a stream and staged; nothing is visible until every row has been read, then all
- * of them are applied in one transaction. A row that cannot be used is reported and skipped; a file
- * without a usable header is refused (FERRY_ERR_NOT_FOUND: no header line found) and changes nothing.
+ * Rows are parsed as a stream and written in batches (the reading waits for each write), so a
+ * file of any size takes bounded memory and the store is free between batches. A row that cannot
+ * be used is reported and skipped; a file without a usable header is refused (FERRY_ERR_NOT_FOUND:
+ * no header line found) and changes nothing. When the import stops early (the file cannot be read
+ * further, or a write fails), the rows before are kept, and the error names the line it stopped
+ * at and how many rows were imported.
  */
 export async function importSuppressions(opts: ImportOptions): Promise<ImportResult> {
-  const { repo, clock } = opts;
+  const { clock } = opts;
   const now = clock.now();
+  const size = opts.batchSize ?? IMPORT_BATCH;
   const bad = opts.onBadRow ?? (() => undefined);
   const parser = parse({
     bom: true,
@@ -75,16 +94,23 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
 
   let columns: Partial<Record<Column, number>> | null = null;
   let width = 0;
-  const importer = repo.createImporter();
   let batch: NewSuppression[] = [];
+  let imported = 0;
+  /** The last line read (what an early stop names). */
+  let line = 0;
+  /** A write failed: nothing more is written. */
+  let writeError: Error | null = null;
+  let inflight: Promise<void> = Promise.resolve();
+
   const handle = (item: { record: string[]; info: { lines: number } }): void => {
     const { record, info } = item;
+    line = info.lines;
     if (!columns) {
       // A plain list, one address per line: the first line is an address, not a header.
       const plain = record.length === 1 && !(IMPORT_COLUMNS as readonly string[]).includes(record[0]!.toLowerCase()) && suppressionKey(record[0]!) !== null;
       columns = plain ? { address: 0 } : readHeader(record, info.lines);
       width = plain ? 1 : record.length;
-      for (const [line, why] of heldReports ?? []) bad(line, why);
+      for (const [l, why] of heldReports ?? []) bad(l, why);
       heldReports = null;
       if (!plain) return;
     }
@@ -100,11 +126,26 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
       return;
     }
     batch.push(row);
-    if (batch.length >= STAGE_BATCH) {
-      importer.stage(batch);
-      batch = [];
-    }
+    if (batch.length >= size) write();
   };
+
+  // The reading waits for each write: the parser stays paused until the batch is committed.
+  const write = (): void => {
+    const rows = batch;
+    batch = [];
+    parser.pause();
+    inflight = opts.apply(rows, null).then(
+      () => {
+        imported += rows.length;
+        parser.resume();
+      },
+      (err: unknown) => {
+        writeError = err instanceof Error ? err : new Error(String(err));
+        parser.destroy(writeError);
+      },
+    );
+  };
+
   try {
     // 'data' events rather than for-await: a promise per record costs seconds at a million rows.
     await new Promise<void>((resolve, reject) => {
@@ -118,17 +159,45 @@ export async function importSuppressions(opts: ImportOptions): Promise<ImportRes
       parser.once('error', reject);
       parser.once('end', resolve);
     });
+    await inflight;
+    if (writeError) throw writeError;
     if (!columns) throw new FerryError('FERRY_ERR_NOT_FOUND', 'no header line: the first line must name the columns (address[,reason,category,expires,user])');
-    importer.stage(batch);
-    return { imported: importer.commit(), skipped };
+    const last = batch;
+    batch = [];
+    try {
+      await opts.apply(last, { imported: imported + last.length, skipped });
+    } catch (err) {
+      writeError = err as Error;
+      throw err;
+    }
+    imported += last.length;
+    return { imported, skipped };
   } catch (err) {
-    importer.abort();
     opts.input.unpipe(parser);
     opts.input.destroy();
-    if (err instanceof FerryError) throw err;
-    throw new FerryError('FERRY_ERR_STORE', `import failed, nothing imported: ${(err as Error).message}`, { cause: err });
+    await inflight;
+    const why = (err as Error).message;
+    const at = `line ${line}`;
+    // Rows read before the stop are kept: what was parsed goes in with the totals (unless the
+    // store itself failed), so nothing before the line named is lost.
+    if (!writeError && columns && imported + batch.length > 0) {
+      const last = batch;
+      batch = [];
+      try {
+        await opts.apply(last, { imported: imported + last.length, skipped, stopped: `${at}: ${why}` });
+        imported += last.length;
+      } catch (again) {
+        throw new FerryError('FERRY_ERR_STORE', `import stopped at ${at}: ${why}; ${rowsWere(imported)} imported before it; the last ${last.length} read could not be written: ${(again as Error).message}`, { cause: again });
+      }
+    }
+    if (err instanceof FerryError && imported === 0) throw err;
+    const code = err instanceof FerryError ? err.code : 'FERRY_ERR_STORE';
+    const kept = imported === 0 ? 'nothing imported' : `${rowsWere(imported)} imported before it, nothing after`;
+    throw new FerryError(code, `import stopped at ${at}: ${why}; ${kept}`, { cause: err });
   }
 }
+
+const rowsWere = (n: number): string => `${n} row${n === 1 ? ' was' : 's were'}`;
 
 function readHeader(record: string[], line: number): Partial<Record<Column, number>> {
   const columns: Partial<Record<Column, number>> = {};
@@ -201,22 +270,31 @@ export function jsonEntry(r: SuppressionRow): Record<string, unknown> {
   };
 }
 
-/** Writes every entry to `out` (CSV, or one JSON array), honouring back-pressure. */
-export async function exportSuppressions(repo: SuppressionsRepo, out: NodeJS.WritableStream, format: 'csv' | 'json'): Promise<number> {
+/** Writes every entry to `out` (CSV, or one JSON array), oldest first, in pages of the store, honouring back-pressure. */
+export async function exportSuppressions(store: Pick<SuppressionsStore, 'page'>, out: NodeJS.WritableStream, format: 'csv' | 'json'): Promise<number> {
   const write = async (s: string) => {
     if (!out.write(s)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
   let n = 0;
   let buf = format === 'csv' ? csvHeader() : '[';
-  for (const r of repo.iterate()) {
-    buf += format === 'csv' ? csvLine(r) : `${n === 0 ? '\n' : ',\n'}  ${JSON.stringify(jsonEntry(r))}`;
-    n++;
-    if (buf.length >= 64 * 1024) {
-      await write(buf);
-      buf = '';
+  let after = 0;
+  for (;;) {
+    const page = await store.page(after, EXPORT_PAGE);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.id;
+    for (const r of page) {
+      buf += format === 'csv' ? csvLine(r) : `${n === 0 ? '\n' : ',\n'}  ${JSON.stringify(jsonEntry(r))}`;
+      n++;
+      if (buf.length >= 64 * 1024) {
+        await write(buf);
+        buf = '';
+      }
     }
   }
   buf += format === 'csv' ? '' : n === 0 ? ']\n' : '\n]\n';
   if (buf) await write(buf);
   return n;
 }
+
+/** Entries per read of an export. */
+const EXPORT_PAGE = 5000;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/admin/cli.js';
 import { openTestStore, testPg } from '../helpers/postgres.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -82,6 +82,31 @@ t.test('messages show, suppressions add/list/remove and queue list act on the Po
   );
   t.equal(await c.run('queue', 'retry', '--domain', 'dest.test'), 0, c.err());
   t.match(c.out(), /^2 recipients due now/);
+});
+
+t.test('suppressions import/export and queue purge act on the PostgreSQL store', async (t) => {
+  const { url } = await testPg();
+  const node = await openTestStore(t, url, 'mx-b');
+  await node.queue.accept([accepted('PG2', Date.now(), ['ann@slow.test', 'bob@slow.test'])]);
+  const dir = tempDir(t);
+  const c = cli({ FERRY_STORE_URL: url, FERRY_DATA_DIR: dir }, dir);
+
+  const file = join(dir, 'list.csv');
+  writeFileSync(file, 'address,reason\nann@x.test,first\nBob@X.test,second\nann@x.test,last\n');
+  t.equal(await c.run('suppressions', 'import', file), 0, c.err());
+  t.equal(c.out(), 'imported 3, skipped 0\n');
+  t.equal((await node.suppressions.get('ann@x.test', null))!.reason, 'last', 'the last line for an address wins');
+  t.ok(await node.suppressions.lookup('bob@x.test', 'x.test', null, Date.now()), 'every node finds the imported entries');
+  t.equal(await c.run('suppressions', 'export'), 0, c.err());
+  t.equal(c.out(), 'address,reason,category,expires,user\nann@x.test,last,manual,,\nbob@x.test,second,manual,,\n', 'the export re-imports');
+
+  t.equal(await c.run('queue', 'purge', 'PG2'), 0, c.err());
+  t.match(c.out(), /^2 recipients purged \(expired: purged by admin\)\n1 delivery status notification queued to the senders\n/);
+  t.same((await node.recipients.forMessage('PG2')).map((r) => [r.address, r.status]), [['ann@slow.test', 'expired'], ['bob@slow.test', 'expired']]);
+  t.same(await node.dsnOutbox.list(0, 10), [], 'the report left the outbox');
+  const dsn = (await node.messages.list({ limit: 10 })).find((m) => m.kind === 'dsn');
+  t.match(dsn, { sender: '' }, 'and is queued to the sender as a DSN');
+  t.match(await node.recipients.forMessage(dsn!.id), [{ address: 'app@example.com', status: 'queued' }]);
 });
 
 t.test('commands that are SQLite-file operations refuse under store.url: one line, exit 2', async (t) => {

@@ -229,6 +229,30 @@ t.test('import with bad rows (reported by line number), export, re-import', asyn
   t.equal(cli.repo().count(), 3);
 });
 
+t.test('import of a larger file: streamed in batches of 1,000 rows, each a store operation (with the progress bar of a terminal)', async (t) => {
+  const cli = makeCli(t, { isTTY: true });
+  const calls: [rows: number, entriesBefore: number][] = [];
+  const open = cli.ctx.store.bind(cli.ctx);
+  cli.ctx.store = async () => {
+    const s = await open();
+    return {
+      ...s,
+      audited: {
+        importSuppressions: (rows, audit) => {
+          calls.push([rows.length, cli.repo().count()]);
+          return s.audited.importSuppressions(rows, audit);
+        },
+      },
+    };
+  };
+  const file = join(cli.dir, 'big.csv');
+  writeFileSync(file, `address,reason\n${Array.from({ length: 2500 }, (_, i) => `u${i}@big.test,bounced ${i}\n`).join('')}`);
+  const r = await cli.run('suppressions', 'import', file);
+  t.equal(r.out, 'imported 2500, skipped 0\n');
+  t.same(calls, [[1000, 0], [1000, 1000], [500, 2000]], 'three batches, each committed before the next');
+  t.equal(cli.repo().count(), 2500);
+});
+
 t.test('exit codes through the real CLI entry', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-supp-exit-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startRelay, queuedId } from '../helpers/relay.js';
 import { dsnFields, mx, parse, submit, waitFor } from '../helpers/bounce.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 
 /**
  * A 550 5.1.1 from the recipient's MX: the recipient bounces, the address is suppressed, and a
@@ -36,7 +36,7 @@ t.test('550 5.1.1 → bounced, suppressed, DSN to the sender', async (t) => {
       ['ghost@example.net', 'bounced', 'user_unknown'],
     ],
   );
-  const list = createDbSuppressionList({ db: ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  const list = testSuppressions(ferry.db);
   const entry = list.find('nobody@example.net', null);
   t.ok(entry, 'the unknown address is on the suppression list');
   t.equal(entry?.source, 'bounce');
@@ -157,6 +157,6 @@ t.test('expiry → DSN that says how long it tried', async (t) => {
   t.match(parsed.text, /the mailbox is full: try again later or reach them another way/);
   const fields = dsnFields(parsed.attachments.find((a) => a.contentType === 'message/delivery-status')!.content.toString());
   t.match(fields.recipients[0], { action: 'failed', status: '4.2.2', 'diagnostic-code': /^smtp; 452 4\.2\.2 Mailbox full/ });
-  const list = createDbSuppressionList({ db: ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  const list = testSuppressions(ferry.db);
   t.equal(list.find('full@example.net', null), null, 'a full mailbox that did not persist long enough is not suppressed');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startRelay, queuedId } from '../helpers/relay.js';
 import { mx, parse, sendRaw, submit, waitFor } from '../helpers/bounce.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { createVerp } from '../../src/bounce/verp.js';
 import { arfComplaint, exchangeNdr, postfixBounce } from '../bounce/fixtures/reports.js';
 import type { Ferry } from '../../src/main.js';
@@ -20,7 +20,7 @@ async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   });
   const started = relay.ferry.addresses as unknown as { bounce: string };
   const bouncePort = Number(started.bounce.slice(started.bounce.lastIndexOf(':') + 1));
-  const list = createDbSuppressionList({ db: relay.ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  const list = testSuppressions(relay.ferry.db);
   return { ...relay, recipientMx, senderMx, bouncePort, list };
 }
 

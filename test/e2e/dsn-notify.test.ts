@@ -4,7 +4,7 @@ import { startRelay, queuedId } from '../helpers/relay.js';
 import { dsnFields, mx, parse, waitFor } from '../helpers/bounce.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 import { runFerry } from '../helpers/cli.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import type { TestMx } from '../helpers/mx-server.js';
 
 /**
@@ -247,7 +247,7 @@ t.test('NOTIFY=NEVER: no DSN on expiry, nor for a recipient dropped at intake', 
   const { fields } = await report(senderMx, 0);
   t.same(fields.recipients.map((r) => r['final-recipient']), ['rfc822; told@example.net'], 'the NEVER recipient expired unreported');
 
-  const list = createDbSuppressionList({ db: ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  const list = testSuppressions(ferry.db);
   list.suppress('gone@example.net', 'manual', 'test', 'manual');
   const dropped = await submitWith(smtpPort, { rcpts: [['gone@example.net', 'NOTIFY=NEVER']] });
   t.same(ferry.queue.recipients.forMessage(dropped).map((r) => r.status), ['dropped']);

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync, wr
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/store/db.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { REPO_ROOT, cliEnv, runFerry, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/relay.js';
 
@@ -104,7 +104,7 @@ t.test('a corrupt database header: one line, exit 4, pointing at the recovery se
 t.test('a listing piped into a reader that goes away (| head -1): no output on stderr, status 0', async (t) => {
   const dataDir = join(tempDir(t), 'data');
   const db = openDatabase({ file: join(dataDir, 'ferry.db') });
-  const list = createDbSuppressionList({ db, clock: systemClock });
+  const list = testSuppressions(db);
   db.transaction(() => {
     for (let i = 0; i < 50_000; i++) list.suppress(`user${i}@example.com`, 'user_unknown', 'a reason long enough to fill the pipe quickly', 'manual');
   })();

@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/store/db.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { freePort, runFerry, startFerryProcess, type RunningFerry } from '../helpers/cli.js';
 import { tempDir } from '../helpers/relay.js';
 import { testCert } from '../helpers/tls.js';
@@ -24,7 +24,7 @@ function corruptMiddle(file: string): void {
 function populatedDataDir(t: Tap.Test): string {
   const dataDir = join(tempDir(t), 'data');
   const db = openDatabase({ file: join(dataDir, 'ferry.db') });
-  const list = createDbSuppressionList({ db, clock: systemClock });
+  const list = testSuppressions(db);
   db.transaction(() => {
     for (let i = 0; i < 20_000; i++) list.suppress(`user${i}@example.com`, 'user_unknown', `reason ${i}`, 'manual');
   })();

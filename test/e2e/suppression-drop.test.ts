@@ -12,7 +12,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createFerry, type Ferry } from '../../src/main.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
 
 // Client → Ferry (→ test MX): suppressed recipients are dropped at RCPT time (or refused in
@@ -92,7 +92,7 @@ async function cli(dataDir: string, ...args: string[]): Promise<string> {
 
 t.test('drop mode: the suppressed recipient is dropped with its reason and an event; the other is delivered', async (t) => {
   const { ferry, port, mx } = await startRelay(t);
-  createDbSuppressionList({ db: ferry.db, clock: systemClock }).suppress('Gone@Dest.test', 'user_unknown', '550 5.1.1 <gone@dest.test>: no such user', 'bounce');
+  testSuppressions(ferry.db).suppress('Gone@Dest.test', 'user_unknown', '550 5.1.1 <gone@dest.test>: no such user', 'bounce');
 
   const info = await send(port, ['gone@dest.test', 'here@dest.test']);
   t.match(info.response, /^250 2\.0\.0 Ok: queued as /);
@@ -114,12 +114,12 @@ t.test('drop mode: the suppressed recipient is dropped with its reason and an ev
 
   // hits are counted (written on the next turn of the event loop)
   await new Promise((r) => setImmediate(r));
-  t.equal(createDbSuppressionList({ db: ferry.db, clock: systemClock }).repo.get('gone@dest.test', null)!.hits, 1);
+  t.equal(testSuppressions(ferry.db).repo.get('gone@dest.test', null)!.hits, 1);
 });
 
 t.test('drop mode: a message whose recipients are all suppressed still gets 250; every drop is an event', async (t) => {
   const { ferry, port, mx } = await startRelay(t);
-  const list = createDbSuppressionList({ db: ferry.db, clock: systemClock });
+  const list = testSuppressions(ferry.db);
   list.suppress('a@dest.test', 'user_unknown', 'no such user', 'bounce');
   list.suppress('@gone.test', 'domain_invalid', 'the domain has a null MX', 'bounce');
   const info = await send(port, ['a@dest.test', 'x@gone.test', 'Y@GONE.test']);
@@ -142,7 +142,7 @@ t.test('drop mode: a message whose recipients are all suppressed still gets 250;
 
 t.test('reject mode: the RCPT gets 550 5.7.1 with the category and the since date', async (t) => {
   const { ferry, port, mx } = await startRelay(t, 'reject');
-  const { entry } = createDbSuppressionList({ db: ferry.db, clock: systemClock }).suppress('gone@dest.test', 'mailbox_disabled', 'account closed', 'bounce');
+  const { entry } = testSuppressions(ferry.db).suppress('gone@dest.test', 'mailbox_disabled', 'account closed', 'bounce');
   const since = new Date(entry.createdAt).toISOString().slice(0, 10);
 
   const info = await send(port, ['Gone@dest.test', 'here@dest.test']);

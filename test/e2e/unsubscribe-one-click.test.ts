@@ -6,7 +6,7 @@ import { addUser, queuedId, startRelay, tempDir } from '../helpers/relay.js';
 import { mx, waitFor } from '../helpers/bounce.js';
 import { createDkimKeysRepo } from '../../src/store/dkim-keys-repo.js';
 import { generateDkimKey, txtValue, writePrivateKey } from '../../src/sign/keys.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { createOneClick } from '../../src/suppress/one-click.js';
 import type { Ferry } from '../../src/main.js';
 
@@ -96,7 +96,7 @@ t.test('per-message request: signed per-recipient headers; POST, mailto, forged 
     t.notSame(await verifyDkim(tampered, txt), ['pass'], 'a changed List-Unsubscribe breaks it');
   }
   t.same([...urls.keys()].sort(), ['alice@example.net', 'bob@example.net']);
-  const list = createDbSuppressionList({ db: ferry.db, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) } });
+  const list = testSuppressions(ferry.db);
 
   const page = await fetch(urls.get('alice@example.net')!);
   t.equal(page.status, 200);

@@ -4,7 +4,7 @@ import { runFerry } from '../helpers/cli.js';
 import { addAdmin, ConsoleClient } from '../helpers/console.js';
 import { startRelay } from '../helpers/relay.js';
 import { createAdminsRepo } from '../../src/store/admins-repo.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { createLimitsRepo } from '../../src/store/limits-repo.js';
 import { systemClock } from '../../src/core/clock.js';
 
@@ -23,7 +23,7 @@ async function setup(t: T, http: Record<string, unknown> = {}) {
   await addAdmin(relay.ferry.db, 'ada', 'admin-password', 'admin');
   const address = relay.ferry.addresses!.http!;
   const client = () => new ConsoleClient(`http://${address}`);
-  const list = createDbSuppressionList({ db: relay.ferry.db, clock: systemClock });
+  const list = testSuppressions(relay.ferry.db);
   return { ...relay, server, address, client, list };
 }
 
@@ -136,7 +136,8 @@ t.test('CSRF and roles; every change is an event naming the account', async (t) 
 });
 
 t.test('suppressions: keyset pages, searches, add, clear, import report, export', async (t) => {
-  const { client, list } = await setup(t);
+  const { client, list, ferry } = await setup(t);
+  const audit = (type: string) => ferry.queue.events.list({ type, limit: 10 });
   for (let i = 0; i < 120; i++) list.suppress(`user${String(i).padStart(3, '0')}@big.test`, 'user_unknown', `bounced ${i}`, 'bounce');
   list.suppress('@whole.test', 'manual', 'a domain', 'manual');
   const ada = client();
@@ -166,12 +167,14 @@ t.test('suppressions: keyset pages, searches, add, clear, import report, export'
   const added = await ada.post('/suppressions/add', { address: 'New@Example.COM', category: 'manual', reason: 'asked', expiresDays: '30' });
   t.equal(added.status, 303);
   t.match(list.repo.get('new@example.com', null), { category: 'manual', source: 'manual', reason: 'asked' });
+  t.match(audit('suppression_added'), [{ recipient: 'new@example.com', detail: { admin: 'ada', role: 'admin', via: 'console', reply: 'added to the suppression list by ada: asked' } }]);
   t.equal((await ada.post('/suppressions/add', { address: 'not an address', category: 'manual' })).status, 400);
   t.equal((await ada.post('/suppressions/add', { address: 'a@b.test', category: 'manual', expiresDays: 'soon' })).status, 400);
 
   const cleared = await ada.post('/suppressions/clear', { domain: 'big.test' });
   t.equal(cleared.status, 303);
   t.equal(list.repo.count({ domain: 'big.test' }), 0);
+  t.match(audit('suppressions_cleared'), [{ recipient: '@big.test', detail: { admin: 'ada', removed: 120 } }]);
   t.equal((await ada.post('/suppressions/clear', {})).status, 400, 'clearing needs a domain or category');
 
   await ada.get('/suppressions');
@@ -183,6 +186,7 @@ t.test('suppressions: keyset pages, searches, add, clear, import report, export'
   t.match(imported.body, /<td>3<\/td><td>[^<]*broken/);
   t.match(imported.body, /<td>5<\/td><td>[^<]*what/);
   t.ok(list.repo.get('ann@example.com', null));
+  t.match(audit('suppressions_imported'), [{ detail: { admin: 'ada', imported: 2, skipped: 2, reply: '2 entries imported by ada (2 rows skipped)' } }], 'the import and the event naming the admin');
   const noToken = new FormData();
   noToken.append('file', new Blob(['address\nx@y.test\n']), 'x.csv');
   t.equal((await ada.request('/suppressions/import', { method: 'POST', body: noToken })).status, 403, 'an upload without a CSRF token is refused');

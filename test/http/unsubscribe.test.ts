@@ -7,7 +7,7 @@ import { unsubscribeRoutes } from '../../src/http/unsubscribe.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
 import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { createOneClick } from '../../src/suppress/one-click.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { createUnsubscriber, tokenFromMail } from '../../src/suppress/unsubscriber.js';
 import { accepted, testDb } from '../helpers/store.js';
 
@@ -21,7 +21,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   m.message.dsnEnvid = 'env-1';
   queue.accept([m]);
   const clock = new ManualClock(NOW);
-  const suppressions = createDbSuppressionList({ db, clock, defer: () => undefined });
+  const suppressions = testSuppressions(db, () => clock.now());
   const oneClick = createOneClick({ secret: 'unsubscribe-secret-123456', baseUrl: 'https://mail.example.com', mailto: null });
   let recorded = 0;
   const unsubscriber = createUnsubscriber({ store: createInProcessSqliteStore(db), oneClick, clock, logger: createLogger('silent'), onRecorded: () => recorded++ });

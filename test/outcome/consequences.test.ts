@@ -5,7 +5,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { createConsequences } from '../../src/outcome/consequences.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { testSuppressions } from '../helpers/suppressions.js';
 import { fateFor } from '../helpers/fate.js';
 import { tempDir } from '../helpers/relay.js';
 import type { AttemptFact } from '../../src/outcome/decide.js';
@@ -17,7 +17,7 @@ function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   t.teardown(() => db.close());
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const queue = createQueueStore(db);
-  const list = createDbSuppressionList({ db, clock });
+  const list = testSuppressions(db, () => clock.now());
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } as never);
   const consequences = createConsequences({ logger, now: () => clock.now() });

@@ -3,34 +3,27 @@ import { ManualClock } from '../../src/core/clock.js';
 import { createConsoleActions } from '../../src/http/console/actions.js';
 import type { AppliedFate } from '../../src/outcome/fate.js';
 import { createDsnOutboxRepo } from '../../src/store/dsn-outbox-repo.js';
-import { createLimitsRepo } from '../../src/store/limits-repo.js';
-import { createQueueAdminRepo } from '../../src/store/queue-admin-repo.js';
 import { createQueueStore } from '../../src/store/queue-store.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
 import { fateFor } from '../helpers/fate.js';
 import { accepted, testDb } from '../helpers/store.js';
 
 /**
  * The console's Purge goes through outcome/fate: each pending recipient's fate (expired, event,
- * a DSN line for its sender) commits in the transaction that records the admin's event, and the
- * after-commit hook runs once. (`ferry queue purge` is covered in test/admin/queue.test.ts.)
+ * a DSN line for its sender) commits in the store operation that records the admin's event
+ * (Store.audited.purgeQueue), and the after-commit hook runs once. (`ferry queue purge` is covered in test/admin/queue.test.ts.)
  */
 t.test('console purge: fates and the admin event in one transaction, a DSN line per message, one hook', async (t) => {
   const { db } = testDb(t);
   const clock = new ManualClock(1_760_000_100_000);
   const queue = createQueueStore(db);
   const hooks: AppliedFate[][] = [];
-  const { fate, writes } = fateFor(db, { clock, dsn: { onDropped: false }, afterCommit: (a) => hooks.push(a) });
-  const actions = createConsoleActions({
-    db, clock, suppressions: createDbSuppressionList({ db, clock }), events: queue.events,
-    queueAdmin: createQueueAdminRepo(db), limits: createLimitsRepo(db),
-    fates: { plan: fate.plan, recordNow: writes.recordFatesNow, committed: fate.committed },
-  });
+  const { fate, store } = fateFor(db, { clock, dsn: { onDropped: false }, afterCommit: (a) => hooks.push(a) });
+  const actions = createConsoleActions({ store, clock, fates: { plan: fate.plan, committed: fate.committed } });
   const m = accepted({ recipients: ['a@slow.test', 'b@slow.test'] });
   const other = accepted({ recipients: ['c@fast.test'] });
   queue.accept([m, other]);
 
-  const res = actions.purge({ name: 'ada', role: 'admin' }, { domain: 'slow.test' });
+  const res = await actions.purge({ name: 'ada', role: 'admin' }, { domain: 'slow.test' });
   t.same(res, { purged: 2, inFlight: 0 });
   t.same(queue.recipients.forMessage(m.message.id).map((r) => [r.status, r.lastReply]), [
     ['expired', 'purged by admin ada (console)'],
@@ -47,6 +40,6 @@ t.test('console purge: fates and the admin event in one transaction, a DSN line 
   t.equal(hooks.length, 1, 'the after-commit hook ran once');
   t.same(hooks[0]!.map((a) => [a.origin, a.recipient.address, a.dsnRecorded]), [['admin-purge', 'a@slow.test', true], ['admin-purge', 'b@slow.test', true]]);
 
-  t.same(actions.purge({ name: 'ada', role: 'admin' }, { domain: 'slow.test' }), { purged: 0, inFlight: 0 }, 'a second purge finds nothing pending');
-  t.throws(() => actions.purge({ name: 'sam', role: 'support' }, { domain: 'fast.test' }), /needs the admin role/);
+  t.same(await actions.purge({ name: 'ada', role: 'admin' }, { domain: 'slow.test' }), { purged: 0, inFlight: 0 }, 'a second purge finds nothing pending');
+  await t.rejects(actions.purge({ name: 'sam', role: 'support' }, { domain: 'fast.test' }), /needs the admin role/);
 });

@@ -8,7 +8,9 @@ import { ManualClock } from '../../src/core/clock.js';
 import { FerryError } from '../../src/core/errors.js';
 import { openDatabase } from '../../src/store/db.js';
 import { csvHeader, csvLine, exportSuppressions, importSuppressions, parseExpires } from '../../src/suppress/csv.js';
-import { createDbSuppressionList } from '../../src/suppress/suppression-list-db.js';
+import { createSuppressionsRepo } from '../../src/store/suppressions-repo.js';
+import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
+import type { NewSuppression } from '../../src/core/store-types.js';
 import { buildConfig } from '../../src/config/load.js';
 import { growth, LINEAR_RATIO_BOUND } from '../helpers/linear-time.js';
 
@@ -20,7 +22,13 @@ function store(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-fuzz-csv-'));
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   const clock = new ManualClock(Date.UTC(2026, 0, 15, 12));
-  const list = createDbSuppressionList({ db, clock, defer: (fn) => fn() });
+  const engine = createInProcessSqliteStore(db);
+  // Imports write through the Store (as the CLI does); the assertions read the table directly.
+  const list = {
+    repo: createSuppressionsRepo(db),
+    apply: (rows: NewSuppression[]) => engine.audited.importSuppressions(rows, null),
+    entries: engine.suppressions,
+  };
   t.teardown(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -39,11 +47,11 @@ const row = fc.record({
   user: fc.option(fc.stringMatching(/^[a-z][a-z0-9]{0,10}$/), { nil: null }),
 });
 
-async function exported(list: ReturnType<typeof createDbSuppressionList>): Promise<string> {
+async function exported(list: ReturnType<typeof store>['list']): Promise<string> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
-  await exportSuppressions(list.repo, out, 'csv');
+  await exportSuppressions(list.entries, out, 'csv');
   out.end();
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -56,7 +64,7 @@ t.test('CSV round trip: written rows (commas, quotes, line breaks in reasons) im
       const lines = rows.map((r) =>
         csvLine({ address: r.address, reason: r.reason, category: r.category, expiresAt: r.expiresDays === null ? null : now + r.expiresDays * 86_400_000, scope: r.user } as never),
       );
-      const res = await importSuppressions({ repo: list.repo, input: Readable.from([csvHeader() + lines.join('')]), clock });
+      const res = await importSuppressions({ apply: list.apply, input: Readable.from([csvHeader() + lines.join('')]), clock });
       t.same(res, { imported: rows.length, skipped: 0 });
       for (const r of rows) {
         const got = list.repo.get(r.address, r.user);
@@ -65,7 +73,7 @@ t.test('CSV round trip: written rows (commas, quotes, line breaks in reasons) im
       // export → import into a second store gives the same export
       const first = await exported(list);
       const other = store(t);
-      await importSuppressions({ repo: other.list.repo, input: Readable.from([first]), clock: other.clock });
+      await importSuppressions({ apply: other.list.apply, input: Readable.from([first]), clock: other.clock });
       t.equal(await exported(other.list), first);
     }),
     { numRuns: 15 },
@@ -79,7 +87,7 @@ t.test('any CSV input: imports or reports rows, and fails only with a typed erro
       const { clock, list } = store(t);
       const bad: number[] = [];
       try {
-        const res = await importSuppressions({ repo: list.repo, input: Readable.from([Buffer.from(parts.join(''), 'latin1')]), clock, onBadRow: (line) => bad.push(line) });
+        const res = await importSuppressions({ apply: list.apply, input: Readable.from([Buffer.from(parts.join(''), 'latin1')]), clock, onBadRow: (line) => bad.push(line) });
         t.ok(list.repo.count() <= res.imported, 'no entry appears that was not imported (repeated addresses merge)');
         t.ok(res.skipped >= 0 && bad.length <= res.skipped + 1);
       } catch (err) {
@@ -100,10 +108,10 @@ t.test('any CSV input: imports or reports rows, and fails only with a typed erro
 t.test('CSV import time grows linearly with the rows (and with a hostile field)', async (t) => {
   const { clock, list } = store(t);
   const rows = (n: number) => csvHeader() + Array.from({ length: n }, (_, i) => `u${i}@example.com,"a, ""quoted"" reason",manual,30d,\n`).join('');
-  let g = await growth(rows, (csv: never) => importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock }), 250, 3);
+  let g = await growth(rows, (csv: never) => importSuppressions({ apply: list.apply, input: Readable.from([csv]), clock }), 250, 3);
   t.ok(g.ratio < LINEAR_RATIO_BOUND, `8x the rows cost ${g.ratio.toFixed(1)}x the time (${g.small.toFixed(1)} → ${g.large.toFixed(1)} ms)`);
   const field = (n: number) => `address,reason\nx@example.com,"${'"",'.repeat(n / 3)}"\n${'a'.repeat(n)}1 30d\n`;
-  g = await growth(field, (csv: never) => importSuppressions({ repo: list.repo, input: Readable.from([csv]), clock, onBadRow: () => undefined }), 32 * 1024, 3);
+  g = await growth(field, (csv: never) => importSuppressions({ apply: list.apply, input: Readable.from([csv]), clock, onBadRow: () => undefined }), 32 * 1024, 3);
   t.ok(g.ratio < LINEAR_RATIO_BOUND, `a hostile field 8x longer costs ${g.ratio.toFixed(1)}x the time (${g.small.toFixed(1)} → ${g.large.toFixed(1)} ms)`);
 });
 

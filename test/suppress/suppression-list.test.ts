@@ -12,6 +12,7 @@ import { createSuppressionList } from '../../src/suppress/suppression-list.js';
 import { createSuppressionsRepo } from '../../src/store/suppressions-repo.js';
 import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 import { acceptWithFates } from '../helpers/fate.js';
+import type { NewSuppression } from '../../src/core/store-types.js';
 
 const DAY = 86_400_000;
 
@@ -32,7 +33,9 @@ function setup(t: Tap) {
     deferred.splice(0).forEach((fn) => fn());
     await new Promise((r) => setImmediate(r));
   };
-  return { db, clock, list, repo, dir, runDeferred };
+  // The CSV import writes its batches through the Store (audited.importSuppressions, no actor: as the CLI does).
+  const apply = (rows: NewSuppression[]) => store.audited.importSuppressions(rows, null);
+  return { db, clock, list, repo, dir, runDeferred, store, apply };
 }
 type Tap = typeof t;
 
@@ -255,8 +258,8 @@ t.test('drops: the dropped events of an address or a domain, with the sender', a
   t.same(repo.drops('ann@keep.test', 10), [], 'queued recipients are not drops');
 });
 
-t.test('import: one transaction, bad rows skipped by line number, duplicates: the last line wins', async (t) => {
-  const { list, repo, clock } = setup(t);
+t.test('import: bad rows skipped by line number, duplicates: the last line wins', async (t) => {
+  const { repo, clock, apply } = setup(t);
   const bad: [number, string][] = [];
   const csv = [
     'Address,Reason,Category,Expires',
@@ -271,7 +274,7 @@ t.test('import: one transaction, bad rows skipped by line number, duplicates: th
     'five@example.com,x,manual,,extra',
     'six@example.com',
   ].join('\n');
-  const res = await importSuppressions({ repo: repo, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
+  const res = await importSuppressions({ apply, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
   t.same(res, { imported: 5, skipped: 4 });
   t.same(bad.map((b) => b[0]), [3, 5, 7, 10]);
   t.match(bad[0]![1], 'not-an-address');
@@ -291,35 +294,35 @@ t.test('import: one transaction, bad rows skipped by line number, duplicates: th
 });
 
 t.test('import: a file without a valid header changes nothing', async (t) => {
-  const { list, repo, clock } = setup(t);
+  const { list, repo, clock, apply } = setup(t);
   (await list.suppress('keep@example.com', 'manual', '', 'manual'));
   for (const csv of ['', 'email,reason\nx@example.com,y\n', 'reason,category\nx,manual\n', 'a@example.com,reason\n', 'address,address\n']) {
-    await t.rejects(importSuppressions({ repo: repo, input: Readable.from([csv]), clock }), { code: 'FERRY_ERR_NOT_FOUND', message: /header/ }, JSON.stringify(csv));
+    await t.rejects(importSuppressions({ apply, input: Readable.from([csv]), clock }), { code: 'FERRY_ERR_NOT_FOUND', message: /header/ }, JSON.stringify(csv));
   }
   t.equal(repo.count(), 1);
 });
 
 t.test('import: a binary file gets one error about its header, not a report per row', async (t) => {
-  const { list, repo, clock } = setup(t);
+  const { repo, clock, apply } = setup(t);
   // Bytes that start with a one-column "header" and then break CSV quoting on many lines.
   const junk = Buffer.concat([Buffer.from('\x01\x02junk\n'), ...Array.from({ length: 40 }, (_, i) => Buffer.from(`x${i}"\xff\xfe${'\x00'.repeat(300)}"y\n`, 'latin1'))]);
   const bad: [number, string][] = [];
-  await t.rejects(importSuppressions({ repo: repo, input: Readable.from([junk]), clock, onBadRow: (l, p) => bad.push([l, p]) }), { message: /line 1: no valid header/ });
+  await t.rejects(importSuppressions({ apply, input: Readable.from([junk]), clock, onBadRow: (l, p) => bad.push([l, p]) }), { message: /line 1: no valid header/ });
   t.same(bad, [], 'no row reports before the header was found wanting');
 
   // With a good header, unreadable rows are reported, each message clipped.
   const csv = Buffer.concat([Buffer.from('address\n'), Buffer.from(`a"${'z'.repeat(2000)}"b\n`), Buffer.from('ok@example.com\n')]);
-  const res = await importSuppressions({ repo: repo, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
+  const res = await importSuppressions({ apply, input: Readable.from([csv]), clock, onBadRow: (l, p) => bad.push([l, p]) });
   t.equal(res.imported, 1, 'the good row is imported');
   t.ok(res.skipped >= 1 && bad.length === res.skipped, 'the bad row is reported');
   t.ok(bad.every(([, why]) => why.length < 250), `every report is clipped (${bad.map(([, why]) => why.length).join(', ')} characters)`);
 });
 
 t.test('import: an unreadable quote is skipped with its line; export re-imports to the same list', async (t) => {
-  const { list, repo, clock } = setup(t);
+  const { list, repo, clock, apply, store } = setup(t);
   const bad: number[] = [];
   const csv = 'address,reason\nok1@example.com,fine\nbad@example.com,"unterminated\nok2@example.com,fine\n';
-  const res = await importSuppressions({ repo: repo, input: Readable.from([csv]), clock, onBadRow: (l) => bad.push(l) });
+  const res = await importSuppressions({ apply, input: Readable.from([csv]), clock, onBadRow: (l) => bad.push(l) });
   t.ok(res.skipped >= 1, 'the broken row is skipped');
   t.ok(repo.get('ok1@example.com', null));
 
@@ -328,15 +331,76 @@ t.test('import: an unreadable quote is skipped with its line; export re-imports 
   const out = new (await import('node:stream')).PassThrough();
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
-  const n = await exportSuppressions(repo, out, 'csv');
+  const n = await exportSuppressions(store.suppressions, out, 'csv');
   t.equal(n, repo.count());
   t.match(text, /^address,reason,category,expires,user\n/);
 
   const other = setup(t);
-  const again = await importSuppressions({ repo: other.repo, input: Readable.from([text]), clock });
+  const again = await importSuppressions({ apply: other.apply, input: Readable.from([text]), clock });
   t.same(again, { imported: n, skipped: 0 });
   const pick = (r: typeof repo) => [...r.iterate()].map((r) => [r.address, r.reason, r.category, r.expiresAt, r.scope]).sort();
   t.same(pick(other.repo), pick(repo));
+});
+
+t.test('import: written in batches, each committed before the file is read further; the totals go with the last', async (t) => {
+  const { repo, clock, store } = setup(t);
+  const calls: { rows: string[]; totals: unknown; before: number }[] = [];
+  let release = null as (() => void) | null;
+  let writing = 0;
+  const apply = async (rows: NewSuppression[], totals: unknown) => {
+    calls.push({ rows: rows.map((r) => r.address), totals, before: repo.count() });
+    writing++;
+    t.equal(writing, 1, 'one write at a time');
+    // The second batch is held until the test lets it go: nothing more is read meanwhile.
+    if (calls.length === 2) await new Promise<void>((r) => (release = r));
+    await store.audited.importSuppressions(rows, null);
+    writing--;
+  };
+  const lines = ['address', ...Array.from({ length: 10 }, (_, i) => `u${i}@batch.test`), 'not an address', 'u0@batch.test'];
+  const done = importSuppressions({ apply, input: Readable.from([lines.join('\n')]), clock, batchSize: 3, onBadRow: () => undefined });
+  while (!release) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.equal(calls.length, 2, 'the reading waits for the write in progress');
+  t.equal(repo.count(), 3, 'the first batch is committed');
+  release!();
+  t.same(await done, { imported: 11, skipped: 1 });
+  t.same(calls.map((c) => c.rows.length), [3, 3, 3, 2]);
+  t.same(calls.map((c) => c.before), [0, 3, 6, 9], 'each batch committed before the next is written');
+  t.same(calls.map((c) => c.totals), [null, null, null, { imported: 11, skipped: 1 }], 'the totals with the last batch only');
+  t.equal(repo.count(), 10, 'a repeated address is one entry');
+});
+
+t.test('import: a file that cannot be read to its end keeps the rows before it; the error names the line', async (t) => {
+  const { repo, clock, store } = setup(t);
+  const totals: unknown[] = [];
+  let written = 0;
+  const input = new Readable({ read() {} });
+  const apply = async (rows: NewSuppression[], total: unknown) => {
+    await store.audited.importSuppressions(rows, null);
+    written += rows.length;
+    if (total) totals.push(total);
+    // Two rows in: the disk fails under the rest of the file.
+    if (written === 2 && !total) setImmediate(() => input.destroy(new Error('EIO: i/o error, read')));
+  };
+  input.push('address,reason\nann@example.com,first\n"bob@example.com",second\ncy@example.com,third');
+  const err = await importSuppressions({ apply, input, clock, batchSize: 1 }).then(
+    () => null,
+    (e: Error & { code?: string }) => e,
+  );
+  t.match(err, { code: 'FERRY_ERR_STORE', message: /^import stopped at line 3: EIO: i\/o error, read; 2 rows were imported before it, nothing after$/ });
+  t.ok(repo.get('ann@example.com', null) && repo.get('bob@example.com', null), 'the rows before the stop are kept');
+  t.equal(repo.get('cy@example.com', null), undefined);
+  t.match(totals, [{ imported: 2, skipped: 0, stopped: 'line 3: EIO: i/o error, read' }], 'the last write is told where it stopped');
+
+  // A write that fails stops the import the same way, naming its line; nothing is written after it.
+  const failing = async (rows: NewSuppression[]) => {
+    if (rows.some((r) => r.address === 'b@fail.test')) throw new Error('disk full');
+    await store.audited.importSuppressions(rows, null);
+  };
+  const csv = 'address\na@fail.test\nb@fail.test\nc@fail.test\n';
+  await t.rejects(importSuppressions({ apply: failing, input: Readable.from([csv]), clock, batchSize: 1 }), { message: /^import stopped at line 3: disk full; 1 row was imported before it, nothing after$/ });
+  t.ok(repo.get('a@fail.test', null));
+  t.equal(repo.get('c@fail.test', null), undefined);
 });
 
 t.test('parseExpires', async (t) => {

@@ -2,17 +2,13 @@ import type { Readable } from 'node:stream';
 import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import type { FatePlan, FateResult } from '../../core/fate.js';
+import type { Store } from '../../core/store.js';
+import type { AuditActor } from '../../core/store-audited.js';
+import type { AdminRole, LimitFields, PurgeResult, QueueSelector, SuppressionFilter, SuppressionRow } from '../../core/store-types.js';
 import type { FateInput } from '../../outcome/fate.js';
 import { purgeInputs, purgeSummary } from '../../outcome/purge.js';
-import type { AdminRole } from '../../store/admins-repo.js';
-import type { Db } from '../../store/db.js';
-import type { EventsRepo } from '../../store/events-repo.js';
-import type { LimitFields, LimitsRepo } from '../../store/limits-repo.js';
-import type { PurgeResult, QueueAdminRepo, QueueSelector } from '../../store/queue-admin-repo.js';
-import type { SuppressionFilter } from '../../store/suppressions-repo.js';
 import { importSuppressions } from '../../suppress/csv.js';
-import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
-import { createConsoleQueries } from '../../store/console-queries.js';
+import { isSuppressionCategory, suppressionKey } from '../../suppress/normalize.js';
 
 /** Who did it: every change the console makes is an event naming this account. */
 export interface Actor {
@@ -21,19 +17,15 @@ export interface Actor {
 }
 
 export interface ConsoleActionsDeps {
-  db: Db;
+  /** Each change and the event naming its admin are one store operation (Store.audited); a purge reads what is pending first. */
+  store: { audited: Store['audited']; queueAdmin: Pick<Store['queueAdmin'], 'pending'> };
   clock: Clock;
-  suppressions: DbSuppressionList;
-  events: EventsRepo;
-  queueAdmin: QueueAdminRepo;
-  limits: LimitsRepo;
   /**
    * outcome/fate: a purge is each recipient's fate (expired, event, a report to its sender), written
-   * in the transaction that records the admin's event; `committed` runs the after-commit hook.
+   * in the operation that records the admin's event; `committed` runs the after-commit hook.
    */
   fates: {
     plan(inputs: readonly FateInput[], now?: number): FatePlan[];
-    recordNow(plans: readonly FatePlan[]): FateResult[];
     committed(results: readonly FateResult[]): unknown;
   };
   /** Mail was made due or ended: the scheduler looks now. */
@@ -70,123 +62,87 @@ export interface ImportReport {
 const MAX_PROBLEMS = 1000;
 
 /**
- * Every change the console makes. Each checks the actor's role, makes its change and appends an
- * event naming the actor in ONE transaction (`ferry events list` shows who did what), then
+ * Every change the console makes. Each checks the actor's role, then makes its change and appends
+ * an event naming the actor in ONE store operation (`ferry events list` shows who did what), then
  * nudges the running relay.
  */
 export function createConsoleActions(deps: ConsoleActionsDeps) {
-  const { db, events, clock } = deps;
-  // Each change and its event are one transaction on this connection (see the report: the
-  // Store has no audited write yet).
-  const queries = createConsoleQueries(db);
+  const { clock } = deps;
+  const { audited } = deps.store;
 
   function need(actor: Actor, what: Permission): void {
     if (!may(actor.role, what)) throw new FerryError('FERRY_ERR_USAGE', `${actor.name} (${actor.role}) may not do this: ${what} needs the admin role`);
   }
 
-  function record(actor: Actor, type: string, recipient: string | null, category: string | null, reply: string, detail: Record<string, unknown> = {}, messageId = ''): void {
-    events.append({ at: clock.now(), messageId, recipientId: null, recipient, type, status: null, category, detail: { reply, admin: actor.name, role: actor.role, via: 'console', ...detail } });
-  }
-
-  const removeTx = db.transaction((actor: Actor, id: number) => {
-    const entry = queries.suppression(id);
-    if (!entry) throw new FerryError('FERRY_ERR_NOT_FOUND', 'that suppression entry no longer exists');
-    deps.suppressions.repo.remove(entry.address, entry.scope);
-    record(actor, 'suppression_removed', entry.address, entry.category, `removed from the suppression list by ${actor.name}`, {
-      scope: entry.scope, reason: entry.reason, source: entry.source, addedAt: new Date(entry.createdAt).toISOString(),
-    });
-    return entry;
-  });
-
-  const addTx = db.transaction((actor: Actor, address: string, category: string, reason: string, expiresAt: number | null) => {
-    const { entry, created } = deps.suppressions.suppress(address, category, reason, category === 'complaint' ? 'complaint' : 'manual', { expiresAt });
-    record(actor, 'suppression_added', entry.address, entry.category, `${created ? 'added to' : 'updated on'} the suppression list by ${actor.name}: ${reason}`, { expiresAt });
-    return { entry, created };
-  });
-
-  const clearTx = db.transaction((actor: Actor, filter: SuppressionFilter) => {
-    const n = deps.suppressions.repo.clear(filter);
-    const what = [filter.domain && `domain ${filter.domain}`, filter.category && `category ${filter.category}`].filter(Boolean).join(', ');
-    record(actor, 'suppressions_cleared', filter.domain ? `@${filter.domain}` : null, filter.category ?? null, `${n} entries (${what}) removed from the suppression list by ${actor.name}`, { removed: n });
-    return n;
-  });
-
-  const purgeTx = db.transaction((actor: Actor, sel: QueueSelector, reason: string): { res: PurgeResult; results: FateResult[] } => {
-    const now = clock.now();
-    const rows = deps.queueAdmin.pending(sel);
-    const results = deps.fates.recordNow(deps.fates.plan(purgeInputs(rows, reason), now));
-    const res = purgeSummary(rows, results, now);
-    record(actor, 'queue_purged', sel.domain ? `@${sel.domain}` : null, null, `${res.purged} recipients purged by ${actor.name}`, { purged: res.purged }, sel.messageId ?? '');
-    return { res, results };
-  });
-
-  const retryTx = db.transaction((actor: Actor, sel: QueueSelector): number => {
-    const n = deps.queueAdmin.retry(sel, clock.now());
-    record(actor, 'queue_retried', sel.domain ? `@${sel.domain}` : null, null, `${n} recipients made due now by ${actor.name}`, { due: n }, sel.messageId ?? '');
-    return n;
-  });
-
-  const setLimitTx = db.transaction((actor: Actor, target: string, fields: LimitFields) => {
-    deps.limits.set(target, fields, clock.now());
-    record(actor, 'limit_changed', null, null, `limit ${target} set by ${actor.name}`, { target, ...fields });
-  });
-
-  const removeLimitTx = db.transaction((actor: Actor, target: string): boolean => {
-    const removed = deps.limits.remove(target);
-    if (removed) record(actor, 'limit_removed', null, null, `limit ${target} removed by ${actor.name}`, { target });
-    return removed;
-  });
+  const by = (actor: Actor): AuditActor => ({ name: actor.name, role: actor.role, via: 'console', at: clock.now() });
 
   return {
-    removeSuppression(actor: Actor, id: number) {
+    async removeSuppression(actor: Actor, id: number): Promise<SuppressionRow> {
       need(actor, 'removeSuppression');
-      return removeTx(actor, id);
+      const entry = await audited.removeSuppression(id, by(actor));
+      if (!entry) throw new FerryError('FERRY_ERR_NOT_FOUND', 'that suppression entry no longer exists');
+      return entry;
     },
-    addSuppression(actor: Actor, address: string, category: string, reason: string, expiresAt: number | null) {
+    async addSuppression(actor: Actor, address: string, category: string, reason: string, expiresAt: number | null): Promise<{ entry: SuppressionRow; created: boolean }> {
       need(actor, 'addSuppression');
-      return addTx(actor, address, category, reason, expiresAt);
+      const key = suppressionKey(address);
+      if (!key) throw new FerryError('FERRY_ERR_USAGE', `not an email address or @domain: ${JSON.stringify(address)}`);
+      if (!isSuppressionCategory(category)) throw new FerryError('FERRY_ERR_USAGE', `unknown suppression category ${JSON.stringify(category)}`);
+      const who = by(actor);
+      const { row, created } = await audited.addSuppression(
+        { address: key.address, domain: key.domain, category, reason, source: category === 'complaint' ? 'complaint' : 'manual', scope: null, createdAt: who.at, expiresAt },
+        who,
+      );
+      return { entry: row, created };
     },
-    clearSuppressions(actor: Actor, filter: SuppressionFilter): number {
+    async clearSuppressions(actor: Actor, filter: SuppressionFilter): Promise<number> {
       need(actor, 'clearSuppressions');
       if (filter.domain === undefined && filter.category === undefined) throw new FerryError('FERRY_ERR_USAGE', 'say what to clear: a domain or a category');
-      return clearTx(actor, filter);
+      return audited.clearSuppressions(filter, by(actor));
     },
-    /** Streams a CSV file in; nothing is applied unless the whole file was read (see importSuppressions). */
+    /**
+     * Streams a CSV file in, in batches (each committed; the relay is never held up); the last
+     * batch carries the event naming the admin, with the totals. An import that stops early keeps
+     * what it imported, says so in that event, and fails naming the line.
+     */
     async importSuppressions(actor: Actor, input: Readable): Promise<ImportReport> {
       need(actor, 'importSuppressions');
       const problems: ImportReport['problems'] = [];
       const result = await importSuppressions({
-        repo: deps.suppressions.repo,
+        apply: (rows, totals) => audited.importSuppressions(rows, totals && { by: by(actor), ...totals }),
         input,
         clock,
         onBadRow: (line, problem) => {
           if (problems.length < MAX_PROBLEMS) problems.push({ line, problem });
         },
       });
-      record(actor, 'suppressions_imported', null, null, `${result.imported} entries imported by ${actor.name} (${result.skipped} rows skipped)`, { ...result });
       return { ...result, problems };
     },
-    retry(actor: Actor, sel: QueueSelector): number {
+    async retry(actor: Actor, sel: QueueSelector): Promise<number> {
       need(actor, 'retry');
-      const n = retryTx(actor, sel);
+      const n = await audited.retryQueue(sel, by(actor));
       deps.onQueueChanged?.();
       return n;
     },
-    purge(actor: Actor, sel: QueueSelector): PurgeResult {
+    async purge(actor: Actor, sel: QueueSelector): Promise<PurgeResult> {
       need(actor, 'purge');
-      const { res, results } = purgeTx(actor, sel, `purged by admin ${actor.name} (console)`);
+      const who = by(actor);
+      // What is pending now; a recipient that ends otherwise meanwhile is left as it is (its plan no longer applies).
+      const rows = await deps.store.queueAdmin.pending(sel);
+      const plans = deps.fates.plan(purgeInputs(rows, `purged by admin ${actor.name} (console)`), who.at);
+      const results = await audited.purgeQueue(plans, sel, who);
       deps.fates.committed(results);
       deps.onQueueChanged?.();
-      return res;
+      return purgeSummary(rows, results, who.at);
     },
-    setLimit(actor: Actor, target: string, fields: LimitFields): void {
+    async setLimit(actor: Actor, target: string, fields: LimitFields): Promise<void> {
       need(actor, 'editLimits');
-      setLimitTx(actor, target, fields);
+      await audited.setLimit(target, fields, by(actor));
       deps.onLimitsChanged?.();
     },
-    removeLimit(actor: Actor, target: string): boolean {
+    async removeLimit(actor: Actor, target: string): Promise<boolean> {
       need(actor, 'editLimits');
-      const removed = removeLimitTx(actor, target);
+      const removed = await audited.removeLimit(target, by(actor));
       if (removed) deps.onLimitsChanged?.();
       return removed;
     },

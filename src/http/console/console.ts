@@ -1,25 +1,14 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { Db } from '../../store/db.js';
-import type { EventsRepo } from '../../store/events-repo.js';
-import type { LimitsRepo } from '../../store/limits-repo.js';
-import type { QueueAdminRepo } from '../../store/queue-admin-repo.js';
-import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import type { HttpPlugin } from '../server.js';
 import { createConsoleActions, type ConsoleActionsDeps } from './actions.js';
 import { createConsolePlugin, type ConsoleDeps } from './plugin.js';
 
 export interface ConsoleSetup {
-  /** Every page's reads, and the accounts. */
-  store: ConsoleDeps['store'];
-  /** The actions' transactions (a change and the event naming its admin, together). */
-  db: Db;
+  /** Every page's reads and the accounts; every change (with the event naming its admin) through Store.audited. */
+  store: ConsoleDeps['store'] & ConsoleActionsDeps['store'];
   clock: Clock;
   logger: Logger;
-  suppressions: DbSuppressionList;
-  events: EventsRepo;
-  queueAdmin: QueueAdminRepo;
-  limits: LimitsRepo;
   /** outcome/fate: a purge is each recipient's fate (see ConsoleActionsDeps). */
   fates: ConsoleActionsDeps['fates'];
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
@@ -37,17 +26,12 @@ export function createConsole(s: ConsoleSetup): HttpPlugin {
   return createConsolePlugin({
     store: s.store,
     actions: createConsoleActions({
-      db: s.db,
+      store: s.store,
       clock: s.clock,
-      suppressions: s.suppressions,
-      events: s.events,
-      queueAdmin: s.queueAdmin,
-      limits: s.limits,
       fates: s.fates,
       onQueueChanged: s.onQueueChanged,
       onLimitsChanged: s.onLimitsChanged,
     }),
-    suppressions: s.suppressions,
     clock: s.clock,
     logger: s.logger,
     maxAgeHours: s.maxAgeHours,

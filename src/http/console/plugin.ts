@@ -11,7 +11,6 @@ import type { Store } from '../../core/store.js';
 import type { HourCounts, LimitFields, QueueSelector, RecipientHit } from '../../core/store-types.js';
 import { csvHeader, csvLine } from '../../suppress/csv.js';
 import { SUPPRESSION_CATEGORIES, suppressionKey } from '../../suppress/normalize.js';
-import type { DbSuppressionList } from '../../suppress/suppression-list-db.js';
 import { parseTarget } from '../../throttle/limits.js';
 import type { HttpPlugin } from '../server.js';
 import { may, type Actor, type ConsoleActions, type Permission } from './actions.js';
@@ -33,7 +32,6 @@ export interface ConsoleDeps {
     queueAdmin: Pick<Store['queueAdmin'], 'destinations'>;
   };
   actions: ConsoleActions;
-  suppressions: DbSuppressionList;
   clock: Clock;
   logger: Logger;
   /** The retry window (delivery.maxAgeHours), read per request so a reload shows. */
@@ -249,7 +247,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const body = req.body as Body;
       const id = Number(body.id);
       if (!Number.isSafeInteger(id)) throw new FerryError('FERRY_ERR_USAGE', 'which entry? (no id)');
-      const entry = deps.actions.removeSuppression(actor, id);
+      const entry = await deps.actions.removeSuppression(actor, id);
       deps.logger.info({ admin: actor.name, address: entry.address, scope: entry.scope }, 'console: suppression removed');
       return done(reply, `Removed ${entry.address} from the suppression list: mail to it is sent again.`, body.back, '/suppressions');
     });
@@ -260,7 +258,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const days = (body.expiresDays ?? '').trim();
       if (days !== '' && !(/^\d+$/.test(days) && Number(days) > 0)) throw new FerryError('FERRY_ERR_USAGE', 'Expires: a whole number of days, or empty for never.');
       const expiresAt = days === '' ? null : deps.clock.now() + Number(days) * 86_400_000;
-      const { entry, created } = deps.actions.addSuppression(actor, (body.address ?? '').trim(), body.category || 'manual', (body.reason ?? '').trim() || 'added by an admin', expiresAt);
+      const { entry, created } = await deps.actions.addSuppression(actor, (body.address ?? '').trim(), body.category || 'manual', (body.reason ?? '').trim() || 'added by an admin', expiresAt);
       return done(reply, `${created ? 'Added' : 'Updated'} ${entry.address} on the suppression list.`, undefined, `/suppressions?q=${encodeURIComponent(entry.address)}`);
     });
 
@@ -271,7 +269,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const domain = domainText ? suppressionKey(`@${domainText.replace(/^@/, '')}`)?.domain : undefined;
       if (domainText && !domain) throw new FerryError('FERRY_ERR_USAGE', `${domainText} is not a domain name`);
       const category = body.category || undefined;
-      const n = deps.actions.clearSuppressions(actor, { domain, category });
+      const n = await deps.actions.clearSuppressions(actor, { domain, category });
       return done(reply, `Removed ${n} entries from the suppression list.`, undefined, '/suppressions');
     });
 
@@ -323,7 +321,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
     app.post('/queue/retry', { preHandler: app.csrfProtection }, async (req, reply) => {
       const actor = need(req, 'retry');
       const body = req.body as Body;
-      const n = deps.actions.retry(actor, selector(body));
+      const n = await deps.actions.retry(actor, selector(body));
       return done(reply, `${n} recipient${n === 1 ? '' : 's'} will be tried again now.`, body.back, '/queue');
     });
 
@@ -331,7 +329,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const actor = need(req, 'purge');
       const body = req.body as Body;
       const sel = selector(body);
-      const res = deps.actions.purge(actor, sel);
+      const res = await deps.actions.purge(actor, sel);
       deps.logger.warn({ admin: actor.name, ...sel, purged: res.purged }, 'console: queue purged');
       return done(reply, `${res.purged} recipient${res.purged === 1 ? '' : 's'} purged; their senders are told.`, body.back, '/queue');
     });
@@ -358,14 +356,14 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
         connections: field('connections', 'Connections'),
         perConnection: field('perConnection', 'Per connection'),
       };
-      deps.actions.setLimit(actor, target, fields);
+      await deps.actions.setLimit(actor, target, fields);
       return done(reply, `Limit for ${target} saved; the relay applies it now.`, undefined, '/limits');
     });
 
     app.post('/limits/remove', { preHandler: app.csrfProtection }, async (req, reply) => {
       const actor = need(req, 'editLimits');
       const target = parseTarget((req.body as Body).target ?? '');
-      if (!deps.actions.removeLimit(actor, target)) throw new FerryError('FERRY_ERR_NOT_FOUND', `No limit for ${target}.`);
+      if (!(await deps.actions.removeLimit(actor, target))) throw new FerryError('FERRY_ERR_NOT_FOUND', `No limit for ${target}.`);
       return done(reply, `Limit for ${target} removed.`, undefined, '/limits');
     });
   };

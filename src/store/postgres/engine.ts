@@ -19,6 +19,7 @@ import { createPgQuota } from './quota.js';
 import { createPgStats } from './stats.js';
 import { createPgQueueAdmin } from './queue-admin.js';
 import { createPgFates } from './fates.js';
+import { createPgAudited } from './audited.js';
 import type { Store } from '../../core/store.js';
 import type { AcceptedMessage } from '../../core/store-types.js';
 import type { TlsReportQueuedRow } from '../../core/store.js';
@@ -166,6 +167,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
     stats: { ...createPgStats(pool), hourly: consoleReads.hourly, topDomains: consoleReads.topDomains, hourlyCategories: consoleReads.topCategories },
     queueAdmin: { ...createPgQueueAdmin(pool), destinations: consoleReads.queue },
     fates: createPgFates(pool),
+    audited: createPgAudited(pool),
     /** One round trip to the server (health checks). Rejects with FERRY_ERR_STORE when it is unreachable. */
     async ping(): Promise<void> {
       try {

@@ -1,5 +1,5 @@
 import type { LimitFields, LimitRow, LimitStateRow } from '../limits-repo.js';
-import { changes, one, rows } from './sql.js';
+import { changes, one, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
 
 const limitFromRaw = (r: Record<string, unknown>): LimitRow => ({
@@ -50,15 +50,10 @@ export function createPgLimits(pool: PgPool) {
       return r && limitFromRaw(r);
     },
     async set(target: string, fields: LimitFields, at: number): Promise<void> {
-      await pool.query(
-        `INSERT INTO limits (target, per_minute, per_hour, per_day, connections, per_connection, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-         ON CONFLICT (target) DO UPDATE SET per_minute = $2, per_hour = $3, per_day = $4, connections = $5, per_connection = $6, updated_at = $7`,
-        [target, fields.perMinute, fields.perHour, fields.perDay, fields.connections, fields.perConnection, at],
-      );
+      await setLimitOn(pool, target, fields, at);
     },
     async remove(target: string): Promise<boolean> {
-      return (await changes(pool, 'DELETE FROM limits WHERE target = $1', [target])) === 1;
+      return removeLimitOn(pool, target);
     },
     async states(): Promise<LimitStateRow[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limit_state ORDER BY bucket')).map(stateFromRaw);
@@ -130,3 +125,18 @@ export function createPgLimits(pool: PgPool) {
 }
 
 export type PgLimits = ReturnType<typeof createPgLimits>;
+
+/** Creates or replaces the limit row, on a pool or inside the caller's transaction. */
+export async function setLimitOn(db: Queryable, target: string, fields: LimitFields, at: number): Promise<void> {
+  await db.query(
+    `INSERT INTO limits (target, per_minute, per_hour, per_day, connections, per_connection, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+     ON CONFLICT (target) DO UPDATE SET per_minute = $2, per_hour = $3, per_day = $4, connections = $5, per_connection = $6, updated_at = $7`,
+    [target, fields.perMinute, fields.perHour, fields.perDay, fields.connections, fields.perConnection, at],
+  );
+}
+
+/** Removes the limit row (false: there was none), on a pool or inside the caller's transaction. */
+export async function removeLimitOn(db: Queryable, target: string): Promise<boolean> {
+  return (await changes(db, 'DELETE FROM limits WHERE target = $1', [target])) === 1;
+}

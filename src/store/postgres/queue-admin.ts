@@ -1,8 +1,7 @@
 import { RATE_LIMITED } from '../recipients-repo.js';
 import type { DestinationSummary, PendingState, QueueSelector, RecipientRow } from '../../core/store-types.js';
 import type { QueueAdminStore } from '../../core/store.js';
-import { Params, rows, changes } from './sql.js';
-import type { PgPool } from './pool.js';
+import { Params, rows, changes, type Queryable } from './sql.js';
 import { recipientFromRaw, type RawRecipient } from './recipients.js';
 
 function where(sel: QueueSelector, p: Params): string {
@@ -12,8 +11,11 @@ function where(sel: QueueSelector, p: Params): string {
   throw new Error('queue selector: a message id, a domain or all');
 }
 
-/** `ferry queue …` (src/store/queue-admin-repo.ts) over the cluster's queue: in flight means leased by any node. */
-export function createPgQueueAdmin(pool: PgPool): Omit<QueueAdminStore, 'destinations'> {
+/**
+ * `ferry queue …` (src/store/queue-admin-repo.ts) over the cluster's queue: in flight means leased by any node.
+ * On the pool, or on a client inside the caller's transaction (the audited retry).
+ */
+export function createPgQueueAdmin(pool: Queryable): Omit<QueueAdminStore, 'destinations'> {
   return {
     async summary(now: number, filter: { domain?: string | undefined; state?: PendingState | undefined } = {}): Promise<DestinationSummary[]> {
       const p = new Params();

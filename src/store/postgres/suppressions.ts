@@ -409,3 +409,51 @@ async function createImporter(pool: PgPool) {
 type Importer = Awaited<ReturnType<typeof createImporter>>;
 
 export type PgSuppressions = ReturnType<typeof createPgSuppressions>;
+
+/**
+ * Removes the entry with this id and announces it, inside the caller's transaction; the removed
+ * entry, or undefined when there is none.
+ */
+export async function removeSuppressionById(c: Queryable, id: number): Promise<SuppressionRow | undefined> {
+  const r = await one<RawSuppression>(c, 'DELETE FROM suppressions WHERE id = $1 RETURNING *', [id]);
+  if (!r) return undefined;
+  await notify(c, r.address);
+  return suppressionFromRaw(r);
+}
+
+/** Deletes every entry matching the filter and announces it, inside the caller's transaction; how many. */
+export async function clearSuppressionsOn(c: Queryable, filter: SuppressionFilter): Promise<number> {
+  const p = new Params();
+  const n = await changes(c, `DELETE FROM suppressions ${where(filter, p)}`, p.values);
+  if (n) await notify(c, '*');
+  return n;
+}
+
+/**
+ * Adds or updates many entries in one statement, inside the caller's transaction: the last row
+ * for a key wins (as on SQLite, which applies them in order); announced to every node. Returns
+ * how many rows were given.
+ */
+export async function upsertSuppressionsOn(c: Queryable, list: readonly NewSuppression[]): Promise<number> {
+  if (list.length === 0) return 0;
+  await c.query(
+    `INSERT INTO suppressions AS s (${COLUMNS})
+     SELECT DISTINCT ON (address, scope) ${COLUMNS}
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+       WITH ORDINALITY AS x(${COLUMNS}, ord)
+     ORDER BY address, scope, ord DESC
+     ${ON_CONFLICT}`,
+    [
+      list.map((r) => r.address),
+      list.map((r) => r.domain),
+      list.map((r) => r.category),
+      list.map((r) => r.reason),
+      list.map((r) => r.source),
+      list.map((r) => r.scope ?? ''),
+      list.map((r) => r.createdAt),
+      list.map((r) => r.expiresAt),
+    ],
+  );
+  await notify(c, list.length === 1 ? list[0]!.address : '*');
+  return list.length;
+}

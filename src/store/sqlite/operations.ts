@@ -24,6 +24,7 @@ import { createSuppressionsRepo, suppressionFromRaw, type RawSuppression } from 
 import { createUsersRepo } from '../users-repo.js';
 import { createWebhooksRepo } from '../webhooks-repo.js';
 import { createConsoleQueries } from '../console-queries.js';
+import { createSqliteAudited } from './audited.js';
 
 /** A Store group with every operation synchronous: what one SQLite connection does in place. */
 export type SyncGroup<G> = {
@@ -198,5 +199,13 @@ export function createSqliteOperations(db: Db): SqliteOperations {
     fates: {
       record: (plans) => fateWrites.recordFatesNow(plans),
     },
+    audited: createSqliteAudited(db, {
+      suppressions,
+      events,
+      limits,
+      queueAdmin,
+      suppressionById: (id) => consoleReads.suppression(id),
+      recordFates: (plans) => fateWrites.recordFatesNow(plans),
+    }),
   };
 }

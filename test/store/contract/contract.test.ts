@@ -4,8 +4,9 @@ import { ENGINES } from './engines.js';
 import { CONTRACT as BASE } from './groups.js';
 import { TLS_CONTRACT } from './groups-tls.js';
 import { CONSOLE_CONTRACT } from './groups-console.js';
+import { AUDITED_CONTRACT } from './groups-audited.js';
 
-const CONTRACT = { ...BASE, ...TLS_CONTRACT };
+const CONTRACT = { ...BASE, ...TLS_CONTRACT, ...AUDITED_CONTRACT };
 
 // Each group opens a fresh store; a threaded engine started from TypeScript sources (no fresh
 // build, see freshWriterEntry) takes seconds per writer thread.
