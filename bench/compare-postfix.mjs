@@ -59,6 +59,9 @@ const dist = opt('dist', join(root, 'dist'));
 const ferryEntry = join(dist, 'admin/entry.js');
 const ONLY = opt('only', 'both');
 const CPU_PROF = argv.includes('--cpu-prof');
+// --perf: perf record (on-CPU samples, user space; JIT frames named by --perf-basic-prof) of
+// Ferry's main thread during the load, to tmp/perf/<case>.data: `perf report -i FILE --no-children`
+const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
@@ -73,6 +76,7 @@ const selected = opt('cases', 'newconn,reused,dkim100k,single').split(',').map((
   if (!CASES[c]) throw new Error(`unknown case ${c}`);
   return CASES[c];
 });
+const caseKey = (c) => Object.keys(CASES).find((k) => CASES[k] === c);
 const CASE_LIMIT_MS = 6 * 60_000;
 const TICK = 100; // CLK_TCK on Linux
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -140,12 +144,16 @@ function tree(rootPid) {
 }
 /** One thread's utime+stime in ticks (/proc/PID/task/TID/stat); the main thread's TID is the PID. */
 function threadTicks(pid, tid = pid) {
+  const t = threadTimes(pid, tid);
+  return t.user + t.sys;
+}
+function threadTimes(pid, tid = pid) {
   try {
     const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return { user: Number(f[11]), sys: Number(f[12]) };
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
 }
 const cpuTicks = (pids) => pids.reduce((a, p) => a + (stat(p)?.cpu ?? 0), 0);
@@ -282,7 +290,8 @@ async function latency(c, port, delivered) {
 async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = null) {
   onStart();
   const baseCpu = cpuTicks(pids());
-  const baseMain = mainPid ? threadTicks(mainPid) : NaN;
+  const baseMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const perf = mainPid && PERF ? startPerf(mainPid, c) : null;
   let peakKb = rssSum(pids());
   let lastCount = 0;
   let lastAt = 0;
@@ -305,7 +314,10 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
   sampling = false;
   await sampler;
   const cpu = (cpuTicks(pids()) - baseCpu) / TICK;
-  const mainCpu = mainPid ? (threadTicks(mainPid) - baseMain) / TICK : NaN;
+  const endMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const mainCpu = (endMain.user + endMain.sys - baseMain.user - baseMain.sys) / TICK;
+  const mainSys = (endMain.sys - baseMain.sys) / TICK;
+  if (perf) await perf.stop();
   if (lastCount < c.count) throw new Error(`only ${lastCount} of ${c.count} delivered in time`);
   return {
     acceptedPerSec: c.count / (src.ms / 1000),
@@ -313,8 +325,25 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
     cpuPer1000: (cpu / c.count) * 1000,
     // CPU time, not wall time: unlike event-loop utilization it stays honest on a busy machine
     mainCpuPer1000: (mainCpu / c.count) * 1000,
+    // of which in the kernel (system calls: socket writes and reads, the writer hand-off)
+    mainSysPer1000: (mainSys / c.count) * 1000,
     peakMb: peakKb / 1024,
     command: src.command,
+  };
+}
+
+/** perf record of one thread (the main thread's TID is the PID) until stop(). */
+function startPerf(tid, c) {
+  const dir = join(root, 'tmp', 'perf');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${caseKey(c)}.data`);
+  const p = spawn('perf', ['record', '-q', '-F', '997', '-g', '-t', String(tid), '-o', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return {
+    async stop() {
+      p.kill('SIGINT');
+      await Promise.race([new Promise((r) => p.once('exit', r)), sleep(30_000)]);
+      log(`perf samples of the main thread: ${out}`);
+    },
   };
 }
 
@@ -425,7 +454,7 @@ async function runFerry(c, sinkPort) {
       ...dkim,
     }),
   );
-  const nodeArgs = ['--import', hook, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'prof')}`] : [])];
+  const nodeArgs = ['--import', hook, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'prof')}`] : []), ...(PERF ? ['--perf-basic-prof'] : [])];
   const child = spawn(process.execPath, [...nodeArgs, ferryEntry, 'start'], {
     env: { ...process.env, FERRY_CONFIG: config, FERRY_BENCH_LOOP_FILE: loopFile },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -494,7 +523,6 @@ const TARGETS = {
   dkim100k: { deliveredPerSec: ['min', 300] },
   single: { latencyP50: ['max', 5] },
 };
-const caseKey = (c) => Object.keys(CASES).find((k) => CASES[k] === c);
 const rows = [];
 for (const { c, postfix: p = {}, ferry: f = {} } of results) {
   const targets = TARGETS[caseKey(c)] ?? {};
@@ -518,7 +546,7 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
     row('delay accept→sink p50', 'p50', 'ms', '');
     row('delay accept→sink p99', 'p99', 'ms', '');
     row('CPU ms per message', 'cpuPer1000', '', '(lower is better)');
-    if (f.mainCpuPer1000 !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message: SMTP (main) thread / other threads | ${f1(f.mainCpuPer1000)} / ${f1(f.cpuPer1000 - f.mainCpuPer1000)} | | | |`);
+    if (f.mainCpuPer1000 !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message: SMTP (main) thread (of which kernel) / other threads | ${f1(f.mainCpuPer1000)} (${f1(f.mainSysPer1000)}) / ${f1(f.cpuPer1000 - f.mainCpuPer1000)} | | | |`);
     row('peak memory (PSS)', 'peakMb', 'MB', '');
   }
   if (f.loop) {

@@ -9,8 +9,14 @@ const TOP = ti > 0 ? Number(process.argv[ti + 1]) : 25;
 const prof = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
+// --samples: each sample weighs one sampling interval instead of the wall time since the last
+// one. On a loaded machine a thread preempted inside a syscall (a loopback write that wakes the
+// reader) is sampled once when it runs again, with the whole wait as its time delta: wall-time
+// weights charge that wait to the syscall; counting samples approximates CPU time instead.
+const SAMPLES = process.argv.includes('--samples');
 const dt = prof.timeDeltas;
-for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dt[i] ?? 0));
+const interval = SAMPLES ? (prof.endTime - prof.startTime) / Math.max(1, prof.samples.length) : 0;
+for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (SAMPLES ? interval : dt[i] ?? 0));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const where = (url) => {
   if (!url) return '(native)';
@@ -58,4 +64,37 @@ if (ci > 0) {
     stacks.set(k, (stacks.get(k) ?? 0) + us);
   }
   show(`callers of ${name}`, stacks);
+}
+
+// --groups: each sample charged to the subsystem of the outermost Ferry or library frame on its
+// stack (root first): inbound SMTP (smtp-server, receive/), delivery (nodemailer, deliver/,
+// workers/, sign/, outcome/, classify/, throttle/), the store, start-up (module loading), and
+// the rest by name. Wall-time samples: a syscall that wakes another process looks expensive.
+if (process.argv.includes('--groups')) {
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const GROUPS = [
+    ['start-up', /modules\/|bootstrap|main\.js|admin\/start|keygen|createClassifier/],
+    ['inbound SMTP (smtp-server, receive/)', /smtp-server|receive\/|policy\/|suppress\/|throttle\/compose/],
+    ['delivery (nodemailer, deliver/, workers/, sign/, outcome/, classify/)', /nodemailer|deliver\/|workers\/|sign\/|outcome\/|classify\/|throttle\//],
+    ['store (store/, better-sqlite3, writer hand-off)', /store\/|better-sqlite3|node:internal\/worker/],
+    ['bench hook', /loop-delay-hook/],
+  ];
+  const groups = new Map();
+  for (const [id, us] of self) {
+    const chain = [];
+    for (let p = id; p !== undefined; p = parent.get(p)) chain.push(byId.get(p).callFrame);
+    chain.reverse();
+    let g = null;
+    outer: for (const cf of chain) {
+      const w = `${where(cf.url)} ${cf.functionName}`;
+      for (const [name, re] of GROUPS) if (re.test(w)) { g = name; break outer; }
+    }
+    if (!g) {
+      const leaf = byId.get(id).callFrame;
+      g = where(leaf.url) === '(native)' ? leaf.functionName || '(native)' : `other: ${where(leaf.url)}`;
+    }
+    groups.set(g, (groups.get(g) ?? 0) + us);
+  }
+  show('self time by subsystem (outermost frame)', groups);
 }
