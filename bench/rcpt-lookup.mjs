@@ -126,7 +126,10 @@ const clock = { now: () => NOW, setTimer: () => ({ cancel() {} }) };
 const rcptPath = (store) => {
   const list = createSuppressionList({ store: store.suppressions, lookup: store.suppressionLookup, clock, defer: () => {} });
   const policy = createSuppressionPolicy({ list, mode: 'drop' });
-  return (p) => policy.check(p, null).action === 'drop';
+  return (p) => {
+    const d = policy.check(p, null);
+    return d instanceof Promise ? d.then((x) => x.action === 'drop') : d.action === 'drop';
+  };
 };
 const bareLookup = (lookup) => (p) => {
   const k = keyOf(p);
