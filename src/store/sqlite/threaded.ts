@@ -71,7 +71,8 @@ export interface WriterStats {
 export interface ThreadedSqliteStore extends Store {
   /**
    * The same reads, synchronous, on this thread's read-only connection: for the few hot paths
-   * that cannot afford a promise per call (the RCPT-time suppression lookup). Never writes.
+   * that cannot afford a promise per call. Never writes. (The RCPT-time suppression lookup,
+   * suppressionLookup, has a read-only connection of its own with a small cache.)
    */
   readonly readNow: SqliteOperations;
   /** The read-only connection (health checks, console queries that still take a Db). */
