@@ -19,7 +19,7 @@ export function createInProcessSqliteStore(db: Db, options: InProcessStoreOption
   return {
     ...store,
     engine: 'sqlite',
-    suppressionLookup: sqliteSuppressionLookup(ops),
+    suppressionLookup: sqliteSuppressionLookup(ops.suppressions),
     queue: {
       ...store.queue,
       // One transaction per call: the relay's intake goes through the threaded engine, whose
@@ -33,8 +33,7 @@ export function createInProcessSqliteStore(db: Db, options: InProcessStoreOption
 }
 
 /** The RCPT-time read straight from a connection's synchronous operations (no promise). */
-export function sqliteSuppressionLookup(ops: Pick<SqliteOperations, 'suppressions'>): SuppressionLookup {
-  const s = ops.suppressions;
+export function sqliteSuppressionLookup(s: Pick<SqliteOperations['suppressions'], 'lookup' | 'get'>): SuppressionLookup {
   return { lookup: (address, domain, user, now) => s.lookup(address, domain, user, now), get: (address, scope) => s.get(address, scope) };
 }
 
