@@ -47,7 +47,9 @@ t.test('REQUIRETLS is offered only after STARTTLS', async (t) => {
 });
 
 t.test('REQUIRETLS to an MX without REQUIRETLS nor a validated policy: bounced 5.7.30, nothing sent, the sender gets a DSN', async (t) => {
-  const { mx, ferry, relay } = await setupDelivery(t, { mx: { tls: true } });
+  // Bodies kept: the DSN (itself under REQUIRETLS) bounces at once too, and retention would
+  // clear its body before the test reads it.
+  const { mx, ferry, relay } = await setupDelivery(t, { mx: { tls: true }, config: { retention: { keepBodiesHours: 1000 } } });
   const id = await submit(relay, { requireTls: true });
   t.equal(ferry.queue.messages.get(id)!.requireTls, true, 'the flag is stored with the message');
   const [r] = await waitFor(ferry, id, isStatus('delivered', 'deferred', 'bounced'));
@@ -62,6 +64,7 @@ t.test('REQUIRETLS to an MX without REQUIRETLS nor a validated policy: bounced 5
   const row = ferry.queue.messages.get(dsn!.id)!;
   t.equal(row.requireTls, true, 'the DSN is itself sent under REQUIRETLS (RFC 8689 §4.3)');
   t.same(recipients(ferry, dsn!.id).map((x) => x.address), ['sender@ferry.test']);
+  t.ok(row.body, 'the report body is stored inline');
   const text = Buffer.concat([row.headers, row.body ?? Buffer.alloc(0)]).toString('utf8');
   t.match(text, /Status: 5\.7\.30/);
   t.match(text, /Final-Recipient: rfc822; ?frank@example\.test/);
