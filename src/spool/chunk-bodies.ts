@@ -1,9 +1,8 @@
-import { readdirSync, statSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { makeDirectory } from '../core/data-dir.js';
 import { FerryError } from '../core/errors.js';
+import { listFiles, removeFile } from './dir-files.js';
 import { SpoolWriter, type BodyRef, type BodyWriter, type Spool, type StoredBody } from './spool.js';
 
 export interface ChunkBodiesOptions {
@@ -87,25 +86,8 @@ export function createChunkBodies(options: ChunkBodiesOptions): Spool & { sweep(
     exists(_file: string): boolean {
       return false;
     },
-    async remove(file: string): Promise<void> {
-      try {
-        await unlink(pathOf(file));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    },
-    list() {
-      const out: { file: string; size: number; mtimeMs: number }[] = [];
-      for (const name of readdirSync(dir)) {
-        try {
-          const st = statSync(join(dir, name));
-          if (st.isFile()) out.push({ file: name, size: st.size, mtimeMs: st.mtimeMs });
-        } catch {
-          // removed between readdir and stat
-        }
-      }
-      return out;
-    },
+    remove: (file: string): Promise<void> => removeFile(pathOf(file)),
+    list: () => listFiles(dir),
     /** Start-up: every staging file is a leftover of a crash (never answered 250, or already in the database). */
     async sweep(): Promise<number> {
       const files = bodies.list();

@@ -1,9 +1,10 @@
-import { createReadStream, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { makeDirectory } from '../core/data-dir.js';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
+import { listFiles, removeFile } from './dir-files.js';
 
 /**
  * Message bodies. Small bodies stay in memory and are committed inside the SQLite transaction
@@ -121,25 +122,8 @@ export function createSpool(options: SpoolOptions): Spool {
         return false;
       }
     },
-    async remove(file) {
-      try {
-        await unlink(join(dir, file));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    },
-    list() {
-      const out: { file: string; size: number; mtimeMs: number }[] = [];
-      for (const name of readdirSync(dir)) {
-        try {
-          const st = statSync(join(dir, name));
-          if (st.isFile()) out.push({ file: name, size: st.size, mtimeMs: st.mtimeMs });
-        } catch {
-          // removed between readdir and stat: nothing to recover
-        }
-      }
-      return out;
-    },
+    remove: (file) => removeFile(join(dir, file)),
+    list: () => listFiles(dir),
   };
 }
 
