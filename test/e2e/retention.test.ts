@@ -47,7 +47,8 @@ t.test('bodies go once every recipient is final: the spool empties, inline bodie
   await waitFor(ferry, mixed, (r) => r.status === (r.address.startsWith('later') ? 'deferred' : 'delivered'));
   t.ok(mx!.messages.length >= 3);
 
-  await until('the finished bodies to go', () => bodyState(ferry, small).body === null && bodyState(ferry, big).removedAt !== null);
+  // The removal is recorded, then the file is unlinked: wait for both.
+  await until('the finished bodies to go', () => bodyState(ferry, small).body === null && bodyState(ferry, big).removedAt !== null && spoolFiles(relay.dataDir).length <= 1);
   t.same(bodyState(ferry, small).body, null, 'inline body cleared');
   t.ok(bodyState(ferry, small).removedAt, 'and the time recorded');
   const mixedState = bodyState(ferry, mixed);
