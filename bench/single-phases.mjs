@@ -15,7 +15,8 @@
 // the SMTP thread's event-loop delay (bench/loop-delay-hook.mjs) and the load average (the machine
 // is shared: read the differences between variants, not the absolute figures).
 //
-//   npm run build && node bench/single-phases.mjs [--messages 200] [--variants disk+deliver,disk+hold,shm+deliver,shm+hold]
+//   npm run build && node bench/single-phases.mjs [--messages 200] [--variants disk+deliver,disk+hold,shm+deliver,shm+hold] [--dist DIR]
+//   (--dist: another build, e.g. a copy of dist/ made before a change, to compare back to back)
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
@@ -31,6 +32,7 @@ const { values: opts } = parseArgs({
     messages: { type: 'string', default: '200' },
     variants: { type: 'string', default: 'disk+deliver,disk+hold,shm+deliver,shm+hold' },
     size: { type: 'string', default: '4096' },
+    dist: { type: 'string', default: join(root, 'dist') },
   },
 });
 const N = Number(opts.messages);
@@ -145,7 +147,7 @@ async function runVariant(variant, sinkPort, holdPort) {
       http: { listen: null },
     }),
   );
-  const child = spawn(process.execPath, ['--import', hook, join(root, 'dist/admin/entry.js'), 'start'], {
+  const child = spawn(process.execPath, ['--import', hook, join(opts.dist, 'admin/entry.js'), 'start'], {
     env: { ...process.env, FERRY_CONFIG: config, FERRY_BENCH_LOOP_FILE: loopFile },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -221,7 +223,7 @@ try {
   hold.close();
 }
 
-console.log(`\n${new Date().toISOString()}  one message per new connection, one client, ${N} messages of ${SIZE} B per variant; Ferry from ${join(root, 'dist')}`);
+console.log(`\n${new Date().toISOString()}  one message per new connection, one client, ${N} messages of ${SIZE} B per variant; Ferry from ${opts.dist}`);
 console.log(`| variant | ${STEPS.map((s) => `${s} p50`).join(' | ')} | connect→221 p50 / p99 | target p50 ≤ 5 ms | SMTP thread loop delay p99 / busy | fdatasync p50 (ms) | load average |`);
 console.log(`| --- | ${STEPS.map(() => '---').join(' | ')} | --- | --- | --- | --- | --- |`);
 for (const r of results) {

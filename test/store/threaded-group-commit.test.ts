@@ -9,6 +9,10 @@ import type { FerryError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/relay.js';
 import { freshWriterEntry } from './contract/engines.js';
 import { message } from './contract/fixtures.js';
+import { planner } from './contract/groups.js';
+import { isRelaxed } from '../../src/store/sqlite/writer-protocol.js';
+
+const T0 = 1_760_000_000_000;
 
 async function open(t: Test, onWriterFailure?: (err: FerryError) => void): Promise<{ store: ThreadedSqliteStore; file: string }> {
   const file = join(tempDir(t), 'ferry.db');
@@ -130,4 +134,34 @@ t.test('a lone operation that fails (its own transaction, no savepoint) leaves n
   t.equal((await store.recipients.forMessage(a.message.id)).length, 1, 'no recipient of the failed accept was kept');
   await store.queue.accept([message()]);
   t.equal(count(file), 2);
+});
+
+t.test("a delivery attempt's fate commits without an fsync; every other origin, or an accept beside it, with one", async (t) => {
+  const { store } = await open(t);
+  const fate = planner();
+  const m = message({ recipients: ['ok@one.test', 'late@one.test', 'old@one.test', 'next@one.test'], at: T0 });
+  await store.queue.accept([m]);
+  const byAddr = new Map((await store.recipients.forMessage(m.message.id)).map((r) => [r.address, r]));
+  const ctx = { startedAt: T0, durationMs: 1, hop: { host: 'mx.one.test', ip: '127.0.0.2', port: 25, tls: null }, hops: [{ host: 'mx.one.test' }] };
+  const attempt = (address: string, code: number) =>
+    fate.plan([{ origin: 'attempt', recipient: byAddr.get(address)!, facts: { fact: code === 250 ? { kind: 'delivered', reply: { code, enhanced: '2.0.0', text: 'ok' } } : { kind: 'failed', phase: 'rcpt', reply: { code, enhanced: '4.3.0', text: 'later' } }, firstQueuedAt: T0, ctx } }], T0 + 1);
+  const durable = () => store.writerStats().durableCommits;
+
+  let before = durable();
+  t.equal((await store.fates.record([...attempt('ok@one.test', 250), ...attempt('late@one.test', 451)]))[0]!.applied, true);
+  t.equal(durable() - before, 0, 'delivered / deferred outcomes: no fsync (a loss on a power cut is one redelivery)');
+  t.equal((await store.recipients.get(byAddr.get('ok@one.test')!.id))!.status, 'delivered', 'and committed');
+
+  before = durable();
+  const expiry = fate.plan([{ origin: 'expiry', recipient: byAddr.get('old@one.test')!, facts: { reason: 'too old' } }], T0 + 2);
+  t.equal((await store.fates.record(expiry))[0]!.applied, true);
+  t.equal(durable() - before, 1, 'an expiry (its report would be lost for good): fsync');
+
+  before = durable();
+  await Promise.all([store.fates.record(attempt('next@one.test', 250)), store.queue.accept([message()])]);
+  t.equal(durable() - before, 1, 'an attempt outcome sharing a transaction with an accept: that transaction has its fsync');
+
+  t.equal(isRelaxed({ group: 'fates', method: 'record', args: [[]] }), false, 'no plans: strict (nothing to relax)');
+  t.equal(isRelaxed({ group: 'recipients', method: 'claim', args: [] }), true);
+  t.equal(isRelaxed({ group: 'queue', method: 'accept', args: [] }), false);
 });

@@ -1,3 +1,6 @@
+import type { FatePlan } from '../../core/fate.js';
+import { onlyAttempts } from '../fate-rows.js';
+
 /**
  * The message contract between the relay's event loop and the SQLite writer thread. Small and
  * explicit: the main thread sends operations, the thread answers once per commit.
@@ -70,6 +73,24 @@ export const RELAXED_OPERATIONS: ReadonlySet<string> = new Set([
   'retention.clearBodies',
   'retention.pruneRecords',
 ]);
+
+/**
+ * Whether an operation may commit without an fsync: the RELAXED_OPERATIONS, and `fates.record`
+ * when every plan is a delivery attempt's outcome (fate-writes.ts: a lost "delivered" or
+ * "deferred" means one redelivery, which at-least-once allows; a bounce report, a purge, an expiry
+ * would be lost for good, so any other origin keeps the fsync). Run inside the writer's own
+ * transaction, fate-writes' relaxedDurability cannot lower the level itself: the writer decides
+ * the level per transaction, here.
+ */
+export function isRelaxed(op: Pick<OpMessage, 'group' | 'method' | 'args'>): boolean {
+  const name = `${op.group}.${op.method}`;
+  if (RELAXED_OPERATIONS.has(name)) return true;
+  if (name === 'fates.record') {
+    const plans = op.args[0];
+    return Array.isArray(plans) && onlyAttempts(plans as FatePlan[]);
+  }
+  return false;
+}
 
 /** Buffers cross postMessage as Uint8Array: turn them back (better-sqlite3 and callers expect Buffer). */
 export function revive(value: unknown): unknown {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Db } from '../db.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
-import { RELAXED_OPERATIONS, revive, serializeError, type FromWriter, type OpMessage, type OpResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import { isRelaxed, revive, serializeError, type FromWriter, type OpMessage, type OpResult, type ToWriter, type WriterInit } from './writer-protocol.js';
 
 /**
  * The SQLite writer thread: owns the one connection that writes, so commits and their fsync never
@@ -78,7 +78,7 @@ function runOp(op: OpMessage): unknown {
 }
 
 function runBatch(batch: OpMessage[]): void {
-  const durable = batch.some((op) => !RELAXED_OPERATIONS.has(`${op.group}.${op.method}`));
+  const durable = batch.some((op) => !isRelaxed(op));
   const results: OpResult[] = [];
   try {
     setSynchronous(durable ? 'FULL' : 'NORMAL');
