@@ -18,7 +18,7 @@
 //   npm run build && node bench/single-phases.mjs [--messages 200] [--variants disk+deliver,disk+hold,shm+deliver,shm+hold] [--dist DIR]
 //   (--dist: another build, e.g. a copy of dist/ made before a change, to compare back to back)
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,6 +33,11 @@ const { values: opts } = parseArgs({
     variants: { type: 'string', default: 'disk+deliver,disk+hold,shm+deliver,shm+hold' },
     size: { type: 'string', default: '4096' },
     dist: { type: 'string', default: join(root, 'dist') },
+    // extra Node options for Ferry's process, space-separated: --node-args="--cpu-prof --cpu-prof-dir=tmp/prof"
+    'node-args': { type: 'string', default: '' },
+    // perf record (on-CPU samples) of Ferry's SMTP thread during the measured messages, to
+    // tmp/perf/single-<variant>.data: `node bench/perf-groups.mjs FILE --top 30`
+    perf: { type: 'boolean', default: false },
   },
 });
 const N = Number(opts.messages);
@@ -123,6 +128,31 @@ function sendOne(port, n, body) {
 }
 
 const hook = join(root, 'bench/loop-delay-hook.mjs');
+
+/** utime+stime in ms of Ferry's SMTP (main) thread and of the whole process (/proc; 10 ms ticks). */
+function cpuMs(pid) {
+  const fields = (path) => {
+    const t = readFileSync(path, 'utf8');
+    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  };
+  return { main: fields(`/proc/${pid}/task/${pid}/stat`), all: fields(`/proc/${pid}/stat`) };
+}
+
+/** perf record of one thread (the main thread's TID is the PID) until stop(). */
+function startPerf(tid, variant) {
+  const dir = join(root, 'tmp', 'perf');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `single-${variant.replace('+', '-')}.data`);
+  const p = spawn('perf', ['record', '-q', '-F', '997', '-g', '-t', String(tid), '-o', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return {
+    async stop() {
+      p.kill('SIGINT');
+      await Promise.race([new Promise((r) => p.once('exit', r)), sleep(30_000)]);
+      console.error(`perf samples of the SMTP thread: ${out}`);
+    },
+  };
+}
 async function runVariant(variant, sinkPort, holdPort) {
   const [where, delivery] = variant.split('+');
   const base = where === 'shm' ? '/dev/shm' : tmpdir();
@@ -147,7 +177,7 @@ async function runVariant(variant, sinkPort, holdPort) {
       http: { listen: null },
     }),
   );
-  const child = spawn(process.execPath, ['--import', hook, join(opts.dist, 'admin/entry.js'), 'start'], {
+  const child = spawn(process.execPath, [...opts['node-args'].split(' ').filter(Boolean), ...(opts.perf ? ['--perf-basic-prof'] : []), '--import', hook, join(opts.dist, 'admin/entry.js'), 'start'], {
     env: { ...process.env, FERRY_CONFIG: config, FERRY_BENCH_LOOP_FILE: loopFile },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -158,11 +188,15 @@ async function runVariant(variant, sinkPort, holdPort) {
     await sleep(200);
     child.kill('SIGUSR2'); // the loop-delay window starts now
     const loadBefore = load();
+    const perf = opts.perf ? startPerf(child.pid, variant) : null;
+    const cpu0 = cpuMs(child.pid);
     const runs = [];
     for (let i = 0; i < N; i++) runs.push(await sendOne(port, i, body));
+    const cpu1 = cpuMs(child.pid);
+    if (perf) await perf.stop();
     await sleep(400); // the hook writes every 250 ms
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
-    return { variant, runs, loop, loadBefore, loadAfter: load(), fsyncP50: fdatasyncP50(dir) };
+    return { variant, runs, loop, loadBefore, loadAfter: load(), fsyncP50: fdatasyncP50(dir), cpuMain: (cpu1.main - cpu0.main) / N, cpuOther: (cpu1.all - cpu1.main - (cpu0.all - cpu0.main)) / N };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
@@ -224,13 +258,13 @@ try {
 }
 
 console.log(`\n${new Date().toISOString()}  one message per new connection, one client, ${N} messages of ${SIZE} B per variant; Ferry from ${opts.dist}`);
-console.log(`| variant | ${STEPS.map((s) => `${s} p50`).join(' | ')} | connect→221 p50 / p99 | target p50 ≤ 5 ms | SMTP thread loop delay p99 / busy | fdatasync p50 (ms) | load average |`);
-console.log(`| --- | ${STEPS.map(() => '---').join(' | ')} | --- | --- | --- | --- | --- |`);
+console.log(`| variant | ${STEPS.map((s) => `${s} p50`).join(' | ')} | connect→221 p50 / p99 | target p50 ≤ 5 ms | SMTP thread loop delay p99 / busy | CPU ms per message: SMTP thread / other threads | fdatasync p50 (ms) | load average |`);
+console.log(`| --- | ${STEPS.map(() => '---').join(' | ')} | --- | --- | --- | --- | --- | --- |`);
 for (const r of results) {
   const stepP50 = STEPS.map((_, i) => pct(r.runs.map((x) => x.steps[i]), 50).toFixed(2));
   const total = r.runs.map((x) => x.ms);
   const p50 = pct(total, 50);
   console.log(
-    `| ${r.variant} | ${stepP50.join(' | ')} | ${p50.toFixed(2)} / ${pct(total, 99).toFixed(1)} | ${p50 <= 5 ? 'met' : 'NOT met'} | ${r.loop.p99Ms.toFixed(1)} ms / ${(r.loop.mainThreadElu * 100).toFixed(0)} % | ${r.fsyncP50.toFixed(2)} | ${r.loadBefore} → ${r.loadAfter} |`,
+    `| ${r.variant} | ${stepP50.join(' | ')} | ${p50.toFixed(2)} / ${pct(total, 99).toFixed(1)} | ${p50 <= 5 ? 'met' : 'NOT met'} | ${r.loop.p99Ms.toFixed(1)} ms / ${(r.loop.mainThreadElu * 100).toFixed(0)} % | ${r.cpuMain.toFixed(2)} / ${r.cpuOther.toFixed(2)} | ${r.fsyncP50.toFixed(2)} | ${r.loadBefore} → ${r.loadAfter} |`,
   );
 }

@@ -132,7 +132,8 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   // Module hooks of the parent (a test runner's coverage and mocks) cost seconds per thread and
   // mean nothing to the writer: it keeps only the TypeScript loader, and only to run from sources.
   const fromSources = entry.pathname.endsWith('.ts');
-  const execArgv = process.execArgv.filter((a) => !/^--(import|loader|experimental-loader|require)\b/.test(a) || (fromSources && a.includes('typescript')));
+  // Process-wide V8 flags (--perf-basic-prof for perf's JIT symbols) are refused in a Worker's execArgv.
+  const execArgv = process.execArgv.filter((a) => !/^--perf-/.test(a) && (!/^--(import|loader|experimental-loader|require)\b/.test(a) || (fromSources && a.includes('typescript'))));
   const worker = new Worker(entry, { workerData: init, execArgv });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
