@@ -77,7 +77,7 @@ function deliverer(name: string, hold: boolean) {
   return { deliverer: d, sent, finish: () => waiting.splice(0).forEach((f) => f()) };
 }
 
-function node(t: Test, store: Store, owner: string, clock: ManualClock, d: Deliverer, renewEveryMs: number, maxInFlight?: number) {
+function node(t: Test, store: Store, owner: string, clock: ManualClock, d: Deliverer, renewEveryMs: number, maxInFlight?: number, connections = 2) {
   const fate = createFate({
     fates: store.fates,
     classifier: createClassifier(),
@@ -108,7 +108,7 @@ function node(t: Test, store: Store, owner: string, clock: ManualClock, d: Deliv
     concurrency: 4,
     leaseMs: LEASE,
     renewEveryMs,
-    gate: { maxConnections: () => 2, messagesPerConnection: () => 100, takeMessage: () => null },
+    gate: { maxConnections: () => connections, messagesPerConnection: () => 100, takeMessage: () => null },
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
   });
   t.teardown(async () => {
@@ -196,6 +196,33 @@ for (const engine of engines) {
       await waitFor(() => a.scheduler.stats.inFlight === 0, { what: "A's transfer finished" });
       const [done] = await sa.recipients.forMessage(m.message.id);
       t.same([done!.status, done!.lastReply, done!.attempts], ['delivered', '250 2.0.0 ok from B', 1], "B's outcome stands: A's late one was not written over it");
+    });
+
+    await t.test('a recipient whose lease was taken while it waited for a connection is not sent', async (t) => {
+      const [sa, sb] = await engine.open(t);
+      const clock = new ManualClock(T0);
+      const slow = deliverer('A', true);
+      // One connection: the second message waits in memory behind the first one's long transfer.
+      const a = node(t, sa, 'node-a', clock, slow.deliverer, LEASE / 3, undefined, 1);
+      const first = message({ recipients: ['one@far.test'], at: T0 });
+      const second = message({ recipients: ['two@far.test'], at: T0 });
+      await sa.queue.accept([first, second]);
+      a.scheduler.start();
+      await waitFor(() => slow.sent.length === 1 && a.scheduler.stats.inFlight === 2, { what: 'A sends the first and holds the second' });
+      // The second's lease goes to node-b behind A's back (as if it had run out and B claimed it).
+      const [two] = await sb.recipients.forMessage(second.message.id);
+      await sb.recipients.releaseMany([{ id: two!.id, at: T0 }]);
+      t.same((await sb.recipients.claim(T0, T0 + 10 * LEASE, 'node-b', 10)).map((r) => r.id), [two!.id], 'node-b holds the second now');
+      const renewals = a.scheduler.stats.leases.renewals;
+      clock.advance(LEASE / 3);
+      await waitFor(() => a.scheduler.stats.leases.renewals > renewals, { what: "A's renewal" });
+      t.equal(a.scheduler.stats.leases.lost, 1, 'A learns at its renewal that it no longer holds the second');
+      t.equal(a.scheduler.stats.inFlight, 1, 'and forgets it');
+      slow.finish();
+      await waitFor(async () => (await sa.recipients.forMessage(first.message.id))[0]!.status === 'delivered' && a.scheduler.stats.inFlight === 0, { what: 'the first delivered' });
+      t.same(slow.sent.map((m) => m.to), [['one@far.test']], 'A never sent the second over its connection');
+      const [still] = await sb.recipients.forMessage(second.message.id);
+      t.same([still!.status, still!.attempts, still!.leaseUntil], ['queued', 0, T0 + 10 * LEASE], "node-b's claim untouched");
     });
   });
 }
