@@ -4,6 +4,12 @@
 // handed a message to the sink and died before recording it). A's leased mail is delivered by B
 // once the lease (store.leaseMs) runs out. Prints figures; asserts nothing about time.
 //
+// At the kill the script reads from PostgreSQL which recipients A held under a lease (its mail in
+// flight or waiting for a connection): how long after the kill the last of them reached the sink
+// is printed beside the lease time, and each duplicate is put in one of two classes: held by A at
+// the kill (sent by A, not recorded before it died: the only duplicates renewal cannot prevent),
+// or other (a lease that ran out under a live node: what renewal prevents).
+//
 //   npm run build && node bench/cluster-kill.mjs [N=4000] [LEASE_MS=10000]
 import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
+import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 
 const N = Number(process.argv[2] ?? 4000);
@@ -48,6 +55,7 @@ const cleanup = () => {
 
 // --- the sink: one SMTP server; each message carries X-Bench-Id ---
 const delivered = new Map();
+const deliveredBy = new Map();
 let deliveries = 0;
 const sink = new SMTPServer({
   authOptional: true,
@@ -59,7 +67,10 @@ const sink = new SMTPServer({
     stream.on('end', () => {
       const m = /^X-Bench-Id: (\S+)/m.exec(Buffer.concat(parts).subarray(0, 4096).toString('latin1'));
       deliveries++;
+      // Which node sent it: each node says its own name in EHLO.
+      const by = /^ferry-(\w+)\.bench$/.exec(session.hostNameAppearsAs ?? '')?.[1] ?? '?';
       if (m) delivered.set(m[1], [...(delivered.get(m[1]) ?? []), performance.now()]);
+      if (m) deliveredBy.set(m[1], [...(deliveredBy.get(m[1]) ?? []), by]);
       cb();
     });
   },
@@ -74,7 +85,7 @@ function startNode(name) {
   const dataDir = join(work, name);
   mkdirSync(dataDir, { recursive: true });
   const config = {
-    hostname: 'ferry.bench',
+    hostname: `ferry-${name}.bench`,
     log: { level: 'info' },
     dmarc: { mode: 'off' },
     sign: { threads: 0 },
@@ -130,6 +141,21 @@ const refused = { A: 0, B: 0 };
 const t0 = performance.now();
 let killedAt = null;
 let ackedAWhenKilled = 0;
+let heldByAAtKill = null;
+/** The recipients A held under a lease when it died (their messages' bench ids: the Subject). */
+async function readHeldByA() {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query(
+      `SELECT m.subject, r.lease_until FROM recipients r JOIN messages m ON m.id = r.message_id
+       WHERE r.lease_owner = 'A' AND r.status IN ('queued','deferred')`,
+    );
+    return r.rows.map((x) => ({ id: x.subject, leaseUntil: Number(x.lease_until) }));
+  } finally {
+    await c.end();
+  }
+}
 async function load(node, prefix) {
   let next = 0;
   let dead = false;
@@ -161,6 +187,7 @@ await new Promise((resolve) => {
       killedAt = performance.now();
       ackedAWhenKilled = n;
       resolve();
+      heldByAAtKill = readHeldByA();
     }
   }, 5);
 });
@@ -174,6 +201,8 @@ b.child.kill('SIGTERM');
 await exitedB;
 sink.close();
 
+const heldByA = await heldByAAtKill;
+const heldIds = new Set(heldByA.map((x) => x.id));
 const ackedIds = [...acked.keys()];
 const lost = ackedIds.filter((id) => !delivered.has(id));
 const aAfterKill = ackedIds.filter((id) => acked.get(id) === 'A').map((id) => Math.min(...(delivered.get(id) ?? [Infinity]))).filter((at) => at > killedAt);
@@ -194,12 +223,36 @@ const report = {
   // Acknowledged but not at the sink SETTLE_MS after the load ended: lost.
   lost: lost.length,
   lostSample: lost.slice(0, 5),
+  // Duplicates by class: held by A at the kill (A sent and died before recording) or other.
+  duplicatesHeldByAAtKill: [...delivered.entries()].filter(([id, v]) => v.length > 1 && heldIds.has(id)).length,
+  duplicatesOther: [...delivered.entries()].filter(([id, v]) => v.length > 1 && !heldIds.has(id)).length,
+  duplicatesSentBy: countBy([...deliveredBy.entries()].filter(([, v]) => v.length > 1).map(([, v]) => v.join('+'))),
+  deliveriesBy: countBy([...deliveredBy.values()].flat()),
   aMessagesDeliveredAfterKill: aAfterKill.length,
   lastAMessageAfterKillMs: aAfterKill.length ? Math.round(Math.max(...aAfterKill) - killedAt) : null,
+  // A's leased recipients at the kill: how many, and when the last of them reached the sink after it (vs leaseMs).
+  heldByAAtKill: heldByA.length,
+  heldByADeliveredAfterKill: heldByA.filter((x) => (delivered.get(x.id) ?? []).some((at) => at > killedAt)).length,
+  heldByANotDelivered: heldByA.filter((x) => !delivered.has(x.id)).length,
+  // Each of them against its own lease (renewed up to a third of a lease before the kill): the
+  // latest first delivery after the kill, minus that recipient's lease end (epoch ms).
+  heldByALatestAfterItsLeaseEndMs: (() => {
+    const late = heldByA.flatMap((x) => (delivered.get(x.id) ?? []).filter((at) => at > killedAt).slice(0, 1).map((at) => performance.timeOrigin + at - x.leaseUntil));
+    return late.length ? Math.round(Math.max(...late)) : null;
+  })(),
+  lastHeldByADeliveredAfterKillMs: (() => {
+    const after = heldByA.flatMap((x) => (delivered.get(x.id) ?? []).filter((at) => at > killedAt));
+    return after.length ? Math.round(Math.max(...after) - killedAt) : null;
+  })(),
   loadSeconds: Number(((loadDoneAt - t0) / 1000).toFixed(1)),
   allDeliveredSeconds: Number(((settledAt - t0) / 1000).toFixed(1)),
   loadavg: loadavg().map((x) => x.toFixed(1)),
 };
 cleanup();
 console.log(JSON.stringify(report, null, 2));
+function countBy(list) {
+  const out = {};
+  for (const x of list) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
 process.exit(lost.length ? 1 : 0);

@@ -245,7 +245,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
           clock,
           logger,
           owner: nodeName,
-          userAgent: `Ferry/${VERSION}`,
+          // In a cluster the receiver can tell which node sent a batch (one at a time, by lock).
+          userAgent: onPostgres ? `Ferry/${VERSION} (node ${nodeName})` : `Ferry/${VERSION}`,
         })
       : null;
   // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are

@@ -27,6 +27,8 @@ export interface FateRecipient {
   category: string | null;
   mxHost: string | null;
   leaseUntil: number | null;
+  /** The owner whose claim this row came from (a claimed row); absent/null: not known. */
+  leaseOwner?: string | null;
   dsnNotify: readonly string[] | null;
   dsnDelayAt: number | null;
 }
@@ -131,6 +133,12 @@ export interface FatePlan {
   from: readonly RecipientStatus[];
   /** Not applied while a worker's lease on the recipient runs past this time (expiry sweeps); null: regardless. */
   unlessLeasedAfter: number | null;
+  /**
+   * An attempt's outcome: the owner whose claim made the attempt. Not applied while the
+   * recipient's lease names another owner (this node's lease ran out and another node claimed
+   * the recipient: that node's attempt decides); absent/null: regardless of leases.
+   */
+  leaseOwner?: string | null;
   verdict: FateVerdict;
   /** null: the status does not change (a complaint, a recipient born dropped at intake). */
   status: FateStatusWrite | null;

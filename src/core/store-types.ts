@@ -200,6 +200,8 @@ export interface RecipientRow {
   attempts: number;
   nextAttemptAt: number | null;
   leaseUntil: number | null;
+  /** Set on the rows a claim returns: the owner (node) that claimed them. Absent on other reads. */
+  leaseOwner?: string | null;
   createdAt: number;
   updatedAt: number;
   lastCode: number | null;

@@ -205,6 +205,13 @@ export interface RecipientsStore {
   get(id: number): Promise<RecipientRow | undefined>;
   /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first (a lease). */
   claim(now: number, until: number, owner: string, limit: number): Promise<RecipientRow[]>;
+  /**
+   * Renews the leases `owner` still holds among `ids` (pending, lease naming it) until `until`
+   * (not due before either); returns the ids renewed. An id missing from the answer is no longer
+   * this owner's: its fate was written, it was released, or its lease ran out and another node
+   * claimed it. One statement for all.
+   */
+  renew(owner: string, ids: readonly number[], until: number): Promise<number[]>;
   /** Gives a claimed recipient back, due at `at` (no attempt counted). */
   release(id: number, at: number): Promise<void>;
   /** Gives claimed recipients back, each due at its own time (and why it waits), in one transaction. */

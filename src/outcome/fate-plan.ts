@@ -131,6 +131,8 @@ function planAttempt(r: FateRecipient, f: FateFacts['attempt'], c: PlanContext):
     status: d.status, nextAttemptAt: d.nextAttemptAt, attempted: true, code: d.code, enhanced: d.enhanced, reply: d.replyText, category,
     mxHost: hop?.host ?? null, remoteIp: hop?.ip ?? null, tlsProtocol: hop?.tls?.protocol ?? null, tlsCipher: hop?.tls?.cipher ?? null,
   };
+  // Made under a claim: not written over another node's claim if this one's lease was taken.
+  if (r.leaseOwner) plan.leaseOwner = r.leaseOwner;
   const failed = fact.kind === 'failed' ? fact : null;
   plan.attempt = {
     at: ctx.startedAt,

@@ -26,12 +26,17 @@ export interface FateRows {
 export interface FateCurrent {
   status: RecipientStatus;
   leaseUntil: number | null;
+  /** The owner named by the recipient's lease; null: not leased. */
+  leaseOwner: string | null;
 }
 
 /** Whether the plan may be applied to the recipient as it is now (nothing is written otherwise). */
 export function fateAllowed(plan: FatePlan, current: FateCurrent | undefined): current is FateCurrent {
   if (!current || !plan.from.includes(current.status)) return false;
   if (plan.unlessLeasedAfter !== null && (current.leaseUntil ?? 0) > plan.unlessLeasedAfter) return false;
+  // An attempt made under a lease that another owner has since taken (it ran out while the
+  // transfer went on): the other owner's attempt decides; this one must not clear its claim.
+  if (plan.leaseOwner && current.leaseOwner !== null && current.leaseOwner !== plan.leaseOwner) return false;
   return true;
 }
 
@@ -52,7 +57,7 @@ export function fateRows(plan: FatePlan): FateRows {
 
 /** The recipient after an applied plan (later plans of the same call see it). */
 export function fateAfter(current: FateCurrent, rows: FateRows): FateCurrent {
-  return rows.status ? { status: rows.status.status, leaseUntil: null } : current;
+  return rows.status ? { status: rows.status.status, leaseUntil: null, leaseOwner: null } : current;
 }
 
 export function fateRefusedResult(plan: FatePlan, current: FateCurrent | undefined): FateResult {

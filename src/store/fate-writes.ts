@@ -23,8 +23,7 @@ export function createFateWrites(db: Db) {
   const outbox = createDsnOutboxRepo<unknown>(db);
 
   function writeOne(plan: FatePlan, dsn: DsnLines): FateResult {
-    const found = recipients.get(plan.recipientId);
-    const current = found && { status: found.status, leaseUntil: found.leaseUntil };
+    const current = recipients.leaseOf(plan.recipientId);
     if (!fateAllowed(plan, current)) return fateRefusedResult(plan, current);
     const rows = fateRows(plan);
     if (rows.status) recipients.changeStatus(plan.recipientId, rows.status);

@@ -87,9 +87,18 @@ export function createRecipientsRepo(db: Db) {
     for (const r of rows) {
       lease.run({ until, owner, id: r.id });
       r.leaseUntil = until;
+      r.leaseOwner = owner;
     }
     return rows;
   });
+  // Leases held through a long transfer: only rows still pending under this owner's lease (a
+  // row whose fate was written, that was released, or that another owner claimed is left alone).
+  // next_attempt_at moves with the lease, as at the claim: not due while held.
+  const renew = db.prepare(
+    `UPDATE recipients SET lease_until = @until, next_attempt_at = @until
+     WHERE id IN (SELECT value FROM json_each(@ids)) AND lease_owner = @owner AND status IN ('queued','deferred') RETURNING id`,
+  );
+  const leaseOf = db.prepare('SELECT status, lease_until, lease_owner FROM recipients WHERE id = ?');
   const release = db.prepare(
     "UPDATE recipients SET lease_until = NULL, lease_owner = NULL, next_attempt_at = @at, wait_reason = @reason WHERE id = @id AND status IN ('queued','deferred')",
   );
@@ -169,6 +178,16 @@ export function createRecipientsRepo(db: Db) {
     /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first. */
     claim(now: number, until: number, owner: string, limit: number): RecipientRow[] {
       return relaxedDurability(db, () => claim(now, until, owner, limit));
+    },
+    /** Renews the leases `owner` still holds among `ids` until `until`; returns the ids renewed. */
+    renew(owner: string, ids: readonly number[], until: number): number[] {
+      if (ids.length === 0) return [];
+      return relaxedDurability(db, () => (renew.all({ owner, until, ids: JSON.stringify(ids) }) as { id: number }[]).map((r) => r.id));
+    },
+    /** The recipient's status and lease, as a fate re-reads it inside its transaction; undefined: gone. */
+    leaseOf(id: number): { status: RecipientStatus; leaseUntil: number | null; leaseOwner: string | null } | undefined {
+      const r = leaseOf.get(id) as { status: RecipientStatus; lease_until: number | null; lease_owner: string | null } | undefined;
+      return r && { status: r.status, leaseUntil: r.lease_until, leaseOwner: r.lease_owner };
     },
     /** Gives a claimed recipient back, due at `at` (no attempt counted). */
     release(id: number, at: number): void {

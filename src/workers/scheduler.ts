@@ -8,6 +8,7 @@ import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import type { OutcomeApplier } from '../outcome/apply.js';
 import type { Destination, DestinationGate } from './destination.js';
 import { holdBack, runDestinationWorker } from './destination-worker.js';
+import { createLeaseKeeper, type LeaseKeeper } from './lease-keeper.js';
 import type { SigningStage } from '../sign/prepare.js';
 
 export interface SchedulerOptions {
@@ -15,7 +16,7 @@ export interface SchedulerOptions {
    * Claims, releases, the next due time and the messages the workers read, through the Store
    * (the relay: writes on the writer thread, off this event loop).
    */
-  store: { recipients: Pick<RecipientsStore, 'claim' | 'releaseMany' | 'nextDueAt'>; messages: Pick<MessagesStore, 'get'> };
+  store: { recipients: Pick<RecipientsStore, 'claim' | 'releaseMany' | 'nextDueAt' | 'renew'>; messages: Pick<MessagesStore, 'get'> };
   spool: Spool;
   deliverer: Deliverer;
   outcome: OutcomeApplier;
@@ -25,6 +26,8 @@ export interface SchedulerOptions {
   owner: string;
   concurrency: number;
   leaseMs: number;
+  /** Time between lease renewals of what this node holds (default a third of leaseMs). */
+  renewEveryMs?: number;
   gate: DestinationGate;
   /** The sign stage: DKIM and any last change to the headers before the first delivery. */
   signing?: SigningStage;
@@ -55,7 +58,7 @@ export interface Scheduler {
   poke(): void;
   /** Stop claiming; give back what is not started; wait for running deliveries up to deadlineMs. */
   stop(deadlineMs: number): Promise<void>;
-  readonly stats: { inFlight: number; connections: number; destinations: number };
+  readonly stats: { inFlight: number; connections: number; destinations: number; leases: LeaseKeeper['stats'] };
 }
 
 const CLAIM_BATCH = 500;
@@ -78,8 +81,58 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   let nextExpirySweepAt = -Infinity;
 
+  // Every recipient claimed and not yet finished keeps its lease while it waits for a connection
+  // and while it is sent, however long that takes (lease-keeper.ts).
+  const leases = createLeaseKeeper({
+    store,
+    clock,
+    logger,
+    owner: opts.owner,
+    leaseMs: opts.leaseMs,
+    ...(opts.renewEveryMs !== undefined ? { renewEveryMs: opts.renewEveryMs } : {}),
+    onLost: (ids) => forgetLost(ids),
+  });
+  // What the workers write about recipients ends their hold: an outcome recorded (or failing to
+  // be: then the lease must run out so the recipients are tried again), a release.
+  // (No spread of `store`: main.ts hands a deferred store whose engine getter throws until it opens.)
+  const workerStore = {
+    messages: store.messages,
+    recipients: {
+      releaseMany: (items: { id: number; at: number; reason?: string | null }[]) => {
+        leases.drop(items.map((i) => i.id));
+        return store.recipients.releaseMany(items);
+      },
+    },
+  };
+  const workerOutcome: OutcomeApplier = {
+    ...opts.outcome,
+    applySoon: (items, ctx) => opts.outcome.applySoon(items, ctx).finally(() => leases.drop(items.map((i) => i.recipient.id))),
+  };
+
+  /** Leases this node no longer holds: recipients not yet started are not sent here. */
+  function forgetLost(ids: number[]): void {
+    const lost = new Set(ids);
+    let removed = 0;
+    for (const d of destinations.values()) {
+      for (const [key, rows] of d.pending) {
+        const left = rows.filter((r) => !lost.has(r.id));
+        if (left.length === rows.length) continue;
+        removed += rows.length - left.length;
+        if (left.length) d.pending.set(key, left);
+        else d.pending.delete(key);
+      }
+      if (d.active === 0 && d.pending.size === 0 && !d.learning) destinations.delete(d.domain);
+    }
+    if (removed) {
+      inFlight -= removed;
+      logger.warn({ recipients: removed }, 'leases lost before sending (claimed by another node after they ran out, or ended meanwhile): not sent here');
+      poke();
+    }
+  }
+
   function releaseMany(items: { id: number; at: number; reason?: string | null }[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
+    leases.drop(items.map((i) => i.id));
     // A release that fails leaves the lease to run out: the rows become due again by themselves.
     return store.recipients.releaseMany(items).catch((err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
   }
@@ -133,6 +186,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
 
   function afterClaim(rows: RecipientRow[]): void {
+    leases.hold(rows.map((r) => r.id));
     for (const r of rows) {
       let d = destinations.get(r.domain);
       if (!d) {
@@ -212,10 +266,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     d.active++;
     opts.gate.connectionOpened?.(d.domain);
     const p = runDestinationWorker(d, {
-      store,
+      store: workerStore,
       spool: opts.spool,
       deliverer: opts.deliverer,
-      outcome: opts.outcome,
+      outcome: workerOutcome,
       clock,
       logger,
       gate: opts.gate,
@@ -289,6 +343,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   return {
     start() {
+      leases.start();
       pump();
     },
     poke,
@@ -317,10 +372,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         }
       }
       await releasing;
+      // Deliveries still running after the abort keep what they hold until their leases run out.
+      leases.stop();
       logger.info({ released }, 'scheduler stopped');
     },
     get stats() {
-      return { inFlight, connections, destinations: destinations.size };
+      return { inFlight, connections, destinations: destinations.size, leases: leases.stats };
     },
   };
 }

@@ -72,6 +72,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
         },
         releaseMany: (items) => store.recipients.releaseMany(items),
         nextDueAt: () => store.recipients.nextDueAt(),
+        renew: (...a) => store.recipients.renew(...a),
       },
     },
     spool: createSpool({ dir: join(dir, 'spool'), inlineMaxBytes: 1 << 20 }),

@@ -22,12 +22,12 @@ import { upsertSuppression } from './suppressions.js';
 export async function recordFatesOn(c: PgClient, plans: readonly FatePlan[]): Promise<FateResult[]> {
   if (plans.length === 0) return [];
   const ids = [...new Set(plans.map((p) => p.recipientId))].sort((a, b) => a - b);
-  const found = await rows<{ id: number; status: FateCurrent['status']; lease_until: number | null }>(
+  const found = await rows<{ id: number; status: FateCurrent['status']; lease_until: number | null; lease_owner: string | null }>(
     c,
-    'SELECT id, status, lease_until FROM recipients WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+    'SELECT id, status, lease_until, lease_owner FROM recipients WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
     [ids],
   );
-  const now = new Map<number, FateCurrent>(found.map((r) => [r.id, { status: r.status, leaseUntil: r.lease_until }]));
+  const now = new Map<number, FateCurrent>(found.map((r) => [r.id, { status: r.status, leaseUntil: r.lease_until, leaseOwner: r.lease_owner }]));
   const dsn = new DsnLines();
   const events: EventInput[] = [];
   const results: FateResult[] = [];

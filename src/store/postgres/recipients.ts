@@ -173,7 +173,23 @@ export function createPgRecipients(pool: PgPool) {
          FROM pick WHERE r.id = pick.id RETURNING r.*`,
         [now, until, owner, limit],
       );
-      return r.map(recipientFromRaw).sort((a, b) => a.id - b.id);
+      return r.map((x) => ({ ...recipientFromRaw(x), leaseOwner: owner })).sort((a, b) => a.id - b.id);
+    },
+    /**
+     * Renews the leases `owner` still holds among `ids` until `until`, in one statement. A row
+     * another node claimed after this lease ran out names that node and is left alone, as is one
+     * whose fate was written or that was released. Rows a fate transaction holds are waited for
+     * (row lock): after it commits the row is no longer pending and is not renewed.
+     */
+    async renew(owner: string, ids: readonly number[], until: number): Promise<number[]> {
+      if (ids.length === 0) return [];
+      const r = await rows<{ id: number }>(
+        pool,
+        `UPDATE recipients SET lease_until = $3, next_attempt_at = $3
+         WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND ${PENDING} RETURNING id`,
+        [ids, owner, until],
+      );
+      return r.map((x) => Number(x.id));
     },
     async release(id: number, at: number): Promise<void> {
       await pool.query(

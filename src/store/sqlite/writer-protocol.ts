@@ -62,6 +62,7 @@ export type FromWriter =
  */
 export const RELAXED_OPERATIONS: ReadonlySet<string> = new Set([
   'recipients.claim',
+  'recipients.renew',
   'recipients.release',
   'recipients.releaseMany',
   'messages.markSigned',
