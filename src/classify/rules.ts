@@ -3,6 +3,7 @@ import { NETWORK_RULES } from './rules-network.js';
 import { EARLY_TEXT_RULES } from './rules-text-early.js';
 import { LATE_TEXT_RULES } from './rules-text-late.js';
 import { LANGUAGE_RULES } from './rules-languages.js';
+import { MULTILINGUAL_LATE_RULES, MULTILINGUAL_RULES } from './rules-multilingual.js';
 import { CODE_RULES } from './rules-codes.js';
 import { rule } from './rule-types.js';
 import { createVocabularyModel } from './vocabulary.js';
@@ -22,8 +23,10 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
   ...LANGUAGE_RULES,
+  ...MULTILINGUAL_RULES,
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
+  ...MULTILINGUAL_LATE_RULES,
   rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
   ...CODE_RULES,
 ]);
