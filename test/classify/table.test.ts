@@ -423,6 +423,24 @@ t.test('everyday wordings in ten languages (rules-multilingual.ts; written probe
   }
 });
 
+t.test('blocked, rate_limited, policy and spam_content told apart (written probes, not corpus rows)', async (t) => {
+  // fixtures/boundary-probes.tsv, written from DESIGN.md's categories: "blocked" is about who
+  // sends (the IP, host, network or sending domain is refused or has a poor reputation, spam
+  // said of the sender included); "rate_limited" about how much (connections, messages,
+  // recipients, volume); "policy" about what the session or message fails to meet
+  // (authentication, TLS, PTR/HELO, relaying, a refused sender address, the recipient's own
+  // rules); "spam_content" about this message (spam, a virus, a listed link in its body).
+  const lines = readFileSync(new URL('./fixtures/boundary-probes.tsv', import.meta.url), 'utf8').split('\n');
+  t.equal(lines[0], 'category\tcode\tenhanced\ttext');
+  for (const line of lines.slice(1)) {
+    if (line.trim() === '') continue;
+    const [category, code, enhanced, text] = line.split('\t') as [BounceCategory, string, string, string];
+    const c = classifier.classify({ kind: 'reply', reply: { code: Number(code), enhanced: enhanced || null, text: `${code} ${enhanced} ${text}` } });
+    rulesHit.add(c.rule);
+    t.equal(c.category, category, `${code} ${enhanced} ${text} (${c.rule})`);
+  }
+});
+
 t.test('every rule in the table is reached by some test reply', async (t) => {
   // A rule no reply reaches is either dead (shadowed by an earlier one) or untested.
   const unreached = DEFAULT_RULES.map((r) => r.id).filter((id) => !rulesHit.has(id));
