@@ -26,12 +26,15 @@ export const MULTILINGUAL_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:endere[cç]o )?ip\b.{0,25}(?:bloquead|lista negra|bloqueio)/i,
       /\bip(?:-adres)?\b.{0,25}(?:geblokkeerd|zwarte lijst)/i,
       /(?:IP|ip)[^.]{0,25}(?:заблокирован|черн(?:ом|ый) списк|в списке блокир)/,
-      /[Ii][Pp][^。.]{0,10}(?:黑名单|被封|封禁|拦截|屏蔽|ブロック|拒否|차단)|黑名单|차단된 [Ii][Pp]/,
+      /[Ii][Pp][^。.]{0,40}(?:黑名单|被封|封禁|拦截|屏蔽|ブロック|拒否|차단)|黑名单|차단된 [Ii][Pp]/,
     ],
   }),
-  // Rate limits: too many connections, messages or recipients, a sending quota.
+  // Rate limits: too many connections, messages or recipients, a sending quota, mail arriving
+  // too fast.
   rule('ml-rate-limited', 'rate_limited', {
     text: [
+      /\b(?:zu (?:schnell|rasch)|muito r(?:á|a)pid|demasiado r(?:á|a)pid|trop (?:rapidement|vite)|troppo (?:velocemente|rapidamente)|te snel)/i,
+      /слишком (?:быстро|часто)|速いペース|过快|过于频繁|너무 빠르/,
       /\bzu viele (?:verbindungen|nachrichten|e-mails|mails|empf(?:ä|ae)nger)|\bsende(?:kontingent|limit)/i,
       /\btrop de (?:connexions|messages|courriels|mails|destinataires)|\bquota d'envoi/i,
       /\bdemasiad[oa]s (?:conexiones|mensajes|correos|destinatarios)|\bcuota de env[ií]o/i,
