@@ -26,7 +26,7 @@ export const MULTILINGUAL_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:endere[cç]o )?ip\b.{0,25}(?:bloquead|lista negra|bloqueio)/i,
       /\bip(?:-adres)?\b.{0,25}(?:geblokkeerd|zwarte lijst)/i,
       /(?:IP|ip)[^.]{0,25}(?:заблокирован|черн(?:ом|ый) списк|в списке блокир)/,
-      /[Ii][Pp][^。.]{0,40}(?:黑名单|被封|封禁|拦截|屏蔽|ブロック|拒否|차단)|黑名单|차단된 [Ii][Pp]/,
+      /[Ii][Pp][^。.]{0,40}(?:黑名单|被封|封禁|拦截|屏蔽|封锁|封鎖|ブロック|拒否|차단)|(?:屏蔽|封锁|封鎖|封禁)[^。.]{0,12}[Ii][Pp]|黑名单|차단된 [Ii][Pp]/,
     ],
   }),
   // Rate limits: too many connections, messages or recipients, a sending quota, mail arriving
@@ -42,7 +42,7 @@ export const MULTILINGUAL_RULES: readonly BounceRule[] = Object.freeze([
       /\bmuit[oa]s (?:conex(?:õ|o)es|mensagens|destinat(?:á|a)rios)|\blimite de envio/i,
       /\bte veel (?:verbindingen|berichten|ontvangers)|\bverzendlimiet/i,
       /слишком много (?:соединений|подключений|писем|сообщений|получателей)|превышен[^.]{0,10}лимит отправки/i,
-      /发送频率|发信频率|连接数过多|连接过多|发送数量超|发信量超|送信数[^。.]{0,6}上限|送信制限|발송량|발송 제한|전송량 제한/,
+      /连接数过多|连接过多|中继量|发送量超|发信量超|发送数量超|发信量超|送信数[^。.]{0,6}上限|送信制限|발송량|발송 제한|전송량 제한/,
     ],
   }),
   // Spam or a virus in the message.

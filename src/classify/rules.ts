@@ -22,8 +22,12 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
  */
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
-  ...LANGUAGE_RULES,
+  // A provider's own code (NetEase's HL:IFC …) says more than any wording around it; then the
+  // everyday wordings in ten languages (an IP block that mentions spam or a virus is a block),
+  // then the other language and provider rules.
+  ...LANGUAGE_RULES.filter((r) => r.id.startsWith('netease-')),
   ...MULTILINGUAL_RULES,
+  ...LANGUAGE_RULES.filter((r) => !r.id.startsWith('netease-')),
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
   ...MULTILINGUAL_LATE_RULES,
