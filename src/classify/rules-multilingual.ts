@@ -103,6 +103,15 @@ export const MULTILINGUAL_RULES: readonly BounceRule[] = Object.freeze([
       /(?:邮件|郵件)[^。.]{0,6}(?:大小|尺寸)[^。.]{0,4}超|サイズが大きすぎ|크기가 너무|크기 제한/,
     ],
   }),
+  // The sender address refused (not blocked): DESIGN.md's "sender rejected" is policy.
+  rule('ml-sender-refused', 'policy', {
+    text: [
+      /\babsender(?:adresse)?\b.{0,20}\b(?:abgelehnt|zur(?:ü|ue)ckgewiesen|ung(?:ü|ue)ltig)/i,
+      /\bexp[ée]diteur\b.{0,20}\b(?:refus|rejet|invalide)|\bremitente\b.{0,20}\b(?:rechazad|no v[aá]lid)/i,
+      /\bmittente\b.{0,20}\b(?:rifiutat|non valid)|\bremetente\b.{0,20}\b(?:rejeitad|recusad|inv[aá]lid)|\bafzender\b.{0,20}\b(?:geweigerd|ongeldig)/i,
+      /отправител[ья][^.]{0,20}(?:отклон|отказ|недопустим)|发件人[^。.]{0,8}(?:被拒绝|不合法|无效)|送信者[^。.]{0,8}(?:拒否|無効)|발신자[^.]{0,8}(?:거부|유효하지)/,
+    ],
+  }),
   // Relaying refused.
   rule('ml-relay-denied', 'policy', {
     text: /\brelaying nicht erlaubt|\brelais non autoris|\bretransmisi[oó]n no permitida|\brelay non consentito|\brelay n(?:ã|a)o permitido/i,
