@@ -103,7 +103,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('content-blocklisted', 'spam_content', {
     text: [
       /\b(?:blacklisted|blocklisted|listed) (?:url|link|uri)s?\b|\buribl\b|\bsurbl\b|help_spam/i,
-      /\b(?:url|link|uri|domain)s? (?:in|of) (?:this|the|your) (?:e-?mail|message|body)\b.{0,30}\b(?:listed|blocked|blacklisted|blocklisted)\b/i,
+      /\b(?:url|link|uri|domain)s? (?:in|of) (?:(?:this|the|your) )?(?:e-?mail|message|body)\b.{0,30}\b(?:listed|blocked|blacklisted|blocklisted)\b/i,
     ],
   }),
 
@@ -143,6 +143,10 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bexcessive unknown recipients/i,
       /\bpoor (?:sending )?(?:history|standing)\b|\bsender ?score\b|\bnot in good standing\b|\b(?:ip|address|server|sender) (?:is |has been )?(?:not trusted|untrusted|flagged)\b/i,
       /\bmail from your (?:ip|server|network|host) is not accepted\b|\bsuspicious (?:activity|traffic) from your\b/i,
+      // Spam said of the sender (its IP, host or network), not of this message: a reputation
+      // block (DESIGN.md: "blocked"), where spam said of the message is spam_content.
+      /\b(?:spam|unsolicited (?:e-?)?mail|junk mail) (?:from|originating from|sent from) (?:your|the sending|this) (?:ip|server|host|network|mta)\b/i,
+      /\b(?:a |known )?source of (?:unsolicited|bulk|spam|junk)\b/i,
     ],
   }),
   rule('provider-block-codes', 'blocked', {

@@ -3,6 +3,7 @@ import { NETWORK_RULES } from './rules-network.js';
 import { EARLY_TEXT_RULES } from './rules-text-early.js';
 import { LATE_TEXT_RULES } from './rules-text-late.js';
 import { LANGUAGE_RULES } from './rules-languages.js';
+import { MULTILINGUAL_LATE_RULES, MULTILINGUAL_RULES } from './rules-multilingual.js';
 import { CODE_RULES } from './rules-codes.js';
 import { rule } from './rule-types.js';
 import { createVocabularyModel } from './vocabulary.js';
@@ -21,9 +22,15 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
  */
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
-  ...LANGUAGE_RULES,
+  // A provider's own code (NetEase's HL:IFC …) says more than any wording around it; then the
+  // everyday wordings in ten languages (an IP block that mentions spam or a virus is a block),
+  // then the other language and provider rules.
+  ...LANGUAGE_RULES.filter((r) => r.id.startsWith('netease-')),
+  ...MULTILINGUAL_RULES,
+  ...LANGUAGE_RULES.filter((r) => !r.id.startsWith('netease-')),
   ...EARLY_TEXT_RULES,
   ...LATE_TEXT_RULES,
+  ...MULTILINGUAL_LATE_RULES,
   rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
   ...CODE_RULES,
 ]);

@@ -25,6 +25,8 @@ export interface VocabularyData {
   readonly weights: Readonly<Record<string, readonly number[]>>;
   /** Least probability of the best category for an answer, chosen with the data (--cv). */
   readonly minProbability?: number;
+  /** Length of the word stems among the features (0 or absent: none; see modelFeatures). */
+  readonly stem?: number;
 }
 
 export interface VocabularyModel {
@@ -79,12 +81,18 @@ function tokenize(text: string, tokens: string[]): void {
   }
 }
 
-/** Words and adjacent word pairs of a text, each once, lower-cased. */
-export function features(text: string): string[] {
+/**
+ * Words and adjacent word pairs of a text, each once, lower-cased; with `stem` > 0, also the
+ * first `stem` characters of each longer word, marked '~' ("~rejec" for "rejected",
+ * "rejecting", "rejection"): a crude stem that lets an unseen inflection, or a language's
+ * longer compound, share evidence with the forms the corpus has.
+ */
+export function features(text: string, stem = 0): string[] {
   const tokens: string[] = [];
   tokenize(text, tokens);
   const out = new Set(tokens);
   for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
+  if (stem > 0) for (const w of tokens) if (w.length > stem) out.add(`~${w.slice(0, stem)}`);
   return [...out];
 }
 
@@ -93,8 +101,8 @@ export function features(text: string): string[] {
  * "#5" (class), "#550" (basic code), "#5.7.1" and "#5.7" (status and its class.subject).
  * A code of 0 or an empty status adds nothing.
  */
-export function modelFeatures(text: string, code = 0, enhanced = ''): string[] {
-  const out = features(text);
+export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0): string[] {
+  const out = features(text, stem);
   if (code >= 100 && code < 600) {
     out.push(`#${Math.floor(code / 100)}`, `#${code}`);
   }
@@ -120,6 +128,8 @@ export interface TrainingOptions {
   l2?: number;
   /** Full-batch Adam steps (default 300). */
   steps?: number;
+  /** Stem length (default 0: no stems; see features()). */
+  stem?: number;
 }
 
 /**
@@ -131,6 +141,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const minTexts = options.minTexts ?? 2;
   const l2 = options.l2 ?? 0.002;
   const steps = options.steps ?? 300;
+  const stem = options.stem ?? 0;
   const categories = [...BOUNCE_CATEGORIES];
   const k = categories.length;
   const index = new Map(categories.map((c, i) => [c, i]));
@@ -141,7 +152,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     const y = index.get(s.category);
     if (y === undefined) continue;
     texts[y]!++;
-    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '');
+    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem);
     docs.push({ f, y });
     for (const x of f) df.set(x, (df.get(x) ?? 0) + 1);
   }
@@ -191,7 +202,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     }
     if (sparse.length > 0) weights[f] = sparse;
   });
-  return { categories, texts, bias: categories.map((_, c) => milli(w[biasAt + c]!)), weights };
+  return { categories, texts, bias: categories.map((_, c) => milli(w[biasAt + c]!)), weights, ...(stem > 0 ? { stem } : {}) };
 }
 
 export interface VocabularyOptions {
@@ -231,7 +242,16 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const pairs: [string, string, WeightRow][] = [];
   const wordList: string[] = [];
   const wordRows = new Map<string, WeightRow>();
+  const stem = data.stem ?? 0;
+  const stemList: string[] = [];
+  const stemRowList: WeightRow[] = [];
   for (const [f, sparse] of entries) {
+    if (f.charCodeAt(0) === 126) {
+      // '~': a word stem, in a table of its own.
+      stemList.push(f.slice(1));
+      stemRowList.push(rowOf(sparse));
+      continue;
+    }
     if (f.charCodeAt(0) === 35) {
       // One row per feature, reachable from each place a reply's codes look for it.
       const rest = f.slice(1);
@@ -253,6 +273,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     }
   }
   const words = createWordTable(wordList);
+  const stems = createWordTable(stemList);
+  const rowOfStem: WeightRow[] = [];
+  stemList.forEach((s, i) => (rowOfStem[stems.find(s, 0, s.length, false)] = stemRowList[i]!));
   const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
   for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
   // Word pairs: per first word, its second words' rows (small maps keyed by number).
@@ -268,6 +291,18 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   let ids = new Int32Array(64);
   let count = 0;
   let call = 0;
+  /** Stem numbers of the reply's longer words (-1: unknown stem). */
+  let stemIds = new Int32Array(64);
+  let stemCount = 0;
+  const pushStem = (id: number): void => {
+    if (id < 0) return;
+    if (stemCount === stemIds.length) {
+      const grown = new Int32Array(stemIds.length * 2);
+      grown.set(stemIds);
+      stemIds = grown;
+    }
+    stemIds[stemCount++] = id;
+  };
   const push = (id: number): void => {
     if (count === ids.length) {
       const grown = new Int32Array(ids.length * 2);
@@ -291,6 +326,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     call++;
     scores.set(bias);
     count = 0;
+    stemCount = 0;
     let start = -1;
     for (let i = 0; i <= text.length; i++) {
       const isWord = i < text.length && isWordChar(text.charCodeAt(i));
@@ -319,9 +355,11 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         for (let j = from; j + 1 < i; j++) push(words.find(text, j, j + 2, false));
       } else if (ascii) {
         push(words.find(text, from, i, true));
+        if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
       } else {
         const lower = text.slice(from, i).toLowerCase();
         push(words.find(lower, 0, lower.length, false));
+        if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
       }
     }
     let known = 0;
@@ -335,6 +373,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         if (b >= 0 && after !== null && add(after.get(b))) known++;
       }
     }
+    for (let i = 0; i < stemCount; i++) if (add(rowOfStem[stemIds[i]!])) known++;
     // Codes alone are the code rules' business: the model speaks only for known words.
     if (known === 0) return;
     if (code >= 100 && code < 600) {

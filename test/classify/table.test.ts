@@ -395,6 +395,52 @@ t.test('provider codes and non-English wordings (rules-languages.ts, development
   }
 });
 
+t.test('everyday wordings in ten languages (rules-multilingual.ts; written probes, not corpus rows)', async (t) => {
+  // fixtures/multilingual-probes.tsv: how a German, French, Spanish, Italian, Portuguese, Dutch,
+  // Russian, Chinese, Japanese or Korean reply says each common meaning, written from the
+  // languages for rules-multilingual.ts (not taken from the corpus, so not a measure of it).
+  const lines = readFileSync(new URL('./fixtures/multilingual-probes.tsv', import.meta.url), 'utf8').split('\n');
+  t.equal(lines[0], 'category\tcode\tlanguage\ttext');
+  const languages = new Set<string>();
+  let n = 0;
+  for (const line of lines.slice(1)) {
+    if (line.trim() === '') continue;
+    const [category, code, language, text] = line.split('\t') as [BounceCategory, string, string, string];
+    languages.add(language);
+    n++;
+    const c = classifier.classify({ kind: 'reply', reply: { code: Number(code), enhanced: null, text: `${code} ${text}` } });
+    rulesHit.add(c.rule);
+    t.equal(c.category, category, `${language}: ${text} (${c.rule})`);
+    t.equal(c.permanent, CATEGORY_SEMANTICS[category].permanent === 'by-code' ? Number(code) >= 500 : CATEGORY_SEMANTICS[category].permanent, `${language}: ${text}: permanence`);
+  }
+  t.equal(languages.size, 10, 'ten languages');
+  t.ok(n >= 150, `${n} probes`);
+  // A bilingual reply's English meaning is more specific than its "try again later".
+  t.match(classifier.classify({ kind: 'reply', reply: { code: 452, enhanced: null, text: '452 Mailbox full / Bitte versuchen Sie es später erneut' } }), { category: 'mailbox_full' });
+  // English replies do not reach these rules through shared letters.
+  for (const text of ['550 recipient mailbox volume involved', '550 5.7.1 your IP address was blocked, consider delisting']) {
+    t.notMatch(classifier.classify({ kind: 'reply', reply: { code: 550, enhanced: null, text } }).rule, /^ml-/, text);
+  }
+});
+
+t.test('blocked, rate_limited, policy and spam_content told apart (written probes, not corpus rows)', async (t) => {
+  // fixtures/boundary-probes.tsv, written from DESIGN.md's categories: "blocked" is about who
+  // sends (the IP, host, network or sending domain is refused or has a poor reputation, spam
+  // said of the sender included); "rate_limited" about how much (connections, messages,
+  // recipients, volume); "policy" about what the session or message fails to meet
+  // (authentication, TLS, PTR/HELO, relaying, a refused sender address, the recipient's own
+  // rules); "spam_content" about this message (spam, a virus, a listed link in its body).
+  const lines = readFileSync(new URL('./fixtures/boundary-probes.tsv', import.meta.url), 'utf8').split('\n');
+  t.equal(lines[0], 'category\tcode\tenhanced\ttext');
+  for (const line of lines.slice(1)) {
+    if (line.trim() === '') continue;
+    const [category, code, enhanced, text] = line.split('\t') as [BounceCategory, string, string, string];
+    const c = classifier.classify({ kind: 'reply', reply: { code: Number(code), enhanced: enhanced || null, text: `${code} ${enhanced} ${text}` } });
+    rulesHit.add(c.rule);
+    t.equal(c.category, category, `${code} ${enhanced} ${text} (${c.rule})`);
+  }
+});
+
 t.test('every rule in the table is reached by some test reply', async (t) => {
   // A rule no reply reaches is either dead (shadowed by an earlier one) or untested.
   const unreached = DEFAULT_RULES.map((r) => r.id).filter((id) => !rulesHit.has(id));

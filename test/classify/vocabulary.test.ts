@@ -22,6 +22,14 @@ t.test('features: words and word pairs, lower-cased, numbers and identifiers lef
   t.same(features('id 1a2b3c4 x'), ['id'], 'mostly digits: an identifier');
 });
 
+t.test('word stems: the first letters of each longer word, marked ~, when asked for', async (t) => {
+  t.same(features('Recipient rejected', 5), ['recipient', 'rejected', 'recipient rejected', '~recip', '~rejec']);
+  t.same(features('user full', 5), ['user', 'full', 'user full'], 'words of five letters or fewer have no stem');
+  t.same(features('Überschritten', 5), ['überschritten', '~übers'], 'non-ASCII words are lower-cased first');
+  t.same(modelFeatures('Mailboxes', 0, '', 5), ['mailboxes', '~mailb']);
+  t.equal(VOCABULARY_DATA.stem, SETTINGS.stem, 'the committed data uses the stem length chosen by cross-validation');
+});
+
 t.test('model features: the codes join the words as features of their own', async (t) => {
   t.same(modelFeatures('550 5.1.1 User Unknown', 550, '5.1.1'), ['user', 'unknown', 'user unknown', '#5', '#550', '#5.1.1', '#5.1']);
   t.same(modelFeatures('mailbox full', 0, ''), ['mailbox', 'full', 'mailbox full'], 'no code, no code feature');
@@ -31,7 +39,7 @@ t.test('model features: the codes join the words as features of their own', asyn
 
 t.test('the committed vocabulary is exactly what the development rows teach (no held-out row in it)', async (t) => {
   const rows = [...(loadCorpus() as Row[]).filter((r) => r.split === 'dev'), ...(loadCorpus({ older: true }) as Row[])];
-  const trained = trainVocabulary(rows.map(sample), { minTexts: SETTINGS.minTexts, l2: SETTINGS.l2 });
+  const trained = trainVocabulary(rows.map(sample), { minTexts: SETTINGS.minTexts, l2: SETTINGS.l2, stem: SETTINGS.stem });
   const { minProbability, ...committed } = VOCABULARY_DATA;
   t.same(trained, committed, 'regenerate with test/classify/fixtures/corpus/train-vocabulary.mjs after a corpus change');
   t.equal(minProbability, SETTINGS.minProbability, 'the threshold chosen by cross-validation is stored with the data');
@@ -67,9 +75,10 @@ t.test('predict reads words in place and answers as scoring modelFeatures() does
   const k = VOCABULARY_DATA.categories.length;
   const reference = (text: string, code: number, enhanced: string): number => {
     const score = VOCABULARY_DATA.bias.map((b) => b / 1000);
-    const f = features(text);
+    const stem = VOCABULARY_DATA.stem ?? 0;
+    const f = features(text, stem);
     if (!f.some((x) => VOCABULARY_DATA.weights[x] !== undefined)) return -1;
-    for (const x of modelFeatures(text, code, enhanced)) {
+    for (const x of modelFeatures(text, code, enhanced, stem)) {
       const sparse = VOCABULARY_DATA.weights[x];
       if (sparse !== undefined) for (let i = 0; i + 1 < sparse.length; i += 2) score[sparse[i]!]! += sparse[i + 1]! / 1000;
     }
