@@ -6,6 +6,7 @@ import type { LimitStateRow } from '../core/store-types.js';
 import { LimitTable, type BudgetRef, type LimitDefaults } from './limits.js';
 import { advance, rateLimited, type SlowDownParams, type SlowDownState } from './slow-down.js';
 import { WindowSet, type WindowName } from './window.js';
+import { createSharedBudgets, type SharedBudgetStore } from './shared-budget.js';
 
 /**
  * Per-destination budgets: the scheduler's DestinationGate. A destination (recipient domain)
@@ -39,6 +40,11 @@ export interface ThrottleDeps {
   params: ThrottleParams;
   /** Called after a reload changed the limits (the relay re-dues mail held for the old ones). */
   onLimitsChanged?: () => void;
+  /**
+   * A cluster's store (PostgreSQL): rate budgets are the cluster's, each send granted by the
+   * store (src/throttle/shared-budget.ts). Without it, this process's own count is the budget.
+   */
+  shared?: SharedBudgetStore | null;
 }
 
 interface Budget {
@@ -85,6 +91,7 @@ export function createThrottle(deps: ThrottleDeps) {
   let reloadTimer: TimerHandle | null = null;
   let persistTimer: TimerHandle | null = null;
   let running = false;
+  const shared = deps.shared ? createSharedBudgets({ store: deps.shared, clock, logger }) : null;
 
   function refFor(domain: string): BudgetRef {
     let ref = refs.get(domain);
@@ -294,13 +301,16 @@ export function createThrottle(deps: ThrottleDeps) {
     messagesPerConnection(domain: string): number {
       return refFor(domain).limits.perConnection;
     },
-    takeMessage(domain: string, now: number): number | null {
+    takeMessage(domain: string, now: number): number | null | Promise<number | null> {
       const ref = refFor(domain);
       const b = budgetOf(ref);
-      const [at] = b.windows.schedule(now, rates(ref, b, now), 1);
+      const r = rates(ref, b, now);
+      dirty.add(b);
+      // A cluster: a limited budget's sends are granted by the store (counted there when granted).
+      if (shared && (r.minute !== null || r.hour !== null || r.day !== null)) return shared.take(b, r, now);
+      const [at] = b.windows.schedule(now, r, 1);
       if (at! > now) return at!;
       b.windows.take(now);
-      dirty.add(b);
       return null;
     },
     learn(domain: string): Promise<void> | null {

@@ -96,6 +96,21 @@ export function createPgLimits(pool: PgPool) {
       ]);
       return r!.n;
     },
+    /**
+     * The cluster's sends counted for the bucket, per slot, in src/throttle/window.ts's JSON shape
+     * ({minute, hour, day}: [slot, count] ascending): what every node has taken, for a node to
+     * plan when its held mail may go.
+     */
+    async budgetWindows(bucket: string): Promise<string> {
+      const r = await rows<{ win: number; slot: string; n: number }>(pool, 'SELECT win, slot, n FROM rate_slots WHERE bucket = $1 ORDER BY win, slot', [bucket]);
+      const out: Record<'minute' | 'hour' | 'day', [number, number][]> = { minute: [], hour: [], day: [] };
+      const names = ['minute', 'hour', 'day'] as const;
+      for (const x of r) {
+        const name = names[x.win];
+        if (name) out[name].push([Number(x.slot), Number(x.n)]);
+      }
+      return JSON.stringify(out);
+    },
     /** Sends counted for the bucket in the window ending at `now` (minute, hour, day). */
     async budgetUsed(bucket: string, now: number): Promise<{ minute: number; hour: number; day: number }> {
       const r = await rows<{ win: number; n: number }>(
