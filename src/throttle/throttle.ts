@@ -143,24 +143,50 @@ export function createThrottle(deps: ThrottleDeps) {
         ref,
         windows: WindowSet.parse(row?.windows, now),
         connections: 0,
-        slow:
-          row && row.slowPerMinute !== null
-            ? {
-                perMinute: row.slowPerMinute,
-                restoreTo: row.slowRestoreTo ?? row.slowPerMinute,
-                since: row.slowSince ?? now,
-                until: row.slowUntil ?? now,
-                nextStepAt: row.slowNextStepAt ?? row.slowUntil ?? now,
-                lastHalvedAt: row.slowLastHalvedAt ?? now,
-                reason: row.slowReason ?? '',
-              }
-            : null,
+        slow: row ? slowFromRow(row, now) : null,
       };
       budgets.set(ref.bucket, b);
     }
     b.target = ref.target;
     b.ref = ref;
     return b;
+  }
+
+  function slowFromRow(row: LimitStateRow, now: number): SlowDownState | null {
+    if (row.slowPerMinute === null) return null;
+    return {
+      perMinute: row.slowPerMinute,
+      restoreTo: row.slowRestoreTo ?? row.slowPerMinute,
+      since: row.slowSince ?? now,
+      until: row.slowUntil ?? now,
+      nextStepAt: row.slowNextStepAt ?? row.slowUntil ?? now,
+      lastHalvedAt: row.slowLastHalvedAt ?? now,
+      reason: row.slowReason ?? '',
+    };
+  }
+
+  /**
+   * A cluster: a slow-down another node started (its saved budget state, shared by the store)
+   * applies here too, while its cool-down runs; each node then eases it on the same schedule.
+   * Returns how many budgets took one up.
+   */
+  async function adoptSlowDowns(): Promise<number> {
+    const rows = await limits.states();
+    const now = clock.now();
+    let n = 0;
+    for (const row of rows) {
+      if (row.slowPerMinute === null || row.slowUntil === null || row.slowUntil <= now) continue;
+      const b = budgets.get(row.bucket);
+      if (!b) {
+        saved.set(row.bucket, row);
+        continue;
+      }
+      if ((row.slowLastHalvedAt ?? now) <= (b.slow?.lastHalvedAt ?? -1)) continue;
+      b.slow = slowFromRow(row, now);
+      n++;
+      logger.info({ bucket: b.key, perMinute: row.slowPerMinute, reason: row.slowReason }, 'throttle: a slow-down started by another node applies here too');
+    }
+    return n;
   }
 
   /** Moves the slow-down along; logs when it steps or ends. */
@@ -364,6 +390,8 @@ export function createThrottle(deps: ThrottleDeps) {
       );
       b.slow = state;
       dirty.add(b);
+      // A cluster: saved at once, for the other nodes to take up at their next check.
+      if (change === 'halved' && shared) void persist();
       if (change === 'halved') {
         logger.warn(
           { bucket: b.key, domain, target: b.target, perMinute: state.perMinute, restoreTo: state.restoreTo, until: new Date(state.until).toISOString(), reason },
@@ -384,7 +412,7 @@ export function createThrottle(deps: ThrottleDeps) {
       if (running) return;
       running = true;
       await load();
-      every(params.reloadIntervalMs, () => reload(), (t) => (reloadTimer = t));
+      every(params.reloadIntervalMs, async () => (await reload()) || (shared && (await adoptSlowDowns())), (t) => (reloadTimer = t));
       every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
     },
     /** Stops the timers and writes the state one last time (call it before the store closes). */
@@ -396,6 +424,7 @@ export function createThrottle(deps: ThrottleDeps) {
     },
     reload,
     persist,
+    adoptSlowDowns,
     /** Budgets with no room for a message right now (the metrics gauge). */
     heldBack(): number {
       const now = clock.now();

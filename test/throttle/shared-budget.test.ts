@@ -116,3 +116,36 @@ t.test('a node without a limited budget never asks the store', async (t) => {
   for (let i = 0; i < 50; i++) t.equal(th.takeMessage('free.test', clock.now()), null);
   t.equal(asked, 0, 'an unlimited destination is answered at once, without a promise');
 });
+
+t.test('a slow-down one node learns applies on the other; a node that has not taken it up yet cannot erase it', async (t) => {
+  const { url } = await testPg();
+  const clock = new ManualClock(1_800_000_000_000);
+  const stores = [await openTestStore(t, url, 'node-a'), await openTestStore(t, url, 'node-b')];
+  await stores[0]!.limits.set('example.test', { perMinute: 600, perHour: null, perDay: null, connections: null, perConnection: null }, clock.now());
+  const [a, b] = await Promise.all(
+    stores.map(async (s) => {
+      const th = createThrottle({ limits: s.limits, resolver: noDns, clock, logger: createLogger('silent'), defaults: { connections: 10, perConnection: 100 }, params: PARAMS, shared: s.limits });
+      await th.load();
+      return th;
+    }),
+  );
+  // Both have used the budget (so both have state to save).
+  t.equal(await a!.takeMessage('example.test', clock.now()), null);
+  t.equal(await b!.takeMessage('example.test', clock.now()), null);
+  a!.rateLimited('example.test', '421 4.7.28 too fast');
+  t.equal(a!.view('example.test').effectivePerMinute, 300, 'node a halved its rate');
+  await a!.persist();
+  // B saves its own state (no slow-down) after A: the cluster's slow-down stays.
+  clock.advance(1_000);
+  await b!.persist();
+  t.equal(b!.view('example.test').effectivePerMinute, 600, 'node b has not checked yet');
+  t.equal(await b!.adoptSlowDowns(), 1, 'node b takes up the slow-down at its next check');
+  t.equal(b!.view('example.test').effectivePerMinute, 300, 'node b sends at the halved rate too');
+  t.equal(await b!.adoptSlowDowns(), 0, 'once');
+  t.equal(await a!.adoptSlowDowns(), 0, 'node a already has it');
+  // After the cool-down, each eases it on its own (the same schedule); nothing is taken up again.
+  clock.advance(PARAMS.slowDown.cooldownMs + 2 * PARAMS.slowDown.restoreStepMs);
+  t.equal(a!.view('example.test').effectivePerMinute, 600, 'a: restored');
+  t.equal(b!.view('example.test').effectivePerMinute, 600, 'b: restored');
+  t.equal(await b!.adoptSlowDowns(), 0, 'an expired slow-down is not taken up');
+});

@@ -40,7 +40,7 @@ export interface BudgetLimits {
  * and connection slots taken atomically in the database, so a destination's 600/minute or 20
  * connections are the cluster's, not each node's.
  */
-export function createPgLimits(pool: PgPool) {
+export function createPgLimits(pool: PgPool, now: () => number) {
   return {
     async list(): Promise<LimitRow[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limits ORDER BY target')).map(limitFromRaw);
@@ -58,20 +58,33 @@ export function createPgLimits(pool: PgPool) {
     async states(): Promise<LimitStateRow[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limit_state ORDER BY bucket')).map(stateFromRaw);
     },
+    /**
+     * As on SQLite, except that nodes share the rows: a slow-down still cooling down is kept
+     * against a node that writes an older one or none (it has not taken it up yet), and is not
+     * forgotten when a node's own budget empties (throttle.adoptSlowDowns spreads it).
+     */
     async saveStates(list: LimitStateRow[], gone: string[] = []): Promise<void> {
       if (list.length === 0 && gone.length === 0) return;
       await inTransaction(pool, async (c) => {
         for (const r of list) {
           await c.query(
-            `INSERT INTO limit_state (bucket, target, windows, connections, slow_per_minute, slow_restore_to, slow_since, slow_until,
+            `INSERT INTO limit_state AS s (bucket, target, windows, connections, slow_per_minute, slow_restore_to, slow_since, slow_until,
                slow_next_step_at, slow_last_halved_at, slow_reason, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (bucket) DO UPDATE SET target = $2, windows = $3, connections = $4, slow_per_minute = $5, slow_restore_to = $6,
-               slow_since = $7, slow_until = $8, slow_next_step_at = $9, slow_last_halved_at = $10, slow_reason = $11, updated_at = $12`,
+             ON CONFLICT (bucket) DO UPDATE SET target = $2, windows = $3, connections = $4,
+               slow_per_minute = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_per_minute ELSE $5 END,
+               slow_restore_to = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_restore_to ELSE $6 END,
+               slow_since = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_since ELSE $7 END,
+               slow_until = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_until ELSE $8 END,
+               slow_next_step_at = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_next_step_at ELSE $9 END,
+               slow_last_halved_at = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_last_halved_at ELSE $10 END,
+               slow_reason = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_reason ELSE $11 END,
+               updated_at = $12`,
             [r.bucket, r.target, r.windows, r.connections, r.slowPerMinute, r.slowRestoreTo, r.slowSince, r.slowUntil, r.slowNextStepAt, r.slowLastHalvedAt, r.slowReason, r.updatedAt],
           );
         }
-        if (gone.length) await c.query('DELETE FROM limit_state WHERE bucket = ANY($1::text[])', [gone]);
+        // Not a slow-down another node started (its cool-down still running): that one is the cluster's.
+        if (gone.length) await c.query('DELETE FROM limit_state WHERE bucket = ANY($1::text[]) AND NOT coalesce(slow_until > $2, false)', [gone, now()]);
       });
     },
     /**
