@@ -11,7 +11,8 @@ import { WINDOWS, WINDOW_NAMES, WindowSet, type WindowName } from './window.js';
  * is a "no" from the cluster); the store has the last word.
  *
  * Grants are counted by the cluster when taken; a grant not used within GRANT_TTL_MS is dropped
- * (still counted: a little budget lost, never a send later than the window it was counted in).
+ * (still counted: a little budget lost, never a send later than the window it was counted in),
+ * which is why a node asks for no more than the mail it has waiting.
  */
 export interface SharedBudgetStore {
   /** Grants up to `want` sends under the limits for the whole cluster (0..want). */
@@ -59,8 +60,8 @@ export function createSharedBudgets(deps: { store: SharedBudgetStore; clock: Clo
   const refills = new Map<string, Promise<number | null>>();
 
   /** One round trip: returns null (something granted or held) or the time to wait until. */
-  async function refill(b: SharedBudgetRef, rates: Record<WindowName, number | null>, now: number): Promise<number | null> {
-    const want = batchFor(rates);
+  async function refill(b: SharedBudgetRef, rates: Record<WindowName, number | null>, now: number, need: number): Promise<number | null> {
+    const want = Math.max(1, Math.min(batchFor(rates), need));
     let granted: number;
     try {
       granted = await store.takeBudget(b.key, now, want, { perMinute: rates.minute, perHour: rates.hour, perDay: rates.day });
@@ -91,9 +92,11 @@ export function createSharedBudgets(deps: { store: SharedBudgetStore; clock: Clo
   return {
     /**
      * One send for the budget: null (go ahead, counted by the cluster) or when to try again.
-     * Concurrent callers for one budget share one round trip.
+     * `need`: the sends the caller has waiting, this one included (a round trip asks for no
+     * more, so a node with little mail does not hold budget another could use). Concurrent
+     * callers for one budget share one round trip.
      */
-    async take(b: SharedBudgetRef, rates: Record<WindowName, number | null>, now: number): Promise<number | null> {
+    async take(b: SharedBudgetRef, rates: Record<WindowName, number | null>, now: number, need = 1): Promise<number | null> {
       for (let round = 0; round < 3; round++) {
         const g = grants.get(b.key);
         if (g && g.n > 0 && clock.now() - g.at < GRANT_TTL_MS) {
@@ -107,7 +110,7 @@ export function createSharedBudgets(deps: { store: SharedBudgetStore; clock: Clo
         if (at! > t) return at!;
         let p = refills.get(b.key);
         if (!p) {
-          p = refill(b, rates, now).finally(() => refills.delete(b.key));
+          p = refill(b, rates, now, need).finally(() => refills.delete(b.key));
           refills.set(b.key, p);
         }
         const wait = await p;

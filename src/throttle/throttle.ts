@@ -327,13 +327,13 @@ export function createThrottle(deps: ThrottleDeps) {
     messagesPerConnection(domain: string): number {
       return refFor(domain).limits.perConnection;
     },
-    takeMessage(domain: string, now: number): number | null | Promise<number | null> {
+    takeMessage(domain: string, now: number, waiting = 0): number | null | Promise<number | null> {
       const ref = refFor(domain);
       const b = budgetOf(ref);
       const r = rates(ref, b, now);
       dirty.add(b);
       // A cluster: a limited budget's sends are granted by the store (counted there when granted).
-      if (shared && (r.minute !== null || r.hour !== null || r.day !== null)) return shared.take(b, r, now);
+      if (shared && (r.minute !== null || r.hour !== null || r.day !== null)) return shared.take(b, r, now, 1 + waiting);
       const [at] = b.windows.schedule(now, r, 1);
       if (at! > now) return at!;
       b.windows.take(now);

@@ -78,7 +78,7 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
       // Taken off before the gate answers (it may answer after a round trip): another worker
       // of this destination must not pick the same message meanwhile.
       dest.pending.delete(key);
-      const wait = await deps.gate.takeMessage(dest.domain, now);
+      const wait = await deps.gate.takeMessage(dest.domain, now, dest.pending.size);
       if (wait !== null) {
         // Over the destination's budget: give the rest back (this one first), due when budget returns.
         const rest = [...dest.pending];

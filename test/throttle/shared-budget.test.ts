@@ -64,7 +64,7 @@ t.test('two nodes share one per-minute budget: together they send the limit, not
       await Promise.all(
         nodes.map(async (th, i) => {
           if (!open[i]) return;
-          const answers = await Promise.all([0, 1, 2].map(() => th.takeMessage('example.test', clock.now())));
+          const answers = await Promise.all([0, 1, 2].map(() => th.takeMessage('example.test', clock.now(), 30)));
           for (const a of answers) {
             if (a === null) sent[i]!++;
             else {
