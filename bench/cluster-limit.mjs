@@ -3,13 +3,16 @@
 // real `bin/ferry start` processes on one throwaway PostgreSQL (fsync on). A loopback sink
 // stamps each delivery. Run once with one node and once with two (a fresh database each).
 //
-//   npm run build && node bench/cluster-limit.mjs [LIMIT=600] [N=2.5*LIMIT]
+//   npm run build && node bench/cluster-limit.mjs [LIMIT=600] [N=3*LIMIT] [NODES=1,2]
 //
 // Nothing is scaled: the limit is per minute (the shortest window Ferry's limits have), so a run
 // takes about N/LIMIT minutes. Printed per run:
-// - perMinute: deliveries in each whole minute since the first delivery, while mail waited;
+// - perMinute: deliveries in each whole minute since the first delivery, while mail waited
+//   (on a busy machine the first ones may be bound by intake and delivery speed, not the limit);
+// - afterIntake: the same, counted from the moment every message had its 250 (the queue holds
+//   more than the limit lets go: these minutes are bound by the limit alone);
 // - peak60s: the most deliveries in any 60-second window (sliding, to the millisecond);
-// - offPct: how far the whole minutes' mean and the peak are from the limit, in %.
+// - offPct: how far the mean of the afterIntake minutes and the peak are from the limit, in %.
 // The budget's slots are 1/60 window (1 s): a token comes back up to 1 s late, never early, so
 // the expected figures are LIMIT per whole minute and a peak of LIMIT. Asserts nothing.
 import { loadavg } from 'node:os';
@@ -19,7 +22,8 @@ import { SMTPServer } from 'smtp-server';
 import { ferryAdmin, startNode, startPg } from './lib/pg-cluster.mjs';
 
 const LIMIT = Number(process.argv[2] ?? 600);
-const N = Number(process.argv[3] ?? Math.round(LIMIT * 2.5));
+const N = Number(process.argv[3] ?? LIMIT * 3);
+const RUNS = (process.argv[4] ?? '1,2').split(',').map(Number);
 const SENDERS_PER_NODE = 4;
 const DOMAIN = 'dest.bench';
 const server = await startPg('climit');
@@ -87,7 +91,10 @@ async function runWith(nodes) {
   // delivered after the minute ended).
   const perMinute = [];
   for (let m = 0; s.length && s[0] + (m + 1) * 60_000 <= s[s.length - 1]; m++) perMinute.push(s.filter((x) => x >= s[0] + m * 60_000 && x < s[0] + (m + 1) * 60_000).length);
-  const mean = perMinute.length ? perMinute.reduce((a, b) => a + b, 0) / perMinute.length : null;
+  const acceptedAt = t0 + acceptedS * 1000;
+  const afterIntake = [];
+  for (let m = 0; s.length && acceptedAt + (m + 1) * 60_000 <= s[s.length - 1]; m++) afterIntake.push(s.filter((x) => x >= acceptedAt + m * 60_000 && x < acceptedAt + (m + 1) * 60_000).length);
+  const mean = afterIntake.length ? afterIntake.reduce((a, b) => a + b, 0) / afterIntake.length : null;
   const pct = (v) => (v === null ? null : Number((((v - LIMIT) / LIMIT) * 100).toFixed(2)));
   return {
     nodes,
@@ -97,7 +104,8 @@ async function runWith(nodes) {
     delivered: s.length,
     acceptSeconds: Number(acceptedS.toFixed(1)),
     perMinute,
-    meanPerMinute: mean === null ? null : Number(mean.toFixed(1)),
+    afterIntake,
+    meanPerMinuteAfterIntake: mean === null ? null : Number(mean.toFixed(1)),
     peak60s: peak,
     offPct: { mean: pct(mean), peak: pct(peak) },
     spanSeconds: s.length ? Number(((s[s.length - 1] - s[0]) / 1000).toFixed(1)) : null,
@@ -106,7 +114,7 @@ async function runWith(nodes) {
 }
 
 const results = [];
-for (const nodes of [1, 2]) {
+for (const nodes of RUNS) {
   const r = await runWith(nodes);
   console.log(JSON.stringify(r));
   results.push(r);
@@ -114,6 +122,6 @@ for (const nodes of [1, 2]) {
 sink.close();
 console.log(`limit ${LIMIT}/minute, ${N} messages:`);
 for (const r of results) {
-  console.log(`  ${r.nodes} node${r.nodes > 1 ? 's' : ''}: whole minutes ${JSON.stringify(r.perMinute)} (mean ${r.meanPerMinute}, ${r.offPct.mean}% off), peak in any 60 s ${r.peak60s} (${r.offPct.peak}% off), delivered ${r.delivered}/${r.sent - r.refusedAtIntake}, load ${r.loadAvg1m.join(' -> ')}`);
+  console.log(`  ${r.nodes} node${r.nodes > 1 ? 's' : ''}: whole minutes ${JSON.stringify(r.perMinute)}, after intake ${JSON.stringify(r.afterIntake)} (mean ${r.meanPerMinuteAfterIntake}, ${r.offPct.mean}% off), peak in any 60 s ${r.peak60s} (${r.offPct.peak}% off), delivered ${r.delivered}/${r.sent - r.refusedAtIntake}, load ${r.loadAvg1m.join(' -> ')}`);
 }
 process.exit(0);
