@@ -412,7 +412,14 @@ export function createThrottle(deps: ThrottleDeps) {
       if (running) return;
       running = true;
       await load();
-      every(params.reloadIntervalMs, async () => (await reload()) || (shared && (await adoptSlowDowns())), (t) => (reloadTimer = t));
+      every(
+        params.reloadIntervalMs,
+        async () => {
+          await reload();
+          if (shared) await adoptSlowDowns();
+        },
+        (t) => (reloadTimer = t),
+      );
       every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
     },
     /** Stops the timers and writes the state one last time (call it before the store closes). */
