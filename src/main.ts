@@ -258,6 +258,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
+    // A cluster's budgets are the cluster's: each send is granted by PostgreSQL (in small batches).
+    shared: onPostgres
+      ? { takeBudget: (...a) => requirePostgres().limits.takeBudget(...a), budgetWindows: (bucket) => requirePostgres().limits.budgetWindows(bucket) }
+      : null,
     onLimitsChanged: () => {
       lateStore.recipients.wakeHeld(clock.now()).then(
         (n) => {

@@ -6,6 +6,7 @@ import type { LimitStateRow } from '../core/store-types.js';
 import { LimitTable, type BudgetRef, type LimitDefaults } from './limits.js';
 import { advance, rateLimited, type SlowDownParams, type SlowDownState } from './slow-down.js';
 import { WindowSet, type WindowName } from './window.js';
+import { createSharedBudgets, type SharedBudgetStore } from './shared-budget.js';
 
 /**
  * Per-destination budgets: the scheduler's DestinationGate. A destination (recipient domain)
@@ -39,6 +40,11 @@ export interface ThrottleDeps {
   params: ThrottleParams;
   /** Called after a reload changed the limits (the relay re-dues mail held for the old ones). */
   onLimitsChanged?: () => void;
+  /**
+   * A cluster's store (PostgreSQL): rate budgets are the cluster's, each send granted by the
+   * store (src/throttle/shared-budget.ts). Without it, this process's own count is the budget.
+   */
+  shared?: SharedBudgetStore | null;
 }
 
 interface Budget {
@@ -85,6 +91,7 @@ export function createThrottle(deps: ThrottleDeps) {
   let reloadTimer: TimerHandle | null = null;
   let persistTimer: TimerHandle | null = null;
   let running = false;
+  const shared = deps.shared ? createSharedBudgets({ store: deps.shared, clock, logger }) : null;
 
   function refFor(domain: string): BudgetRef {
     let ref = refs.get(domain);
@@ -136,24 +143,50 @@ export function createThrottle(deps: ThrottleDeps) {
         ref,
         windows: WindowSet.parse(row?.windows, now),
         connections: 0,
-        slow:
-          row && row.slowPerMinute !== null
-            ? {
-                perMinute: row.slowPerMinute,
-                restoreTo: row.slowRestoreTo ?? row.slowPerMinute,
-                since: row.slowSince ?? now,
-                until: row.slowUntil ?? now,
-                nextStepAt: row.slowNextStepAt ?? row.slowUntil ?? now,
-                lastHalvedAt: row.slowLastHalvedAt ?? now,
-                reason: row.slowReason ?? '',
-              }
-            : null,
+        slow: row ? slowFromRow(row, now) : null,
       };
       budgets.set(ref.bucket, b);
     }
     b.target = ref.target;
     b.ref = ref;
     return b;
+  }
+
+  function slowFromRow(row: LimitStateRow, now: number): SlowDownState | null {
+    if (row.slowPerMinute === null) return null;
+    return {
+      perMinute: row.slowPerMinute,
+      restoreTo: row.slowRestoreTo ?? row.slowPerMinute,
+      since: row.slowSince ?? now,
+      until: row.slowUntil ?? now,
+      nextStepAt: row.slowNextStepAt ?? row.slowUntil ?? now,
+      lastHalvedAt: row.slowLastHalvedAt ?? now,
+      reason: row.slowReason ?? '',
+    };
+  }
+
+  /**
+   * A cluster: a slow-down another node started (its saved budget state, shared by the store)
+   * applies here too, while its cool-down runs; each node then eases it on the same schedule.
+   * Returns how many budgets took one up.
+   */
+  async function adoptSlowDowns(): Promise<number> {
+    const rows = await limits.states();
+    const now = clock.now();
+    let n = 0;
+    for (const row of rows) {
+      if (row.slowPerMinute === null || row.slowUntil === null || row.slowUntil <= now) continue;
+      const b = budgets.get(row.bucket);
+      if (!b) {
+        saved.set(row.bucket, row);
+        continue;
+      }
+      if ((row.slowLastHalvedAt ?? now) <= (b.slow?.lastHalvedAt ?? -1)) continue;
+      b.slow = slowFromRow(row, now);
+      n++;
+      logger.info({ bucket: b.key, perMinute: row.slowPerMinute, reason: row.slowReason }, 'throttle: a slow-down started by another node applies here too');
+    }
+    return n;
   }
 
   /** Moves the slow-down along; logs when it steps or ends. */
@@ -294,13 +327,16 @@ export function createThrottle(deps: ThrottleDeps) {
     messagesPerConnection(domain: string): number {
       return refFor(domain).limits.perConnection;
     },
-    takeMessage(domain: string, now: number): number | null {
+    takeMessage(domain: string, now: number, waiting = 0): number | null | Promise<number | null> {
       const ref = refFor(domain);
       const b = budgetOf(ref);
-      const [at] = b.windows.schedule(now, rates(ref, b, now), 1);
+      const r = rates(ref, b, now);
+      dirty.add(b);
+      // A cluster: a limited budget's sends are granted by the store (counted there when granted).
+      if (shared && (r.minute !== null || r.hour !== null || r.day !== null)) return shared.take(b, r, now, 1 + waiting);
+      const [at] = b.windows.schedule(now, r, 1);
       if (at! > now) return at!;
       b.windows.take(now);
-      dirty.add(b);
       return null;
     },
     learn(domain: string): Promise<void> | null {
@@ -354,6 +390,8 @@ export function createThrottle(deps: ThrottleDeps) {
       );
       b.slow = state;
       dirty.add(b);
+      // A cluster: saved at once, for the other nodes to take up at their next check.
+      if (change === 'halved' && shared) void persist();
       if (change === 'halved') {
         logger.warn(
           { bucket: b.key, domain, target: b.target, perMinute: state.perMinute, restoreTo: state.restoreTo, until: new Date(state.until).toISOString(), reason },
@@ -374,7 +412,14 @@ export function createThrottle(deps: ThrottleDeps) {
       if (running) return;
       running = true;
       await load();
-      every(params.reloadIntervalMs, () => reload(), (t) => (reloadTimer = t));
+      every(
+        params.reloadIntervalMs,
+        async () => {
+          await reload();
+          if (shared) await adoptSlowDowns();
+        },
+        (t) => (reloadTimer = t),
+      );
       every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
     },
     /** Stops the timers and writes the state one last time (call it before the store closes). */
@@ -386,6 +431,7 @@ export function createThrottle(deps: ThrottleDeps) {
     },
     reload,
     persist,
+    adoptSlowDowns,
     /** Budgets with no room for a message right now (the metrics gauge). */
     heldBack(): number {
       const now = clock.now();

@@ -75,15 +75,21 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
       const [key, rows] = next.value;
       const messageId = rows[0]!.messageId;
       const now = clock.now();
-      const wait = deps.gate.takeMessage(dest.domain, now);
+      // Taken off before the gate answers (it may answer after a round trip): another worker
+      // of this destination must not pick the same message meanwhile.
+      dest.pending.delete(key);
+      const wait = await deps.gate.takeMessage(dest.domain, now, dest.pending.size);
       if (wait !== null) {
-        // Over the destination's budget: give the rest back, due when budget returns.
+        // Over the destination's budget: give the rest back (this one first), due when budget returns.
+        const rest = [...dest.pending];
+        dest.pending.clear();
+        dest.pending.set(key, rows);
+        for (const [k, v] of rest) dest.pending.set(k, v);
         const held = holdBack(dest, wait, now, deps.gate);
         await releaseMany(held, deps);
         deps.finished(held.length);
         break;
       }
-      dest.pending.delete(key);
       // The outcome commits with others finishing now; the next message need not wait for it.
       const { recorded } = await sendOne(messageId, rows, session, open.tries, deps);
       recording.add(recorded);

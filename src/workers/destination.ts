@@ -20,9 +20,11 @@ export interface DestinationGate {
   messagesPerConnection(domain: string): number;
   /**
    * Asks to send one message now. null: go ahead (the message is counted); a number: the
-   * time when the destination will have budget again.
+   * time when the destination will have budget again. A promise when the answer takes a round
+   * trip (a cluster's shared budget). `waiting`: how many messages wait to go after this one
+   * (a shared budget takes no more than they need at once).
    */
-  takeMessage(domain: string, now: number): number | null;
+  takeMessage(domain: string, now: number, waiting?: number): number | null | Promise<number | null>;
   /**
    * Optional: a promise while the gate is still learning which budget the domain draws on (an
    * MX lookup); null when it knows. The destination is dispatched once it settles.

@@ -76,7 +76,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions) {
   }
 
   const recipients = createPgRecipients(pool);
-  const limits = createPgLimits(pool);
+  const limits = createPgLimits(pool, opts.now);
   const nodes = createPgNodes(pool);
   const suppressions = createPgSuppressions(pool, { url: opts.url, applicationName: `ferry ${opts.nodeName} listen`.slice(0, 63), now: opts.now, onError: opts.onError });
   const webhooks = createPgWebhooks(pool, { url: opts.url, applicationName: `ferry ${opts.nodeName} webhook sender`.slice(0, 63), onError: opts.onError });

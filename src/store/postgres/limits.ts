@@ -40,7 +40,7 @@ export interface BudgetLimits {
  * and connection slots taken atomically in the database, so a destination's 600/minute or 20
  * connections are the cluster's, not each node's.
  */
-export function createPgLimits(pool: PgPool) {
+export function createPgLimits(pool: PgPool, now: () => number) {
   return {
     async list(): Promise<LimitRow[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limits ORDER BY target')).map(limitFromRaw);
@@ -58,20 +58,33 @@ export function createPgLimits(pool: PgPool) {
     async states(): Promise<LimitStateRow[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM limit_state ORDER BY bucket')).map(stateFromRaw);
     },
+    /**
+     * As on SQLite, except that nodes share the rows: a slow-down still cooling down is kept
+     * against a node that writes an older one or none (it has not taken it up yet), and is not
+     * forgotten when a node's own budget empties (throttle.adoptSlowDowns spreads it).
+     */
     async saveStates(list: LimitStateRow[], gone: string[] = []): Promise<void> {
       if (list.length === 0 && gone.length === 0) return;
       await inTransaction(pool, async (c) => {
         for (const r of list) {
           await c.query(
-            `INSERT INTO limit_state (bucket, target, windows, connections, slow_per_minute, slow_restore_to, slow_since, slow_until,
+            `INSERT INTO limit_state AS s (bucket, target, windows, connections, slow_per_minute, slow_restore_to, slow_since, slow_until,
                slow_next_step_at, slow_last_halved_at, slow_reason, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (bucket) DO UPDATE SET target = $2, windows = $3, connections = $4, slow_per_minute = $5, slow_restore_to = $6,
-               slow_since = $7, slow_until = $8, slow_next_step_at = $9, slow_last_halved_at = $10, slow_reason = $11, updated_at = $12`,
+             ON CONFLICT (bucket) DO UPDATE SET target = $2, windows = $3, connections = $4,
+               slow_per_minute = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_per_minute ELSE $5 END,
+               slow_restore_to = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_restore_to ELSE $6 END,
+               slow_since = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_since ELSE $7 END,
+               slow_until = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_until ELSE $8 END,
+               slow_next_step_at = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_next_step_at ELSE $9 END,
+               slow_last_halved_at = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_last_halved_at ELSE $10 END,
+               slow_reason = CASE WHEN (s.slow_until > $12 AND coalesce(s.slow_last_halved_at, -1) > coalesce($10, -1)) THEN s.slow_reason ELSE $11 END,
+               updated_at = $12`,
             [r.bucket, r.target, r.windows, r.connections, r.slowPerMinute, r.slowRestoreTo, r.slowSince, r.slowUntil, r.slowNextStepAt, r.slowLastHalvedAt, r.slowReason, r.updatedAt],
           );
         }
-        if (gone.length) await c.query('DELETE FROM limit_state WHERE bucket = ANY($1::text[])', [gone]);
+        // Not a slow-down another node started (its cool-down still running): that one is the cluster's.
+        if (gone.length) await c.query('DELETE FROM limit_state WHERE bucket = ANY($1::text[]) AND NOT coalesce(slow_until > $2, false)', [gone, now()]);
       });
     },
     /**
@@ -95,6 +108,21 @@ export function createPgLimits(pool: PgPool) {
         [limits.perMinute, limits.perHour, limits.perDay],
       ]);
       return r!.n;
+    },
+    /**
+     * The cluster's sends counted for the bucket, per slot, in src/throttle/window.ts's JSON shape
+     * ({minute, hour, day}: [slot, count] ascending): what every node has taken, for a node to
+     * plan when its held mail may go.
+     */
+    async budgetWindows(bucket: string): Promise<string> {
+      const r = await rows<{ win: number; slot: string; n: number }>(pool, 'SELECT win, slot, n FROM rate_slots WHERE bucket = $1 ORDER BY win, slot', [bucket]);
+      const out: Record<'minute' | 'hour' | 'day', [number, number][]> = { minute: [], hour: [], day: [] };
+      const names = ['minute', 'hour', 'day'] as const;
+      for (const x of r) {
+        const name = names[x.win];
+        if (name) out[name].push([Number(x.slot), Number(x.n)]);
+      }
+      return JSON.stringify(out);
     },
     /** Sends counted for the bucket in the window ending at `now` (minute, hour, day). */
     async budgetUsed(bucket: string, now: number): Promise<{ minute: number; hour: number; day: number }> {

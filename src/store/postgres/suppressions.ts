@@ -19,6 +19,21 @@ const ON_CONFLICT = `ON CONFLICT (address, scope) DO UPDATE SET
   created_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= excluded.created_at THEN excluded.created_at ELSE s.created_at END,
   expires_at = excluded.expires_at`;
 
+/** The parameters $1..$8 as arrays in COLUMNS order, one element per entry: many rows in one statement. */
+const UNNEST_COLUMNS = 'unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])';
+function columnArrays(list: readonly NewSuppression[]): unknown[] {
+  return [
+    list.map((r) => r.address),
+    list.map((r) => r.domain),
+    list.map((r) => r.category),
+    list.map((r) => r.reason),
+    list.map((r) => r.source),
+    list.map((r) => r.scope ?? ''),
+    list.map((r) => r.createdAt),
+    list.map((r) => r.expiresAt),
+  ];
+}
+
 function where(filter: SuppressionFilter, p: Params): string {
   const clauses: string[] = [];
   if (filter.domain !== undefined) clauses.push(`domain = ${p.add(filter.domain)}`);
@@ -203,7 +218,6 @@ export function pgSuppressionLookup(s: Pick<PgSuppressions, 'cache' | 'get'>): S
   };
 }
 
-/** The `suppressions` group: src/store/suppressions-repo.ts's methods, asynchronous, shared by the cluster. */
 /** Adds or updates the (address, scope) entry and announces it to every node, inside the caller's transaction. */
 export async function upsertSuppression(c: Queryable, entry: NewSuppression): Promise<{ row: SuppressionRow; created: boolean }> {
   // xmax = 0: the row was inserted by this statement, not updated.
@@ -217,6 +231,7 @@ export async function upsertSuppression(c: Queryable, entry: NewSuppression): Pr
   return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
 }
 
+/** The `suppressions` group: src/store/suppressions-repo.ts's methods, asynchronous, shared by the cluster. */
 export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOptions) {
   const cache = createLookupCache(pool, cacheOpts);
   const imports = new Map<string, Importer>();
@@ -250,15 +265,9 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
     /** The upsert and, when the entry is new, its event, in one transaction (one-click unsubscribe). */
     async upsertWithEvent(entry: NewSuppression, event: EventInput): Promise<{ row: SuppressionRow; created: boolean }> {
       return inTransaction(pool, async (c) => {
-        const r = await one<RawSuppression & { inserted: boolean }>(
-          c,
-          `INSERT INTO suppressions AS s (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${ON_CONFLICT} RETURNING *, (xmax = 0) AS inserted`,
-          [entry.address, entry.domain, entry.category, entry.reason, entry.source, entry.scope ?? '', entry.createdAt, entry.expiresAt],
-        );
-        await notify(c, entry.address);
-        const { inserted, ...raw } = r!;
-        if (inserted) await appendEvent(c, event);
-        return { row: suppressionFromRaw(raw as RawSuppression), created: inserted };
+        const r = await upsertSuppression(c, entry);
+        if (r.created) await appendEvent(c, event);
+        return r;
       });
     },
     async remove(address: string, scope: string | null): Promise<boolean> {
@@ -366,17 +375,8 @@ async function createImporter(pool: PgPool) {
     async stage(list: NewSuppression[]): Promise<void> {
       if (!list.length) return;
       await c.query(
-        `INSERT INTO suppressions_import (${COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
-        [
-          list.map((r) => r.address),
-          list.map((r) => r.domain),
-          list.map((r) => r.category),
-          list.map((r) => r.reason),
-          list.map((r) => r.source),
-          list.map((r) => r.scope ?? ''),
-          list.map((r) => r.createdAt),
-          list.map((r) => r.expiresAt),
-        ],
+        `INSERT INTO suppressions_import (${COLUMNS}) SELECT * FROM ${UNNEST_COLUMNS}`,
+        columnArrays(list),
       );
       staged += list.length;
     },
@@ -439,20 +439,11 @@ export async function upsertSuppressionsOn(c: Queryable, list: readonly NewSuppr
   await c.query(
     `INSERT INTO suppressions AS s (${COLUMNS})
      SELECT DISTINCT ON (address, scope) ${COLUMNS}
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+     FROM ${UNNEST_COLUMNS}
        WITH ORDINALITY AS x(${COLUMNS}, ord)
      ORDER BY address, scope, ord DESC
      ${ON_CONFLICT}`,
-    [
-      list.map((r) => r.address),
-      list.map((r) => r.domain),
-      list.map((r) => r.category),
-      list.map((r) => r.reason),
-      list.map((r) => r.source),
-      list.map((r) => r.scope ?? ''),
-      list.map((r) => r.createdAt),
-      list.map((r) => r.expiresAt),
-    ],
+    columnArrays(list),
   );
   await notify(c, list.length === 1 ? list[0]!.address : '*');
   return list.length;
