@@ -81,6 +81,7 @@ t.test('DANE through the relay', async (t) => {
     t,
     {
       dns: { servers: [dns.address], timeoutMs: 1000, tries: 1, dnssec: { server: dns.address } },
+      http: { listen: '127.0.0.1:0' },
       delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
       outboundTls: { daneTimeoutMs: 1000 },
     },
@@ -193,5 +194,14 @@ t.test('DANE through the relay', async (t) => {
     t.match(relay.attempts(id)[0], { tlsPolicy: 'dane', tlsVerified: true });
     const m = rtls.messages.find((x) => x.envelope.to.includes('rcpt@dane-rtls.test'));
     t.equal(m?.envelope.requireTls, true, 'MAIL FROM carried REQUIRETLS to the next hop');
+  });
+
+  await t.test('metrics count DANE sessions by outcome', async (t) => {
+    const started = relay.logs.map((l) => JSON.parse(l) as { msg?: string; http?: string }).find((l) => l.msg === 'ferry started');
+    const text = await (await fetch(`http://${started!.http}/metrics`)).text();
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="success"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="validation-failure"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="dnssec-invalid"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="starttls-not-supported"\} [1-9]/);
   });
 });

@@ -103,9 +103,13 @@ t.test('MTA-STS through the relay', async (t) => {
     const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
     t.equal(r!.status, 'delivered');
     const [a] = relay.attempts(id);
-    t.match(a, { mxHost: 'mx.sts-ok.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', tlsProtocol: /^TLSv1/ });
+    t.match(a, { mxHost: 'mx.sts-ok.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', tlsProtocol: /^TLSv1/, tlsCipher: /^TLS_|_/ });
     t.equal(got(good, 'ok'), 1);
     t.equal(web.requests('sts-ok.test'), 1, 'the policy was fetched once');
+    const shown = await runFerry(['messages', 'show', id, '-c', relay.configFile], { env: { COLUMNS: '250', FERRY_DNS_SERVERS: '' } });
+    t.equal(shown.code, 0, shown.stderr);
+    t.match(shown.stdout, /TLSv1\.\d \S+/, 'protocol and cipher');
+    t.match(shown.stdout, /policy sts-enforce, verified/);
   });
 
   await t.test('enforce, wrong-name certificate: deferred, nothing sent', async (t) => {
