@@ -6,7 +6,7 @@ import { queuedId, type StartedRelay } from '../helpers/relay.js';
 import { runFerry } from '../helpers/cli.js';
 import { sampleMessage, send } from './fixtures/delivery.js';
 import { createPki, tlsaSha256 } from './fixtures/tls-pki.js';
-import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
+import { freePortOn, startChildRelay, startPolicyServer, stsPolicy, labNet } from './fixtures/tls-lab.js';
 
 /**
  * DANE for SMTP (RFC 7672) through the real relay: the test DNS server doubles as the
@@ -16,7 +16,7 @@ import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fix
  * self-signed MX that offers REQUIRETLS (.17).
  */
 
-const NET = '127.15.2';
+const NET = labNet(2);
 const HTTPS = `${NET}.1`;
 const WEBPKI = `${NET}.10`;
 const SELF_SIGNED = `${NET}.12`;

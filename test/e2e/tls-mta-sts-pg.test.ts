@@ -11,7 +11,7 @@ import { utcDay } from '../../src/tlsrpt/sink.js';
 import { send } from './fixtures/delivery.js';
 import { until } from './fixtures/pg-nodes.js';
 import { createPki } from './fixtures/tls-pki.js';
-import { freePortOn, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
+import { freePortOn, startPolicyServer, stsPolicy, labNet } from './fixtures/tls-lab.js';
 
 /**
  * MTA-STS on the PostgreSQL store: `ferry start` with store.url in a child process trusting a
@@ -20,7 +20,7 @@ import { freePortOn, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js'
  * cluster's TLS-RPT tables. (The SQLite relay's cases: tls-mta-sts.test.ts.)
  */
 
-const NET = '127.15.4';
+const NET = labNet(4);
 const HTTPS = `${NET}.1`;
 const GOOD = `${NET}.10`;
 const NO_TLS = `${NET}.13`;

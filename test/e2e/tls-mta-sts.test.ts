@@ -9,17 +9,17 @@ import { queuedId, type StartedRelay } from '../helpers/relay.js';
 import { runFerry } from '../helpers/cli.js';
 import { sampleMessage, send } from './fixtures/delivery.js';
 import { createPki } from './fixtures/tls-pki.js';
-import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
+import { freePortOn, startChildRelay, startPolicyServer, stsPolicy, labNet } from './fixtures/tls-lab.js';
 
 /**
  * MTA-STS (RFC 8461) through the real relay: `ferry start` in a child process trusting a
  * throwaway CA (NODE_EXTRA_CA_CERTS), a DNS server answering MX and _mta-sts TXT, an HTTPS server
- * on 127.15.1.1:443 serving the policies, and four kinds of MX: correct (.10), wrong-name
+ * on NET.1:443 serving the policies, and four kinds of MX: correct (.10), wrong-name
  * certificate (.11), self-signed (.12), no STARTTLS (.13), and a correct one that also offers
  * REQUIRETLS (.14). Each case is its own recipient domain.
  */
 
-const NET = '127.15.1';
+const NET = labNet(1);
 const HTTPS = `${NET}.1`;
 const GOOD = `${NET}.10`;
 const WRONG_NAME = `${NET}.11`;
