@@ -14,7 +14,7 @@ import type { CliIo } from './io.js';
 export interface CliStore {
   readonly engine: Store['engine'];
   readonly admins: Store['admins'];
-  readonly attempts: Pick<Store['attempts'], 'forMessage'>;
+  readonly attempts: Pick<Store['attempts'], 'forMessage' | 'recentTls'>;
   readonly dkimKeys: Store['dkimKeys'];
   readonly events: Pick<Store['events'], 'lastId' | 'forMessage' | 'list' | 'count' | 'settledAfter'>;
   readonly limits: Pick<Store['limits'], 'list' | 'get' | 'set' | 'remove' | 'states'>;
@@ -30,6 +30,10 @@ export interface CliStore {
   readonly audited: Pick<Store['audited'], 'importSuppressions'>;
   readonly dsnOutbox: Store['dsnOutbox'];
   readonly fates: FatesStore | null;
+  /** `ferry tls check` (the cached policy) and `ferry tls report` (the counts, what was sent, --send). */
+  readonly mtaSts: Pick<Store['mtaSts'], 'get'>;
+  readonly tlsReports: Store['tlsReports'];
+  readonly queue: Pick<Store['queue'], 'acceptTlsReport'>;
   close(): Promise<void>;
 }
 

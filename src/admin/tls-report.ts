@@ -4,8 +4,7 @@ import { createIdGenerator } from '../core/ids.js';
 import { silentLogger } from '../core/logger.js';
 import { systemRandom } from '../core/random.js';
 import { createDnsResolver } from '../core/resolver.js';
-import { createInProcessSqliteStore } from '../store/sqlite/engine.js';
-import { createTlsReportRepo, type TlsPolicyCounts, type TlsSentRow } from '../store/tls-report-repo.js';
+import type { TlsPolicyCounts, TlsSentRow } from '../store/tls-report-repo.js';
 import { createTlsReporter } from '../tlsrpt/reporter.js';
 import { tlsReporterSettings } from '../tlsrpt/settings.js';
 import { utcDay } from '../tlsrpt/sink.js';
@@ -31,13 +30,14 @@ export function registerTlsReportCommand(program: Command, ctx: CliContext): voi
       const day = opts.day ?? utcDay(now);
       if (!isDay(day)) throw new FerryError('FERRY_ERR_USAGE', `tls report: --day must be a date YYYY-MM-DD, got "${day}"`);
       const config = ctx.config();
-      const db = ctx.db('ferry tls-report');
-      const repo = createTlsReportRepo(db);
+      // the relay's store, whichever engine (SQLite file or PostgreSQL)
+      const store = await ctx.store();
+      const repo = store.tlsReports;
       let sent: { policyDomain: string; state: string; detail: string | null }[] | null = null;
       if (opts.send) {
         if (!config.tlsRpt.enabled) throw new FerryError('FERRY_ERR_CONFIG', 'tls report --send: tlsRpt.enabled is false in the configuration (set it, with tlsRpt.organization and tlsRpt.contact)');
         const reporter = createTlsReporter({
-          store: createInProcessSqliteStore(db),
+          store,
           repo,
           resolver: createDnsResolver(config.dns),
           clock: ctx.clock,
@@ -50,8 +50,8 @@ export function registerTlsReportCommand(program: Command, ctx: CliContext): voi
         sent = (await reporter.sendDay(day)).map((r) => ({ policyDomain: r.policyDomain, state: r.state, detail: r.detail }));
         await reporter.stop();
       }
-      const policies = repo.day(day);
-      const records = repo.sentOnDay(day);
+      const policies = await repo.day(day);
+      const records = await repo.sentOnDay(day);
       if (opts.json) {
         ctx.io.stdout.write(json({ day, policies: policies.map(policyJson), sent: records.map(sentJson), ...(sent ? { sendResults: sent } : {}) }));
         return;

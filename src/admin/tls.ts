@@ -4,8 +4,7 @@ import { createDnsResolver, dnsErrorCode, type DnsResolver } from '../core/resol
 import { createDaneLookup, type DaneForHost } from '../deliver/tls-policy/dane.js';
 import { policyAllowsMx } from '../deliver/tls-policy/mx-match.js';
 import type { StsPolicy } from '../deliver/tls-policy/sts-policy.js';
-import { createAttemptsRepo, type RecentTlsRow } from '../store/attempts-repo.js';
-import { createMtaStsRepo, type MtaStsPolicyRow } from '../store/mta-sts-repo.js';
+import type { MtaStsPolicyRow, RecentTlsRow } from '../core/store-types.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table } from './format.js';
 
@@ -51,7 +50,9 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
   const config = ctx.config();
   const resolver: DnsResolver = createDnsResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const now = ctx.clock.now();
-  const row = createMtaStsRepo(ctx.db('ferry tls')).get(domain);
+  // the relay's store, whichever engine (SQLite file or PostgreSQL)
+  const store = await ctx.store();
+  const row = await store.mtaSts.get(domain);
   const cached = row ? { ...row, fetchedAt: isoTime(row.fetchedAt), expiresAt: isoTime(row.expiresAt), expired: row.expiresAt <= now } : null;
 
   // Loaded here: sts-policy pulls in mailauth (most of a second of CPU at import) for every command otherwise.
@@ -77,6 +78,14 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
 
   const patterns = live.policy?.mx ?? (cached && !cached.expired ? cached.mx : null);
   const dane = config.dns.dnssec ? createDaneLookup({ server: config.dns.dnssec.server, timeoutMs: config.outboundTls.daneTimeoutMs }) : null;
+  // as delivery does: TLSA records count only under a DNSSEC-signed MX RRset
+  const signed = dane ? await dane.mxSecure(domain) : null;
+  const daneFor = async (host: string): Promise<TlsCheckReport['mx'][number]['dane']> => {
+    if (!dane || !signed) return { kind: 'off', reason: 'dns.dnssec is not set' };
+    if ('failed' in signed) return { kind: 'failed', reason: signed.reason };
+    if (!signed.secure) return { kind: 'none', reason: signed.reason };
+    return dane.tlsaFor(host, config.delivery.port);
+  };
   const mx: TlsCheckReport['mx'] = [];
   let mxError: string | null = null;
   try {
@@ -87,15 +96,13 @@ async function tlsCheck(ctx: CliContext, domain: string, limit: number): Promise
         host,
         preference: r.priority,
         inPolicy: patterns ? policyAllowsMx(patterns, host) : null,
-        dane: dane ? await dane.tlsaFor(host, config.delivery.port) : { kind: 'off', reason: 'dns.dnssec is not set' },
+        dane: await daneFor(host),
       });
     }
   } catch (err) {
     mxError = `MX ${domain}: ${dnsErrorCode(err) ?? 'DNS error'}`;
   }
-  const recent = createAttemptsRepo(ctx.db('ferry tls'))
-    .recentTls(domain, limit)
-    .map((r) => ({ ...r, at: isoTime(r.at) }));
+  const recent = (await store.attempts.recentTls(domain, limit)).map((r) => ({ ...r, at: isoTime(r.at) }));
   return { domain, cached, live, mx, mxError, recent };
 }
 

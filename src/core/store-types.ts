@@ -50,6 +50,19 @@ export interface AttemptRow {
   hops: unknown[] | null;
 }
 
+/** One attempt's TLS outcome, for `ferry tls check` (AttemptsStore.recentTls). */
+export interface RecentTlsRow {
+  at: number;
+  result: AttemptRow['result'];
+  mxHost: string | null;
+  ip: string | null;
+  tlsProtocol: string | null;
+  tlsCipher: string | null;
+  tlsVerified: boolean | null;
+  tlsPolicy: string | null;
+  tlsResult: string | null;
+}
+
 /** One DKIM key reference: the private key lives in `keyFile`, the row says whose it is. */
 export interface DkimKeyRow {
   domain: string;

@@ -24,6 +24,7 @@ import type {
   AdminRole,
   AdminRow,
   AttemptRow,
+  RecentTlsRow,
   BodyCandidate,
   DestinationFailures,
   DestinationRow,
@@ -84,6 +85,8 @@ export interface AttemptsStore {
   /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
   streakSince(recipientId: number, category: string): Promise<number | null>;
   forMessage(messageId: string): Promise<AttemptRow[]>;
+  /** `ferry tls check`: the latest attempts to a recipient domain (lower-cased), newest first, with their TLS outcome. */
+  recentTls(domain: string, limit: number): Promise<RecentTlsRow[]>;
 }
 
 export interface DkimKeysStore {

@@ -73,7 +73,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const engine = options.tlsPolicy ?? noPolicy;
   const fallback = options.cleartextFallback ?? true;
 
-  const report = (route: Extract<RouteResult, { ok: true }>, description: TlsPolicyDescription, tr: HopTry, client?: SmtpClient): void => {
+  const report = (route: Extract<RouteResult, { ok: true }>, plan: TlsPlan, description: TlsPolicyDescription, tr: HopTry, client?: SmtpClient): void => {
     // Reports are about the recipient domain's own hosts (MX or A/AAAA fallback), not a smarthost.
     if (!options.tlsResults || !tr.tls || route.source === 'static') return;
     const domain = route.domain;
@@ -85,7 +85,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       policy: description,
       // Without a policy nothing judges the certificate: a session that went on over TLS is a
       // success for TLS-RPT (RFC 8460 §4.3); the attempt keeps the certificate verdict for operators.
-      result: t.policy === 'none' && client && t.protocol ? 'success' : t.result,
+      // Failing open after a policy problem is that problem (sts-policy-fetch-error, -invalid) whatever TLS did.
+      result: t.policy === 'none' && client && t.protocol && !plan.stsProblem ? 'success' : t.result,
       mxHost: tr.host,
       receivingIp: tr.ip,
       receivingMxHelo: tr.host,
@@ -137,7 +138,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   ): Promise<OpenSessionResult | null> => {
     for (const r of plan.refused) {
       tries.push(r.tr);
-      report(route, r.description, r.tr);
+      report(route, plan, r.description, r.tr);
       logger?.warn({ domain: route.domain, host: r.tr.host, error: r.tr.error }, 'mail server not tried: TLS policy');
     }
     for (const planned of plan.hops) {
@@ -146,13 +147,13 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         if (signal?.aborted) return { ok: false, permanent: false, reason: 'aborted', tries, error: { kind: 'local', message: 'aborted' } };
         let { tr, client } = await tryHop(planned, ip, plan, signal);
         tries.push(tr);
-        report(route, planned.description, tr, client);
+        report(route, plan, planned.description, tr, client);
         if (!client && tr.result === 'tls_failed' && fallback && levelOf(hop) === 'may' && !hop.tls.implicit) {
           // Postfix "may": a broken STARTTLS must not defer forever when nothing demands TLS
           logger?.warn({ domain: route.domain, host: hop.host, ip, error: tr.error }, 'STARTTLS failed: retrying this host once in clear text');
           ({ tr, client } = await tryHop(planned, ip, plan, signal, true));
           tries.push(tr);
-          report(route, planned.description, tr, client);
+          report(route, plan, planned.description, tr, client);
         }
         if (client) {
           logger?.info({ domain: route.domain, host: hop.host, ip, tls: client.tls, policy: hop.tls.policy, tlsResult: tr.tls?.result }, 'delivery session open');

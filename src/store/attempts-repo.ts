@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
-import type { AttemptRow } from '../core/store-types.js';
-export type { AttemptRow } from '../core/store-types.js';
+import type { AttemptRow, RecentTlsRow } from '../core/store-types.js';
+export type { AttemptRow, RecentTlsRow } from '../core/store-types.js';
 
 interface RawAttempt {
   id: number;
@@ -29,18 +29,6 @@ interface RawAttempt {
   hops: string | null;
 }
 
-/** One attempt's TLS outcome, for `ferry tls check`. */
-export interface RecentTlsRow {
-  at: number;
-  result: AttemptRow['result'];
-  mxHost: string | null;
-  ip: string | null;
-  tlsProtocol: string | null;
-  tlsCipher: string | null;
-  tlsVerified: boolean | null;
-  tlsPolicy: string | null;
-  tlsResult: string | null;
-}
 
 interface RawRecentTls {
   at: number;

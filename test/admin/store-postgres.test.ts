@@ -119,3 +119,54 @@ t.test('commands that are SQLite-file operations refuse under store.url: one lin
     t.equal(c.err().trim().split('\n').length, 1, 'one line');
   }
 });
+
+t.test('tls check and tls report (with --send) act on the PostgreSQL store', async (t) => {
+  const { url } = await testPg();
+  const node = await openTestStore(t, url, 'mx-tls');
+  const { startDnsServer } = await import('../helpers/dns-server.js');
+  const dns = await startDnsServer({
+    'pgtls.test': { MX: [{ exchange: 'mx.pgtls.test', priority: 10 }] },
+    'mx.pgtls.test': { A: ['192.0.2.25'] },
+    '_smtp._tls.pgtls.test': { TXT: ['v=TLSRPTv1; rua=mailto:tlsrpt@reports.test'] },
+  });
+  t.teardown(() => dns.close());
+  const now = Date.now();
+  const day = new Date(now).toISOString().slice(0, 10);
+  await node.mtaSts.put({ domain: 'pgtls.test', policyId: 'pg1', mode: 'enforce', mx: ['mx.pgtls.test'], maxAgeSeconds: 86400, text: 'version: STSv1\r\nmode: enforce\r\nmx: mx.pgtls.test\r\nmax_age: 86400\r\n', fetchedAt: now, expiresAt: now + 86_400_000 });
+  await node.queue.accept([accepted('PGTLS1', now, ['rcpt@pgtls.test'])]);
+  const [r] = await node.recipients.forMessage('PGTLS1');
+  await node.attempts.insert({
+    recipientId: r!.id, messageId: 'PGTLS1', at: now, durationMs: 5, result: 'delivered', phase: 'data', mxHost: 'mx.pgtls.test', ip: '192.0.2.25', port: 25,
+    tlsProtocol: 'TLSv1.3', tlsCipher: 'TLS_AES_256_GCM_SHA384', tlsVerified: true, tlsPolicy: 'sts-enforce', tlsResult: 'success',
+    code: 250, enhanced: '2.0.0', reply: 'ok', errorKind: null, error: null, category: null, rule: null, hops: null,
+  });
+  const policy = { type: 'sts', strings: ['version: STSv1', 'mode: enforce', 'mx: mx.pgtls.test', 'max_age: 86400'], mxHosts: ['mx.pgtls.test'] };
+  await node.tlsReports.add([{ day, policyDomain: 'pgtls.test', policy, success: 3, failure: 1, failures: [{ resultType: 'certificate-host-mismatch', receivingMxHostname: 'mx.pgtls.test', receivingIp: '192.0.2.25', receivingMxHelo: '', failureReasonCode: 'wrong name', count: 1 }] }]);
+
+  // dataDir has no SQLite database: both commands must read (and --send write) PostgreSQL.
+  const dir = tempDir(t);
+  const configFile = join(dir, 'ferry.json');
+  writeFileSync(configFile, JSON.stringify({
+    dataDir: dir, hostname: 'ferry.test', store: { url }, dns: { servers: [dns.address], timeoutMs: 1000, tries: 1 },
+    tlsRpt: { enabled: true, organization: 'Ferry PG', contact: 'postmaster@ferry.test' },
+  }));
+  const c = cli({ FERRY_DNS_SERVERS: dns.address }, dir);
+
+  t.equal(await c.run('tls', 'check', 'pgtls.test', '--json', '-c', configFile), 0, c.err());
+  t.match(JSON.parse(c.out()), {
+    domain: 'pgtls.test',
+    cached: { policyId: 'pg1', mode: 'enforce', mx: ['mx.pgtls.test'], expired: false },
+    mx: [{ host: 'mx.pgtls.test', inPolicy: true }],
+    recent: [{ mxHost: 'mx.pgtls.test', tlsPolicy: 'sts-enforce', tlsVerified: true, tlsResult: 'success', result: 'delivered' }],
+  });
+
+  t.equal(await c.run('tls', 'report', '--day', day, '--json', '-c', configFile), 0, c.err());
+  t.match(JSON.parse(c.out()), { day, policies: [{ policyDomain: 'pgtls.test', policyType: 'sts', successful: 3, failed: 1, failures: [{ resultType: 'certificate-host-mismatch', count: 1 }] }], sent: [] });
+
+  t.equal(await c.run('tls', 'report', '--day', day, '--send', '--json', '-c', configFile), 0, c.err());
+  t.match(JSON.parse(c.out()), { sendResults: [{ policyDomain: 'pgtls.test', state: 'sent' }] });
+  const report = (await node.messages.list({ limit: 10 })).find((m) => m.kind === 'tlsrpt');
+  t.match(report, { sender: '' }, 'the report mail is in the cluster queue, null sender');
+  t.match(await node.recipients.forMessage(report!.id), [{ address: 'tlsrpt@reports.test', status: 'queued' }]);
+  t.same((await node.tlsReports.sent(day, 'pgtls.test')).map((s) => [s.destination, s.state]), [['', 'done'], ['mailto:tlsrpt@reports.test', 'queued']]);
+});

@@ -16,3 +16,10 @@ t.test('route requireTls: true, false or "encrypt-only"; defaults of outboundTls
   t.throws(() => buildConfig({ routes: { 'a.test': { host: 'smart.test:25', requireTls: 'verify' } } }, '/tmp'), /routes\.a\.test.*verify/);
   t.match(buildConfig({}, '/tmp').outboundTls, { mtaSts: { enabled: true, fetchTimeoutMs: 10_000 }, encryptOnlyDomains: [], cleartextFallback: true });
 });
+
+t.test('TLS-RPT reports are opt-in, and sending them needs an organization and a contact (RFC 8460)', async (t) => {
+  t.match(buildConfig({}, '/tmp').tlsRpt, { enabled: false, organization: null, contact: null });
+  t.throws(() => buildConfig({ tlsRpt: { enabled: true } }, '/tmp'), /tlsRpt\.enabled needs tlsRpt\.organization and tlsRpt\.contact/);
+  t.throws(() => buildConfig({ tlsRpt: { enabled: true, organization: 'Example' } }, '/tmp'), /tlsRpt\.enabled needs/);
+  t.match(buildConfig({ tlsRpt: { enabled: true, organization: 'Example', contact: 'postmaster@example.test' } }, '/tmp').tlsRpt, { enabled: true, organization: 'Example', contact: 'postmaster@example.test' });
+});

@@ -1,33 +1,36 @@
 import t from 'tap';
+import nodemailer from 'nodemailer';
 import { startDnsServer, type Zone, type ZoneEntry } from '../helpers/dns-server.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
-import type { StartedRelay } from '../helpers/relay.js';
+import { queuedId, type StartedRelay } from '../helpers/relay.js';
 import { runFerry } from '../helpers/cli.js';
-import { send } from './fixtures/delivery.js';
+import { sampleMessage, send } from './fixtures/delivery.js';
 import { createPki, tlsaSha256 } from './fixtures/tls-pki.js';
-import { freePortOn, startChildRelay, startPolicyServer, stsPolicy } from './fixtures/tls-lab.js';
+import { freePortOn, startChildRelay, startPolicyServer, stsPolicy, labNet } from './fixtures/tls-lab.js';
 
 /**
  * DANE for SMTP (RFC 7672) through the real relay: the test DNS server doubles as the
  * "validating resolver" (dns.dnssec on loopback) and sets AD on the answers a real one would have
  * validated. Sinks: WebPKI-valid certificate (.10), self-signed (.12), no STARTTLS (.13), a leaf
- * from a CA nobody trusts but the TLSA record (.15), the same CA for another name (.16).
+ * from a CA nobody trusts but the TLSA record (.15), the same CA for another name (.16), and a
+ * self-signed MX that offers REQUIRETLS (.17).
  */
 
-const NET = '127.15.2';
+const NET = labNet(2);
 const HTTPS = `${NET}.1`;
 const WEBPKI = `${NET}.10`;
 const SELF_SIGNED = `${NET}.12`;
 const NO_TLS = `${NET}.13`;
 const DANE_TA = `${NET}.15`;
 const DANE_TA_WRONG = `${NET}.16`;
+const REQUIRETLS_MX = `${NET}.17`;
 
 t.test('DANE through the relay', async (t) => {
   const pki = createPki();
   t.teardown(() => pki.close());
   const ca = pki.ca('Ferry throwaway CA');
   const daneCa = pki.ca('Private CA known only from TLSA');
-  const names = ['ee', 'ta', 'tawrong', 'bad', 'nostarttls', 'bogus', 'none', 'insecure', 'oversts'].map((c) => `mx.dane-${c}.test`);
+  const names = ['ee', 'ta', 'tawrong', 'bad', 'nostarttls', 'bogus', 'none', 'insecure', 'oversts', 'pkix', 'rtls'].map((c) => `mx.dane-${c}.test`);
   const port = await freePortOn(WEBPKI);
   const selfPem = pki.selfSigned(names);
   const webPem = pki.issue(ca, names);
@@ -37,8 +40,9 @@ t.test('DANE through the relay', async (t) => {
     await startMx({ host: NO_TLS, port, tls: false }),
     await startMx({ host: DANE_TA, port, cert: pki.issue(daneCa, ['mx.dane-ta.test'], { withChain: true }) }),
     await startMx({ host: DANE_TA_WRONG, port, cert: pki.issue(daneCa, ['elsewhere.test'], { withChain: true }) }),
+    await startMx({ host: REQUIRETLS_MX, port, cert: selfPem, requireTls: true }),
   ];
-  const [web, self, noTls, ta, taWrong] = sinks as [TestMx, TestMx, TestMx, TestMx, TestMx];
+  const [web, self, noTls, ta, taWrong, rtls] = sinks as [TestMx, TestMx, TestMx, TestMx, TestMx, TestMx];
   t.teardown(async () => {
     for (const s of sinks) await s.close();
   });
@@ -47,6 +51,8 @@ t.test('DANE through the relay', async (t) => {
 
   const ee = { usage: 3, selector: 1, matchingType: 1, certificate: tlsaSha256(selfPem.cert, 1) };
   const other = { usage: 3, selector: 1, matchingType: 1, certificate: tlsaSha256(pki.selfSigned(['unrelated.test']).cert, 1) };
+  // PKIX-EE (usage 1) for the self-signed certificate: an exact match, but usage 1 is not used for SMTP (RFC 7672 §3.1.3)
+  const pkixEe = { usage: 1, selector: 1, matchingType: 1, certificate: tlsaSha256(selfPem.cert, 1) };
   const taRecord = { usage: 2, selector: 0, matchingType: 1, certificate: tlsaSha256(daneCa.cert, 0) };
   const zone: Zone = {};
   const domain = (c: string, ip: string, tlsa: ZoneEntry | null): void => {
@@ -64,6 +70,8 @@ t.test('DANE through the relay', async (t) => {
   domain('none', SELF_SIGNED, null);
   domain('insecure', WEBPKI, { TLSA: [other], ad: false });
   domain('oversts', SELF_SIGNED, { TLSA: [ee], ad: true });
+  domain('pkix', SELF_SIGNED, { TLSA: [pkixEe], ad: true });
+  domain('rtls', REQUIRETLS_MX, { TLSA: [ee], ad: true });
   zone['_mta-sts.dane-oversts.test'] = { TXT: ['v=STSv1; id=1'] };
   zone['mta-sts.dane-oversts.test'] = { A: [HTTPS] };
   const dns = await startDnsServer(zone);
@@ -73,6 +81,7 @@ t.test('DANE through the relay', async (t) => {
     t,
     {
       dns: { servers: [dns.address], timeoutMs: 1000, tries: 1, dnssec: { server: dns.address } },
+      http: { listen: '127.0.0.1:0' },
       delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
       outboundTls: { daneTimeoutMs: 1000 },
     },
@@ -159,5 +168,40 @@ t.test('DANE through the relay', async (t) => {
     const { status, attempt } = await outcome('oversts');
     t.equal(status, 'delivered');
     t.match(attempt, { tlsPolicy: 'dane', tlsVerified: true });
+  });
+
+  await t.test('the validating resolver is asked with the DO bit (MX and TLSA)', async (t) => {
+    const asked = dns.queries.filter((q) => q.type === 'TLSA' || (q.type === 'MX' && q.name === 'dane-ee.test'));
+    t.ok(asked.some((q) => q.type === 'TLSA'), 'TLSA records were asked for');
+    t.same(asked.filter((q) => q.type === 'TLSA' && !q.dnssecOk), [], 'every TLSA query had DO set');
+    t.ok(asked.some((q) => q.type === 'MX' && q.dnssecOk), "the domain's MX RRset was asked for with DO (is it signed?)");
+  });
+
+  await t.test('only usages 2 and 3 authenticate: a matching PKIX-EE (usage 1) record leaves the certificate unverified, TLS still required', async (t) => {
+    const { status, attempt } = await outcome('pkix');
+    t.equal(status, 'delivered', 'secure but unusable TLSA: mandatory unauthenticated TLS (RFC 7672 §2.2)');
+    t.match(attempt, { tlsPolicy: 'dane', tlsVerified: false, tlsProtocol: /^TLS/ });
+    t.equal(got(self, 'pkix'), 1);
+  });
+
+  await t.test('REQUIRETLS to a DANE-validated MX that offers REQUIRETLS: delivered, REQUIRETLS passed on', async (t) => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relay.smtpPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
+    t.teardown(() => transport.close());
+    const info = await transport.sendMail({ envelope: { from: 'sender@ferry.test', to: ['rcpt@dane-rtls.test'] }, raw: sampleMessage('requiretls'), requireTLSExtensionEnabled: true });
+    const id = queuedId(info.response);
+    const [r] = await relay.waitFor(id, ['delivered', 'deferred', 'bounced']);
+    t.equal(r!.status, 'delivered', r!.lastReply ?? '');
+    t.match(relay.attempts(id)[0], { tlsPolicy: 'dane', tlsVerified: true });
+    const m = rtls.messages.find((x) => x.envelope.to.includes('rcpt@dane-rtls.test'));
+    t.equal(m?.envelope.requireTls, true, 'MAIL FROM carried REQUIRETLS to the next hop');
+  });
+
+  await t.test('metrics count DANE sessions by outcome', async (t) => {
+    const started = relay.logs.map((l) => JSON.parse(l) as { msg?: string; http?: string }).find((l) => l.msg === 'ferry started');
+    const text = await (await fetch(`http://${started!.http}/metrics`)).text();
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="success"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="validation-failure"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="dnssec-invalid"\} [1-9]/);
+    t.match(text, /ferry_tls_sessions_total\{policy="dane",result="starttls-not-supported"\} [1-9]/);
   });
 });

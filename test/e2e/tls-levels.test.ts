@@ -5,7 +5,7 @@ import { runFerry } from '../helpers/cli.js';
 import type { StartedRelay } from '../helpers/relay.js';
 import { send } from './fixtures/delivery.js';
 import { createPki } from './fixtures/tls-pki.js';
-import { freePortOn, startBrokenStarttlsSink, startChildRelay } from './fixtures/tls-lab.js';
+import { freePortOn, startBrokenStarttlsSink, startChildRelay, labNet } from './fixtures/tls-lab.js';
 
 /**
  * The TLS levels through the real relay: "TLS required" (delivery.requireTlsDomains, a route's
@@ -14,7 +14,7 @@ import { freePortOn, startBrokenStarttlsSink, startChildRelay } from './fixtures
  * level requires TLS. Sinks: CA-signed (.10), self-signed (.12), broken STARTTLS (.14).
  */
 
-const NET = '127.15.3';
+const NET = labNet(3);
 const GOOD = `${NET}.10`;
 const SELF_SIGNED = `${NET}.12`;
 const BROKEN = `${NET}.14`;

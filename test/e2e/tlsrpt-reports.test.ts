@@ -74,6 +74,7 @@ t.test('a delivery is counted and the report mail reaches the rua mailbox as RFC
 
 t.test('a session to an MX without STARTTLS is counted as starttls-not-supported with the MX details', async (t) => {
   const { ferry, relay } = await setupDelivery(t, { mx: { tls: false } });
+  t.equal(ferry.tlsReports.reporter, null, 'without tlsRpt.enabled no report is sent (counting goes on)');
   const id = await send(relay, { to: ['frank@example.test'] });
   await waitFor(ferry, id, isStatus('delivered'));
   await ferry.tlsReports.sink.flush();

@@ -31,7 +31,8 @@ export interface TestDnsServer {
   address: string;
   port: number;
   setZone(z: Zone): void;
-  queries: { name: string; type: string }[];
+  /** every question asked; dnssecOk: the query carried EDNS0 with the DO bit (RFC 4035 §3.2.1) */
+  queries: { name: string; type: string; dnssecOk: boolean }[];
   close(): Promise<void>;
 }
 
@@ -82,13 +83,17 @@ function respond(query: DecodedPacket, zone: Zone, log: TestDnsServer['queries']
   const q = query.questions?.[0];
   const base = { type: 'response' as const, id: query.id, questions: query.questions ?? [] };
   if (!q) return { ...base, flags: RESPONSE_FLAGS | RCODES.SERVFAIL };
-  log.push({ name: normalise(q.name), type: q.type });
+  const opt = query.additionals?.find((a) => a.type === 'OPT') as { flags?: number } | undefined;
+  const dnssecOk = ((opt?.flags ?? 0) & dnsPacket.DNSSEC_OK) !== 0;
+  log.push({ name: normalise(q.name), type: q.type, dnssecOk });
   const entry = zone[normalise(q.name)];
   if (!entry) return { ...base, flags: RESPONSE_FLAGS | RCODES.NXDOMAIN };
   if (entry.noAnswer) return null;
   if (entry.rcode) return { ...base, flags: RESPONSE_FLAGS | RCODES[entry.rcode] };
-  // recursion-desired echoed so stub resolvers accept the reply as an answer to their question
-  const ad = entry.ad ? dnsPacket.AUTHENTIC_DATA : 0;
+  // recursion-desired echoed so stub resolvers accept the reply as an answer to their question;
+  // AD only for a query that asked for DNSSEC (DO or AD set), as a validating resolver does (RFC 6840 §5.7)
+  const askedForDnssec = dnssecOk || ((query.flags ?? 0) & dnsPacket.AUTHENTIC_DATA) !== 0;
+  const ad = entry.ad && askedForDnssec ? dnsPacket.AUTHENTIC_DATA : 0;
   return { ...base, flags: RESPONSE_FLAGS | dnsPacket.RECURSION_DESIRED | ad, answers: answersFor(q, entry) };
 }
 

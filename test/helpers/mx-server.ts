@@ -25,6 +25,8 @@ export interface MxEnvelope {
   to: string[];
   /** With `dsn: true`: the RFC 3461 parameters the client sent (RET/ENVID, and NOTIFY/ORCPT per recipient). */
   dsn?: { ret: string | null; envid: string | null; rcpt: { notify: string[] | null; orcpt: string | null }[] };
+  /** With `requireTls: true`: whether MAIL FROM carried REQUIRETLS (RFC 8689). */
+  requireTls?: boolean;
 }
 
 export interface MxScript {
@@ -70,6 +72,8 @@ export interface MxOptions {
   auth?: { user: string; pass: string };
   /** announce DSN (RFC 3461) and record the parameters each transaction carried (smtp-server mode) */
   dsn?: boolean;
+  /** announce REQUIRETLS after STARTTLS (RFC 8689) and record whether each transaction asked for it */
+  requireTls?: boolean;
   /** the certificate (PEM, chain after the leaf) and key to present; default: the self-signed test certificate */
   cert?: { key: string; cert: string };
 }
@@ -184,6 +188,7 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
     hide8BITMIME: options.hideEightBit ?? false,
     hideSMTPUTF8: options.hideSmtpUtf8 ?? false,
     hideDSN: !options.dsn,
+    hideREQUIRETLS: !options.requireTls,
     size: options.size,
     key: cert.key,
     cert: cert.cert,
@@ -225,6 +230,7 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
         };
+        if (options.requireTls) envelope.requireTls = (session.envelope as unknown as { requireTLS?: boolean }).requireTLS === true;
         if (options.dsn) {
           const e = session.envelope as unknown as { dsn?: { ret: string | null; envid: string | null } };
           envelope.dsn = {

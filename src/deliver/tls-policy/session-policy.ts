@@ -56,6 +56,8 @@ const ORDER: TlsLevel[] = ['may', 'encrypt', 'verify', 'dane'];
 const stronger = (a: TlsLevel, b: TlsLevel): TlsLevel => (ORDER.indexOf(a) >= ORDER.indexOf(b) ? a : b);
 
 export const NO_POLICY: TlsPolicyDescription = { type: 'no-policy-found', strings: [], mxHosts: [] };
+/** An MTA-STS policy the domain announces but that could not be fetched or parsed (no cached one). */
+export const STS_UNAVAILABLE: TlsPolicyDescription = { type: 'sts', strings: [], mxHosts: [] };
 
 function stsDescription(d: StsDecision): TlsPolicyDescription {
   const p = d.policy!;
@@ -120,6 +122,12 @@ export function createTlsPolicyEngine(deps: TlsPolicyDeps): TlsPolicyEngine {
         }
       }
       const policy = sts?.policy;
+      if (!policy && sts?.problem) {
+        // failing open: the domain publishes MTA-STS (a TXT id) whose policy could not be had;
+        // reported as an sts policy with that failure (RFC 8460 §4.3.2.1), not as no policy
+        out.hops.push({ ...base(hop), description: STS_UNAVAILABLE });
+        continue;
+      }
       if (!policy || policy.mode === 'none') {
         out.hops.push(base(hop));
         continue;

@@ -1,4 +1,4 @@
-import type { AttemptRow } from '../attempts-repo.js';
+import type { AttemptRow, RecentTlsRow } from '../attempts-repo.js';
 import type { DsnOutboxRow } from '../dsn-outbox-repo.js';
 import { one, rows, type Queryable } from './sql.js';
 import type { PgPool } from './pool.js';
@@ -49,6 +49,26 @@ export function createPgAttempts(pool: PgPool) {
         [recipientId, category],
       );
       return r?.t ?? null;
+    },
+    async recentTls(domain: string, limit: number): Promise<RecentTlsRow[]> {
+      const r = await rows<Record<string, unknown>>(
+        pool,
+        `SELECT a.at, a.result, a.mx_host, a.ip, a.tls_protocol, a.tls_cipher, a.tls_verified, a.tls_policy, a.tls_result
+           FROM attempts a JOIN recipients r ON r.id = a.recipient_id
+          WHERE r.domain = $1 ORDER BY a.id DESC LIMIT $2`,
+        [domain.toLowerCase(), limit],
+      );
+      return r.map((x) => ({
+        at: x.at as number,
+        result: x.result as AttemptRow['result'],
+        mxHost: x.mx_host as string | null,
+        ip: x.ip as string | null,
+        tlsProtocol: x.tls_protocol as string | null,
+        tlsCipher: x.tls_cipher as string | null,
+        tlsVerified: x.tls_verified as boolean | null,
+        tlsPolicy: x.tls_policy as string | null,
+        tlsResult: x.tls_result as string | null,
+      }));
     },
     async forMessage(messageId: string): Promise<AttemptRow[]> {
       const r = await rows<Record<string, unknown>>(pool, 'SELECT * FROM attempts WHERE message_id = $1 ORDER BY id', [messageId]);

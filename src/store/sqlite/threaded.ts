@@ -18,7 +18,7 @@ import { revive, type FromWriter, type OpMessage, type SerializedError, type ToW
  */
 export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'admins.get', 'admins.list',
-  'attempts.streakSince', 'attempts.forMessage',
+  'attempts.streakSince', 'attempts.forMessage', 'attempts.recentTls',
   'dkimKeys.list', 'dkimKeys.byDomain',
   'dsnOutbox.list', 'dsnOutbox.count',
   'events.lastId', 'events.forMessage', 'events.list', 'events.count', 'events.settledAfter',

@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import type { EngineFactory } from './engines.js';
 import type { TlsCountsDelta } from '../../../src/core/store-types.js';
+import { message } from './fixtures.js';
 
 const T0 = 1_760_000_000_000;
 
@@ -69,5 +70,15 @@ export const TLS_CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Pr
     t.same(await s.tlsReports.day('2026-01-01'), []);
     t.same(await s.tlsReports.sentOnDay('2026-01-01'), []);
     t.equal((await s.tlsReports.day('2026-01-02')).length, 1);
+
+    // A mailto: report is queued with the rows saying where it went, in one transaction.
+    const report = message({ recipients: ['tlsrpt@reports.test'] });
+    const queued = { day: '2026-01-02', policyDomain: 'a.test', destination: 'mailto:tlsrpt@reports.test', state: 'queued' as const, reportId: 'r2', detail: `queue id ${report.message.id}`, at: T0 };
+    await s.queue.acceptTlsReport(report, [queued, { ...queued, destination: '', state: 'queued' as const }]);
+    t.ok(await s.messages.get(report.message.id), 'the report mail is queued');
+    t.same((await s.recipients.forMessage(report.message.id)).map((r) => [r.address, r.status]), [['tlsrpt@reports.test', 'queued']]);
+    t.same((await s.tlsReports.sent('2026-01-02', 'a.test')).map((r) => [r.destination, r.state, r.reportId]), [['', 'queued', 'r2'], ['mailto:tlsrpt@reports.test', 'queued', 'r2']]);
+    await t.rejects(s.queue.acceptTlsReport(message({ id: report.message.id }), [{ ...queued, policyDomain: 'c.test' }]), 'a duplicate message id is refused');
+    t.same(await s.tlsReports.sent('2026-01-02', 'c.test'), [], 'and its sent rows are not written');
   },
 };

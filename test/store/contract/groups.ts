@@ -253,6 +253,14 @@ export const CONTRACT: Record<string, (t: Test, engine: EngineFactory) => Promis
     t.equal(await s.attempts.streakSince(r!.id, 'rate_limited'), T0 + 10);
     t.equal(await s.attempts.streakSince(r!.id, 'temporary'), null);
     t.same((await s.attempts.forMessage(m.message.id))[0]!.hops, [{ host: 'mx' }]);
+    // `ferry tls check`: the latest attempts to the recipient domain, newest first, with their TLS outcome
+    await s.attempts.insert({ ...base, at: T0 + 30, result: 'delivered', category: null, tlsProtocol: 'TLSv1.3', tlsCipher: 'TLS_AES_256_GCM_SHA384', tlsVerified: true, tlsPolicy: 'sts-enforce', tlsResult: 'success' });
+    const recent = await s.attempts.recentTls('EXAMPLE.net', 2);
+    t.same(recent, [
+      { at: T0 + 30, result: 'delivered', mxHost: 'mx', ip: '127.0.0.1', tlsProtocol: 'TLSv1.3', tlsCipher: 'TLS_AES_256_GCM_SHA384', tlsVerified: true, tlsPolicy: 'sts-enforce', tlsResult: 'success' },
+      { at: T0 + 20, result: 'deferred', mxHost: 'mx', ip: '127.0.0.1', tlsProtocol: null, tlsCipher: null, tlsVerified: null, tlsPolicy: null, tlsResult: null },
+    ]);
+    t.same(await s.attempts.recentTls('example.org', 5), [], 'another domain has none');
   },
 
   async dsnOutbox(t, engine) {
