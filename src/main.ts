@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { systemClock } from './core/clock.js';
 import { FerryError } from './core/errors.js';
 import { createIdGenerator } from './core/ids.js';
@@ -6,17 +5,11 @@ import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { immediateTransactions, openDatabase } from './store/db.js';
-import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
+import { bornDropped, type AcceptedDrop } from './store/queue-store.js';
 import { createFate, type FateInput } from './outcome/fate.js';
-import { nodeNameOf, openStore, type OpenedStore } from './store/open.js';
-import type { PostgresStore } from './store/postgres/engine.js';
-import { deferredStore } from './store/deferred.js';
+import { createRelayStore } from './store/relay-store.js';
 import type { Store } from './core/store.js';
 import type { AcceptedMessage } from './core/store-types.js';
-import { createSpool } from './spool/spool.js';
-import { createChunkBodies } from './spool/chunk-bodies.js';
-import { recoverAtStart } from './spool/recovery.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
@@ -74,38 +67,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const random = deps.random ?? systemRandom;
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
-  // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
-  // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
-  // The store engine (store/open.ts): PostgreSQL, shared by every node, when store.url is set;
-  // else SQLite in dataDir. Only the SQLite engine has the `db` handle below.
-  const onPostgres = Boolean(config.store.url);
-  const db = onPostgres ? null : immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
-  const queue = db ? createQueueStore(db) : null;
-  // This process's name on queue claims and webhook leases (on PostgreSQL: its node name in the cluster).
-  const nodeName = nodeNameOf(config);
-  const leaseMs = onPostgres ? config.store.leaseMs : config.delivery.leaseMs;
-  // The store (issue 13): on SQLite, writes on the writer thread (group commit, fsync off this
-  // event loop); on PostgreSQL, a pool. Opened by start(). Parts not yet moved to the Store
-  // interface use `db` above, and are built on SQLite only.
-  let store: OpenedStore | null = null;
-  const requireStore = (): OpenedStore => {
-    if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
-    return store;
-  };
-  const requirePostgres = (): PostgresStore => {
-    const s = requireStore();
-    if (s.engine !== 'postgres') throw new FerryError('FERRY_ERR_INTERNAL', 'the PostgreSQL store was asked for on SQLite');
-    return s;
-  };
-  // Message bodies (the body contract, spool/spool.ts): on SQLite small ones inline in the row and
-  // large ones spool files in dataDir/spool; on PostgreSQL chunk rows every node reads, a large
-  // one staged in dataDir/spool-staging until its commit.
-  const chunkBodies = onPostgres
-    ? createChunkBodies({ dir: join(config.dataDir, 'spool-staging'), inlineMaxBytes: config.spool.inlineMaxBytes, openBody: (id) => requirePostgres().messages.openBody(id) })
-    : null;
-  const spool = chunkBodies ?? createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // Parts built here reach the store (opened in start()) through this view.
-  const lateStore = deferredStore(requireStore);
+  // The store engine (store/relay-store.ts): PostgreSQL, shared by every node, when store.url is
+  // set; else SQLite in dataDir. Opened by start(); the parts built here reach it through
+  // `lateStore`, and their message bodies through `spool`.
+  const stores = createRelayStore(config, { clock, logger, writerEntry: deps.storeWriterEntry });
+  const { store: lateStore, spool, nodeName } = stores;
   // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
   // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
   // there); the after-commit hook runs here once the commit is answered.
@@ -147,7 +113,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     clock,
     disk,
     // The SQLite file's integrity; PostgreSQL checks its own pages.
-    ...(db ? { integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check } : {}),
+    ...(stores.sqliteFile ? { integrity: createIntegrityProbe({ file: stores.sqliteFile, clock }).check } : {}),
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;
@@ -225,23 +191,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
-  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL. On
-  // PostgreSQL one node of the cluster sends (the engine's advisory lock, webhooks.tryLead): a
-  // URL's cursor lease is taken only while this node leads; another takes over when it dies.
-  const webhookCursors: Store['webhooks'] = {
-    ensure: (url, startAfterId, at) => lateStore.webhooks.ensure(url, startAfterId, at),
-    get: (url) => lateStore.webhooks.get(url),
-    list: () => lateStore.webhooks.list(),
-    advance: (url, lastEventId, at) => lateStore.webhooks.advance(url, lastEventId, at),
-    fail: (url, error, at) => lateStore.webhooks.fail(url, error, at),
-    lease: async (url, owner, now, until) => (!onPostgres || (await requirePostgres().webhooks.tryLead())) && lateStore.webhooks.lease(url, owner, now, until),
-    release: (url, owner) => lateStore.webhooks.release(url, owner),
-  };
+  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL (on
+  // PostgreSQL from the one node that leads the cluster: stores.webhookCursors).
   const webhooks =
     config.webhooks.urls.length > 0 && config.webhooks.secret
       ? createWebhookSender({
           config: { ...config.webhooks, secret: config.webhooks.secret },
-          store: { webhooks: webhookCursors, events: lateStore.events, messages: lateStore.messages },
+          store: { webhooks: stores.webhookCursors, events: lateStore.events, messages: lateStore.messages },
           clock,
           logger,
           owner: nodeName,
@@ -326,7 +282,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     owner: nodeName,
     concurrency: config.delivery.concurrency,
-    leaseMs,
+    leaseMs: stores.leaseMs,
     gate: throttle,
     signing: preparer,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
@@ -433,10 +389,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
     // SQLite only: the parts not on the Store interface yet (and tests) read the file directly.
     get db() {
+      const db = stores.db;
       if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
       return db;
     },
     get queue() {
+      const queue = stores.queue;
       if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
       return queue;
     },
@@ -446,24 +404,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     retention,
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
-      const now = clock.now();
-      if (chunkBodies) {
-        // PostgreSQL: the engine released this node's leases when it opened (and registered the
-        // node, whose heartbeat `ferry nodes` shows); staged bodies left by a crash go.
-        const swept = await chunkBodies.sweep();
-        if (swept) logger.warn({ files: swept }, 'recovery: removed body staging files left by the last run (never answered 250, or already stored)');
-      } else {
-        await recoverAtStart(
-          spool,
-          {
-            releaseOwned: () => lateStore.recipients.releaseOwned(nodeName, now),
-            referenced: () => lateStore.messages.spoolFiles(),
-            lostBody: expireLostBody,
-            forgetSpoolFile: (id) => lateStore.messages.forgetSpoolFile(id, now),
-          },
-          logger,
-        );
-      }
+      await stores.recover(expireLostBody);
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -546,7 +487,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       tlsReporter?.start();
       const hostnameProblem = hostnameWarning(config.hostname);
       if (hostnameProblem) logger.warn({ hostname: config.hostname, key: 'hostname' }, hostnameProblem);
-      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, store: onPostgres ? 'postgres' : 'sqlite', ...(onPostgres ? { node: nodeName } : {}), selfSignedTls: tls.selfSigned }, 'ferry started');
+      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, store: stores.engine, ...(stores.engine === 'postgres' ? { node: nodeName } : {}), selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
     async stop() {
@@ -558,7 +499,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       if (listener) await listener.stop();
       await bounceListener?.stop();
       // Intake commits sent by the last sessions: let them land before deliveries stop.
-      while (store?.engine === 'sqlite' && store.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
+      await stores.settle();
       await scheduler.stop(config.smtp.shutdownGraceMs);
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
       // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
@@ -570,41 +511,29 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await quotas.stop();
       await webhooks?.stop();
       await retention.stop();
-      await store?.close();
+      await stores.close();
       await unsubscribeHttp?.stop();
       await http?.stop();
       await signPool?.close();
-      db?.close();
+      stores.db?.close();
       logger.info('ferry stopped');
       logger.flush?.();
     },
   };
-  // The store's writer thread opens first; a start that fails half-way must not leave it running
-  // (it would hold the process open).
+  // The store opens first (on SQLite its writer thread), and closes again if the start fails.
   const startParts = ferry.start.bind(ferry);
-  ferry.start = async () => {
-    store = await openStore(config, {
-      role: 'node',
-      now: () => clock.now(),
-      ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
-      // PostgreSQL: a pooled connection, the heartbeat or the suppression LISTEN failed; the pool
-      // reconnects, and a write that cannot be made durable answers 451 meanwhile.
-      onError: (err) => logger.error({ err: err.message }, `PostgreSQL store: ${err.message}`),
-      onWriterFailure: (err) => {
-        // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
-        // and say so loudly; messages already answered 250 are on disk.
-        logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
-        listening = false;
-        void listener?.stop();
+  ferry.start = () =>
+    stores.open(
+      {
+        onWriterFailure: (err) => {
+          // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
+          // and say so loudly; messages already answered 250 are on disk.
+          logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
+          listening = false;
+          void listener?.stop();
+        },
       },
-    });
-    try {
-      return await startParts();
-    } catch (err) {
-      await store?.close();
-      store = null;
-      throw err;
-    }
-  };
+      startParts,
+    );
   return ferry;
 }
