@@ -5,11 +5,10 @@ import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { bornDropped, type AcceptedDrop } from './store/queue-store.js';
-import { createFate, type FateInput } from './outcome/fate.js';
+import { createFate } from './outcome/fate.js';
+import { createExpiry } from './outcome/expiry.js';
+import { withIntakeDropFates } from './outcome/intake-drops.js';
 import { createRelayStore } from './store/relay-store.js';
-import type { Store } from './core/store.js';
-import type { AcceptedMessage } from './core/store-types.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
@@ -72,22 +71,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // `lateStore`, and their message bodies through `spool`.
   const stores = createRelayStore(config, { clock, logger, writerEntry: deps.storeWriterEntry });
   const { store: lateStore, spool, nodeName } = stores;
-  // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
-  // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
-  // there); the after-commit hook runs here once the commit is answered.
-  const withDropFates = async (m: AcceptedMessage): Promise<AcceptedMessage> => {
-    const drops = bornDropped(m);
-    return drops.length ? { ...m, dropFates: fate.plan(await Promise.all(drops.map(intakeDrop))) } : m;
-  };
-  const intakeStore: { queue: Pick<Store['queue'], 'accept'> } = {
-    queue: {
-      accept: async (batch) => {
-        const results = await lateStore.queue.accept(await Promise.all(batch.map(withDropFates)));
-        if (results.length) fate.committed(results);
-        return results;
-      },
-    },
-  };
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
   let current = config;
@@ -176,18 +159,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         readFull: (m) => spool.readFull(m, config.dsn.returnFullMaxBytes),
       })
     : null;
-  // A lost body (a disk fault) ends the message's pending recipients (fate lost-body: the sender is
-  // told); reported once: the row stops pointing at the lost file, so no later start reports it again.
-  async function expireLostBody(id: string, reason: string): Promise<void> {
-    // The legality table decides which recipients are still pending; a message with none left only forgets its file.
-    const results = await fate.record((await lateStore.recipients.forMessage(id)).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
-    if (!results.some((r) => r.applied)) await lateStore.messages.markBodyLost(id, clock.now());
-  }
-  // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
-  async function intakeDrop(d: AcceptedDrop): Promise<FateInput> {
-    const entry = config.dsn.enabled && config.dsn.onDropped ? await bounceSuppressions.find(d.recipient.address, d.user) : null;
-    return { origin: 'intake-drop', recipient: d.recipient, facts: { reason: d.reason, category: entry?.category ?? d.category, suppressedAt: entry?.createdAt ?? null } };
-  }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
@@ -261,17 +232,16 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
   });
   const outcome = createOutcomeApplier({ fate });
-  // Expiry on time: recipients that no attempt would reach before their maximum age passes.
-  async function expireOverdue(now: number): Promise<number> {
-    const maxAgeHours = current.delivery.maxAgeHours;
-    const rows = await lateStore.recipients.overdue(now, maxAgeHours * 3_600_000, 500);
-    if (rows.length === 0) return 0;
-    const reason = `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`;
-    const results = await fate.record(rows.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason } })));
-    logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
-    if (rows.length === 500) scheduler.poke();
-    return results.filter((r) => r.applied).length;
-  }
+  // Fates without an attempt: a lost body, and the maximum age passing.
+  const expiry = createExpiry({
+    fate,
+    recipients: lateStore.recipients,
+    messages: lateStore.messages,
+    clock,
+    logger,
+    maxAgeHours: () => current.delivery.maxAgeHours,
+    onFullBatch: () => scheduler.poke(),
+  });
   const scheduler = createScheduler({
     // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
     store: lateStore,
@@ -287,8 +257,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     signing: preparer,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
-    expireLostBody,
-    expireOverdue,
+    expireLostBody: expiry.lostBody,
+    expireOverdue: expiry.overdue,
   });
 
   const tlsReporter = config.tlsRpt.enabled
@@ -309,7 +279,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   const intake = createIntake({
     spool,
-    store: intakeStore,
+    // Recipients dropped at intake: their fates are written in the intake transaction.
+    store: withIntakeDropFates({
+      queue: lateStore.queue,
+      fate,
+      suppressionOf: config.dsn.enabled && config.dsn.onDropped ? (address, user) => bounceSuppressions.find(address, user) : null,
+    }),
     clock,
     newId,
     hostname: config.hostname,
@@ -404,7 +379,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     retention,
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
-      await stores.recover(expireLostBody);
+      await stores.recover(expiry.lostBody);
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
