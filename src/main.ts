@@ -20,7 +20,6 @@ import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.j
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
-import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
 import type { TlsResultSink } from './core/tls.js';
@@ -44,6 +43,7 @@ import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { createReloader } from './ops/reload.js';
+import { createReloadParts, currentRetryPolicy } from './ops/reload-parts.js';
 import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
@@ -106,7 +106,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Both cores (issue 13): DKIM body hashes and signatures on worker threads (sign.threads; 0: here).
   const signThreads = config.sign.threads === 'auto' ? autoSignThreads() : config.sign.threads;
   const signPool = signThreads > 0 ? createSignPool({ threads: signThreads, logger, ...(deps.signWorkerUrl ? { workerUrl: deps.signWorkerUrl } : {}) }) : null;
-  const live = createLiveParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
+  const live = createReloadParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
@@ -214,7 +214,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     fates: lateStore.fates,
     classifier: createClassifier(),
     // Read at each decision, so a reload changes the schedule from the next attempt on.
-    retry: liveRetryPolicy(() => current),
+    retry: currentRetryPolicy(() => current),
     clock,
     random,
     logger,
