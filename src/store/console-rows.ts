@@ -1,4 +1,4 @@
-import type { ConsoleDestination, RecipientHit, SlowedDestination, SuppressionPage } from '../core/store-types.js';
+import type { ConsoleDestination, RecipientHit, SlowedDestination, SuppressionPage } from '../core/console-store.js';
 import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
 
 /**
