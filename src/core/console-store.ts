@@ -7,7 +7,7 @@
  * groups (core/store.ts) extend the interfaces below, so a caller still asks
  * `store.recipients.search(...)`.
  */
-import type { DestinationSummary, SuppressionRow } from './store-types.js';
+import type { DestinationSummary, RecipientRow, SuppressionRow } from './store-types.js';
 
 /** What the support search looks for. */
 export type RecipientSearch =
@@ -53,21 +53,12 @@ export interface StatsConsoleReads {
   hourlyCategories(fromHour: number, limit: number): Promise<{ category: string; n: number }[]>;
 }
 
-export interface RecipientHit {
+/** A recipient (as the store keeps it) with its message: one hit of the support search. */
+export interface RecipientHit
+  extends Pick<RecipientRow, 'messageId' | 'address' | 'domain' | 'attempts' | 'nextAttemptAt' | 'updatedAt' | 'lastCode' | 'lastEnhanced' | 'lastReply' | 'category' | 'mxHost'> {
   recipientId: number;
-  messageId: string;
-  address: string;
-  domain: string;
   status: string;
   complainedAt: number | null;
-  attempts: number;
-  nextAttemptAt: number | null;
-  updatedAt: number;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  lastReply: string | null;
-  category: string | null;
-  mxHost: string | null;
   acceptedAt: number;
   sender: string;
   subject: string | null;

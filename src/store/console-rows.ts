@@ -1,5 +1,5 @@
 import type { ConsoleDestination, RecipientHit, SlowedDestination, SuppressionPage } from '../core/console-store.js';
-import type { RawRecipient } from './recipient-rows.js';
+import { lastReplyFromRaw, type RawRecipient } from './recipient-rows.js';
 import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
 
 /**
@@ -36,11 +36,7 @@ export const hitFromRaw = (r: RawHit): RecipientHit => ({
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
   updatedAt: r.updated_at,
-  lastCode: r.last_code,
-  lastEnhanced: r.last_enhanced,
-  lastReply: r.last_reply,
-  category: r.category,
-  mxHost: r.mx_host,
+  ...lastReplyFromRaw(r),
   acceptedAt: r.accepted_at,
   sender: r.sender,
   subject: r.subject,

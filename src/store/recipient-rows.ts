@@ -44,11 +44,7 @@ export function recipientFromRaw(r: RawRecipient): RecipientRow {
     leaseUntil: r.lease_until,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    lastCode: r.last_code,
-    lastEnhanced: r.last_enhanced,
-    lastReply: r.last_reply,
-    category: r.category,
-    mxHost: r.mx_host,
+    ...lastReplyFromRaw(r),
     remoteIp: r.remote_ip,
     tlsProtocol: r.tls_protocol,
     tlsCipher: r.tls_cipher,
@@ -58,4 +54,9 @@ export function recipientFromRaw(r: RawRecipient): RecipientRow {
     waitReason: r.wait_reason ?? null,
     complainedAt: r.complained_at ?? null,
   };
+}
+
+/** The recipient's last reply and why it waits or failed, as the Store names them (also on a console hit). */
+export function lastReplyFromRaw(r: Pick<RawRecipient, 'last_code' | 'last_enhanced' | 'last_reply' | 'category' | 'mx_host'>) {
+  return { lastCode: r.last_code, lastEnhanced: r.last_enhanced, lastReply: r.last_reply, category: r.category, mxHost: r.mx_host };
 }
