@@ -35,6 +35,7 @@ import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
 import { createScheduler } from './workers/scheduler.js';
 import { createThrottle } from './throttle/throttle.js';
+import { heldMailDueOnLimitsChange } from './throttle/held-mail.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
@@ -184,15 +185,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
-    onLimitsChanged: () => {
-      lateStore.recipients.wakeHeld(clock.now()).then(
-        (n) => {
-          if (n) logger.info({ recipients: n }, 'limits changed: mail waiting for budget is scheduled again');
-          scheduler.poke();
-        },
-        (err: unknown) => logger.error({ err }, 'limits changed: waking the mail held for budget failed (it waits for its own due time)'),
-      );
-    },
+    onLimitsChanged: heldMailDueOnLimitsChange({ recipients: lateStore.recipients, clock, logger, poke: () => scheduler.poke() }),
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
   // Adaptive slow-down: the classifier's rate_limited verdict halves the destination's rate.
