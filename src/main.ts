@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { systemClock } from './core/clock.js';
 import { FerryError } from './core/errors.js';
 import { createIdGenerator } from './core/ids.js';
@@ -6,17 +5,10 @@ import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
-import { immediateTransactions, openDatabase } from './store/db.js';
-import { bornDropped, createQueueStore, type AcceptedDrop } from './store/queue-store.js';
-import { createFate, type FateInput } from './outcome/fate.js';
-import { nodeNameOf, openStore, type OpenedStore } from './store/open.js';
-import type { PostgresStore } from './store/postgres/engine.js';
-import { deferredStore } from './store/deferred.js';
-import type { Store } from './core/store.js';
-import type { AcceptedMessage } from './core/store-types.js';
-import { createSpool } from './spool/spool.js';
-import { createChunkBodies } from './spool/chunk-bodies.js';
-import { recoverAtStart } from './spool/recovery.js';
+import { createFate } from './outcome/fate.js';
+import { createExpiry } from './outcome/expiry.js';
+import { withIntakeDropFates } from './outcome/intake-drops.js';
+import { createRelayStore } from './store/relay-store.js';
 import { createAuthThrottle } from './policy/auth-throttle.js';
 import { createAuthenticator } from './policy/authenticator.js';
 import { createNetworkMatcher } from './policy/networks.js';
@@ -28,7 +20,6 @@ import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.j
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
-import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
 import type { TlsResultSink } from './core/tls.js';
@@ -44,6 +35,7 @@ import { createSuppressionPolicy } from './suppress/recipient-policy.js';
 import { createSuppressionList } from './suppress/suppression-list.js';
 import { createScheduler } from './workers/scheduler.js';
 import { createThrottle } from './throttle/throttle.js';
+import { heldMailDueOnLimitsChange } from './throttle/held-mail.js';
 import { createQuotas } from './throttle/quotas.js';
 import { slowDownListener } from './throttle/adaptive.js';
 import { composeRecipientPolicies } from './throttle/compose.js';
@@ -52,6 +44,7 @@ import { createMetrics, refusalReason } from './ops/metrics.js';
 import { createReadiness } from './ops/health.js';
 import { createIntegrityProbe } from './ops/integrity-probe.js';
 import { createReloader } from './ops/reload.js';
+import { createReloadParts, currentRetryPolicy } from './ops/reload-parts.js';
 import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
@@ -74,54 +67,11 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const random = deps.random ?? systemRandom;
   const logger = deps.logger ?? createLogger(config.log.level);
   const resolver = deps.resolver ?? createDnsResolver(config.dns);
-  // quick_check first: a corrupt database stops the start (exit 4), it is not served as healthy.
-  // Immediate transactions: the writer thread (below) writes the same file; see immediateTransactions.
-  // The store engine (store/open.ts): PostgreSQL, shared by every node, when store.url is set;
-  // else SQLite in dataDir. Only the SQLite engine has the `db` handle below.
-  const onPostgres = Boolean(config.store.url);
-  const db = onPostgres ? null : immediateTransactions(openDatabase({ file: join(config.dataDir, 'ferry.db'), checkIntegrity: true }));
-  const queue = db ? createQueueStore(db) : null;
-  // This process's name on queue claims and webhook leases (on PostgreSQL: its node name in the cluster).
-  const nodeName = nodeNameOf(config);
-  const leaseMs = onPostgres ? config.store.leaseMs : config.delivery.leaseMs;
-  // The store (issue 13): on SQLite, writes on the writer thread (group commit, fsync off this
-  // event loop); on PostgreSQL, a pool. Opened by start(). Parts not yet moved to the Store
-  // interface use `db` above, and are built on SQLite only.
-  let store: OpenedStore | null = null;
-  const requireStore = (): OpenedStore => {
-    if (!store) throw new FerryError('FERRY_ERR_STORE', 'the store is not open (ferry not started)');
-    return store;
-  };
-  const requirePostgres = (): PostgresStore => {
-    const s = requireStore();
-    if (s.engine !== 'postgres') throw new FerryError('FERRY_ERR_INTERNAL', 'the PostgreSQL store was asked for on SQLite');
-    return s;
-  };
-  // Message bodies (the body contract, spool/spool.ts): on SQLite small ones inline in the row and
-  // large ones spool files in dataDir/spool; on PostgreSQL chunk rows every node reads, a large
-  // one staged in dataDir/spool-staging until its commit.
-  const chunkBodies = onPostgres
-    ? createChunkBodies({ dir: join(config.dataDir, 'spool-staging'), inlineMaxBytes: config.spool.inlineMaxBytes, openBody: (id) => requirePostgres().messages.openBody(id) })
-    : null;
-  const spool = chunkBodies ?? createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
-  // Parts built here reach the store (opened in start()) through this view.
-  const lateStore = deferredStore(requireStore);
-  // Recipients dropped at intake: their fate (event, report to the sender) is planned here and
-  // written by the writer thread in the intake transaction itself (plain-data plans, ids filled in
-  // there); the after-commit hook runs here once the commit is answered.
-  const withDropFates = async (m: AcceptedMessage): Promise<AcceptedMessage> => {
-    const drops = bornDropped(m);
-    return drops.length ? { ...m, dropFates: fate.plan(await Promise.all(drops.map(intakeDrop))) } : m;
-  };
-  const intakeStore: { queue: Pick<Store['queue'], 'accept'> } = {
-    queue: {
-      accept: async (batch) => {
-        const results = await lateStore.queue.accept(await Promise.all(batch.map(withDropFates)));
-        if (results.length) fate.committed(results);
-        return results;
-      },
-    },
-  };
+  // The store engine (store/relay-store.ts): PostgreSQL, shared by every node, when store.url is
+  // set; else SQLite in dataDir. Opened by start(); the parts built here reach it through
+  // `lateStore`, and their message bodies through `spool`.
+  const stores = createRelayStore(config, { clock, logger, writerEntry: deps.storeWriterEntry });
+  const { store: lateStore, spool, nodeName } = stores;
   const newId = createIdGenerator(clock, random);
   // Live settings read `current` (reload swaps it); settings only a restart changes read `config`.
   let current = config;
@@ -147,7 +97,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     clock,
     disk,
     // The SQLite file's integrity; PostgreSQL checks its own pages.
-    ...(db ? { integrity: createIntegrityProbe({ file: join(config.dataDir, 'ferry.db'), clock }).check } : {}),
+    ...(stores.sqliteFile ? { integrity: createIntegrityProbe({ file: stores.sqliteFile, clock }).check } : {}),
     listening: () => (listening ? { ok: true, detail: 'bound' } : { ok: false, detail: stopped ? 'shutting down' : 'not started' }),
   });
   let http: HttpEndpoint | null = null;
@@ -157,7 +107,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   // Both cores (issue 13): DKIM body hashes and signatures on worker threads (sign.threads; 0: here).
   const signThreads = config.sign.threads === 'auto' ? autoSignThreads() : config.sign.threads;
   const signPool = signThreads > 0 ? createSignPool({ threads: signThreads, logger, ...(deps.signWorkerUrl ? { workerUrl: deps.signWorkerUrl } : {}) }) : null;
-  const live = createLiveParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
+  const live = createReloadParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
   const preparer = createMessagePreparer({
@@ -210,43 +160,21 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         readFull: (m) => spool.readFull(m, config.dsn.returnFullMaxBytes),
       })
     : null;
-  // A lost body (a disk fault) ends the message's pending recipients (fate lost-body: the sender is
-  // told); reported once: the row stops pointing at the lost file, so no later start reports it again.
-  async function expireLostBody(id: string, reason: string): Promise<void> {
-    // The legality table decides which recipients are still pending; a message with none left only forgets its file.
-    const results = await fate.record((await lateStore.recipients.forMessage(id)).map((r) => ({ origin: 'lost-body' as const, recipient: r, facts: { reason } })));
-    if (!results.some((r) => r.applied)) await lateStore.messages.markBodyLost(id, clock.now());
-  }
-  // A recipient dropped at intake: the suppression entry that dropped it goes into the sender's report.
-  async function intakeDrop(d: AcceptedDrop): Promise<FateInput> {
-    const entry = config.dsn.enabled && config.dsn.onDropped ? await bounceSuppressions.find(d.recipient.address, d.user) : null;
-    return { origin: 'intake-drop', recipient: d.recipient, facts: { reason: d.reason, category: entry?.category ?? d.category, suppressedAt: entry?.createdAt ?? null } };
-  }
   // Asynchronous bounces (issue 5): VERP return paths, and the bounce-domain listener that reads what comes back.
   const verp = verpOf(config);
   let bounceListener: BounceListener | null = null;
-  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL. On
-  // PostgreSQL one node of the cluster sends (the engine's advisory lock, webhooks.tryLead): a
-  // URL's cursor lease is taken only while this node leads; another takes over when it dies.
-  const webhookCursors: Store['webhooks'] = {
-    ensure: (url, startAfterId, at) => lateStore.webhooks.ensure(url, startAfterId, at),
-    get: (url) => lateStore.webhooks.get(url),
-    list: () => lateStore.webhooks.list(),
-    advance: (url, lastEventId, at) => lateStore.webhooks.advance(url, lastEventId, at),
-    fail: (url, error, at) => lateStore.webhooks.fail(url, error, at),
-    lease: async (url, owner, now, until) => (!onPostgres || (await requirePostgres().webhooks.tryLead())) && lateStore.webhooks.lease(url, owner, now, until),
-    release: (url, owner) => lateStore.webhooks.release(url, owner),
-  };
+  // Events (issue 5): every event in the log goes out as signed JSON batches to each URL (on
+  // PostgreSQL from the one node that leads the cluster: stores.webhookCursors).
   const webhooks =
     config.webhooks.urls.length > 0 && config.webhooks.secret
       ? createWebhookSender({
           config: { ...config.webhooks, secret: config.webhooks.secret },
-          store: { webhooks: webhookCursors, events: lateStore.events, messages: lateStore.messages },
+          store: { webhooks: stores.webhookCursors, events: lateStore.events, messages: lateStore.messages },
           clock,
           logger,
           owner: nodeName,
           // In a cluster the receiver can tell which node sent a batch (one at a time, by lock).
-          userAgent: onPostgres ? `Ferry/${VERSION} (node ${nodeName})` : `Ferry/${VERSION}`,
+          userAgent: stores.engine === 'postgres' ? `Ferry/${VERSION} (node ${nodeName})` : `Ferry/${VERSION}`,
         })
       : null;
   // Per-destination limits (src/throttle): the scheduler's gate. Limits changed by the CLI are
@@ -259,18 +187,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
     // A cluster's budgets are the cluster's: each send is granted by PostgreSQL (in small batches).
-    shared: onPostgres
-      ? { takeBudget: (...a) => requirePostgres().limits.takeBudget(...a), budgetWindows: (bucket) => requirePostgres().limits.budgetWindows(bucket) }
+    shared: stores.clusterLimits
+      ? { takeBudget: (...a) => stores.clusterLimits!().takeBudget(...a), budgetWindows: (bucket) => stores.clusterLimits!().budgetWindows(bucket) }
       : null,
-    onLimitsChanged: () => {
-      lateStore.recipients.wakeHeld(clock.now()).then(
-        (n) => {
-          if (n) logger.info({ recipients: n }, 'limits changed: mail waiting for budget is scheduled again');
-          scheduler.poke();
-        },
-        (err: unknown) => logger.error({ err }, 'limits changed: waking the mail held for budget failed (it waits for its own due time)'),
-      );
-    },
+    onLimitsChanged: heldMailDueOnLimitsChange({ recipients: lateStore.recipients, clock, logger, poke: () => scheduler.poke() }),
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
   // Adaptive slow-down: the classifier's rate_limited verdict halves the destination's rate.
@@ -292,7 +212,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     fates: lateStore.fates,
     classifier: createClassifier(),
     // Read at each decision, so a reload changes the schedule from the next attempt on.
-    retry: liveRetryPolicy(() => current),
+    retry: currentRetryPolicy(() => current),
     clock,
     random,
     logger,
@@ -310,17 +230,16 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
   });
   const outcome = createOutcomeApplier({ fate });
-  // Expiry on time: recipients that no attempt would reach before their maximum age passes.
-  async function expireOverdue(now: number): Promise<number> {
-    const maxAgeHours = current.delivery.maxAgeHours;
-    const rows = await lateStore.recipients.overdue(now, maxAgeHours * 3_600_000, 500);
-    if (rows.length === 0) return 0;
-    const reason = `not delivered within ${maxAgeHours} hour${maxAgeHours === 1 ? '' : 's'} (delivery.maxAgeHours)`;
-    const results = await fate.record(rows.map((r) => ({ origin: 'expiry' as const, recipient: r, facts: { reason } })));
-    logger.info({ recipients: rows.length, queueIds: [...new Set(rows.map((r) => r.messageId))].slice(0, 20) }, 'expired: maximum age passed before the next attempt');
-    if (rows.length === 500) scheduler.poke();
-    return results.filter((r) => r.applied).length;
-  }
+  // Fates without an attempt: a lost body, and the maximum age passing.
+  const expiry = createExpiry({
+    fate,
+    recipients: lateStore.recipients,
+    messages: lateStore.messages,
+    clock,
+    logger,
+    maxAgeHours: () => current.delivery.maxAgeHours,
+    onFullBatch: () => scheduler.poke(),
+  });
   const scheduler = createScheduler({
     // Claims and releases on the writer thread: the claim transaction no longer runs on this loop.
     store: lateStore,
@@ -331,13 +250,13 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     owner: nodeName,
     concurrency: config.delivery.concurrency,
-    leaseMs,
+    leaseMs: stores.leaseMs,
     gate: throttle,
     signing: preparer,
     envelopeSender: verp ? (m, rows) => verp.envelopeSender(m, rows) : undefined,
     transactionPerRecipient: verp !== null,
-    expireLostBody,
-    expireOverdue,
+    expireLostBody: expiry.lostBody,
+    expireOverdue: expiry.overdue,
   });
 
   const tlsReporter = config.tlsRpt.enabled
@@ -358,7 +277,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
 
   const intake = createIntake({
     spool,
-    store: intakeStore,
+    // Recipients dropped at intake: their fates are written in the intake transaction.
+    store: withIntakeDropFates({
+      queue: lateStore.queue,
+      fate,
+      suppressionOf: config.dsn.enabled && config.dsn.onDropped ? (address, user) => bounceSuppressions.find(address, user) : null,
+    }),
     clock,
     newId,
     hostname: config.hostname,
@@ -438,10 +362,12 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
     // SQLite only: the parts not on the Store interface yet (and tests) read the file directly.
     get db() {
+      const db = stores.db;
       if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
       return db;
     },
     get queue() {
+      const queue = stores.queue;
       if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
       return queue;
     },
@@ -451,24 +377,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     retention,
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
-      const now = clock.now();
-      if (chunkBodies) {
-        // PostgreSQL: the engine released this node's leases when it opened (and registered the
-        // node, whose heartbeat `ferry nodes` shows); staged bodies left by a crash go.
-        const swept = await chunkBodies.sweep();
-        if (swept) logger.warn({ files: swept }, 'recovery: removed body staging files left by the last run (never answered 250, or already stored)');
-      } else {
-        await recoverAtStart(
-          spool,
-          {
-            releaseOwned: () => lateStore.recipients.releaseOwned(nodeName, now),
-            referenced: () => lateStore.messages.spoolFiles(),
-            lostBody: expireLostBody,
-            forgetSpoolFile: (id) => lateStore.messages.forgetSpoolFile(id, now),
-          },
-          logger,
-        );
-      }
+      await stores.recover(expiry.lostBody);
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
       const tls = loadTlsMaterial({ ...config.smtp.tls, dataDir: config.dataDir, hostname: config.hostname });
@@ -551,7 +460,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       tlsReporter?.start();
       const hostnameProblem = hostnameWarning(config.hostname);
       if (hostnameProblem) logger.warn({ hostname: config.hostname, key: 'hostname' }, hostnameProblem);
-      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, store: onPostgres ? 'postgres' : 'sqlite', ...(onPostgres ? { node: nodeName } : {}), selfSignedTls: tls.selfSigned }, 'ferry started');
+      logger.info({ ...addresses, dataDir: config.dataDir, hostname: config.hostname, store: stores.engine, ...(stores.engine === 'postgres' ? { node: nodeName } : {}), selfSignedTls: tls.selfSigned }, 'ferry started');
       return addresses;
     },
     async stop() {
@@ -563,7 +472,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       if (listener) await listener.stop();
       await bounceListener?.stop();
       // Intake commits sent by the last sessions: let them land before deliveries stop.
-      while (store?.engine === 'sqlite' && store.writable && store.writerStats().inFlight > 0) await new Promise((r) => setTimeout(r, 2));
+      await stores.settle();
       await scheduler.stop(config.smtp.shutdownGraceMs);
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
       // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
@@ -575,41 +484,29 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await quotas.stop();
       await webhooks?.stop();
       await retention.stop();
-      await store?.close();
+      await stores.close();
       await unsubscribeHttp?.stop();
       await http?.stop();
       await signPool?.close();
-      db?.close();
+      stores.db?.close();
       logger.info('ferry stopped');
       logger.flush?.();
     },
   };
-  // The store's writer thread opens first; a start that fails half-way must not leave it running
-  // (it would hold the process open).
+  // The store opens first (on SQLite its writer thread), and closes again if the start fails.
   const startParts = ferry.start.bind(ferry);
-  ferry.start = async () => {
-    store = await openStore(config, {
-      role: 'node',
-      now: () => clock.now(),
-      ...(deps.storeWriterEntry ? { writerEntry: deps.storeWriterEntry } : {}),
-      // PostgreSQL: a pooled connection, the heartbeat or the suppression LISTEN failed; the pool
-      // reconnects, and a write that cannot be made durable answers 451 meanwhile.
-      onError: (err) => logger.error({ err: err.message }, `PostgreSQL store: ${err.message}`),
-      onWriterFailure: (err) => {
-        // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
-        // and say so loudly; messages already answered 250 are on disk.
-        logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
-        listening = false;
-        void listener?.stop();
+  ferry.start = () =>
+    stores.open(
+      {
+        onWriterFailure: (err) => {
+          // Nothing more can be made durable: no client may get a 250 now. Stop accepting (421)
+          // and say so loudly; messages already answered 250 are on disk.
+          logger.error({ err: err.message }, `database writer thread failed: the relay stops accepting mail (421) — restart ferry: ${err.message}`);
+          listening = false;
+          void listener?.stop();
+        },
       },
-    });
-    try {
-      return await startParts();
-    } catch (err) {
-      await store?.close();
-      store = null;
-      throw err;
-    }
-  };
+      startParts,
+    );
   return ferry;
 }

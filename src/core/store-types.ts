@@ -381,7 +381,6 @@ export interface DropRow {
   reason: string | null;
 }
 
-
 export interface UserRow {
   name: string;
   passwordHash: string;
@@ -450,70 +449,6 @@ export interface PurgeResult {
   purged: number;
   /** of those, how many a worker was delivering at that moment (their attempt may still land) */
   inFlight: number;
-}
-
-
-// The web console's reads (src/http/console).
-
-export interface RecipientHit {
-  recipientId: number;
-  messageId: string;
-  address: string;
-  domain: string;
-  status: string;
-  complainedAt: number | null;
-  attempts: number;
-  nextAttemptAt: number | null;
-  updatedAt: number;
-  lastCode: number | null;
-  lastEnhanced: string | null;
-  lastReply: string | null;
-  category: string | null;
-  mxHost: string | null;
-  acceptedAt: number;
-  sender: string;
-  subject: string | null;
-  messageIdHeader: string | null;
-  username: string | null;
-}
-
-export interface HourCounts {
-  hour: number;
-  delivered: number;
-  deferred: number;
-  bounced: number;
-  dropped: number;
-  expired: number;
-  complained: number;
-}
-
-export interface DomainTotals extends Omit<HourCounts, 'hour'> {
-  domain: string;
-}
-
-export interface SlowedDestination {
-  bucket: string;
-  target: string;
-  perMinute: number;
-  restoreTo: number | null;
-  since: number | null;
-  until: number | null;
-  reason: string | null;
-}
-
-/** The console's queue row (the rate-limit wait is shown on the recipient, not per destination here). */
-export type ConsoleDestination = Omit<DestinationSummary, 'rateLimited' | 'rateLimitedUntil'>;
-
-export interface DestinationRow extends ConsoleDestination {
-  lastReply: string | null;
-  lastReplyAt: number | null;
-}
-
-export interface SuppressionPage {
-  rows: SuppressionRow[];
-  /** the cursor for the next page, null on the last */
-  next: string | null;
-  mode: 'newest' | 'address' | 'domain';
 }
 
 /** One cached MTA-STS policy of a recipient domain (RFC 8461 §5). */

@@ -5,7 +5,9 @@
  *
  * Shape: one group per table family, with the names, arguments and results the synchronous
  * SQLite repositories had (src/store/*-repo.ts), each returning a Promise; plus `queue` (the
- * multi-table intake and expiry writes) and `fates` (outcome/fate's write plans).
+ * multi-table intake and expiry writes) and `fates` (outcome/fate's write plans). The web
+ * console's reads are a concept of their own (core/console-store.ts): the groups that answer
+ * them extend its interfaces.
  *
  * Rules every engine keeps:
  * - One call is one transaction (or one read): its effects become visible together, and its
@@ -19,6 +21,7 @@
  */
 import type { FatePlan, FateResult } from './fate.js';
 import type { AuditedStore } from './store-audited.js';
+import type { LimitsConsoleReads, QueueAdminConsoleReads, RecipientsConsoleReads, StatsConsoleReads, SuppressionsConsoleReads } from './console-store.js';
 import type {
   AcceptedMessage,
   AdminRole,
@@ -27,13 +30,7 @@ import type {
   RecentTlsRow,
   BodyCandidate,
   DestinationFailures,
-  DestinationRow,
   DestinationSummary,
-  DomainTotals,
-  HourCounts,
-  RecipientHit,
-  SlowedDestination,
-  SuppressionPage,
   DkimKeyRow,
   DropRow,
   DsnOutboxRow,
@@ -131,7 +128,7 @@ export interface EventsStore {
   count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number>;
 }
 
-export interface LimitsStore {
+export interface LimitsStore extends LimitsConsoleReads {
   list(): Promise<LimitRow[]>;
   get(target: string): Promise<LimitRow | undefined>;
   /** Creates or replaces the row (every field as given). */
@@ -146,8 +143,6 @@ export interface LimitsStore {
    * connection that writes).
    */
   dataVersion(): Promise<number>;
-  /** The console: destinations slowed down right now (adaptive throttling), the newest first. */
-  slowed(): Promise<SlowedDestination[]>;
 }
 
 export interface MessagesStore {
@@ -178,7 +173,7 @@ export interface MtaStsStore {
   delete(domain: string): Promise<void>;
 }
 
-export interface QueueAdminStore {
+export interface QueueAdminStore extends QueueAdminConsoleReads {
   /** Pending recipients per destination domain, the busiest first. */
   summary(now: number, filter?: { domain?: string | undefined; state?: PendingState | undefined }): Promise<DestinationSummary[]>;
   /** Makes the selected pending recipients (not in flight) due now; returns how many. */
@@ -186,8 +181,6 @@ export interface QueueAdminStore {
   /** The selected pending recipients, oldest first: what a purge ends (each through outcome/fate, origin admin-purge). */
   pending(sel: QueueSelector): Promise<RecipientRow[]>;
   messageExists(id: string): Promise<boolean>;
-  /** The console: pending recipients per destination (the busiest first, at most `limit`), each with its latest reply. */
-  destinations(now: number, limit: number): Promise<{ rows: DestinationRow[]; more: number }>;
 }
 
 export interface QuotaStore {
@@ -200,7 +193,7 @@ export interface QuotaStore {
   saveStates(rows: QuotaStateRow[]): Promise<void>;
 }
 
-export interface RecipientsStore {
+export interface RecipientsStore extends RecipientsConsoleReads {
   insert(r: NewRecipient): Promise<number>;
   /** Records that a delay DSN is due for the recipient; false when one already was. */
   markDelayReported(id: number, at: number): Promise<boolean>;
@@ -231,19 +224,7 @@ export interface RecipientsStore {
   markComplained(id: number, at: number): Promise<void>;
   /** The one place a status changes after intake; illegal moves reject (FERRY_ERR_ILLEGAL_TRANSITION). */
   changeStatus(id: number, change: StatusChange): Promise<void>;
-  /**
-   * The console's support search, each hit a recipient with its message: every message to an
-   * address (newest first), the newest messages from an envelope sender, a message by queue id or
-   * Message-ID header, or the oldest pending recipients of a destination domain.
-   */
-  search(by: RecipientSearch, limit: number): Promise<RecipientHit[]>;
 }
-
-export type RecipientSearch =
-  | { recipient: string }
-  | { sender: string }
-  | { message: string }
-  | { pendingDomain: string };
 
 /** One finished message whose body retention removed or would remove. */
 export interface ClearedBody {
@@ -288,7 +269,7 @@ export interface RetentionStore {
   pruneRecords(ids: readonly string[], cutoff: number, sentUpTo: number, dryRun: boolean): Promise<{ pruned: PrunedRecord[]; heldBack: { dsn: number; webhook: number } }>;
 }
 
-export interface StatsStore {
+export interface StatsStore extends StatsConsoleReads {
   queueDepth(): Promise<QueueDepth>;
   oldestQueued(): Promise<OldestQueued | null>;
   recipientsSince(since: number): Promise<{ messages: number; byStatus: Record<string, number> }>;
@@ -305,15 +286,9 @@ export interface StatsStore {
    * nothing; rejects with why not.
    */
   probeWrite(): Promise<void>;
-  /** The console's charts: counts per hour for a destination domain ('*': all), hours [fromHour, toHour), from the hourly rollups. */
-  hourly(domain: string, fromHour: number, toHour: number): Promise<HourCounts[]>;
-  /** The busiest destination domains since `fromHour` (rollups). */
-  topDomains(fromHour: number, limit: number): Promise<DomainTotals[]>;
-  /** The commonest failure categories since `fromHour` (rollups). */
-  hourlyCategories(fromHour: number, limit: number): Promise<{ category: string; n: number }[]>;
 }
 
-export interface SuppressionsStore {
+export interface SuppressionsStore extends SuppressionsConsoleReads {
   /** The entry that suppresses `address` for `user` (or globally), ignoring expired ones. The RCPT-time hot read. */
   lookup(address: string, domain: string, user: string | null, now: number): Promise<SuppressionRow | undefined>;
   get(address: string, scope: string | null): Promise<SuppressionRow | undefined>;
@@ -350,12 +325,6 @@ export interface SuppressionsStore {
   importStage(handle: string, rows: NewSuppression[]): Promise<void>;
   importCommit(handle: string): Promise<number>;
   importAbort(handle: string): Promise<void>;
-  byId(id: number): Promise<SuppressionRow | undefined>;
-  /**
-   * The console's list, one page at a time (opaque keyset cursor): newest first; or the entries
-   * whose address starts with `q`; or a whole domain's ("@example.com" or "example.com").
-   */
-  browse(q: string, cursor: string | undefined, limit: number): Promise<SuppressionPage>;
   /** The 'dropped' events for one address, or every address of a domain (`@domain`), newest first. */
   drops(address: string, limit: number): Promise<DropRow[]>;
 }

@@ -1,4 +1,4 @@
-import type { AuditActor, ImportAudit } from '../core/store-audited.js';
+import type { AuditActor, AuditedStore, ImportAudit } from '../core/store-audited.js';
 import type { EventInput, LimitFields, QueueSelector, SuppressionFilter, SuppressionRow } from '../core/store-types.js';
 
 /**
@@ -22,11 +22,11 @@ function audit(by: AuditActor, type: string, recipient: string | null, category:
 
 const selected = (sel: QueueSelector): string | null => (sel.domain ? `@${sel.domain}` : null);
 
-export function suppressionAddedEvent(by: AuditActor, row: SuppressionRow, created: boolean): EventInput {
+function suppressionAddedEvent(by: AuditActor, row: SuppressionRow, created: boolean): EventInput {
   return audit(by, 'suppression_added', row.address, row.category, `${created ? 'added to' : 'updated on'} the suppression list by ${by.name}: ${row.reason}`, { expiresAt: row.expiresAt });
 }
 
-export function suppressionRemovedEvent(by: AuditActor, row: SuppressionRow): EventInput {
+function suppressionRemovedEvent(by: AuditActor, row: SuppressionRow): EventInput {
   return audit(by, 'suppression_removed', row.address, row.category, `removed from the suppression list by ${by.name}`, {
     scope: row.scope,
     reason: row.reason,
@@ -35,12 +35,12 @@ export function suppressionRemovedEvent(by: AuditActor, row: SuppressionRow): Ev
   });
 }
 
-export function suppressionsClearedEvent(by: AuditActor, filter: SuppressionFilter, removed: number): EventInput {
+function suppressionsClearedEvent(by: AuditActor, filter: SuppressionFilter, removed: number): EventInput {
   const what = [filter.domain && `domain ${filter.domain}`, filter.category && `category ${filter.category}`].filter(Boolean).join(', ');
   return audit(by, 'suppressions_cleared', filter.domain ? `@${filter.domain}` : null, filter.category ?? null, `${removed} entries (${what}) removed from the suppression list by ${by.name}`, { removed });
 }
 
-export function suppressionsImportedEvent(a: ImportAudit): EventInput {
+function suppressionsImportedEvent(a: ImportAudit): EventInput {
   const stopped = a.stopped ? `; stopped early: ${a.stopped}` : '';
   return audit(a.by, 'suppressions_imported', null, null, `${a.imported} entries imported by ${a.by.name} (${a.skipped} rows skipped)${stopped}`, {
     imported: a.imported,
@@ -49,18 +49,33 @@ export function suppressionsImportedEvent(a: ImportAudit): EventInput {
   });
 }
 
-export function queueRetriedEvent(by: AuditActor, sel: QueueSelector, due: number): EventInput {
+function queueRetriedEvent(by: AuditActor, sel: QueueSelector, due: number): EventInput {
   return audit(by, 'queue_retried', selected(sel), null, `${due} recipients made due now by ${by.name}`, { due }, sel.messageId ?? '');
 }
 
-export function queuePurgedEvent(by: AuditActor, sel: QueueSelector, purged: number): EventInput {
+function queuePurgedEvent(by: AuditActor, sel: QueueSelector, purged: number): EventInput {
   return audit(by, 'queue_purged', selected(sel), null, `${purged} recipients purged by ${by.name}`, { purged }, sel.messageId ?? '');
 }
 
-export function limitChangedEvent(by: AuditActor, target: string, fields: LimitFields): EventInput {
+function limitChangedEvent(by: AuditActor, target: string, fields: LimitFields): EventInput {
   return audit(by, 'limit_changed', null, null, `limit ${target} set by ${by.name}`, { target, ...fields });
 }
 
-export function limitRemovedEvent(by: AuditActor, target: string): EventInput {
+function limitRemovedEvent(by: AuditActor, target: string): EventInput {
   return audit(by, 'limit_removed', null, null, `limit ${target} removed by ${by.name}`, { target });
 }
+
+/**
+ * The event of each audited operation, by the operation's name: what both engines' `audited`
+ * groups (sqlite/audited.ts, postgres/audited.ts) append after the change, in its transaction.
+ */
+export const auditEvents = {
+  addSuppression: suppressionAddedEvent,
+  removeSuppression: suppressionRemovedEvent,
+  clearSuppressions: suppressionsClearedEvent,
+  importSuppressions: suppressionsImportedEvent,
+  retryQueue: queueRetriedEvent,
+  purgeQueue: queuePurgedEvent,
+  setLimit: limitChangedEvent,
+  removeLimit: limitRemovedEvent,
+} satisfies Record<keyof AuditedStore, (...args: never[]) => EventInput>;

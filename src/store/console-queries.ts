@@ -1,4 +1,5 @@
-import type { DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage, SuppressionRow } from '../core/store-types.js';
+import type { DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage } from '../core/console-store.js';
+import type { SuppressionRow } from '../core/store-types.js';
 import type { Db } from './db.js';
 import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
 import {

@@ -1,4 +1,5 @@
-import type { ConsoleDestination, RecipientHit, SlowedDestination, SuppressionPage } from '../core/store-types.js';
+import type { ConsoleDestination, RecipientHit, SlowedDestination, SuppressionPage } from '../core/console-store.js';
+import { lastReplyFromRaw, type RawRecipient } from './recipient-rows.js';
 import { suppressionFromRaw, type RawSuppression } from './suppressions-repo.js';
 
 /**
@@ -12,21 +13,12 @@ export const HIT_COLUMNS = `r.id AS recipient_id, r.message_id, r.address, r.dom
   r.updated_at, r.last_code, r.last_enhanced, r.last_reply, r.category, r.mx_host,
   m.created_at AS accepted_at, m.sender, m.subject, m.message_id_hdr, m.username`;
 
-export interface RawHit {
+/** The recipient's columns (recipient-rows.ts) and its message's, as HIT_COLUMNS names them. */
+export interface RawHit
+  extends Pick<RawRecipient, 'message_id' | 'address' | 'domain' | 'attempts' | 'next_attempt_at' | 'updated_at' | 'last_code' | 'last_enhanced' | 'last_reply' | 'category' | 'mx_host'> {
   recipient_id: number;
-  message_id: string;
-  address: string;
-  domain: string;
   status: string;
   complained_at: number | null;
-  attempts: number;
-  next_attempt_at: number | null;
-  updated_at: number;
-  last_code: number | null;
-  last_enhanced: string | null;
-  last_reply: string | null;
-  category: string | null;
-  mx_host: string | null;
   accepted_at: number;
   sender: string;
   subject: string | null;
@@ -44,11 +36,7 @@ export const hitFromRaw = (r: RawHit): RecipientHit => ({
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
   updatedAt: r.updated_at,
-  lastCode: r.last_code,
-  lastEnhanced: r.last_enhanced,
-  lastReply: r.last_reply,
-  category: r.category,
-  mxHost: r.mx_host,
+  ...lastReplyFromRaw(r),
   acceptedAt: r.accepted_at,
   sender: r.sender,
   subject: r.subject,

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { createRecipientsRepo, RATE_LIMITED, type RecipientRow } from './recipients-repo.js';
+import type { RawDestination } from './console-rows.js';
 
 /**
  * The admin's view of the queue (`ferry queue ...`): what waits per destination, making waiting
@@ -21,13 +22,8 @@ function where(sel: QueueSelector): { sql: string; params: Record<string, unknow
   throw new Error('queue selector: a message id, a domain or all');
 }
 
-interface RawSummary {
-  domain: string;
-  queued: number;
-  deferred: number;
-  in_flight: number;
-  oldest: number;
-  next_at: number | null;
+/** The console's destination row (console-rows.ts), with the recipients held back for rate budget. */
+interface RawSummary extends RawDestination {
   held: number;
   held_until: number | null;
 }

@@ -3,62 +3,9 @@ import { sourcesOf } from '../core/status.js';
 import { FerryError } from '../core/errors.js';
 import { relaxedDurability, type Db } from './db.js';
 import type { RecipientRow, NewRecipient, StatusChange } from '../core/store-types.js';
+import { recipientFromRaw, type RawRecipient } from './recipient-rows.js';
 export type { RecipientRow, NewRecipient, StatusChange } from '../core/store-types.js';
 export { RATE_LIMITED } from '../core/store-types.js';
-
-interface RawRecipient {
-  id: number;
-  message_id: string;
-  address: string;
-  domain: string;
-  status: RecipientStatus;
-  attempts: number;
-  next_attempt_at: number | null;
-  lease_until: number | null;
-  created_at: number;
-  updated_at: number;
-  last_code: number | null;
-  last_enhanced: string | null;
-  last_reply: string | null;
-  category: string | null;
-  mx_host: string | null;
-  remote_ip: string | null;
-  tls_protocol: string | null;
-  tls_cipher: string | null;
-  dsn_notify?: string | null;
-  dsn_orcpt?: string | null;
-  dsn_delay_at?: number | null;
-  wait_reason?: string | null;
-  complained_at?: number | null;
-}
-
-function fromRaw(r: RawRecipient): RecipientRow {
-  return {
-    id: r.id,
-    messageId: r.message_id,
-    address: r.address,
-    domain: r.domain,
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    leaseUntil: r.lease_until,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    lastCode: r.last_code,
-    lastEnhanced: r.last_enhanced,
-    lastReply: r.last_reply,
-    category: r.category,
-    mxHost: r.mx_host,
-    remoteIp: r.remote_ip,
-    tlsProtocol: r.tls_protocol,
-    tlsCipher: r.tls_cipher,
-    dsnNotify: r.dsn_notify ? r.dsn_notify.split(',') : null,
-    dsnOrcpt: r.dsn_orcpt ?? null,
-    dsnDelayAt: r.dsn_delay_at ?? null,
-    waitReason: r.wait_reason ?? null,
-    complainedAt: r.complained_at ?? null,
-  };
-}
 
 /** The only code that knows the SQL of the `recipients` table. */
 export function createRecipientsRepo(db: Db) {
@@ -83,7 +30,7 @@ export function createRecipientsRepo(db: Db) {
     'UPDATE recipients SET lease_until = @until, lease_owner = @owner, next_attempt_at = @until, wait_reason = NULL WHERE id = @id',
   );
   const claim = db.transaction((now: number, until: number, owner: string, limit: number) => {
-    const rows = (due.all({ now, limit }) as RawRecipient[]).map(fromRaw);
+    const rows = (due.all({ now, limit }) as RawRecipient[]).map(recipientFromRaw);
     for (const r of rows) {
       lease.run({ until, owner, id: r.id });
       r.leaseUntil = until;
@@ -169,11 +116,11 @@ export function createRecipientsRepo(db: Db) {
       return markDelay.run(at, id).changes === 1;
     },
     forMessage(messageId: string): RecipientRow[] {
-      return (byMessage.all(messageId) as RawRecipient[]).map(fromRaw);
+      return (byMessage.all(messageId) as RawRecipient[]).map(recipientFromRaw);
     },
     get(id: number): RecipientRow | undefined {
       const r = byId.get(id) as RawRecipient | undefined;
-      return r && fromRaw(r);
+      return r && recipientFromRaw(r);
     },
     /** Claims up to `limit` due recipients for `owner` until `until`, oldest due first. */
     claim(now: number, until: number, owner: string, limit: number): RecipientRow[] {
@@ -207,7 +154,7 @@ export function createRecipientsRepo(db: Db) {
     },
     /** Waiting, not in flight, past their maximum age, and not due again before it: to be expired now. */
     overdue(now: number, maxAgeMs: number, limit: number): RecipientRow[] {
-      return (overdue.all({ now, maxAgeMs, limit }) as RawRecipient[]).map(fromRaw);
+      return (overdue.all({ now, maxAgeMs, limit }) as RawRecipient[]).map(recipientFromRaw);
     },
     /** The earliest time something becomes due, or null when nothing waits. */
     nextDueAt(): number | null {

@@ -1,5 +1,5 @@
-import type { RecipientSearch } from '../../core/store.js';
-import type { DestinationRow, DomainTotals, HourCounts, RecipientHit, SlowedDestination, SuppressionPage, SuppressionRow } from '../../core/store-types.js';
+import type { DestinationRow, DomainTotals, HourCounts, RecipientHit, RecipientSearch, SlowedDestination, SuppressionPage } from '../../core/console-store.js';
+import type { SuppressionRow } from '../../core/store-types.js';
 import {
   destinationFromRaw,
   HIT_COLUMNS,

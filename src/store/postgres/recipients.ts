@@ -2,62 +2,12 @@ import type { RecipientStatus } from '../../core/types.js';
 import { sourcesOf } from '../../core/status.js';
 import { FerryError } from '../../core/errors.js';
 import type { NewRecipient, RecipientRow, StatusChange } from '../recipients-repo.js';
+import { recipientFromRaw, type RawRecipient } from '../recipient-rows.js';
 import { changes, one, rows, type Queryable } from './sql.js';
 import type { PgPool } from './pool.js';
 
-export interface RawRecipient {
-  id: number;
-  message_id: string;
-  address: string;
-  domain: string;
-  status: RecipientStatus;
-  attempts: number;
-  next_attempt_at: number | null;
-  lease_until: number | null;
-  created_at: number;
-  updated_at: number;
-  last_code: number | null;
-  last_enhanced: string | null;
-  last_reply: string | null;
-  category: string | null;
-  mx_host: string | null;
-  remote_ip: string | null;
-  tls_protocol: string | null;
-  tls_cipher: string | null;
-  dsn_notify: string | null;
-  dsn_orcpt: string | null;
-  dsn_delay_at: number | null;
-  wait_reason: string | null;
-  complained_at: number | null;
-}
-
-export function recipientFromRaw(r: RawRecipient): RecipientRow {
-  return {
-    id: r.id,
-    messageId: r.message_id,
-    address: r.address,
-    domain: r.domain,
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    leaseUntil: r.lease_until,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    lastCode: r.last_code,
-    lastEnhanced: r.last_enhanced,
-    lastReply: r.last_reply,
-    category: r.category,
-    mxHost: r.mx_host,
-    remoteIp: r.remote_ip,
-    tlsProtocol: r.tls_protocol,
-    tlsCipher: r.tls_cipher,
-    dsnNotify: r.dsn_notify ? r.dsn_notify.split(',') : null,
-    dsnOrcpt: r.dsn_orcpt,
-    dsnDelayAt: r.dsn_delay_at,
-    waitReason: r.wait_reason,
-    complainedAt: r.complained_at,
-  };
-}
+/** postgres/queue-admin.ts reads its rows through these. */
+export { recipientFromRaw, type RawRecipient };
 
 const PENDING = "status IN ('queued','deferred')";
 

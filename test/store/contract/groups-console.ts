@@ -2,7 +2,8 @@ import type { Test } from 'tap';
 import type { EngineFactory } from './engines.js';
 import { message } from './fixtures.js';
 import type { Store } from '../../../src/core/store.js';
-import type { AcceptedMessage, LimitStateRow, NewSuppression, RecipientHit, SuppressionRow } from '../../../src/core/store-types.js';
+import type { RecipientHit } from '../../../src/core/console-store.js';
+import type { AcceptedMessage, LimitStateRow, NewSuppression, SuppressionRow } from '../../../src/core/store-types.js';
 
 const T0 = 1_760_000_000_000;
 const H = 3_600_000;

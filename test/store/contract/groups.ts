@@ -5,7 +5,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import type { FatePlan, FateResult } from '../../../src/core/fate.js';
 import type { Store } from '../../../src/core/store.js';
 import type { AcceptedMessage } from '../../../src/core/store-types.js';
-import { bornDropped } from '../../../src/store/queue-store.js';
+import { bornDropped } from '../../../src/core/dropped.js';
 import { RETRY } from '../../helpers/fate.js';
 import { createFate } from '../../../src/outcome/fate.js';
 import { createClassifier } from '../../../src/classify/classifier.js';

@@ -1,25 +1,25 @@
-import type { Clock } from './core/clock.js';
-import type { Logger } from './core/logger.js';
-import type { Random } from './core/random.js';
-import type { DnsResolver } from './core/resolver.js';
-import type { Config } from './config/schema.js';
-import { errorMessage, FerryError } from './core/errors.js';
-import { createRouter, type Router } from './deliver/route.js';
-import { createDmarcCheck } from './policy/dmarc-check.js';
-import { createDmarcGuard } from './policy/dmarc-guard.js';
-import type { RetryPolicy } from './outcome/decide.js';
-import type { MessageCheck } from './core/message-check.js';
-import { createKeySource, loadPrivateKey, type KeySource } from './sign/keys.js';
-import { createSigner, type SignOffload, type Signer } from './sign/signer.js';
-import type { DkimKeysStore } from './core/store.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Random } from '../core/random.js';
+import type { DnsResolver } from '../core/resolver.js';
+import type { Config } from '../config/schema.js';
+import { errorMessage, FerryError } from '../core/errors.js';
+import { createRouter, type Router } from '../deliver/route.js';
+import { createDmarcCheck } from '../policy/dmarc-check.js';
+import { createDmarcGuard } from '../policy/dmarc-guard.js';
+import type { RetryPolicy } from '../outcome/decide.js';
+import type { MessageCheck } from '../core/message-check.js';
+import { createKeySource, loadPrivateKey, type KeySource } from '../sign/keys.js';
+import { createSigner, type SignOffload, type Signer } from '../sign/signer.js';
+import type { DkimKeysStore } from '../core/store.js';
 
 /**
  * The parts a reload rebuilds from the new configuration — DKIM keys and signer, the DMARC
- * guard, the router. The pipeline holds the stable wrappers this returns; a reload builds a
- * complete new set with build() (which throws on anything wrong, before anything changes) and
- * then swaps it in with swap().
+ * guard, the router. The pipeline holds the stable wrappers this returns; a reload (reload.ts)
+ * builds a complete new set with build() (which throws on anything wrong, before anything
+ * changes) and then swaps it in with swap().
  */
-export interface LivePartsDeps {
+export interface ReloadPartsDeps {
   /** Keys made by `ferry dkim keygen`, read from the store at each lookup. */
   dkimKeys: Pick<DkimKeysStore, 'byDomain'>;
   resolver: DnsResolver;
@@ -39,7 +39,7 @@ interface Parts {
   router: Router;
 }
 
-export function createLiveParts(initial: Config, deps: LivePartsDeps) {
+export function createReloadParts(initial: Config, deps: ReloadPartsDeps) {
   const { clock, logger, resolver, random } = deps;
   // DKIM keys: configured PEM files plus those made by `ferry dkim keygen` (read per lookup).
   // Rebuilt on reload (fresh cache: a key file replaced at the same path is read again).
@@ -101,7 +101,7 @@ export function createLiveParts(initial: Config, deps: LivePartsDeps) {
 }
 
 /** The retry policy of whichever configuration is current, read at each decision. */
-export function liveRetryPolicy(current: () => Config): RetryPolicy {
+export function currentRetryPolicy(current: () => Config): RetryPolicy {
   return {
     get retryScheduleMinutes() {
       return current().delivery.retryScheduleMinutes;
