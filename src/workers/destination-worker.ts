@@ -85,10 +85,13 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
       }
       dest.pending.delete(key);
       // The outcome commits with others finishing now; the next message need not wait for it.
-      const { recorded } = await sendOne(messageId, rows, session, open.tries, deps);
+      const { recorded, retry } = await sendOne(messageId, rows, session, open.tries, deps);
       recording.add(recorded);
       void recorded.finally(() => recording.delete(recorded));
       sent++;
+      // The reused connection was gone before anything of the message was sent: it goes over the
+      // next session (this worker ends, the scheduler starts another for what is pending).
+      if (retry.length) dest.pending.set(key, retry);
     }
   } finally {
     await session.close().catch(() => undefined);
@@ -104,16 +107,17 @@ async function sendOne(
   session: Extract<OpenSessionResult, { ok: true }>['session'],
   tries: HopTry[],
   deps: WorkerDeps,
-): Promise<{ recorded: Promise<void> }> {
+): Promise<{ recorded: Promise<void>; retry: RecipientRow[] }> {
   const { clock, logger } = deps;
   const results: { items: ApplyItem[]; ctx: AttemptContext }[] = [];
   let left = rows;
+  let retry: RecipientRow[] = [];
   try {
     const prepared = deps.signing ? await deps.signing.prepare(messageId) : await defaultPrepare(deps.store, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
-      return { recorded: Promise.resolve() };
+      return { recorded: Promise.resolve(), retry };
     }
     const m = prepared.message;
     if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
@@ -122,7 +126,7 @@ async function sendOne(
       await deps.expireLostBody?.(m.id, reason);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
       deps.finished(rows.length);
-      return { recorded: Promise.resolve() };
+      return { recorded: Promise.resolve(), retry };
     }
     const hopDsn = session.extensions.includes('DSN');
     const tlsRequiredNo = hasTlsRequiredNo(prepared.headers);
@@ -141,7 +145,16 @@ async function sendOne(
         tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
         body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile }),
+        // the same bytes as plain data, for a delivery thread that reads them itself
+        bodySource: () => {
+          const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile });
+          return typeof source === 'function' ? null : source;
+        },
       });
+      if (report.notSent) {
+        retry = left;
+        break;
+      }
       const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
       results.push({
         items: group.map((r) => ({ recipient: r, fact: toFact(byAddress.get(r.address)), firstQueuedAt: r.createdAt })),
@@ -168,7 +181,7 @@ async function sendOne(
     });
   }
   const recorded = Promise.all(results.map((r) => record(r.items, r.ctx, deps).finally(() => deps.finished(r.items.length))));
-  return { recorded: recorded.then(() => undefined) };
+  return { recorded: recorded.then(() => undefined), retry };
 }
 
 /**
