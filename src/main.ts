@@ -30,6 +30,7 @@ import { createMessagePreparer } from './sign/prepare.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createLiveParts, liveRetryPolicy } from './live-parts.js';
 import { createDeliverer } from './deliver/deliverer.js';
+import { createSessionThread } from './deliver/session-thread.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
 import type { TlsResultSink } from './core/tls.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
@@ -182,7 +183,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       tlsReportSink.record(r);
     },
   };
+  // Both cores (issue 13): the outbound SMTP sessions on a delivery thread (delivery.thread).
+  const sessionThread = config.delivery.thread ? createSessionThread({ logger }) : null;
   const deliverer = createDeliverer({
+    ...(sessionThread ? { connect: sessionThread.connect } : {}),
     router: live.router,
     hostname: config.hostname,
     timeouts: config.delivery,
@@ -326,6 +330,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     owner: nodeName,
     concurrency: config.delivery.concurrency,
+    idleConnectionMs: config.delivery.idleConnectionMs,
     leaseMs,
     gate: throttle,
     signing: preparer,
@@ -574,6 +579,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await unsubscribeHttp?.stop();
       await http?.stop();
       await signPool?.close();
+      await sessionThread?.close();
       db?.close();
       logger.info('ferry stopped');
       logger.flush?.();

@@ -326,7 +326,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
         post(w, {
           type: 'connect',
           id,
-          options: { host: o.host, ip: o.ip, port: o.port, hostname: o.hostname, tls: o.tls, auth: o.auth, timeouts: { ...o.timeouts } },
+          options: { host: o.host, ip: o.ip, port: o.port, hostname: o.hostname, tls: o.tls, auth: o.auth, timeouts: { connectTimeoutMs: o.timeouts.connectTimeoutMs, greetingTimeoutMs: o.timeouts.greetingTimeoutMs, commandTimeoutMs: o.timeouts.commandTimeoutMs, dataTimeoutMs: o.timeouts.dataTimeoutMs } },
         });
       });
     },

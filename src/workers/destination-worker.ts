@@ -35,6 +35,8 @@ export interface WorkerDeps {
   /** Ends a message whose stored body is gone and reports it (outcome/fate, origin lost-body). */
   expireLostBody?: ((messageId: string, reason: string) => Promise<unknown> | void) | undefined;
   signal: AbortSignal;
+  /** How long a connection with nothing to send waits for more of its destination's mail (0: closes at once). */
+  idleMs?: number;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
 }
@@ -70,8 +72,14 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
   const recording = new Set<Promise<void>>();
   try {
     while (session.usable && sent < perConnection && !deps.signal.aborted) {
-      const next = dest.pending.entries().next();
-      if (next.done) break;
+      let next = dest.pending.entries().next();
+      if (next.done) {
+        // Nothing waits now: keep the connection a moment for the next claim's mail (a steady
+        // stream of messages reuses it instead of opening one per batch).
+        await idle(dest, deps);
+        next = dest.pending.entries().next();
+        if (next.done || !session.usable || deps.signal.aborted) break;
+      }
       const [key, rows] = next.value;
       const messageId = rows[0]!.messageId;
       const now = clock.now();
@@ -99,6 +107,23 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
     // What a relaxed session did not carry goes back to the destination for the next worker.
     if (dest !== claimed) for (const [key, rows] of dest.pending) claimed.pending.set(key, rows);
   }
+}
+
+/** Waits up to deps.idleMs, until the scheduler wakes this worker (more mail, a stop, a connection needed elsewhere) or the signal aborts. */
+function idle(dest: Destination, deps: WorkerDeps): Promise<void> {
+  const ms = deps.idleMs ?? 0;
+  if (ms <= 0 || deps.signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      timer.cancel();
+      deps.signal.removeEventListener('abort', done);
+      dest.idle?.delete(done);
+      resolve();
+    };
+    const timer = deps.clock.setTimer(ms, done);
+    deps.signal.addEventListener('abort', done, { once: true });
+    (dest.idle ??= new Set()).add(done);
+  });
 }
 
 async function sendOne(
