@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsInfo } from '../core/types.js';
 import type { ConnectOptions, ConnectResult, ConnectionTls, SmtpClient } from './connection.js';
@@ -123,6 +124,7 @@ export function toPlainMessage(message: OutgoingMessage): { message: PlainMessag
 }
 
 interface Pending {
+  clock: Clock;
   host: string;
   ip: string;
   port: number;
@@ -196,7 +198,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
           settle?.(m.result);
           return;
         }
-        settle?.({ ok: true, tls: m.result.tls, client: remoteClient(w, m.id, p, m.result.client) });
+        settle?.({ ok: true, tls: m.result.tls, client: remoteClient(w, m.id, p, m.result.client, p.clock) });
         return;
       }
       case 'sent':
@@ -229,7 +231,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
     }
   }
 
-  function remoteClient(w: Worker, id: number, p: Pending, c: { tls: TlsInfo | null; verified: boolean; extensions: string[] }): SmtpClient {
+  function remoteClient(w: Worker, id: number, p: Pending, c: { tls: TlsInfo | null; verified: boolean; extensions: string[] }, clock: Clock): SmtpClient {
     const { host, ip, port } = p;
     const state = { usable: true };
     p.session = state;
@@ -259,7 +261,8 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
       },
       extensions,
       send(message) {
-        const startedAt = Date.now();
+        // the calling thread's clock times the transaction (an injected clock stays the one the attempt records)
+        const startedAt = clock.now();
         const { message: plain, transfer } = toPlainMessage(message);
         let body: AsyncIterator<unknown> | undefined;
         if (!plain.body) {
@@ -276,7 +279,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
             recipients: message.to.map((address) => ({ address, ok: false, phase: 'data', error: { kind: 'connect', message: 'the delivery thread stopped during the transaction' } })),
             sessionUsable: false,
             startedAt,
-            durationMs: Date.now() - startedAt,
+            durationMs: clock.now() - startedAt,
           };
         };
         return call<TransactionReport>(
@@ -287,7 +290,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
             if (m.type !== 'sent') return gone();
             state.usable = m.usable;
             void body?.return?.();
-            return m.report;
+            return { ...m.report, startedAt, durationMs: clock.now() - startedAt };
           },
           body,
         );
@@ -304,6 +307,9 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
     return client;
   }
 
+  // Started now, not at the first session: a thread takes a moment to load its code.
+  start();
+
   return {
     get started() {
       return started;
@@ -314,7 +320,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
       const w = worker ?? start();
       const id = nextId++;
       return new Promise<ConnectResult>((resolve) => {
-        const p: Pending = { host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
+        const p: Pending = { clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
         open.set(id, p);
         if (o.signal) {
           const w0 = w;
