@@ -452,6 +452,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
       const now = clock.now();
+      await sessionThread?.ready();
       if (chunkBodies) {
         // PostgreSQL: the engine released this node's leases when it opened (and registered the
         // node, whose heartbeat `ferry nodes` shows); staged bodies left by a crash go.

@@ -138,3 +138,5 @@ port.on('message', (m: ToThread) => {
     reply({ type: 'failed', id: m.id, call: 'call' in m ? m.call : null, message: errorMessage(err) });
   });
 });
+
+reply({ type: 'ready', id: 0 });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, FerryError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsInfo } from '../core/types.js';
@@ -81,11 +81,18 @@ export type FromThread =
   /** the connection ended by itself (the server closed it, a timeout) */
   | { type: 'ended'; id: number }
   /** a request failed inside the thread (a bug): the session is given up */
-  | { type: 'failed'; id: number; call: number | null; message: string };
+  | { type: 'failed'; id: number; call: number | null; message: string }
+  /** the thread has loaded its code (sent once, id 0) */
+  | { type: 'ready'; id: 0 };
 
 export interface SessionThread {
   /** connectSmtp's contract, run on the delivery thread; o.clock is not used there (the thread keeps real time). */
   connect(o: ConnectOptions): Promise<ConnectResult>;
+  /**
+   * Resolves once the thread has loaded its code; rejects when it stopped before that (its code
+   * cannot load). The relay waits for it at start, so a broken install fails the start, not every delivery.
+   */
+  ready(): Promise<void>;
   /** Threads started so far (more than one: a thread died and was replaced). */
   readonly started: number;
   close(): Promise<void>;
@@ -162,10 +169,20 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
     p.calls.clear();
   };
 
+  let loaded: Promise<void> = Promise.resolve();
+
   function start(): Worker {
     const w = new Worker(url);
     started++;
     worker = w;
+    loaded = new Promise<void>((resolve, reject) => {
+      w.on('message', (m: FromThread) => {
+        if (m.type === 'ready') resolve();
+      });
+      w.once('exit', (code) => reject(new FerryError('FERRY_ERR_INTERNAL', `the delivery thread stopped before it was ready (exit code ${code})`)));
+    });
+    // a start nobody waits for must not be an unhandled rejection
+    loaded.catch(() => undefined);
     w.on('message', (m: FromThread) => onMessage(w, m));
     w.on('error', (err) => options.logger.error({ err: err.message, threadId: w.threadId }, 'delivery thread crashed'));
     w.on('exit', (code) => {
@@ -185,6 +202,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
   };
 
   function onMessage(w: Worker, m: FromThread): void {
+    if (m.type === 'ready') return;
     const p = open.get(m.id);
     if (!p) return;
     switch (m.type) {
@@ -314,6 +332,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
     get started() {
       return started;
     },
+    ready: () => loaded,
     connect(o) {
       if (closed) return Promise.resolve({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'the delivery thread is stopped' }, tls: null });
       if (o.signal?.aborted) return Promise.resolve({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' }, tls: null });
