@@ -192,8 +192,9 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
       if (!closed) options.logger.warn({ exitCode: code, sessions: open.size }, 'delivery thread stopped with sessions open: their messages stay queued; a new thread takes the next session');
       for (const [id, p] of [...open]) lost(id, p, reason);
     });
-    // A thread with no session open does not keep the process alive.
-    w.unref();
+    // A thread with no session open does not keep the process alive (once it has loaded: a
+    // caller waiting for ready() must not see the process end under it).
+    loaded.then(refresh, () => undefined);
     return w;
   }
 

@@ -23,6 +23,8 @@ const BODY = Buffer.from(
 // the same deliveries must give the same results either way.
 const thread = process.env.FERRY_TEST_DELIVERY_THREAD === '1' ? createSessionThread({ logger: silentLogger() }) : null;
 if (thread) t.teardown(() => thread.close());
+// the thread loads its code before the first session (as the relay's start waits for it): the 500 ms timeouts below are for sessions
+if (thread) await thread.ready();
 const connectSmtp = thread ? thread.connect : connectHere;
 
 let seq = 0;
