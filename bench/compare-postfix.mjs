@@ -6,6 +6,7 @@
 //   node bench/compare-postfix.mjs --cases 4k,100k,5m           the older shapes (one domain)
 //   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof)
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
+//   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -63,6 +64,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 // Ferry's main thread during the load, to tmp/perf/<case>.data: `perf report -i FILE --no-children`
 const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
+const DELIVERY_THREAD = opt('delivery-thread', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
   reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
@@ -448,7 +450,7 @@ async function runFerry(c, sinkPort) {
       smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024 },
       routes: { '*': `127.0.0.2:${sinkPort}` },
       dmarc: { mode: 'off' },
-      delivery: { allowPrivateMx: true },
+      delivery: { allowPrivateMx: true, ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}) },
       http: { listen: null },
       ...(SIGN_THREADS !== null ? { sign: { threads: Number(SIGN_THREADS) } } : {}),
       ...dkim,

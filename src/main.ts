@@ -21,6 +21,7 @@ import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createDeliverer } from './deliver/deliverer.js';
+import { createSessionThread } from './deliver/session-thread.js';
 import { createOutboundTlsPolicy } from './deliver/tls-policy/outbound-tls.js';
 import type { TlsResultSink } from './core/tls.js';
 import { createClassifier, isRateLimit } from './classify/classifier.js';
@@ -132,7 +133,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       tlsReportSink.record(r);
     },
   };
+  // Both cores (issue 13): the outbound SMTP sessions on a delivery thread (delivery.thread).
+  const sessionThread = config.delivery.thread ? createSessionThread({ logger }) : null;
   const deliverer = createDeliverer({
+    ...(sessionThread ? { connect: sessionThread.connect } : {}),
     router: live.router,
     hostname: config.hostname,
     timeouts: config.delivery,
@@ -250,6 +254,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     owner: nodeName,
     concurrency: config.delivery.concurrency,
+    idleConnectionMs: config.delivery.idleConnectionMs,
     leaseMs: stores.leaseMs,
     gate: throttle,
     signing: preparer,
@@ -377,6 +382,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     retention,
     tlsReports: { sink: tlsReportSink, reporter: tlsReporter },
     async start() {
+      await sessionThread?.ready();
       await stores.recover(expiry.lostBody);
       // Reports recorded before a crash but not yet queued.
       await dsn?.flush();
@@ -488,6 +494,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await unsubscribeHttp?.stop();
       await http?.stop();
       await signPool?.close();
+      await sessionThread?.close();
       stores.db?.close();
       logger.info('ferry stopped');
       logger.flush?.();

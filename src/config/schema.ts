@@ -180,6 +180,10 @@ export const configSchema = z.strictObject({
       dataTimeoutMs: positiveInt.default(600_000),
       /** After this many messages a connection is closed and a new one opened. */
       messagesPerConnection: positiveInt.default(100),
+      /** A connection with nothing more to send waits this long for another message to its destination before QUIT; 0: closes at once. */
+      idleConnectionMs: nonNegativeInt.default(1000),
+      /** The outbound SMTP sessions run on a delivery thread of their own (src/deliver/session-thread.ts); false: on the SMTP thread. */
+      thread: z.boolean().default(true),
       /** Minutes to wait after each failed attempt; the last one repeats. */
       retryScheduleMinutes: z.array(z.number().positive()).min(1).default([5, 10, 30, 60, 120, 240]),
       /** ± this fraction of each wait, so retries of many messages spread out. */

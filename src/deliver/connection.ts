@@ -34,6 +34,8 @@ export interface ConnectOptions {
   timeouts: DeliveryTimeouts;
   clock: Clock;
   signal?: AbortSignal;
+  /** told once when the connection ends, whoever ended it (the delivery thread reports it across) */
+  onEnd?: () => void;
 }
 
 /** What TLS came to on a connection, before the policy that asked for it is named. */
@@ -124,8 +126,8 @@ function tlsInfo(conn: SMTPConnection): TlsInfo | null {
 }
 
 /**
- * The server's replies from the latest MAIL FROM on, in order. Ferry resets between messages, so
- * those are the replies to MAIL, each RCPT in turn, DATA and the final dot.
+ * The server's replies from the latest MAIL FROM on, in order: the replies to MAIL, each RCPT in
+ * turn, DATA and the final dot (a new MAIL FROM starts the list again).
  */
 function transactionReplies() {
   let replies: string[] | null = null;
@@ -139,6 +141,10 @@ function transactionReplies() {
      * Each recipient's RCPT reply, for the recipients sent (in the order sent). Empty unless the
      * replies line up with what nodemailer decided (accepted ones 2xx, refused ones not).
      */
+    /** the server answered something of the transaction in progress */
+    heard(): boolean {
+      return replies !== null && replies.length > 0;
+    },
     take(sent: readonly string[], accepted: ReadonlySet<string>): Map<string, SmtpReply> {
       const got = replies ?? [];
       replies = null;
@@ -180,6 +186,8 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
   });
   let lastError: NodemailerLikeError | undefined;
   let dead = false;
+  /** transactions attempted on this connection */
+  let transactions = 0;
   // attached for the connection's whole life: an 'error' without a listener would crash us
   conn.on('error', (err: NodemailerLikeError) => {
     lastError = err;
@@ -187,6 +195,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
   });
   conn.on('end', () => {
     dead = true;
+    o.onEnd?.();
   });
 
   const failure = (err: NodemailerLikeError): ConnectResult => {
@@ -311,7 +320,8 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     });
     if (dead) {
       const error = lastError ? describe(lastError) : { kind: 'connect' as const, message: 'the connection is closed' };
-      return finish(message.to.map((address) => ({ address, ok: false, phase: 'connect', error })));
+      const report = finish(message.to.map((address) => ({ address, ok: false, phase: 'connect', error })));
+      return transactions > 0 ? { ...report, notSent: true } : report;
     }
 
     const outcome = transactionOutcomes(message, {
@@ -371,6 +381,11 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     backstop.cancel();
     o.signal?.removeEventListener('abort', onAbort);
     if (!dead) internals.socket()?.setTimeout(timeouts.commandTimeoutMs);
+    // A reused connection was gone before the server said a word of this transaction (a server
+    // that closes after a message or when idle): nothing of it was sent. Only after a transaction
+    // went through on it, so a server that always drops at MAIL cannot make this loop.
+    const notSent = transactions > 0 && !('info' in result) && result.network && !result.dataStarted && !result.reply && !wire.heard() && result.error.kind === 'connect';
+    transactions++;
     if (!('info' in result) && result.network) {
       dead = true;
       conn.close();
@@ -383,11 +398,13 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
       const rcpt = rcptReplies.get(r.address);
       if (rcpt && rcpt.code < 300) r.rcptReply = rcpt;
     }
-    if (!dead) await reset();
-    return finish(recipients);
+    // RFC 5321 §4.1.1.2: MAIL may follow a completed transaction directly (nodemailer's own pool
+    // does the same); RSET only after a refused one, to clear whatever the server still holds.
+    if (!dead && !('info' in result)) await reset();
+    return notSent ? { ...finish(recipients), notSent: true } : finish(recipients);
   };
 
-  /** RSET between messages; a connection that cannot reset is not reused. */
+  /** RSET after a failed transaction; a connection that cannot reset is not reused. */
   const reset = async (): Promise<void> => {
     const done = settleOnce<void>();
     const t = clock.setTimer(timeouts.commandTimeoutMs, () => {

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TlsPolicyDescription, TlsResultSink } from '../core/tls.js';
 import type { TlsInfo } from '../core/types.js';
-import { connectSmtp, type ConnectionTls, type SmtpClient } from './connection.js';
+import { connectSmtp, type ConnectionTls, type ConnectOptions, type ConnectResult, type SmtpClient } from './connection.js';
 import { requireTlsVerdict } from './require-tls.js';
 import type { Router } from './route.js';
 import { createTlsPolicyEngine, levelOf, NO_POLICY, type PlannedHop, type TlsPlan, type TlsPolicyEngine } from './tls-policy/session-policy.js';
@@ -33,6 +33,8 @@ export interface DelivererOptions {
   tlsResults?: TlsResultSink;
   /** level may: after a failed STARTTLS, try the same host once in clear text (default true) */
   cleartextFallback?: boolean;
+  /** opens one SMTP session: connectSmtp on this thread (default), or the delivery thread's (session-thread.ts) */
+  connect?: (o: ConnectOptions) => Promise<ConnectResult>;
 }
 
 export interface DeliverySession {
@@ -72,6 +74,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const { router, clock, timeouts, logger } = options;
   const engine = options.tlsPolicy ?? noPolicy;
   const fallback = options.cleartextFallback ?? true;
+  const connect = options.connect ?? connectSmtp;
 
   const report = (route: Extract<RouteResult, { ok: true }>, plan: TlsPlan, description: TlsPolicyDescription, tr: HopTry, client?: SmtpClient): void => {
     // Reports are about the recipient domain's own hosts (MX or A/AAAA fallback), not a smarthost.
@@ -102,7 +105,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const { hop } = planned;
     const startedAt = clock.now();
     const tls = cleartext ? { ...hop.tls, cleartext: true } : hop.tls;
-    const res = await connectSmtp({ host: hop.host, ip, port: hop.port, hostname: options.hostname, tls, auth: hop.auth, timeouts, clock, signal });
+    const res = await connect({ host: hop.host, ip, port: hop.port, hostname: options.hostname, tls, auth: hop.auth, timeouts, clock, signal });
     const base = { host: hop.host, ip, port: hop.port, preference: hop.preference, startedAt, durationMs: clock.now() - startedAt };
     const outcome = (c: ConnectionTls | null): HopTlsOutcome | undefined => {
       if (!c) return undefined;

@@ -105,6 +105,12 @@ export interface OutgoingMessage {
   smtputf8: boolean;
   /** a fresh stream of the exact bytes to send (CRLF line endings, ending with CRLF) */
   body: () => NodeJS.ReadableStream;
+  /**
+   * The same bytes as plain data another thread can read itself (the delivery thread,
+   * session-thread.ts): header block, then the inline body or the spool file at an absolute
+   * path. Absent, or null: only `body` can give them (they are pulled across).
+   */
+  bodySource?: () => { headers: Buffer; inline: Buffer | null; file: string | null } | null;
   /** RFC 3461 parameters, passed on when the server announces DSN (one NOTIFY/ORCPT for all recipients) */
   dsn?: OutgoingDsn;
   /** RFC 8689: the submitter gave REQUIRETLS (see require-tls.ts) */
@@ -149,6 +155,12 @@ export interface TransactionReport {
   recipients: RecipientOutcome[];
   /** false: the connection cannot be used again; open a new session */
   sessionUsable: boolean;
+  /**
+   * true: the connection was found closed before the server answered anything of this
+   * transaction (a server that closes after a message): nothing was sent, the message can go
+   * over a new session at once. The recipients still say what happened, as failures.
+   */
+  notSent?: true;
   startedAt: number;
   durationMs: number;
 }

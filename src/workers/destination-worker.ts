@@ -35,6 +35,8 @@ export interface WorkerDeps {
   /** Ends a message whose stored body is gone and reports it (outcome/fate, origin lost-body). */
   expireLostBody?: ((messageId: string, reason: string) => Promise<unknown> | void) | undefined;
   signal: AbortSignal;
+  /** How long a connection with nothing to send waits for more of its destination's mail (0: closes at once). */
+  idleMs?: number;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
 }
@@ -70,8 +72,14 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
   const recording = new Set<Promise<void>>();
   try {
     while (session.usable && sent < perConnection && !deps.signal.aborted) {
-      const next = dest.pending.entries().next();
-      if (next.done) break;
+      let next = dest.pending.entries().next();
+      if (next.done) {
+        // Nothing waits now: keep the connection a moment for the next claim's mail (a steady
+        // stream of messages reuses it instead of opening one per batch).
+        await idle(dest, deps);
+        next = dest.pending.entries().next();
+        if (next.done || !session.usable || deps.signal.aborted) break;
+      }
       const [key, rows] = next.value;
       const messageId = rows[0]!.messageId;
       const now = clock.now();
@@ -91,10 +99,13 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
         break;
       }
       // The outcome commits with others finishing now; the next message need not wait for it.
-      const { recorded } = await sendOne(messageId, rows, session, open.tries, deps);
+      const { recorded, retry } = await sendOne(messageId, rows, session, open.tries, deps);
       recording.add(recorded);
       void recorded.finally(() => recording.delete(recorded));
       sent++;
+      // The reused connection was gone before anything of the message was sent: it goes over the
+      // next session (this worker ends, the scheduler starts another for what is pending).
+      if (retry.length) dest.pending.set(key, retry);
     }
   } finally {
     await session.close().catch(() => undefined);
@@ -104,22 +115,40 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
   }
 }
 
+/** Waits up to deps.idleMs, until the scheduler wakes this worker (more mail, a stop, a connection needed elsewhere) or the signal aborts. */
+function idle(dest: Destination, deps: WorkerDeps): Promise<void> {
+  const ms = deps.idleMs ?? 0;
+  if (ms <= 0 || deps.signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      timer.cancel();
+      deps.signal.removeEventListener('abort', done);
+      dest.idle?.delete(done);
+      resolve();
+    };
+    const timer = deps.clock.setTimer(ms, done);
+    deps.signal.addEventListener('abort', done, { once: true });
+    (dest.idle ??= new Set()).add(done);
+  });
+}
+
 async function sendOne(
   messageId: string,
   rows: RecipientRow[],
   session: Extract<OpenSessionResult, { ok: true }>['session'],
   tries: HopTry[],
   deps: WorkerDeps,
-): Promise<{ recorded: Promise<void> }> {
+): Promise<{ recorded: Promise<void>; retry: RecipientRow[] }> {
   const { clock, logger } = deps;
   const results: { items: ApplyItem[]; ctx: AttemptContext }[] = [];
   let left = rows;
+  let retry: RecipientRow[] = [];
   try {
     const prepared = deps.signing ? await deps.signing.prepare(messageId) : await defaultPrepare(deps.store, messageId);
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
-      return { recorded: Promise.resolve() };
+      return { recorded: Promise.resolve(), retry };
     }
     const m = prepared.message;
     if (m.spoolFile && !deps.spool.exists(m.spoolFile)) {
@@ -128,7 +157,7 @@ async function sendOne(
       await deps.expireLostBody?.(m.id, reason);
       logger.error({ queueId: m.id, file: m.spoolFile }, 'spool file missing at delivery: recipients expired');
       deps.finished(rows.length);
-      return { recorded: Promise.resolve() };
+      return { recorded: Promise.resolve(), retry };
     }
     const hopDsn = session.extensions.includes('DSN');
     const tlsRequiredNo = hasTlsRequiredNo(prepared.headers);
@@ -147,7 +176,16 @@ async function sendOne(
         tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
         body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile }),
+        // the same bytes as plain data, for a delivery thread that reads them itself
+        bodySource: () => {
+          const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile });
+          return typeof source === 'function' ? null : source;
+        },
       });
+      if (report.notSent) {
+        retry = left;
+        break;
+      }
       const byAddress = new Map(report.recipients.map((o) => [o.address, o]));
       results.push({
         items: group.map((r) => ({ recipient: r, fact: toFact(byAddress.get(r.address)), firstQueuedAt: r.createdAt })),
@@ -174,7 +212,7 @@ async function sendOne(
     });
   }
   const recorded = Promise.all(results.map((r) => record(r.items, r.ctx, deps).finally(() => deps.finished(r.items.length))));
-  return { recorded: recorded.then(() => undefined) };
+  return { recorded: recorded.then(() => undefined), retry };
 }
 
 /**

@@ -50,6 +50,8 @@ export interface Destination {
    */
   pending: Map<string, RecipientRow[]>;
   active: number;
+  /** Workers whose connection waits idle for more of this destination's mail: calling one ends its wait. */
+  idle?: Set<() => void>;
   /** true while the gate learns the destination's budget (gate.learn). */
   learning?: boolean;
 }

@@ -50,6 +50,12 @@ export interface SchedulerOptions {
   maxInFlight?: number;
   /** Longest sleep when nothing is due, so queue changes made by the CLI are noticed. */
   idleWakeMs?: number;
+  /**
+   * A connection with nothing more to send waits this long for the next claim to bring its
+   * destination more mail before it closes (default 0: closes at once). Woken early when a
+   * destination waits for a connection an idle one holds.
+   */
+  idleConnectionMs?: number;
 }
 
 export interface Scheduler {
@@ -199,6 +205,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (group) group.push(r);
       else d.pending.set(key, [r]);
     }
+    // connections waiting idle for their destination's next message take it
+    for (const d of destinations.values()) if (d.pending.size > 0) wakeIdle(d);
     inFlight += rows.length;
     // A full batch means more is due: claim it on the next turn, so a large backlog never
     // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
@@ -259,6 +267,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       void releaseMany(held);
       inFlight -= held.length;
     }
+    // Mail waits for a connection while others sit idle (the concurrency or a shared cap is
+    // reached): the idle ones close now rather than at the end of their wait.
+    let waiting = false;
+    for (const d of destinations.values()) if (d.pending.size > d.active) waiting = true;
+    if (waiting) for (const d of destinations.values()) if (d.pending.size === 0) wakeIdle(d);
+  }
+
+  function wakeIdle(d: Destination): void {
+    if (!d.idle?.size) return;
+    for (const wake of [...d.idle]) wake();
   }
 
   function startWorker(d: Destination): void {
@@ -277,6 +295,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       envelopeSender: opts.envelopeSender,
       expireLostBody: opts.expireLostBody,
       signal: abort.signal,
+      idleMs: opts.idleConnectionMs ?? 0,
       finished: (n) => {
         inFlight -= n;
       },
@@ -355,6 +374,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       for (const d of destinations.values()) {
         for (const rows of d.pending.values()) for (const r of rows) items.push({ id: r.id, at: now });
         d.pending.clear();
+        wakeIdle(d);
       }
       // one transaction for all of them (one fsync, not one per recipient); awaited below, after
       // the deadline timer is set (a caller driving the clock advances it right after stop()).

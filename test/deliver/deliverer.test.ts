@@ -3,8 +3,10 @@ import { Readable } from 'node:stream';
 import { systemClock } from '../../src/core/clock.js';
 import { seededRandom } from '../../src/core/random.js';
 import { createDnsResolver } from '../../src/core/resolver.js';
-import { connectSmtp } from '../../src/deliver/connection.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { connectSmtp as connectHere } from '../../src/deliver/connection.js';
 import { createDeliverer, type DeliverySession } from '../../src/deliver/deliverer.js';
+import { createSessionThread } from '../../src/deliver/session-thread.js';
 import { createRouter, type StaticRoute } from '../../src/deliver/route.js';
 import type { OutgoingMessage } from '../../src/deliver/types.js';
 import { startDnsServer, type Zone } from '../helpers/dns-server.js';
@@ -16,6 +18,14 @@ const BODY = Buffer.from(
   'From: sender@ferry.test\r\nTo: rcpt@example.test\r\nSubject: hello\r\nMessage-ID: <1@ferry.test>\r\n\r\n' +
     'Hello there.\r\n.a line starting with a dot\r\n..two dots\r\n\r\nBye.\r\n',
 );
+
+// The same tests, the sessions on this thread or on the delivery thread (deliverer-thread.test.ts):
+// the same deliveries must give the same results either way.
+const thread = process.env.FERRY_TEST_DELIVERY_THREAD === '1' ? createSessionThread({ logger: silentLogger() }) : null;
+if (thread) t.teardown(() => thread.close());
+// the thread loads its code before the first session (as the relay's start waits for it): the 500 ms timeouts below are for sessions
+if (thread) await thread.ready();
+const connectSmtp = thread ? thread.connect : connectHere;
 
 let seq = 0;
 function message(to: string[], over: Partial<OutgoingMessage> & { bytes?: Buffer } = {}): OutgoingMessage {
@@ -72,7 +82,7 @@ async function setup(
     encryptOnlyDomains: opts.encryptOnlyDomains ?? [],
     clock: systemClock,
   });
-  const deliverer = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock });
+  const deliverer = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock, connect: connectSmtp });
   return { mx1, mx2, port, open: (domain = 'example.test', signal) => deliverer.openSession(domain, signal) };
 }
 
@@ -239,7 +249,7 @@ async function setupWithPort(t: Test, port: number) {
     requireTlsDomains: [],
     clock: systemClock,
   });
-  const d = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock });
+  const d = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock, connect: connectSmtp });
   return { open: (signal?: AbortSignal) => d.openSession('example.test', signal) };
 }
 
@@ -302,7 +312,13 @@ t.test('250 to the final dot, then the connection drops: delivered', async (t) =
   const report = await s.send(message(['a@example.test']));
   t.match(report.recipients, [{ ok: true, reply: { code: 250 } }]);
   t.equal(mx1!.messages.length, 1);
-  t.equal(report.sessionUsable, false, 'but the session cannot be reused');
+  // no RSET after a completed transaction: the drop is found by the next message, before any of it is sent
+  const next = await s.send(message(['b@example.test']));
+  t.equal(next.notSent, true, 'the next message is not sent: it can go over a new session');
+  t.match(next.recipients, [{ ok: false, error: { kind: 'connect' } }]);
+  t.equal(next.sessionUsable, false, 'and the session cannot be reused');
+  t.equal(s.usable, false);
+  t.equal(mx1!.messages.length, 1);
 });
 
 t.test('multi-line replies are parsed whole', async (t) => {
@@ -327,8 +343,8 @@ t.test('multi-line replies are parsed whole', async (t) => {
   ]);
 });
 
-t.test('one connection, two messages (RSET between)', async (t) => {
-  const { mx1, open } = await setup(t);
+t.test('one connection, two messages (no RSET after a completed transaction)', async (t) => {
+  const { mx1, open } = await setup(t, { mx1: { tls: false } });
   const s = await session(t, open);
   const r1 = await s.send(message(['a@example.test']));
   const r2 = await s.send(message(['b@example.test']));
@@ -338,6 +354,19 @@ t.test('one connection, two messages (RSET between)', async (t) => {
   t.equal(mx1!.connections, 1);
   t.equal(mx1!.messages.length, 2);
   t.same(mx1!.messages.map((m) => m.envelope.to), [['a@example.test'], ['b@example.test']]);
+  t.equal(mx1!.resets, 0, 'MAIL follows a finished transaction directly (RFC 5321 4.1.1.2)');
+});
+
+t.test('a refused transaction is followed by RSET, and the session goes on', async (t) => {
+  const { mx1, open } = await setup(t, { mx1: { tls: false, script: { mailFrom: (a) => (a === 'bad@ferry.test' ? { code: 550, message: '5.7.1 Sender refused' } : null) } } });
+  const s = await session(t, open);
+  const r1 = await s.send(message(['a@example.test'], { from: 'bad@ferry.test' }));
+  t.match(r1.recipients, [{ ok: false, phase: 'mail', reply: { code: 550 } }]);
+  const r2 = await s.send(message(['b@example.test']));
+  t.match(r2.recipients, [{ ok: true }]);
+  await s.close();
+  t.equal(mx1!.connections, 1);
+  t.equal(mx1!.resets, 1);
 });
 
 t.test('8-bit body to a server without 8BITMIME: permanent local failure, nothing sent', async (t) => {
@@ -468,3 +497,9 @@ t.test('multi-line replies in raw mode record the EHLO name too', async (t) => {
   t.equal(mx1!.messages[0]!.helo, 'relay.ferry.test');
   t.equal(mx1!.messages[0]!.raw.toString('latin1'), BODY.toString('latin1'), 'raw server un-stuffs dots too');
 });
+
+if (thread) {
+  t.test('these sessions ran on the delivery thread', async (t) => {
+    t.ok(thread.started >= 1);
+  });
+}

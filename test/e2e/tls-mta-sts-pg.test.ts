@@ -65,7 +65,7 @@ t.test('MTA-STS through a relay on PostgreSQL: policy cached in the cluster, dow
       smtp: { listen: '127.0.0.1:0' },
       http: { listen: null },
       dns: { servers: [dns.address], timeoutMs: 1000, tries: 1 },
-      delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
+      delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000, idleConnectionMs: 0 },
       outboundTls: { mtaSts: { fetchTimeoutMs: 3000 } },
       tlsRpt: { flushIntervalMs: 200 },
       store: { nodeName: 'sts-node', leaseMs: 5_000, heartbeatMs: 2_000 },

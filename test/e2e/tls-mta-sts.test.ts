@@ -88,7 +88,9 @@ t.test('MTA-STS through the relay', async (t) => {
       dns: { servers: [dns.address], timeoutMs: 1000, tries: 1 },
       http: { listen: '127.0.0.1:0' },
       tlsRpt: { enabled: true, organization: 'Ferry E2E', contact: 'postmaster@ferry.test', flushIntervalMs: 200 },
-      delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
+      // idleConnectionMs 0: DNS and policies change between messages here, and each message must
+      // meet them on a new session (an idle connection would carry it on the route chosen before)
+      delivery: { allowPrivateMx: true, port, connectTimeoutMs: 3000, greetingTimeoutMs: 3000, commandTimeoutMs: 3000, dataTimeoutMs: 3000, idleConnectionMs: 0 },
       // a static route is the operator's choice: MTA-STS does not apply to it
       routes: { 'sts-routed.test': `${WRONG_NAME}:${port}` },
       outboundTls: { mtaSts: { fetchTimeoutMs: 3000 } },

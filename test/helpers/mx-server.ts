@@ -85,6 +85,8 @@ export interface TestMx {
   messages: MxMessage[];
   connections: number;
   maxConcurrent: number;
+  /** RSET commands seen in clear text (sessions without TLS only) */
+  resets: number;
   setScript(s: Partial<MxScript>): void;
   waitForMessages(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -123,6 +125,7 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
     messages: [],
     connections: 0,
     maxConcurrent: 0,
+    resets: 0,
     setScript(s) {
       script = { ...defaultScript, ...s };
     },
@@ -152,6 +155,10 @@ export async function startMx(options: MxOptions = {}): Promise<TestMx> {
     state.maxConcurrent = Math.max(state.maxConcurrent, open);
     const key = sock.remotePort ?? -1;
     sockets.set(key, sock);
+    // commands are whole lines in one chunk from the clients under test (a test's own check, no parser)
+    sock.on('data', (d: Buffer) => {
+      for (const m of d.toString('latin1').matchAll(/(?:^|\n)RSET\r\n/gi)) if (m) state.resets++;
+    });
     sock.once('close', () => {
       open--;
       sockets.delete(key);

@@ -53,7 +53,7 @@ function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal
   return { deliverer, sent, opened: () => opened };
 }
 
-function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {}) {
+function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number; idleConnectionMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-sched-'));
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   const clock = new ManualClock(T0);
@@ -85,6 +85,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number } = {
     leaseMs: 600_000,
     gate: { maxConnections: () => 2, messagesPerConnection: () => 100, takeMessage: () => null },
     maxInFlight: opts.maxInFlight,
+    ...(opts.idleConnectionMs !== undefined ? { idleConnectionMs: opts.idleConnectionMs } : {}),
   });
   t.teardown(async () => {
     const stopping = scheduler.stop(1000);
@@ -176,4 +177,63 @@ t.test('a destination that cannot be reached: all its messages deferred in one c
   t.ok(fake.opened() <= 2, 'at most the gate’s connections tried');
   t.equal(s.transactions() - s.claims() - before, 1, 'one outcome commit for 50 messages');
   t.equal(s.queue.recipients.forMessage(ids[0]!)[0]!.nextAttemptAt, T0 + 300_000);
+});
+
+/** Waits (real time, bounded) until cond holds; fails the test if it never does. */
+async function until(t: Test, cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await settle();
+  t.ok(cond(), what);
+}
+
+for (const idleConnectionMs of [0, 60_000]) {
+  t.test(`the next message to a destination after its connection ran out of mail (idleConnectionMs ${idleConnectionMs})`, async (t) => {
+    const fake = fakeDeliverer();
+    const s = setup(t, fake.deliverer, { idleConnectionMs });
+    enqueue(s.queue, ['a@idle.test']);
+    s.scheduler.start();
+    await until(t, () => fake.sent.length === 1, 'the first message went');
+    enqueue(s.queue, ['b@idle.test']);
+    s.scheduler.poke();
+    await until(t, () => fake.sent.length === 2, 'the second message went');
+    if (idleConnectionMs === 0) t.equal(fake.opened(), 2, 'no idle time: a connection per batch');
+    else {
+      t.equal(fake.opened(), 1, 'the idle connection took it (no new session)');
+      // stop ends the idle wait at once: nothing here moves the clock to the deadline
+      await s.scheduler.stop(600_000);
+      t.equal(s.scheduler.stats.connections, 0, 'the idle connection closed at stop');
+    }
+  });
+}
+
+t.test('an idle connection makes way when another destination waits for a connection', async (t) => {
+  const fake = fakeDeliverer();
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-sched-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase({ file: join(dir, 'ferry.db') });
+  t.teardown(() => db.close());
+  const clock = new ManualClock(T0);
+  const queue = createQueueStore(db);
+  const { outcome, store } = fateFor(db, { clock });
+  const scheduler = createScheduler({
+    store: { messages: store.messages, recipients: { claim: (...a) => store.recipients.claim(...a), releaseMany: (i) => store.recipients.releaseMany(i), nextDueAt: () => store.recipients.nextDueAt() } },
+    spool: createSpool({ dir: join(dir, 'spool'), inlineMaxBytes: 1 << 20 }),
+    deliverer: fake.deliverer,
+    outcome,
+    clock,
+    logger: silentLogger(),
+    owner: 'node-1',
+    concurrency: 1,
+    leaseMs: 600_000,
+    gate: { maxConnections: () => 1, messagesPerConnection: () => 100, takeMessage: () => null },
+    idleConnectionMs: 60_000,
+  });
+  t.teardown(() => scheduler.stop(0));
+  enqueue(queue, ['a@one.test']);
+  scheduler.start();
+  await until(t, () => fake.sent.length === 1, 'one.test went');
+  enqueue(queue, ['b@two.test']);
+  scheduler.poke();
+  // the one connection allowed sits idle for one.test: it must close for two.test (the clock never moves)
+  await until(t, () => fake.sent.length === 2, 'two.test went without waiting for the idle time to pass');
+  t.same(fake.sent.map((m) => m.to), [['a@one.test'], ['b@two.test']]);
 });
