@@ -262,6 +262,19 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     shared: onPostgres
       ? { takeBudget: (...a) => requirePostgres().limits.takeBudget(...a), budgetWindows: (bucket) => requirePostgres().limits.budgetWindows(bucket) }
       : null,
+    // And its connection limits: each connection opens on a slot taken from PostgreSQL.
+    connections: onPostgres
+      ? {
+          store: {
+            takeConnection: (...a) => requirePostgres().limits.takeConnection(...a),
+            renewConnections: (...a) => requirePostgres().limits.renewConnections(...a),
+            releaseConnection: (...a) => requirePostgres().limits.releaseConnection(...a),
+            releaseConnectionsOf: (owner) => requirePostgres().limits.releaseConnectionsOf(owner),
+          },
+          owner: nodeName,
+          poke: () => scheduler.poke(),
+        }
+      : null,
     onLimitsChanged: () => {
       lateStore.recipients.wakeHeld(clock.now()).then(
         (n) => {

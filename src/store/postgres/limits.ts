@@ -142,6 +142,20 @@ export function createPgLimits(pool: PgPool, now: () => number) {
       const r = await one<{ ok: boolean }>(pool, 'SELECT ferry_take_connection($1, $2, $3, $4, $5, $6) AS ok', [bucket, owner, token, limit, now, until]);
       return r!.ok;
     },
+    /**
+     * Renews the owner's slots still live (`until` > now) in one statement; returns the tokens
+     * renewed (a slot missing from it expired and may have gone to another node: take it again).
+     * Unlike takeConnection, a renewal is never refused at the limit.
+     */
+    async renewConnections(owner: string, tokens: string[], now: number, until: number): Promise<string[]> {
+      if (tokens.length === 0) return [];
+      const r = await rows<{ token: string }>(
+        pool,
+        'UPDATE connection_slots SET until = $4 WHERE owner = $1 AND token = ANY($2::text[]) AND until > $3 RETURNING token',
+        [owner, tokens, now, until],
+      );
+      return r.map((x) => x.token);
+    },
     async releaseConnection(bucket: string, token: string): Promise<void> {
       await pool.query('DELETE FROM connection_slots WHERE bucket = $1 AND token = $2', [bucket, token]);
     },
