@@ -37,6 +37,7 @@ t.test('two nodes that each want 20 connections to a destination limited to 5 ho
 
   /** Store calls in flight, so that a step can wait for what it started (no sleeps). */
   const inflight = new Set<Promise<unknown>>();
+  let takes = 0;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
     void p.finally(() => inflight.delete(p)).catch(() => undefined);
@@ -52,7 +53,10 @@ t.test('two nodes that each want 20 connections to a destination limited to 5 ho
       const clock = new ManualClock(START);
       const owner = `node-${'ab'[i]}`;
       const store: SharedConnectionStore = {
-        takeConnection: (...a) => track(s.limits.takeConnection(...a)),
+        takeConnection: (...a) => {
+          takes++;
+          return track(s.limits.takeConnection(...a));
+        },
         renewConnections: (...a) => track(s.limits.renewConnections(...a)),
         releaseConnection: (...a) => track(s.limits.releaseConnection(...a)),
         releaseConnectionsOf: (o) => track(s.limits.releaseConnectionsOf(o)),
@@ -108,6 +112,18 @@ t.test('two nodes that each want 20 connections to a destination limited to 5 ho
   t.ok(a.open > 0 && b.open > 0, `both nodes got connections (${a.open} and ${b.open})`);
   t.equal(await slotsInDb(), LIMIT, 'the cluster holds exactly the limit of slots');
   t.ok(a.pokes() + b.pokes() >= LIMIT, 'each slot taken poked its scheduler');
+
+  // Refused: no more asks until the back-off has passed, however often the scheduler wants.
+  const before = takes;
+  for (let i = 0; i < 50; i++) {
+    dispatch(a, 20);
+    dispatch(b, 20);
+    await settle();
+  }
+  t.ok(takes - before <= 2, `at most one ask per node within a back-off (${takes - before})`);
+  a.clock.advance(BACKOFF_MS);
+  b.clock.advance(BACKOFF_MS);
+  await settle();
 
   // A closes two connections: after the keep moment, their slots go to B, who still wants more.
   const aBefore = a.open;
