@@ -137,7 +137,7 @@ export function createPgLimits(pool: PgPool, now: () => number) {
       const by = new Map(r.map((x) => [x.win, x.n]));
       return { minute: by.get(0) ?? 0, hour: by.get(1) ?? 0, day: by.get(2) ?? 0 };
     },
-    /** Holds one of the bucket's `limit` connection slots for the cluster until `until` (renew by calling again). */
+    /** Holds one of the bucket's `limit` connection slots for the cluster until `until` (renew with renewConnections: a second take of a slot held is refused at the limit). */
     async takeConnection(bucket: string, owner: string, token: string, limit: number, now: number, until: number): Promise<boolean> {
       const r = await one<{ ok: boolean }>(pool, 'SELECT ferry_take_connection($1, $2, $3, $4, $5, $6) AS ok', [bucket, owner, token, limit, now, until]);
       return r!.ok;
