@@ -194,6 +194,19 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     shared: stores.clusterLimits
       ? { takeBudget: (...a) => stores.clusterLimits!().takeBudget(...a), budgetWindows: (bucket) => stores.clusterLimits!().budgetWindows(bucket) }
       : null,
+    // And its connection limits: each connection opens on a slot taken from PostgreSQL.
+    connections: stores.clusterLimits
+      ? {
+          store: {
+            takeConnection: (...a) => stores.clusterLimits!().takeConnection(...a),
+            renewConnections: (...a) => stores.clusterLimits!().renewConnections(...a),
+            releaseConnection: (...a) => stores.clusterLimits!().releaseConnection(...a),
+            releaseConnectionsOf: (owner) => stores.clusterLimits!().releaseConnectionsOf(owner),
+          },
+          owner: nodeName,
+          poke: () => scheduler.poke(),
+        }
+      : null,
     onLimitsChanged: heldMailDueOnLimitsChange({ recipients: lateStore.recipients, clock, logger, poke: () => scheduler.poke() }),
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());

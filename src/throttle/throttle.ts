@@ -7,6 +7,7 @@ import { LimitTable, type BudgetRef, type LimitDefaults } from './limits.js';
 import { advance, rateLimited, type SlowDownParams, type SlowDownState } from './slow-down.js';
 import { WindowSet, type WindowName } from './window.js';
 import { createSharedBudgets, type SharedBudgetStore } from './shared-budget.js';
+import { createSharedConnections, type SharedConnectionStore } from './shared-connections.js';
 
 /**
  * Per-destination budgets: the scheduler's DestinationGate. A destination (recipient domain)
@@ -45,6 +46,12 @@ export interface ThrottleDeps {
    * store (src/throttle/shared-budget.ts). Without it, this process's own count is the budget.
    */
   shared?: SharedBudgetStore | null;
+  /**
+   * A cluster's store (PostgreSQL): connection limits are the cluster's, each connection opened
+   * on a slot taken from the store (src/throttle/shared-connections.ts); `owner` names this node's
+   * slots, `poke` wakes the scheduler when a slot it wanted is held.
+   */
+  connections?: { store: SharedConnectionStore; owner: string; poke?: () => void } | null;
 }
 
 interface Budget {
@@ -87,11 +94,12 @@ export function createThrottle(deps: ThrottleDeps) {
   const mx = new Map<string, { hosts: string[] | null; expires: number }>();
   const lookups = new Map<string, Promise<void>>();
   /** Per domain, the budgets its open connections were counted on (a reload may move it). */
-  const open = new Map<string, Budget[]>();
+  const open = new Map<string, { b: Budget; token: string | null }[]>();
   let reloadTimer: TimerHandle | null = null;
   let persistTimer: TimerHandle | null = null;
   let running = false;
   const shared = deps.shared ? createSharedBudgets({ store: deps.shared, clock, logger }) : null;
+  const slots = deps.connections ? createSharedConnections({ ...deps.connections, clock, logger }) : null;
 
   function refFor(domain: string): BudgetRef {
     let ref = refs.get(domain);
@@ -322,7 +330,16 @@ export function createThrottle(deps: ThrottleDeps) {
       const ref = refFor(domain);
       const b = budgetOf(ref);
       const mine = open.get(domain)?.length ?? 0;
+      // A cluster: no more than the slots this node holds (wantConnection asks for more).
+      if (slots) return mine + Math.min(slots.spare(b.key, ref.limits.connections), Math.max(0, ref.limits.connections - b.connections));
       return mine + Math.max(0, ref.limits.connections - b.connections);
+    },
+    /** A cluster: the scheduler has mail for more connections than maxConnections allows; a slot is asked for in the background. */
+    wantConnection(domain: string): void {
+      if (!slots) return;
+      const ref = refFor(domain);
+      if (budgetOf(ref).connections >= ref.limits.connections) return;
+      slots.want(ref.bucket, ref.limits.connections);
     },
     messagesPerConnection(domain: string): number {
       return refFor(domain).limits.perConnection;
@@ -359,15 +376,18 @@ export function createThrottle(deps: ThrottleDeps) {
       const b = budgetOf(refFor(domain));
       b.connections++;
       dirty.add(b);
+      const entry = { b, token: slots ? slots.opened(b.key) : null };
       const list = open.get(domain);
-      if (list) list.push(b);
-      else open.set(domain, [b]);
+      if (list) list.push(entry);
+      else open.set(domain, [entry]);
     },
     connectionClosed(domain: string): void {
       const list = open.get(domain);
-      const b = list?.pop();
-      if (!list || !b) return;
+      const entry = list?.pop();
+      if (!list || !entry) return;
       if (list.length === 0) open.delete(domain);
+      const b = entry.b;
+      slots?.closed(b.key, entry.token);
       b.connections = Math.max(0, b.connections - 1);
       dirty.add(b);
     },
@@ -421,6 +441,7 @@ export function createThrottle(deps: ThrottleDeps) {
         (t) => (reloadTimer = t),
       );
       every(params.persistIntervalMs, persist, (t) => (persistTimer = t));
+      slots?.start((bucket) => budgets.get(bucket)?.ref.limits.connections ?? deps.defaults.connections);
     },
     /** Stops the timers and writes the state one last time (call it before the store closes). */
     async stop(): Promise<void> {
@@ -428,10 +449,13 @@ export function createThrottle(deps: ThrottleDeps) {
       reloadTimer?.cancel();
       persistTimer?.cancel();
       await persist();
+      await slots?.stop();
     },
     reload,
     persist,
     adoptSlowDowns,
+    /** A cluster's connection slots held by this node (tests, metrics); null on a single node. */
+    connectionSlots: slots,
     /** Budgets with no room for a message right now (the metrics gauge). */
     heldBack(): number {
       const now = clock.now();

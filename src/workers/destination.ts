@@ -40,6 +40,11 @@ export interface DestinationGate {
   /** Optional: a connection to the destination opens / closes (shared connection caps). */
   connectionOpened?(domain: string): void;
   connectionClosed?(domain: string): void;
+  /**
+   * Optional: mail waits for more connections than maxConnections allows (a cluster's slots are
+   * taken from the store in the background; the gate pokes the scheduler when it holds one more).
+   */
+  wantConnection?(domain: string): void;
 }
 
 export interface Destination {

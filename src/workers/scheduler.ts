@@ -257,6 +257,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         startWorker(d);
         started = true;
       }
+      // Stopped by maxConnections alone: the gate may get one more (a cluster's shared slots).
+      if (gate.wantConnection && connections < opts.concurrency && d.pending.size > d.active && d.active < room) gate.wantConnection(d.domain);
       if (started) {
         destinations.delete(d.domain);
         destinations.set(d.domain, d);

@@ -10,6 +10,7 @@ import { createSpool } from '../../src/spool/spool.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
 import { createScheduler, type Scheduler } from '../../src/workers/scheduler.js';
+import type { DestinationGate } from '../../src/workers/destination.js';
 import { countingDb } from '../helpers/counting-db.js';
 import { fateFor } from '../helpers/fate.js';
 
@@ -53,7 +54,7 @@ function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal
   return { deliverer, sent, opened: () => opened };
 }
 
-function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number; idleConnectionMs?: number } = {}) {
+function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number; idleConnectionMs?: number; gate?: DestinationGate } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-sched-'));
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   const clock = new ManualClock(T0);
@@ -83,7 +84,7 @@ function setup(t: Test, deliverer: Deliverer, opts: { maxInFlight?: number; idle
     owner: 'node-1',
     concurrency: 10,
     leaseMs: 600_000,
-    gate: { maxConnections: () => 2, messagesPerConnection: () => 100, takeMessage: () => null },
+    gate: opts.gate ?? { maxConnections: () => 2, messagesPerConnection: () => 100, takeMessage: () => null },
     maxInFlight: opts.maxInFlight,
     ...(opts.idleConnectionMs !== undefined ? { idleConnectionMs: opts.idleConnectionMs } : {}),
   });
@@ -155,6 +156,41 @@ t.test('at the in-flight bound, due rows do not make the scheduler spin', async 
   s.clock.advance(10_000);
   t.ok(s.claims() - before <= 2, `${s.claims() - before} claims in 10 s at the bound`);
   t.equal(s.scheduler.stats.inFlight, 2);
+});
+
+t.test('a gate that holds no connection slot: no connection opens, the gate is asked for one, and once it has it the mail goes', async (t) => {
+  const fake = fakeDeliverer();
+  let spare = 0;
+  let open = 0;
+  let maxOpen = 0;
+  let wants = 0;
+  const gate: DestinationGate = {
+    maxConnections: () => open + spare,
+    messagesPerConnection: () => 100,
+    takeMessage: () => null,
+    connectionOpened: () => {
+      spare--;
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+    },
+    connectionClosed: () => {
+      open--;
+    },
+    wantConnection: () => {
+      wants++;
+    },
+  };
+  const s = setup(t, fake.deliverer, { gate });
+  const ids = Array.from({ length: 3 }, (_, i) => enqueue(s.queue, [`r${i}@slots.test`]));
+  s.scheduler.start();
+  for (let i = 0; i < 500 && wants === 0; i++) await settle();
+  t.ok(wants > 0, 'the gate was asked for a slot');
+  t.equal(fake.opened(), 0, 'no connection without a slot');
+  spare = 1;
+  s.scheduler.poke();
+  for (let i = 0; i < 500 && !ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'delivered'); i++) await settle();
+  t.ok(ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'delivered'), 'delivered on the one slot');
+  t.equal(maxOpen, 1, 'never more connections than slots');
 });
 
 t.test('a destination that cannot be reached: all its messages deferred in one commit', async (t) => {

@@ -137,10 +137,24 @@ export function createPgLimits(pool: PgPool, now: () => number) {
       const by = new Map(r.map((x) => [x.win, x.n]));
       return { minute: by.get(0) ?? 0, hour: by.get(1) ?? 0, day: by.get(2) ?? 0 };
     },
-    /** Holds one of the bucket's `limit` connection slots for the cluster until `until` (renew by calling again). */
+    /** Holds one of the bucket's `limit` connection slots for the cluster until `until` (renew with renewConnections: a second take of a slot held is refused at the limit). */
     async takeConnection(bucket: string, owner: string, token: string, limit: number, now: number, until: number): Promise<boolean> {
       const r = await one<{ ok: boolean }>(pool, 'SELECT ferry_take_connection($1, $2, $3, $4, $5, $6) AS ok', [bucket, owner, token, limit, now, until]);
       return r!.ok;
+    },
+    /**
+     * Renews the owner's slots still live (`until` > now) in one statement; returns the tokens
+     * renewed (a slot missing from it expired and may have gone to another node: take it again).
+     * Unlike takeConnection, a renewal is never refused at the limit.
+     */
+    async renewConnections(owner: string, tokens: string[], now: number, until: number): Promise<string[]> {
+      if (tokens.length === 0) return [];
+      const r = await rows<{ token: string }>(
+        pool,
+        'UPDATE connection_slots SET until = $4 WHERE owner = $1 AND token = ANY($2::text[]) AND until > $3 RETURNING token',
+        [owner, tokens, now, until],
+      );
+      return r.map((x) => x.token);
     },
     async releaseConnection(bucket: string, token: string): Promise<void> {
       await pool.query('DELETE FROM connection_slots WHERE bucket = $1 AND token = $2', [bucket, token]);

@@ -103,3 +103,15 @@ t.test('connection slots: a limit of 20 is 20 for the cluster', async (t) => {
   t.equal(await a.limits.takeConnection('mx:google.com', 'node-a', 'late', 20, now + 2, now + 60_000), true, 'a freed slot is taken');
   t.equal(await b.limits.takeConnection('mx:google.com', 'node-b', 'after', 20, now + 60_001, now + 120_000), true, 'expired slots free themselves');
 });
+
+t.test('connection slots are renewed at the limit (never refused), only the owner\'s and only while live', async (t) => {
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'node-a');
+  const now = 1_000_000;
+  for (const token of ['s1', 's2']) t.equal(await a.limits.takeConnection('example.test', 'node-a', token, 2, now, now + 30_000), true);
+  t.equal(await a.limits.takeConnection('example.test', 'node-a', 's1', 2, now + 1, now + 60_000), false, 'takeConnection is refused at the limit, even for a slot held');
+  t.same((await a.limits.renewConnections('node-a', ['s1', 's2', 'gone'], now + 10_000, now + 40_000)).sort(), ['s1', 's2'], 'both renewed at the limit; an unknown token is not');
+  t.same(await a.limits.renewConnections('node-b', ['s1'], now + 10_000, now + 90_000), [], 'another owner\'s slot is not renewed');
+  t.equal(await a.limits.takeConnection('example.test', 'node-b', 'x', 2, now + 35_000, now + 60_000), false, 'renewed slots still count after their first until');
+  t.same(await a.limits.renewConnections('node-a', ['s1'], now + 40_000, now + 70_000), [], 'an expired slot is not renewed (take it again)');
+});
