@@ -27,6 +27,10 @@ const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 40_000);
 // BIG=M adds a phase: M messages of 10 MB accepted from a spool file (20 at once) and streamed
 // back out, with this process's peak RSS (the server's memory is its own).
 const BIG = Number(process.env.BIG ?? 0);
+// BIG_PHASE_MS bounds each of its two phases (default 110 s); BIG_READ how many of them are
+// streamed back out (default all accepted): the issue's 2,000 x 10 MB is about queueing them.
+const BIG_PHASE_MS = Number(process.env.BIG_PHASE_MS ?? 110_000);
+const BIG_READ = process.env.BIG_READ === undefined ? Infinity : Number(process.env.BIG_READ);
 const dist = new URL('../dist/', import.meta.url);
 const { openPostgresStore } = await import(new URL('store/postgres/engine.js', dist).href);
 const { changeRecipientStatus } = await import(new URL('store/postgres/recipients.js', dist).href);
@@ -158,12 +162,13 @@ try {
       m.message.spoolFile = spool;
       m.message.size = 60 + 10 * 1024 * 1024;
       return a.queue.accept([m]);
-    }, 110_000);
-    const readBack = await concurrently(big.done, 20, (i) => new Promise((resolve, reject) => {
+    }, BIG_PHASE_MS);
+    const rssQueuedMB = process.resourceUsage().maxRSS / 1024;
+    const readBack = await concurrently(Math.min(big.done, BIG_READ), 20, (i) => new Promise((resolve, reject) => {
       const h = createHash('sha256');
       b.messages.openBody(`BIG${i}`).on('data', (c) => h.update(c)).on('end', resolve).on('error', reject);
-    }), 110_000);
-    out.bigMessages = { accepted: big.done, acceptPerSec: big.perSec, acceptMBps: big.perSec * 10, streamedOut: readBack.done, outMBps: readBack.perSec * 10,
+    }), BIG_PHASE_MS);
+    out.bigMessages = { accepted: big.done, peakRssWhileQueueingMB: rssQueuedMB, acceptPerSec: big.perSec, acceptMBps: big.perSec * 10, streamedOut: readBack.done, outMBps: readBack.perSec * 10,
       rssBeforeMB: rssBefore / 2 ** 20, peakRssMB: process.resourceUsage().maxRSS / 1024 };
   }
   await a.close();
