@@ -188,6 +188,9 @@ for (const engine of engines) {
         const claims = b.claims();
         clock.advance(LEASE / 3);
         await waitFor(() => b.claims() > claims, { what: `claim at step ${step}` });
+        // A claim that took the recipient: let B send it before the clock moves again (moving it
+        // on while the send is in flight runs out B's own lease, and B claims it a second time).
+        await waitFor(() => fast.sent.length > 0 || b.scheduler.stats.inFlight === 0, { what: `B's claim at step ${step} settled` });
       }
       await waitFor(async () => (await sb.recipients.forMessage(m.message.id))[0]!.status === 'delivered', { what: "B's outcome recorded" });
       t.equal(fast.sent.length, 1, 'node B took the recipient once the lease ran out (the duplicate renewal prevents)');
