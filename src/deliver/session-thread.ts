@@ -37,28 +37,10 @@ export interface PlainBody {
 }
 
 /** OutgoingMessage as plain data. body null: pulled over the port ('pull' / 'chunk'). */
-export interface PlainMessage {
-  id: string;
-  from: string;
-  to: string[];
-  size: number;
-  eightBit: boolean;
-  smtputf8: boolean;
-  dsn?: OutgoingDsn;
-  requireTls?: boolean;
-  tlsRequiredNo?: boolean;
-  body: PlainBody | null;
-}
+export type PlainMessage = Omit<OutgoingMessage, 'body' | 'bodySource'> & { body: PlainBody | null };
 
-export interface PlainConnectOptions {
-  host: string;
-  ip: string;
-  port: number;
-  hostname: string;
-  tls: HopTls;
-  auth: { user: string; pass: string } | null;
-  timeouts: DeliveryTimeouts;
-}
+/** ConnectOptions without what stays on the calling thread (its clock, signal and end hook). */
+export type PlainConnectOptions = Omit<ConnectOptions, 'clock' | 'signal' | 'onEnd'>;
 
 export type PlainConnectResult =
   | { ok: true; tls: ConnectionTls; client: { tls: TlsInfo | null; verified: boolean; extensions: string[] } }
