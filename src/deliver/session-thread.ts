@@ -347,6 +347,8 @@ export function createSessionThread(options: SessionThreadOptions): SessionThrea
       const w = threads.current() ?? (await threads.acquire());
       if (!w || closed) return refused('the delivery thread is stopped');
       if (o.signal?.aborted) return refused('aborted');
+      // (a thread that failed meanwhile has had its sessions failed: this one must not wait on it)
+      if (threads.current() !== w) return refused('the delivery thread stopped before the connection was handed to it');
       const id = nextId++;
       return new Promise<ConnectResult>((resolve) => {
         const p: Pending = { worker: w, clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
