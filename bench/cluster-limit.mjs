@@ -18,8 +18,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
-import { ferryAdmin, startNode, startPg } from './lib/pg-cluster.mjs';
+import { ferryAdmin, startNode, startPg, startSink } from './lib/pg-cluster.mjs';
 
 const LIMIT = Number(process.argv[2] ?? 600);
 const N = Number(process.argv[3] ?? LIMIT * 3);
@@ -30,19 +29,7 @@ const server = await startPg('climit');
 
 // --- the sink: stamps every delivery ---
 let stamps = [];
-const sink = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS', 'AUTH'],
-  logger: false,
-  onData(stream, session, cb) {
-    stream.resume();
-    stream.on('end', () => {
-      stamps.push(performance.now());
-      cb();
-    });
-  },
-});
-const sinkPort = await new Promise((r) => sink.listen(0, '127.0.0.1', () => r(sink.server.address().port)));
+const { sink, port: sinkPort } = await startSink(() => stamps.push(performance.now()));
 
 async function sendShare(node, prefix, count) {
   let next = 0;

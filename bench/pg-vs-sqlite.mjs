@@ -12,8 +12,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
-import { cpuMs, startNode, startPg } from './lib/pg-cluster.mjs';
+import { cpuMs, startNode, startPg, startSink } from './lib/pg-cluster.mjs';
 
 const N = Number(process.argv[2] ?? 3000);
 const SESSIONS = Number(process.argv[3] ?? 10);
@@ -24,20 +23,10 @@ const server = await startPg('pgvslite');
 
 let received = 0;
 let onReceived = () => undefined;
-const sink = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS', 'AUTH'],
-  logger: false,
-  onData(stream, session, cb) {
-    stream.resume();
-    stream.on('end', () => {
-      received++;
-      onReceived();
-      cb();
-    });
-  },
+const { sink, port: sinkPort } = await startSink(() => {
+  received++;
+  onReceived();
 });
-const sinkPort = await new Promise((r) => sink.listen(0, '127.0.0.1', () => r(sink.server.address().port)));
 const body = `${'x'.repeat(76)}\r\n`.repeat(Math.max(1, Math.ceil(SIZE / 78)));
 
 async function runOn(engine) {

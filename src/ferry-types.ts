@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
 import type { Random } from './core/random.js';
@@ -30,6 +31,10 @@ export interface FerryDeps {
   tlsRptHttpsCa?: string | Buffer;
   /** The signing threads' code (default: src/sign/sign-worker); tests hand in one that crashes. */
   signWorkerUrl?: URL;
+  /** The delivery thread's code (default: src/deliver/session-thread-worker); tests hand in one with faults. */
+  sessionWorkerUrl?: URL;
+  /** Tests: each delivery thread as it starts (to stop one from outside). */
+  onDeliveryThread?: (worker: Worker) => void;
   /** The SQLite writer thread's module (tests: the compiled one, see test/helpers/store.ts); default: beside the engine. */
   storeWriterEntry?: URL;
 }

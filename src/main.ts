@@ -134,7 +134,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
   };
   // Both cores (issue 13): the outbound SMTP sessions on a delivery thread (delivery.thread).
-  const sessionThread = config.delivery.thread ? createSessionThread({ logger }) : null;
+  // A thread that dies is replaced; its sessions' recipients are deferred; each failure is counted.
+  const sessionThread = config.delivery.thread
+    ? createSessionThread({ logger, stallMs: config.delivery.threadStallMs, onFailure: (reason) => metrics.deliveryThreadFailed(reason), workerUrl: deps.sessionWorkerUrl, onStart: deps.onDeliveryThread })
+    : null;
   const deliverer = createDeliverer({
     ...(sessionThread ? { connect: sessionThread.connect } : {}),
     router: live.router,

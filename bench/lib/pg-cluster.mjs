@@ -1,6 +1,7 @@
-// Shared by bench/cluster-limit.mjs and bench/cluster-suppression.mjs: a throwaway PostgreSQL 15
-// (fsync on, synchronous_commit on) in a temporary directory, and `bin/ferry start` nodes on
-// it, real processes. Everything started here is stopped at exit (by PID / pg_ctl).
+// Shared by bench/cluster-limit.mjs, bench/cluster-suppression.mjs and bench/pg-vs-sqlite.mjs: a
+// throwaway PostgreSQL 15 (fsync on, synchronous_commit on) in a temporary directory, and
+// `bin/ferry start` nodes on it, real processes; a loopback SMTP sink for what they deliver.
+// Everything started here is stopped at exit (by PID / pg_ctl).
 import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { SMTPServer } from 'smtp-server';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -127,4 +129,22 @@ export function cpuMs(pid, withChildren = false) {
   } catch {
     return null;
   }
+}
+
+/** A loopback SMTP sink that takes every message (no STARTTLS, no AUTH); onMessage() runs as each one ends. Returns { sink, port }. */
+export async function startSink(onMessage) {
+  const sink = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, cb) {
+      stream.resume();
+      stream.on('end', () => {
+        onMessage();
+        cb();
+      });
+    },
+  });
+  const port = await new Promise((r) => sink.listen(0, '127.0.0.1', () => r(sink.server.address().port)));
+  return { sink, port };
 }

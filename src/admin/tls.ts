@@ -4,7 +4,7 @@ import { createDnsResolver, dnsErrorCode, type DnsResolver } from '../core/resol
 import { createDaneLookup, type DaneForHost } from '../deliver/tls-policy/dane.js';
 import { policyAllowsMx } from '../deliver/tls-policy/mx-match.js';
 import type { StsPolicy } from '../deliver/tls-policy/sts-policy.js';
-import type { MtaStsPolicyRow, RecentTlsRow } from '../core/store-types.js';
+import type { MtaStsPolicyRow, RecentTlsRow } from '../core/tls-store-types.js';
 import type { CliContext } from './context.js';
 import { isoTime, json, table } from './format.js';
 

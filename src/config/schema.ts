@@ -184,6 +184,8 @@ export const configSchema = z.strictObject({
       idleConnectionMs: nonNegativeInt.default(1000),
       /** The outbound SMTP sessions run on a delivery thread of their own (src/deliver/session-thread.ts); false: on the SMTP thread. */
       thread: z.boolean().default(true),
+      /** A delivery thread with sessions open that leaves its heartbeat unanswered this long is replaced (its sessions' recipients deferred); 0: no heartbeat. */
+      threadStallMs: nonNegativeInt.default(30_000),
       /** Minutes to wait after each failed attempt; the last one repeats. */
       retryScheduleMinutes: z.array(z.number().positive()).min(1).default([5, 10, 30, 60, 120, 240]),
       /** ± this fraction of each wait, so retries of many messages spread out. */

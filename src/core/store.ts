@@ -27,7 +27,6 @@ import type {
   AdminRole,
   AdminRow,
   AttemptRow,
-  RecentTlsRow,
   BodyCandidate,
   DestinationFailures,
   DestinationSummary,
@@ -43,7 +42,6 @@ import type {
   MessageListFilter,
   MessageRow,
   MessageSummary,
-  MtaStsPolicyRow,
   NewRecipient,
   NewSuppression,
   OldestQueued,
@@ -60,13 +58,11 @@ import type {
   SuppressionFilter,
   SuppressionGrowth,
   SuppressionRow,
-  TlsCountsDelta,
-  TlsPolicyCounts,
-  TlsSentRow,
   UserQuota,
   UserRow,
   WebhookCursor,
 } from './store-types.js';
+import type { RecentTlsRow, MtaStsPolicyRow, TlsCountsDelta, TlsPolicyCounts, TlsSentRow } from './tls-store-types.js';
 
 export interface AdminsStore {
   get(name: string): Promise<AdminRow | undefined>;

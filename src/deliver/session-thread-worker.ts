@@ -24,7 +24,16 @@ interface Session {
 
 const sessions = new Map<number, Session>();
 
-const reply = (m: FromThread): void => port.postMessage(m);
+const reply = (m: FromThread): void => {
+  try {
+    port.postMessage(m);
+  } catch (err) {
+    // A value that cannot be cloned (a bug): its JSON copy still carries the facts (replies,
+    // errors) as plain data, so a transaction the server took is not reported as lost.
+    if ((err as { name?: unknown } | null)?.name !== 'DataCloneError') throw err;
+    port.postMessage(JSON.parse(JSON.stringify(m)) as FromThread);
+  }
+};
 
 function asBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -127,8 +136,18 @@ async function handle(m: ToThread): Promise<void> {
       sessions.get(m.id)?.abort.abort();
       return;
     }
+    case 'ping': {
+      reply({ type: 'pong', id: 0 });
+      return;
+    }
   }
 }
+
+// A message that cannot be read: which session it was for is unknown, so the thread gives up
+// (an uncaught exception: the calling thread fails its sessions and starts a new one).
+port.on('messageerror', (err) => {
+  throw err;
+});
 
 port.on('message', (m: ToThread) => {
   handle(m).catch((err: unknown) => {

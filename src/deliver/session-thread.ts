@@ -1,11 +1,14 @@
 import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
-import { errorMessage, FerryError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
+import type { Worker } from 'node:worker_threads';
+import { errorMessage } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsInfo } from '../core/types.js';
 import type { ConnectOptions, ConnectResult, ConnectionTls, SmtpClient } from './connection.js';
+import { createThreadSupervisor, type ThreadFailure } from './session-thread-supervisor.js';
 import type { DeliveryTimeouts, HopTls, OutgoingDsn, OutgoingMessage, TransactionReport } from './types.js';
+
+export type { ThreadFailure };
 
 /**
  * The outbound SMTP sessions on a thread of their own (issue 13, "both cores"): the thread
@@ -23,10 +26,13 @@ import type { DeliveryTimeouts, HopTls, OutgoingDsn, OutgoingMessage, Transactio
  * a body that only exists as a stream (PostgreSQL chunk rows) is pulled chunk by chunk over the
  * port, one chunk in flight at a time. An AbortSignal crosses as an 'abort' message.
  *
- * A thread that dies fails what it held, the way a dropped connection would: an open that had
- * not finished is a failed connect, a transaction in flight ends with the connection lost (the
- * recipients are deferred, as after any broken connection), and its sessions are unusable. The
- * next connect starts a new thread.
+ * A thread that dies (crashes, exits, is terminated, stops answering its heartbeat: see
+ * session-thread-supervisor.ts) fails what it held, the way a dropped connection would: an open
+ * that had not finished is a failed connect, a transaction in flight ends as a local failure
+ * saying the thread died (its recipients are deferred and retried: whether the server took the
+ * message is unknown, so at least once), and its sessions are unusable. A message that cannot be
+ * handed over (structured clone) fails only its own transaction or connect. A new thread
+ * replaces a dead one (with a back-off when they keep dying); connects wait for it.
  */
 
 /** A message body the delivery thread reads itself. file: an absolute path; null: the bytes are inline. */
@@ -52,7 +58,9 @@ export type ToThread =
   | { type: 'send'; id: number; call: number; message: PlainMessage }
   | { type: 'chunk'; id: number; call: number; chunk: Uint8Array | null; error?: string }
   | { type: 'close'; id: number; call: number }
-  | { type: 'abort'; id: number };
+  | { type: 'abort'; id: number }
+  /** the supervisor's heartbeat (answered 'pong') */
+  | { type: 'ping'; id: 0 };
 
 /** Delivery thread → calling thread. */
 export type FromThread =
@@ -65,7 +73,24 @@ export type FromThread =
   /** a request failed inside the thread (a bug): the session is given up */
   | { type: 'failed'; id: number; call: number | null; message: string }
   /** the thread has loaded its code (sent once, id 0) */
-  | { type: 'ready'; id: 0 };
+  | { type: 'ready'; id: 0 }
+  | { type: 'pong'; id: 0 };
+
+export interface SessionThreadOptions {
+  logger: Logger;
+  /** the thread's code (tests hand in one with faults) */
+  workerUrl?: URL | undefined;
+  /** real time for the heartbeat and the back-off (default: the system clock) */
+  clock?: Clock | undefined;
+  /** a thread with sessions open that leaves its heartbeat unanswered this long is given up (default 30 s; 0: never) */
+  stallMs?: number | undefined;
+  /** restart back-off: doubling from baseMs (250) to maxMs (30 s) while threads die within healthyMs (60 s) of their start */
+  backoff?: { baseMs: number; maxMs: number; healthyMs: number } | undefined;
+  /** each failure of a thread, once (metrics) */
+  onFailure?: ((reason: ThreadFailure) => void) | undefined;
+  /** each thread as it starts (tests: to stop one from outside) */
+  onStart?: ((worker: Worker) => void) | undefined;
+}
 
 export interface SessionThread {
   /** connectSmtp's contract, run on the delivery thread; o.clock is not used there (the thread keeps real time). */
@@ -113,88 +138,79 @@ export function toPlainMessage(message: OutgoingMessage): { message: PlainMessag
 }
 
 interface Pending {
+  /** the thread the session lives on */
+  worker: Worker;
   clock: Clock;
   host: string;
   ip: string;
   port: number;
   /** settles the connect (before 'connected') */
   connected?: (r: ConnectResult) => void;
-  calls: Map<number, { settle: (m: FromThread | null) => void; body?: AsyncIterator<unknown> }>;
+  /** m null: the session is lost (reason says why) */
+  calls: Map<number, { settle: (m: FromThread | null, reason: string) => void; body?: AsyncIterator<unknown> }>;
   session?: { usable: boolean };
   signal?: AbortSignal;
   onAbort?: () => void;
 }
 
-export function createSessionThread(options: { logger: Logger; workerUrl?: URL }): SessionThread {
-  const url = options.workerUrl ?? DEFAULT_WORKER;
-  let worker: Worker | null = null;
-  let started = 0;
+export function createSessionThread(options: SessionThreadOptions): SessionThread {
+  const { logger } = options;
   let closed = false;
   let nextId = 1;
   let nextCall = 1;
   const open = new Map<number, Pending>();
 
-  // The thread is referenced while it holds a session (a delivery in progress keeps the process
-  // alive, as its socket would on this thread); idle, it does not.
-  const refresh = (): void => {
-    if (open.size > 0) worker?.ref();
-    else worker?.unref();
-  };
-
   const lost = (id: number, p: Pending, reason: string): void => {
     open.delete(id);
-    refresh();
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
     if (p.session) p.session.usable = false;
     p.connected?.({ ok: false, result: 'connect_failed', error: { kind: 'local', message: reason }, tls: null });
-    for (const c of p.calls.values()) c.settle(null);
+    for (const c of p.calls.values()) c.settle(null, reason);
     p.calls.clear();
+    threads.refresh();
   };
 
-  let loaded: Promise<void> = Promise.resolve();
+  const threads = createThreadSupervisor({
+    url: options.workerUrl ?? DEFAULT_WORKER,
+    clock: options.clock ?? systemClock,
+    logger,
+    stallMs: options.stallMs ?? 30_000,
+    backoff: options.backoff ?? { baseMs: 250, maxMs: 30_000, healthyMs: 60_000 },
+    onMessage: (w, m) => onMessage(w, m as FromThread),
+    onGone: (w, reason) => {
+      let n = 0;
+      for (const [id, p] of [...open]) {
+        if (p.worker !== w) continue;
+        n++;
+        lost(id, p, reason);
+      }
+      return n;
+    },
+    busy: () => open.size > 0,
+    onFailure: options.onFailure,
+    onStart: options.onStart,
+  });
 
-  function start(): Worker {
-    const w = new Worker(url);
-    started++;
-    worker = w;
-    loaded = new Promise<void>((resolve, reject) => {
-      w.on('message', (m: FromThread) => {
-        if (m.type === 'ready') resolve();
-      });
-      w.once('exit', (code) => reject(new FerryError('FERRY_ERR_INTERNAL', `the delivery thread stopped before it was ready (exit code ${code})`)));
-    });
-    // a start nobody waits for must not be an unhandled rejection
-    loaded.catch(() => undefined);
-    w.on('message', (m: FromThread) => onMessage(w, m));
-    w.on('error', (err) => options.logger.error({ err: err.message, threadId: w.threadId }, 'delivery thread crashed'));
-    w.on('exit', (code) => {
-      if (worker === w) worker = null;
-      if (open.size === 0) return;
-      const reason = closed ? 'the relay is stopping' : `the delivery thread stopped (exit code ${code})`;
-      if (!closed) options.logger.warn({ exitCode: code, sessions: open.size }, 'delivery thread stopped with sessions open: their messages stay queued; a new thread takes the next session');
-      for (const [id, p] of [...open]) lost(id, p, reason);
-    });
-    // A thread with no session open does not keep the process alive (once it has loaded: a
-    // caller waiting for ready() must not see the process end under it).
-    loaded.then(refresh, () => undefined);
-    return w;
-  }
-
-  const post = (w: Worker, m: ToThread, transfer: ArrayBuffer[] = []): void => {
-    w.postMessage(m, transfer);
+  /** Posts to the thread; a message that cannot be cloned comes back as the error (nothing was sent). */
+  const post = (w: Worker, m: ToThread, transfer: ArrayBuffer[] = []): Error | null => {
+    try {
+      w.postMessage(m, transfer);
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(errorMessage(err));
+    }
   };
 
   function onMessage(w: Worker, m: FromThread): void {
-    if (m.type === 'ready') return;
     const p = open.get(m.id);
-    if (!p) return;
+    if (!p || p.worker !== w) return;
     switch (m.type) {
       case 'connected': {
         const settle = p.connected;
         delete p.connected;
         if (!m.result.ok) {
           open.delete(m.id);
-          refresh();
+          threads.refresh();
           if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
           settle?.(m.result);
           return;
@@ -204,29 +220,28 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
       }
       case 'sent':
       case 'closed':
-        p.calls.get(m.call)?.settle(m);
+        p.calls.get(m.call)?.settle(m, '');
         return;
       case 'pull': {
         const c = p.calls.get(m.call);
         if (!c?.body) return;
         const it = c.body;
-        it.next().then(
-          (r) => {
-            if (r.done) post(w, { type: 'chunk', id: m.id, call: m.call, chunk: null });
-            else {
-              const chunk = own(typeof r.value === 'string' ? Buffer.from(r.value) : (r.value as Uint8Array));
-              post(w, { type: 'chunk', id: m.id, call: m.call, chunk }, [chunk.buffer as ArrayBuffer]);
-            }
-          },
-          (err: unknown) => post(w, { type: 'chunk', id: m.id, call: m.call, chunk: null, error: errorMessage(err) }),
-        );
+        const fail = (err: unknown): void => {
+          post(w, { type: 'chunk', id: m.id, call: m.call, chunk: null, error: errorMessage(err) });
+        };
+        it.next().then((r) => {
+          if (r.done) return void post(w, { type: 'chunk', id: m.id, call: m.call, chunk: null });
+          const chunk = own(typeof r.value === 'string' ? Buffer.from(r.value) : (r.value as Uint8Array));
+          const err = post(w, { type: 'chunk', id: m.id, call: m.call, chunk }, [chunk.buffer as ArrayBuffer]);
+          if (err) fail(err);
+        }, fail);
         return;
       }
       case 'ended':
         if (p.session) p.session.usable = false;
         return;
       case 'failed':
-        options.logger.error({ error: m.message }, 'delivery thread: a session failed inside the thread');
+        logger.error({ error: m.message }, 'delivery thread: a session failed inside the thread');
         lost(m.id, p, `delivery thread: ${m.message}`);
         return;
     }
@@ -237,18 +252,23 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
     const state = { usable: true };
     p.session = state;
     const extensions: readonly string[] = Object.freeze([...c.extensions]);
-    const call = <T>(make: (call: number) => ToThread, transfer: ArrayBuffer[], fallback: () => T, read: (m: FromThread) => T, body?: AsyncIterator<unknown>): Promise<T> => {
-      if (!open.has(id) || worker !== w) return Promise.resolve(fallback());
+    /** fallback(reason, sent): the call did not come back (the session was lost; sent false: it never left) */
+    const call = <T>(make: (call: number) => ToThread, transfer: ArrayBuffer[], fallback: (reason: string, sent: boolean) => T, read: (m: FromThread) => T, body?: AsyncIterator<unknown>): Promise<T> => {
+      if (!open.has(id) || threads.current() !== w) return Promise.resolve(fallback('the delivery thread that held this connection is gone', false));
       const n = nextCall++;
       return new Promise<T>((resolve) => {
         p.calls.set(n, {
-          settle: (m) => {
+          settle: (m, reason) => {
             p.calls.delete(n);
-            resolve(m ? read(m) : fallback());
+            resolve(m ? read(m) : fallback(reason, true));
           },
           ...(body ? { body } : {}),
         });
-        post(w, make(n), transfer);
+        const err = post(w, make(n), transfer);
+        if (err) {
+          p.calls.delete(n);
+          resolve(fallback(`could not be handed to the delivery thread: ${errorMessage(err)}`, false));
+        }
       });
     };
     const client: SmtpClient = {
@@ -270,15 +290,20 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
           const source = message.body();
           body = (source instanceof Readable ? source : new Readable().wrap(source))[Symbol.asyncIterator]();
         }
-        // the thread is gone: the connection went with it (a lost connection, before or during the transfer)
-        const gone = (): TransactionReport => {
-          state.usable = false;
+        // The transaction did not come back: the thread died with it (whether the server took the
+        // message is unknown: a local failure, deferred and tried again), or it never left.
+        const gone = (reason: string, sent: boolean): TransactionReport => {
           void body?.return?.();
+          // a message that could not be handed over leaves the session as it was
+          if (sent || threads.current() !== w) state.usable = false;
+          const error = { kind: 'local' as const, message: sent ? `${reason} during the transaction: not known to be delivered, tried again` : reason };
           return {
             messageId: message.id,
             hop: { host, ip, port, tls: c.tls },
-            recipients: message.to.map((address) => ({ address, ok: false, phase: 'data', error: { kind: 'connect', message: 'the delivery thread stopped during the transaction' } })),
-            sessionUsable: false,
+            recipients: message.to.map((address) => ({ address, ok: false, phase: 'data', error })),
+            sessionUsable: state.usable,
+            // the thread was gone before the transaction left: it goes over a new session at once
+            ...(!sent && !state.usable ? { notSent: true as const } : {}),
             startedAt,
             durationMs: clock.now() - startedAt,
           };
@@ -288,7 +313,7 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
           transfer,
           gone,
           (m) => {
-            if (m.type !== 'sent') return gone();
+            if (m.type !== 'sent') return gone('the delivery thread answered out of turn', true);
             state.usable = m.usable;
             void body?.return?.();
             return { ...m.report, startedAt, durationMs: clock.now() - startedAt };
@@ -301,48 +326,50 @@ export function createSessionThread(options: { logger: Logger; workerUrl?: URL }
         await call<void>((n) => ({ type: 'close', id, call: n }), [], () => undefined, () => undefined);
         state.usable = false;
         open.delete(id);
-        refresh();
+        threads.refresh();
         if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
       },
     };
     return client;
   }
 
-  // Started now, not at the first session: a thread takes a moment to load its code.
-  start();
+  const refused = (message: string): ConnectResult => ({ ok: false, result: 'connect_failed', error: { kind: 'local', message }, tls: null });
 
   return {
     get started() {
-      return started;
+      return threads.started;
     },
-    ready: () => loaded,
-    connect(o) {
-      if (closed) return Promise.resolve({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'the delivery thread is stopped' }, tls: null });
-      if (o.signal?.aborted) return Promise.resolve({ ok: false, result: 'connect_failed', error: { kind: 'local', message: 'aborted' }, tls: null });
-      const w = worker ?? start();
+    ready: () => threads.ready(),
+    async connect(o) {
+      if (closed) return refused('the delivery thread is stopped');
+      if (o.signal?.aborted) return refused('aborted');
+      // after a failure, the next thread (it may wait out the back-off)
+      const w = threads.current() ?? (await threads.acquire());
+      if (!w || closed) return refused('the delivery thread is stopped');
+      if (o.signal?.aborted) return refused('aborted');
+      // (a thread that failed meanwhile has had its sessions failed: this one must not wait on it)
+      if (threads.current() !== w) return refused('the delivery thread stopped before the connection was handed to it');
       const id = nextId++;
       return new Promise<ConnectResult>((resolve) => {
-        const p: Pending = { clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
+        const p: Pending = { worker: w, clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
         open.set(id, p);
         if (o.signal) {
-          const w0 = w;
           p.signal = o.signal;
-          p.onAbort = () => post(w0, { type: 'abort', id });
+          p.onAbort = () => void post(w, { type: 'abort', id });
           o.signal.addEventListener('abort', p.onAbort, { once: true });
         }
-        refresh();
-        post(w, {
+        threads.refresh();
+        const err = post(w, {
           type: 'connect',
           id,
           options: { host: o.host, ip: o.ip, port: o.port, hostname: o.hostname, tls: o.tls, auth: o.auth, timeouts: { connectTimeoutMs: o.timeouts.connectTimeoutMs, greetingTimeoutMs: o.timeouts.greetingTimeoutMs, commandTimeoutMs: o.timeouts.commandTimeoutMs, dataTimeoutMs: o.timeouts.dataTimeoutMs } },
         });
+        if (err) lost(id, p, `the connection could not be handed to the delivery thread: ${errorMessage(err)}`);
       });
     },
     async close() {
       closed = true;
-      const w = worker;
-      worker = null;
-      if (w) await w.terminate();
+      await threads.close();
       for (const [id, p] of [...open]) lost(id, p, 'the relay is stopping');
     },
   };

@@ -46,6 +46,8 @@ export interface FerryMetrics {
   reloaded(ok: boolean): void;
   /** One outbound MX session's TLS: the policy that governed it and its RFC 8460 result (issue 15). */
   tlsSession(policy: string, result: string): void;
+  /** The delivery thread failed (crashed, exited, stalled, message_error) and was replaced. */
+  deliveryThreadFailed(reason: string): void;
   /** The throttle reports how many destinations it is holding back right now; null: none known. */
   setThrottledDestinationsProvider(fn: (() => number) | null): void;
   /** The exposition text. */
@@ -104,6 +106,12 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     registers: [registry],
   });
   const reloads = new Counter({ name: 'ferry_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers: [registry] });
+  const threadFailures = new Counter({
+    name: 'ferry_delivery_thread_failures_total',
+    help: 'Delivery thread failures (each followed by a new thread), by reason (crashed, exited, stalled, message_error)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
 
   new Gauge({
     name: 'ferry_queue_recipients',
@@ -193,6 +201,9 @@ export function createMetrics(src: MetricsSources): FerryMetrics {
     },
     tlsSession(policy, result) {
       tlsSessions.inc({ policy, result });
+    },
+    deliveryThreadFailed(reason) {
+      threadFailures.inc({ reason });
     },
     setThrottledDestinationsProvider(fn) {
       throttled = fn;

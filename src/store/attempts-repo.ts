@@ -1,6 +1,8 @@
 import type { Db } from './db.js';
-import type { AttemptRow, RecentTlsRow } from '../core/store-types.js';
-export type { AttemptRow, RecentTlsRow } from '../core/store-types.js';
+import type { AttemptRow } from '../core/store-types.js';
+import type { RecentTlsRow } from '../core/tls-store-types.js';
+export type { AttemptRow } from '../core/store-types.js';
+export type { RecentTlsRow } from '../core/tls-store-types.js';
 
 interface RawAttempt {
   id: number;

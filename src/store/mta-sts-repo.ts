@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
-import type { MtaStsPolicyRow } from '../core/store-types.js';
+import type { MtaStsPolicyRow } from '../core/tls-store-types.js';
 import { mtaStsFromRaw, mtaStsToRaw, type RawMtaStsPolicy } from './tls-rows.js';
-export type { MtaStsPolicyRow } from '../core/store-types.js';
+export type { MtaStsPolicyRow } from '../core/tls-store-types.js';
 
 /** The only code that knows the SQL of `mta_sts_policies` (rows mapped in tls-rows.ts, shared with PostgreSQL). */
 export function createMtaStsRepo(db: Db) {

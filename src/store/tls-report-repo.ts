@@ -1,7 +1,7 @@
 import { relaxedDurability, type Db } from './db.js';
-import type { TlsCountsDelta, TlsPolicyCounts, TlsSentRow } from '../core/store-types.js';
+import type { TlsCountsDelta, TlsPolicyCounts, TlsSentRow } from '../core/tls-store-types.js';
 import { tlsPolicyFromRaw, tlsPolicyKey, tlsSentFromRaw, type RawTlsFailure, type RawTlsPolicy, type RawTlsSent } from './tls-rows.js';
-export type { TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsReportPolicy, TlsSentRow, TlsSentState } from '../core/store-types.js';
+export type { TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsReportPolicy, TlsSentRow, TlsSentState } from '../core/tls-store-types.js';
 
 /**
  * The only code that knows the SQL of the TLS-RPT tables (migration 018): session counts per

@@ -1,4 +1,4 @@
-import type { MtaStsPolicyRow, TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsSentRow, TlsSentState } from '../core/store-types.js';
+import type { MtaStsPolicyRow, TlsCountsDelta, TlsFailureDetail, TlsPolicyCounts, TlsSentRow, TlsSentState } from '../core/tls-store-types.js';
 
 /**
  * The rows of the MTA-STS policy cache and the TLS-RPT tables, engine-neutral: both engines

@@ -8,17 +8,13 @@ import { advance, rateLimited, type SlowDownParams, type SlowDownState } from '.
 import { WindowSet, type WindowName } from './window.js';
 import { createSharedBudgets, type SharedBudgetStore } from './shared-budget.js';
 import { createSharedConnections, type SharedConnectionStore } from './shared-connections.js';
+import { createMxGroups } from './mx-groups.js';
 
 /**
  * Per-destination budgets: the scheduler's DestinationGate. A destination (recipient domain)
  * draws on one budget: its own domain rule, the MX rule whose suffix its MX hosts end in
- * (shared by every such domain), or, under 'default', a budget of its own.
- *
- * MX grouping: the throttle asks the injected resolver for the domain's MX hosts itself, once
- * per mxCacheTtlMs, and only when an mx: rule exists and the domain has no rule of its own.
- * Learning it from the last attempt's MX host would let the first connections to a new domain
- * through unlimited (the very burst a provider's limit is about), and the gate must know the
- * budget before it lets a connection open.
+ * (shared by every such domain), or, under 'default', a budget of its own (which one, and the
+ * MX lookups that decide it: mx-groups.ts).
  */
 export interface ThrottleParams {
   /** How often the limits table is checked for changes (the store's limits.dataVersion). */
@@ -90,9 +86,8 @@ export function createThrottle(deps: ThrottleDeps) {
   let saving: Promise<void> = Promise.resolve();
   const budgets = new Map<string, Budget>();
   const dirty = new Set<Budget>();
-  const refs = new Map<string, BudgetRef>();
-  const mx = new Map<string, { hosts: string[] | null; expires: number }>();
-  const lookups = new Map<string, Promise<void>>();
+  const groups = createMxGroups({ resolver: deps.resolver, clock, logger, mxCacheTtlMs: params.mxCacheTtlMs, mxFailureTtlMs: params.mxFailureTtlMs, table: () => table });
+  const refFor = groups.refFor;
   /** Per domain, the budgets its open connections were counted on (a reload may move it). */
   const open = new Map<string, { b: Budget; token: string | null }[]>();
   let reloadTimer: TimerHandle | null = null;
@@ -100,44 +95,6 @@ export function createThrottle(deps: ThrottleDeps) {
   let running = false;
   const shared = deps.shared ? createSharedBudgets({ store: deps.shared, clock, logger }) : null;
   const slots = deps.connections ? createSharedConnections({ ...deps.connections, clock, logger }) : null;
-
-  function refFor(domain: string): BudgetRef {
-    let ref = refs.get(domain);
-    if (ref) return ref;
-    let hosts: string[] | null = null;
-    if (table.needsMx(domain)) {
-      const cached = mx.get(domain);
-      hosts = cached?.hosts ?? null;
-      if (!cached || cached.expires <= clock.now()) void lookup(domain);
-      if (!cached) return table.resolve(domain, null); // not memoized: learn() first
-    }
-    ref = table.resolve(domain, hosts);
-    refs.set(domain, ref);
-    return ref;
-  }
-
-  function lookup(domain: string): Promise<void> {
-    const pending = lookups.get(domain);
-    if (pending) return pending;
-    const p = deps.resolver
-      .resolveMx(domain)
-      .then(
-        (records) => {
-          const hosts = records.map((r) => r.exchange.toLowerCase().replace(/\.$/, '')).filter(Boolean);
-          mx.set(domain, { hosts, expires: clock.now() + params.mxCacheTtlMs });
-        },
-        (err: unknown) => {
-          logger.debug({ domain, err: (err as Error).message }, 'throttle: MX lookup failed; the domain uses its own budget for now');
-          mx.set(domain, { hosts: null, expires: clock.now() + params.mxFailureTtlMs });
-        },
-      )
-      .finally(() => {
-        lookups.delete(domain);
-        refs.delete(domain);
-      });
-    lookups.set(domain, p);
-    return p;
-  }
 
   function budgetOf(ref: BudgetRef): Budget {
     let b = budgets.get(ref.bucket);
@@ -226,7 +183,7 @@ export function createThrottle(deps: ThrottleDeps) {
       const [v, rows, states] = await Promise.all([limits.dataVersion(), limits.list(), limits.states()]);
       version = v;
       table = new LimitTable(rows, deps.defaults);
-      refs.clear();
+      groups.forget();
       // Budgets already used before the load (none in the relay: start() loads first) keep their state.
       for (const r of states) if (!budgets.has(r.bucket)) saved.set(r.bucket, r);
     })();
@@ -248,7 +205,7 @@ export function createThrottle(deps: ThrottleDeps) {
     const next = new LimitTable(await limits.list(), deps.defaults);
     if (next.fingerprint === table.fingerprint) return false;
     table = next;
-    refs.clear();
+    groups.forget();
     logger.info({ limits: next.rules.length }, 'throttle: limits reloaded');
     try {
       deps.onLimitsChanged?.();
@@ -356,15 +313,7 @@ export function createThrottle(deps: ThrottleDeps) {
       b.windows.take(now);
       return null;
     },
-    learn(domain: string): Promise<void> | null {
-      if (!table.needsMx(domain)) return null;
-      const cached = mx.get(domain);
-      if (cached) {
-        if (cached.expires <= clock.now()) void lookup(domain); // refresh behind; use what we know
-        return null;
-      }
-      return lookup(domain);
-    },
+    learn: groups.learn,
     readyAt(domain: string, now: number): number | null {
       const [at] = schedule(domain, now, 1);
       return at! > now ? at! : null;

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsResultSink, TlsSessionResult } from '../core/tls.js';
 import type { TlsReportsStore } from '../core/store.js';
-import type { TlsCountsDelta, TlsFailureDetail } from '../core/store-types.js';
+import type { TlsCountsDelta, TlsFailureDetail } from '../core/tls-store-types.js';
 
 /**
  * The TLS-RPT sink deliver hands every MX session's TLS result to. `record` only adds to

@@ -9,6 +9,9 @@ import { openDatabase } from '../../src/store/db.js';
 import { createLimitsRepo, type LimitFields } from '../../src/store/limits-repo.js';
 import type { LimitStateRow } from '../../src/core/store-types.js';
 import type { StartedRelay } from '../helpers/relay.js';
+import { createLogger } from '../../src/core/logger.js';
+import type { DnsResolver } from '../../src/core/resolver.js';
+import { createThrottle, type Throttle, type ThrottleDeps, type ThrottleParams } from '../../src/throttle/throttle.js';
 
 /** A data directory with limits already in its database (as `ferry limits set` would leave them). */
 export function dataDirWithLimits(t: Test, limits: Record<string, Partial<LimitFields>>): string {
@@ -90,4 +93,33 @@ export async function savedBudget(ferry: Ferry, bucket: string, expected: (row: 
     return row !== undefined;
   }, `the saved budget of ${bucket} to show ${what}`);
   return row!;
+}
+
+// --- the throttle built directly (the gate tests) ---
+/** The throttle's timings in the gate tests (a manual clock moves them); `over` changes some. */
+export function throttleParams(over: Partial<ThrottleParams> = {}): ThrottleParams {
+  return {
+    reloadIntervalMs: 2_000,
+    persistIntervalMs: 5_000,
+    mxCacheTtlMs: 3_600_000,
+    mxFailureTtlMs: 60_000,
+    slowDown: { cooldownMs: 600_000, restoreStepMs: 300_000, minHalvingIntervalMs: 60_000 },
+    ...over,
+  };
+}
+
+const refuse = () => Promise.reject(new Error('no DNS in this test'));
+
+/** A resolver that answers nothing (the gate tests have no mx: rules). */
+export const noDns: DnsResolver = { resolveMx: refuse, resolve4: refuse, resolve6: refuse, resolveTxt: refuse, reverse: refuse };
+
+/** A throttle as a node builds it: by default no DNS, a silent logger, 10 connections and 100 messages per connection, throttleParams(). */
+export function testThrottle(deps: Pick<ThrottleDeps, 'limits' | 'clock'> & Partial<ThrottleDeps>): Throttle {
+  return createThrottle({
+    resolver: noDns,
+    logger: createLogger('silent'),
+    defaults: { connections: 10, perConnection: 100 },
+    params: throttleParams(),
+    ...deps,
+  });
 }

@@ -1,8 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
-import type { DnsResolver } from '../../src/core/resolver.js';
-import { createLogger } from '../../src/core/logger.js';
-import { createThrottle, type ThrottleParams } from '../../src/throttle/throttle.js';
+import { testThrottle, throttleParams } from './fixtures.js';
 import { batchFor } from '../../src/throttle/shared-budget.js';
 import { openTestStore, testPg } from '../helpers/postgres.js';
 
@@ -11,20 +9,7 @@ import { openTestStore, testPg } from '../helpers/postgres.js';
  * budget is the cluster's, not each node's. Counted, not timed: the clock is a ManualClock.
  */
 
-const PARAMS: ThrottleParams = {
-  reloadIntervalMs: 2_000,
-  persistIntervalMs: 5_000,
-  mxCacheTtlMs: 3_600_000,
-  mxFailureTtlMs: 60_000,
-  slowDown: { cooldownMs: 600_000, restoreStepMs: 300_000, minHalvingIntervalMs: 60_000 },
-};
-const noDns: DnsResolver = {
-  resolveMx: () => Promise.reject(new Error('no DNS in this test')),
-  resolve4: () => Promise.reject(new Error('no DNS in this test')),
-  resolve6: () => Promise.reject(new Error('no DNS in this test')),
-  resolveTxt: () => Promise.reject(new Error('no DNS in this test')),
-  reverse: () => Promise.reject(new Error('no DNS in this test')),
-};
+const PARAMS = throttleParams();
 
 t.test('batchFor: about one slot of the tightest limit, 1 to 10', async (t) => {
   t.equal(batchFor({ minute: 600, hour: null, day: null }), 10);
@@ -41,15 +26,7 @@ t.test('two nodes share one per-minute budget: together they send the limit, not
   await stores[0]!.limits.set('example.test', { perMinute: 600, perHour: null, perDay: null, connections: null, perConnection: null }, clock.now());
   const nodes = await Promise.all(
     stores.map(async (s) => {
-      const th = createThrottle({
-        limits: s.limits,
-        resolver: noDns,
-        clock,
-        logger: createLogger('silent'),
-        defaults: { connections: 10, perConnection: 100 },
-        params: PARAMS,
-        shared: s.limits,
-      });
+      const th = testThrottle({ limits: s.limits, clock, shared: s.limits });
       await th.load();
       return th;
     }),
@@ -100,13 +77,9 @@ t.test('a node without a limited budget never asks the store', async (t) => {
   const clock = new ManualClock(1_800_000_000_000);
   const s = await openTestStore(t, url, 'node-a');
   let asked = 0;
-  const th = createThrottle({
+  const th = testThrottle({
     limits: s.limits,
-    resolver: noDns,
     clock,
-    logger: createLogger('silent'),
-    defaults: { connections: 10, perConnection: 100 },
-    params: PARAMS,
     shared: {
       takeBudget: (...a) => (asked++, s.limits.takeBudget(...a)),
       budgetWindows: (b) => s.limits.budgetWindows(b),
@@ -124,7 +97,7 @@ t.test('a slow-down one node learns applies on the other; a node that has not ta
   await stores[0]!.limits.set('example.test', { perMinute: 600, perHour: null, perDay: null, connections: null, perConnection: null }, clock.now());
   const [a, b] = await Promise.all(
     stores.map(async (s) => {
-      const th = createThrottle({ limits: s.limits, resolver: noDns, clock, logger: createLogger('silent'), defaults: { connections: 10, perConnection: 100 }, params: PARAMS, shared: s.limits });
+      const th = testThrottle({ limits: s.limits, clock, shared: s.limits });
       await th.load();
       return th;
     }),

@@ -1,8 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
-import type { DnsResolver } from '../../src/core/resolver.js';
-import { createLogger } from '../../src/core/logger.js';
-import { createThrottle, type ThrottleParams } from '../../src/throttle/throttle.js';
+import { testThrottle, throttleParams } from './fixtures.js';
 import { BACKOFF_MS, SLOT_TTL_MS, SPARE_KEEP_MS, type SharedConnectionStore } from '../../src/throttle/shared-connections.js';
 import { openTestStore, testPg } from '../helpers/postgres.js';
 
@@ -12,20 +10,7 @@ import { openTestStore, testPg } from '../helpers/postgres.js';
  * ManualClock (a dead node's clock stops), and each step waits for the store calls it started.
  */
 
-const PARAMS: ThrottleParams = {
-  reloadIntervalMs: 3_600_000,
-  persistIntervalMs: 3_600_000,
-  mxCacheTtlMs: 3_600_000,
-  mxFailureTtlMs: 60_000,
-  slowDown: { cooldownMs: 600_000, restoreStepMs: 300_000, minHalvingIntervalMs: 60_000 },
-};
-const noDns: DnsResolver = {
-  resolveMx: () => Promise.reject(new Error('no DNS in this test')),
-  resolve4: () => Promise.reject(new Error('no DNS in this test')),
-  resolve6: () => Promise.reject(new Error('no DNS in this test')),
-  resolveTxt: () => Promise.reject(new Error('no DNS in this test')),
-  reverse: () => Promise.reject(new Error('no DNS in this test')),
-};
+const PARAMS = throttleParams({ reloadIntervalMs: 3_600_000, persistIntervalMs: 3_600_000 });
 const DOMAIN = 'example.test';
 const LIMIT = 5;
 const START = 1_800_000_000_000;
@@ -62,15 +47,7 @@ t.test('two nodes that each want 20 connections to a destination limited to 5 ho
         releaseConnectionsOf: (o) => track(s.limits.releaseConnectionsOf(o)),
       };
       let pokes = 0;
-      const th = createThrottle({
-        limits: s.limits,
-        resolver: noDns,
-        clock,
-        logger: createLogger('silent'),
-        defaults: { connections: 10, perConnection: 100 },
-        params: PARAMS,
-        connections: { store, owner, poke: () => pokes++ },
-      });
+      const th = testThrottle({ limits: s.limits, clock, params: PARAMS, connections: { store, owner, poke: () => pokes++ } });
       await th.start();
       return { th, clock, open: 0, pokes: () => pokes };
     }),
@@ -178,11 +155,9 @@ t.test('two nodes that each want 20 connections to a destination limited to 5 ho
 
 t.test('on a single node (no shared connections) the limit is counted locally, as before', async (t) => {
   const clock = new ManualClock(START);
-  const th = createThrottle({
+  const th = testThrottle({
     limits: { list: async () => [], states: async () => [], saveStates: async () => undefined, dataVersion: async () => 0 },
-    resolver: noDns,
     clock,
-    logger: createLogger('silent'),
     defaults: { connections: 3, perConnection: 100 },
     params: PARAMS,
   });

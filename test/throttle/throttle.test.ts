@@ -7,16 +7,11 @@ import type { DnsResolver, MxRecord } from '../../src/core/resolver.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { createLimitsRepo, type LimitFields } from '../../src/store/limits-repo.js';
-import { createThrottle, type ThrottleParams } from '../../src/throttle/throttle.js';
+import { createThrottle } from '../../src/throttle/throttle.js';
+import { throttleParams } from './fixtures.js';
 import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
 
-const PARAMS: ThrottleParams = {
-  reloadIntervalMs: 2_000,
-  persistIntervalMs: 5_000,
-  mxCacheTtlMs: 3_600_000,
-  mxFailureTtlMs: 60_000,
-  slowDown: { cooldownMs: 600_000, restoreStepMs: 300_000, minHalvingIntervalMs: 60_000 },
-};
+const PARAMS = throttleParams();
 /** Lets the store's promises (in-process: already settled) and their continuations run. */
 const settle = () => new Promise((r) => setImmediate(r));
 const NONE: LimitFields = { perMinute: null, perHour: null, perDay: null, connections: null, perConnection: null };

@@ -5,8 +5,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { seededRandom } from '../../src/core/random.js';
 import type { Store } from '../../src/core/store.js';
-import type { Deliverer, DeliverySession, OpenSessionResult } from '../../src/deliver/deliverer.js';
-import type { OutgoingMessage, TransactionReport } from '../../src/deliver/types.js';
+import type { Deliverer, OpenSessionResult } from '../../src/deliver/deliverer.js';
+import type { OutgoingMessage } from '../../src/deliver/types.js';
 import { createOutcomeApplier } from '../../src/outcome/apply.js';
 import { createFate } from '../../src/outcome/fate.js';
 import { createSpool } from '../../src/spool/spool.js';
@@ -18,6 +18,7 @@ import { livenessBound } from '../helpers/liveness.js';
 import { openTestStore, testPg } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/relay.js';
 import { message } from '../store/contract/fixtures.js';
+import { acceptingSession } from './fixtures.js';
 
 /*
  * Two nodes (two schedulers, two owner names) on one store. Node A's transfer takes longer than
@@ -46,31 +47,12 @@ function deliverer(name: string, hold: boolean) {
   const waiting: (() => void)[] = [];
   const d: Deliverer = {
     openSession(domain): Promise<OpenSessionResult> {
-      const session: DeliverySession = {
-        domain,
-        hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, preference: 10 },
-        tls: null,
-        usable: true,
-        messagesSent: 0,
-        extensions: [],
-        tlsResult: {
-          at: T0, policyDomain: domain, policyApplied: 'none', policy: { type: 'no-policy-found', strings: [], mxHosts: [] }, result: 'starttls-not-supported',
-          mxHost: `mx.${domain}`, receivingIp: '127.0.0.2', receivingMxHelo: null, detail: null, protocol: null, cipher: null, verified: false, requireTlsOffered: false,
-        },
-        async send(m): Promise<TransactionReport> {
-          sent.push(m);
-          if (hold) await new Promise<void>((resolve) => waiting.push(resolve));
-          return {
-            messageId: m.id,
-            hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, tls: null },
-            recipients: m.to.map((address) => ({ address, ok: true as const, reply: { code: 250, enhanced: '2.0.0', text: `250 2.0.0 ok from ${name}` } })),
-            sessionUsable: true,
-            startedAt: T0,
-            durationMs: 1,
-          };
-        },
-        close: async () => undefined,
-      };
+      const session = acceptingSession(domain, {
+        t0: T0,
+        sent,
+        text: `ok from ${name}`,
+        ...(hold ? { before: () => new Promise<void>((resolve) => waiting.push(resolve)) } : {}),
+      });
       return Promise.resolve({ ok: true, session, tries: [] });
     },
   };

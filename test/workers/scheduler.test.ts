@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { Deliverer, DeliverySession, OpenSessionResult } from '../../src/deliver/deliverer.js';
-import type { OutgoingMessage, TransactionReport } from '../../src/deliver/types.js';
+import type { Deliverer, OpenSessionResult } from '../../src/deliver/deliverer.js';
+import type { OutgoingMessage } from '../../src/deliver/types.js';
 import { createSpool } from '../../src/spool/spool.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createQueueStore, type QueueStore } from '../../src/store/queue-store.js';
@@ -13,6 +13,7 @@ import { createScheduler, type Scheduler } from '../../src/workers/scheduler.js'
 import type { DestinationGate } from '../../src/workers/destination.js';
 import { countingDb } from '../helpers/counting-db.js';
 import { fateFor } from '../helpers/fate.js';
+import { acceptingSession } from './fixtures.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -24,30 +25,7 @@ function fakeDeliverer(behaviour: { open?: (domain: string, signal?: AbortSignal
     openSession(domain, signal) {
       opened++;
       if (behaviour.open) return behaviour.open(domain, signal);
-      const session: DeliverySession = {
-        domain,
-        hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, preference: 10 },
-        tls: null,
-        usable: true,
-        messagesSent: 0,
-        extensions: [],
-        tlsResult: {
-          at: T0, policyDomain: domain, policyApplied: 'none', policy: { type: 'no-policy-found', strings: [], mxHosts: [] }, result: 'starttls-not-supported',
-          mxHost: `mx.${domain}`, receivingIp: '127.0.0.2', receivingMxHelo: null, detail: null, protocol: null, cipher: null, verified: false, requireTlsOffered: false,
-        },
-        async send(m): Promise<TransactionReport> {
-          sent.push(m);
-          return {
-            messageId: m.id,
-            hop: { host: `mx.${domain}`, ip: '127.0.0.2', port: 25, tls: null },
-            recipients: m.to.map((address) => ({ address, ok: true as const, reply: { code: 250, enhanced: '2.0.0', text: '250 2.0.0 ok' } })),
-            sessionUsable: true,
-            startedAt: T0,
-            durationMs: 1,
-          };
-        },
-        close: async () => undefined,
-      };
+      const session = acceptingSession(domain, { t0: T0, sent });
       return Promise.resolve({ ok: true, session, tries: [] });
     },
   };

@@ -4,7 +4,7 @@ import { errorMessage } from '../../core/errors.js';
 import { parseStsPolicy, parseStsTxt } from './sts-policy.js';
 import type { StsFetcher } from './sts-fetch.js';
 import type { MtaStsStore } from '../../core/store.js';
-import type { MtaStsPolicyRow } from '../../core/store-types.js';
+import type { MtaStsPolicyRow } from '../../core/tls-store-types.js';
 
 /**
  * A recipient domain's MTA-STS policy (RFC 8461 §5), with Ferry's own cache in the store. The

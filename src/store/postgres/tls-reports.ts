@@ -1,5 +1,5 @@
 import type { TlsReportsStore } from '../../core/store.js';
-import type { TlsPolicyCounts } from '../../core/store-types.js';
+import type { TlsPolicyCounts } from '../../core/tls-store-types.js';
 import { tlsPolicyFromRaw, tlsPolicyKey, tlsSentFromRaw, type RawTlsFailure, type RawTlsPolicy, type RawTlsSent } from '../tls-rows.js';
 import { inTransaction, type PgPool } from './pool.js';
 import { rows, type Queryable } from './sql.js';

@@ -1,6 +1,6 @@
 import type { Test } from 'tap';
 import type { EngineFactory } from './engines.js';
-import type { TlsCountsDelta } from '../../../src/core/store-types.js';
+import type { TlsCountsDelta } from '../../../src/core/tls-store-types.js';
 import { message } from './fixtures.js';
 
 const T0 = 1_760_000_000_000;
