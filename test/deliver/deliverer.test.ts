@@ -11,6 +11,7 @@ import { createRouter, type StaticRoute } from '../../src/deliver/route.js';
 import type { OutgoingMessage } from '../../src/deliver/types.js';
 import { startDnsServer, type Zone } from '../helpers/dns-server.js';
 import { startMx, type MxOptions, type TestMx } from '../helpers/mx-server.js';
+import { waitFor } from '../helpers/bounce.js';
 
 const timeouts = { connectTimeoutMs: 500, greetingTimeoutMs: 500, commandTimeoutMs: 500, dataTimeoutMs: 500 };
 
@@ -431,10 +432,13 @@ t.test('route failures come back as facts', async (t) => {
 });
 
 t.test('an aborted signal stops the session setup', async (t) => {
-  const { open } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } } });
+  const { open, mx1 } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } } });
   const ac = new AbortController();
   const p = open('example.test', ac.signal);
-  setTimeout(() => ac.abort(), 50);
+  // Abort once the MX holds the connection (its greeting stalls), not after a fixed 50 ms: on a
+  // busy machine the MX lookup could still be under way then, and the abort landed elsewhere.
+  await waitFor(() => mx1!.connections >= 1, 60_000, 'the connection to the stalling MX');
+  ac.abort();
   const res = await p;
   t.match(res, { ok: false });
   t.match(res.tries[0], { result: 'connect_failed', error: { kind: 'local', message: 'aborted' } });
