@@ -48,6 +48,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from './sqlite.mjs';
+import { cpuByRole, formatByRole, threadRoles, threadSnapshot } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -293,6 +294,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
   onStart();
   const baseCpu = cpuTicks(pids());
   const baseMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const baseThreads = mainPid ? threadSnapshot(mainPid) : null;
   const perf = mainPid && PERF ? startPerf(mainPid, c) : null;
   let peakKb = rssSum(pids());
   let lastCount = 0;
@@ -317,6 +319,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
   await sampler;
   const cpu = (cpuTicks(pids()) - baseCpu) / TICK;
   const endMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const threads = mainPid ? { base: baseThreads, end: threadSnapshot(mainPid) } : null;
   const mainCpu = (endMain.user + endMain.sys - baseMain.user - baseMain.sys) / TICK;
   const mainSys = (endMain.sys - baseMain.sys) / TICK;
   if (perf) await perf.stop();
@@ -331,6 +334,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
     mainSysPer1000: (mainSys / c.count) * 1000,
     peakMb: peakKb / 1024,
     command: src.command,
+    threads,
   };
 }
 
@@ -475,6 +479,7 @@ async function runFerry(c, sinkPort) {
     }
     const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
+    const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count)) : null;
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()
@@ -484,7 +489,7 @@ async function runFerry(c, sinkPort) {
     const signedCount = signed.get().n;
     db.close();
     if (c.dkim && signedCount < c.count) log(`warning: only ${signedCount} of ${c.count} messages were signed`);
-    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, loop, signed: signedCount };
+    return { ...r, threads: undefined, byRole, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, loop, signed: signedCount };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
@@ -549,6 +554,7 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
     row('delay accept→sink p99', 'p99', 'ms', '');
     row('CPU ms per message', 'cpuPer1000', '', '(lower is better)');
     if (f.mainCpuPer1000 !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message: SMTP (main) thread (of which kernel) / other threads | ${f1(f.mainCpuPer1000)} (${f1(f.mainSysPer1000)}) / ${f1(f.cpuPer1000 - f.mainCpuPer1000)} | | | |`);
+    if (f.byRole) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message by thread (of which kernel) | ${f.byRole} | | | |`);
     row('peak memory (PSS)', 'peakMb', 'MB', '');
   }
   if (f.loop) {
