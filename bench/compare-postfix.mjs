@@ -7,6 +7,7 @@
 //   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof)
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
+//   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -66,6 +67,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
 const DELIVERY_THREAD = opt('delivery-thread', null);
+const INLINE_MAX = opt('inline-max', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
   reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
@@ -457,6 +459,7 @@ async function runFerry(c, sinkPort) {
       delivery: { allowPrivateMx: true, ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}) },
       http: { listen: null },
       ...(SIGN_THREADS !== null ? { sign: { threads: Number(SIGN_THREADS) } } : {}),
+      ...(INLINE_MAX !== null ? { spool: { inlineMaxBytes: Number(INLINE_MAX) } } : {}),
       ...dkim,
     }),
   );
