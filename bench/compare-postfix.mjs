@@ -482,7 +482,7 @@ async function runFerry(c, sinkPort) {
     }
     const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
-    const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count)) : null;
+    const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count), r.deliveredPerSec) : null;
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()

@@ -82,10 +82,18 @@ export function cpuByRole(pid, base, end, roles, count) {
   return byRole;
 }
 
-/** "main 1.70 (0.47); writer 0.80 (0.30); ..." */
-export function formatByRole(byRole) {
+/**
+ * "main 1.70 (0.47); writer 0.80 (0.30); ...; 1.54 cores busy" (the last part when messages per
+ * second is given: how many cores the process kept busy at that rate, 2 = both of a 2-core machine).
+ */
+export function formatByRole(byRole, perSec = null) {
   const f = (n) => (n >= 10 ? n.toFixed(1) : n.toFixed(2));
   const order = ['main', 'writer (busiest unnamed)', 'sign threads', 'delivery thread', 'runtime (GC, libuv)'];
   const keys = [...byRole.keys()].sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
-  return keys.map((k) => `${k} ${f(byRole.get(k).cpu)} (${f(byRole.get(k).sys)})`).join('; ');
+  const parts = keys.map((k) => `${k} ${f(byRole.get(k).cpu)} (${f(byRole.get(k).sys)})`);
+  if (perSec !== null) {
+    const total = [...byRole.values()].reduce((a, r) => a + r.cpu, 0);
+    parts.push(`${f((total * perSec) / 1000)} cores busy`);
+  }
+  return parts.join('; ');
 }
