@@ -7,6 +7,7 @@
 //   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof)
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
+//   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -48,6 +49,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from './sqlite.mjs';
+import { cpuByRole, formatByRole, threadRoles, threadSnapshot } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -65,6 +67,7 @@ const CPU_PROF = argv.includes('--cpu-prof');
 const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
 const DELIVERY_THREAD = opt('delivery-thread', null);
+const INLINE_MAX = opt('inline-max', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
   reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
@@ -293,6 +296,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
   onStart();
   const baseCpu = cpuTicks(pids());
   const baseMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const baseThreads = mainPid ? threadSnapshot(mainPid) : null;
   const perf = mainPid && PERF ? startPerf(mainPid, c) : null;
   let peakKb = rssSum(pids());
   let lastCount = 0;
@@ -317,6 +321,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
   await sampler;
   const cpu = (cpuTicks(pids()) - baseCpu) / TICK;
   const endMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
+  const threads = mainPid ? { base: baseThreads, end: threadSnapshot(mainPid) } : null;
   const mainCpu = (endMain.user + endMain.sys - baseMain.user - baseMain.sys) / TICK;
   const mainSys = (endMain.sys - baseMain.sys) / TICK;
   if (perf) await perf.stop();
@@ -331,6 +336,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
     mainSysPer1000: (mainSys / c.count) * 1000,
     peakMb: peakKb / 1024,
     command: src.command,
+    threads,
   };
 }
 
@@ -453,6 +459,7 @@ async function runFerry(c, sinkPort) {
       delivery: { allowPrivateMx: true, ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}) },
       http: { listen: null },
       ...(SIGN_THREADS !== null ? { sign: { threads: Number(SIGN_THREADS) } } : {}),
+      ...(INLINE_MAX !== null ? { spool: { inlineMaxBytes: Number(INLINE_MAX) } } : {}),
       ...dkim,
     }),
   );
@@ -475,6 +482,7 @@ async function runFerry(c, sinkPort) {
     }
     const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
+    const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count), r.deliveredPerSec) : null;
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()
@@ -484,7 +492,7 @@ async function runFerry(c, sinkPort) {
     const signedCount = signed.get().n;
     db.close();
     if (c.dkim && signedCount < c.count) log(`warning: only ${signedCount} of ${c.count} messages were signed`);
-    return { ...r, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, loop, signed: signedCount };
+    return { ...r, threads: undefined, byRole, p50: pct(delays, 50), p99: pct(delays, 99), hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN, loop, signed: signedCount };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
@@ -549,6 +557,7 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
     row('delay accept→sink p99', 'p99', 'ms', '');
     row('CPU ms per message', 'cpuPer1000', '', '(lower is better)');
     if (f.mainCpuPer1000 !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message: SMTP (main) thread (of which kernel) / other threads | ${f1(f.mainCpuPer1000)} (${f1(f.mainSysPer1000)}) / ${f1(f.cpuPer1000 - f.mainCpuPer1000)} | | | |`);
+    if (f.byRole) rows.push(`| ${c.name} (${c.count} msgs) | Ferry CPU ms per message by thread (of which kernel) | ${f.byRole} | | | |`);
     row('peak memory (PSS)', 'peakMb', 'MB', '');
   }
   if (f.loop) {

@@ -2,12 +2,24 @@
 // measures the main (SMTP) thread's event-loop delay with perf_hooks.monitorEventLoopDelay and
 // its CPU time, and writes them as JSON to $FERRY_BENCH_LOOP_FILE every 250 ms. SIGUSR2 starts
 // a new window (the benchmark sends it when the load starts). Nothing here changes Ferry; without
-// FERRY_BENCH_LOOP_FILE it does nothing, and in worker threads (which inherit --import) neither.
-import { writeFileSync } from 'node:fs';
+// FERRY_BENCH_LOOP_FILE it does nothing; in worker threads (which inherit --import) it only names
+// the thread (below).
+import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 
 const file = process.env.FERRY_BENCH_LOOP_FILE;
+// A worker thread says which it is (bench/lib/thread-cpu.mjs): its Linux TID and entry file.
+if (file && !isMainThread) {
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop();
+    mkdirSync(`${file}.threads`, { recursive: true });
+    writeFileSync(`${file}.threads/${tid}`, basename(process.argv[1] ?? 'unknown'));
+  } catch {
+    // not Linux: no per-thread figures
+  }
+}
 // Worker threads inherit --import: only the main (SMTP) thread is measured and writes the file.
 if (file && isMainThread) {
   // The histogram records the whole timer interval; the delay is what exceeds the resolution.

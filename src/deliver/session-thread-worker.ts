@@ -39,10 +39,13 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-/** The stored message as the spool opens it: header block, then the inline bytes or the file. */
+/**
+ * The stored message as the spool opens it: header block, then the inline bytes or the file.
+ * Two chunks rather than one joined copy: the dot-stuffing carries the last byte across chunks.
+ */
 function plainBodyStream(b: PlainBody): Readable {
   const headers = asBuffer(b.headers);
-  if (b.file === null) return Readable.from([b.inline ? Buffer.concat([headers, asBuffer(b.inline)]) : headers]);
+  if (b.file === null) return Readable.from(b.inline && b.inline.length ? [headers, asBuffer(b.inline)] : [headers]);
   const file = b.file;
   return Readable.from(
     (async function* () {

@@ -9,6 +9,12 @@ import { createHash, type Hash } from 'node:crypto';
  * body size or line length (mailauth's hasher keeps a partial line, which grows for a body
  * without line breaks). Bytes are treated as opaque octets, so 8-bit and non-UTF-8 bodies hash
  * exactly as stored.
+ *
+ * Most lines are already canonical (CRLF-terminated, single spaces, no tab, no trailing space):
+ * update() finds those with a tight scan and hashes runs of them as they are, without copying;
+ * only a line that needs changing goes through the state machine byte by byte. Both give the
+ * same bytes (test/sign/canonicalize.test.ts compares them with a reference on random input
+ * split at random); on a 100 KB text body the fast path is ~5x cheaper.
  */
 const CR = 0x0d;
 const LF = 0x0a;
@@ -32,7 +38,81 @@ export class RelaxedBodyHash {
   }
 
   update(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++) {
+    const len = chunk.length;
+    let i = 0;
+    if (this.pendingCr || this.wsp || this.lineHasContent) {
+      // a line begun in an earlier chunk: finish it byte by byte
+      const lf = chunk.indexOf(LF);
+      i = lf < 0 ? len : lf + 1;
+      this.slow(chunk, 0, i);
+    }
+    // From here each line starts in the state the state machine has after a line end.
+    /** start of the canonical lines hashed as they are; -1: none */
+    let runStart = -1;
+    /** start of the empty lines that end the run (deferred: dropped if only empty lines follow); -1: none */
+    let runEmpty = -1;
+    /** start of the current line */
+    let ls = i;
+    const endRun = (): void => {
+      if (runStart < 0) return;
+      this.flush();
+      this.hash.update(chunk.subarray(runStart, runEmpty >= 0 ? runEmpty : ls));
+      // each empty line of the run is exactly CRLF
+      if (runEmpty >= 0) this.emptyLines += (ls - runEmpty) / 2;
+      runStart = -1;
+      runEmpty = -1;
+    };
+    while (i < len) {
+      const b = chunk[i]!;
+      if (b > SP) {
+        i++;
+        continue;
+      }
+      if (b === SP) {
+        // one space before a content byte is canonical; two, a tab, or a space ending the line is not
+        const n = i + 1 < len ? chunk[i + 1]! : -1;
+        if (n !== SP && n !== TAB && n !== CR && n !== LF && n !== -1) {
+          i += 2;
+          continue;
+        }
+      } else if (b === CR && i + 1 < len && chunk[i + 1] === LF) {
+        if (i === ls) {
+          // an empty line: part of the run if one is open (its CRLF is deferred), else counted
+          if (runStart >= 0) {
+            if (runEmpty < 0) runEmpty = ls;
+          } else this.emptyLines++;
+        } else {
+          if (runStart < 0) {
+            for (; this.emptyLines > 0; this.emptyLines--) this.bytes(CRLF);
+            runStart = ls;
+          }
+          runEmpty = -1;
+          this.bodyHasContent = true;
+        }
+        i += 2;
+        ls = i;
+        continue;
+      } else if (b !== CR && b !== LF && b !== TAB) {
+        // another control byte: ordinary content
+        i++;
+        continue;
+      }
+      // This line needs changing (whitespace, a bare CR or LF) or goes on in the next chunk:
+      // the state machine takes it from its start.
+      endRun();
+      const lf = chunk.indexOf(LF, i);
+      i = lf < 0 ? len : lf + 1;
+      this.slow(chunk, ls, i);
+      ls = i;
+    }
+    endRun();
+    // the last line goes on in the next chunk (or ends the body without CRLF)
+    if (ls < len) this.slow(chunk, ls, len);
+  }
+
+  /** The state machine over chunk[from, to). */
+  private slow(chunk: Uint8Array, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
       const b = chunk[i]!;
       if (this.pendingCr) {
         this.pendingCr = false;

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { FerryError } from '../core/errors.js';
-import { signPicked, sourceStream } from './signer.js';
+import { signPicked } from './signer.js';
 import type { SignReply, SignRequest } from './pool.js';
 
 /**
@@ -12,7 +12,7 @@ import type { SignReply, SignRequest } from './pool.js';
 export async function handle(req: SignRequest): Promise<SignReply> {
   try {
     const source = { headers: asBuffer(req.source.headers), inline: req.source.inline ? asBuffer(req.source.inline) : null, file: req.source.file };
-    const result = await signPicked(req.picked, sourceStream(source), req.t, req.maxHeaderBytes);
+    const result = await signPicked(req.picked, source, req.t, req.maxHeaderBytes);
     return { id: req.id, ok: true, result };
   } catch (err) {
     const code = err instanceof FerryError ? err.code : 'FERRY_ERR_DKIM';

@@ -116,7 +116,7 @@ export function createSigner(options: SignerOptions): Signer {
       const t = options.clock ? Math.floor(options.clock.now() / 1000) : null;
       if (typeof input === 'function') return signPicked(picked, input(), t, maxHeaderBytes);
       if (options.offload) return options.offload.sign(picked, input, t, maxHeaderBytes);
-      return signPicked(picked, sourceStream(input), t, maxHeaderBytes);
+      return signPicked(picked, input, t, maxHeaderBytes);
     },
   };
 }
@@ -139,14 +139,34 @@ export function sourceStream(source: SignSource): NodeJS.ReadableStream {
  * body hashed as it passes), then one DKIM-Signature per key. Pure apart from reading the input:
  * the signing threads run exactly this.
  */
-export async function signPicked(picked: PickedKeys, input: NodeJS.ReadableStream, t: number | null, maxHeaderBytes: number): Promise<SignResult> {
-  const { headerBlock, bodyHash } = await readMessage(input, maxHeaderBytes);
+export async function signPicked(picked: PickedKeys, input: NodeJS.ReadableStream | SignSource, t: number | null, maxHeaderBytes: number): Promise<SignResult> {
+  const { headerBlock, bodyHash } = isSignSource(input) ? await readSource(input, maxHeaderBytes) : await readMessage(input, maxHeaderBytes);
   const fields = parseHeaderBlock(headerBlock);
   const { names, canonical } = selectHeaders(fields);
   // RSA first: every receiver knows it; ed25519 is an extra that RFC 8463 receivers prefer
   const keys = [...picked.keys].sort((a, b) => (a.algorithm === b.algorithm ? a.selector.localeCompare(b.selector) : a.algorithm === 'rsa' ? -1 : 1));
   const lines = keys.map((key) => signatureHeader(key, picked.domain, names, canonical, bodyHash, t));
   return { headers: lines.map((l) => `${l}\r\n`).join(''), domain: picked.domain, selectors: keys.map((k) => k.selector) };
+}
+
+function isSignSource(input: NodeJS.ReadableStream | SignSource): input is SignSource {
+  return 'headers' in input && Buffer.isBuffer((input as SignSource).headers);
+}
+
+/**
+ * A SignSource whose header block ends with its blank line (as intake stores it) is read without
+ * joining header block and body: the body (inline bytes or the spool file) goes to the hash as it
+ * is. Otherwise it is read as one stream, like any other input. Same result either way: the
+ * first blank line of header block + body is the header block's own last one.
+ */
+async function readSource(source: SignSource, maxHeaderBytes: number): Promise<{ headerBlock: Buffer; bodyHash: string }> {
+  const h = source.headers;
+  if (h.length < 4 || h.indexOf(HEADER_END) !== h.length - 4) return readMessage(sourceStream(source), maxHeaderBytes);
+  const hasher = new RelaxedBodyHash('sha256');
+  if (source.file !== null) {
+    for await (const chunk of createReadStream(source.file, { highWaterMark: 256 * 1024 })) hasher.update(chunk as Buffer);
+  } else if (source.inline) hasher.update(source.inline);
+  return { headerBlock: h.subarray(0, h.length - 2), bodyHash: hasher.digest() };
 }
 
 /** Reads the stream once: buffers the header block (bounded), hashes the body as it passes. */

@@ -13,7 +13,10 @@ import { startDnsServer, type Zone } from '../helpers/dns-server.js';
 import { startMx, type MxOptions, type TestMx } from '../helpers/mx-server.js';
 import { waitFor } from '../helpers/bounce.js';
 
-const timeouts = { connectTimeoutMs: 500, greetingTimeoutMs: 500, commandTimeoutMs: 500, dataTimeoutMs: 500 };
+// Generous, so a loaded machine (a TLS handshake can take seconds at load 20) does not turn a
+// delivery into a timeout; the tests about a timeout shorten only the one they wait for.
+const timeouts = { connectTimeoutMs: 60_000, greetingTimeoutMs: 60_000, commandTimeoutMs: 60_000, dataTimeoutMs: 60_000 };
+type Timeouts = typeof timeouts;
 
 const BODY = Buffer.from(
   'From: sender@ferry.test\r\nTo: rcpt@example.test\r\nSubject: hello\r\nMessage-ID: <1@ferry.test>\r\n\r\n' +
@@ -24,7 +27,7 @@ const BODY = Buffer.from(
 // the same deliveries must give the same results either way.
 const thread = process.env.FERRY_TEST_DELIVERY_THREAD === '1' ? createSessionThread({ logger: silentLogger() }) : null;
 if (thread) t.teardown(() => thread.close());
-// the thread loads its code before the first session (as the relay's start waits for it): the 500 ms timeouts below are for sessions
+// the thread loads its code before the first session (as the relay's start waits for it): the timeouts below are for sessions
 if (thread) await thread.ready();
 const connectSmtp = thread ? thread.connect : connectHere;
 
@@ -45,7 +48,7 @@ function message(to: string[], over: Partial<OutgoingMessage> & { bytes?: Buffer
 
 async function setup(
   t: Test,
-  opts: { mx1?: MxOptions | null; mx2?: MxOptions | null; routes?: Record<string, StaticRoute>; requireTlsDomains?: string[]; encryptOnlyDomains?: string[] } = {},
+  opts: { mx1?: MxOptions | null; mx2?: MxOptions | null; routes?: Record<string, StaticRoute>; requireTlsDomains?: string[]; encryptOnlyDomains?: string[]; timeouts?: Timeouts } = {},
 ): Promise<{ mx1: TestMx | null; mx2: TestMx | null; open: (domain?: string, signal?: AbortSignal) => ReturnType<ReturnType<typeof createDeliverer>['openSession']>; port: number }> {
   // mx1 on 127.0.0.2, mx2 on 127.0.0.3, same port (MX hosts share delivery.port)
   let mx1: TestMx | null = null;
@@ -83,7 +86,7 @@ async function setup(
     encryptOnlyDomains: opts.encryptOnlyDomains ?? [],
     clock: systemClock,
   });
-  const deliverer = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts, clock: systemClock, connect: connectSmtp });
+  const deliverer = createDeliverer({ router, hostname: 'relay.ferry.test', timeouts: opts.timeouts ?? timeouts, clock: systemClock, connect: connectSmtp });
   return { mx1, mx2, port, open: (domain = 'example.test', signal) => deliverer.openSession(domain, signal) };
 }
 
@@ -269,7 +272,7 @@ t.test('421 greeting: next MX', async (t) => {
 });
 
 t.test('greeting that never comes: timeout, next MX', async (t) => {
-  const { mx2, open } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } }, mx2: {} });
+  const { mx2, open } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } }, mx2: {}, timeouts: { ...timeouts, greetingTimeoutMs: 500 } });
   const res = await open();
   t.match(res, { ok: true, tries: [{ result: 'connect_failed', error: { kind: 'timeout' } }, { result: 'connected' }] });
   if (res.ok) {
@@ -280,7 +283,7 @@ t.test('greeting that never comes: timeout, next MX', async (t) => {
 });
 
 t.test('stall after DATA: timeout reported, session dead', async (t) => {
-  const { open } = await setup(t, { mx1: { script: { dataFault: 'stall' } } });
+  const { open } = await setup(t, { mx1: { script: { dataFault: 'stall' } }, timeouts: { ...timeouts, dataTimeoutMs: 500 } });
   const s = await session(t, open);
   const report = await s.send(message(['a@example.test', 'b@example.test']));
   t.match(report.recipients, [

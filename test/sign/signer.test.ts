@@ -230,3 +230,31 @@ t.test('20 MB attachment: signs streaming with flat memory, and verifies', async
   );
   t.same(results.map((r) => r.result), ['pass', 'pass']);
 });
+
+t.test('a SignSource (inline body or spool file) signs as the stream of the same bytes, and verifies', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-sign-source-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: [string, Buffer, Buffer][] = [
+    // as intake stores it: the header block ends with its blank line
+    ['header block with its blank line', Buffer.from(HEAD + '\r\n'), Buffer.from('Hello  Bob,\r\n\r\n\tsee you. \r\n\r\n\r\n')],
+    ['empty body', Buffer.from(HEAD + '\r\n'), Buffer.alloc(0)],
+    ['body starting with an empty line', Buffer.from(HEAD + '\r\n'), Buffer.from('\r\n\r\nx\r\n')],
+    // not as intake stores it: read as one stream (the blank line is in the body bytes)
+    ['header block without its blank line', Buffer.from(HEAD), Buffer.from('\r\nHello\r\n')],
+  ];
+  for (const [name, headers, body] of cases) {
+    const whole = Buffer.concat([headers, body]);
+    const fromStream = await signer.sign('example.com', streamOf(whole, 7));
+    const file = join(dir, `${cases.findIndex((c) => c[0] === name)}.eml`);
+    writeFileSync(file, body);
+    const inline = await signer.sign('example.com', { headers, inline: body, file: null });
+    const spooled = await signer.sign('example.com', { headers, inline: null, file });
+    t.equal(inline?.headers, fromStream?.headers, `${name}: inline`);
+    t.equal(spooled?.headers, fromStream?.headers, `${name}: spool file`);
+    const results = await verify(keys, Buffer.concat([Buffer.from(inline!.headers, 'latin1'), whole]));
+    t.same(results.map((r) => r.result), ['pass', 'pass'], `${name}: verifies`);
+  }
+});
