@@ -295,10 +295,13 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           .receive(intakeSession, stream)
           .then(
             (res) => {
-              logger.info(
-                { session: session.id, queueId: res.id, user: intakeSession.username, sender: intakeSession.sender, recipients: recipients.length, dropped: recipients.filter((r) => r.status === 'dropped').length, size: res.size, tls, ip: session.remoteAddress },
-                'message accepted',
-              );
+              // The line's fields are only gathered when it is written (per message, on the SMTP thread).
+              if (logger.isLevelEnabled('info')) {
+                logger.info(
+                  { session: session.id, queueId: res.id, user: intakeSession.username, sender: intakeSession.sender, recipients: recipients.length, dropped: recipients.filter((r) => r.status === 'dropped').length, size: res.size, tls, ip: session.remoteAddress },
+                  'message accepted',
+                );
+              }
               deps.observer?.accepted(recipients);
               cb(null, `2.0.0 Ok: queued as ${res.id}`);
             },
