@@ -35,6 +35,8 @@ const ANCHOR_BYTES = Buffer.from(`${ANCHOR}\r\n`, 'latin1');
 
 /** Unfolding (RFC 5322 §2.2.3): line breaks removed, the whitespace after them kept; then trimmed. */
 export function unfold(text: string): string {
+  // Most fields are one line: nothing to remove but the surrounding whitespace.
+  if (!text.includes('\n')) return text.trim();
   return text.split('\r\n').join('').split('\n').join('').trim();
 }
 

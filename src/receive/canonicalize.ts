@@ -14,6 +14,21 @@ const LF = Buffer.from('\n');
 const CR_BYTE = 0x0d;
 const LF_BYTE = 0x0a;
 
+/**
+ * Where the first CRLFCRLF starts in held + out (held: at most 3 bytes), without copying `out`:
+ * a match that straddles the two starts in `held`, before any match inside `out`, so the few
+ * bytes around the seam are searched first.
+ */
+function blankLineAt(held: Buffer, out: Buffer): number {
+  if (held.length > 0) {
+    const seam = Buffer.concat([held, out.subarray(0, 3)]);
+    const at = seam.indexOf(HEADER_END);
+    if (at !== -1) return at;
+  }
+  const at = out.indexOf(HEADER_END);
+  return at === -1 ? -1 : at + held.length;
+}
+
 export class Canonicalizer {
   eightBit = false;
   headerTooLarge = false;
@@ -39,8 +54,7 @@ export class Canonicalizer {
     // DATA command stands before the message, so a message that starts with the blank line
     // (no headers) is found the same way, however its first bytes are split into chunks.
     const held = this.heldTail();
-    const joined = held.length ? Buffer.concat([held, out]) : out;
-    const idx = joined.indexOf(HEADER_END);
+    const idx = blankLineAt(held, out);
     if (idx === -1) {
       this.hold(out);
       return EMPTY;

@@ -154,7 +154,19 @@ export function receivedHeader(hostname: string, s: IntakeSession, id: string, n
   const clean = (v: string | null) => (v ?? 'unknown').replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
   const from = `${clean(s.helo)} (${clean(s.clientHostname)} [${clean(s.clientIp)}])`;
   const forClause = s.recipients.length === 1 ? `\r\n\tfor <${s.recipients[0]!.address}>` : '';
-  const date = new Date(now).toUTCString().replace('GMT', '+0000');
+  const date = receivedDate(now);
   const tls = s.tls ? ` (${s.tls})` : '';
   return Buffer.from(`Received: from ${from}\r\n\tby ${hostname} (Ferry) with ${s.protocol}${tls} id ${id}${forClause};\r\n\t${date}\r\n`);
+}
+
+/** The Received header's date (RFC 5322, second resolution), made once per second rather than per message. */
+let dateSecond = NaN;
+let dateText = '';
+function receivedDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateText = new Date(second * 1000).toUTCString().replace('GMT', '+0000');
+    dateSecond = second;
+  }
+  return dateText;
 }

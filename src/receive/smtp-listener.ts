@@ -295,12 +295,16 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
           .receive(intakeSession, stream)
           .then(
             (res) => {
-              logger.info(
-                { session: session.id, queueId: res.id, user: intakeSession.username, sender: intakeSession.sender, recipients: recipients.length, dropped: recipients.filter((r) => r.status === 'dropped').length, size: res.size, tls, ip: session.remoteAddress },
-                'message accepted',
-              );
-              deps.observer?.accepted(recipients);
+              // The client waits for this reply: it goes first, the bookkeeping after it (same turn).
               cb(null, `2.0.0 Ok: queued as ${res.id}`);
+              // The line's fields are only gathered when it is written (per message, on the SMTP thread).
+              if (logger.isLevelEnabled('info')) {
+                logger.info(
+                  { session: session.id, queueId: res.id, user: intakeSession.username, sender: intakeSession.sender, recipients: recipients.length, dropped: recipients.filter((r) => r.status === 'dropped').length, size: res.size, tls, ip: intakeSession.clientIp },
+                  'message accepted',
+                );
+              }
+              deps.observer?.accepted(recipients);
             },
             (err: unknown) => {
               const fe = err instanceof FerryError ? err : smtpError(451, '4.3.0 Local error, try again later');

@@ -29,10 +29,16 @@ try {
   process.exit(1);
 }
 
-// Prepared once: db.exec() would compile these three statements again for every operation.
+// Prepared once: db.exec() would compile these statements again for every operation (the
+// savepoints) and every transaction (BEGIN, COMMIT: two or three transactions per message on a
+// busy relay). Not the PRAGMA that sets the durability level: SQLite applies that one when the
+// statement is compiled, so a prepared copy would not reliably change it (see setSynchronous).
 const savepoint = db!.prepare('SAVEPOINT op');
 const release = db!.prepare('RELEASE op');
 const rollbackTo = db!.prepare('ROLLBACK TO op');
+const begin = db!.prepare('BEGIN IMMEDIATE');
+const commit = db!.prepare('COMMIT');
+const rollback = db!.prepare('ROLLBACK');
 
 let queue: OpMessage[] = [];
 let scheduled = false;
@@ -65,6 +71,7 @@ function flush(): void {
   }
 }
 
+/** db.pragma compiles the statement each time, which is when SQLite applies it: never a prepared copy. */
 function setSynchronous(level: 'FULL' | 'NORMAL'): void {
   if (synchronous === level) return;
   db.pragma(`synchronous = ${level}`);
@@ -82,7 +89,7 @@ function runBatch(batch: OpMessage[]): void {
   const results: OpResult[] = [];
   try {
     setSynchronous(durable ? 'FULL' : 'NORMAL');
-    db.exec('BEGIN IMMEDIATE');
+    begin.run();
   } catch (err) {
     const error = serializeError(err);
     send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: 0, commitMs: 0 });
@@ -98,7 +105,7 @@ function runBatch(batch: OpMessage[]): void {
     } catch (err) {
       const error = serializeError(err);
       try {
-        if (db.inTransaction) db.exec('ROLLBACK');
+        if (db.inTransaction) rollback.run();
       } catch {
         // the connection already rolled back
       }
@@ -121,7 +128,7 @@ function runBatch(batch: OpMessage[]): void {
           // SQLite rolled the whole transaction back (I/O error, disk full): the operations before
           // this one did not happen either; the rest start a new transaction.
           for (let i = 0; i < results.length; i++) results[i] = { id: results[i]!.id, ok: false, error };
-          db.exec('BEGIN IMMEDIATE');
+          begin.run();
         }
         results.push({ id: op.id, ok: false, error });
       }
@@ -129,12 +136,12 @@ function runBatch(batch: OpMessage[]): void {
   }
   const t1 = performance.now();
   try {
-    db.exec('COMMIT');
+    commit.run();
     commits++;
   } catch (err) {
     // The transaction did not reach the disk (I/O error, disk full): nothing in it happened.
     try {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      if (db.inTransaction) rollback.run();
     } catch {
       // the connection already rolled back
     }
