@@ -33,7 +33,14 @@ const prof = JSON.parse(readFileSync(join(profDir, mainProf), 'utf8'));
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const interval = (prof.endTime - prof.startTime) / Math.max(1, prof.samples.length);
+// Each sample stands for one sampling interval of running: a thread that waited for a CPU is
+// sampled once when it runs again, however long it waited (the signals coalesce), so counting
+// samples approximates CPU time where the time between samples would count the wait too. The
+// interval is the median time between samples (the mean is inflated by those waits).
+const interval = (() => {
+  const d = [...prof.timeDeltas].filter((x) => x > 0).sort((a, b) => a - b);
+  return Number(opt('interval-us', String(d[Math.floor(d.length / 2)] ?? 1000)));
+})();
 const ts = new Float64Array(prof.samples.length);
 let t = prof.startTime;
 for (let i = 0; i < prof.samples.length; i++) ts[i] = t += prof.timeDeltas[i];
@@ -86,8 +93,8 @@ function breakdown(fromUs, toUs) {
   for (let i = a; i < b; i++) {
     // sample i covers (ts[i-1], ts[i]]: a long delta means the thread was not running (or not sampled)
     const dt = Math.min(ts[i] - (i > 0 ? ts[i - 1] : ts[i]), ts[i] - fromUs);
-    const run = Math.min(dt, interval * 1.5);
-    gapUs += dt - run;
+    const run = interval;
+    gapUs += Math.max(0, dt - run);
     sampledUs += run;
     const id = prof.samples[i];
     const e = entryOf(id);
@@ -105,10 +112,15 @@ const top = (m, n, total) =>
     .map(([k, us]) => `      ${ms(us).padStart(6)} ms ${((us / total) * 100).toFixed(0).padStart(3)} %  ${k}`)
     .join('\n');
 
-const stalls = (loop.stalls?.all ?? []).map(([fromUs, us]) => ({ fromUs, us })).filter((s) => s.us >= MIN_MS * 1000);
+// --ran: only the stalls in which the loop itself ran --min-ms on a CPU (the kernel's count):
+// those the machine's load does not explain
+const BY_RAN = argv.includes('--ran');
+const stalls = (loop.stalls?.all ?? [])
+  .map(([fromUs, us, ranUs, waitUs]) => ({ fromUs, us, ranUs, waitUs }))
+  .filter((s) => (BY_RAN ? s.ranUs ?? 0 : s.us) >= MIN_MS * 1000);
 const inProfile = stalls.filter((s) => s.fromUs >= prof.startTime && s.fromUs + s.us <= prof.endTime);
 console.log(`${kase}: ${mainProf}, sampling interval ${interval.toFixed(0)} µs, ${prof.samples.length} samples`);
-console.log(`stalls >= ${MIN_MS} ms: ${stalls.length} (${inProfile.length} inside the profile), ${ms(stalls.reduce((a, s) => a + s.us, 0))} ms in all`);
+console.log(`stalls ${BY_RAN ? 'with the loop running' : ''} >= ${MIN_MS} ms: ${stalls.length} (${inProfile.length} inside the profile), ${ms(stalls.reduce((a, s) => a + s.us, 0))} ms in all`);
 if (loop.gc) for (const [k, g] of Object.entries(loop.gc)) console.log(`GC ${k}: ${g.n} x, ${g.totalMs.toFixed(0)} ms, p50 ${g.p50Ms.toFixed(2)} / p99 ${g.p99Ms.toFixed(2)} / max ${g.maxMs.toFixed(2)} ms`);
 
 const all = { entries: new Map(), selfs: new Map(), gapUs: 0, sampledUs: 0 };
@@ -126,7 +138,7 @@ console.log(top(all.entries, 15, all.sampledUs));
 console.log('    by self time:');
 console.log(top(all.selfs, 15, all.sampledUs));
 for (const s of [...inProfile].sort((x, y) => y.us - x.us).slice(0, TOP)) {
-  console.log(`\nstall ${ms(s.us)} ms at +${ms(s.fromUs - prof.startTime)} ms: ${ms(s.b.sampledUs)} ms running, ${ms(s.b.gapUs)} ms not running`);
+  console.log(`\nstall ${ms(s.us)} ms at +${ms(s.fromUs - prof.startTime)} ms: ${ms(s.b.sampledUs)} ms sampled running, ${ms(s.b.gapUs)} ms between samples${s.ranUs !== undefined ? `; kernel: ran ${ms(s.ranUs)} ms, waited for a CPU ${ms(s.waitUs)} ms` : ''}`);
   console.log(top(s.b.entries, 6, s.b.sampledUs));
   console.log('    self:');
   console.log(top(s.b.selfs, 5, s.b.sampledUs));
@@ -145,8 +157,7 @@ for (let i = 1; i < ts.length; i++) {
   if (ts[i - 1] < windowFrom || ts[i] > windowTo) continue;
   const id = prof.samples[i];
   const e = entryOf(id);
-  const dt = ts[i] - ts[i - 1];
-  const run = Math.min(dt, interval * 1.5);
+  const run = interval;
   const sep = e === '(program)' || e === '(idle)' || e === '(root)';
   const isGc = e === '(garbage collector)';
   if (sep || (cur && !isGc && cur.entry !== e && cur.entry !== '(garbage collector)')) {
