@@ -43,7 +43,7 @@
 //   peak memory       highest sum of PSS over those processes, sampled every 100 ms
 // Every wait is bounded; the script exits non-zero if a case does not finish.
 import { execFileSync, execSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -435,6 +435,14 @@ async function runPostfix(c, sinkPort) {
 
 // ---- Ferry ---------------------------------------------------------------------------
 const hook = join(root, 'bench/loop-delay-hook.mjs');
+/** The hook's figures as of now: SIGWINCH asks it to write them (it also does once a second). */
+async function freshLoop(child, loopFile) {
+  const before = existsSync(loopFile) ? statSync(loopFile).mtimeMs : 0;
+  child.kill('SIGWINCH');
+  const until = Date.now() + 5000;
+  while (Date.now() < until && (!existsSync(loopFile) || statSync(loopFile).mtimeMs === before)) await sleep(20);
+  return JSON.parse(readFileSync(loopFile, 'utf8'));
+}
 async function runFerry(c, sinkPort) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ferry-'));
   const port = await freePort('127.0.0.1');
@@ -487,10 +495,10 @@ async function runFerry(c, sinkPort) {
       startWindow();
       const r = await latency(c, port, () => count.get().n);
       db.close();
-      return { ...r, loop: JSON.parse(readFileSync(loopFile, 'utf8')) };
+      return { ...r, loop: await freshLoop(child, loopFile) };
     }
     const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
-    const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
+    const loop = await freshLoop(child, loopFile);
     // kept for bench/loop-stalls.mjs (with the --cpu-prof profile: what ran during each stall)
     mkdirSync(join(root, 'tmp', 'loop'), { recursive: true });
     writeFileSync(join(root, 'tmp', 'loop', `${caseKey(c)}.json`), JSON.stringify(loop));

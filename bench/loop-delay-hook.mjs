@@ -1,7 +1,7 @@
 // Preloaded into `ferry start` by the benchmarks (node --import ./bench/loop-delay-hook.mjs ...):
 // measures the main (SMTP) thread's event-loop delay with perf_hooks.monitorEventLoopDelay and
-// its CPU time, and writes them as JSON to $FERRY_BENCH_LOOP_FILE every 250 ms. SIGUSR2 starts
-// a new window (the benchmark sends it when the load starts). Nothing here changes Ferry; without
+// its CPU time, and writes them as JSON to $FERRY_BENCH_LOOP_FILE every second and on SIGWINCH.
+// SIGUSR2 starts a new window (the benchmark sends it when the load starts). Nothing here changes Ferry; without
 // FERRY_BENCH_LOOP_FILE it does nothing, and in worker threads (which inherit --import) neither.
 //
 // Also, per window, for what held the loop (load-independent where the delay is not):
@@ -127,5 +127,8 @@ if (file && isMainThread) {
     stalls = [];
     schedStart = sched();
   });
-  setInterval(write, 250).unref();
+  // Writing is itself work on this loop (a sort, a JSON file): once a second, and at once on
+  // SIGWINCH (the benchmark asks when the load is done).
+  process.on('SIGWINCH', write);
+  setInterval(write, 1000).unref();
 }
