@@ -11,6 +11,7 @@ import type { MessagesStore, RecipientsStore } from '../core/store.js';
 import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import { RATE_LIMITED } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './destination.js';
+import type { TurnBudget } from './turn-budget.js';
 
 export type { PreparedMessage };
 
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   idleMs?: number;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
+  /** Shared by the workers: their messages' synchronous starts spread over event-loop turns; absent: each starts at once. */
+  turns?: TurnBudget | undefined;
 }
 
 /**
@@ -144,7 +147,10 @@ async function sendOne(
   let left = rows;
   let retry: RecipientRow[] = [];
   try {
-    const prepared = deps.signing ? await deps.signing.prepare(messageId) : await defaultPrepare(deps.store, messageId);
+    // The store read of the row (and its inline body) is synchronous: many messages starting at
+    // once take their turns of the event loop (turn-budget.ts) instead of holding one.
+    const prepare = () => (deps.signing ? deps.signing.prepare(messageId) : defaultPrepare(deps.store, messageId));
+    const prepared = await (deps.turns ? deps.turns.run(prepare) : prepare());
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
