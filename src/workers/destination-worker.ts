@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
-import type { HopTry, OutgoingDsn, RecipientOutcome } from '../deliver/types.js';
+import type { HopTry, OutgoingDsn, OutgoingMessage, RecipientOutcome } from '../deliver/types.js';
 import { hasTlsRequiredNo, REQUIRETLS_STATUS } from '../deliver/require-tls.js';
 import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
@@ -171,7 +171,7 @@ async function sendOne(
     for (const group of transactionGroups(rows, perRecipient, hopDsn)) {
       const headers = perRecipient ? await deps.signing!.forRecipient(prepared, group[0]!) : prepared.headers;
       const dsn = dsnParameters(m, group[0]!);
-      const report = await session.send({
+      const outgoing: OutgoingMessage = {
         id: m.id,
         from: deps.envelopeSender ? deps.envelopeSender(m, group) : m.sender,
         to: group.map((r) => r.address),
@@ -187,7 +187,9 @@ async function sendOne(
           const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile });
           return typeof source === 'function' ? null : source;
         },
-      });
+      };
+      // Its start (the body copied and handed to the delivery thread) takes its turn too.
+      const report = await (deps.turns ? deps.turns.run(() => session.send(outgoing)) : session.send(outgoing));
       if (report.notSent) {
         retry = left;
         break;

@@ -5,7 +5,8 @@
  * and body: about 1 ms for a 100 KB inline body) ran in the same turn: bench/loop-stalls.mjs
  * showed 25-30 ms of such reads inside single event-loop stalls (bench/RESULTS.md, loop13).
  *
- * `run(fn)` waits for its turn, runs fn's synchronous part, and counts the time it took. The
+ * `run(fn)` waits for its turn, runs fn's synchronous part (and what it set off to run in the
+ * next microtask), and counts the time it took. The
  * work of one turn stops once it has taken budgetMs; the rest goes on in the next turn (after
  * timers and I/O have had theirs). One unit always runs per turn, however long it takes, so
  * nothing starves. Units run in the order they asked.
@@ -78,7 +79,9 @@ export function createTurnBudget(options: TurnBudgetOptions): TurnBudget {
         try {
           return fn() as Awaited<T>;
         } finally {
-          finished(now() - t0);
+          // Counted one microtask later: what fn set off to run next (the first step after its
+          // own await, e.g. a body copied for another thread) runs before, and is counted too.
+          queueMicrotask(() => finished(now() - t0));
         }
       });
     },
