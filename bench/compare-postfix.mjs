@@ -4,7 +4,9 @@
 //   npm run build && node bench/compare-postfix.mjs            the issue-13 shapes (below), Ferry then Postfix
 //   node bench/compare-postfix.mjs --cases newconn,reused,dkim100k,single [--scale 1] [--dist DIR]
 //   node bench/compare-postfix.mjs --cases 4k,100k,5m           the older shapes (one domain)
-//   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof)
+//   --only ferry|postfix   run one side; --cpu-prof   Ferry runs with --cpu-prof (profiles in tmp/prof/CASE)
+//   --cpu-prof-interval US   its sampling interval; then `node bench/loop-stalls.mjs CASE`: what ran in each stall
+//   --node-flags "..."     more flags for Ferry's node (e.g. "--max-semi-space-size=16 --trace-gc")
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
@@ -42,7 +44,7 @@
 //   peak memory       highest sum of PSS over those processes, sampled every 100 ms
 // Every wait is bounded; the script exits non-zero if a case does not finish.
 import { execFileSync, execSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -62,6 +64,10 @@ const dist = opt('dist', join(root, 'dist'));
 const ferryEntry = join(dist, 'admin/entry.js');
 const ONLY = opt('only', 'both');
 const CPU_PROF = argv.includes('--cpu-prof');
+// --cpu-prof-interval US: the sampling interval (default 1000 µs); bench/loop-stalls.mjs wants ~200
+const CPU_PROF_INTERVAL = opt('cpu-prof-interval', null);
+// --node-flags "...": more flags for Ferry's node (e.g. --max-semi-space-size=16 --trace-gc)
+const NODE_FLAGS = (opt('node-flags', '') ?? '').split(/\s+/).filter(Boolean);
 // --perf: perf record (on-CPU samples, user space; JIT frames named by --perf-basic-prof) of
 // Ferry's main thread during the load, to tmp/perf/<case>.data: `perf report -i FILE --no-children`
 const PERF = argv.includes('--perf');
@@ -435,6 +441,14 @@ async function runPostfix(c, sinkPort) {
 
 // ---- Ferry ---------------------------------------------------------------------------
 const hook = join(root, 'bench/loop-delay-hook.mjs');
+/** The hook's figures as of now: SIGWINCH asks it to write them (it also does once a second). */
+async function freshLoop(child, loopFile) {
+  const before = existsSync(loopFile) ? statSync(loopFile).mtimeMs : 0;
+  child.kill('SIGWINCH');
+  const until = Date.now() + 5000;
+  while (Date.now() < until && (!existsSync(loopFile) || statSync(loopFile).mtimeMs === before)) await sleep(20);
+  return JSON.parse(readFileSync(loopFile, 'utf8'));
+}
 async function runFerry(c, sinkPort) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ferry-'));
   const port = await freePort('127.0.0.1');
@@ -463,11 +477,21 @@ async function runFerry(c, sinkPort) {
       ...dkim,
     }),
   );
-  const nodeArgs = ['--import', hook, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'prof')}`] : []), ...(PERF ? ['--perf-basic-prof'] : [])];
+  const nodeArgs = [
+    '--import',
+    hook,
+    ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'tmp', 'prof', caseKey(c))}`, ...(CPU_PROF_INTERVAL ? [`--cpu-prof-interval=${CPU_PROF_INTERVAL}`] : [])] : []),
+    ...(PERF ? ['--perf-basic-prof'] : []),
+    ...NODE_FLAGS,
+  ];
+  // Ferry's stdout (its log, and --trace-gc lines from --node-flags) goes to tmp/loop/CASE.out
+  mkdirSync(join(root, 'tmp', 'loop'), { recursive: true });
+  const out = openSync(join(root, 'tmp', 'loop', `${caseKey(c)}.out`), 'w');
   const child = spawn(process.execPath, [...nodeArgs, ferryEntry, 'start'], {
     env: { ...process.env, FERRY_CONFIG: config, FERRY_BENCH_LOOP_FILE: loopFile },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  closeSync(out);
   try {
     await waitGreeting(port);
     const db = new Database(join(dir, 'data/ferry.db'), { readonly: true, fileMustExist: true });
@@ -478,10 +502,13 @@ async function runFerry(c, sinkPort) {
       startWindow();
       const r = await latency(c, port, () => count.get().n);
       db.close();
-      return { ...r, loop: JSON.parse(readFileSync(loopFile, 'utf8')) };
+      return { ...r, loop: await freshLoop(child, loopFile) };
     }
     const r = await measure(c, port, () => [child.pid], () => count.get().n, startWindow, child.pid);
-    const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
+    const loop = await freshLoop(child, loopFile);
+    // kept for bench/loop-stalls.mjs (with the --cpu-prof profile: what ran during each stall)
+    mkdirSync(join(root, 'tmp', 'loop'), { recursive: true });
+    writeFileSync(join(root, 'tmp', 'loop', `${caseKey(c)}.json`), JSON.stringify(loop));
     const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count), r.deliveredPerSec) : null;
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
@@ -563,6 +590,18 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
   if (f.loop) {
     const l = f.loop;
     rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: event-loop delay p50 / p99 / max (ms); busy | ${f1(l.p50Ms)} / ${f1(l.p99Ms)} / ${f1(l.maxMs)}; ${(l.mainThreadElu * 100).toFixed(0)} % | | | p99 < 10 ms: ${l.p99Ms < 10 ? 'met' : 'NOT met'} |`);
+    // what held the loop: GC pauses (load-independent) and stalls (a 5 ms timer 10+ ms late)
+    if (l.gc) {
+      const g = (k) => (l.gc[k] ? `${l.gc[k].n} x, ${f1(l.gc[k].totalMs)} ms, p50 ${f1(l.gc[k].p50Ms)} / p99 ${f1(l.gc[k].p99Ms)} / max ${f1(l.gc[k].maxMs)}` : '0');
+      rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: GC pauses (ms): scavenge; mark-compact | ${g('scavenge')}; ${g('mark-compact')} | | | |`);
+    }
+    if (l.stalls) {
+      const st = l.stalls;
+      rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: stalls ≥ 10 ms: count, total ms (of which GC), longest 3 (ms) | ${st.n}, ${f1(st.totalMs)} (${f1(st.withGcMs)}), ${st.longest.slice(0, 3).map((s) => f1(s.ms)).join(' / ') || '-'} | | | |`);
+      // the kernel's split of the stalled intervals: the loop ran / waited for a CPU (load) / blocked
+      if (st.ranMs !== undefined) rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: in stalls, ran / waited for a CPU / blocked (ms); stalls with 10+ ms ran; longest ran (ms) | ${f1(st.ranMs)} / ${f1(st.runqueueMs)} / ${f1(st.blockedMs)}; ${st.ran10}; ${f1(st.longestRanMs)} | | | |`);
+    }
+    if (l.sched) rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: whole load, ran / waited for a CPU (ms) | ${f1(l.sched.ranMs)} / ${f1(l.sched.runqueueMs)} | | | |`);
   }
 }
 console.log(`\n${new Date().toISOString()}  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average now ${loadavg()}`);

@@ -194,7 +194,8 @@ async function runVariant(variant, sinkPort, holdPort) {
     for (let i = 0; i < N; i++) runs.push(await sendOne(port, i, body));
     const cpu1 = cpuMs(child.pid);
     if (perf) await perf.stop();
-    await sleep(400); // the hook writes every 250 ms
+    child.kill('SIGWINCH'); // the hook writes its figures now (and once a second)
+    await sleep(400);
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
     return { variant, runs, loop, loadBefore, loadAfter: load(), fsyncP50: fdatasyncP50(dir), cpuMain: (cpu1.main - cpu0.main) / N, cpuOther: (cpu1.all - cpu1.main - (cpu0.all - cpu0.main)) / N };
   } finally {

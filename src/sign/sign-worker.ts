@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { FerryError } from '../core/errors.js';
+import { lowerThisThreadPriority } from '../core/thread-priority.js';
 import { signPicked } from './signer.js';
 import type { SignReply, SignRequest } from './pool.js';
 
@@ -27,6 +28,10 @@ function asBuffer(u: Uint8Array): Buffer {
 
 if (parentPort) {
   const port = parentPort;
+  // Signing is throughput, the SMTP thread's loop is latency: when the cores are busy, it goes
+  // first (core/thread-priority.ts). Best effort: where this cannot be done the thread keeps the
+  // process's priority, which changes nothing but who waits for a CPU.
+  lowerThisThreadPriority();
   port.on('message', (req: SignRequest) => {
     void handle(req).then((reply) => port.postMessage(reply));
   });

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Deliverer, OpenSessionResult } from '../deliver/deliverer.js';
-import type { HopTry, OutgoingDsn, RecipientOutcome } from '../deliver/types.js';
+import type { HopTry, OutgoingDsn, OutgoingMessage, RecipientOutcome } from '../deliver/types.js';
 import { hasTlsRequiredNo, REQUIRETLS_STATUS } from '../deliver/require-tls.js';
 import type { AttemptFact } from '../outcome/decide.js';
 import type { ApplyItem, AttemptContext, OutcomeApplier } from '../outcome/apply.js';
@@ -11,6 +11,7 @@ import type { MessagesStore, RecipientsStore } from '../core/store.js';
 import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import { RATE_LIMITED } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './destination.js';
+import type { TurnBudget } from './turn-budget.js';
 
 export type { PreparedMessage };
 
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   idleMs?: number;
   /** Reports recipients this worker has finished with (delivered, deferred, released...). */
   finished: (count: number) => void;
+  /** Shared by the workers: their messages' synchronous starts spread over event-loop turns; absent: each starts at once. */
+  turns?: TurnBudget | undefined;
 }
 
 /**
@@ -144,7 +147,10 @@ async function sendOne(
   let left = rows;
   let retry: RecipientRow[] = [];
   try {
-    const prepared = deps.signing ? await deps.signing.prepare(messageId) : await defaultPrepare(deps.store, messageId);
+    // The store read of the row (and its inline body) is synchronous: many messages starting at
+    // once take their turns of the event loop (turn-budget.ts) instead of holding one.
+    const prepare = () => (deps.signing ? deps.signing.prepare(messageId) : defaultPrepare(deps.store, messageId));
+    const prepared = await (deps.turns ? deps.turns.run(prepare) : prepare());
     if (!prepared) {
       // The message was purged while waiting: nothing to send.
       deps.finished(rows.length);
@@ -165,7 +171,7 @@ async function sendOne(
     for (const group of transactionGroups(rows, perRecipient, hopDsn)) {
       const headers = perRecipient ? await deps.signing!.forRecipient(prepared, group[0]!) : prepared.headers;
       const dsn = dsnParameters(m, group[0]!);
-      const report = await session.send({
+      const outgoing: OutgoingMessage = {
         id: m.id,
         from: deps.envelopeSender ? deps.envelopeSender(m, group) : m.sender,
         to: group.map((r) => r.address),
@@ -181,7 +187,9 @@ async function sendOne(
           const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile });
           return typeof source === 'function' ? null : source;
         },
-      });
+      };
+      // Its start (the body copied and handed to the delivery thread) takes its turn too.
+      const report = await (deps.turns ? deps.turns.run(() => session.send(outgoing)) : session.send(outgoing));
       if (report.notSent) {
         retry = left;
         break;

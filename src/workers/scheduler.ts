@@ -9,6 +9,7 @@ import type { OutcomeApplier } from '../outcome/apply.js';
 import type { Destination, DestinationGate } from './destination.js';
 import { holdBack, runDestinationWorker } from './destination-worker.js';
 import { createLeaseKeeper, type LeaseKeeper } from './lease-keeper.js';
+import { createTurnBudget, DELIVERY_TURN_BUDGET_MS } from './turn-budget.js';
 import type { SigningStage } from '../sign/prepare.js';
 
 export interface SchedulerOptions {
@@ -56,6 +57,12 @@ export interface SchedulerOptions {
    * destination waits for a connection an idle one holds.
    */
   idleConnectionMs?: number;
+  /**
+   * Synchronous work the delivery workers start per turn of the event loop (ms; default
+   * DELIVERY_TURN_BUDGET_MS; 0: no limit): a burst of messages starting at once waits for later
+   * turns rather than holding the SMTP sessions' loop (turn-budget.ts).
+   */
+  turnBudgetMs?: number;
 }
 
 export interface Scheduler {
@@ -86,6 +93,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let pokeQueued = false;
 
   let nextExpirySweepAt = -Infinity;
+  const turnBudgetMs = opts.turnBudgetMs ?? DELIVERY_TURN_BUDGET_MS;
+  const turns = turnBudgetMs > 0 ? createTurnBudget({ budgetMs: turnBudgetMs }) : undefined;
 
   // Every recipient claimed and not yet finished keeps its lease while it waits for a connection
   // and while it is sent, however long that takes (lease-keeper.ts).
@@ -301,6 +310,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       finished: (n) => {
         inFlight -= n;
       },
+      turns,
     })
       .catch((err: unknown) => logger.error({ err, domain: d.domain }, 'delivery worker failed'))
       .finally(() => {
