@@ -27,11 +27,16 @@ export interface VocabularyData {
   readonly minProbability?: number;
   /** Length of the word stems among the features (0 or absent: none; see modelFeatures). */
   readonly stem?: number;
+  /** Whether each word's letter triples are features too (see features()). */
+  readonly trigrams?: boolean;
 }
 
 export interface VocabularyModel {
-  /** Index into BOUNCE_CATEGORIES of the confident answer, or -1 when there is none. */
-  predict(text: string, code?: number, enhanced?: string): number;
+  /**
+   * Index into BOUNCE_CATEGORIES of the confident answer, or -1 when there is none (no known
+   * word, or a best category less probable than `minProbability`, by default the model's own).
+   */
+  predict(text: string, code?: number, enhanced?: string, minProbability?: number): number;
 }
 
 /** Longest token kept; longer runs are identifiers (queue ids, hashes), not words. */
@@ -49,7 +54,7 @@ function isUnspaced(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-function pushToken(text: string, start: number, end: number, tokens: string[]): void {
+function pushToken(text: string, start: number, end: number, tokens: string[], spaced: string[] | null): void {
   const length = end - start;
   if (length < 2 || length > MAX_TOKEN) return;
   let digits = 0;
@@ -62,20 +67,25 @@ function pushToken(text: string, start: number, end: number, tokens: string[]): 
   // Numbers (codes, addresses, sizes) are read by other rules; mixed identifiers rarely repeat.
   if (digits === length || digits * 2 > length) return;
   if (!unspaced) {
-    tokens.push(text.slice(start, end).toLowerCase());
+    const word = text.slice(start, end).toLowerCase();
+    tokens.push(word);
+    spaced?.push(word);
     return;
   }
   for (let i = start; i + 1 < end; i++) tokens.push(text.slice(i, i + 2));
 }
 
-/** The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs). */
-function tokenize(text: string, tokens: string[]): void {
+/**
+ * The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs);
+ * `spaced` gets the words that are not such pairs.
+ */
+function tokenize(text: string, tokens: string[], spaced: string[] | null = null): void {
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const word = i < text.length && isWordChar(text.charCodeAt(i));
     if (word && start < 0) start = i;
     else if (!word && start >= 0) {
-      pushToken(text, start, i, tokens);
+      pushToken(text, start, i, tokens, spaced);
       start = -1;
     }
   }
@@ -85,15 +95,32 @@ function tokenize(text: string, tokens: string[]): void {
  * Words and adjacent word pairs of a text, each once, lower-cased; with `stem` > 0, also the
  * first `stem` characters of each longer word, marked '~' ("~rejec" for "rejected",
  * "rejecting", "rejection"): a crude stem that lets an unseen inflection, or a language's
- * longer compound, share evidence with the forms the corpus has.
+ * longer compound, share evidence with the forms the corpus has. With `trigrams`, also each
+ * word's letter triples with a space at either end, marked '%' ("% ma", "%mai", …, "%ed "): a
+ * misspelt, run-together or oddly split word ("mail box", "mailboxfull") and a compound
+ * still share most of them with the words the corpus has. Runs of scripts written without
+ * spaces are read as character pairs and get no triples (nor do the pairs of a run that mixes
+ * them with Latin letters, "IP不在").
  */
-export function features(text: string, stem = 0): string[] {
+export function features(text: string, stem = 0, trigrams = false): string[] {
   const tokens: string[] = [];
-  tokenize(text, tokens);
+  const spaced: string[] = [];
+  tokenize(text, tokens, spaced);
   const out = new Set(tokens);
   for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
   if (stem > 0) for (const w of tokens) if (w.length > stem) out.add(`~${w.slice(0, stem)}`);
+  if (trigrams) {
+    for (const w of spaced) {
+      const s = ` ${w} `;
+      for (let i = 0; i + 3 <= s.length; i++) out.add(`%${s.slice(i, i + 3)}`);
+    }
+  }
   return [...out];
+}
+
+/** A letter triple as one number (UTF-16 code units; exact below 2^53). */
+function tripleKey(a: number, b: number, c: number): number {
+  return (a * 65536 + b) * 65536 + c;
 }
 
 /**
@@ -101,8 +128,8 @@ export function features(text: string, stem = 0): string[] {
  * "#5" (class), "#550" (basic code), "#5.7.1" and "#5.7" (status and its class.subject).
  * A code of 0 or an empty status adds nothing.
  */
-export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0): string[] {
-  const out = features(text, stem);
+export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0, trigrams = false): string[] {
+  const out = features(text, stem, trigrams);
   if (code >= 100 && code < 600) {
     out.push(`#${Math.floor(code / 100)}`, `#${code}`);
   }
@@ -130,6 +157,8 @@ export interface TrainingOptions {
   steps?: number;
   /** Stem length (default 0: no stems; see features()). */
   stem?: number;
+  /** Letter triples of each word as features (default false; see features()). */
+  trigrams?: boolean;
 }
 
 /**
@@ -142,6 +171,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const l2 = options.l2 ?? 0.002;
   const steps = options.steps ?? 300;
   const stem = options.stem ?? 0;
+  const trigrams = options.trigrams ?? false;
   const categories = [...BOUNCE_CATEGORIES];
   const k = categories.length;
   const index = new Map(categories.map((c, i) => [c, i]));
@@ -152,7 +182,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     const y = index.get(s.category);
     if (y === undefined) continue;
     texts[y]!++;
-    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem);
+    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem, trigrams);
     docs.push({ f, y });
     for (const x of f) df.set(x, (df.get(x) ?? 0) + 1);
   }
@@ -202,7 +232,14 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     }
     if (sparse.length > 0) weights[f] = sparse;
   });
-  return { categories, texts, bias: categories.map((_, c) => milli(w[biasAt + c]!)), weights, ...(stem > 0 ? { stem } : {}) };
+  return {
+    categories,
+    texts,
+    bias: categories.map((_, c) => milli(w[biasAt + c]!)),
+    weights,
+    ...(stem > 0 ? { stem } : {}),
+    ...(trigrams ? { trigrams } : {}),
+  };
 }
 
 export interface VocabularyOptions {
@@ -245,7 +282,14 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const stem = data.stem ?? 0;
   const stemList: string[] = [];
   const stemRowList: WeightRow[] = [];
+  const trigrams = data.trigrams ?? false;
+  const tripleRows = new Map<number, WeightRow>();
   for (const [f, sparse] of entries) {
+    if (f.charCodeAt(0) === 37 && f.length === 4) {
+      // '%': a word's letter triple, keyed by its three code units.
+      tripleRows.set(tripleKey(f.charCodeAt(1), f.charCodeAt(2), f.charCodeAt(3)), rowOf(sparse));
+      continue;
+    }
     if (f.charCodeAt(0) === 126) {
       // '~': a word stem, in a table of its own.
       stemList.push(f.slice(1));
@@ -318,15 +362,41 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     for (let c = 0; c < k; c++) scores[c]! += w[c]!;
     return true;
   };
+  /** Adds the rows of a lower-cased word's letter triples (its ends read as spaces); how many were known. */
+  const addTriples = (word: string, from: number, to: number, lowerAscii: boolean): number => {
+    let known = 0;
+    let a = 32;
+    let b = 32;
+    for (let j = from; j <= to; j++) {
+      let c = 32;
+      if (j < to) {
+        c = word.charCodeAt(j);
+        if (lowerAscii && c >= 65 && c <= 90) c += 32;
+      }
+      if (j > from && add(tripleRows.get(tripleKey(a, b, c)))) known++;
+      a = b;
+      b = c;
+    }
+    return known;
+  };
   let lastBest = -1;
   let lastProbability = 0;
+  // The last input scored: the table asks again (at another threshold) for the same reply.
+  let lastText: string | null = null;
+  let lastCode = 0;
+  let lastEnhanced = '';
   /** Scores a reply into lastBest (index into data.categories, -1: no known word) and lastProbability. */
   const score = (text: string, code: number, enhanced: string): void => {
+    if (text === lastText && code === lastCode && enhanced === lastEnhanced) return;
+    lastText = text;
+    lastCode = code;
+    lastEnhanced = enhanced;
     lastBest = -1;
     call++;
     scores.set(bias);
     count = 0;
     stemCount = 0;
+    let known = 0;
     let start = -1;
     for (let i = 0; i <= text.length; i++) {
       const isWord = i < text.length && isWordChar(text.charCodeAt(i));
@@ -356,13 +426,14 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       } else if (ascii) {
         push(words.find(text, from, i, true));
         if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
+        if (trigrams) known += addTriples(text, from, i, true);
       } else {
         const lower = text.slice(from, i).toLowerCase();
         push(words.find(lower, 0, lower.length, false));
         if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
+        if (trigrams) known += addTriples(lower, 0, lower.length, false);
       }
     }
-    let known = 0;
     for (let i = 0; i < count; i++) {
       const a = ids[i]!;
       if (a < 0) continue;
@@ -393,9 +464,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     lastProbability = 1 / sum;
   };
   return Object.freeze({
-    predict(text: string, code = 0, enhanced = ''): number {
+    predict(text: string, code = 0, enhanced = '', least = minProbability): number {
       score(text, code, enhanced);
-      return lastBest >= 0 && lastProbability >= minProbability ? globalIndex[lastBest]! : -1;
+      return lastBest >= 0 && lastProbability >= least ? globalIndex[lastBest]! : -1;
     },
   });
 }
