@@ -118,9 +118,47 @@ export function features(text: string, stem = 0, trigrams = false): string[] {
   return [...out];
 }
 
-/** A letter triple as one number (UTF-16 code units; exact below 2^53). */
-function tripleKey(a: number, b: number, c: number): number {
-  return (a * 65536 + b) * 65536 + c;
+/** Letter triples (three UTF-16 code units) → their rows: open addressing, small-integer keys only. */
+class TripleTable<T> {
+  private readonly mask: number;
+  private readonly keys: Uint32Array;
+  private readonly last: Uint16Array;
+  private readonly slots: Int32Array;
+  private readonly values: T[] = [];
+
+  constructor(entries: readonly (readonly [string, T])[]) {
+    let size = 16;
+    while (size < entries.length * 2) size *= 2;
+    this.mask = size - 1;
+    this.keys = new Uint32Array(size);
+    this.last = new Uint16Array(size);
+    this.slots = new Int32Array(size).fill(-1);
+    for (const [triple, value] of entries) {
+      const a = triple.charCodeAt(0);
+      const b = triple.charCodeAt(1);
+      const c = triple.charCodeAt(2);
+      if (this.get(a, b, c) !== undefined) continue;
+      let slot = TripleTable.hash(a, b, c) & this.mask;
+      while (this.slots[slot]! >= 0) slot = (slot + 1) & this.mask;
+      this.keys[slot] = ((a << 16) | b) >>> 0;
+      this.last[slot] = c;
+      this.slots[slot] = this.values.length;
+      this.values.push(value);
+    }
+  }
+
+  private static hash(a: number, b: number, c: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 7;
+  }
+
+  get(a: number, b: number, c: number): T | undefined {
+    const key = ((a << 16) | b) >>> 0;
+    for (let slot = TripleTable.hash(a, b, c) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const i = this.slots[slot]!;
+      if (i < 0) return undefined;
+      if (this.keys[slot] === key && this.last[slot] === c) return this.values[i];
+    }
+  }
 }
 
 /**
@@ -283,11 +321,11 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const stemList: string[] = [];
   const stemRowList: WeightRow[] = [];
   const trigrams = data.trigrams ?? false;
-  const tripleRows = new Map<number, WeightRow>();
+  const tripleList: [string, WeightRow][] = [];
   for (const [f, sparse] of entries) {
     if (f.charCodeAt(0) === 37 && f.length === 4) {
-      // '%': a word's letter triple, keyed by its three code units.
-      tripleRows.set(tripleKey(f.charCodeAt(1), f.charCodeAt(2), f.charCodeAt(3)), rowOf(sparse));
+      // '%': a word's letter triple, looked up by its three code units.
+      tripleList.push([f.slice(1), rowOf(sparse)]);
       continue;
     }
     if (f.charCodeAt(0) === 126) {
@@ -316,6 +354,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       wordList.push(f);
     }
   }
+  const tripleRows = new TripleTable(tripleList);
   const words = createWordTable(wordList);
   const stems = createWordTable(stemList);
   const rowOfStem: WeightRow[] = [];
@@ -373,7 +412,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         c = word.charCodeAt(j);
         if (lowerAscii && c >= 65 && c <= 90) c += 32;
       }
-      if (j > from && add(tripleRows.get(tripleKey(a, b, c)))) known++;
+      if (j > from && add(tripleRows.get(a, b, c))) known++;
       a = b;
       b = c;
     }
