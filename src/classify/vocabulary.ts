@@ -285,11 +285,12 @@ export interface VocabularyOptions {
   minProbability?: number;
 }
 
-/** One feature's weights, stamped with the last prediction that added them. */
-interface WeightRow {
-  readonly w: Float64Array;
-  seen: number;
-}
+/**
+ * One feature's weights: its index into the model's flat arrays of (category, weight) pairs,
+ * kept sparse and together (a reply adds a few hundred rows; one small array per row cost more
+ * in memory traffic than the additions).
+ */
+type WeightRow = number;
 
 /**
  * Compiles the weights once. predict() reads the reply's words in place (a word table looked up
@@ -303,10 +304,18 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   if (globalIndex.some((i) => i < 0)) throw new Error('vocabulary: unknown category');
   if (data.bias.length !== k) throw new Error('vocabulary: one intercept per category');
   const bias = Float64Array.from(data.bias, (x) => x / 1000);
+  const rowStarts: number[] = [0];
+  const rowCategories: number[] = [];
+  const rowWeights: number[] = [];
   const rowOf = (sparse: readonly number[]): WeightRow => {
-    const w = new Float64Array(k);
-    for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
-    return { w, seen: 0 };
+    for (let i = 0; i + 1 < sparse.length; i += 2) {
+      const c = sparse[i]!;
+      if (!(c >= 0 && c < k)) throw new Error('vocabulary: weight of an unknown category');
+      rowCategories.push(c);
+      rowWeights.push(sparse[i + 1]! / 1000);
+    }
+    rowStarts.push(rowCategories.length);
+    return rowStarts.length - 2;
   };
   // Features by kind: codes ("#5", "#550", "#5.7.1", "#5.7"), word pairs ("a b"), words. Every
   // word that is a feature or half of one gets a number.
@@ -354,6 +363,11 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       wordList.push(f);
     }
   }
+  const starts = Int32Array.from(rowStarts);
+  const categoryAt = Uint8Array.from(rowCategories);
+  const weightAt = Float64Array.from(rowWeights);
+  /** Per row, the last prediction that added it (each feature counts once per reply). */
+  const seen = new Int32Array(starts.length);
   const tripleRows = new TripleTable(tripleList);
   const words = createWordTable(wordList);
   const stems = createWordTable(stemList);
@@ -395,15 +409,17 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     ids[count++] = id;
   };
   const add = (row: WeightRow | null | undefined): boolean => {
-    if (row === null || row === undefined || row.seen === call) return false;
-    row.seen = call;
-    const w = row.w;
-    for (let c = 0; c < k; c++) scores[c]! += w[c]!;
+    if (row === null || row === undefined || seen[row] === call) return false;
+    seen[row] = call;
+    for (let i = starts[row]!, end = starts[row + 1]!; i < end; i++) scores[categoryAt[i]!]! += weightAt[i]!;
     return true;
   };
-  /** Adds the rows of a lower-cased word's letter triples (its ends read as spaces); how many were known. */
-  const addTriples = (word: string, from: number, to: number, lowerAscii: boolean): number => {
-    let known = 0;
+  /**
+   * Adds the rows of a lower-cased word's letter triples (its ends read as spaces). They are
+   * evidence beside the words, not words: a reply whose only known features are triples ("xyz")
+   * counts as having no known word.
+   */
+  const addTriples = (word: string, from: number, to: number, lowerAscii: boolean): void => {
     let a = 32;
     let b = 32;
     for (let j = from; j <= to; j++) {
@@ -412,11 +428,10 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         c = word.charCodeAt(j);
         if (lowerAscii && c >= 65 && c <= 90) c += 32;
       }
-      if (j > from && add(tripleRows.get(a, b, c))) known++;
+      if (j > from) add(tripleRows.get(a, b, c));
       a = b;
       b = c;
     }
-    return known;
   };
   let lastBest = -1;
   let lastProbability = 0;
@@ -435,7 +450,6 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     scores.set(bias);
     count = 0;
     stemCount = 0;
-    let known = 0;
     let start = -1;
     for (let i = 0; i <= text.length; i++) {
       const isWord = i < text.length && isWordChar(text.charCodeAt(i));
@@ -465,14 +479,15 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       } else if (ascii) {
         push(words.find(text, from, i, true));
         if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
-        if (trigrams) known += addTriples(text, from, i, true);
+        if (trigrams) addTriples(text, from, i, true);
       } else {
         const lower = text.slice(from, i).toLowerCase();
         push(words.find(lower, 0, lower.length, false));
         if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
-        if (trigrams) known += addTriples(lower, 0, lower.length, false);
+        if (trigrams) addTriples(lower, 0, lower.length, false);
       }
     }
+    let known = 0;
     for (let i = 0; i < count; i++) {
       const a = ids[i]!;
       if (a < 0) continue;

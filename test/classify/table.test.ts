@@ -61,10 +61,10 @@ const KNOWN_DISAGREEMENTS: ReadonlyMap<string, { ours: BounceCategory; why: stri
   [
     '550 Rejected',
     {
-      ours: 'blocked',
+      ours: 'policy',
       why:
         'labelled other: the reply says nothing but "rejected"; the learned vocabulary\'s best guess ' +
-        '(vocabulary-guess, chosen over the code-class fallback by cross-validation) is blocked',
+        '(vocabulary-guess, chosen over the code-class fallback by cross-validation) is policy',
     },
   ],
 ]);
@@ -369,10 +369,12 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('550 your ip address is listed, contact postmaster'), { category: 'blocked', rule: 'vocabulary' });
   // Unsure, it still gives its best guess before the code-class fallbacks (with or without a
   // code), and a weak catch-all rule yields to it when it disagrees with confidence.
-  t.match(reply('550 Rejected'), { category: 'blocked', permanent: true, rule: 'vocabulary-guess' });
-  const guessed = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'something odd happened' } });
+  t.match(reply('550 Rejected'), { category: 'policy', permanent: true, rule: 'vocabulary-guess' });
+  const guessed = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'not accepted here' } });
   rulesHit.add(guessed.rule);
-  t.match(guessed, { rule: 'vocabulary-guess-no-code', permanent: false });
+  t.match(guessed, { category: 'policy', rule: 'vocabulary-guess-no-code', permanent: false });
+  const unknown = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'something odd happened' } });
+  t.match(unknown, { category: 'other', rule: 'class-unknown' }, 'letter triples alone are no known word');
   t.match(reply('554 xyz'), { category: 'other', rule: 'class-5xx' }, 'no known word: the code class decides');
   t.match(reply('451 Access denied, please try again later'), { category: 'temporary', permanent: false, rule: 'vocabulary-over-blocked' });
   t.match(reply('550 5.7.1 Access denied'), { category: 'blocked', rule: 'blocked' }, 'the weak rule answers when the model agrees or is unsure');

@@ -92,7 +92,8 @@ t.test('predict reads words in place and answers as scoring modelFeatures() does
     const score = VOCABULARY_DATA.bias.map((b) => b / 1000);
     const stem = VOCABULARY_DATA.stem ?? 0;
     const trigrams = VOCABULARY_DATA.trigrams ?? false;
-    const f = features(text, stem, trigrams);
+    // Known words, pairs or stems (letter triples alone do not count).
+    const f = features(text, stem);
     if (!f.some((x) => VOCABULARY_DATA.weights[x] !== undefined)) return -1;
     for (const x of modelFeatures(text, code, enhanced, stem, trigrams)) {
       const sparse = VOCABULARY_DATA.weights[x];
