@@ -373,6 +373,22 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const stems = createWordTable(stemList);
   const rowOfStem: WeightRow[] = [];
   stemList.forEach((s, i) => (rowOfStem[stems.find(s, 0, s.length, false)] = stemRowList[i]!));
+  // The known letter triples of each word of the table, found once here: a reply's words are
+  // mostly in the table, and their triples need no lookup then.
+  const triplesOfWord: Int32Array[] = [];
+  if (trigrams) {
+    for (const w of wordList) {
+      const id = words.find(w, 0, w.length, false);
+      if (triplesOfWord[id] !== undefined) continue;
+      const rows: number[] = [];
+      const s = ` ${w} `;
+      for (let j = 0; j + 3 <= s.length; j++) {
+        const row = tripleRows.get(s.charCodeAt(j), s.charCodeAt(j + 1), s.charCodeAt(j + 2));
+        if (row !== undefined) rows.push(row);
+      }
+      triplesOfWord[id] = Int32Array.from(rows);
+    }
+  }
   const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
   for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
   // Word pairs: per first word, its second words' rows (small maps keyed by number).
@@ -413,6 +429,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     seen[row] = call;
     for (let i = starts[row]!, end = starts[row + 1]!; i < end; i++) scores[categoryAt[i]!]! += weightAt[i]!;
     return true;
+  };
+  const addRows = (rows: Int32Array): void => {
+    for (let j = 0; j < rows.length; j++) add(rows[j]!);
   };
   /**
    * Adds the rows of a lower-cased word's letter triples (its ends read as spaces). They are
@@ -477,14 +496,22 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       if (unspaced) {
         for (let j = from; j + 1 < i; j++) push(words.find(text, j, j + 2, false));
       } else if (ascii) {
-        push(words.find(text, from, i, true));
+        const id = words.find(text, from, i, true);
+        push(id);
         if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
-        if (trigrams) addTriples(text, from, i, true);
+        if (trigrams) {
+          if (id >= 0) addRows(triplesOfWord[id]!);
+          else addTriples(text, from, i, true);
+        }
       } else {
         const lower = text.slice(from, i).toLowerCase();
-        push(words.find(lower, 0, lower.length, false));
+        const id = words.find(lower, 0, lower.length, false);
+        push(id);
         if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
-        if (trigrams) addTriples(lower, 0, lower.length, false);
+        if (trigrams) {
+          if (id >= 0) addRows(triplesOfWord[id]!);
+          else addTriples(lower, 0, lower.length, false);
+        }
       }
     }
     let known = 0;
