@@ -389,6 +389,13 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       triplesOfWord[id] = Int32Array.from(rows);
     }
   }
+  // Likewise each word's stem number (-1: none, or no stem known).
+  const stemOfWord = new Int32Array(words.size).fill(-1);
+  if (stem > 0) {
+    for (const w of wordList) {
+      if (w.length > stem) stemOfWord[words.find(w, 0, w.length, false)] = stems.find(w, 0, stem, false);
+    }
+  }
   const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
   for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
   // Word pairs: per first word, its second words' rows (small maps keyed by number).
@@ -498,7 +505,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       } else if (ascii) {
         const id = words.find(text, from, i, true);
         push(id);
-        if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
+        if (stem > 0 && length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(text, from, from + stem, true));
         if (trigrams) {
           if (id >= 0) addRows(triplesOfWord[id]!);
           else addTriples(text, from, i, true);
@@ -507,7 +514,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         const lower = text.slice(from, i).toLowerCase();
         const id = words.find(lower, 0, lower.length, false);
         push(id);
-        if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
+        if (stem > 0 && lower.length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(lower, 0, stem, false));
         if (trigrams) {
           if (id >= 0) addRows(triplesOfWord[id]!);
           else addTriples(lower, 0, lower.length, false);
