@@ -26,6 +26,13 @@ interface CompiledRule {
   readonly enhanced: RegExp | null;
   readonly errors: ReadonlySet<NetworkErrorKind> | null;
   readonly vocabulary: VocabularyModel | null;
+  /** With `vocabulary`: least probability of its answer (undefined: the model's own). */
+  readonly minProbability: number | undefined;
+  /** Least probability at which the table's model overrides this rule (undefined: never). */
+  readonly yieldsTo: number | undefined;
+  /** The model's verdicts when it overrides this rule, by category index, per code class. */
+  readonly overridePermanentCode: readonly Classification[];
+  readonly overrideTransientCode: readonly Classification[];
   /** Verdicts of a vocabulary rule by category index (BOUNCE_CATEGORIES), per code class. */
   readonly vocabularyPermanentCode: readonly Classification[];
   readonly vocabularyTransientCode: readonly Classification[];
@@ -83,14 +90,21 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
   }
   const verdict = (permanent: boolean): Classification =>
     Object.freeze({ category: r.category, permanent, suppress: r.suppress && permanent, rule: r.id });
-  const vocabularyVerdicts = (permanentCode: boolean): Classification[] =>
-    r.vocabulary === undefined
-      ? []
-      : BOUNCE_CATEGORIES.map((category) => {
-          const s = CATEGORY_SEMANTICS[category];
-          const permanent = s.permanent === 'by-code' ? permanentCode : s.permanent;
-          return Object.freeze({ category, permanent, suppress: s.suppress && permanent, rule: r.id });
-        });
+  if (r.minProbability !== undefined && (r.vocabulary === undefined || !(r.minProbability >= 0 && r.minProbability <= 1))) {
+    throw compileError(`bounce rule ${r.id}: minProbability needs a vocabulary and a probability`);
+  }
+  if (r.yieldsTo !== undefined && (r.vocabulary !== undefined || !(r.yieldsTo >= 0 && r.yieldsTo <= 1))) {
+    throw compileError(`bounce rule ${r.id}: yieldsTo is a probability, for rules without a vocabulary`);
+  }
+  const modelVerdicts = (permanentCode: boolean, id: string): Classification[] =>
+    BOUNCE_CATEGORIES.map((category) => {
+      const s = CATEGORY_SEMANTICS[category];
+      const permanent = s.permanent === 'by-code' ? permanentCode : s.permanent;
+      return Object.freeze({ category, permanent, suppress: s.suppress && permanent, rule: id });
+    });
+  const vocabularyVerdicts = (permanentCode: boolean): Classification[] => (r.vocabulary === undefined ? [] : modelVerdicts(permanentCode, r.id));
+  const overrideVerdicts = (permanentCode: boolean): Classification[] =>
+    r.yieldsTo === undefined ? [] : modelVerdicts(permanentCode, `vocabulary-over-${r.id}`);
   return Object.freeze({
     id: r.id,
     text: Object.freeze(compilePatterns(r.id, r.text)),
@@ -99,6 +113,10 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
     enhanced: r.enhanced ? new RegExp(r.enhanced.source, r.enhanced.flags.replace(/[gy]/g, '')) : null,
     errors: r.errors ? new Set(r.errors) : null,
     vocabulary: r.vocabulary ?? null,
+    minProbability: r.minProbability,
+    yieldsTo: r.yieldsTo,
+    overridePermanentCode: Object.freeze(overrideVerdicts(true)),
+    overrideTransientCode: Object.freeze(overrideVerdicts(false)),
     vocabularyPermanentCode: Object.freeze(vocabularyVerdicts(true)),
     vocabularyTransientCode: Object.freeze(vocabularyVerdicts(false)),
     whenPermanentCode: verdict(r.permanent === 'by-code' ? true : r.permanent),
@@ -152,6 +170,8 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
   // Classification is synchronous and never re-entered: one scan buffer serves every call.
   const present = scanner === null ? null : new Uint32Array(scanner.words);
   const errorRules = Object.freeze(compiled.filter((r) => r.errors !== null));
+  // The model that weak rules yield to: the table's first learned vocabulary.
+  const tableModel = replyRules.find((r) => r.vocabulary !== null)?.vocabulary ?? null;
   const fallbackPermanent: Classification = Object.freeze({ category: 'other', permanent: true, suppress: false, rule: 'none' });
   const fallbackTransient: Classification = Object.freeze({ category: 'other', permanent: false, suppress: false, rule: 'none' });
 
@@ -227,9 +247,15 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
         if (!matched) continue;
       }
       if (r.vocabulary !== null) {
-        const ci = r.vocabulary.predict(text, code, enhanced);
+        const ci = r.vocabulary.predict(text, code, enhanced, r.minProbability);
         if (ci < 0) continue;
         return permanentCode ? r.vocabularyPermanentCode[ci]! : r.vocabularyTransientCode[ci]!;
+      }
+      if (r.yieldsTo !== undefined && tableModel !== null) {
+        const ci = tableModel.predict(text, code, enhanced, r.yieldsTo);
+        if (ci >= 0 && BOUNCE_CATEGORIES[ci] !== r.whenPermanentCode.category) {
+          return permanentCode ? r.overridePermanentCode[ci]! : r.overrideTransientCode[ci]!;
+        }
       }
       return permanentCode ? r.whenPermanentCode : r.whenTransientCode;
     }

@@ -30,6 +30,14 @@ export interface BounceRule {
    * `category` is then only what the rule is filed under.
    */
   readonly vocabulary?: VocabularyModel;
+  /** With `vocabulary`: the least probability of the model's answer (default: the model's own). */
+  readonly minProbability?: number;
+  /**
+   * A text rule that cross-validation shows often wrong: when the learned vocabulary of the
+   * table disagrees with it at least this probably, the model's answer is taken instead
+   * (rule id `vocabulary-over-<id>`).
+   */
+  readonly yieldsTo?: number;
   readonly category: BounceCategory;
   readonly permanent: Permanence;
   readonly suppress: boolean;

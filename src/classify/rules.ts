@@ -20,6 +20,25 @@ export { CATEGORY_SEMANTICS, rule } from './rule-types.js';
  * the text rules and before the code-only rules, when no written rule recognised the text and
  * the model is confident (place and threshold chosen by cross-validation on development rows).
  */
+const MODEL = createVocabularyModel(VOCABULARY_DATA);
+/** Least probability of the model's best guess before the code-class fallbacks (bench/classify-cv.mjs). */
+export const GUESS_PROBABILITY = 0;
+
+/**
+ * Text rules that cross-validation on the development rows shows often wrong (catch-all
+ * wordings such as "policy", "blocked", "recipient rejected"), with the least probability at
+ * which the learned vocabulary's disagreeing answer replaces theirs (bench/classify-cv.mjs).
+ */
+export const WEAK_RULES: Readonly<Record<string, number>> = Object.freeze({
+  'site-policy': 0.7,
+  blocked: 0.7,
+  'recipient-rejected': 0.7,
+  'provider-block-codes': 0.7,
+});
+
+const weak = (rules: readonly BounceRule[]): BounceRule[] =>
+  rules.map((r) => (WEAK_RULES[r.id] === undefined ? r : Object.freeze({ ...r, yieldsTo: WEAK_RULES[r.id] })));
+
 export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...NETWORK_RULES,
   // A provider's own code (NetEase's HL:IFC …) says more than any wording around it; then the
@@ -28,9 +47,15 @@ export const DEFAULT_RULES: readonly BounceRule[] = Object.freeze([
   ...LANGUAGE_RULES.filter((r) => r.id.startsWith('netease-')),
   ...MULTILINGUAL_RULES,
   ...LANGUAGE_RULES.filter((r) => !r.id.startsWith('netease-')),
-  ...EARLY_TEXT_RULES,
-  ...LATE_TEXT_RULES,
+  ...weak(EARLY_TEXT_RULES),
+  ...weak(LATE_TEXT_RULES),
   ...MULTILINGUAL_LATE_RULES,
-  rule('vocabulary', 'other', { vocabulary: createVocabularyModel(VOCABULARY_DATA) }),
-  ...CODE_RULES,
+  rule('vocabulary', 'other', { vocabulary: MODEL }),
+  // The enhanced-code rules read one code; where none of them knows it, the model's best guess
+  // (words and codes together) is more often right than 'temporary' or 'other' by code class.
+  ...CODE_RULES.filter((r) => !r.id.startsWith('class-')),
+  // (Not for a 2xx or 3xx reply: that is no failure the model was taught.)
+  rule('vocabulary-guess', 'other', { vocabulary: MODEL, minProbability: GUESS_PROBABILITY, codeClass: [4, 5] }),
+  rule('vocabulary-guess-no-code', 'other', { vocabulary: MODEL, minProbability: GUESS_PROBABILITY, codes: [0] }),
+  ...CODE_RULES.filter((r) => r.id.startsWith('class-')),
 ]);

@@ -27,11 +27,16 @@ export interface VocabularyData {
   readonly minProbability?: number;
   /** Length of the word stems among the features (0 or absent: none; see modelFeatures). */
   readonly stem?: number;
+  /** Whether each word's letter triples are features too (see features()). */
+  readonly trigrams?: boolean;
 }
 
 export interface VocabularyModel {
-  /** Index into BOUNCE_CATEGORIES of the confident answer, or -1 when there is none. */
-  predict(text: string, code?: number, enhanced?: string): number;
+  /**
+   * Index into BOUNCE_CATEGORIES of the confident answer, or -1 when there is none (no known
+   * word, or a best category less probable than `minProbability`, by default the model's own).
+   */
+  predict(text: string, code?: number, enhanced?: string, minProbability?: number): number;
 }
 
 /** Longest token kept; longer runs are identifiers (queue ids, hashes), not words. */
@@ -49,7 +54,7 @@ function isUnspaced(c: number): boolean {
   return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-function pushToken(text: string, start: number, end: number, tokens: string[]): void {
+function pushToken(text: string, start: number, end: number, tokens: string[], spaced: string[] | null): void {
   const length = end - start;
   if (length < 2 || length > MAX_TOKEN) return;
   let digits = 0;
@@ -62,20 +67,25 @@ function pushToken(text: string, start: number, end: number, tokens: string[]): 
   // Numbers (codes, addresses, sizes) are read by other rules; mixed identifiers rarely repeat.
   if (digits === length || digits * 2 > length) return;
   if (!unspaced) {
-    tokens.push(text.slice(start, end).toLowerCase());
+    const word = text.slice(start, end).toLowerCase();
+    tokens.push(word);
+    spaced?.push(word);
     return;
   }
   for (let i = start; i + 1 < end; i++) tokens.push(text.slice(i, i + 2));
 }
 
-/** The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs). */
-function tokenize(text: string, tokens: string[]): void {
+/**
+ * The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs);
+ * `spaced` gets the words that are not such pairs.
+ */
+function tokenize(text: string, tokens: string[], spaced: string[] | null = null): void {
   let start = -1;
   for (let i = 0; i <= text.length; i++) {
     const word = i < text.length && isWordChar(text.charCodeAt(i));
     if (word && start < 0) start = i;
     else if (!word && start >= 0) {
-      pushToken(text, start, i, tokens);
+      pushToken(text, start, i, tokens, spaced);
       start = -1;
     }
   }
@@ -85,15 +95,70 @@ function tokenize(text: string, tokens: string[]): void {
  * Words and adjacent word pairs of a text, each once, lower-cased; with `stem` > 0, also the
  * first `stem` characters of each longer word, marked '~' ("~rejec" for "rejected",
  * "rejecting", "rejection"): a crude stem that lets an unseen inflection, or a language's
- * longer compound, share evidence with the forms the corpus has.
+ * longer compound, share evidence with the forms the corpus has. With `trigrams`, also each
+ * word's letter triples with a space at either end, marked '%' ("% ma", "%mai", …, "%ed "): a
+ * misspelt, run-together or oddly split word ("mail box", "mailboxfull") and a compound
+ * still share most of them with the words the corpus has. Runs of scripts written without
+ * spaces are read as character pairs and get no triples (nor do the pairs of a run that mixes
+ * them with Latin letters, "IP不在").
  */
-export function features(text: string, stem = 0): string[] {
+export function features(text: string, stem = 0, trigrams = false): string[] {
   const tokens: string[] = [];
-  tokenize(text, tokens);
+  const spaced: string[] = [];
+  tokenize(text, tokens, spaced);
   const out = new Set(tokens);
   for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
   if (stem > 0) for (const w of tokens) if (w.length > stem) out.add(`~${w.slice(0, stem)}`);
+  if (trigrams) {
+    for (const w of spaced) {
+      const s = ` ${w} `;
+      for (let i = 0; i + 3 <= s.length; i++) out.add(`%${s.slice(i, i + 3)}`);
+    }
+  }
   return [...out];
+}
+
+/** Letter triples (three UTF-16 code units) → their rows: open addressing, small-integer keys only. */
+class TripleTable<T> {
+  private readonly mask: number;
+  private readonly keys: Uint32Array;
+  private readonly last: Uint16Array;
+  private readonly slots: Int32Array;
+  private readonly values: T[] = [];
+
+  constructor(entries: readonly (readonly [string, T])[]) {
+    let size = 16;
+    while (size < entries.length * 2) size *= 2;
+    this.mask = size - 1;
+    this.keys = new Uint32Array(size);
+    this.last = new Uint16Array(size);
+    this.slots = new Int32Array(size).fill(-1);
+    for (const [triple, value] of entries) {
+      const a = triple.charCodeAt(0);
+      const b = triple.charCodeAt(1);
+      const c = triple.charCodeAt(2);
+      if (this.get(a, b, c) !== undefined) continue;
+      let slot = TripleTable.hash(a, b, c) & this.mask;
+      while (this.slots[slot]! >= 0) slot = (slot + 1) & this.mask;
+      this.keys[slot] = ((a << 16) | b) >>> 0;
+      this.last[slot] = c;
+      this.slots[slot] = this.values.length;
+      this.values.push(value);
+    }
+  }
+
+  private static hash(a: number, b: number, c: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 7;
+  }
+
+  get(a: number, b: number, c: number): T | undefined {
+    const key = ((a << 16) | b) >>> 0;
+    for (let slot = TripleTable.hash(a, b, c) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const i = this.slots[slot]!;
+      if (i < 0) return undefined;
+      if (this.keys[slot] === key && this.last[slot] === c) return this.values[i];
+    }
+  }
 }
 
 /**
@@ -101,8 +166,8 @@ export function features(text: string, stem = 0): string[] {
  * "#5" (class), "#550" (basic code), "#5.7.1" and "#5.7" (status and its class.subject).
  * A code of 0 or an empty status adds nothing.
  */
-export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0): string[] {
-  const out = features(text, stem);
+export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0, trigrams = false): string[] {
+  const out = features(text, stem, trigrams);
   if (code >= 100 && code < 600) {
     out.push(`#${Math.floor(code / 100)}`, `#${code}`);
   }
@@ -130,6 +195,8 @@ export interface TrainingOptions {
   steps?: number;
   /** Stem length (default 0: no stems; see features()). */
   stem?: number;
+  /** Letter triples of each word as features (default false; see features()). */
+  trigrams?: boolean;
 }
 
 /**
@@ -142,6 +209,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const l2 = options.l2 ?? 0.002;
   const steps = options.steps ?? 300;
   const stem = options.stem ?? 0;
+  const trigrams = options.trigrams ?? false;
   const categories = [...BOUNCE_CATEGORIES];
   const k = categories.length;
   const index = new Map(categories.map((c, i) => [c, i]));
@@ -152,7 +220,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     const y = index.get(s.category);
     if (y === undefined) continue;
     texts[y]!++;
-    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem);
+    const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem, trigrams);
     docs.push({ f, y });
     for (const x of f) df.set(x, (df.get(x) ?? 0) + 1);
   }
@@ -202,7 +270,14 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     }
     if (sparse.length > 0) weights[f] = sparse;
   });
-  return { categories, texts, bias: categories.map((_, c) => milli(w[biasAt + c]!)), weights, ...(stem > 0 ? { stem } : {}) };
+  return {
+    categories,
+    texts,
+    bias: categories.map((_, c) => milli(w[biasAt + c]!)),
+    weights,
+    ...(stem > 0 ? { stem } : {}),
+    ...(trigrams ? { trigrams } : {}),
+  };
 }
 
 export interface VocabularyOptions {
@@ -210,11 +285,12 @@ export interface VocabularyOptions {
   minProbability?: number;
 }
 
-/** One feature's weights, stamped with the last prediction that added them. */
-interface WeightRow {
-  readonly w: Float64Array;
-  seen: number;
-}
+/**
+ * One feature's weights: its index into the model's flat arrays of (category, weight) pairs,
+ * kept sparse and together (a reply adds a few hundred rows; one small array per row cost more
+ * in memory traffic than the additions).
+ */
+type WeightRow = number;
 
 /**
  * Compiles the weights once. predict() reads the reply's words in place (a word table looked up
@@ -228,10 +304,18 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   if (globalIndex.some((i) => i < 0)) throw new Error('vocabulary: unknown category');
   if (data.bias.length !== k) throw new Error('vocabulary: one intercept per category');
   const bias = Float64Array.from(data.bias, (x) => x / 1000);
+  const rowStarts: number[] = [0];
+  const rowCategories: number[] = [];
+  const rowWeights: number[] = [];
   const rowOf = (sparse: readonly number[]): WeightRow => {
-    const w = new Float64Array(k);
-    for (let i = 0; i + 1 < sparse.length; i += 2) w[sparse[i]!] = sparse[i + 1]! / 1000;
-    return { w, seen: 0 };
+    for (let i = 0; i + 1 < sparse.length; i += 2) {
+      const c = sparse[i]!;
+      if (!(c >= 0 && c < k)) throw new Error('vocabulary: weight of an unknown category');
+      rowCategories.push(c);
+      rowWeights.push(sparse[i + 1]! / 1000);
+    }
+    rowStarts.push(rowCategories.length);
+    return rowStarts.length - 2;
   };
   // Features by kind: codes ("#5", "#550", "#5.7.1", "#5.7"), word pairs ("a b"), words. Every
   // word that is a feature or half of one gets a number.
@@ -245,7 +329,14 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const stem = data.stem ?? 0;
   const stemList: string[] = [];
   const stemRowList: WeightRow[] = [];
+  const trigrams = data.trigrams ?? false;
+  const tripleList: [string, WeightRow][] = [];
   for (const [f, sparse] of entries) {
+    if (f.charCodeAt(0) === 37 && f.length === 4) {
+      // '%': a word's letter triple, looked up by its three code units.
+      tripleList.push([f.slice(1), rowOf(sparse)]);
+      continue;
+    }
     if (f.charCodeAt(0) === 126) {
       // '~': a word stem, in a table of its own.
       stemList.push(f.slice(1));
@@ -272,10 +363,39 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       wordList.push(f);
     }
   }
+  const starts = Int32Array.from(rowStarts);
+  const categoryAt = Uint8Array.from(rowCategories);
+  const weightAt = Float64Array.from(rowWeights);
+  /** Per row, the last prediction that added it (each feature counts once per reply). */
+  const seen = new Int32Array(starts.length);
+  const tripleRows = new TripleTable(tripleList);
   const words = createWordTable(wordList);
   const stems = createWordTable(stemList);
   const rowOfStem: WeightRow[] = [];
   stemList.forEach((s, i) => (rowOfStem[stems.find(s, 0, s.length, false)] = stemRowList[i]!));
+  // The known letter triples of each word of the table, found once here: a reply's words are
+  // mostly in the table, and their triples need no lookup then.
+  const triplesOfWord: Int32Array[] = [];
+  if (trigrams) {
+    for (const w of wordList) {
+      const id = words.find(w, 0, w.length, false);
+      if (triplesOfWord[id] !== undefined) continue;
+      const rows: number[] = [];
+      const s = ` ${w} `;
+      for (let j = 0; j + 3 <= s.length; j++) {
+        const row = tripleRows.get(s.charCodeAt(j), s.charCodeAt(j + 1), s.charCodeAt(j + 2));
+        if (row !== undefined) rows.push(row);
+      }
+      triplesOfWord[id] = Int32Array.from(rows);
+    }
+  }
+  // Likewise each word's stem number (-1: none, or no stem known).
+  const stemOfWord = new Int32Array(words.size).fill(-1);
+  if (stem > 0) {
+    for (const w of wordList) {
+      if (w.length > stem) stemOfWord[words.find(w, 0, w.length, false)] = stems.find(w, 0, stem, false);
+    }
+  }
   const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
   for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
   // Word pairs: per first word, its second words' rows (small maps keyed by number).
@@ -312,16 +432,45 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     ids[count++] = id;
   };
   const add = (row: WeightRow | null | undefined): boolean => {
-    if (row === null || row === undefined || row.seen === call) return false;
-    row.seen = call;
-    const w = row.w;
-    for (let c = 0; c < k; c++) scores[c]! += w[c]!;
+    if (row === null || row === undefined || seen[row] === call) return false;
+    seen[row] = call;
+    for (let i = starts[row]!, end = starts[row + 1]!; i < end; i++) scores[categoryAt[i]!]! += weightAt[i]!;
     return true;
+  };
+  const addRows = (rows: Int32Array): void => {
+    for (let j = 0; j < rows.length; j++) add(rows[j]!);
+  };
+  /**
+   * Adds the rows of a lower-cased word's letter triples (its ends read as spaces). They are
+   * evidence beside the words, not words: a reply whose only known features are triples ("xyz")
+   * counts as having no known word.
+   */
+  const addTriples = (word: string, from: number, to: number, lowerAscii: boolean): void => {
+    let a = 32;
+    let b = 32;
+    for (let j = from; j <= to; j++) {
+      let c = 32;
+      if (j < to) {
+        c = word.charCodeAt(j);
+        if (lowerAscii && c >= 65 && c <= 90) c += 32;
+      }
+      if (j > from) add(tripleRows.get(a, b, c));
+      a = b;
+      b = c;
+    }
   };
   let lastBest = -1;
   let lastProbability = 0;
+  // The last input scored: the table asks again (at another threshold) for the same reply.
+  let lastText: string | null = null;
+  let lastCode = 0;
+  let lastEnhanced = '';
   /** Scores a reply into lastBest (index into data.categories, -1: no known word) and lastProbability. */
   const score = (text: string, code: number, enhanced: string): void => {
+    if (text === lastText && code === lastCode && enhanced === lastEnhanced) return;
+    lastText = text;
+    lastCode = code;
+    lastEnhanced = enhanced;
     lastBest = -1;
     call++;
     scores.set(bias);
@@ -354,12 +503,22 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       if (unspaced) {
         for (let j = from; j + 1 < i; j++) push(words.find(text, j, j + 2, false));
       } else if (ascii) {
-        push(words.find(text, from, i, true));
-        if (stem > 0 && length > stem) pushStem(stems.find(text, from, from + stem, true));
+        const id = words.find(text, from, i, true);
+        push(id);
+        if (stem > 0 && length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(text, from, from + stem, true));
+        if (trigrams) {
+          if (id >= 0) addRows(triplesOfWord[id]!);
+          else addTriples(text, from, i, true);
+        }
       } else {
         const lower = text.slice(from, i).toLowerCase();
-        push(words.find(lower, 0, lower.length, false));
-        if (stem > 0 && lower.length > stem) pushStem(stems.find(lower, 0, stem, false));
+        const id = words.find(lower, 0, lower.length, false);
+        push(id);
+        if (stem > 0 && lower.length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(lower, 0, stem, false));
+        if (trigrams) {
+          if (id >= 0) addRows(triplesOfWord[id]!);
+          else addTriples(lower, 0, lower.length, false);
+        }
       }
     }
     let known = 0;
@@ -393,9 +552,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     lastProbability = 1 / sum;
   };
   return Object.freeze({
-    predict(text: string, code = 0, enhanced = ''): number {
+    predict(text: string, code = 0, enhanced = '', least = minProbability): number {
       score(text, code, enhanced);
-      return lastBest >= 0 && lastProbability >= minProbability ? globalIndex[lastBest]! : -1;
+      return lastBest >= 0 && lastProbability >= least ? globalIndex[lastBest]! : -1;
     },
   });
 }

@@ -22,8 +22,8 @@ interface CorpusRow {
  * fails here. Raise them when the rules get better; never lower them to let a change through.
  */
 const FLOORS = {
-  dev: { category: 0.94, permanent: 0.985 },
-  heldout: { category: 0.82, permanent: 0.95 },
+  dev: { category: 0.955, permanent: 0.99 },
+  heldout: { category: 0.85, permanent: 0.96 },
 };
 
 const rows = loadCorpus() as CorpusRow[];

@@ -58,6 +58,15 @@ const KNOWN_DISAGREEMENTS: ReadonlyMap<string, { ours: BounceCategory; why: stri
         'the reply alone says a user is unknown, and nothing in it names the sender',
     },
   ],
+  [
+    '550 Rejected',
+    {
+      ours: 'policy',
+      why:
+        'labelled other: the reply says nothing but "rejected"; the learned vocabulary\'s best guess ' +
+        '(vocabulary-guess, chosen over the code-class fallback by cross-validation) is policy',
+    },
+  ],
 ]);
 
 /** Checks that permanence and suppression follow DESIGN.md for the category and reply code. */
@@ -358,6 +367,17 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(fault, { category: 'temporary', rule: 'remote-system-fault' });
   // Wordings no written rule knows fall to the learned vocabulary (vocabulary.test.ts).
   t.match(reply('550 your ip address is listed, contact postmaster'), { category: 'blocked', rule: 'vocabulary' });
+  // Unsure, it still gives its best guess before the code-class fallbacks (with or without a
+  // code), and a weak catch-all rule yields to it when it disagrees with confidence.
+  t.match(reply('550 Rejected'), { category: 'policy', permanent: true, rule: 'vocabulary-guess' });
+  const guessed = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'not accepted here' } });
+  rulesHit.add(guessed.rule);
+  t.match(guessed, { category: 'policy', rule: 'vocabulary-guess-no-code', permanent: false });
+  const unknown = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'something odd happened' } });
+  t.match(unknown, { category: 'other', rule: 'class-unknown' }, 'letter triples alone are no known word');
+  t.match(reply('554 xyz'), { category: 'other', rule: 'class-5xx' }, 'no known word: the code class decides');
+  t.match(reply('451 Access denied, please try again later'), { category: 'temporary', permanent: false, rule: 'vocabulary-over-blocked' });
+  t.match(reply('550 5.7.1 Access denied'), { category: 'blocked', rule: 'blocked' }, 'the weak rule answers when the model agrees or is unsure');
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 

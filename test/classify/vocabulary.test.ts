@@ -30,6 +30,17 @@ t.test('word stems: the first letters of each longer word, marked ~, when asked 
   t.equal(VOCABULARY_DATA.stem, SETTINGS.stem, 'the committed data uses the stem length chosen by cross-validation');
 });
 
+t.test('letter triples: each word with a space at either end, three letters at a time, marked %', async (t) => {
+  t.same(features('Mail box', 0, true), ['mail', 'box', 'mail box', '% ma', '%mai', '%ail', '%il ', '% bo', '%box', '%ox ']);
+  t.same(features('ok ok', 0, true), ['ok', 'ok ok', '% ok', '%ok '], 'each triple once');
+  t.same(features('Überfüllt', 0, true).filter((f) => f.startsWith('%')).slice(0, 2), ['% üb', '%übe'], 'non-ASCII words are lower-cased first');
+  t.same(features('邮箱已满', 0, true), features('邮箱已满'), 'scripts without spaces keep their character pairs only');
+  t.equal(VOCABULARY_DATA.trigrams, SETTINGS.trigrams, 'the committed data uses the triples chosen by cross-validation');
+  // A run-together or oddly split wording still shares triples with the words the model knows.
+  const model = createVocabularyModel(VOCABULARY_DATA);
+  t.equal(BOUNCE_CATEGORIES[model.predict('mailboxfull', 552, '')], 'mailbox_full');
+});
+
 t.test('model features: the codes join the words as features of their own', async (t) => {
   t.same(modelFeatures('550 5.1.1 User Unknown', 550, '5.1.1'), ['user', 'unknown', 'user unknown', '#5', '#550', '#5.1.1', '#5.1']);
   t.same(modelFeatures('mailbox full', 0, ''), ['mailbox', 'full', 'mailbox full'], 'no code, no code feature');
@@ -39,7 +50,7 @@ t.test('model features: the codes join the words as features of their own', asyn
 
 t.test('the committed vocabulary is exactly what the development rows teach (no held-out row in it)', async (t) => {
   const rows = [...(loadCorpus() as Row[]).filter((r) => r.split === 'dev'), ...(loadCorpus({ older: true }) as Row[])];
-  const trained = trainVocabulary(rows.map(sample), { minTexts: SETTINGS.minTexts, l2: SETTINGS.l2, stem: SETTINGS.stem });
+  const trained = trainVocabulary(rows.map(sample), { minTexts: SETTINGS.minTexts, l2: SETTINGS.l2, stem: SETTINGS.stem, trigrams: SETTINGS.trigrams });
   const { minProbability, ...committed } = VOCABULARY_DATA;
   t.same(trained, committed, 'regenerate with test/classify/fixtures/corpus/train-vocabulary.mjs after a corpus change');
   t.equal(minProbability, SETTINGS.minProbability, 'the threshold chosen by cross-validation is stored with the data');
@@ -58,6 +69,10 @@ t.test('a confident model answers; an unsure one leaves the reply to the code ru
   t.equal(sure.predict('nothing known'), -1, 'no known word: no answer');
   t.equal(sure.predict('nothing known', 550, '5.2.2'), -1, 'codes alone are left to the code rules');
   t.equal(createVocabularyModel(data, { minProbability: 0.999 }).predict('the ip is listed here'), -1, 'not sure enough');
+  const unsure = createVocabularyModel(data, { minProbability: 0.999 });
+  t.equal(BOUNCE_CATEGORIES[unsure.predict('the ip is listed here', 0, '', 0)], 'blocked', 'a threshold given with the call wins');
+  t.equal(unsure.predict('the ip is listed here', 0, ''), -1, 'the same text asked again at the model threshold');
+  t.equal(BOUNCE_CATEGORIES[unsure.predict('mailbox is full', 0, '', 0)], 'mailbox_full', 'a new text is scored anew');
 });
 
 t.test('in the rule table, the vocabulary answers after the written rules with DESIGN.md semantics', async (t) => {
@@ -76,9 +91,11 @@ t.test('predict reads words in place and answers as scoring modelFeatures() does
   const reference = (text: string, code: number, enhanced: string): number => {
     const score = VOCABULARY_DATA.bias.map((b) => b / 1000);
     const stem = VOCABULARY_DATA.stem ?? 0;
+    const trigrams = VOCABULARY_DATA.trigrams ?? false;
+    // Known words, pairs or stems (letter triples alone do not count).
     const f = features(text, stem);
     if (!f.some((x) => VOCABULARY_DATA.weights[x] !== undefined)) return -1;
-    for (const x of modelFeatures(text, code, enhanced, stem)) {
+    for (const x of modelFeatures(text, code, enhanced, stem, trigrams)) {
       const sparse = VOCABULARY_DATA.weights[x];
       if (sparse !== undefined) for (let i = 0; i + 1 < sparse.length; i += 2) score[sparse[i]!]! += sparse[i + 1]! / 1000;
     }
