@@ -21,8 +21,6 @@ function addressFacts(fields: readonly HeaderField[], key: string): AddressHeade
   const first = matching[0];
   if (!first) return { count: 0, mailboxes: [], group: false, tooLong: false, outsideAt: 0, outsideAngle: 0 };
   const tooLong = first.value.length > ADDRESS_HEADER_MAX_CHARS;
-  const simple = tooLong ? null : simpleMailbox(first.value);
-  if (simple) return { count: matching.length, mailboxes: [simple], group: false, tooLong, ...outsideSigns(first.value) };
   // Header bytes may be UTF-8 (RFC 6532): decode for the address parser.
   const value = Buffer.from(first.value.slice(0, ADDRESS_HEADER_MAX_CHARS), 'latin1').toString('utf8');
   const parsed = addressparser(value) as { address?: string; name?: string; group?: unknown[] }[];
@@ -35,28 +33,6 @@ function addressFacts(fields: readonly HeaderField[], key: string): AddressHeade
     } else mailboxes.push({ address: p.address ?? '', name: p.name || null });
   }
   return { count: matching.length, mailboxes, group, tooLong, ...outsideSigns(value) };
-}
-
-const SIMPLE_ADDRESS = "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*";
-const SIMPLE_WORDS = "[A-Za-z0-9]+(?: [A-Za-z0-9]+)*";
-const SIMPLE_QUOTED = "[A-Za-z0-9,.'-]+(?: [A-Za-z0-9,.'-]+)*";
-/** `a@b.example`, `<a@b.example>`, `Some Name <a@b.example>`, `"Name, Some" <a@b.example>`, ASCII only. */
-const SIMPLE_MAILBOX = new RegExp(`^(?:(${SIMPLE_ADDRESS})|<(${SIMPLE_ADDRESS})>|(${SIMPLE_WORDS}) <(${SIMPLE_ADDRESS})>|"(${SIMPLE_QUOTED})?" <(${SIMPLE_ADDRESS})>)$`);
-
-/**
- * What the address parser answers for the few forms nearly every From header takes (an
- * application's `From: noreply@app.example` or `From: "App" <noreply@app.example>`), without
- * running it: nodemailer's addressparser cost ~15 µs per message warm and far more in a fresh
- * relay's cold code, on the SMTP thread. null: not one of those forms, ask the parser. The
- * forms are narrow on purpose (no comments, escapes, groups, encoded words or non-ASCII): for
- * every value they match, the answer is the parser's (test/receive/headers-fast-path.test.ts).
- */
-export function simpleMailbox(value: string): Mailbox | null {
-  const m = SIMPLE_MAILBOX.exec(value);
-  if (!m) return null;
-  const address = m[1] ?? m[2] ?? m[4] ?? m[6]!;
-  const name = m[3] ?? m[5] ?? '';
-  return { address, name: name || null };
 }
 
 /** Counts '@' and '<' outside "quoted strings" (with \\ escapes) and (nested (comments)); linear. */
