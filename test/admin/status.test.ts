@@ -1,6 +1,5 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { registerStatusCommand } from '../../src/admin/status.js';
 import { VERSION } from '../../src/core/version.js';
 import { pidFilePath, writePidFile } from '../../src/ops/pid-file.js';
@@ -8,6 +7,7 @@ import { makeProgram } from '../sign/fixtures/helpers.js';
 import { cliFor, NOW, seed } from '../ops/fixtures/seed.js';
 import { startRelay, tempDir } from '../helpers/relay.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { freePort } from '../helpers/free-port.js';
 
 async function run(cli: ReturnType<typeof cliFor>, ...args: string[]): Promise<string> {
   const before = cli.out().length;
@@ -17,16 +17,6 @@ async function run(cli: ReturnType<typeof cliFor>, ...args: string[]): Promise<s
   return cli.out().slice(before);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('not running: no pid file, or a stale one; exits non-zero', async (t) => {
   const dir = tempDir(t);

@@ -1,7 +1,6 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
@@ -10,6 +9,7 @@ import { generateDkimKey, writePrivateKey } from '../../src/sign/keys.js';
 import { startMx } from '../helpers/mx-server.js';
 import { tempDir } from '../helpers/relay.js';
 import { httpGet } from '../../src/ops/probe.js';
+import { freePort } from '../helpers/free-port.js';
 
 /**
  * The real `ferry start` in a child process (bin/ferry → dist/, built by `npm test`'s pretest):
@@ -19,16 +19,6 @@ import { httpGet } from '../../src/ops/probe.js';
 const bin = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
 const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | null> | T | null, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the real `ferry` command runs from here (bin/ferry → dist/). */
@@ -56,17 +55,7 @@ export function runFerry(args: string[], opts: RunOptions): Promise<CliResult> {
   });
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (for child processes that need a fixed one). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort } from './free-port.js';
 
 export interface RunningFerry {
   child: ChildProcess;
