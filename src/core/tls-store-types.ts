@@ -60,14 +60,8 @@ export interface TlsCountsDelta {
   failures: TlsFailureDetail[];
 }
 
-export interface TlsPolicyCounts {
-  day: string;
-  policyDomain: string;
-  policy: TlsReportPolicy;
-  success: number;
-  failure: number;
-  failures: TlsFailureDetail[];
-}
+/** A day's stored counts for one policy domain and policy: the same shape as what is added to them. */
+export type TlsPolicyCounts = TlsCountsDelta;
 
 export type TlsSentState = 'queued' | 'sent' | 'failed' | 'no-record' | 'done' | 'gave-up';
 
