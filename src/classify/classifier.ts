@@ -1,7 +1,7 @@
 import { BOUNCE_CATEGORIES, NETWORK_ERROR_KINDS } from '../core/types.js';
 import type { Classification, Classifier, ClassifyInput, NetworkErrorKind } from '../core/types.js';
 import { FerryError } from '../core/errors.js';
-import { findEnhancedCode } from './parse-reply.js';
+import { findEnhancedCode, MAX_CLASSIFIED_CHARS } from './parse-reply.js';
 import { createLiteralScanner, requiredLiterals } from './prefilter.js';
 import { CATEGORY_SEMANTICS, type BounceRule } from './rule-types.js';
 import type { VocabularyModel } from './vocabulary.js';
@@ -275,9 +275,9 @@ export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, o
 
   return Object.freeze({
     classify(input: ClassifyInput): Classification {
-      if (input.kind === 'error') return classifyError(input.error, input.message ?? '');
+      if (input.kind === 'error') return classifyError(input.error, (input.message ?? '').slice(0, MAX_CLASSIFIED_CHARS));
       const { code, enhanced, text } = input.reply;
-      return classifyReply(code, enhanced, text ?? '');
+      return classifyReply(code, enhanced, text === undefined ? '' : text.length > MAX_CLASSIFIED_CHARS ? text.slice(0, MAX_CLASSIFIED_CHARS) : text);
     },
   });
 }

@@ -52,10 +52,18 @@ function isDigit(c: number): boolean {
 }
 
 /**
+ * The most of a reply the parser and the classifier read (the rules, the model). What decides a bounce is in its first
+ * lines; a hostile or broken server's megabyte of text would cost the scanner, the rules' regexes
+ * and the model's feature table time (and the collector a live set) for nothing.
+ */
+export const MAX_CLASSIFIED_CHARS = 16 * 1024;
+
+/**
  * Parses one SMTP reply as read from a remote server, or several reply lines already joined
  * with spaces. Returns null when the input does not start with a reply code.
  */
-export function parseReply(line: string): SmtpReply | null {
+export function parseReply(whole: string): SmtpReply | null {
+  const line = whole.length > MAX_CLASSIFIED_CHARS ? whole.slice(0, MAX_CLASSIFIED_CHARS) : whole;
   // Replies carried with their line breaks are joined the way the pipeline stores them.
   let text = (line.includes('\n') || line.includes('\r') ? joinLines(line) : line).trim();
   // Exchange/Outlook NDR lines: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"

@@ -7,7 +7,16 @@ import type { SmtpReply } from '../core/types.js';
  */
 const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
-export function parseReply(raw: string): SmtpReply | null {
+/**
+ * The most of a reply that is read. The pipeline keeps 2,000 characters of a reply's text
+ * (outcome/decide) and the connection refuses replies over 64 KiB; a reply of many thousand
+ * short lines would otherwise cost one string per line, and the garbage collector's work on
+ * that live set grows faster than the reply.
+ */
+export const MAX_REPLY_READ_CHARS = 16 * 1024;
+
+export function parseReply(whole: string): SmtpReply | null {
+  const raw = whole.length > MAX_REPLY_READ_CHARS ? whole.slice(0, MAX_REPLY_READ_CHARS) : whole;
   // One pass with indexOf, no split/map/filter: a hostile server's reply of many short lines
   // made the array pipeline cost superlinear time (garbage of one string per step per line).
   const parts: string[] = [];

@@ -347,6 +347,19 @@ t.test('multi-line replies are parsed whole', async (t) => {
   ]);
 });
 
+t.test('a reply over 64 KiB ends the session as a protocol failure, not a parse of a megabyte', async (t) => {
+  const { open } = await setup(t, {
+    mx1: {
+      raw: true,
+      script: { rcpt: () => ({ code: 550, message: Array.from({ length: 12_000 }, (_, i) => `5.1.1 line ${i} of a reply no server should send`) }) },
+    },
+  });
+  const s = await session(t, open);
+  const report = await s.send(message(['a@example.test']));
+  t.match(report.recipients, [{ ok: false, error: { kind: 'protocol', message: /exceeds maximum allowed size/ } }]);
+  t.equal(report.sessionUsable, false);
+});
+
 t.test('one connection, two messages (no RSET after a completed transaction)', async (t) => {
   const { mx1, open } = await setup(t, { mx1: { tls: false } });
   const s = await session(t, open);

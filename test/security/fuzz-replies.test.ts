@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { findEnhancedCode, joinLines, parseReply as classifyParse } from '../../src/classify/parse-reply.js';
-import { parseReply as deliverParse } from '../../src/deliver/reply.js';
+import { findEnhancedCode, joinLines, MAX_CLASSIFIED_CHARS, parseReply as classifyParse } from '../../src/classify/parse-reply.js';
+import { MAX_REPLY_READ_CHARS, parseReply as deliverParse } from '../../src/deliver/reply.js';
 import { createClassifier } from '../../src/classify/classifier.js';
 import { growth, LINEAR_RATIO_BOUND } from '../helpers/linear-time.js';
 
@@ -98,15 +98,36 @@ const HOSTILE: Record<string, (n: number) => string> = {
   'many short lines': (n) => '550-x\r\n'.repeat(n / 7) + '550 end',
 };
 
-t.test('reply parsing and classification take time linear in the reply', async (t) => {
+t.test('reply parsing and classification take time linear in the reply, and read a bounded part of it', async (t) => {
   const classifier = createClassifier();
   const run = (s: string) => {
     deliverParse(s);
     const r = classifyParse(s);
     if (r) classifier.classify({ kind: 'reply', reply: r });
   };
+  // Up to the bound both parsers read: linear (each input run often enough to be timed).
+  const bound = Math.min(MAX_CLASSIFIED_CHARS, MAX_REPLY_READ_CHARS);
+  const repeated = (s: string) => {
+    for (let i = 0; i < 64; i++) run(s);
+  };
+  for (const [name, make] of Object.entries(HOSTILE)) {
+    const g = await growth(make, repeated as (i: never) => unknown, bound / 8);
+    t.ok(g.ratio < LINEAR_RATIO_BOUND, `${name}, up to ${bound} characters: 8x the input costs ${g.ratio.toFixed(1)}x the time (${g.small.toFixed(1)} → ${g.large.toFixed(1)} ms)`);
+  }
+  // Past it: a hostile reply of half a megabyte costs what its first part does.
   for (const [name, make] of Object.entries(HOSTILE)) {
     const g = await growth(make, run as (i: never) => unknown, 64 * 1024);
     t.ok(g.ratio < LINEAR_RATIO_BOUND, `${name}: 8x the input costs ${g.ratio.toFixed(1)}x the time (${g.small.toFixed(1)} → ${g.large.toFixed(1)} ms)`);
   }
+});
+
+t.test('a reply longer than the bound is read up to it', async (t) => {
+  const huge = `550 5.1.1 ${'no such user here '.repeat(100_000)}`;
+  const d = deliverParse(huge)!;
+  t.match(d, { code: 550, enhanced: '5.1.1' });
+  t.ok(d.text.length <= MAX_REPLY_READ_CHARS, `delivery keeps ${d.text.length} characters`);
+  const c = classifyParse(huge)!;
+  t.match(c, { code: 550, enhanced: '5.1.1' });
+  t.ok(c.text.length <= MAX_CLASSIFIED_CHARS, `the classifier reads ${c.text.length} characters`);
+  t.equal(createClassifier().classify({ kind: 'reply', reply: { code: 550, enhanced: '5.1.1', text: huge } }).category, 'user_unknown', 'and still classifies it by its start');
 });
