@@ -101,6 +101,12 @@ export interface TrainingOptions {
   stem?: number;
   /** Letter triples of each word as features (default false; see textFeatures() in features.ts). */
   trigrams?: boolean;
+  /**
+   * Class balance (default 0: every text weighs the same): each text weighs (n / (k n_c))^balance,
+   * n_c the texts of its category, so with 1 every category weighs as much as any other in the
+   * loss; weights are scaled to a mean of 1.
+   */
+  balance?: number;
 }
 
 /**
@@ -114,6 +120,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const steps = options.steps ?? 300;
   const stem = options.stem ?? 0;
   const trigrams = options.trigrams ?? false;
+  const balance = options.balance ?? 0;
   const categories = [...BOUNCE_CATEGORIES];
   const k = categories.length;
   const index = new Map(categories.map((c, i) => [c, i]));
@@ -132,6 +139,10 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const id = new Map(names.map((f, i) => [f, i]));
   const rows = docs.map((d) => ({ y: d.y, f: Int32Array.from(d.f.map((x) => id.get(x) ?? -1).filter((i) => i >= 0)) }));
   const n = rows.length;
+  const present = texts.filter((x) => x > 0).length;
+  const classWeight = texts.map((x) => (x > 0 ? (n / (present * x)) ** balance : 0));
+  const meanWeight = rows.reduce((sum, r) => sum + classWeight[r.y]!, 0) / n;
+  const weightOf = classWeight.map((x) => x / meanWeight);
   const dim = (names.length + 1) * k; // the last block of k is the intercept
   const w = new Float64Array(dim);
   const g = new Float64Array(dim);
@@ -149,8 +160,9 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
       for (let c = 0; c < k; c++) if (p[c]! > max) max = p[c]!;
       let sum = 0;
       for (let c = 0; c < k; c++) sum += p[c] = Math.exp(p[c]! - max);
+      const weight = weightOf[r.y]!;
       for (let c = 0; c < k; c++) {
-        const d = (p[c]! / sum - (c === r.y ? 1 : 0)) / n;
+        const d = ((p[c]! / sum - (c === r.y ? 1 : 0)) * weight) / n;
         g[biasAt + c]! += d;
         for (const fi of r.f) g[fi * k + c]! += d;
       }
