@@ -17,7 +17,7 @@
 // whole-table figure hides (it barely moves when only rows no rule knows change).
 //
 // Settings (defaults: the committed ones, train-vocabulary.mjs SETTINGS and rules.ts):
-//   CV_L2, CV_STEM, CV_TRIGRAMS=0|1, CV_P (the model's threshold), CV_GUESS=0|1 (the model's
+//   CV_L2, CV_MIN_TEXTS, CV_STEM, CV_TRIGRAMS=0|1, CV_BALANCE (class balance exponent), CV_STEPS (Adam steps), CV_P (the model's threshold), CV_GUESS=0|1 (the model's
 //   best guess before the code-class fallbacks), CV_GUESS_P (its least probability), CV_WEAK="rule:p,rule:p" or "none" (the rules
 //   the model may override, and at what probability).
 import { createHash } from 'node:crypto';
@@ -48,8 +48,9 @@ const regimes = {
 };
 const models = [0, 1, 2, 3, 4].map((k) => {
   const data = trainVocabulary([...dev, ...older].filter((r) => fold(r) !== k).map(sample), {
-    minTexts: SETTINGS.minTexts, l2: Number(env.CV_L2 ?? SETTINGS.l2), stem: Number(env.CV_STEM ?? SETTINGS.stem),
-    trigrams: (env.CV_TRIGRAMS ?? (SETTINGS.trigrams ? '1' : '0')) === '1' });
+    minTexts: Number(env.CV_MIN_TEXTS ?? SETTINGS.minTexts), l2: Number(env.CV_L2 ?? SETTINGS.l2), stem: Number(env.CV_STEM ?? SETTINGS.stem),
+    trigrams: (env.CV_TRIGRAMS ?? (SETTINGS.trigrams ? '1' : '0')) === '1',
+    balance: Number(env.CV_BALANCE ?? SETTINGS.balance ?? 0), steps: Number(env.CV_STEPS ?? SETTINGS.steps ?? 300) });
   return createVocabularyModel(data, { minProbability: Number(env.CV_P ?? SETTINGS.minProbability) });
 });
 const tableFor = (k, keep) => DEFAULT_RULES

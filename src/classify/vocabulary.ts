@@ -1,10 +1,11 @@
 import { BOUNCE_CATEGORIES, type BounceCategory } from '../core/types.js';
+import { MAX_TOKEN, isUnspaced, isWordChar, modelFeatures } from './features.js';
 import { createWordTable } from './word-table.js';
 
 /**
  * The last word on a reply whose text none of the hand-written rules recognised: a
  * multinomial logistic regression over the reply's words, word pairs and codes (the basic
- * reply code, its class, the RFC 3463 status and its class.subject), trained on the
+ * reply code, its class, the RFC 3463 status and its class.subject; features.ts), trained on the
  * development part of the labelled corpus (test/classify/fixtures/corpus; never its held-out
  * fifth). It generalises where the rules cannot: a reply phrased in a way nobody wrote a
  * pattern for still shares words with replies of its kind ("mailbox" + "capacity", "ip" +
@@ -25,9 +26,9 @@ export interface VocabularyData {
   readonly weights: Readonly<Record<string, readonly number[]>>;
   /** Least probability of the best category for an answer, chosen with the data (--cv). */
   readonly minProbability?: number;
-  /** Length of the word stems among the features (0 or absent: none; see modelFeatures). */
+  /** Length of the word stems among the features (0 or absent: none; see textFeatures() in features.ts). */
   readonly stem?: number;
-  /** Whether each word's letter triples are features too (see features()). */
+  /** Whether each word's letter triples are features too (see textFeatures() in features.ts). */
   readonly trigrams?: boolean;
 }
 
@@ -37,85 +38,6 @@ export interface VocabularyModel {
    * word, or a best category less probable than `minProbability`, by default the model's own).
    */
   predict(text: string, code?: number, enhanced?: string, minProbability?: number): number;
-}
-
-/** Longest token kept; longer runs are identifiers (queue ids, hashes), not words. */
-const MAX_TOKEN = 24;
-
-function isWordChar(c: number): boolean {
-  if (c < 128) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57);
-  // General punctuation, CJK punctuation and full-width forms' punctuation separate words.
-  if ((c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff0f) || (c >= 0xff1a && c <= 0xff20)) return false;
-  return c !== 0xa0 && c !== 0xfeff;
-}
-
-/** Scripts written without spaces: a run of them is cut into character pairs. */
-function isUnspaced(c: number): boolean {
-  return (c >= 0x2e80 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
-}
-
-function pushToken(text: string, start: number, end: number, tokens: string[], spaced: string[] | null): void {
-  const length = end - start;
-  if (length < 2 || length > MAX_TOKEN) return;
-  let digits = 0;
-  let unspaced = false;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
-    else if (isUnspaced(c)) unspaced = true;
-  }
-  // Numbers (codes, addresses, sizes) are read by other rules; mixed identifiers rarely repeat.
-  if (digits === length || digits * 2 > length) return;
-  if (!unspaced) {
-    const word = text.slice(start, end).toLowerCase();
-    tokens.push(word);
-    spaced?.push(word);
-    return;
-  }
-  for (let i = start; i + 1 < end; i++) tokens.push(text.slice(i, i + 2));
-}
-
-/**
- * The words of a text, lower-cased, in order (runs of unspaced scripts as character pairs);
- * `spaced` gets the words that are not such pairs.
- */
-function tokenize(text: string, tokens: string[], spaced: string[] | null = null): void {
-  let start = -1;
-  for (let i = 0; i <= text.length; i++) {
-    const word = i < text.length && isWordChar(text.charCodeAt(i));
-    if (word && start < 0) start = i;
-    else if (!word && start >= 0) {
-      pushToken(text, start, i, tokens, spaced);
-      start = -1;
-    }
-  }
-}
-
-/**
- * Words and adjacent word pairs of a text, each once, lower-cased; with `stem` > 0, also the
- * first `stem` characters of each longer word, marked '~' ("~rejec" for "rejected",
- * "rejecting", "rejection"): a crude stem that lets an unseen inflection, or a language's
- * longer compound, share evidence with the forms the corpus has. With `trigrams`, also each
- * word's letter triples with a space at either end, marked '%' ("% ma", "%mai", …, "%ed "): a
- * misspelt, run-together or oddly split word ("mail box", "mailboxfull") and a compound
- * still share most of them with the words the corpus has. Runs of scripts written without
- * spaces are read as character pairs and get no triples (nor do the pairs of a run that mixes
- * them with Latin letters, "IP不在").
- */
-export function features(text: string, stem = 0, trigrams = false): string[] {
-  const tokens: string[] = [];
-  const spaced: string[] = [];
-  tokenize(text, tokens, spaced);
-  const out = new Set(tokens);
-  for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
-  if (stem > 0) for (const w of tokens) if (w.length > stem) out.add(`~${w.slice(0, stem)}`);
-  if (trigrams) {
-    for (const w of spaced) {
-      const s = ` ${w} `;
-      for (let i = 0; i + 3 <= s.length; i++) out.add(`%${s.slice(i, i + 3)}`);
-    }
-  }
-  return [...out];
 }
 
 /** Letter triples (three UTF-16 code units) → their rows: open addressing, small-integer keys only. */
@@ -161,24 +83,6 @@ class TripleTable<T> {
   }
 }
 
-/**
- * The text's features plus its codes as features of their own ('#' cannot occur in a word):
- * "#5" (class), "#550" (basic code), "#5.7.1" and "#5.7" (status and its class.subject).
- * A code of 0 or an empty status adds nothing.
- */
-export function modelFeatures(text: string, code = 0, enhanced = '', stem = 0, trigrams = false): string[] {
-  const out = features(text, stem, trigrams);
-  if (code >= 100 && code < 600) {
-    out.push(`#${Math.floor(code / 100)}`, `#${code}`);
-  }
-  if (enhanced !== '') {
-    out.push(`#${enhanced}`);
-    const second = enhanced.indexOf('.', 2);
-    if (second > 0) out.push(`#${enhanced.slice(0, second)}`);
-  }
-  return out;
-}
-
 export interface TrainingSample {
   readonly text: string;
   readonly category: BounceCategory;
@@ -193,10 +97,16 @@ export interface TrainingOptions {
   l2?: number;
   /** Full-batch Adam steps (default 300). */
   steps?: number;
-  /** Stem length (default 0: no stems; see features()). */
+  /** Stem length (default 0: no stems; see textFeatures() in features.ts). */
   stem?: number;
-  /** Letter triples of each word as features (default false; see features()). */
+  /** Letter triples of each word as features (default false; see textFeatures() in features.ts). */
   trigrams?: boolean;
+  /**
+   * Class balance (default 0: every text weighs the same): each text weighs (n / (k n_c))^balance,
+   * n_c the texts of its category, so with 1 every category weighs as much as any other in the
+   * loss; weights are scaled to a mean of 1.
+   */
+  balance?: number;
 }
 
 /**
@@ -210,6 +120,7 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const steps = options.steps ?? 300;
   const stem = options.stem ?? 0;
   const trigrams = options.trigrams ?? false;
+  const balance = options.balance ?? 0;
   const categories = [...BOUNCE_CATEGORIES];
   const k = categories.length;
   const index = new Map(categories.map((c, i) => [c, i]));
@@ -228,6 +139,10 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
   const id = new Map(names.map((f, i) => [f, i]));
   const rows = docs.map((d) => ({ y: d.y, f: Int32Array.from(d.f.map((x) => id.get(x) ?? -1).filter((i) => i >= 0)) }));
   const n = rows.length;
+  const present = texts.filter((x) => x > 0).length;
+  const classWeight = texts.map((x) => (x > 0 ? (n / (present * x)) ** balance : 0));
+  const meanWeight = rows.reduce((sum, r) => sum + classWeight[r.y]!, 0) / n;
+  const weightOf = classWeight.map((x) => x / meanWeight);
   const dim = (names.length + 1) * k; // the last block of k is the intercept
   const w = new Float64Array(dim);
   const g = new Float64Array(dim);
@@ -245,8 +160,9 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
       for (let c = 0; c < k; c++) if (p[c]! > max) max = p[c]!;
       let sum = 0;
       for (let c = 0; c < k; c++) sum += p[c] = Math.exp(p[c]! - max);
+      const weight = weightOf[r.y]!;
       for (let c = 0; c < k; c++) {
-        const d = (p[c]! / sum - (c === r.y ? 1 : 0)) / n;
+        const d = ((p[c]! / sum - (c === r.y ? 1 : 0)) * weight) / n;
         g[biasAt + c]! += d;
         for (const fi of r.f) g[fi * k + c]! += d;
       }

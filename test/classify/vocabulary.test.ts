@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createClassifier } from '../../src/classify/classifier.js';
-import { createVocabularyModel, features, modelFeatures, trainVocabulary } from '../../src/classify/vocabulary.js';
+import { modelFeatures, textFeatures } from '../../src/classify/features.js';
+import { createVocabularyModel, trainVocabulary } from '../../src/classify/vocabulary.js';
 import { VOCABULARY_DATA } from '../../src/classify/vocabulary-data.js';
 import { BOUNCE_CATEGORIES } from '../../src/core/types.js';
 // @ts-expect-error plain JavaScript shared with bench/classify-accuracy.mjs
@@ -14,38 +15,12 @@ interface Row {
   category: (typeof BOUNCE_CATEGORIES)[number];
 }
 
-t.test('features: words and word pairs, lower-cased, numbers and identifiers left out', async (t) => {
-  t.same(features('550 5.1.1 User Unknown'), ['user', 'unknown', 'user unknown']);
-  t.same(features('Mailbox  full; mailbox full'), ['mailbox', 'full', 'mailbox full', 'full mailbox']);
-  // Scripts without spaces are read as character pairs.
-  t.same(features('邮箱已满'), ['邮箱', '箱已', '已满', '邮箱 箱已', '箱已 已满']);
-  t.same(features('id 1a2b3c4 x'), ['id'], 'mostly digits: an identifier');
-});
-
-t.test('word stems: the first letters of each longer word, marked ~, when asked for', async (t) => {
-  t.same(features('Recipient rejected', 5), ['recipient', 'rejected', 'recipient rejected', '~recip', '~rejec']);
-  t.same(features('user full', 5), ['user', 'full', 'user full'], 'words of five letters or fewer have no stem');
-  t.same(features('Überschritten', 5), ['überschritten', '~übers'], 'non-ASCII words are lower-cased first');
-  t.same(modelFeatures('Mailboxes', 0, '', 5), ['mailboxes', '~mailb']);
-  t.equal(VOCABULARY_DATA.stem, SETTINGS.stem, 'the committed data uses the stem length chosen by cross-validation');
-});
-
-t.test('letter triples: each word with a space at either end, three letters at a time, marked %', async (t) => {
-  t.same(features('Mail box', 0, true), ['mail', 'box', 'mail box', '% ma', '%mai', '%ail', '%il ', '% bo', '%box', '%ox ']);
-  t.same(features('ok ok', 0, true), ['ok', 'ok ok', '% ok', '%ok '], 'each triple once');
-  t.same(features('Überfüllt', 0, true).filter((f) => f.startsWith('%')).slice(0, 2), ['% üb', '%übe'], 'non-ASCII words are lower-cased first');
-  t.same(features('邮箱已满', 0, true), features('邮箱已满'), 'scripts without spaces keep their character pairs only');
-  t.equal(VOCABULARY_DATA.trigrams, SETTINGS.trigrams, 'the committed data uses the triples chosen by cross-validation');
+t.test('the committed data uses the feature settings chosen by cross-validation', async (t) => {
+  t.equal(VOCABULARY_DATA.stem, SETTINGS.stem, 'stem length');
+  t.equal(VOCABULARY_DATA.trigrams, SETTINGS.trigrams, 'letter triples');
   // A run-together or oddly split wording still shares triples with the words the model knows.
   const model = createVocabularyModel(VOCABULARY_DATA);
   t.equal(BOUNCE_CATEGORIES[model.predict('mailboxfull', 552, '')], 'mailbox_full');
-});
-
-t.test('model features: the codes join the words as features of their own', async (t) => {
-  t.same(modelFeatures('550 5.1.1 User Unknown', 550, '5.1.1'), ['user', 'unknown', 'user unknown', '#5', '#550', '#5.1.1', '#5.1']);
-  t.same(modelFeatures('mailbox full', 0, ''), ['mailbox', 'full', 'mailbox full'], 'no code, no code feature');
-  t.same(modelFeatures('quota', 450, '4.2.2'), ['quota', '#4', '#450', '#4.2.2', '#4.2']);
-  t.same(modelFeatures('quota', 550, ''), ['quota', '#5', '#550']);
 });
 
 t.test('the committed vocabulary is exactly what the development rows teach (no held-out row in it)', async (t) => {
@@ -93,7 +68,7 @@ t.test('predict reads words in place and answers as scoring modelFeatures() does
     const stem = VOCABULARY_DATA.stem ?? 0;
     const trigrams = VOCABULARY_DATA.trigrams ?? false;
     // Known words, pairs or stems (letter triples alone do not count).
-    const f = features(text, stem);
+    const f = textFeatures(text, stem);
     if (!f.some((x) => VOCABULARY_DATA.weights[x] !== undefined)) return -1;
     for (const x of modelFeatures(text, code, enhanced, stem, trigrams)) {
       const sparse = VOCABULARY_DATA.weights[x];
