@@ -6,6 +6,7 @@ import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { createFate } from './outcome/fate.js';
+import { createAfterCommit } from './outcome/after-commit.js';
 import { createExpiry } from './outcome/expiry.js';
 import { withIntakeDropFates } from './outcome/intake-drops.js';
 import { createRelayStore } from './store/relay-store.js';
@@ -238,16 +239,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     mailboxFullSince: (id) => lateStore.attempts.streakSince(id, 'mailbox_full'),
     dsn: config.dsn.enabled ? config.dsn : null,
-    afterCommit: (applied) => {
-      const attempts = applied.filter((a) => a.origin === 'attempt');
-      if (attempts.length) metrics.attempted(attempts.map((a) => ({ domain: a.recipient.domain, status: a.decision.status as 'delivered' | 'deferred' | 'bounced' | 'expired', category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
-      consequences.onApplied(applied);
-      if (applied.some((a) => a.dsnRecorded)) dsn?.due();
-      void dsn?.flush();
-      webhooks?.poke();
-      slowDown(attempts);
-      retention.finished(applied.filter((a) => a.decision.status !== 'deferred' && a.decision.status !== 'queued').map((a) => a.recipient.messageId));
-    },
+    afterCommit: createAfterCommit({ metrics, consequences, dsn, webhooks, slowDown, retention }),
   });
   const outcome = createOutcomeApplier({ fate });
   // Fates without an attempt: a lost body, and the maximum age passing.
