@@ -195,22 +195,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
     // A cluster's budgets are the cluster's: each send is granted by PostgreSQL (in small batches).
-    shared: stores.clusterLimits
-      ? { takeBudget: (...a) => stores.clusterLimits!().takeBudget(...a), budgetWindows: (bucket) => stores.clusterLimits!().budgetWindows(bucket) }
-      : null,
+    shared: stores.clusterBudgets,
     // And its connection limits: each connection opens on a slot taken from PostgreSQL.
-    connections: stores.clusterLimits
-      ? {
-          store: {
-            takeConnection: (...a) => stores.clusterLimits!().takeConnection(...a),
-            renewConnections: (...a) => stores.clusterLimits!().renewConnections(...a),
-            releaseConnection: (...a) => stores.clusterLimits!().releaseConnection(...a),
-            releaseConnectionsOf: (owner) => stores.clusterLimits!().releaseConnectionsOf(owner),
-          },
-          owner: nodeName,
-          poke: () => scheduler.poke(),
-        }
-      : null,
+    connections: stores.clusterConnections ? { store: stores.clusterConnections, owner: nodeName, poke: () => scheduler.poke() } : null,
     onLimitsChanged: heldMailDueOnLimitsChange({ recipients: lateStore.recipients, clock, logger, poke: () => scheduler.poke() }),
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
