@@ -49,6 +49,7 @@ import { createReloader } from './ops/reload.js';
 import { createReloadParts, currentRetryPolicy } from './ops/reload-parts.js';
 import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
+import { createStartRollback } from './ops/start-rollback.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
 import { VERSION } from './core/version.js';
@@ -385,17 +386,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await webhooks?.prepare();
       await disk.start();
       // Bound one after the other; when one cannot bind, those already running stop again.
-      const undo: (() => unknown)[] = [() => disk.stop()];
-      async function bind<T>(start: () => Promise<T>, stop: () => unknown): Promise<T> {
-        try {
-          const address = await start();
-          undo.unshift(stop);
-          return address;
-        } catch (err) {
-          for (const step of undo) await step();
-          throw err;
-        }
-      }
+      const bind = createStartRollback([() => disk.stop()]);
       // The HTTP endpoint binds first: if its port is taken, nothing else has started.
       let httpAddress: string | null = null;
       if (config.http.listen) {
