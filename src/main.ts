@@ -321,9 +321,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
-        onLimitsChanged: () => {
-          throttle.reloadLimits().catch((err: unknown) => logger.error({ err }, 'throttle: reloading the limits failed (the next interval tries again)'));
-        },
+        onLimitsChanged: () => throttle.limitsChanged(),
       }),
     );
   }
