@@ -1,5 +1,4 @@
 import { systemClock } from './core/clock.js';
-import { FerryError } from './core/errors.js';
 import { createIdGenerator } from './core/ids.js';
 import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
@@ -361,14 +360,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
     // SQLite only: the parts not on the Store interface yet (and tests) read the file directly.
     get db() {
-      const db = stores.db;
-      if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
-      return db;
+      return stores.sqliteDb();
     },
     get queue() {
-      const queue = stores.queue;
-      if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
-      return queue;
+      return stores.sqliteQueue();
     },
     spool,
     logger,

@@ -112,6 +112,16 @@ export function createRelayStore(config: Config, deps: RelayStoreDeps) {
     db,
     /** SQLite only, on `db`. */
     queue,
+    /** `db` for the relay's callers (Ferry.db); FERRY_ERR_STORE on PostgreSQL. */
+    sqliteDb(): Db {
+      if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return db;
+    },
+    /** `queue` for the relay's callers (Ferry.queue); FERRY_ERR_STORE on PostgreSQL. */
+    sqliteQueue(): QueueStore {
+      if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return queue;
+    },
 
     /**
      * Opens the engine (on SQLite its writer thread starts; on PostgreSQL the pool and the node's
