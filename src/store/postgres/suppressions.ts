@@ -1,6 +1,6 @@
 import { FerryError } from '../../core/errors.js';
 import type { DropRow, NewSuppression, RawSuppression, SuppressionFilter, SuppressionRow } from '../suppressions-repo.js';
-import { suppressionFromRaw } from '../suppressions-repo.js';
+import { dropFromRaw, suppressionFromRaw, type RawDrop } from '../suppressions-repo.js';
 import { changes, hasNul, likeContains, one, Params, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
 import { appendEvent } from './events.js';
@@ -165,20 +165,12 @@ export function createPgSuppressions(pool: PgPool, cacheOpts: SuppressionCacheOp
       await run?.abort();
     },
     async drops(address: string, limit: number): Promise<DropRow[]> {
-      type Raw = { at: number; message_id: string; recipient: string; detail: string | null; sender: string | null; username: string | null };
       const sql = `SELECT e.at, e.message_id, e.recipient, e.detail, m.sender, m.username
         FROM events e LEFT JOIN messages m ON m.id = e.message_id
         WHERE e.type = 'dropped' AND ${address.startsWith('@') ? "lower(e.recipient) LIKE $1 ESCAPE '\\'" : 'lower(e.recipient) = $1'}
         ORDER BY e.id DESC LIMIT $2`;
       const key = address.startsWith('@') ? `%${address.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}` : address.toLowerCase();
-      return (await rows<Raw>(pool, sql, [key, limit])).map((r) => ({
-        at: r.at,
-        messageId: r.message_id,
-        recipient: r.recipient,
-        sender: r.sender,
-        username: r.username,
-        reason: r.detail ? ((JSON.parse(r.detail) as { reason?: string }).reason ?? null) : null,
-      }));
+      return (await rows<RawDrop>(pool, sql, [key, limit])).map(dropFromRaw);
     },
   };
 }
