@@ -1,11 +1,11 @@
 import { systemClock } from './core/clock.js';
-import { FerryError } from './core/errors.js';
 import { createIdGenerator } from './core/ids.js';
 import { createLogger } from './core/logger.js';
 import { systemRandom } from './core/random.js';
 import { createDnsResolver } from './core/resolver.js';
 import type { Config } from './config/schema.js';
 import { createFate } from './outcome/fate.js';
+import { createAfterCommit } from './outcome/after-commit.js';
 import { createExpiry } from './outcome/expiry.js';
 import { withIntakeDropFates } from './outcome/intake-drops.js';
 import { createRelayStore } from './store/relay-store.js';
@@ -48,6 +48,7 @@ import { createReloader } from './ops/reload.js';
 import { createReloadParts, currentRetryPolicy } from './ops/reload-parts.js';
 import { hostnameWarning } from './config/hostname.js';
 import { createRetention } from './ops/retention.js';
+import { createStartRollback } from './ops/start-rollback.js';
 import { createHttpEndpoint, type HttpEndpoint, type HttpPlugin } from './http/server.js';
 import { createConsole } from './http/console/console.js';
 import { VERSION } from './core/version.js';
@@ -194,22 +195,9 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     defaults: { connections: config.limits.defaultConnections, perConnection: config.delivery.messagesPerConnection },
     params: config.limits,
     // A cluster's budgets are the cluster's: each send is granted by PostgreSQL (in small batches).
-    shared: stores.clusterLimits
-      ? { takeBudget: (...a) => stores.clusterLimits!().takeBudget(...a), budgetWindows: (bucket) => stores.clusterLimits!().budgetWindows(bucket) }
-      : null,
+    shared: stores.clusterBudgets,
     // And its connection limits: each connection opens on a slot taken from PostgreSQL.
-    connections: stores.clusterLimits
-      ? {
-          store: {
-            takeConnection: (...a) => stores.clusterLimits!().takeConnection(...a),
-            renewConnections: (...a) => stores.clusterLimits!().renewConnections(...a),
-            releaseConnection: (...a) => stores.clusterLimits!().releaseConnection(...a),
-            releaseConnectionsOf: (owner) => stores.clusterLimits!().releaseConnectionsOf(owner),
-          },
-          owner: nodeName,
-          poke: () => scheduler.poke(),
-        }
-      : null,
+    connections: stores.clusterConnections ? { store: stores.clusterConnections, owner: nodeName, poke: () => scheduler.poke() } : null,
     onLimitsChanged: heldMailDueOnLimitsChange({ recipients: lateStore.recipients, clock, logger, poke: () => scheduler.poke() }),
   });
   metrics.setThrottledDestinationsProvider(() => throttle.heldBack());
@@ -238,16 +226,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     logger,
     mailboxFullSince: (id) => lateStore.attempts.streakSince(id, 'mailbox_full'),
     dsn: config.dsn.enabled ? config.dsn : null,
-    afterCommit: (applied) => {
-      const attempts = applied.filter((a) => a.origin === 'attempt');
-      if (attempts.length) metrics.attempted(attempts.map((a) => ({ domain: a.recipient.domain, status: a.decision.status as 'delivered' | 'deferred' | 'bounced' | 'expired', category: a.decision.classification?.category ?? null, acceptedAt: a.recipient.createdAt })));
-      consequences.onApplied(applied);
-      if (applied.some((a) => a.dsnRecorded)) dsn?.due();
-      void dsn?.flush();
-      webhooks?.poke();
-      slowDown(attempts);
-      retention.finished(applied.filter((a) => a.decision.status !== 'deferred' && a.decision.status !== 'queued').map((a) => a.recipient.messageId));
-    },
+    afterCommit: createAfterCommit({ metrics, consequences, dsn, webhooks, slowDown, retention }),
   });
   const outcome = createOutcomeApplier({ fate });
   // Fates without an attempt: a lost body, and the maximum age passing.
@@ -341,9 +320,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         maxAgeHours: () => current.delivery.maxAgeHours,
         heldBack: () => throttle.heldBack(),
         onQueueChanged: () => scheduler.poke(),
-        onLimitsChanged: () => {
-          throttle.reloadLimits().catch((err: unknown) => logger.error({ err }, 'throttle: reloading the limits failed (the next interval tries again)'));
-        },
+        onLimitsChanged: () => throttle.limitsChanged(),
       }),
     );
   }
@@ -383,14 +360,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     },
     // SQLite only: the parts not on the Store interface yet (and tests) read the file directly.
     get db() {
-      const db = stores.db;
-      if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
-      return db;
+      return stores.sqliteDb();
     },
     get queue() {
-      const queue = stores.queue;
-      if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
-      return queue;
+      return stores.sqliteQueue();
     },
     spool,
     logger,
@@ -406,17 +379,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       await webhooks?.prepare();
       await disk.start();
       // Bound one after the other; when one cannot bind, those already running stop again.
-      const undo: (() => unknown)[] = [() => disk.stop()];
-      async function bind<T>(start: () => Promise<T>, stop: () => unknown): Promise<T> {
-        try {
-          const address = await start();
-          undo.unshift(stop);
-          return address;
-        } catch (err) {
-          for (const step of undo) await step();
-          throw err;
-        }
-      }
+      const bind = createStartRollback([() => disk.stop()]);
       // The HTTP endpoint binds first: if its port is taken, nothing else has started.
       let httpAddress: string | null = null;
       if (config.http.listen) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FerryError, errorMessage } from '../core/errors.js';
 import { pidFilePath, processAlive, readPidFile } from '../ops/pid-file.js';
 import { httpGet } from '../ops/probe.js';
-import { redactStoreUrl } from '../config/schema.js';
+import { redactStoreUrl } from '../config/store-url.js';
 import { dataDirLockState } from '../ops/data-dir-lock.js';
 import { checkIntegrity, corruptionError, QUICK_CHECK_MAX_BYTES } from '../store/integrity.js';
 import { statSync } from 'node:fs';

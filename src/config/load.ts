@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { FerryError } from '../core/errors.js';
-import { configSchema, redactStoreUrl, type Config, type RouteConfig } from './schema.js';
+import { configSchema, type Config, type RouteConfig } from './schema.js';
+import { redactStoreUrl } from './store-url.js';
 
 /** The environment variables Ferry reads; nothing else in Ferry reads process.env. */
 export interface FerryEnv {

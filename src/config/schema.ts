@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { isPostgresUrl } from './store-url.js';
 
 /**
  * The one configuration schema. Every object is strict (unknown keys are errors), every unit
@@ -52,27 +53,6 @@ const routeObject = z.strictObject({
 
 /** sign.threads: what an operator may write there. */
 const SIGN_THREADS = { message: 'expected "auto" or a whole number of threads from 0 (sign on the main thread) to 32' };
-/** store.url: a postgres:// or postgresql:// URL with a host and a database. */
-function isPostgresUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && u.pathname.length > 1;
-  } catch {
-    return false;
-  }
-}
-
-/** A store URL fit for logs and error lines: the password replaced (also when the URL is malformed). */
-export function redactStoreUrl(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    const u = new URL(value);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return value.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
-  }
-}
 
 export const configSchema = z.strictObject({
   /** The name Ferry uses in its greeting, EHLO and Received headers. Default: the OS hostname. */
@@ -411,7 +391,7 @@ export const configSchema = z.strictObject({
   /**
    * The store engine. Without `url`: embedded SQLite in dataDir (one node). With a postgres://
    * URL: the PostgreSQL engine, shared by every node that names the same database (issue 14).
-   * FERRY_STORE_URL overrides `url`; the password is never logged (see redactStoreUrl).
+   * FERRY_STORE_URL overrides `url`; the password is never logged (see redactStoreUrl, store-url.ts).
    */
   store: z
     .strictObject({

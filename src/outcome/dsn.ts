@@ -4,6 +4,7 @@ import type { Random } from '../core/random.js';
 import { parseAddress } from '../policy/addresses.js';
 import type { Store } from '../core/store.js';
 import type { AcceptedMessage, MessageRow } from '../core/store-types.js';
+import { ownMessage } from '../core/own-mail.js';
 import { composeDsn, FAILURE_KINDS, type DsnRecipient } from './dsn-compose.js';
 
 /**
@@ -124,18 +125,11 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
       recipients,
     });
     return {
-      message: {
+      message: ownMessage({
         id,
         createdAt: now,
-        sender: '',
-        username: null,
-        clientIp: null,
-        helo: null,
-        tls: null,
-        size: composed.headers.length + composed.body.length,
         headers: composed.headers,
         body: composed.body,
-        spoolFile: null,
         headerFrom: composed.from,
         messageIdHeader: `<${id}.dsn@${deps.hostname}>`,
         subject: composed.subject,
@@ -144,7 +138,7 @@ export function createDsnNotifier(deps: DsnNotifierDeps): DsnNotifier {
         kind: 'dsn',
         // RFC 8689 §4.3: a report about a REQUIRETLS message carries its header and is protected the same way.
         requireTls: original.requireTls ?? false,
-      },
+      }),
       recipients: [{ address: to.address, domain: to.domain, status: 'queued', reason: null, category: null }],
     };
   }

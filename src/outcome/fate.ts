@@ -14,7 +14,7 @@ export type { FateInput, FateFacts, AttemptContext } from './fate-plan.js';
  * asynchronous bounce, complaint, lost body, admin purge, intake drop, expiry), `record` decides
  * (fate-plan.ts, pure) and hands the plans to the store's `fates.record` — one transaction for
  * every fate recorded in the same turn of the event loop — then runs ONE hook after the commit
- * (metrics, consequences, throttle feedback, DSN flush, webhooks), wired in main.ts.
+ * (metrics, consequences, throttle feedback, DSN flush, webhooks: after-commit.ts), wired in main.ts.
  */
 
 /** A fate that was written, as what runs after the commit reads it. */

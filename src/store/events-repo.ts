@@ -4,7 +4,8 @@ import { MORE_COUNT_CAP } from '../core/store-types.js';
 export type { EventInput, EventRow, EventListFilter } from '../core/store-types.js';
 export { MORE_COUNT_CAP } from '../core/store-types.js';
 
-interface RawEvent {
+/** An events row as both engines read it (snake_case columns, detail as JSON text). */
+export interface RawEvent {
   id: number;
   at: number;
   message_id: string;
@@ -16,7 +17,7 @@ interface RawEvent {
   detail: string | null;
 }
 
-function fromRaw(r: RawEvent): EventRow {
+export function eventFromRaw(r: RawEvent): EventRow {
   return {
     id: r.id,
     at: r.at,
@@ -50,12 +51,12 @@ export function createEventsRepo(db: Db) {
       return (maxId.get() as { id: number | null }).id ?? 0;
     },
     forMessage(messageId: string): EventRow[] {
-      return (byMessage.all(messageId) as RawEvent[]).map(fromRaw);
+      return (byMessage.all(messageId) as RawEvent[]).map(eventFromRaw);
     },
     list(filter: EventListFilter): EventRow[] {
       const { where, params } = conditions(filter);
       const sql = `SELECT * FROM events ${where} ORDER BY id ${filter.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`;
-      return (db.prepare(sql).all(...params, filter.limit) as RawEvent[]).map(fromRaw);
+      return (db.prepare(sql).all(...params, filter.limit) as RawEvent[]).map(eventFromRaw);
     },
     /** How many events match the filter (at most MORE_COUNT_CAP + 1): what is beyond a page. */
     count(filter: Omit<EventListFilter, 'limit' | 'order'>): number {

@@ -13,6 +13,8 @@ import { nodeNameOf, openStore, type OpenedStore } from './open.js';
 import type { PostgresStore } from './postgres/engine.js';
 import { createQueueStore, type QueueStore } from './queue-store.js';
 
+type ClusterLimits = PostgresStore['limits'];
+
 export interface RelayStoreDeps {
   clock: Clock;
   logger: Logger;
@@ -77,6 +79,19 @@ export function createRelayStore(config: Config, deps: RelayStoreDeps) {
     lease: async (url, owner, now, until) => (!onPostgres || (await requirePostgres().webhooks.tryLead())) && store.webhooks.lease(url, owner, now, until),
     release: (url, owner) => store.webhooks.release(url, owner),
   };
+  // The throttle's shared budgets and connection slots, built before the store opens: each call
+  // reaches the engine's limits group when it is made.
+  const clusterBudgets: Pick<ClusterLimits, 'takeBudget' | 'budgetWindows'> | null = onPostgres
+    ? { takeBudget: (...a) => requirePostgres().limits.takeBudget(...a), budgetWindows: (bucket) => requirePostgres().limits.budgetWindows(bucket) }
+    : null;
+  const clusterConnections: Pick<ClusterLimits, 'takeConnection' | 'renewConnections' | 'releaseConnection' | 'releaseConnectionsOf'> | null = onPostgres
+    ? {
+        takeConnection: (...a) => requirePostgres().limits.takeConnection(...a),
+        renewConnections: (...a) => requirePostgres().limits.renewConnections(...a),
+        releaseConnection: (...a) => requirePostgres().limits.releaseConnection(...a),
+        releaseConnectionsOf: (owner) => requirePostgres().limits.releaseConnectionsOf(owner),
+      }
+    : null;
 
   return {
     engine: (onPostgres ? 'postgres' : 'sqlite') as 'sqlite' | 'postgres',
@@ -87,14 +102,26 @@ export function createRelayStore(config: Config, deps: RelayStoreDeps) {
     /** How long a claim holds a recipient. */
     leaseMs: onPostgres ? config.store.leaseMs : config.delivery.leaseMs,
     webhookCursors,
-    /** PostgreSQL only: the cluster's rate budgets and connection slots (null on SQLite: one node counts its own). */
-    clusterLimits: onPostgres ? (): PostgresStore['limits'] => requirePostgres().limits : null,
+    /** PostgreSQL only: the cluster's rate budgets, each send granted by the engine (null on SQLite: one node counts its own). */
+    clusterBudgets,
+    /** PostgreSQL only: the cluster's connection slots, each connection opened on one (null on SQLite). */
+    clusterConnections,
     /** The SQLite file (its integrity is part of readiness); null on PostgreSQL, which checks its own pages. */
     sqliteFile,
     /** SQLite only: the file's own connection. */
     db,
     /** SQLite only, on `db`. */
     queue,
+    /** `db` for the relay's callers (Ferry.db); FERRY_ERR_STORE on PostgreSQL. */
+    sqliteDb(): Db {
+      if (!db) throw new FerryError('FERRY_ERR_STORE', 'ferry.db: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return db;
+    },
+    /** `queue` for the relay's callers (Ferry.queue); FERRY_ERR_STORE on PostgreSQL. */
+    sqliteQueue(): QueueStore {
+      if (!queue) throw new FerryError('FERRY_ERR_STORE', 'ferry.queue: this relay runs on PostgreSQL (store.url), not on a SQLite file');
+      return queue;
+    },
 
     /**
      * Opens the engine (on SQLite its writer thread starts; on PostgreSQL the pool and the node's

@@ -244,22 +244,35 @@ export function createSuppressionsRepo(db: Db) {
      * when `address` is `@domain`, newest first.
      */
     drops(address: string, limit: number): DropRow[] {
-      type Raw = { at: number; message_id: string; recipient: string; detail: string | null; sender: string | null; username: string | null };
       const rows = (
         address.startsWith('@')
           ? domainDrops.all(`%${address.replace(/[\\%_]/g, (c) => `\\${c}`)}`, limit)
           : drops.all(address, limit)
-      ) as Raw[];
-      return rows.map((r) => ({
-        at: r.at,
-        messageId: r.message_id,
-        recipient: r.recipient,
-        sender: r.sender,
-        username: r.username,
-        reason: r.detail ? ((JSON.parse(r.detail) as { reason?: string }).reason ?? null) : null,
-      }));
+      ) as RawDrop[];
+      return rows.map(dropFromRaw);
     },
   };
 }
 
 export type SuppressionsRepo = ReturnType<typeof createSuppressionsRepo>;
+
+/** A 'dropped' event joined with its message, as both engines read it. */
+export interface RawDrop {
+  at: number;
+  message_id: string;
+  recipient: string;
+  detail: string | null;
+  sender: string | null;
+  username: string | null;
+}
+
+export function dropFromRaw(r: RawDrop): DropRow {
+  return {
+    at: r.at,
+    messageId: r.message_id,
+    recipient: r.recipient,
+    sender: r.sender,
+    username: r.username,
+    reason: r.detail ? ((JSON.parse(r.detail) as { reason?: string }).reason ?? null) : null,
+  };
+}

@@ -374,6 +374,10 @@ export function createThrottle(deps: ThrottleDeps) {
     reloadLimits(): Promise<boolean> {
       return reload(true);
     },
+    /** A limit was changed in this process (the console): re-read now, in the background; a failure is logged and the next interval tries again. */
+    limitsChanged(): void {
+      reload(true).catch((err: unknown) => logger.error({ err }, 'throttle: reloading the limits failed (the next interval tries again)'));
+    },
     /** Reads the limits and the saved budgets (once); start() does it first. */
     load,
     /** Loads, then checks the limits every reloadIntervalMs and saves budgets every persistIntervalMs. */

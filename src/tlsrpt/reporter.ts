@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { dnsErrorCode, DNS_NO_DATA, DNS_NOT_FOUND, type DnsResolver } from '../core/resolver.js';
 import type { Store } from '../core/store.js';
 import type { AcceptedMessage } from '../core/store-types.js';
+import { ownMessage } from '../core/own-mail.js';
 import type { TlsReportsStore } from '../core/store.js';
 import type { TlsSentRow } from '../store/tls-report-repo.js';
 import { postReport, type HttpsPostOptions, type PostResult } from './https-post.js';
@@ -178,26 +179,19 @@ export function createTlsReporter(deps: TlsReporterDeps): TlsReporter {
         messageId: `${queueId}.tlsrpt@${settings.submitter}`,
       });
       const accepted: AcceptedMessage = {
-        message: {
+        // A null sender: a report that cannot be delivered makes no bounce (and no loop).
+        message: ownMessage({
           id: queueId,
           createdAt: now,
-          // A null sender: a report that cannot be delivered makes no bounce (and no loop).
-          sender: '',
-          username: null,
-          clientIp: null,
-          helo: null,
-          tls: null,
-          size: mail.headers.length + mail.body.length,
           headers: mail.headers,
           body: mail.body,
-          spoolFile: null,
           headerFrom: settings.from,
           messageIdHeader: `<${queueId}.tlsrpt@${settings.submitter}>`,
           subject: mail.subject,
           eightBit: false,
           smtputf8: false,
           kind: 'tlsrpt',
-        },
+        }),
         recipients: [...new Map(mailto.map((u) => [u.address, u])).values()].map((u) => ({ address: u.address, domain: u.domain, status: 'queued', reason: null, category: null })),
       };
       // The report mail and the record of it commit together: queued once, never twice.

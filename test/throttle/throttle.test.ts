@@ -150,6 +150,19 @@ t.test('limits changed in the database (another connection) are picked up on the
   t.equal(await th.reloadLimits(), false, 'forced: read again, nothing changed');
 });
 
+t.test('limitsChanged (a limit set in the console): the limits are read again at once, not at the next interval', async (t) => {
+  const { repo, clock, make, changed } = setup(t, { 'example.com': { perMinute: 1 } });
+  const th = await make();
+  const now = clock.now();
+  t.equal(th.takeMessage('example.com', now), null);
+  t.not(th.readyAt('example.com', now), null, 'the one send of the minute is taken');
+  repo.set('example.com', { ...NONE, perMinute: 5 }, now);
+  th.limitsChanged();
+  for (let i = 0; i < 10 && changed() === 0; i++) await settle();
+  t.equal(changed(), 1, 'read again without the clock moving');
+  t.equal(th.readyAt('example.com', now), null, 'the new limit applies');
+});
+
 t.test('budget and slow-down state persist: a new throttle on the same database goes on where it stopped', async (t) => {
   const { db, clock, make } = setup(t, { 'example.com': { perDay: 3, perMinute: 40 } });
   const first = await make();

@@ -8,18 +8,17 @@ import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Store } from '../../core/store.js';
-import type { HourCounts, RecipientHit } from '../../core/console-store.js';
+import type { RecipientHit } from '../../core/console-store.js';
 import type { LimitFields, QueueSelector } from '../../core/store-types.js';
 import { csvHeader, csvLine } from '../../suppress/csv.js';
 import { SUPPRESSION_CATEGORIES, suppressionKey } from '../../suppress/normalize.js';
 import { parseTarget } from '../../throttle/limits.js';
 import type { HttpPlugin } from '../server.js';
 import { may, type Actor, type ConsoleActions, type Permission } from './actions.js';
-import { barChart, PATTERN_DEFS, type Series } from './charts.js';
-
-const HOUR_MS = 3_600_000;
+import { PATTERN_DEFS } from './charts.js';
 import { createSessions, SESSION_COOKIE } from './sessions.js';
 import { CONSOLE_CSS, CONSOLE_JS, createViews } from './views.js';
+import { HOUR_MS, trafficCharts } from './traffic.js';
 import { plainCategory, plainStatus, plainSuppression } from './words.js';
 
 export interface ConsoleDeps {
@@ -175,13 +174,7 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       const domain = (q.domain ?? '').trim().toLowerCase() || '*';
       const nowHour = Math.floor(deps.clock.now() / HOUR_MS);
       const { stats } = deps.store;
-      const hourRows = fill(await stats.hourly(domain, nowHour - 23, nowHour + 1), nowHour - 23, 24);
-      const monthRows = fill(await stats.hourly(domain, nowHour - 24 * 30 + 1, nowHour + 1), nowHour - 24 * 30 + 1, 24 * 30);
-      const days: HourCounts[] = [];
-      for (let d = 0; d < 30; d++) days.push(sum(monthRows.slice(d * 24, d * 24 + 24), monthRows[d * 24]!.hour));
-      const hourLabels = hourRows.map((r) => `${new Date(r.hour * HOUR_MS).toISOString().slice(11, 13)}:00`);
-      const dayLabels = days.map((r) => new Date(r.hour * HOUR_MS).toISOString().slice(5, 10));
-      const charts = (rows: HourCounts[], labels: string[], caption: string) => series(rows).map((s) => barChart(s, { labels, caption }));
+      const { hourCharts, dayCharts } = await trafficCharts((fromHour, toHour) => stats.hourly(domain, fromHour, toHour), nowHour);
       const me = req.actor!;
       return html(
         reply,
@@ -189,8 +182,8 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
           title: 'Dashboard',
           domain,
           patternDefs: PATTERN_DEFS,
-          hourCharts: charts(hourRows, hourLabels, 'last 24 hours, per hour (UTC)'),
-          dayCharts: charts(days, dayLabels, 'last 30 days, per day (UTC, days ending at the current hour)'),
+          hourCharts,
+          dayCharts,
           domains: await stats.topDomains(nowHour - 23, 15),
           categories: (await stats.hourlyCategories(nowHour - 23, 10)).map((c) => ({ ...c, what: plainCategory(c.category)?.what ?? '' })),
           slowed: await deps.store.limits.slowed(),
@@ -368,34 +361,4 @@ export function createConsolePlugin(deps: ConsoleDeps): HttpPlugin {
       return done(reply, `Limit for ${target} removed.`, undefined, '/limits');
     });
   };
-}
-
-function fill(rows: HourCounts[], fromHour: number, n: number): HourCounts[] {
-  const byHour = new Map(rows.map((r) => [r.hour, r]));
-  const out: HourCounts[] = [];
-  for (let h = fromHour; h < fromHour + n; h++) out.push(byHour.get(h) ?? { hour: h, delivered: 0, deferred: 0, bounced: 0, dropped: 0, expired: 0, complained: 0 });
-  return out;
-}
-
-function sum(rows: HourCounts[], hour: number): HourCounts {
-  const s: HourCounts = { hour, delivered: 0, deferred: 0, bounced: 0, dropped: 0, expired: 0, complained: 0 };
-  for (const r of rows) {
-    s.delivered += r.delivered;
-    s.deferred += r.deferred;
-    s.bounced += r.bounced;
-    s.dropped += r.dropped;
-    s.expired += r.expired;
-    s.complained += r.complained;
-  }
-  return s;
-}
-
-function series(rows: HourCounts[]): Series[] {
-  return [
-    { name: 'Delivered', pattern: 'solid', values: rows.map((r) => r.delivered) },
-    { name: 'Deferred', pattern: 'hatch', values: rows.map((r) => r.deferred) },
-    { name: 'Bounced or expired', pattern: 'dots', values: rows.map((r) => r.bounced + r.expired) },
-    { name: 'Dropped', pattern: 'cross', values: rows.map((r) => r.dropped) },
-    { name: 'Complained (spam)', pattern: 'grid', values: rows.map((r) => r.complained) },
-  ];
 }

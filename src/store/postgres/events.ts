@@ -1,32 +1,6 @@
-import { MORE_COUNT_CAP, type EventInput, type EventListFilter, type EventRow } from '../events-repo.js';
+import { eventFromRaw, MORE_COUNT_CAP, type EventInput, type EventListFilter, type EventRow, type RawEvent } from '../events-repo.js';
 import { one, Params, rows, type Queryable } from './sql.js';
 import type { PgPool } from './pool.js';
-
-interface RawEvent {
-  id: number;
-  at: number;
-  message_id: string;
-  recipient_id: number | null;
-  recipient: string | null;
-  type: string;
-  status: string | null;
-  category: string | null;
-  detail: string | null;
-}
-
-function fromRaw(r: RawEvent): EventRow {
-  return {
-    id: r.id,
-    at: r.at,
-    messageId: r.message_id,
-    recipientId: r.recipient_id,
-    recipient: r.recipient,
-    type: r.type,
-    status: r.status,
-    category: r.category,
-    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-  };
-}
 
 /**
  * Appends events in ONE statement, ids in the order given (a fate transaction's events, written
@@ -80,16 +54,16 @@ export function createPgEvents(pool: PgPool) {
          WHERE id > $1 AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY id LIMIT $2`,
         [afterId, limit],
       );
-      return r.map(fromRaw);
+      return r.map(eventFromRaw);
     },
     async forMessage(messageId: string): Promise<EventRow[]> {
-      return (await rows<RawEvent>(pool, 'SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events WHERE message_id = $1 ORDER BY id', [messageId])).map(fromRaw);
+      return (await rows<RawEvent>(pool, 'SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events WHERE message_id = $1 ORDER BY id', [messageId])).map(eventFromRaw);
     },
     async list(filter: EventListFilter): Promise<EventRow[]> {
       const p = new Params();
       const where = conditions(filter, p);
       const sql = `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events ${where} ORDER BY id ${filter.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${p.add(filter.limit)}`;
-      return (await rows<RawEvent>(pool, sql, p.values)).map(fromRaw);
+      return (await rows<RawEvent>(pool, sql, p.values)).map(eventFromRaw);
     },
     async count(filter: Omit<EventListFilter, 'limit' | 'order'>): Promise<number> {
       const p = new Params();

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { FerryError } from '../../core/errors.js';
-import { redactStoreUrl } from '../../config/schema.js';
+import { redactStoreUrl } from '../../config/store-url.js';
 
 export type PgPool = pg.Pool;
 export type PgClient = pg.PoolClient;
