@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Db } from '../db.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
-import { isRelaxed, revive, serializeError, type FromWriter, type OpMessage, type OpResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import { isRelaxed, revive, serializeError, slimFateResults, SLIM_ANSWER_OPERATIONS, type FromWriter, type OpMessage, type OpResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import type { FateResult } from '../../core/fate.js';
 
 /**
  * The SQLite writer thread: owns the one connection that writes, so commits and their fsync never
@@ -81,7 +82,9 @@ function setSynchronous(level: 'FULL' | 'NORMAL'): void {
 function runOp(op: OpMessage): unknown {
   const fn = (ops as unknown as Record<string, Record<string, ((...a: unknown[]) => unknown) | undefined>>)[op.group]?.[op.method];
   if (!fn) throw Object.assign(new Error(`no store operation ${op.group}.${op.method}`), { code: 'FERRY_ERR_STORE' });
-  return fn(...(revive(op.args) as unknown[]));
+  const value = fn(...(revive(op.args) as unknown[]));
+  // The caller has the plans it sent: they do not cross back (writer-protocol.ts).
+  return SLIM_ANSWER_OPERATIONS.has(`${op.group}.${op.method}`) ? slimFateResults(value as FateResult[]) : value;
 }
 
 function runBatch(batch: OpMessage[]): void {
