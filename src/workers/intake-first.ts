@@ -1,5 +1,5 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { systemClock, type TimerHandle } from '../core/clock.js';
 
 /**
  * Intake over delivery when the SMTP thread is short of CPU. Accepting is what clients wait on
@@ -35,8 +35,16 @@ export interface IntakeFirstStats {
   waiting: number;
 }
 
+/**
+ * Time here is the SMTP thread's real time, not the relay's injected clock: what is measured is
+ * how busy this event loop is (like turn-budget.ts). A test's manual clock, which moves only when
+ * told, would hold starts until it is advanced — while the test waits for them to finish.
+ */
 export interface IntakeFirstOptions {
-  clock: Clock;
+  /** Monotonic milliseconds (default performance.now). */
+  now?: () => number;
+  /** Runs fn after ms of real time (default a system timer). */
+  setTimer?: (ms: number, fn: () => void) => TimerHandle;
   /** Length of one measuring window (ms). */
   windowMs?: number;
   /** The SMTP thread counts as short of CPU at or above this event-loop utilization (0..1) over a window. */
@@ -65,7 +73,7 @@ export function loopUtilization(): () => number {
 }
 
 export function createIntakeFirst(options: IntakeFirstOptions): IntakeFirst {
-  const { clock } = options;
+  const clock = { now: options.now ?? (() => performance.now()), setTimer: options.setTimer ?? systemClock.setTimer };
   const windowMs = options.windowMs ?? INTAKE_FIRST_DEFAULTS.windowMs;
   const busyAt = options.busyAt ?? INTAKE_FIRST_DEFAULTS.busyAt;
   const share = options.share ?? INTAKE_FIRST_DEFAULTS.share;

@@ -69,7 +69,7 @@ export interface SchedulerOptions {
    * this thread's event loop is short of time, delivery starts take a bounded share. Default on
    * with its defaults; false: delivery never yields.
    */
-  intakeFirst?: Omit<IntakeFirstOptions, 'clock'> | false;
+  intakeFirst?: IntakeFirstOptions | false;
 }
 
 export interface Scheduler {
@@ -104,7 +104,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let nextExpirySweepAt = -Infinity;
   const turnBudgetMs = opts.turnBudgetMs ?? DELIVERY_TURN_BUDGET_MS;
   const turns = turnBudgetMs > 0 ? createTurnBudget({ budgetMs: turnBudgetMs }) : undefined;
-  const pace: IntakeFirst | undefined = opts.intakeFirst === false ? undefined : createIntakeFirst({ clock, ...opts.intakeFirst });
+  const pace: IntakeFirst | undefined = opts.intakeFirst === false ? undefined : createIntakeFirst({ ...opts.intakeFirst });
 
   // Every recipient claimed and not yet finished keeps its lease while it waits for a connection
   // and while it is sent, however long that takes (lease-keeper.ts).

@@ -8,7 +8,7 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 function setup(options: { share?: number; minPerWindow?: number; maxHoldMs?: number } = {}) {
   const clock = new ManualClock(0);
   let util = 0;
-  const pace = createIntakeFirst({ clock, windowMs: 100, busyAt: 0.75, share: options.share ?? 0.5, minPerWindow: options.minPerWindow ?? 2, maxHoldMs: options.maxHoldMs ?? 1000, utilization: () => util });
+  const pace = createIntakeFirst({ now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), windowMs: 100, busyAt: 0.75, share: options.share ?? 0.5, minPerWindow: options.minPerWindow ?? 2, maxHoldMs: options.maxHoldMs ?? 1000, utilization: () => util });
   let started = 0;
   /** n starts asked for now; counts those let go */
   const ask = (n: number) => {
