@@ -9,6 +9,7 @@
 //   --node-flags "..."     more flags for Ferry's node (e.g. "--max-semi-space-size=16 --trace-gc")
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
+//   --yield-to-intake true|false   Ferry's delivery.yieldToIntake (default true; builds before it reject the key)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
@@ -73,6 +74,8 @@ const NODE_FLAGS = (opt('node-flags', '') ?? '').split(/\s+/).filter(Boolean);
 const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
 const DELIVERY_THREAD = opt('delivery-thread', null);
+// --yield-to-intake true|false: Ferry's delivery.yieldToIntake (default: its own; builds before reused13 reject the key)
+const YIELD_TO_INTAKE = opt('yield-to-intake', null);
 const INLINE_MAX = opt('inline-max', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
@@ -470,7 +473,11 @@ async function runFerry(c, sinkPort) {
       smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024 },
       routes: { '*': `127.0.0.2:${sinkPort}` },
       dmarc: { mode: 'off' },
-      delivery: { allowPrivateMx: true, ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}) },
+      delivery: {
+        allowPrivateMx: true,
+        ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}),
+        ...(YIELD_TO_INTAKE !== null ? { yieldToIntake: YIELD_TO_INTAKE === 'true' } : {}),
+      },
       http: { listen: null },
       ...(SIGN_THREADS !== null ? { sign: { threads: Number(SIGN_THREADS) } } : {}),
       ...(INLINE_MAX !== null ? { spool: { inlineMaxBytes: Number(INLINE_MAX) } } : {}),

@@ -250,6 +250,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     owner: nodeName,
     concurrency: config.delivery.concurrency,
     idleConnectionMs: config.delivery.idleConnectionMs,
+    ...(config.delivery.yieldToIntake ? {} : { intakeFirst: false as const }),
     leaseMs: stores.leaseMs,
     gate: throttle,
     signing: preparer,
@@ -291,7 +292,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     checks,
     logger,
     onAccepted: (ids) => {
-      scheduler.poke();
+      scheduler.accepted(ids.length);
       void dsn?.flush();
       webhooks?.poke();
     },

@@ -164,6 +164,11 @@ export const configSchema = z.strictObject({
       idleConnectionMs: nonNegativeInt.default(1000),
       /** The outbound SMTP sessions run on a delivery thread of their own (src/deliver/session-thread.ts); false: on the SMTP thread. */
       thread: z.boolean().default(true),
+      /**
+       * Intake over delivery: while clients are sending and the SMTP thread is short of CPU, delivery
+       * starts take a bounded share of it (src/workers/intake-first.ts); false: delivery never yields.
+       */
+      yieldToIntake: z.boolean().default(true),
       /** A delivery thread with sessions open that leaves its heartbeat unanswered this long is replaced (its sessions' recipients deferred); 0: no heartbeat. */
       threadStallMs: nonNegativeInt.default(30_000),
       /** Minutes to wait after each failed attempt; the last one repeats. */

@@ -22,9 +22,15 @@ export function createRecipientsRepo(db: Db) {
   // INDEXED BY: without statistics SQLite prefers recipients_status_domain for the status term
   // and then sorts every waiting row: with 100,000 waiting, each claim and each nextDueAt scanned
   // them all. The partial due index answers both from its first entries.
+  // LIMIT +@limit, not LIMIT @limit: SQLite's planner reads a bare bound LIMIT's value (for its
+  // ORDER BY ... LIMIT estimate) and so marks the statement as depending on it; every new binding
+  // of it, even the same value, then re-compiles the statement inside its step (sqlite3Prepare
+  // under sqlite3_step: 2.5 % of the writer thread; measured in a loop, 28 µs per claim with
+  // nothing due against 7 µs written this way). The unary plus hides the value from the planner;
+  // INDEXED BY fixes the plan anyway.
   const due = db.prepare(
     `SELECT * FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred') AND next_attempt_at <= @now
-     ORDER BY next_attempt_at LIMIT @limit`,
+     ORDER BY next_attempt_at LIMIT +@limit`,
   );
   const lease = db.prepare(
     'UPDATE recipients SET lease_until = @until, lease_owner = @owner, next_attempt_at = @until, wait_reason = NULL WHERE id = @id',
@@ -68,7 +74,7 @@ export function createRecipientsRepo(db: Db) {
     `SELECT * FROM recipients INDEXED BY recipients_pending_age
      WHERE status IN ('queued','deferred') AND created_at <= @now - @maxAgeMs
        AND next_attempt_at > created_at + @maxAgeMs AND COALESCE(lease_until, 0) <= @now
-     ORDER BY created_at LIMIT @limit`,
+     ORDER BY created_at LIMIT +@limit`,
   );
   const nextDue = db.prepare("SELECT MIN(next_attempt_at) AS t FROM recipients INDEXED BY recipients_due WHERE status IN ('queued','deferred')");
   const complained = db.prepare('UPDATE recipients SET complained_at = coalesce(complained_at, ?) WHERE id = ?');

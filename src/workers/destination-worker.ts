@@ -12,6 +12,7 @@ import type { MessageRow, RecipientRow } from '../core/store-types.js';
 import { RATE_LIMITED } from '../store/recipients-repo.js';
 import type { Destination, DestinationGate } from './destination.js';
 import type { TurnBudget } from './turn-budget.js';
+import type { IntakeFirst } from './intake-first.js';
 
 export type { PreparedMessage };
 
@@ -42,6 +43,8 @@ export interface WorkerDeps {
   finished: (count: number) => void;
   /** Shared by the workers: their messages' synchronous starts spread over event-loop turns; absent: each starts at once. */
   turns?: TurnBudget | undefined;
+  /** Shared by the workers: while intake is short of CPU, message starts take a bounded share (intake-first.ts); absent: no limit. */
+  pace?: IntakeFirst | undefined;
 }
 
 /**
@@ -82,6 +85,15 @@ export async function runDestinationWorker(claimed: Destination, deps: WorkerDep
         await idle(dest, deps);
         next = dest.pending.entries().next();
         if (next.done || !session.usable || deps.signal.aborted) break;
+      }
+      // Intake first: while the SMTP sessions are short of CPU, this start may wait its share.
+      const admitted = deps.pace?.admit();
+      if (admitted) {
+        await admitted;
+        if (!session.usable || deps.signal.aborted) break;
+        // Meanwhile the message may have gone (another worker, a stop, a lost lease): look again.
+        next = dest.pending.entries().next();
+        if (next.done) continue;
       }
       const [key, rows] = next.value;
       const messageId = rows[0]!.messageId;

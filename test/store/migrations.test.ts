@@ -28,6 +28,18 @@ t.test('the database is opened in WAL mode with synchronous=FULL', async (t) => 
   t.ok((db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
 });
 
+// The writer thread switches the durability level per transaction with db.exec (writer-thread.ts):
+// SQLite applies this PRAGMA while compiling it, so a prepared copy run again would not (smtp13).
+t.test('the synchronous level set through db.exec takes effect at once, each time', async (t) => {
+  const { db } = testDb(t);
+  for (let i = 0; i < 3; i++) {
+    db.exec('PRAGMA synchronous = NORMAL');
+    t.equal(db.pragma('synchronous', { simple: true }), 1, 'NORMAL');
+    db.exec('PRAGMA synchronous = FULL');
+    t.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
+  }
+});
+
 t.test('011 rebuilds the suppression list to allow source one-click, keeping every entry', async (t) => {
   const { dir } = testDb(t);
   const file = `${dir}/old.db`;

@@ -8,7 +8,8 @@ import { openDatabase, type Db } from '../db.js';
 import { sqliteSuppressionLookup, wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 import { createSuppressionsRepo } from '../suppressions-repo.js';
-import { revive, type FromWriter, type OpMessage, type SerializedError, type ToWriter, type WriterInit } from './writer-protocol.js';
+import { revive, SLIM_ANSWER_OPERATIONS, withPlans, type FromWriter, type OpMessage, type SerializedError, type SlimFateResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import type { FatePlan } from '../../core/fate.js';
 
 /**
  * Reads served on the calling thread from a read-only connection (WAL: a reader never waits for
@@ -232,7 +233,10 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
     if (closing) return Promise.reject(new FerryError('FERRY_ERR_SHUTDOWN', 'the store is closing'));
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      if (SLIM_ANSWER_OPERATIONS.has(`${group}.${method}`)) {
+        const plans = args[0] as FatePlan[];
+        pending.set(id, { resolve: (v) => resolve(withPlans(v as SlimFateResult[], plans)), reject });
+      } else pending.set(id, { resolve, reject });
       if (outbox.length === 0) queueMicrotask(post);
       outbox.push({ id, group, method, args });
       if (group === 'queue' && method === 'accept') transferBodies(args[0] as AcceptedMessage[], transfer);

@@ -1,4 +1,4 @@
-import type { FatePlan } from '../../core/fate.js';
+import type { FatePlan, FateResult } from '../../core/fate.js';
 import { onlyAttempts } from '../fate-rows.js';
 
 /**
@@ -91,6 +91,24 @@ export function isRelaxed(op: Pick<OpMessage, 'group' | 'method' | 'args'>): boo
     return Array.isArray(plans) && onlyAttempts(plans as FatePlan[]);
   }
   return false;
+}
+
+/**
+ * fates.record answers one result per plan, in order, each holding the plan it was given (about
+ * 1.3 KB of structured clone per fate for what the caller already has). The writer answers
+ * without the plans (slimFateResults) and the calling thread puts its own objects back
+ * (withPlans): the same answer as the in-process engine's, plans identical to those passed.
+ */
+export const SLIM_ANSWER_OPERATIONS: ReadonlySet<string> = new Set(['fates.record']);
+
+export type SlimFateResult = Omit<FateResult, 'plan'>;
+
+export function slimFateResults(results: readonly FateResult[]): SlimFateResult[] {
+  return results.map((r) => ({ applied: r.applied, previousStatus: r.previousStatus, dsnRecorded: r.dsnRecorded }));
+}
+
+export function withPlans(results: readonly SlimFateResult[], plans: readonly FatePlan[]): FateResult[] {
+  return results.map((r, i) => ({ plan: plans[i]!, ...r }));
 }
 
 /** Buffers cross postMessage as Uint8Array: turn them back (better-sqlite3 and callers expect Buffer). */
