@@ -416,6 +416,8 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
       // Before the listeners are bound: the first real clients find the code warm, and nothing
       // competes with them for the thread (bounded: warm-up.ts, WARM_UP_MAX_MS).
       if (deps.warmUp && deps.warmUp.sessions > 0) await (warming = warmUp(deps.warmUp));
+      // stop() during the warm-up: nothing is bound, nothing must be.
+      if (draining) throw new FerryError('FERRY_ERR_SHUTDOWN', 'the SMTP listener was stopped while warming up');
       const smtp = await listen(plain, config.listen);
       const smtps = secure && config.tlsListen ? await listen(secure, config.tlsListen) : null;
       return { smtp, smtps };

@@ -134,3 +134,17 @@ t.test('warmUpSessions 0 (the default) runs no warm-up', async (t) => {
   t.equal(h.twinAccepted.length, 0);
   t.equal(h.rcptChecks.length, 0);
 });
+
+t.test('stop() during the warm-up ends it, and start() binds nothing', async (t) => {
+  const h = harness(t, {}, 1_000_000);
+  const starting = h.listener.start();
+  // Wait (no sleep: a condition) until the warm-up is under way.
+  await new Promise<void>((resolve) => {
+    const poll = () => (h.twinAccepted.length > 0 ? resolve() : setImmediate(poll));
+    poll();
+  });
+  await h.listener.stop();
+  await t.rejects(starting, { code: 'FERRY_ERR_SHUTDOWN' }, 'start() refuses to bind after stop()');
+  t.ok((await h.listener.warmedUp()) < 1_000_000, 'the warm-up ended early');
+  t.equal(h.listener.activeSessions, 0);
+});
