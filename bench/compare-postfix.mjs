@@ -10,7 +10,6 @@
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
-//   --warm-up-sessions N   Ferry's smtp.warmUpSessions (default: its own default; builds before it reject the key)
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -75,7 +74,6 @@ const PERF = argv.includes('--perf');
 const SIGN_THREADS = opt('sign-threads', null);
 const DELIVERY_THREAD = opt('delivery-thread', null);
 const INLINE_MAX = opt('inline-max', null);
-const WARM_UP = opt('warm-up-sessions', null);
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
   reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
@@ -469,7 +467,7 @@ async function runFerry(c, sinkPort) {
       hostname: 'ferry.bench.test',
       dataDir: join(dir, 'data'),
       log: { level: 'warn' },
-      smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024, ...(WARM_UP !== null ? { warmUpSessions: Number(WARM_UP) } : {}) },
+      smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024 },
       routes: { '*': `127.0.0.2:${sinkPort}` },
       dmarc: { mode: 'off' },
       delivery: { allowPrivateMx: true, ...(DELIVERY_THREAD !== null ? { thread: DELIVERY_THREAD === 'true' } : {}) },

@@ -35,9 +35,6 @@ const { values: opts } = parseArgs({
     // messages sent (not measured) after start-up before the measured ones: how the figures
     // depend on how warm the relay's code is (a fresh relay runs interpreted/baseline code)
     warmup: { type: 'string', default: '20' },
-    // Ferry's smtp.warmUpSessions (its start-up warm-up, receive/warm-up.ts); omitted: Ferry's
-    // default (builds before the setting reject the key)
-    'warm-up-sessions': { type: 'string' },
     dist: { type: 'string', default: join(root, 'dist') },
     // extra Node options for Ferry's process, space-separated: --node-args="--cpu-prof --cpu-prof-dir=tmp/prof"
     'node-args': { type: 'string', default: '' },
@@ -176,7 +173,7 @@ async function runVariant(variant, sinkPort, holdPort) {
       hostname: 'ferry.bench.test',
       dataDir: join(dir, 'data'),
       log: { level: 'warn' },
-      smtp: { listen: `127.0.0.1:${port}`, ...(opts['warm-up-sessions'] === undefined ? {} : { warmUpSessions: Number(opts['warm-up-sessions']) }) },
+      smtp: { listen: `127.0.0.1:${port}` },
       routes: { '*': routeTo },
       dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 },
       dmarc: { mode: 'off' },

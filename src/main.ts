@@ -17,7 +17,6 @@ import type { MessageCheck } from './core/message-check.js';
 import type { RecipientPolicy } from './core/policy.js';
 import { createIntake } from './receive/intake.js';
 import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.js';
-import { discardingStore } from './receive/warm-up.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
@@ -297,22 +296,19 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       })
     : null;
 
-  const intakeOptions = {
-    spool,
-    clock,
-    newId,
-    hostname: config.hostname,
-    maxHeaderBytes: config.smtp.maxHeaderBytes,
-    maxMessageSizeBytes: config.smtp.maxMessageSizeBytes,
-  };
   const intake = createIntake({
-    ...intakeOptions,
+    spool,
     // Recipients dropped at intake: their fates are written in the intake transaction.
     store: withIntakeDropFates({
       queue: lateStore.queue,
       fate,
       suppressionOf: config.dsn.enabled && config.dsn.onDropped ? (address, user) => bounceSuppressions.find(address, user) : null,
     }),
+    clock,
+    newId,
+    hostname: config.hostname,
+    maxHeaderBytes: config.smtp.maxHeaderBytes,
+    maxMessageSizeBytes: config.smtp.maxMessageSizeBytes,
     checks,
     logger,
     onAccepted: (ids) => {
@@ -452,10 +448,6 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
         observer: {
           accepted: (recipients) => metrics.messageAccepted(recipients),
           refused: (phase, err) => metrics.refused(phase, refusalReason(phase, err)),
-        },
-        warmUp: {
-          sessions: config.smtp.warmUpSessions,
-          intake: createIntake({ ...intakeOptions, store: discardingStore(spool), checks: [], logger: logger.child({ warmUp: true }, { level: 'silent' }) }),
         },
       });
       listener = smtp;

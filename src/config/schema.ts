@@ -143,13 +143,6 @@ export const configSchema = z.strictObject({
         .prefault({}),
       /** On shutdown, sessions in DATA get this long to finish. */
       shutdownGraceMs: positiveInt.default(30_000),
-      /**
-       * After start, this many SMTP sessions (one message each) against a private loopback twin of
-       * the listener whose intake keeps nothing, before it is bound, so that the first real clients
-       * find the receive code compiled (start-up is later by up to 5 s; receive/warm-up.ts). 0: none (the default
-       * until a quiet-machine measurement shows the gain; 1000 is the size measured).
-       */
-      warmUpSessions: nonNegativeInt.default(0),
     })
     .prefault({}),
   spool: z

@@ -13,7 +13,6 @@ import { createNetworkMatcher, isLoopbackRange } from '../policy/networks.js';
 import type { Intake } from './intake.js';
 import { createAuthDeadlines, createSessionSlots, greetingDelayOf, slotOptionsOf } from './session-slots.js';
 import { AUTH_NEEDS_TLS, GREETING_DELAY_OPTION, installSmtpServerPatches } from './smtp-server-patch.js';
-import { runWarmUpClient, WARM_UP_MAX_MS } from './warm-up.js';
 
 export interface ListenerDeps {
   config: SmtpConfig;
@@ -32,12 +31,6 @@ export interface ListenerDeps {
   diskAccepting?: () => boolean;
   /** Told of every accepted message and every refused MAIL FROM / RCPT TO / DATA (metrics). */
   observer?: ListenerObserver;
-  /**
-   * Start-up warm-up (warm-up.ts): before binding, `sessions` sessions one after another against
-   * a twin listener on 127.0.0.1:0 built with these deps but `intake` (whose store keeps nothing),
-   * no observer and no log lines, so the first real clients do not pay for compiling the code.
-   */
-  warmUp?: { sessions: number; intake: Intake; /** default WARM_UP_MAX_MS */ maxMs?: number };
 }
 
 export interface ListenerObserver {
@@ -59,8 +52,6 @@ export interface SmtpListener {
   readonly activeSessions: number;
   /** A new certificate for new connections and STARTTLS upgrades (reload); open sessions keep theirs. */
   updateTls(tls: { key: string | Buffer; cert: string | Buffer }): void;
-  /** Settles when the start-up warm-up has ended (with the sessions it completed; 0 without one). */
-  warmedUp(): Promise<number>;
 }
 
 export function createSmtpListener(deps: ListenerDeps): SmtpListener {
@@ -380,52 +371,16 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     });
   }
 
-  const warmUpAbort = new AbortController();
-  let warming: Promise<number> = Promise.resolve(0);
-
-  /** The start-up warm-up: a twin of this listener on loopback, its intake keeping nothing. */
-  async function warmUp(w: NonNullable<ListenerDeps['warmUp']>): Promise<number> {
-    const quiet = logger.child({ warmUp: true }, { level: 'silent' });
-    const twin = createSmtpListener({
-      ...deps,
-      config: { ...config, listen: '127.0.0.1:0', tlsListen: null },
-      intake: w.intake,
-      logger: quiet,
-      observer: undefined,
-      warmUp: undefined,
-    });
-    const started = deps.clock.now();
-    try {
-      const { smtp } = await twin.start();
-      const sessions = await runWarmUpClient({ address: smtp, sessions: w.sessions, maxMs: w.maxMs ?? WARM_UP_MAX_MS, hostname: deps.hostname, signal: warmUpAbort.signal, clock: deps.clock, sessionTimeoutMs: 10_000 }, logger);
-      logger.debug({ sessions, ms: deps.clock.now() - started }, 'receive warm-up done');
-      return sessions;
-    } catch (err) {
-      // A warm-up that cannot run (no loopback address here) costs speed, never mail.
-      logger.debug({ err }, 'receive warm-up could not run');
-      return 0;
-    } finally {
-      await twin.stop();
-    }
-  }
-
   return {
     async start() {
       const clear = config.insecureAuthNetworks.filter((c) => !isLoopbackRange(c));
       if (clear.length) logger.warn({ insecureAuthNetworks: clear }, 'smtp.insecureAuthNetworks lets clients beyond loopback send passwords without TLS');
-      // Before the listeners are bound: the first real clients find the code warm, and nothing
-      // competes with them for the thread (bounded: warm-up.ts, WARM_UP_MAX_MS).
-      if (deps.warmUp && deps.warmUp.sessions > 0) await (warming = warmUp(deps.warmUp));
-      // stop() during the warm-up: nothing is bound, nothing must be.
-      if (draining) throw new FerryError('FERRY_ERR_SHUTDOWN', 'the SMTP listener was stopped while warming up');
       const smtp = await listen(plain, config.listen);
       const smtps = secure && config.tlsListen ? await listen(secure, config.tlsListen) : null;
       return { smtp, smtps };
     },
     async stop() {
       draining = true;
-      warmUpAbort.abort();
-      await warming;
       const closed = Promise.all([plain, secure].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
       // Sessions not in DATA have nothing to lose: 421 now rather than after the grace time.
       // Sessions in DATA finish their message (or run out of grace time), then get 421.
@@ -441,9 +396,6 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     },
     updateTls(tls) {
       for (const server of [plain, secure]) server?.updateSecureContext({ key: tls.key, cert: tls.cert });
-    },
-    warmedUp() {
-      return warming;
     },
   };
 }
