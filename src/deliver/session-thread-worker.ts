@@ -46,7 +46,7 @@ function asBuffer(u: Uint8Array): Buffer {
  */
 function plainBodyStream(b: PlainBody): Readable {
   const headers = asBuffer(b.headers);
-  if (b.file === null && b.row) {
+  if (b.file === null && b.row && !b.inline) {
     const row = b.row;
     // read when the transaction gets to DATA (a failure, e.g. the message purged meanwhile, fails it locally: retried)
     return Readable.from(

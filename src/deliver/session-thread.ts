@@ -119,13 +119,25 @@ function own(b: Buffer | Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
 
+/**
+ * How an inline body crosses. Left in the store (row): as its reference, no read or copy here —
+ * unless the signing thread already read it and handed it back (inline, the row's length): then
+ * those bytes are moved over (transferred: detached here, so a second send of the same message
+ * finds it empty and goes by the reference). Otherwise an exact-size copy.
+ */
+function inlineOrRow(inline: Buffer | null, row: StoredBodyRef | null): { inline: Uint8Array | null; row: StoredBodyRef | null } {
+  if (!row) return { inline: inline ? own(inline) : null, row: null };
+  if (!inline || inline.length !== row.bytes) return { inline: null, row };
+  const movable = inline.byteOffset === 0 && inline.buffer instanceof ArrayBuffer && inline.buffer.byteLength === inline.byteLength;
+  return { inline: movable ? new Uint8Array(inline.buffer, 0, inline.byteLength) : own(inline), row: null };
+}
+
 export function toPlainMessage(message: OutgoingMessage): { message: PlainMessage; transfer: ArrayBuffer[] } {
   const source = message.bodySource?.() ?? null;
   const transfer: ArrayBuffer[] = [];
   let body: PlainBody | null = null;
   if (source) {
-    // A body left in the store crosses as its reference: no 100 KB read or copy on this thread.
-    body = { headers: own(source.headers), inline: source.inline && !source.row ? own(source.inline) : null, file: source.file, row: source.row ?? null };
+    body = { headers: own(source.headers), ...inlineOrRow(source.inline, source.row ?? null), file: source.file };
     transfer.push(body.headers.buffer as ArrayBuffer);
     if (body.inline) transfer.push(body.inline.buffer as ArrayBuffer);
   }

@@ -73,7 +73,12 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.result);
+      if (reply.ok) {
+        // a body handed back arrives as a Uint8Array: the same memory as a Buffer
+        const b = reply.result.body as Uint8Array | undefined;
+        if (b && !Buffer.isBuffer(b)) reply.result.body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+        p.resolve(reply.result);
+      }
       else p.reject(new FerryError(reply.code, reply.message, { phase: 'sign' }));
     });
     // 'error' (an uncaught exception) is followed by 'exit'; the jobs are failed there, once.
@@ -115,7 +120,8 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
       // Exact-size copies, handed over (transferred) rather than cloned: a Buffer is often a view
       // into a larger ArrayBuffer, and a clone would copy all of it.
       const headers = new Uint8Array(source.headers);
-      const inline = source.inline ? new Uint8Array(source.inline) : null;
+      // (a body left in the store is read there by its row: its bytes, if at hand, are not sent along)
+      const inline = source.inline && !source.row ? new Uint8Array(source.inline) : null;
       const req: SignRequest = {
         id,
         // only what signing needs: no key file paths, nothing else of the key rows

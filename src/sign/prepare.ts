@@ -68,6 +68,7 @@ export function createMessagePreparer(deps: {
     if (message.listUnsubscribe && deps.unsubscribeHeaders) return { message, headers: message.headers };
     const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
     let headers: Buffer;
+    let body = message.body;
     try {
       const result = fromDomain
         ? await deps.signer.sign(fromDomain, source(message.headers, message))
@@ -78,6 +79,8 @@ export function createMessagePreparer(deps: {
         return { message, headers: message.headers };
       }
       headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
+      // The body the signing thread read from the store: given to the delivery thread, not read again.
+      if (result.body && message.bodyRef && result.body.length === message.bodyRef.bytes) body = result.body;
       deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
     } catch (err) {
       if (isTransient(err)) throw err;
@@ -89,7 +92,7 @@ export function createMessagePreparer(deps: {
       const stored = await deps.messages.head(id);
       return stored ? { message: stored, headers: stored.headers } : null;
     }
-    const updated = { ...message, headers, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };
+    const updated = { ...message, headers, body, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };
     return { message: updated, headers };
   }
 

@@ -33,6 +33,12 @@ if (parentPort) {
   // process's priority, which changes nothing but who waits for a CPU.
   lowerThisThreadPriority();
   port.on('message', (req: SignRequest) => {
-    void handle(req).then((reply) => port.postMessage(reply));
+    // A body read from the store here goes back to be sent: moved (transferred), not copied.
+    void handle(req).then((reply) => {
+      const body = reply.ok ? reply.result.body : undefined;
+      const own = body && body.byteOffset === 0 && body.buffer.byteLength === body.byteLength;
+      if (reply.ok && body && !own) delete reply.result.body;
+      port.postMessage(reply, own ? [body.buffer as ArrayBuffer] : []);
+    });
   });
 }
