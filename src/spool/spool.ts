@@ -110,7 +110,8 @@ export function createSpool(options: SpoolOptions): Spool {
       return createFullMessageReader({ dir }, maxBytes)(m);
     },
     open(ref) {
-      if (ref.file === null && ref.row) {
+      // A body left in the store is read here, unless its bytes are at hand already (the signing thread handed them back).
+      if (ref.file === null && ref.row && !(ref.inline && ref.inline.length === ref.row.bytes)) {
         const row = ref.row;
         const read = options.readRow;
         return Readable.from(
