@@ -35,7 +35,7 @@ function tricky(size: number): Buffer {
   return Buffer.from(`${head}\r\n${body}.\r\nlast line\r\n`);
 }
 
-for (const [label, size] of [['small, stored inline', 2_000], ['100 KB, stored inline apart from its row', 100_000], ['large, stored as a spool file', 400_000]] as const) {
+for (const [label, size] of [['small, stored inline', 2_000], ['large, stored as a spool file', 400_000]] as const) {
   t.test(`the MX receives exactly the client's bytes plus Ferry's Received header (${label})`, async (t) => {
     const { mx, ferry, relay } = await setupDelivery(t, { mx: { tls: true } });
     const sent = tricky(size);
