@@ -8,9 +8,6 @@ import type { Logger } from '../../src/core/logger.js';
 import { autoSignThreads, createSignPool } from '../../src/sign/pool.js';
 import { createSigner, type SignSource } from '../../src/sign/signer.js';
 import { crlf, keySourceOf, makeTestKeys, verify } from './fixtures/helpers.js';
-import { openDatabase } from '../../src/store/db.js';
-import { createInProcessSqliteStore } from '../../src/store/sqlite/engine.js';
-import { message } from '../store/contract/fixtures.js';
 
 const keys = makeTestKeys();
 keys.add('example.com', 'rsa1', 'rsa');
@@ -137,29 +134,4 @@ t.test('close: jobs in hand fail as retryable, later jobs are refused', async (t
 
 t.test('a pool needs at least one thread', async (t) => {
   t.throws(() => createSignPool({ threads: 0, logger: recordingLogger() }), { code: 'FERRY_ERR_CONFIG' });
-});
-
-t.test('a body left in the store is read by the signing thread itself, and handed back whole (moved, not copied)', async (t) => {
-  const pool = createSignPool({ threads: 1, logger: recordingLogger() });
-  t.teardown(() => pool.close());
-  const store = createInProcessSqliteStore(openDatabase({ file: join(dir, 'bodies.db') }));
-  t.teardown(() => store.close());
-  const m = message({ id: 'ROW1' });
-  m.message.headers = HEAD;
-  m.message.body = Buffer.from(BODY);
-  m.message.size = HEAD.length + BODY.length;
-  await store.queue.accept([m]);
-  const head = (await store.messages.head('ROW1'))!;
-  t.ok(head.bodyRef && head.body === null, 'the head leaves the body in the store');
-  const here = createSigner({ keys: keySourceOf(keys), clock });
-  const there = createSigner({ keys: keySourceOf(keys), clock, offload: pool });
-  for (const [name, signer] of [['this thread', here], ['a signing thread', there]] as const) {
-    const r = await signer.sign('example.com', { headers: HEAD, inline: null, file: null, row: head.bodyRef });
-    t.ok(r, `${name}: signed`);
-    const results = await verify(keys, Buffer.concat([Buffer.from(r!.headers, 'latin1'), HEAD, BODY]));
-    t.same(results.map((x) => x.result), ['pass', 'pass'], `${name}: the signature covers the stored body`);
-    t.ok(Buffer.isBuffer(r!.body) && r!.body.equals(BODY), `${name}: the body it read comes back`);
-  }
-  await t.rejects(there.sign('example.com', { headers: HEAD, inline: null, file: null, row: { ...head.bodyRef!, id: 'GONE' } }), { code: 'FERRY_ERR_STORE' }, 'a body no longer in the store: a store error (retried), never an empty body signed');
-  t.equal(pool.started, 1, 'the thread lives on');
 });
