@@ -164,6 +164,20 @@ export interface MessageRow {
 
 export type MessageSummary = Omit<MessageRow, 'body' | 'headers'>;
 
+/**
+ * A body left where the store keeps it (messages.head): the SQLite file and the message's id. The
+ * thread that signs or sends the message reads it with a connection of its own
+ * (store/sqlite/stored-bodies.ts), so the SMTP thread neither reads nor copies it. bytes: its length.
+ */
+export interface StoredBodyRef {
+  db: string;
+  id: string;
+  bytes: number;
+}
+
+/** A message as delivery starts it: the row, its body either read (`body`) or left in the store (`bodyRef`). */
+export type MessageHead = MessageRow & { bodyRef: StoredBodyRef | null };
+
 export interface MessageListFilter {
   status?: string | undefined;
   since?: number | undefined;

@@ -39,6 +39,7 @@ import type {
   LimitFields,
   LimitRow,
   LimitStateRow,
+  MessageHead,
   MessageListFilter,
   MessageRow,
   MessageSummary,
@@ -144,6 +145,12 @@ export interface LimitsStore extends LimitsConsoleReads {
 export interface MessagesStore {
   insert(row: Omit<MessageRow, 'signedAt'>): Promise<void>;
   get(id: string): Promise<MessageRow | undefined>;
+  /**
+   * The row for delivery: as get(), except that a large inline body may be left in the store and
+   * referred to (bodyRef, body null) for the signing and delivery threads to read themselves
+   * (SQLite); an engine that cannot do that answers as get() with bodyRef null.
+   */
+  head(id: string): Promise<MessageHead | undefined>;
   getSummary(id: string): Promise<MessageSummary | undefined>;
   /** Messages newest first, optionally only those with a recipient matching the filter. */
   list(filter: MessageListFilter): Promise<MessageSummary[]>;

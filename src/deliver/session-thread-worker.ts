@@ -6,6 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import { connectSmtp, type SmtpClient } from './connection.js';
 import type { FromThread, PlainBody, PlainMessage, ToThread } from './session-thread.js';
 import type { OutgoingMessage } from './types.js';
+import { readStoredBody } from '../store/sqlite/stored-bodies.js';
 
 /**
  * The delivery thread (see session-thread.ts for the contract): runs connectSmtp and the
@@ -45,6 +46,17 @@ function asBuffer(u: Uint8Array): Buffer {
  */
 function plainBodyStream(b: PlainBody): Readable {
   const headers = asBuffer(b.headers);
+  if (b.file === null && b.row && !b.inline) {
+    const row = b.row;
+    // read when the transaction gets to DATA (a failure, e.g. the message purged meanwhile, fails it locally: retried)
+    return Readable.from(
+      (function* () {
+        yield headers;
+        yield readStoredBody(row);
+      })(),
+      { objectMode: false },
+    );
+  }
   if (b.file === null) return Readable.from(b.inline && b.inline.length ? [headers, asBuffer(b.inline)] : [headers]);
   const file = b.file;
   return Readable.from(

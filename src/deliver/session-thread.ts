@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { TlsInfo } from '../core/types.js';
+import type { StoredBodyRef } from '../core/store-types.js';
 import type { ConnectOptions, ConnectResult, ConnectionTls, SmtpClient } from './connection.js';
 import { createThreadSupervisor, type ThreadFailure } from './session-thread-supervisor.js';
 import type { DeliveryTimeouts, HopTls, OutgoingDsn, OutgoingMessage, TransactionReport } from './types.js';
@@ -23,7 +24,8 @@ export type { ThreadFailure };
  *
  * The contract is plain messages (ToThread out, FromThread back); nothing is shared. A message
  * body crosses as its bytes (inline bodies) or its spool file's path (the thread reads the file);
- * a body that only exists as a stream (PostgreSQL chunk rows) is pulled chunk by chunk over the
+ * a large inline body left in the store crosses as its row (the thread reads it with a connection
+ * of its own: store/sqlite/stored-bodies.ts); a body that only exists as a stream (PostgreSQL chunk rows) is pulled chunk by chunk over the
  * port, one chunk in flight at a time. An AbortSignal crosses as an 'abort' message.
  *
  * A thread that dies (crashes, exits, is terminated, stops answering its heartbeat: see
@@ -35,11 +37,15 @@ export type { ThreadFailure };
  * replaces a dead one (with a back-off when they keep dying); connects wait for it.
  */
 
-/** A message body the delivery thread reads itself. file: an absolute path; null: the bytes are inline. */
+/**
+ * A message body the delivery thread reads itself. file: an absolute path; row: the store row the
+ * body was left in (read with the thread's own connection); neither: the bytes are inline.
+ */
 export interface PlainBody {
   headers: Uint8Array;
   inline: Uint8Array | null;
   file: string | null;
+  row: StoredBodyRef | null;
 }
 
 /** OutgoingMessage as plain data. body null: pulled over the port ('pull' / 'chunk'). */
@@ -113,12 +119,25 @@ function own(b: Buffer | Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
 
+/**
+ * How an inline body crosses. Left in the store (row): as its reference, no read or copy here —
+ * unless the signing thread already read it and handed it back (inline, the row's length): then
+ * those bytes are moved over (transferred: detached here, so a second send of the same message
+ * finds it empty and goes by the reference). Otherwise an exact-size copy.
+ */
+function inlineOrRow(inline: Buffer | null, row: StoredBodyRef | null): { inline: Uint8Array | null; row: StoredBodyRef | null } {
+  if (!row) return { inline: inline ? own(inline) : null, row: null };
+  if (!inline || inline.length !== row.bytes) return { inline: null, row };
+  const movable = inline.byteOffset === 0 && inline.buffer instanceof ArrayBuffer && inline.buffer.byteLength === inline.byteLength;
+  return { inline: movable ? new Uint8Array(inline.buffer, 0, inline.byteLength) : own(inline), row: null };
+}
+
 export function toPlainMessage(message: OutgoingMessage): { message: PlainMessage; transfer: ArrayBuffer[] } {
   const source = message.bodySource?.() ?? null;
   const transfer: ArrayBuffer[] = [];
   let body: PlainBody | null = null;
   if (source) {
-    body = { headers: own(source.headers), inline: source.inline ? own(source.inline) : null, file: source.file };
+    body = { headers: own(source.headers), ...inlineOrRow(source.inline, source.row ?? null), file: source.file };
     transfer.push(body.headers.buffer as ArrayBuffer);
     if (body.inline) transfer.push(body.inline.buffer as ArrayBuffer);
   }

@@ -1,4 +1,5 @@
 import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
+import type { StoredBodyRef } from '../core/store-types.js';
 import type { TlsPolicyApplied, TlsResultType } from '../core/tls.js';
 import type { TlsaRecord } from './tls-policy/tlsa-match.js';
 
@@ -108,9 +109,10 @@ export interface OutgoingMessage {
   /**
    * The same bytes as plain data another thread can read itself (the delivery thread,
    * session-thread.ts): header block, then the inline body or the spool file at an absolute
-   * path. Absent, or null: only `body` can give them (they are pulled across).
+   * path, or the store row the body was left in (row: the delivery thread reads it with its own
+   * connection). Absent, or null: only `body` can give them (they are pulled across).
    */
-  bodySource?: () => { headers: Buffer; inline: Buffer | null; file: string | null } | null;
+  bodySource?: () => { headers: Buffer; inline: Buffer | null; file: string | null; row?: StoredBodyRef | null } | null;
   /** RFC 3461 parameters, passed on when the server announces DSN (one NOTIFY/ORCPT for all recipients) */
   dsn?: OutgoingDsn;
   /** RFC 8689: the submitter gave REQUIRETLS (see require-tls.ts) */

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { FerryError, type FerryErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { PickedKeys, SignOffload, SignResult } from './signer.js';
+import type { StoredBodyRef } from '../core/store-types.js';
 
 /**
  * DKIM signing on worker threads, so the body hash and the RSA signature of a message run on
@@ -10,7 +11,8 @@ import type { PickedKeys, SignOffload, SignResult } from './signer.js';
  *
  * The contract is two plain messages (SignRequest out, SignReply back); nothing is shared. Keys
  * cross as KeyObjects (cloned by Node's structured clone, never as PEM text, never logged).
- * The body crosses as bytes (inline messages) or as the spool file's path (the thread reads it).
+ * The body crosses as bytes (inline messages), or as the spool file's path or the store row it is
+ * in (messages.head's bodyRef): the thread reads those itself.
  *
  * A thread that dies (a crash, an out-of-memory) fails only the jobs it held, with
  * FERRY_ERR_SIGN_WORKER: the caller keeps the message queued and tries it again; the pool starts
@@ -21,7 +23,7 @@ export interface SignRequest {
   id: number;
   picked: PickedKeys;
   /** a SignSource whose bytes arrive as Uint8Array (structured clone) */
-  source: { headers: Uint8Array; inline: Uint8Array | null; file: string | null };
+  source: { headers: Uint8Array; inline: Uint8Array | null; file: string | null; row?: StoredBodyRef | null };
   t: number | null;
   maxHeaderBytes: number;
 }
@@ -71,7 +73,12 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.result);
+      if (reply.ok) {
+        // a body handed back arrives as a Uint8Array: the same memory as a Buffer
+        const b = reply.result.body as Uint8Array | undefined;
+        if (b && !Buffer.isBuffer(b)) reply.result.body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+        p.resolve(reply.result);
+      }
       else p.reject(new FerryError(reply.code, reply.message, { phase: 'sign' }));
     });
     // 'error' (an uncaught exception) is followed by 'exit'; the jobs are failed there, once.
@@ -113,12 +120,14 @@ export function createSignPool(options: { threads: number; logger: Logger; worke
       // Exact-size copies, handed over (transferred) rather than cloned: a Buffer is often a view
       // into a larger ArrayBuffer, and a clone would copy all of it.
       const headers = new Uint8Array(source.headers);
-      const inline = source.inline ? new Uint8Array(source.inline) : null;
+      // (a body left in the store is read there by its row: its bytes, if at hand, are not sent along)
+      const inline = source.inline && !source.row ? new Uint8Array(source.inline) : null;
       const req: SignRequest = {
         id,
         // only what signing needs: no key file paths, nothing else of the key rows
         picked: { domain: picked.domain, keys: picked.keys.map((k) => ({ domain: k.domain, selector: k.selector, algorithm: k.algorithm, privateKey: k.privateKey })) },
-        source: { headers, inline, file: source.file },
+        // a body left in the store is read by the thread itself (source.row): no copy of it here
+        source: { headers, inline, file: source.file, row: source.row ?? null },
         t,
         maxHeaderBytes,
       };

@@ -3,12 +3,16 @@ import { FerryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Spool } from '../spool/spool.js';
 import type { MessagesStore } from '../core/store.js';
-import type { MessageRow, RecipientRow } from '../core/store-types.js';
+import type { MessageRow, RecipientRow, StoredBodyRef } from '../core/store-types.js';
 import type { Signer, SignSource } from './signer.js';
 
-/** The message as it will be sent: its row, and the header block to send (signed). */
+/**
+ * The message as it will be sent: its row, and the header block to send (signed). A large inline
+ * body may be left in the store (message.bodyRef, message.body null): the signing and delivery
+ * threads read it themselves.
+ */
 export interface PreparedMessage {
-  message: MessageRow;
+  message: MessageRow & { bodyRef?: StoredBodyRef | null };
   headers: Buffer;
 }
 
@@ -29,7 +33,8 @@ export interface SigningStage {
  * fault, so it is not sent unsigned; the error goes up and the attempt is retried later.
  */
 function isTransient(err: unknown): boolean {
-  return err instanceof FerryError && err.code === 'FERRY_ERR_SIGN_WORKER';
+  // FERRY_ERR_STORE: the body left in the store could not be read (a signing thread reads it itself).
+  return err instanceof FerryError && (err.code === 'FERRY_ERR_SIGN_WORKER' || err.code === 'FERRY_ERR_STORE');
 }
 
 /**
@@ -41,7 +46,7 @@ function isTransient(err: unknown): boolean {
  */
 export function createMessagePreparer(deps: {
   /** The store's messages (on SQLite the signed headers are written on the writer thread). */
-  messages: Pick<MessagesStore, 'get' | 'markSigned'>;
+  messages: Pick<MessagesStore, 'get' | 'head' | 'markSigned'>;
   spool: Spool;
   signer: Signer;
   clock: Clock;
@@ -51,17 +56,19 @@ export function createMessagePreparer(deps: {
 }): SigningStage {
   const inProgress = new Map<string, Promise<PreparedMessage | null>>();
   /** The stored bytes as data a signing thread can read by itself (the spool file by its path). */
-  const source = (headers: Buffer, message: MessageRow): SignSource | (() => NodeJS.ReadableStream) =>
-    deps.spool.signSource({ id: message.id, bodyBytes: message.size - message.headers.length, headers, inline: message.body, file: message.spoolFile });
+  const source = (headers: Buffer, message: PreparedMessage['message']): SignSource | (() => NodeJS.ReadableStream) =>
+    deps.spool.signSource({ id: message.id, bodyBytes: message.size - message.headers.length, headers, inline: message.body, file: message.spoolFile, row: message.bodyRef ?? null });
 
   async function prepare(id: string): Promise<PreparedMessage | null> {
-    const message = await deps.messages.get(id);
+    // The row without a large inline body (SQLite): the signing and delivery threads read it.
+    const message = await deps.messages.head(id);
     if (!message) return null;
     if (message.signedAt !== null) return { message, headers: message.headers };
     // Per-recipient headers: signed for each recipient at send time (forRecipient), not here.
     if (message.listUnsubscribe && deps.unsubscribeHeaders) return { message, headers: message.headers };
     const fromDomain = (message.headerFrom ?? message.sender).split('@').pop()?.toLowerCase() ?? '';
     let headers: Buffer;
+    let body = message.body;
     try {
       const result = fromDomain
         ? await deps.signer.sign(fromDomain, source(message.headers, message))
@@ -72,6 +79,8 @@ export function createMessagePreparer(deps: {
         return { message, headers: message.headers };
       }
       headers = Buffer.concat([Buffer.from(result.headers, 'latin1'), message.headers]);
+      // The body the signing thread read from the store: given to the delivery thread, not read again.
+      if (result.body && message.bodyRef && result.body.length === message.bodyRef.bytes) body = result.body;
       deps.logger.debug({ queueId: id, d: result.domain, selectors: result.selectors }, 'message signed');
     } catch (err) {
       if (isTransient(err)) throw err;
@@ -80,10 +89,10 @@ export function createMessagePreparer(deps: {
     }
     if (!(await deps.messages.markSigned(id, headers, deps.clock.now()))) {
       // Another worker signed it first: use what is stored.
-      const stored = await deps.messages.get(id);
+      const stored = await deps.messages.head(id);
       return stored ? { message: stored, headers: stored.headers } : null;
     }
-    const updated = { ...message, headers, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };
+    const updated = { ...message, headers, body, size: message.size - message.headers.length + headers.length, signedAt: deps.clock.now() };
     return { message: updated, headers };
   }
 

@@ -5,6 +5,8 @@ import type { Clock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
 import { parseHeaderBlock, relaxedHeader, RelaxedBodyHash, type HeaderField } from './canonicalize.js';
 import type { DkimKey, KeySource } from './keys.js';
+import type { StoredBodyRef } from '../core/store-types.js';
+import { readStoredBody } from '../store/sqlite/stored-bodies.js';
 
 /**
  * DKIM signing over the exact stored bytes, streaming.
@@ -53,6 +55,11 @@ export interface SignResult {
   /** the d= domain */
   domain: string;
   selectors: string[];
+  /**
+   * The body, when this signing read it from the store (SignSource.row): handed back (a signing
+   * thread transfers it, no copy) so the delivery thread can be given it instead of reading it again.
+   */
+  body?: Buffer;
 }
 
 /**
@@ -64,6 +71,8 @@ export interface SignSource {
   inline: Buffer | null;
   /** absolute path of the spool file holding the body; null: the body is `inline` */
   file: string | null;
+  /** the body left in the store (messages.head): read here, on the signing thread; `inline` is null then */
+  row?: StoredBodyRef | null;
 }
 
 export interface Signer {
@@ -140,13 +149,21 @@ export function sourceStream(source: SignSource): NodeJS.ReadableStream {
  * the signing threads run exactly this.
  */
 export async function signPicked(picked: PickedKeys, input: NodeJS.ReadableStream | SignSource, t: number | null, maxHeaderBytes: number): Promise<SignResult> {
-  const { headerBlock, bodyHash } = isSignSource(input) ? await readSource(input, maxHeaderBytes) : await readMessage(input, maxHeaderBytes);
+  const source = isSignSource(input) ? withBody(input) : null;
+  const { headerBlock, bodyHash } = source ? await readSource(source, maxHeaderBytes) : await readMessage(input as NodeJS.ReadableStream, maxHeaderBytes);
   const fields = parseHeaderBlock(headerBlock);
   const { names, canonical } = selectHeaders(fields);
   // RSA first: every receiver knows it; ed25519 is an extra that RFC 8463 receivers prefer
   const keys = [...picked.keys].sort((a, b) => (a.algorithm === b.algorithm ? a.selector.localeCompare(b.selector) : a.algorithm === 'rsa' ? -1 : 1));
   const lines = keys.map((key) => signatureHeader(key, picked.domain, names, canonical, bodyHash, t));
-  return { headers: lines.map((l) => `${l}\r\n`).join(''), domain: picked.domain, selectors: keys.map((k) => k.selector) };
+  const result: SignResult = { headers: lines.map((l) => `${l}\r\n`).join(''), domain: picked.domain, selectors: keys.map((k) => k.selector) };
+  if (source && isSignSource(input) && input.row && source.inline) result.body = source.inline;
+  return result;
+}
+
+/** A source whose body was left in the store, with the body read (on this thread, with its own connection). */
+function withBody(source: SignSource): SignSource {
+  return source.row ? { headers: source.headers, inline: readStoredBody(source.row), file: null } : source;
 }
 
 function isSignSource(input: NodeJS.ReadableStream | SignSource): input is SignSource {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
 import { listFiles, removeFile } from './dir-files.js';
+import type { StoredBodyRef } from '../core/store-types.js';
 
 /**
  * Message bodies. Small bodies stay in memory and are committed inside the SQLite transaction
@@ -37,6 +38,8 @@ export interface BodyRef {
   headers: Buffer;
   inline: Buffer | null;
   file: string | null;
+  /** The body left in the store row (messages.head's bodyRef; `inline` is null then): read by whoever reads the body. */
+  row?: StoredBodyRef | null;
 }
 
 /**
@@ -68,11 +71,13 @@ export interface Spool {
 }
 
 /** The input of Signer.sign (sign/signer.ts SignSource, or a function opening the message's stream). */
-export type SignInput = { headers: Buffer; inline: Buffer | null; file: string | null } | (() => Readable);
+export type SignInput = { headers: Buffer; inline: Buffer | null; file: string | null; row?: StoredBodyRef | null } | (() => Readable);
 
 export interface SpoolOptions {
   dir: string;
   inlineMaxBytes: number;
+  /** Reads a body left in the store (BodyRef.row) on this thread, for open(); absent: such a ref is refused. */
+  readRow?: (row: StoredBodyRef) => Buffer;
 }
 
 const TMP_SUFFIX = '.tmp';
@@ -99,12 +104,25 @@ export function createSpool(options: SpoolOptions): Spool {
       // The spool file is the body for as long as the message lives: nothing to drop.
     },
     signSource(ref) {
-      return { headers: ref.headers, inline: ref.inline, file: ref.file ? join(dir, ref.file) : null };
+      return { headers: ref.headers, inline: ref.inline, file: ref.file ? join(dir, ref.file) : null, row: ref.row ?? null };
     },
     async readFull(m, maxBytes) {
       return createFullMessageReader({ dir }, maxBytes)(m);
     },
     open(ref) {
+      // A body left in the store is read here, unless its bytes are at hand already (the signing thread handed them back).
+      if (ref.file === null && ref.row && !(ref.inline && ref.inline.length === ref.row.bytes)) {
+        const row = ref.row;
+        const read = options.readRow;
+        return Readable.from(
+          (function* () {
+            if (!read) throw new FerryError('FERRY_ERR_SPOOL', `message ${row.id}: its body is in the store and this spool cannot read it`);
+            yield ref.headers;
+            yield read(row);
+          })(),
+          { objectMode: false },
+        );
+      }
       if (ref.file === null) return Readable.from([ref.inline ? Buffer.concat([ref.headers, ref.inline]) : ref.headers]);
       const file = join(dir, ref.file);
       return Readable.from(

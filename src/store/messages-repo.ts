@@ -1,6 +1,18 @@
 import { relaxedDurability, type Db } from './db.js';
-import type { MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
-export type { MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
+import type { MessageHead, MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
+export type { MessageHead, MessageRow, MessageSummary, MessageListFilter } from '../core/store-types.js';
+
+/**
+ * Inline bodies of at least this many bytes are kept in message_bodies (migration 020), apart from
+ * the messages row: the row stays small, so signing rewrites a few KB instead of the body and the
+ * columns after `body` are read without walking its overflow pages; and the signing and delivery
+ * threads read such a body themselves (messages.head). Below it (a row that fits a page or two)
+ * the body stays in the row: reading and copying it costs less than a second read elsewhere.
+ */
+export const BODY_APART_MIN_BYTES = 16 * 1024;
+
+/** What messages.body holds when the body is in message_bodies: "held", with its bytes elsewhere. */
+const HELD_APART = Buffer.alloc(0);
 
 interface RawRow {
   id: string;
@@ -13,6 +25,8 @@ interface RawRow {
   size: number;
   headers: Buffer;
   body?: Buffer | null;
+  /** head(): 1 when the body is in message_bodies (and was not read) */
+  apart?: number;
   spool_file: string | null;
   header_from: string | null;
   message_id_hdr: string | null;
@@ -65,7 +79,43 @@ export function createMessagesRepo(db: Db) {
      VALUES (@id, @createdAt, @sender, @username, @clientIp, @helo, @tls, @size, @headers, @body, @spoolFile,
        @headerFrom, @messageIdHeader, @subject, @eightBit, @smtputf8, @kind, @dsnRet, @dsnEnvid, @listUnsubscribe, @requireTls)`,
   );
-  const byId = db.prepare(`SELECT ${SUMMARY_COLUMNS}, body FROM messages WHERE id = ?`);
+  const insertBody = db.prepare('INSERT INTO message_bodies (message_id, body) VALUES (?, ?)');
+  const mColumns = SUMMARY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
+  // The body from whichever holds it: message_bodies (large ones since migration 020), else the row.
+  const byId = db.prepare(
+    `SELECT ${mColumns}, COALESCE(b.body, m.body) AS body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`,
+  );
+  // A body in message_bodies is not read: only its index entry is looked at.
+  const headById = db.prepare(
+    `SELECT ${mColumns}, CASE WHEN b.message_id IS NULL THEN m.body END AS body, b.message_id IS NOT NULL AS apart
+     FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`,
+  );
+  const deleteBody = db.prepare('DELETE FROM message_bodies WHERE message_id = ?');
+  // A thread can open the file by its name; an in-memory database (tests) cannot be shared.
+  const shareable = !db.memory && db.name !== '' && db.name !== ':memory:';
+  const get = (id: string): MessageRow | undefined => {
+    const r = byId.get(id) as RawRow | undefined;
+    return r && fromRaw(r);
+  };
+  const bodyLost = db.transaction((id: string, at: number): boolean => {
+    if (markBodyLost.run({ id, at }).changes !== 1) return false;
+    deleteBody.run(id);
+    return true;
+  });
+  const insertRow = (row: Omit<MessageRow, 'signedAt'>, apart: boolean): void => {
+    insert.run({
+      ...row,
+      body: apart ? HELD_APART : row.body,
+      eightBit: row.eightBit ? 1 : 0,
+      smtputf8: row.smtputf8 ? 1 : 0,
+      dsnRet: row.dsnRet ?? null,
+      dsnEnvid: row.dsnEnvid ?? null,
+      listUnsubscribe: row.listUnsubscribe ? 1 : 0,
+      requireTls: row.requireTls ? 1 : 0,
+    });
+    if (apart) insertBody.run(row.id, row.body);
+  };
+  const insertApart = db.transaction((row: Omit<MessageRow, 'signedAt'>) => insertRow(row, true));
   const summaryById = db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`);
   const spoolFiles = db.prepare(
     `SELECT m.id, m.spool_file, NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status IN ('queued','deferred')) AS finished
@@ -80,20 +130,22 @@ export function createMessagesRepo(db: Db) {
   const signedAt = db.prepare('SELECT signed_at FROM messages WHERE id = ?');
 
   return {
+    /** One row, or two (message_bodies) in one transaction when the body is large. */
     insert(row: Omit<MessageRow, 'signedAt'>): void {
-      insert.run({
-        ...row,
-        eightBit: row.eightBit ? 1 : 0,
-        smtputf8: row.smtputf8 ? 1 : 0,
-        dsnRet: row.dsnRet ?? null,
-        dsnEnvid: row.dsnEnvid ?? null,
-        listUnsubscribe: row.listUnsubscribe ? 1 : 0,
-        requireTls: row.requireTls ? 1 : 0,
-      });
+      if (row.body !== null && row.body.length >= BODY_APART_MIN_BYTES) insertApart(row);
+      else insertRow(row, false);
     },
-    get(id: string): MessageRow | undefined {
-      const r = byId.get(id) as RawRow | undefined;
-      return r && fromRaw(r);
+    get,
+    /** As get(), but a body kept in message_bodies is not read: bodyRef says where a thread finds it. */
+    head(id: string): MessageHead | undefined {
+      if (!shareable) {
+        const m = get(id);
+        return m && { ...m, bodyRef: null };
+      }
+      const r = headById.get(id) as RawRow | undefined;
+      if (!r) return undefined;
+      const m = fromRaw(r);
+      return { ...m, bodyRef: r.apart === 1 ? { db: db.name, id: m.id, bytes: m.size - m.headers.length } : null };
     },
     getSummary(id: string): MessageSummary | undefined {
       const r = summaryById.get(id) as RawRow | undefined;
@@ -122,7 +174,7 @@ export function createMessagesRepo(db: Db) {
     },
     /** The body was found missing and has been reported: stop referring to it. false if already marked. */
     markBodyLost(id: string, at: number): boolean {
-      return markBodyLost.run({ id, at }).changes === 1;
+      return bodyLost(id, at);
     },
     /** A finished message's spool file is gone (removed by retention before a crash): drop the reference quietly. */
     forgetSpoolFile(id: string, at: number): void {
@@ -130,7 +182,8 @@ export function createMessagesRepo(db: Db) {
     },
     /**
      * Stores the signed header block, once: signing prepends its signature here, never to the
-     * body, so even a 25 MB message is signed by rewriting a few KB. false if already signed.
+     * body, so even a 25 MB message is signed by rewriting a few KB (a large inline body is in
+     * message_bodies, not in this row: migration 020). false if already signed.
      */
     markSigned(id: string, headers: Buffer, at: number): boolean {
       return relaxedDurability(db, () => markSigned.run({ id, headers, at }).changes === 1);

@@ -12,6 +12,7 @@ import { deferredStore } from './deferred.js';
 import { nodeNameOf, openStore, type OpenedStore } from './open.js';
 import type { PostgresStore } from './postgres/engine.js';
 import { createQueueStore, type QueueStore } from './queue-store.js';
+import { readStoredBody } from './sqlite/stored-bodies.js';
 
 type ClusterLimits = PostgresStore['limits'];
 
@@ -65,7 +66,7 @@ export function createRelayStore(config: Config, deps: RelayStoreDeps) {
   const chunkBodies = onPostgres
     ? createChunkBodies({ dir: join(config.dataDir, 'spool-staging'), inlineMaxBytes: config.spool.inlineMaxBytes, openBody: (id) => requirePostgres().messages.openBody(id) })
     : null;
-  const spool: Spool = chunkBodies ?? createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes });
+  const spool: Spool = chunkBodies ?? createSpool({ dir: join(config.dataDir, 'spool'), inlineMaxBytes: config.spool.inlineMaxBytes, readRow: readStoredBody });
   const store = deferredStore(requireStore);
   // Events go out to webhooks from one node of the cluster on PostgreSQL (the engine's advisory
   // lock, webhooks.tryLead): a URL's cursor lease is taken only while this node leads; another

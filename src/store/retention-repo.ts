@@ -56,6 +56,13 @@ export function createRetentionRepo(db: Db) {
   const deleteAttempts = db.prepare('DELETE FROM attempts WHERE message_id = ?');
   const deleteRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
   const deleteMessage = db.prepare('DELETE FROM messages WHERE id = ?');
+  // A large inline body lives in message_bodies (migration 020): removed with the row's `body`.
+  const deleteApartBody = db.prepare('DELETE FROM message_bodies WHERE message_id = ?');
+  const clearBodyNow = db.transaction((id: string, at: number): boolean => {
+    if (clearBody.run({ id, at }).changes !== 1) return false;
+    deleteApartBody.run(id);
+    return true;
+  });
 
   return {
     /** The next `limit` messages still holding a body, after `after`. */
@@ -69,7 +76,7 @@ export function createRetentionRepo(db: Db) {
     },
     /** Deletes the body of a finished message; false when it has none or a recipient is pending. */
     clearBody(id: string, at: number): boolean {
-      return clearBody.run({ id, at }).changes === 1;
+      return clearBodyNow(id, at);
     },
     /** The next `limit` messages accepted before `cutoff`, after `after` (finished or not). */
     oldMessages(cutoff: number, after: ScanCursor, limit: number): RecordCandidate[] {
@@ -100,6 +107,7 @@ export function createRetentionRepo(db: Db) {
       const events = deleteEvents.run(id).changes;
       const attempts = deleteAttempts.run(id).changes;
       const recipients = deleteRecipients.run(id).changes;
+      deleteApartBody.run(id);
       deleteMessage.run(id);
       return { recipients, attempts, events };
     },

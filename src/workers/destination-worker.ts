@@ -193,10 +193,10 @@ async function sendOne(
         requireTls: m.requireTls ?? false,
         tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
-        body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile }),
-        // the same bytes as plain data, for a delivery thread that reads them itself
+        body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile, row: m.bodyRef ?? null }),
+        // the same bytes as plain data, for a delivery thread that reads them itself (a body left in the store too)
         bodySource: () => {
-          const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile });
+          const source = deps.spool.signSource({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile, row: m.bodyRef ?? null });
           return typeof source === 'function' ? null : source;
         },
       };

@@ -30,7 +30,7 @@ function send(port: number, mail: nodemailer.SendMailOptions) {
   return transport.sendMail(mail).finally(() => transport.close());
 }
 
-t.test('a delivered message carries rsa and ed25519 signatures that verify, for 8-bit and empty bodies', async (t) => {
+t.test('a delivered message carries rsa and ed25519 signatures that verify, for 8-bit, empty and 100 KB bodies', async (t) => {
   const mx = await startMx({ host: '127.0.0.2', tls: false });
   t.teardown(() => mx.close());
   const relay = await startRelay(t, { routes: { '*': `127.0.0.2:${mx.port}` }, dmarc: { mode: 'off' } });
@@ -49,7 +49,13 @@ t.test('a delivered message carries rsa and ed25519 signatures that verify, for 
     raw: Buffer.concat([Buffer.from('From: app@mail.signed.test\r\nTo: b@dest.test\r\nSubject: latin1\r\n\r\n'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a])]),
   });
   await send(relay.smtpPort, { envelope: { from: 'app@signed.test', to: ['c@dest.test'] }, raw: 'From: app@signed.test\r\nTo: c@dest.test\r\nSubject: empty\r\n\r\n' });
-  await mx.waitForMessages(3, 10_000);
+  // 100 KB inline: its body is kept apart from the row and read by reference (signer, delivery thread).
+  const large = 'a line of a large message, signed and sent by reference\n'.repeat(1_800);
+  await send(relay.smtpPort, { from: 'app@signed.test', to: 'd@dest.test', subject: 'large', text: large });
+  await mx.waitForMessages(4, 60_000);
+  const big = mx.messages.find((m) => m.envelope.to[0] === 'd@dest.test')!;
+  t.ok(big.raw.includes(Buffer.from(large.replace(/\n/g, '\r\n'))), 'the large body arrives whole');
+  t.ok(relay.ferry.db.prepare('SELECT count(*) FROM message_bodies').pluck().get() === 1, 'it was stored apart from its row');
 
   for (const m of mx.messages) {
     const results = await verifyAt(m.raw, txt);

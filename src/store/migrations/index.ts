@@ -16,7 +16,8 @@ import { migration016 } from './016-mta-sts.js';
 import { migration017 } from './017-attempt-tls.js';
 import { migration018 } from './018-tls-reports.js';
 import { migration019 } from './019-require-tls.js';
+import { migration020 } from './020-message-bodies.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009, migration010, migration011, migration012, migration014, migration016, migration017, migration018, migration019];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009, migration010, migration011, migration012, migration014, migration016, migration017, migration018, migration019, migration020];
 export type { Migration };

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { MessageListFilter, MessageRow, MessageSummary } from '../messages-repo.js';
+import type { MessageHead, MessageListFilter, MessageRow, MessageSummary } from '../messages-repo.js';
 import { changes, one, Params, rows, type Queryable } from './sql.js';
 import { inTransaction, type PgPool } from './pool.js';
 
@@ -103,7 +103,7 @@ export function createPgMessages(pool: PgPool, nodeName: string | null = null) {
     return Buffer.concat(r.map((c) => c.data));
   }
 
-  return {
+  const api = {
     /** One message without recipients (intake uses queue.accept); its body is copied into chunks, from memory or its spool file. */
     async insert(x: Omit<MessageRow, 'signedAt'>): Promise<void> {
       await inTransaction(pool, async (c) => {
@@ -130,6 +130,11 @@ export function createPgMessages(pool: PgPool, nodeName: string | null = null) {
       if (!r) return undefined;
       const small = r.has_body && r.body_bytes <= CHUNK_BYTES;
       return { ...summaryFromRaw(r), headers: r.headers, body: small ? await readBody(id) : null };
+    },
+    /** As get(): every node reads bodies from the database here, so there is no reference to hand a thread. */
+    async head(id: string): Promise<MessageHead | undefined> {
+      const m = await api.get(id);
+      return m && { ...m, bodyRef: null };
     },
     async getSummary(id: string): Promise<MessageSummary | undefined> {
       const r = await one<RawMessage>(pool, `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, [id]);
@@ -207,6 +212,7 @@ export function createPgMessages(pool: PgPool, nodeName: string | null = null) {
       return (await one<{ signed_at: number | null }>(pool, 'SELECT signed_at FROM messages WHERE id = $1', [id]))?.signed_at ?? null;
     },
   };
+  return api;
 }
 
 function listConditions(filter: Omit<MessageListFilter, 'limit'>, p: Params): string {

@@ -24,7 +24,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'dsnOutbox.list', 'dsnOutbox.count',
   'events.lastId', 'events.forMessage', 'events.list', 'events.count', 'events.settledAfter',
   'limits.list', 'limits.get', 'limits.states', 'limits.slowed',
-  'messages.get', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
+  'messages.get', 'messages.head', 'messages.getSummary', 'messages.list', 'messages.count', 'messages.spoolFiles', 'messages.signedAt',
   'queueAdmin.summary', 'queueAdmin.messageExists', 'queueAdmin.destinations',
   'mtaSts.get', 'tlsReports.day', 'tlsReports.domain', 'tlsReports.pending', 'tlsReports.sent', 'tlsReports.sentOnDay',
   'quota.get', 'quota.list', 'quota.state', 'quota.states',
