@@ -272,7 +272,8 @@ t.test('421 greeting: next MX', async (t) => {
 });
 
 t.test('greeting that never comes: timeout, next MX', async (t) => {
-  const { mx2, open } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } }, mx2: {}, timeouts: { ...timeouts, greetingTimeoutMs: 500 } });
+  // The timeout applies to mx2's greeting too: long enough for a loaded machine to greet in.
+  const { mx2, open } = await setup(t, { mx1: { raw: true, script: { greeting: 'stall' } }, mx2: {}, timeouts: { ...timeouts, greetingTimeoutMs: 3000 } });
   const res = await open();
   t.match(res, { ok: true, tries: [{ result: 'connect_failed', error: { kind: 'timeout' } }, { result: 'connected' }] });
   if (res.ok) {
@@ -461,7 +462,9 @@ t.test('an aborted signal stops the session setup', async (t) => {
 });
 
 t.test('a slow final reply is bounded by the data timeout, not the command timeout', async (t) => {
-  const mx = await startMx({ host: '127.0.0.2', script: { dataDelayMs: 700 } });
+  // The final reply comes later than the command timeout allows and well within the data
+  // timeout; the other steps have seconds (a loaded machine answers EHLO slowly too).
+  const mx = await startMx({ host: '127.0.0.2', script: { dataDelayMs: 5000 } });
   t.teardown(() => mx.close());
   const c = await connectSmtp({
     host: 'mx1.example.test',
@@ -470,7 +473,7 @@ t.test('a slow final reply is bounded by the data timeout, not the command timeo
     hostname: 'relay.ferry.test',
     tls: { required: false, implicit: false },
     auth: null,
-    timeouts: { connectTimeoutMs: 500, greetingTimeoutMs: 500, commandTimeoutMs: 300, dataTimeoutMs: 1500 },
+    timeouts: { connectTimeoutMs: 10_000, greetingTimeoutMs: 10_000, commandTimeoutMs: 3000, dataTimeoutMs: 30_000 },
     clock: systemClock,
   });
   if (!c.ok) throw t.fail(c.error.message);
