@@ -6,9 +6,6 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { NetworkErrorKind, SmtpReply, TlsInfo } from '../core/types.js';
 import { parseReply } from './reply.js';
-
-/** The largest reply a remote server may send; nodemailer ends the connection (EPROTOCOL) past it. */
-export const MAX_REPLY_BYTES = 64 * 1024;
 import type { DeliveryError, DeliveryTimeouts, HopTls, HopTlsOutcome, HopTry, OutgoingMessage, TransactionReport } from './types.js';
 import { webPkiCheck, peerChain, type TlsCheck } from './tls-policy/verify.js';
 import { daneCheck } from './tls-policy/tlsa-match.js';
@@ -182,9 +179,6 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     greetingTimeout: timeouts.greetingTimeoutMs,
     socketTimeout: timeouts.commandTimeoutMs,
     socketCloseTimeout: 1000,
-    // A reply is a few lines (RFC 5321 lines are at most 512 octets); nodemailer's default of
-    // 1 MiB per reply lets a hostile server make each connection hold and parse a megabyte.
-    maxResponseSize: MAX_REPLY_BYTES,
     // nodemailer keeps an accepted recipient's RCPT reply to itself; its transaction log (commands
     // and replies, never message content) is how the replies of a transaction are read in order.
     transactionLog: true,

@@ -9,9 +9,10 @@ const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
 /**
  * The most of a reply that is read. The pipeline keeps 2,000 characters of a reply's text
- * (outcome/decide) and the connection refuses replies over 64 KiB; a reply of many thousand
- * short lines would otherwise cost one string per line, and the garbage collector's work on
- * that live set grows faster than the reply.
+ * (outcome/decide); nodemailer takes replies up to 1 MiB (an over-long line from a broken server
+ * is survived: test/faults/garbage-replies), and a reply of many thousand short lines would
+ * otherwise cost one string per line, and the garbage collector's work on that live set grows
+ * faster than the reply.
  */
 export const MAX_REPLY_READ_CHARS = 16 * 1024;
 
