@@ -77,9 +77,11 @@ export interface FateAttemptWrite {
   port: number | null;
   tlsProtocol: string | null;
   tlsCipher: string | null;
-  /** outbound TLS policy verdict (deliver/tls-policy): certificate verified, policy applied, RFC 8460 result */
+  /** the certificate was valid for the MX name (or matched TLSA); null: no TLS outcome known */
   tlsVerified?: boolean | null;
+  /** the outbound TLS policy applied (deliver/tls-policy): none, sts-testing, sts-enforce, dane */
   tlsPolicy?: string | null;
+  /** RFC 8460 result of the session (success or a failure type) */
   tlsResult?: string | null;
   code: number | null;
   enhanced: string | null;

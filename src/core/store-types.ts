@@ -1,4 +1,4 @@
-import type { FatePlan, FateResult } from './fate.js';
+import type { FateAttemptWrite, FatePlan, FateResult } from './fate.js';
 /**
  * The rows and inputs of the store, shared by every engine (SQLite, PostgreSQL) and by the
  * stages that call it. Plain data only: nothing here knows SQL or a connection, so a value
@@ -19,35 +19,12 @@ export interface AdminRow {
   updatedAt: number;
 }
 
-export interface AttemptRow {
+export interface AttemptRow extends Omit<FateAttemptWrite, 'rcptReply'> {
   id?: number;
   recipientId: number;
   messageId: string;
-  at: number;
-  durationMs: number | null;
-  result: 'delivered' | 'deferred' | 'bounced' | 'expired';
-  phase: string | null;
-  mxHost: string | null;
-  ip: string | null;
-  port: number | null;
-  tlsProtocol: string | null;
-  tlsCipher: string | null;
-  /** the certificate was valid for the MX name (or matched TLSA); null: no TLS outcome known */
-  tlsVerified?: boolean | null;
-  /** none, sts-testing, sts-enforce, dane */
-  tlsPolicy?: string | null;
-  /** RFC 8460 result of the session (success or a failure type) */
-  tlsResult?: string | null;
-  code: number | null;
-  enhanced: string | null;
-  reply: string | null;
   /** The reply to this recipient's RCPT TO, when the attempt got that far. */
   rcptReply?: string | null;
-  errorKind: string | null;
-  error: string | null;
-  category: string | null;
-  rule: string | null;
-  hops: unknown[] | null;
 }
 
 /** One DKIM key reference: the private key lives in `keyFile`, the row says whose it is. */
@@ -331,8 +308,7 @@ export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import', '
 
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
 
-export interface SuppressionRow {
-  id: number;
+export interface NewSuppression {
   /** Normalized key: `local@domain` lower-cased, IDN domain in punycode; `@domain` for a domain entry. */
   address: string;
   domain: string;
@@ -343,19 +319,12 @@ export interface SuppressionRow {
   scope: string | null;
   createdAt: number;
   expiresAt: number | null;
-  hits: number;
-  lastHitAt: number | null;
 }
 
-export interface NewSuppression {
-  address: string;
-  domain: string;
-  category: string;
-  reason: string;
-  source: SuppressionSource;
-  scope: string | null;
-  createdAt: number;
-  expiresAt: number | null;
+export interface SuppressionRow extends NewSuppression {
+  id: number;
+  hits: number;
+  lastHitAt: number | null;
 }
 
 export interface SuppressionFilter {

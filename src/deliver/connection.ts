@@ -137,14 +137,14 @@ function transactionReplies() {
       if (tnx === 'client' && /^MAIL FROM:/i.test(line)) replies = [];
       else if (tnx === 'server' && replies) replies.push(line);
     },
-    /**
-     * Each recipient's RCPT reply, for the recipients sent (in the order sent). Empty unless the
-     * replies line up with what nodemailer decided (accepted ones 2xx, refused ones not).
-     */
     /** the server answered something of the transaction in progress */
     heard(): boolean {
       return replies !== null && replies.length > 0;
     },
+    /**
+     * Each recipient's RCPT reply, for the recipients sent (in the order sent). Empty unless the
+     * replies line up with what nodemailer decided (accepted ones 2xx, refused ones not).
+     */
     take(sent: readonly string[], accepted: ReadonlySet<string>): Map<string, SmtpReply> {
       const got = replies ?? [];
       replies = null;
