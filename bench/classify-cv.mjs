@@ -1,7 +1,7 @@
 // Cross-validated error analysis of the bounce classifier on the DEVELOPMENT rows only (the
 // held-out fifth is never read). Needs `npm run build` first.
 //
-//   node bench/classify-cv.mjs [--misses] [--model-only] [--regimes]
+//   node bench/classify-cv.mjs [--misses] [--model-only] [--regimes] [--disagreements]
 //
 // Five folds of the development rows (the same seeded folds as train-vocabulary.mjs --cv): for
 // each, the learned vocabulary is retrained without the fold and the whole rule table is run on
@@ -15,6 +15,11 @@
 // as no rule was written for reaches the model and the fallbacks far more often than a
 // development row does; these regimes show how a setting does for such replies, which the
 // whole-table figure hides (it barely moves when only rows no rule knows change).
+//
+// `--disagreements` prints, after the figures, one tab-separated line per development row whose
+// CV verdict's category differs from its label, in every regime run: `D`, regime, id, label,
+// verdict, rule, code, status, basis, text (the list the label audit reads, corpus README
+// "Labelling guide"; development rows only, like everything here).
 //
 // Settings (defaults: the committed ones, train-vocabulary.mjs SETTINGS and rules.ts):
 //   CV_L2, CV_MIN_TEXTS, CV_STEM, CV_TRIGRAMS=0|1, CV_BALANCE (class balance exponent), CV_STEPS (Adam steps), CV_P (the model's threshold), CV_GUESS=0|1 (the model's
@@ -58,6 +63,7 @@ const tableFor = (k, keep) => DEFAULT_RULES
   .map((r) => (r.vocabulary !== undefined ? { ...r, vocabulary: models[k], ...(r.id.startsWith('vocabulary-guess') && env.CV_GUESS_P ? { minProbability: Number(env.CV_GUESS_P) } : {}) }
     : r.errors ? r : { ...r, yieldsTo: weak[r.id] }))
   .filter((r) => keep(r, k));
+const disagreements = [];
 for (const [name, keep] of Object.entries(regimes)) {
   const classes = new Map();
   let agree = 0;
@@ -70,6 +76,7 @@ for (const [name, keep] of Object.entries(regimes)) {
       const permMiss = r.permanent !== null && v.permanent !== r.permanent;
       if (v.category === r.category) agree++;
       if (r.permanent !== null) (permRows++, (permAgree += permMiss ? 0 : 1));
+      if (v.category !== r.category) disagreements.push([name, r.id, r.category, v.category, v.rule, r.code ?? '', r.enhanced ?? '', r.basis, r.text].join('\t'));
       if (v.category !== r.category || permMiss) {
         const key = `${r.category} -> ${v.category}${v.category === r.category ? ' (permanence)' : ''} by ${v.rule} [${r.kind}]`;
         const list = classes.get(key) ?? [];
@@ -85,3 +92,4 @@ for (const [name, keep] of Object.entries(regimes)) {
     if (args.includes('--misses')) for (const { r } of list) console.log(`        ${r.code ?? ''} ${r.enhanced ?? ''} | ${r.text.slice(0, 200)}`);
   }
 }
+if (args.includes('--disagreements')) for (const d of disagreements) console.log(`D\t${d}`);
