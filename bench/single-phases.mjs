@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuByRole, formatByRole, threadRoles, threadSnapshot } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
@@ -143,6 +144,15 @@ function cpuMs(pid) {
   return { main: fields(`/proc/${pid}/task/${pid}/stat`), all: fields(`/proc/${pid}/stat`) };
 }
 
+/** ms the SMTP (main) thread spent runnable but waiting for a CPU (/proc schedstat, ns). */
+function runQueueMs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 /** perf record of one thread (the main thread's TID is the PID) until stop(). */
 function startPerf(tid, variant) {
   const dir = join(root, 'tmp', 'perf');
@@ -196,14 +206,18 @@ async function runVariant(variant, sinkPort, holdPort) {
     const loadBefore = load();
     const perf = opts.perf ? startPerf(child.pid, variant) : null;
     const cpu0 = cpuMs(child.pid);
+    const threads0 = threadSnapshot(child.pid);
+    const wait0 = runQueueMs(child.pid);
     const runs = [];
     for (let i = 0; i < N; i++) runs.push(await sendOne(port, i, body));
     const cpu1 = cpuMs(child.pid);
+    const byThread = formatByRole(cpuByRole(child.pid, threads0, threadSnapshot(child.pid), threadRoles(loopFile), N));
+    const waitMs = (runQueueMs(child.pid) - wait0) / N;
     if (perf) await perf.stop();
     child.kill('SIGWINCH'); // the hook writes its figures now (and once a second)
     await sleep(400);
     const loop = JSON.parse(readFileSync(loopFile, 'utf8'));
-    return { variant, startMs, runs, loop, loadBefore, loadAfter: load(), fsyncP50: fdatasyncP50(dir), cpuMain: (cpu1.main - cpu0.main) / N, cpuOther: (cpu1.all - cpu1.main - (cpu0.all - cpu0.main)) / N };
+    return { variant, startMs, runs, loop, loadBefore, loadAfter: load(), fsyncP50: fdatasyncP50(dir), cpuMain: (cpu1.main - cpu0.main) / N, byThread, waitMs, cpuOther: (cpu1.all - cpu1.main - (cpu0.all - cpu0.main)) / N };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
@@ -265,13 +279,14 @@ try {
 }
 
 console.log(`\n${new Date().toISOString()}  one message per new connection, one client, ${N} messages of ${SIZE} B per variant after ${WARMUP} unmeasured; Ferry from ${opts.dist}`);
-console.log(`| variant | ${STEPS.map((s) => `${s} p50`).join(' | ')} | connect→221 p50 / p99 | target p50 ≤ 5 ms | SMTP thread loop delay p99 / busy | CPU ms per message: SMTP thread / other threads | fdatasync p50 (ms) | start → first 220 (s) | load average |`);
+console.log(`| variant | ${STEPS.map((s) => `${s} p50`).join(' | ')} | connect→221 p50 / p99 | target p50 ≤ 5 ms | SMTP thread loop delay p99 / busy | CPU ms per message: SMTP thread / other threads | SMTP thread waited for a CPU, ms per message | fdatasync p50 (ms) | start → first 220 (s) | load average |`);
 console.log(`| --- | ${STEPS.map(() => '---').join(' | ')} | --- | --- | --- | --- | --- | --- | --- |`);
 for (const r of results) {
   const stepP50 = STEPS.map((_, i) => pct(r.runs.map((x) => x.steps[i]), 50).toFixed(2));
   const total = r.runs.map((x) => x.ms);
   const p50 = pct(total, 50);
   console.log(
-    `| ${r.variant} | ${stepP50.join(' | ')} | ${p50.toFixed(2)} / ${pct(total, 99).toFixed(1)} | ${p50 <= 5 ? 'met' : 'NOT met'} | ${r.loop.p99Ms.toFixed(1)} ms / ${(r.loop.mainThreadElu * 100).toFixed(0)} % | ${r.cpuMain.toFixed(2)} / ${r.cpuOther.toFixed(2)} | ${r.fsyncP50.toFixed(2)} | ${(r.startMs / 1000).toFixed(1)} | ${r.loadBefore} → ${r.loadAfter} |`,
+    `| ${r.variant} | ${stepP50.join(' | ')} | ${p50.toFixed(2)} / ${pct(total, 99).toFixed(1)} | ${p50 <= 5 ? 'met' : 'NOT met'} | ${r.loop.p99Ms.toFixed(1)} ms / ${(r.loop.mainThreadElu * 100).toFixed(0)} % | ${r.cpuMain.toFixed(2)} / ${r.cpuOther.toFixed(2)} | ${r.waitMs.toFixed(2)} | ${r.fsyncP50.toFixed(2)} | ${(r.startMs / 1000).toFixed(1)} | ${r.loadBefore} → ${r.loadAfter} |`,
   );
 }
+for (const r of results) console.log(`${r.variant}: CPU ms per message by thread (kernel in brackets): ${r.byThread}`);

@@ -23,16 +23,41 @@ function addressFacts(fields: readonly HeaderField[], key: string): AddressHeade
   const tooLong = first.value.length > ADDRESS_HEADER_MAX_CHARS;
   // Header bytes may be UTF-8 (RFC 6532): decode for the address parser.
   const value = Buffer.from(first.value.slice(0, ADDRESS_HEADER_MAX_CHARS), 'latin1').toString('utf8');
+  const { mailboxes, group } = parseMailboxes(value);
+  return { count: matching.length, mailboxes: [...mailboxes], group, tooLong, ...outsideSigns(value) };
+}
+
+interface ParsedMailboxes {
+  mailboxes: readonly Mailbox[];
+  group: boolean;
+}
+
+/**
+ * The address parser's reading of a header value, remembered: an application sends from the same
+ * From value message after message, and on a relay that has not run long the parser (a tokenizer
+ * run in baseline code) was the largest single cost of reading the headers (bench/RESULTS.md,
+ * warm13). The reading depends on the value alone; values up to ADDRESS_HEADER_MAX_CHARS, at most
+ * PARSED_CACHE_MAX of them (emptied when full), results frozen.
+ */
+const parsedCache = new Map<string, ParsedMailboxes>();
+const PARSED_CACHE_MAX = 512;
+
+function parseMailboxes(value: string): ParsedMailboxes {
+  const known = parsedCache.get(value);
+  if (known) return known;
   const parsed = addressparser(value) as { address?: string; name?: string; group?: unknown[] }[];
   let group = false;
   const mailboxes: Mailbox[] = [];
   for (const p of parsed) {
     if (Array.isArray(p.group)) {
       group = true;
-      for (const g of p.group as { address?: string; name?: string }[]) mailboxes.push({ address: g.address ?? '', name: g.name || null });
-    } else mailboxes.push({ address: p.address ?? '', name: p.name || null });
+      for (const g of p.group as { address?: string; name?: string }[]) mailboxes.push(Object.freeze({ address: g.address ?? '', name: g.name || null }));
+    } else mailboxes.push(Object.freeze({ address: p.address ?? '', name: p.name || null }));
   }
-  return { count: matching.length, mailboxes, group, tooLong, ...outsideSigns(value) };
+  const result: ParsedMailboxes = Object.freeze({ mailboxes: Object.freeze(mailboxes), group });
+  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear();
+  parsedCache.set(value, result);
+  return result;
 }
 
 /** Counts '@' and '<' outside "quoted strings" (with \\ escapes) and (nested (comments)); linear. */

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream';
 import { FerryError } from '../core/errors.js';
@@ -25,6 +27,18 @@ import { FerryError } from '../core/errors.js';
  *    Everything else in it (the first-line checks, the escape dot, the kept tail bytes,
  *    back-pressure) is the library's code unchanged. Installed for every server: it changes
  *    the CPU a message costs, not what any client sees.
+ * 5. Replies, for servers without a library logger (`logger: false`, as Ferry's are): a
+ *    one-line reply below 400 whose text holds no control character is formatted and written
+ *    by `sendLine` below — the same bytes as the library's `send`, without its per-reply
+ *    closure, arrays, sanitising replace and debug-log object (each reply of a fresh relay runs
+ *    in baseline code, where those allocations and calls are most of what a reply costs). Every
+ *    other reply (multi-line, errors, 334, text with a control character) takes the library's.
+ * 6. Session ids: the library draws 10 random bytes per connection and turns them into a
+ *    16-character base-32 id through a BigInt. A listener without the PROXY protocol
+ *    (`useProxy` unset, as Ferry's) gets ids of the same form from a per-process random prefix
+ *    and a counter: unique within the process, as the sessions' maps and logs need, for a
+ *    string concatenation. The rest of the library's `_handleProxy` (the ignored hosts, the
+ *    callback on the next turn) is unchanged.
  */
 export const GREETING_DELAY_OPTION = 'ferryGreetingDelayMs';
 /** Set on a session (`session[AUTH_NEEDS_TLS]`) whose AUTH is disabled until STARTTLS. */
@@ -37,6 +51,9 @@ type Fn = (...args: never[]) => unknown;
 /** The library's own methods, taken before anything is patched. */
 const original = SMTPConnection.prototype as unknown as Record<string, Fn | undefined>;
 const originalStream = SMTPStream.prototype as unknown as Record<string, Fn | undefined>;
+const originalServer = SMTPServer.prototype as unknown as Record<string, Fn | undefined>;
+const ORIGINAL_HANDLE_PROXY = originalServer._handleProxy;
+const ORIGINAL_EXPECTS_PROXY = originalServer._expectsProxyHeader;
 const ORIGINAL_FEED = originalStream._feedDataStream;
 const ORIGINAL = {
   init: original.init,
@@ -66,10 +83,17 @@ export function smtpServerShapeProblems(): string[] {
   source('init', '_setListeners(', 'this.connectionReady(), 100', 'options.maxClients', 'connections.size');
   source('connectionReady', 'onConnect(');
   source('_setListeners');
-  source('send', '_getEnhancedStatusCode(code, context)', 'code === 421');
+  source('send', ...SEND_NEEDLES);
   source('_onCommand', "this.send(500, 'Error: command not recognized', commandName)", '_isSupported(commandName)');
   source('_isDisabled', 'session.disabledCommands');
   source('handler_EHLO', "_isSupported('AUTH')");
+  for (const [name, fn, needles] of [
+    ['_handleProxy', ORIGINAL_HANDLE_PROXY, HANDLE_PROXY_NEEDLES],
+    ['_expectsProxyHeader', ORIGINAL_EXPECTS_PROXY, ['isAddressAllowed(this.options.useProxy, socket.remoteAddress)']],
+  ] as const) {
+    if (typeof fn !== 'function') problems.push(`SMTPServer.prototype.${name} is gone`);
+    else for (const n of needles) if (!fn.toString().includes(n)) problems.push(`SMTPServer.prototype.${name} no longer contains ${JSON.stringify(n)}`);
+  }
   if (typeof ORIGINAL_FEED !== 'function') problems.push('SMTPStream.prototype._feedDataStream is gone');
   else {
     const text = ORIGINAL_FEED.toString();
@@ -78,8 +102,31 @@ export function smtpServerShapeProblems(): string[] {
   return problems;
 }
 
+/** What sendLine copies from the library's send: if any of it changed, so must the copy. */
+const SEND_NEEDLES = [
+  '_getEnhancedStatusCode(code, context)',
+  'code === 421',
+  "replace(CONTROL_CHARS_GLOBAL, ' ')",
+  'if (code >= 400) {',
+  "code === 334 && payload === '334'",
+  "!this._upgrading && this._socket && !this._socket.destroyed && this._socket.readyState === 'open'",
+  "this._socket.write(payload + '\\r\\n')",
+  "parts.join(' ')",
+];
+
+/** What the session-id shortcut replaces in the library's _handleProxy. */
+const HANDLE_PROXY_NEEDLES = [
+  "BigInt('0x' + crypto.randomBytes(10).toString('hex'))",
+  'if (!this._expectsProxyHeader(socket)) {',
+  'socketOptions.ignore = this.options.ignoredHosts && this.options.ignoredHosts.includes(socket.remoteAddress);',
+  'setImmediate(() => callback(null, socketOptions));',
+];
+
 interface ConnectionInternals {
   _server: { options: Record<string, unknown>; connections: Set<unknown> };
+  _socket: { destroyed: boolean; readyState: string; write(s: string): boolean };
+  _upgrading: boolean;
+  _getEnhancedStatusCode(code: number, context: unknown): string;
   session: Record<string, unknown>;
   name: string;
   remoteAddress: string;
@@ -99,11 +146,27 @@ export function installSmtpServerPatches(): void {
 
   const send = proto.send;
   proto.send = function (this: ConnectionInternals, code: number, data: unknown, context?: unknown) {
-    if (code === 500 && context === 'AUTH' && this.session?.[AUTH_NEEDS_TLS] === true) {
-      return send.call(this, 538, '5.7.11 Encryption required: use STARTTLS before AUTH', false);
+    if (typeof data === 'string') {
+      if (code < 400 && code !== 334 && this._server.options.logger === false && data !== '' && !hasControlChar(data)) {
+        return sendLine(this, code, data, ENHANCED.test(data) ? false : context);
+      }
+      if (code === 500 && context === 'AUTH' && this.session?.[AUTH_NEEDS_TLS] === true) {
+        return send.call(this, 538, '5.7.11 Encryption required: use STARTTLS before AUTH', false);
+      }
+      if (ENHANCED.test(data)) return send.call(this, code, data, false);
     }
-    if (typeof data === 'string' && ENHANCED.test(data)) return send.call(this, code, data, false);
     return send.call(this, code, data, context);
+  };
+
+  const serverProto = SMTPServer.prototype as unknown as {
+    _handleProxy(this: ServerInternals, socket: { remoteAddress?: string }, callback: (err: Error | null, options: { id: string; ignore?: unknown }) => void): void;
+  };
+  const handleProxy = serverProto._handleProxy;
+  serverProto._handleProxy = function (this: ServerInternals, socket, callback) {
+    if (this.options.useProxy) return handleProxy.call(this, socket, callback);
+    const ignored = this.options.ignoredHosts as string[] | undefined;
+    const socketOptions = { id: nextSessionId(), ignore: ignored && ignored.includes(socket.remoteAddress as string) };
+    setImmediate(() => callback(null, socketOptions));
   };
 
   const init = proto.init;
@@ -121,6 +184,41 @@ export function installSmtpServerPatches(): void {
       setTimeout(() => this.connectionReady(), ms).unref();
     });
   };
+}
+
+interface ServerInternals {
+  options: Record<string, unknown>;
+}
+
+/**
+ * The library's send for one line: "code[ enhanced] text" + CRLF, written only while the socket
+ * is open and no TLS handshake is under way. Only called for codes below 400 other than 334 (so
+ * neither session.error nor the "334 " rule nor the close after 421 applies) and for non-empty
+ * text without control characters (so the library's sanitising replace would change nothing).
+ */
+function sendLine(conn: ConnectionInternals, code: number, text: string, context: unknown): void {
+  const enhanced = conn._getEnhancedStatusCode(code, context);
+  const socket = conn._socket;
+  if (!conn._upgrading && socket && !socket.destroyed && socket.readyState === 'open') {
+    socket.write(enhanced ? `${code} ${enhanced} ${text}\r\n` : `${code} ${text}\r\n`);
+  }
+}
+
+/** The library's CONTROL_CHARS class, [\x00-\x1F\x7F-\x9F], as a loop. */
+function hasControlChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/** Session ids: 16 base-32 characters like the library's, a random per-process prefix and a counter. */
+const SESSION_ID_PREFIX = BigInt(`0x${randomBytes(4).toString('hex')}`).toString(32).padStart(7, '0').slice(-6);
+let sessionCounter = 0;
+function nextSessionId(): string {
+  sessionCounter++;
+  return SESSION_ID_PREFIX + sessionCounter.toString(32).padStart(10, '0');
 }
 
 /** What feedDataStream copies from the library's method: if any of it changed, so must the copy. */
@@ -208,6 +306,9 @@ export function feedDataStream(this: StreamInternals, chunk: Buffer, done: (err?
     } else return done();
   } else return done();
 }
+
+/** The library's own reply writer, kept for the equivalence test. */
+export const librarySend = ORIGINAL.send as unknown as (this: unknown, code: number, data: unknown, context?: unknown) => void;
 
 /** The library's own data-mode method, kept for the equivalence test. */
 export const libraryFeedDataStream = ORIGINAL_FEED as unknown as typeof feedDataStream;
