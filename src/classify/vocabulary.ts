@@ -342,8 +342,71 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   let count = 0;
   let call = 0;
   let known = 0;
-  /** The words of this reply the table does not know, each read once (stems and triples per distinct word). */
-  const unknownWords = new Set<string>();
+  // The words of this reply the table does not know, each read once (stems and triples count
+  // per distinct word): an open-addressing set of text ranges, reset per reply by a stamp, so
+  // an ASCII word is never cut out of the text.
+  let unknownSlots = new Int32Array(64);
+  let unknownStamp = new Int32Array(64);
+  let unknownSource: string[] = [];
+  let unknownFrom = new Int32Array(32);
+  let unknownTo = new Int32Array(32);
+  let unknownCount = 0;
+  const rangeCode = (src: string, i: number, lowerAscii: boolean): number => {
+    const c = src.charCodeAt(i);
+    return lowerAscii && c >= 65 && c <= 90 ? c + 32 : c;
+  };
+  /** Whether the range is a new unknown word of this reply (then it is remembered). Ranges given with lowerAscii are ASCII words of the text. */
+  const firstUnknown = (src: string, from: number, to: number, lowerAscii: boolean): boolean => {
+    if (unknownCount * 2 >= unknownSlots.length) {
+      // Grow and re-insert this reply's words.
+      const size = unknownSlots.length * 2;
+      unknownSlots = new Int32Array(size);
+      unknownStamp = new Int32Array(size);
+      const grownFrom = new Int32Array(size / 2);
+      const grownTo = new Int32Array(size / 2);
+      grownFrom.set(unknownFrom);
+      grownTo.set(unknownTo);
+      unknownFrom = grownFrom;
+      unknownTo = grownTo;
+      for (let u = 0; u < unknownCount; u++) {
+        const us = unknownSource[u]!;
+        let h = 0x811c9dc5;
+        for (let i = unknownFrom[u]!; i < unknownTo[u]!; i++) h = Math.imul(h ^ rangeCode(us, i, true), 0x01000193);
+        let slot = (h >>> 0) & (size - 1);
+        while (unknownStamp[slot] === call) slot = (slot + 1) & (size - 1);
+        unknownStamp[slot] = call;
+        unknownSlots[slot] = u;
+      }
+    }
+    let h = 0x811c9dc5;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ rangeCode(src, i, lowerAscii), 0x01000193);
+    const mask = unknownSlots.length - 1;
+    const length = to - from;
+    for (let slot = (h >>> 0) & mask; ; slot = (slot + 1) & mask) {
+      if (unknownStamp[slot] !== call) {
+        unknownStamp[slot] = call;
+        unknownSlots[slot] = unknownCount;
+        unknownSource[unknownCount] = src;
+        unknownFrom[unknownCount] = from;
+        unknownTo[unknownCount] = to;
+        unknownCount++;
+        return true;
+      }
+      const u = unknownSlots[slot]!;
+      const us = unknownSource[u]!;
+      const uf = unknownFrom[u]!;
+      if (unknownTo[u]! - uf !== length) continue;
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        // Remembered ranges are read lower-cased too (a non-ASCII word's source is already lower-case).
+        if (rangeCode(us, uf + i, true) !== rangeCode(src, from + i, lowerAscii)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return false;
+    }
+  };
   const push = (id: number): void => {
     if (count === ids.length) {
       const grown = new Int32Array(ids.length * 2);
@@ -366,12 +429,11 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     const at = id * k;
     for (let c = 0; c < k; c++) scores[c]! += wordSums[at + c]!;
   };
-  /** A lower-cased word (not a character pair) the table does not know: its stem's weights and its triples', once per reply. */
-  const addUnknown = (word: string): void => {
-    if (unknownWords.has(word)) return;
-    unknownWords.add(word);
-    if (stem > 0 && word.length > stem) {
-      const row = rowOfStem[stems.find(word, 0, stem, false)];
+  /** A word (not a character pair) the table does not know: its stem's weights and its triples', once per reply. */
+  const addUnknown = (src: string, from: number, to: number, lowerAscii: boolean): void => {
+    if (!firstUnknown(src, from, to, lowerAscii)) return;
+    if (stem > 0 && to - from > stem) {
+      const row = rowOfStem[stems.find(src, from, from + stem, lowerAscii)];
       if (row !== undefined) {
         addRowTo(scores, 0, row);
         known++;
@@ -380,9 +442,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     if (trigrams) {
       let a = 32;
       let b = 32;
-      for (let j = 0; j <= word.length; j++) {
-        const c = j < word.length ? word.charCodeAt(j) : 32;
-        if (j > 0) addRowTo(scores, 0, tripleRows.get(a, b, c));
+      for (let j = from; j <= to; j++) {
+        const c = j < to ? rangeCode(src, j, lowerAscii) : 32;
+        if (j > from) addRowTo(scores, 0, tripleRows.get(a, b, c));
         a = b;
         b = c;
       }
@@ -405,7 +467,8 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     scores.set(bias);
     count = 0;
     known = 0;
-    if (unknownWords.size > 0) unknownWords.clear();
+    unknownCount = 0;
+    if (unknownSource.length > 256) unknownSource = [];
     let start = -1;
     for (let i = 0; i <= text.length; i++) {
       const isWord = i < text.length && isWordChar(text.charCodeAt(i));
@@ -443,13 +506,13 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         const id = words.find(text, from, i, true);
         push(id);
         if (id >= 0) addWord(id);
-        else addUnknown(text.slice(from, i).toLowerCase());
+        else addUnknown(text, from, i, true);
       } else {
         const lower = text.slice(from, i).toLowerCase();
         const id = words.find(lower, 0, lower.length, false);
         push(id);
         if (id >= 0) addWord(id);
-        else addUnknown(lower);
+        else addUnknown(lower, 0, lower.length, false);
       }
     }
     for (let i = 0; i + 1 < count; i++) {
