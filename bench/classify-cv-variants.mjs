@@ -228,6 +228,18 @@ const VARIANTS = {
   'cjk-singles': () => evaluate('+ single CJK characters', withExtra(cjkSingles)),
   'skip-pairs': () => evaluate('+ skip pairs (w_i, w_i+2)', withExtra(skipPairs)),
   placeholders: () => evaluate('+ <email> <ip> <url> <host> tokens', withExtra(placeholders)),
+  '4xx-word-crosses': () => evaluate('+ each word crossed with a 4xx code', (t, c, e) => {
+    const f = textFeatures(t, 5, true);
+    return codes(c >= 400 && c < 500 ? [...f, ...f.filter((x) => x[0] !== '%' && x[0] !== '~' && !x.includes(' ')).map((x) => `4|${x}`)] : f, c, e);
+  }),
+  'all-counts': () => evaluate('every word, pair, stem, triple per occurrence', (t, c, e) => {
+    const { all, spaced } = tokens(t);
+    const out = [...all];
+    for (let i = 0; i + 1 < all.length; i++) out.push(`${all[i]} ${all[i + 1]}`);
+    for (const w of spaced) if (w.length > 5) out.push(`~${w.slice(0, 5)}`);
+    for (const w of spaced) { const x = ` ${w} `; for (let i = 0; i + 3 <= x.length; i++) out.push(`%${x.slice(i, i + 3)}`); }
+    return codes(out, c, e);
+  }, {}, { regimes: ['whole table', 'half a', 'no text rule'] }),
   'words-only': () => evaluate('words only (no pairs, stems, triples)', (t, c, e) => codes(textFeatures(t).filter((x) => !x.includes(' ')), c, e)),
   'no-stems': () => evaluate('no stems', (t, c, e) => codes(textFeatures(t, 0, true), c, e)),
   'big-model': () => evaluate('minTexts 1, 600 steps, L2 0.0002', base, { minTexts: 1, steps: 600, l2: 0.0002 }),
