@@ -60,29 +60,38 @@ function tokenize(text: string, tokens: string[], spaced: string[] | null = null
 
 /**
  * Words and adjacent word pairs of a text, each once, lower-cased; with `stem` > 0, also the
- * first `stem` characters of each longer word, marked '~' ("~rejec" for "rejected",
+ * first `stem` characters of each distinct longer word, marked '~' ("~rejec" for "rejected",
  * "rejecting", "rejection"): a crude stem that lets an unseen inflection, or a language's
  * longer compound, share evidence with the forms the corpus has. With `trigrams`, also each
- * word's letter triples with a space at either end, marked '%' ("% ma", "%mai", …, "%ed "): a
- * misspelt, run-together or oddly split word ("mail box", "mailboxfull") and a compound
- * still share most of them with the words the corpus has. Runs of scripts written without
- * spaces are read as character pairs and get no triples (nor do the pairs of a run that mixes
- * them with Latin letters, "IP不在").
+ * distinct word's letter triples with a space at either end, marked '%' ("% ma", "%mai", …,
+ * "%ed "): a misspelt, run-together or oddly split word ("mail box", "mailboxfull") and a
+ * compound still share most of them with the words the corpus has. Runs of scripts written
+ * without spaces are read as character pairs and get no stem and no triples (nor do the pairs of a run
+ * that mixes them with Latin letters, "IP不在").
+ *
+ * Words and pairs count once per text; a stem or a triple counts once per distinct word that
+ * has it, so the list may repeat them ("rejected, rejecting" gives "~rejec" twice). That makes
+ * each known word's stem and triples one fixed sum the compiled model adds in one step
+ * (vocabulary.ts) instead of a few dozen lookups per word.
  */
 export function textFeatures(text: string, stem = 0, trigrams = false): string[] {
   const tokens: string[] = [];
   const spaced: string[] = [];
   tokenize(text, tokens, spaced);
-  const out = new Set(tokens);
-  for (let i = 0; i + 1 < tokens.length; i++) out.add(`${tokens[i]} ${tokens[i + 1]}`);
-  if (stem > 0) for (const w of tokens) if (w.length > stem) out.add(`~${w.slice(0, stem)}`);
+  const words = new Set(tokens);
+  const out = [...words];
+  const pairs = new Set<string>();
+  for (let i = 0; i + 1 < tokens.length; i++) pairs.add(`${tokens[i]} ${tokens[i + 1]}`);
+  out.push(...pairs);
+  const distinct = new Set(spaced);
+  if (stem > 0) for (const w of distinct) if (w.length > stem) out.push(`~${w.slice(0, stem)}`);
   if (trigrams) {
-    for (const w of spaced) {
+    for (const w of distinct) {
       const s = ` ${w} `;
-      for (let i = 0; i + 3 <= s.length; i++) out.add(`%${s.slice(i, i + 3)}`);
+      for (let i = 0; i + 3 <= s.length; i++) out.push(`%${s.slice(i, i + 3)}`);
     }
   }
-  return [...out];
+  return out;
 }
 
 /**

@@ -133,7 +133,8 @@ export function trainVocabulary(samples: readonly TrainingSample[], options: Tra
     texts[y]!++;
     const f = modelFeatures(s.text, s.code ?? 0, s.enhanced ?? '', stem, trigrams);
     docs.push({ f, y });
-    for (const x of f) df.set(x, (df.get(x) ?? 0) + 1);
+    // A stem or triple may be listed more than once (once per word that has it): df counts texts.
+    for (const x of new Set(f)) df.set(x, (df.get(x) ?? 0) + 1);
   }
   const names = [...df.keys()].filter((f) => df.get(f)! >= minTexts).sort();
   const id = new Map(names.map((f, i) => [f, i]));
@@ -282,38 +283,51 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   const starts = Int32Array.from(rowStarts);
   const categoryAt = Uint8Array.from(rowCategories);
   const weightAt = Float64Array.from(rowWeights);
-  /** Per row, the last prediction that added it (each feature counts once per reply). */
+  /** Per row, the last prediction that added it (word pairs and codes count once per reply). */
   const seen = new Int32Array(starts.length);
   const tripleRows = new TripleTable(tripleList);
   const words = createWordTable(wordList);
   const stems = createWordTable(stemList);
   const rowOfStem: WeightRow[] = [];
   stemList.forEach((s, i) => (rowOfStem[stems.find(s, 0, s.length, false)] = stemRowList[i]!));
-  // The known letter triples of each word of the table, found once here: a reply's words are
-  // mostly in the table, and their triples need no lookup then.
-  const triplesOfWord: Int32Array[] = [];
-  if (trigrams) {
-    for (const w of wordList) {
-      const id = words.find(w, 0, w.length, false);
-      if (triplesOfWord[id] !== undefined) continue;
-      const rows: number[] = [];
+  const addRowTo = (into: Float64Array, at: number, row: WeightRow | undefined): void => {
+    if (row === undefined) return;
+    for (let i = starts[row]!, end = starts[row + 1]!; i < end; i++) into[at + categoryAt[i]!]! += weightAt[i]!;
+  };
+  // Each word of the table, once per reply, adds its own weights, its stem's and its letter
+  // triples' (features.ts): one sum per word, made here. `knownWord`: the word or its stem is a
+  // feature (triples alone do not make a reply known).
+  const wordSums = new Float64Array(words.size * k);
+  const knownWord = new Uint8Array(words.size);
+  const summed = new Uint8Array(words.size);
+  for (const w of wordList) {
+    const id = words.find(w, 0, w.length, false);
+    if (summed[id] === 1) continue;
+    summed[id] = 1;
+    const at = id * k;
+    const own = wordRows.get(w);
+    addRowTo(wordSums, at, own);
+    let known = own !== undefined;
+    let unspaced = false;
+    for (let j = 0; j < w.length; j++) if (isUnspaced(w.charCodeAt(j))) unspaced = true;
+    if (unspaced) {
+      // A character pair: no stem, no triples.
+      knownWord[id] = known ? 1 : 0;
+      continue;
+    }
+    if (stem > 0 && w.length > stem) {
+      const row = rowOfStem[stems.find(w, 0, stem, false)];
+      addRowTo(wordSums, at, row);
+      if (row !== undefined) known = true;
+    }
+    knownWord[id] = known ? 1 : 0;
+    if (trigrams) {
       const s = ` ${w} `;
-      for (let j = 0; j + 3 <= s.length; j++) {
-        const row = tripleRows.get(s.charCodeAt(j), s.charCodeAt(j + 1), s.charCodeAt(j + 2));
-        if (row !== undefined) rows.push(row);
-      }
-      triplesOfWord[id] = Int32Array.from(rows);
+      for (let j = 0; j + 3 <= s.length; j++) addRowTo(wordSums, at, tripleRows.get(s.charCodeAt(j), s.charCodeAt(j + 1), s.charCodeAt(j + 2)));
     }
   }
-  // Likewise each word's stem number (-1: none, or no stem known).
-  const stemOfWord = new Int32Array(words.size).fill(-1);
-  if (stem > 0) {
-    for (const w of wordList) {
-      if (w.length > stem) stemOfWord[words.find(w, 0, w.length, false)] = stems.find(w, 0, stem, false);
-    }
-  }
-  const rowOfWord: (WeightRow | null)[] = new Array<WeightRow | null>(words.size).fill(null);
-  for (const [w, row] of wordRows) rowOfWord[words.find(w, 0, w.length, false)] = row;
+  /** Per word of the table, the last prediction that added its sum. */
+  const wordSeen = new Int32Array(words.size);
   // Word pairs: per first word, its second words' rows (small maps keyed by number).
   const pairsAfter: (Map<number, WeightRow> | null)[] = new Array<Map<number, WeightRow> | null>(words.size).fill(null);
   for (const [first, second, row] of pairs) {
@@ -327,17 +341,71 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
   let ids = new Int32Array(64);
   let count = 0;
   let call = 0;
-  /** Stem numbers of the reply's longer words (-1: unknown stem). */
-  let stemIds = new Int32Array(64);
-  let stemCount = 0;
-  const pushStem = (id: number): void => {
-    if (id < 0) return;
-    if (stemCount === stemIds.length) {
-      const grown = new Int32Array(stemIds.length * 2);
-      grown.set(stemIds);
-      stemIds = grown;
+  let known = 0;
+  // The words of this reply the table does not know, each read once (stems and triples count
+  // per distinct word): an open-addressing set of text ranges, reset per reply by a stamp, so
+  // an ASCII word is never cut out of the text.
+  let unknownSlots = new Int32Array(64);
+  let unknownStamp = new Int32Array(64);
+  let unknownSource: string[] = [];
+  let unknownFrom = new Int32Array(32);
+  let unknownTo = new Int32Array(32);
+  let unknownCount = 0;
+  const rangeCode = (src: string, i: number, lowerAscii: boolean): number => {
+    const c = src.charCodeAt(i);
+    return lowerAscii && c >= 65 && c <= 90 ? c + 32 : c;
+  };
+  /** Whether the range is a new unknown word of this reply (then it is remembered). Ranges given with lowerAscii are ASCII words of the text. */
+  const firstUnknown = (src: string, from: number, to: number, lowerAscii: boolean): boolean => {
+    if (unknownCount * 2 >= unknownSlots.length) {
+      // Grow and re-insert this reply's words.
+      const size = unknownSlots.length * 2;
+      unknownSlots = new Int32Array(size);
+      unknownStamp = new Int32Array(size);
+      const grownFrom = new Int32Array(size / 2);
+      const grownTo = new Int32Array(size / 2);
+      grownFrom.set(unknownFrom);
+      grownTo.set(unknownTo);
+      unknownFrom = grownFrom;
+      unknownTo = grownTo;
+      for (let u = 0; u < unknownCount; u++) {
+        const us = unknownSource[u]!;
+        let h = 0x811c9dc5;
+        for (let i = unknownFrom[u]!; i < unknownTo[u]!; i++) h = Math.imul(h ^ rangeCode(us, i, true), 0x01000193);
+        let slot = (h >>> 0) & (size - 1);
+        while (unknownStamp[slot] === call) slot = (slot + 1) & (size - 1);
+        unknownStamp[slot] = call;
+        unknownSlots[slot] = u;
+      }
     }
-    stemIds[stemCount++] = id;
+    let h = 0x811c9dc5;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ rangeCode(src, i, lowerAscii), 0x01000193);
+    const mask = unknownSlots.length - 1;
+    const length = to - from;
+    for (let slot = (h >>> 0) & mask; ; slot = (slot + 1) & mask) {
+      if (unknownStamp[slot] !== call) {
+        unknownStamp[slot] = call;
+        unknownSlots[slot] = unknownCount;
+        unknownSource[unknownCount] = src;
+        unknownFrom[unknownCount] = from;
+        unknownTo[unknownCount] = to;
+        unknownCount++;
+        return true;
+      }
+      const u = unknownSlots[slot]!;
+      const us = unknownSource[u]!;
+      const uf = unknownFrom[u]!;
+      if (unknownTo[u]! - uf !== length) continue;
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        // Remembered ranges are read lower-cased too (a non-ASCII word's source is already lower-case).
+        if (rangeCode(us, uf + i, true) !== rangeCode(src, from + i, lowerAscii)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return false;
+    }
   };
   const push = (id: number): void => {
     if (count === ids.length) {
@@ -353,26 +421,33 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     for (let i = starts[row]!, end = starts[row + 1]!; i < end; i++) scores[categoryAt[i]!]! += weightAt[i]!;
     return true;
   };
-  const addRows = (rows: Int32Array): void => {
-    for (let j = 0; j < rows.length; j++) add(rows[j]!);
+  /** A known word: its sum, once per reply. */
+  const addWord = (id: number): void => {
+    if (wordSeen[id] === call) return;
+    wordSeen[id] = call;
+    known += knownWord[id]!;
+    const at = id * k;
+    for (let c = 0; c < k; c++) scores[c]! += wordSums[at + c]!;
   };
-  /**
-   * Adds the rows of a lower-cased word's letter triples (its ends read as spaces). They are
-   * evidence beside the words, not words: a reply whose only known features are triples ("xyz")
-   * counts as having no known word.
-   */
-  const addTriples = (word: string, from: number, to: number, lowerAscii: boolean): void => {
-    let a = 32;
-    let b = 32;
-    for (let j = from; j <= to; j++) {
-      let c = 32;
-      if (j < to) {
-        c = word.charCodeAt(j);
-        if (lowerAscii && c >= 65 && c <= 90) c += 32;
+  /** A word (not a character pair) the table does not know: its stem's weights and its triples', once per reply. */
+  const addUnknown = (src: string, from: number, to: number, lowerAscii: boolean): void => {
+    if (!firstUnknown(src, from, to, lowerAscii)) return;
+    if (stem > 0 && to - from > stem) {
+      const row = rowOfStem[stems.find(src, from, from + stem, lowerAscii)];
+      if (row !== undefined) {
+        addRowTo(scores, 0, row);
+        known++;
       }
-      if (j > from) add(tripleRows.get(a, b, c));
-      a = b;
-      b = c;
+    }
+    if (trigrams) {
+      let a = 32;
+      let b = 32;
+      for (let j = from; j <= to; j++) {
+        const c = j < to ? rangeCode(src, j, lowerAscii) : 32;
+        if (j > from) addRowTo(scores, 0, tripleRows.get(a, b, c));
+        a = b;
+        b = c;
+      }
     }
   };
   let lastBest = -1;
@@ -391,7 +466,9 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     call++;
     scores.set(bias);
     count = 0;
-    stemCount = 0;
+    known = 0;
+    unknownCount = 0;
+    if (unknownSource.length > 256) unknownSource = [];
     let start = -1;
     for (let i = 0; i <= text.length; i++) {
       const isWord = i < text.length && isWordChar(text.charCodeAt(i));
@@ -417,38 +494,34 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       }
       if (digits === length || digits * 2 > length) continue;
       if (unspaced) {
-        for (let j = from; j + 1 < i; j++) push(words.find(text, j, j + 2, false));
-      } else if (ascii) {
+        // Character pairs: words (or not) of their own, with no stem of five letters and no triples.
+        for (let j = from; j + 1 < i; j++) {
+          const id = words.find(text, j, j + 2, false);
+          push(id);
+          if (id >= 0) addWord(id);
+        }
+        continue;
+      }
+      if (ascii) {
         const id = words.find(text, from, i, true);
         push(id);
-        if (stem > 0 && length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(text, from, from + stem, true));
-        if (trigrams) {
-          if (id >= 0) addRows(triplesOfWord[id]!);
-          else addTriples(text, from, i, true);
-        }
+        if (id >= 0) addWord(id);
+        else addUnknown(text, from, i, true);
       } else {
         const lower = text.slice(from, i).toLowerCase();
         const id = words.find(lower, 0, lower.length, false);
         push(id);
-        if (stem > 0 && lower.length > stem) pushStem(id >= 0 ? stemOfWord[id]! : stems.find(lower, 0, stem, false));
-        if (trigrams) {
-          if (id >= 0) addRows(triplesOfWord[id]!);
-          else addTriples(lower, 0, lower.length, false);
-        }
+        if (id >= 0) addWord(id);
+        else addUnknown(lower, 0, lower.length, false);
       }
     }
-    let known = 0;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i + 1 < count; i++) {
       const a = ids[i]!;
-      if (a < 0) continue;
-      if (add(rowOfWord[a])) known++;
-      if (i + 1 < count) {
-        const b = ids[i + 1]!;
-        const after = pairsAfter[a];
-        if (b >= 0 && after !== null && add(after.get(b))) known++;
-      }
+      const b = ids[i + 1]!;
+      if (a < 0 || b < 0) continue;
+      const after = pairsAfter[a];
+      if (after !== null && add(after.get(b))) known++;
     }
-    for (let i = 0; i < stemCount; i++) if (add(rowOfStem[stemIds[i]!])) known++;
     // Codes alone are the code rules' business: the model speaks only for known words.
     if (known === 0) return;
     if (code >= 100 && code < 600) {

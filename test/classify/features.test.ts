@@ -14,11 +14,15 @@ t.test('word stems: the first letters of each longer word, marked ~, when asked 
   t.same(textFeatures('user full', 5), ['user', 'full', 'user full'], 'words of five letters or fewer have no stem');
   t.same(textFeatures('Überschritten', 5), ['überschritten', '~übers'], 'non-ASCII words are lower-cased first');
   t.same(modelFeatures('Mailboxes', 0, '', 5), ['mailboxes', '~mailb']);
+  t.same(textFeatures('rejected rejecting rejected', 5), ['rejected', 'rejecting', 'rejected rejecting', 'rejecting rejected', '~rejec', '~rejec'],
+    'a stem counts once per distinct word that has it');
 });
 
 t.test('letter triples: each word with a space at either end, three letters at a time, marked %', async (t) => {
   t.same(textFeatures('Mail box', 0, true), ['mail', 'box', 'mail box', '% ma', '%mai', '%ail', '%il ', '% bo', '%box', '%ox ']);
-  t.same(textFeatures('ok ok', 0, true), ['ok', 'ok ok', '% ok', '%ok '], 'each triple once');
+  t.same(textFeatures('ok ok', 0, true), ['ok', 'ok ok', '% ok', '%ok '], 'a repeated word: its triples once');
+  t.same(textFeatures('no on', 0, true).filter((f) => f.startsWith('%')), ['% no', '%no ', '% on', '%on '], 'each distinct word its own triples');
+  t.same(textFeatures('box boxes', 0, true).filter((f) => f === '%box'), ['%box', '%box'], 'a triple shared by two words counts for both');
   t.same(textFeatures('Überfüllt', 0, true).filter((f) => f.startsWith('%')).slice(0, 2), ['% üb', '%übe'], 'non-ASCII words are lower-cased first');
   t.same(textFeatures('邮箱已满', 0, true), textFeatures('邮箱已满'), 'scripts without spaces keep their character pairs only');
 });
