@@ -10,6 +10,7 @@
 //   --sign-threads N       Ferry's sign.threads (default: its own default)
 //   --delivery-thread true|false   Ferry's delivery.thread (default: its own default; builds before it reject the key)
 //   --yield-to-intake true|false   Ferry's delivery.yieldToIntake (default true; builds before it reject the key)
+//   --renice ROLE=N[,...]  before the load, nice Ferry's delivery|sign|writer|runtime threads (e.g. delivery=5,runtime=10)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
@@ -48,11 +49,11 @@ import { execFileSync, execSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from './sqlite.mjs';
-import { cpuByRole, formatByRole, threadRoles, threadSnapshot } from './lib/thread-cpu.mjs';
+import { cpuByRole, formatByRole, threadRoles, threadSnapshot, threadsByRole } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -71,12 +72,39 @@ const CPU_PROF_INTERVAL = opt('cpu-prof-interval', null);
 const NODE_FLAGS = (opt('node-flags', '') ?? '').split(/\s+/).filter(Boolean);
 // --perf: perf record (on-CPU samples, user space; JIT frames named by --perf-basic-prof) of
 // Ferry's main thread during the load, to tmp/perf/<case>.data: `perf report -i FILE --no-children`
-const PERF = argv.includes('--perf');
+const PERF = argv.includes('--perf') || argv.includes('--perf-process');
+// --perf-process: the same for every thread of Ferry's process (`perf report -i FILE --no-children -s tid,sym`: the writer, delivery and GC threads too)
+const PERF_PROCESS = argv.includes('--perf-process');
 const SIGN_THREADS = opt('sign-threads', null);
 const DELIVERY_THREAD = opt('delivery-thread', null);
 // --yield-to-intake true|false: Ferry's delivery.yieldToIntake (default: its own; builds before reused13 reject the key)
 const YIELD_TO_INTAKE = opt('yield-to-intake', null);
 const INLINE_MAX = opt('inline-max', null);
+// --renice ROLE=N[,ROLE=N...]: before the load, set the nice value of Ferry's threads of a role
+// (delivery, sign, writer, runtime: see threadsByRole in bench/lib/thread-cpu.mjs), e.g.
+// "delivery=5,runtime=10": what lower priorities for the threads beside the SMTP thread would do,
+// measured without a Ferry change (as root a value can also be set back down).
+const RENICE = new Map((opt('renice', '') ?? '').split(',').filter(Boolean).map((kv) => {
+  const [role, n] = kv.split('=');
+  if (!['delivery', 'sign', 'writer', 'runtime'].includes(role) || !/^-?\d+$/.test(n ?? '')) throw new Error(`--renice ${kv}: ROLE=N with ROLE delivery|sign|writer|runtime`);
+  return [role, Number(n)];
+}));
+const ROLE_KEYS = { 'delivery thread': 'delivery', 'sign threads': 'sign', writer: 'writer', runtime: 'runtime' };
+function renice(pid, loopFile) {
+  if (RENICE.size === 0) return;
+  const done = [];
+  for (const [tid, role] of threadsByRole(pid, loopFile)) {
+    const n = RENICE.get(ROLE_KEYS[role]);
+    if (n === undefined) continue;
+    try {
+      setPriority(tid, n);
+      done.push(`${role} ${tid}`);
+    } catch (err) {
+      log(`renice ${role} ${tid}: ${err.message}`);
+    }
+  }
+  log(`reniced: ${done.join(', ')}`);
+}
 const CASES = {
   newconn: { name: '4 KB, new connection per message', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: false },
   reused: { name: '4 KB, connections reused', size: 4 * 1024, count: Math.round(5000 * SCALE), sessions: 20, domains: 10, reuse: true },
@@ -354,12 +382,12 @@ function startPerf(tid, c) {
   const dir = join(root, 'tmp', 'perf');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${caseKey(c)}.data`);
-  const p = spawn('perf', ['record', '-q', '-F', '997', '-g', '-t', String(tid), '-o', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const p = spawn('perf', ['record', '-q', '-F', '997', '-g', PERF_PROCESS ? '-p' : '-t', String(tid), '-o', out], { stdio: ['ignore', 'ignore', 'inherit'] });
   return {
     async stop() {
       p.kill('SIGINT');
       await Promise.race([new Promise((r) => p.once('exit', r)), sleep(30_000)]);
-      log(`perf samples of the main thread: ${out}`);
+      log(`perf samples of the ${PERF_PROCESS ? 'whole process' : 'main thread'}: ${out}`);
     },
   };
 }
@@ -501,6 +529,7 @@ async function runFerry(c, sinkPort) {
   closeSync(out);
   try {
     await waitGreeting(port);
+    renice(child.pid, loopFile);
     const db = new Database(join(dir, 'data/ferry.db'), { readonly: true, fileMustExist: true });
     const count = db.prepare("SELECT COUNT(*) AS n FROM recipients WHERE status = 'delivered'");
     const signed = db.prepare('SELECT COUNT(*) AS n FROM messages WHERE signed_at IS NOT NULL');

@@ -97,3 +97,33 @@ export function formatByRole(byRole, perSec = null) {
   }
   return parts.join('; ');
 }
+
+/**
+ * Every thread of the process by role, before the load: 'main', 'delivery thread', 'sign threads'
+ * (named by the hook), 'writer' (of the unnamed threads, the one that made the most write system
+ * calls: the SQLite writer wrote the migrations; V8's and libuv's threads write nothing) and
+ * 'runtime' (the other unnamed ones: V8's GC and compiler helpers, libuv's pool). TID -> role.
+ */
+export function threadsByRole(pid, loopFile) {
+  const roles = threadRoles(loopFile);
+  const out = new Map();
+  let best = null;
+  for (const tid of [...threadSnapshot(pid).keys()]) {
+    if (tid === pid) out.set(tid, 'main');
+    else if (roles.has(tid)) {
+      const entry = roles.get(tid).replace(/\.(js|ts|mjs)$/, '');
+      out.set(tid, ROLE_NAMES[entry] ?? entry);
+    } else {
+      let syscw = 0;
+      try {
+        syscw = Number(/^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // the thread ended
+      }
+      out.set(tid, 'runtime');
+      if (!best || syscw > best.syscw) best = { tid, syscw };
+    }
+  }
+  if (best) out.set(best.tid, 'writer');
+  return out;
+}

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { atomic } from './atomic.js';
 import type { ScanCursor, BodyCandidate, RecordCandidate, PruneCounts } from '../core/store-types.js';
 export type { ScanCursor, BodyCandidate, RecordCandidate, PruneCounts } from '../core/store-types.js';
 export { SCAN_START } from '../core/store-types.js';
@@ -58,7 +59,7 @@ export function createRetentionRepo(db: Db) {
   const deleteMessage = db.prepare('DELETE FROM messages WHERE id = ?');
   // A large inline body lives in message_bodies (migration 020): removed with the row's `body`.
   const deleteApartBody = db.prepare('DELETE FROM message_bodies WHERE message_id = ?');
-  const clearBodyNow = db.transaction((id: string, at: number): boolean => {
+  const clearBodyNow = atomic(db, (id: string, at: number): boolean => {
     if (clearBody.run({ id, at }).changes !== 1) return false;
     deleteApartBody.run(id);
     return true;

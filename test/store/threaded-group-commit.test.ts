@@ -14,10 +14,15 @@ import { isRelaxed } from '../../src/store/sqlite/writer-protocol.js';
 
 const T0 = 1_760_000_000_000;
 
-async function open(t: Test, onWriterFailure?: (err: FerryError) => void): Promise<{ store: ThreadedSqliteStore; file: string }> {
+async function open(t: Test, onWriterFailure?: (err: FerryError) => void, relaxedHoldMs?: number): Promise<{ store: ThreadedSqliteStore; file: string }> {
   const file = join(tempDir(t), 'ferry.db');
   const writerEntry = freshWriterEntry();
-  const store = await openThreadedSqliteStore({ file, ...(writerEntry ? { writerEntry } : {}), ...(onWriterFailure ? { onWriterFailure } : {}) });
+  const store = await openThreadedSqliteStore({
+    file,
+    ...(writerEntry ? { writerEntry } : {}),
+    ...(onWriterFailure ? { onWriterFailure } : {}),
+    ...(relaxedHoldMs !== undefined ? { relaxedHoldMs } : {}),
+  });
   t.teardown(() => store.close());
   return { store, file };
 }
@@ -164,4 +169,58 @@ t.test("a delivery attempt's fate commits without an fsync; every other origin, 
   t.equal(isRelaxed({ group: 'fates', method: 'record', args: [[]] }), false, 'no plans: strict (nothing to relax)');
   t.equal(isRelaxed({ group: 'recipients', method: 'claim', args: [] }), true);
   t.equal(isRelaxed({ group: 'queue', method: 'accept', args: [] }), false);
+});
+
+// Relaxed work (claims, delivery fates) and durable commits (accepts): with a hold longer than any
+// test, "held" and "not held" cannot be confused with a slow machine.
+const LONG_HOLD_MS = 10 * 60_000;
+
+t.test('while accepts commit, a claim waits for the next accept and shares its commit (one fsync, no commit of its own)', async (t) => {
+  const { store } = await open(t, undefined, LONG_HOLD_MS);
+  const first = message({ at: T0 });
+  await store.queue.accept([first]);
+  const base = store.writerStats();
+  let claimed: Awaited<ReturnType<typeof store.recipients.claim>> | null = null;
+  const claim = store.recipients.claim(T0 + 1, T0 + 60_000, 'node-a', 10).then((rows) => (claimed = rows));
+  // Turns go by (the claim reaches the writer): it stays unanswered while no durable work comes.
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(claimed, null, 'the claim waits (a durable commit happened within the hold)');
+  t.equal(store.writerStats().commits - base.commits, 0, 'no commit for the claim alone');
+  await store.queue.accept([message({ at: T0 + 2 })]);
+  await claim;
+  t.same(claimed!.map((r) => r.messageId), [first.message.id], 'the claim ran first (arrival order): it saw the first message only');
+  const after = store.writerStats();
+  t.equal(after.commits - base.commits, 1, 'claim and accept: one transaction');
+  t.equal(after.durableCommits - base.durableCommits, 1, 'with the accept\'s fsync');
+  t.equal(after.operations - base.operations, 2);
+});
+
+t.test('with no durable commit within the hold, relaxed work commits at once on its own', async (t) => {
+  const { store } = await open(t, undefined, LONG_HOLD_MS);
+  const base = store.writerStats();
+  // Nothing accepted since the store opened: a wait would last LONG_HOLD_MS (past the test's timeout).
+  t.same(await store.recipients.claim(T0, T0 + 60_000, 'node-a', 10), []);
+  const after = store.writerStats();
+  t.equal(after.commits - base.commits, 1);
+  t.equal(after.durableCommits - base.durableCommits, 0, 'without an fsync');
+});
+
+t.test('held relaxed work commits alone once the hold ends, and at close at the latest', async (t) => {
+  const { store: short } = await open(t, undefined, 50);
+  await short.queue.accept([message({ at: T0 })]);
+  let base = short.writerStats();
+  t.equal((await short.recipients.claim(T0 + 1, T0 + 60_000, 'node-a', 10)).length, 1, 'answered after the hold, no accept needed');
+  t.equal(short.writerStats().commits - base.commits, 1);
+  t.equal(short.writerStats().durableCommits - base.durableCommits, 0, 'its own commit, without an fsync');
+
+  const { store: long, file } = await open(t, undefined, LONG_HOLD_MS);
+  await long.queue.accept([message({ at: T0 })]);
+  base = long.writerStats();
+  const claim = long.recipients.claim(T0 + 1, T0 + 60_000, 'node-a', 10);
+  await new Promise((r) => setTimeout(r, 100));
+  await long.close();
+  t.equal((await claim).length, 1, 'close commits what waits before the writer exits');
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.equal((db.prepare("SELECT count(*) AS n FROM recipients WHERE lease_owner = 'node-a'").get() as { n: number }).n, 1, 'and it is on disk');
 });

@@ -25,6 +25,7 @@ import { createUsersRepo } from '../users-repo.js';
 import { createWebhooksRepo } from '../webhooks-repo.js';
 import { createConsoleQueries } from '../console-queries.js';
 import { createSqliteAudited } from './audited.js';
+import { atomic } from '../atomic.js';
 
 /** A Store group with every operation synchronous: what one SQLite connection does in place. */
 export type SyncGroup<G> = {
@@ -52,13 +53,14 @@ export function createSqliteOperations(db: Db): SqliteOperations {
   // Takes the write lock (a SAVEPOINT inside the writer's open transaction) and writes nothing.
   const probeWrite = db.transaction(() => undefined);
 
-  const accept = db.transaction((batch: AcceptedMessage[]): FateResult[] => {
+  // Per message on the relay: inside the writer's transaction without a savepoint of its own (atomic.ts).
+  const accept = atomic(db, (batch: AcceptedMessage[]): FateResult[] => {
     const drops = queue.accept(batch);
     const plans = withDropIds(dropPlansOf(batch), drops.map((d) => d.recipient.id));
     return fateWrites.recordFatesNow(plans);
   });
 
-  const clearBodies = db.transaction((ids: readonly string[], now: number, finishedBefore: number, dryRun: boolean) => {
+  const clearBodies = atomic(db, (ids: readonly string[], now: number, finishedBefore: number, dryRun: boolean) => {
     const cleared: { id: string; spoolFile: string | null; bytes: number }[] = [];
     for (const id of ids) {
       const b = retention.bodyOf(id);

@@ -8,7 +8,7 @@ import { openDatabase, type Db } from '../db.js';
 import { sqliteSuppressionLookup, wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 import { createSuppressionsRepo } from '../suppressions-repo.js';
-import { revive, SLIM_ANSWER_OPERATIONS, withPlans, type FromWriter, type OpMessage, type SerializedError, type SlimFateResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import { RELAXED_HOLD_MS, revive, SLIM_ANSWER_OPERATIONS, withPlans, type FromWriter, type OpMessage, type SerializedError, type SlimFateResult, type ToWriter, type WriterInit } from './writer-protocol.js';
 import type { FatePlan } from '../../core/fate.js';
 
 /**
@@ -47,6 +47,8 @@ export interface ThreadedStoreOptions {
   file: string;
   /** Most operations one transaction may hold (spool.commitBatchMax). */
   maxBatch?: number;
+  /** Longest wait of relaxed work for the next durable commit while intake commits (default RELAXED_HOLD_MS; 0: none). */
+  relaxedHoldMs?: number;
   /** Called once if the writer thread dies: the relay must stop accepting (421) — nothing more can be made durable. */
   onWriterFailure?: (err: FerryError) => void;
   /** The thread's module (tests: the compiled one when it is up to date; default: beside this file). */
@@ -128,7 +130,7 @@ function transferBodies(batch: AcceptedMessage[] | undefined, into: Set<ArrayBuf
  * migrated.
  */
 export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Promise<ThreadedSqliteStore> {
-  const init: WriterInit = { file: options.file, maxBatch: options.maxBatch ?? 500 };
+  const init: WriterInit = { file: options.file, maxBatch: options.maxBatch ?? 500, relaxedHoldMs: options.relaxedHoldMs ?? RELAXED_HOLD_MS };
   const entry = options.writerEntry ?? writerEntry();
   // Module hooks of the parent (a test runner's coverage and mocks) cost seconds per thread and
   // mean nothing to the writer: it keeps only the TypeScript loader, and only to run from sources.

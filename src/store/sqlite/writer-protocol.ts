@@ -22,7 +22,24 @@ export interface WriterInit {
   file: string;
   /** Most operations one transaction may hold. */
   maxBatch: number;
+  /**
+   * While durable commits are flowing (one committed within this many ms), work that needs no
+   * fsync waits up to this long for the next durable commit and shares it instead of taking a
+   * commit of its own (RELAXED_HOLD_MS). 0: never waits.
+   */
+  relaxedHoldMs: number;
 }
+
+/**
+ * How long relaxed work (claims, delivery fates, lease renewals: RELAXED_OPERATIONS) waits for
+ * the next durable commit while the relay is accepting mail. Every commit rewrites the pages it
+ * touched (the right-hand leaves of the queue's tables and of their dozen indexes) as new WAL
+ * frames, and a commit of relaxed work alone also switches the synchronous level twice: under a
+ * steady intake, where an accept commits every few milliseconds, a third of the commits held
+ * relaxed work only (bench/RESULTS.md, loop13 session 10). Short against a delivery's own time;
+ * a relay that is not accepting never waits (no durable commit to wait for).
+ */
+export const RELAXED_HOLD_MS = 10;
 
 export interface OpMessage {
   id: number;

@@ -12,6 +12,12 @@ import type { FateResult } from '../../core/fate.js';
  * taken into the next transaction, each inside its own SAVEPOINT, so one that fails is rolled
  * back alone and its batch-mates still commit. Each operation's answer is sent only after the
  * COMMIT that covers it returned (with synchronous=FULL: after the fsync).
+ *
+ * Relaxed work (no fsync needed: claims, delivery fates, renewals) that arrives alone while
+ * durable commits are flowing (an accept committed within the last relaxedHoldMs) waits up to
+ * relaxedHoldMs for the next durable operation and shares its transaction, in arrival order,
+ * rather than taking a commit of its own (writer-protocol.ts, RELAXED_HOLD_MS). Durable work
+ * never waits.
  */
 const port = parentPort!;
 const init = workerData as WriterInit;
@@ -43,6 +49,11 @@ const rollback = db!.prepare('ROLLBACK');
 
 let queue: OpMessage[] = [];
 let scheduled = false;
+// Relaxed-only work waiting for the next durable commit (see above), since heldSince.
+let held: OpMessage[] = [];
+let heldSince = 0;
+let holdTimer: NodeJS.Timeout | null = null;
+let lastDurableAt = -Infinity;
 let closing = false;
 let commits = 0;
 let synchronous: 'FULL' | 'NORMAL' = 'FULL';
@@ -61,6 +72,24 @@ port.on('message', (m: ToWriter) => {
 
 function flush(): void {
   scheduled = false;
+  if (holdTimer) {
+    clearTimeout(holdTimer);
+    holdTimer = null;
+  }
+  const wasHolding = held.length > 0;
+  if (wasHolding) {
+    queue = held.concat(queue);
+    held = [];
+  }
+  const now = performance.now();
+  const since = wasHolding ? heldSince : now;
+  if (queue.length > 0 && mayHold(now, since)) {
+    held = queue;
+    heldSince = since;
+    queue = [];
+    holdTimer = setTimeout(flush, since + init.relaxedHoldMs - now);
+    return;
+  }
   while (queue.length > 0) {
     const batch = queue.length <= init.maxBatch ? queue : queue.slice(0, init.maxBatch);
     queue = batch === queue ? [] : queue.slice(batch.length);
@@ -70,6 +99,17 @@ function flush(): void {
     db.close();
     port.close();
   }
+}
+
+/**
+ * Whether what waits (relaxed work only) may wait longer for the next durable commit: durable
+ * commits are flowing, the oldest of it has waited less than relaxedHoldMs (since), the relay is
+ * not closing, and it still fits in one transaction.
+ */
+function mayHold(now: number, since: number): boolean {
+  if (closing || init.relaxedHoldMs <= 0 || queue.length >= init.maxBatch) return false;
+  if (now - lastDurableAt >= init.relaxedHoldMs || now - since >= init.relaxedHoldMs) return false;
+  return queue.every((op) => isRelaxed(op));
 }
 
 /**
@@ -159,7 +199,9 @@ function runBatch(batch: OpMessage[]): void {
     send({ t: 'committed', commit: commits, durable, results: batch.map((op) => ({ id: op.id, ok: false, error })), execMs: t1 - t0, commitMs: performance.now() - t1 });
     return;
   }
-  send({ t: 'committed', commit: commits, durable, results, execMs: t1 - t0, commitMs: performance.now() - t1 });
+  const t2 = performance.now();
+  if (durable) lastDurableAt = t2;
+  send({ t: 'committed', commit: commits, durable, results, execMs: t1 - t0, commitMs: t2 - t1 });
 }
 
 send({ t: 'ready' });
