@@ -172,6 +172,12 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   rule('access-map-denied', 'policy', { text: />\.\.\. ?access denied\b/i }),
 
   // --- generic refusals of the sender (blocked) ----------------------------------------------
+  // A refusal addressed to the sending host itself is what DESIGN.md calls blocked; unlike the
+  // generic wordings below ("not allowed to send" is also how SPF failures read), it does not
+  // yield to the model.
+  rule('sender-host-refused', 'blocked', {
+    text: /\byour (?:ip|host|server|network)\b.{0,40}\b(?:rejected|denied|refused|not allowed)\b/i,
+  }),
   rule('blocked', 'blocked', {
     text: [
       /\bblock(?:ed)?\b/i,
@@ -179,7 +185,6 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bsender (?:is )?rejected\b/i,
       /\baccess denied\b/i,
       /\bnot allowed (?:to send|from)\b/i,
-      /\byour (?:ip|host|server|network)\b.{0,40}\b(?:rejected|denied|refused|not allowed)\b/i,
       /\bbloqu[eé]|\bgesperrt\b|\bbloccat|заблокирован|被(?:拒绝|屏蔽)|拒否/i,
     ],
   }),
