@@ -22,7 +22,7 @@ export function threadSnapshot(pid) {
     try {
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { user: Number(f[11]), sys: Number(f[12]) });
+      out.set(Number(tid), { user: Number(f[11]), sys: Number(f[12]), minflt: Number(f[7]) });
     } catch {
       // the thread ended between the listing and the read
     }
@@ -59,26 +59,29 @@ const ROLE_NAMES = { 'sign-worker': 'sign threads', 'session-thread-worker': 'de
  */
 export function cpuByRole(pid, base, end, roles, count) {
   const byRole = new Map();
-  const add = (role, user, sys) => {
-    const r = byRole.get(role) ?? { cpu: 0, sys: 0 };
+  const add = (role, user, sys, minflt = 0) => {
+    const r = byRole.get(role) ?? { cpu: 0, sys: 0, faults: 0 };
     r.cpu += ((user + sys) / TICK / count) * 1000;
     r.sys += (sys / TICK / count) * 1000;
+    // minor page faults per message (fresh memory touched: allocation churn)
+    r.faults += minflt / count;
     byRole.set(role, r);
   };
   const unnamed = [];
   for (const [tid, e] of end) {
-    const b = base.get(tid) ?? { user: 0, sys: 0 };
+    const b = base.get(tid) ?? { user: 0, sys: 0, minflt: 0 };
     const user = e.user - b.user;
     const sys = e.sys - b.sys;
-    if (tid === pid) add('main', user, sys);
+    const minflt = (e.minflt ?? 0) - (b.minflt ?? 0);
+    if (tid === pid) add('main', user, sys, minflt);
     else if (roles.has(tid)) {
       const entry = roles.get(tid).replace(/\.(js|ts|mjs)$/, '');
-      add(ROLE_NAMES[entry] ?? entry, user, sys);
-    } else unnamed.push({ user, sys });
+      add(ROLE_NAMES[entry] ?? entry, user, sys, minflt);
+    } else unnamed.push({ user, sys, minflt });
   }
   unnamed.sort((a, b) => b.user + b.sys - (a.user + a.sys));
-  if (unnamed.length) add('writer (busiest unnamed)', unnamed[0].user, unnamed[0].sys);
-  for (const u of unnamed.slice(1)) add('runtime (GC, libuv)', u.user, u.sys);
+  if (unnamed.length) add('writer (busiest unnamed)', unnamed[0].user, unnamed[0].sys, unnamed[0].minflt);
+  for (const u of unnamed.slice(1)) add('runtime (GC, libuv)', u.user, u.sys, u.minflt);
   return byRole;
 }
 
@@ -95,6 +98,7 @@ export function formatByRole(byRole, perSec = null) {
     const total = [...byRole.values()].reduce((a, r) => a + r.cpu, 0);
     parts.push(`${f((total * perSec) / 1000)} cores busy`);
   }
+  if ([...byRole.values()].some((r) => r.faults > 0)) parts.push(`minor page faults per message: ${keys.map((k) => `${k.split(' ')[0]} ${byRole.get(k).faults.toFixed(1)}`).join(', ')}`);
   return parts.join('; ');
 }
 
