@@ -29,21 +29,19 @@ export const GUESS_PROBABILITY = 0;
  * wordings such as "policy", "blocked", "recipient rejected"), with the least probability at
  * which the learned vocabulary's disagreeing answer replaces theirs (bench/classify-cv.mjs: 0.7 in
  * session 8; 0.75 since the corpus grew in session 9, equal or better in every regime). The
- * two at 0.9 (session 10): of the rules whose overrides by a confident model gained at least
- * five development rows net in cross-validation (whole table and both half-table regimes, at
- * 0.8 and 0.9 alike: spam-content, rate-limited, try-later, temporary-condition, dns-trouble),
- * the two that leave `ferry bounces classify` above its speed floor: each override check
- * scores the reply with the model, which costs more than the rest of classify() (the other
- * three gain ~0.5 point more in the half-table regimes and cost ~0.4 µs per line on the
- * benchmark's replies; bench/RESULTS.md, issue 18 session 10).
+ * rules whose overrides by a confident model gained five or more development rows net in
+ * cross-validation in session 10 (spam-content, rate-limited, try-later, temporary-condition,
+ * dns-trouble, at 0.8 and 0.9 alike) are not weak: each override check scores the reply with the
+ * model, which costs more than the rest of classify(), and with even the cheapest two of them the
+ * stream path of `ferry bounces classify` fell to its 200,000 lines/s floor on a quiet machine,
+ * for 0.7–1.2 points in the half-table CV regimes, none in the whole table and no held-out change
+ * (bench/RESULTS.md, issue 18 session 10, the lead's merge).
  */
 export const WEAK_RULES: Readonly<Record<string, number>> = Object.freeze({
   'site-policy': 0.75,
   blocked: 0.75,
   'recipient-rejected': 0.75,
   'provider-block-codes': 0.75,
-  'spam-content': 0.9,
-  'dns-trouble': 0.9,
 });
 
 const weak = (rules: readonly BounceRule[]): BounceRule[] =>
