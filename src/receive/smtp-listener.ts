@@ -38,6 +38,9 @@ export interface ListenerObserver {
   refused(phase: 'mail' | 'rcpt' | 'data', err: FerryError): void;
 }
 
+/** smtp-server declares its open connections public (`server.connections`) but exports no name for their type. */
+type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
+
 interface FerryAddress extends SMTPServerAddress {
   ferry?: { parsed: ParsedAddress; decision: RecipientDecision };
   /** RFC 3461 parameters as smtp-server read them (hideDSN: false), xtext-decoded. */
@@ -339,12 +342,10 @@ export function createSmtpListener(deps: ListenerDeps): SmtpListener {
     server?.on('error', (err: Error) => logger.warn({ listener: kind, err: err.message }, 'listener error'));
   }
 
-  type Connection = { id: string; send(code: number, text: string): void; close(): void };
+  /** The library's public set of open connections, both listeners. */
   function connections(): Connection[] {
     const out: Connection[] = [];
-    for (const server of [plain, secure]) {
-      for (const conn of (server as unknown as { connections?: Set<Connection> } | null)?.connections ?? []) out.push(conn);
-    }
+    for (const server of [plain, secure]) if (server) for (const conn of server.connections) out.push(conn);
     return out;
   }
 
