@@ -6,10 +6,22 @@ import { rule, type BounceRule } from './rule-types.js';
  * or "recipient address rejected" here only decide when nothing more specific was said.
  */
 export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
+  // --- spam said of the sender, not of this message (blocked; corpus guide P2) --------------
+  // Without it the spam words below make an IP refused "for spam" spam_content whenever no
+  // blocklist rule knows the wording (cross-validation with half the text rules left out).
+  rule('spam-sender', 'blocked', {
+    text: [
+      /\b(?:block(?:ed)?|den(?:ied|y)|ban(?:ned)?|bloqu[eé]e?) (?:\w+ ){0,3}?(?:for|due to|because of|pour) (?:\w+ ){0,2}?(?:spam|spamming)\b/i,
+      /\bspam (?:list|abuse|incident|traps?|sources?)\b|\bSPAM_SUSPECT:IP/i,
+      /\b(?:your|the|sending|client|source) (?:ip|host|server|network|mta)\b[^.;]{0,40}?\bspam/i,
+    ],
+  }),
+
   // --- the message itself was judged spam or dangerous (spam_content) -----------------------
   rule('spam-content', 'spam_content', {
     text: [
-      /\bspam|spamsignature|spamassassin|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
+      // "spam" but not a blocklist's or a sender's name (Spamhaus, SpamCop, spammer: P2, blocked).
+      /\bspam(?!haus|cop|mer|rats|rl\b|trap)|spamsignature|spamassassin|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
       /\b(?:message|mail) scored?\b|\bmail score\b|\bscored? (?:\d|too|above|over)|\bour filters rate\b|\bfilter(?:s|ing)? (?:rated?|score)/i,
       /\bvirus|\bmalware|\binfected\b|\bphishing\b|\bmalicious|\btrojan\b/i,
       /\b(?:message|mail|e-?mail) content\b.{0,20}\b(?:reject|refus|block|not accepted)/i,
@@ -112,7 +124,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
   rule('domain-invalid', 'domain_invalid', {
     text: [
-      /\b(?:domain|host ?name|host)\b[^.;]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
+      // The window stops at a colon or parenthesis: "Remote host said: 550 User unknown" and
+      // "at this host (invalid … username)" speak of the user, not the host.
+      /\b(?:domain|host ?name|host)\b[^.;:(]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
       /\bbad destination system\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
@@ -183,7 +197,6 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bblock(?:ed)?\b/i,
       /\bbanned\b|\bblacklisted\b/i,
       /\bsender (?:is )?rejected\b/i,
-      /\baccess denied\b/i,
       /\bnot allowed (?:to send|from)\b/i,
       /\bbloqu[eé]|\bgesperrt\b|\bbloccat|заблокирован|被(?:拒绝|屏蔽)|拒否/i,
     ],
@@ -262,7 +275,21 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\bprotocol (?:violation|error)\b|\bcommand (?:parameter )?not (?:implemented|recognized)\b/i,
       /\bout of sequence\b|\bbad sequence\b|\bsyntax error\b|\bunrecognized command\b/i,
+      // The wordings of command and argument errors across servers (go-smtp, aiosmtpd, Postfix,
+      // Exim, Haraka): DESIGN.md names no cause for them.
+      /\b(?:commands?|parameters?|arguments?|extension)\b[^.;]{0,30}?\bnot (?:recognized|recognised|implemented|permitted|supported)\b/i,
+      /\b(?:unsupported|unrecognised|unknown|invalid\/unsupported) command\b|\bsyntactically invalid\b|\bargument required\b/i,
     ],
+  }),
+  // A local delivery program failed (a pipe, procmail, a mailer that exited): a mailer error,
+  // no cause DESIGN.md names (corpus guide P7); under a 4xx the rules above made it temporary.
+  rule('mailer-error', 'other', {
+    codeClass: [5],
+    text: /\bmailer error\b|\bcommand died\b|\bprocmail\b|\bpipe to \||\b(?:protocol|smtp) (?:\w+ ){0,2}?permanent error\b/i,
+  }),
+  rule('mailer-error-no-code', 'other', {
+    codes: [0],
+    text: /\bmailer error\b|\bcommand died\b|\bprocmail\b|\bpipe to \||\b(?:protocol|smtp) (?:\w+ ){0,2}?permanent error\b/i,
   }),
   // The receiving system is broken (its configuration, directory, storage driver): nothing the
   // sender or the address did. Said with a 4xx, or in a report without a code, it is retried
