@@ -77,6 +77,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
       /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
       /\bfailed ?starttls\b|\bstarttls-not-supported\b|\bcertificate\b.{0,20}\b(?:invalid|not trusted|untrusted|expired)\b/i,
+      // A TLS session that could not be set up, or a certificate the sender's side refused, in
+      // MTAs' own words (Momentum's "TLS negotiation failed", "SSL cert … not signed by a valid CA").
+      /\b(?:tls|ssl) (?:negotiation|handshake)s? (?:failed|failure|error)\b|\b(?:ssl )?cert(?:ificate)?s?\b.{0,40}\b(?:not (?:yet )?valid|not signed|does not match|self[- ]signed)\b/i,
     ],
   }),
   // Malformed messages: the fix is in the sending application, not in retrying.

@@ -77,13 +77,6 @@ const KNOWN_DISAGREEMENTS: ReadonlyMap<string, { ours: BounceCategory; why: stri
     },
   ],
   [
-    '542 x@example.com Rejected',
-    {
-      ours: 'policy',
-      why: 'labelled other; like "550 Rejected" below, a bare rejection whose best guess by the learned vocabulary is policy',
-    },
-  ],
-  [
     '550 Rejected',
     {
       ours: 'policy',
@@ -351,6 +344,7 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('521 Command line too long'), { category: 'other' });
   t.match(reply('552 5.3.4 Message size exceeds fixed maximum message size'), { category: 'message_too_large' });
   t.match(reply('421 4.4.5 Service unavailable, concurrency limit reached'), { category: 'rate_limited', permanent: false });
+  t.match(reply('451 4.7.5 TLS negotiation failed'), { category: 'policy', permanent: false, rule: 'tls-required' }, 'TLS is policy, retried under a 4xx');
   t.match(reply('550 User unknown (Remote host said: 550 User unknown)'), { category: 'user_unknown' }, 'a host that said something is not an unknown host');
   // Refusals at MAIL FROM are about the sender; a 4xx there is left to the deferral rules.
   t.match(reply('550 5.7.1 Access denied (in reply to MAIL FROM command)'), { category: 'policy', permanent: true, rule: 'refused-at-mail-from' });
