@@ -202,8 +202,20 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
 
-  // --- explicit advice to retry (temporary, even under a 5xx) --------------------------------
+  // --- explicit advice to retry (temporary) under a 4xx or without a code --------------------
+  // Under a 5xx the advice is the server's boilerplate around a refusal ("Invalid SPF record …
+  // try again", "the address couldn't be found … try again", "domain suspended, try later"):
+  // no development row with a 5xx and these words is labelled temporary (0 of 14), so there the
+  // rest of the table decides.
   rule('try-later', 'temporary', {
+    codeClass: [4],
+    text: [
+      /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
+      /\bplus tard\b|\bsp(?:äter|aeter|ater)\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
+    ],
+  }),
+  rule('try-later-no-code', 'temporary', {
+    codes: [0],
     text: [
       /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
       /\bplus tard\b|\bsp(?:äter|aeter|ater)\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,

@@ -344,6 +344,12 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('521 Command line too long'), { category: 'other' });
   t.match(reply('552 5.3.4 Message size exceeds fixed maximum message size'), { category: 'message_too_large' });
   t.match(reply('421 4.4.5 Service unavailable, concurrency limit reached'), { category: 'rate_limited', permanent: false });
+  // "Try again" under a 5xx is boilerplate around a refusal: the rest of the table decides.
+  t.match(reply('451 Server busy, try again later'), { category: 'temporary', rule: 'try-later' });
+  t.not(reply('550 Requested action not taken, please try again later').rule, 'try-later', 'no try-later under a 5xx');
+  const retryNoCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'Server load too high, please try again later.' } });
+  rulesHit.add(retryNoCode.rule);
+  t.match(retryNoCode, { category: 'temporary', permanent: false, rule: 'try-later-no-code' });
   t.match(reply('451 4.7.5 TLS negotiation failed'), { category: 'policy', permanent: false, rule: 'tls-required' }, 'TLS is policy, retried under a 4xx');
   t.match(reply('550 User unknown (Remote host said: 550 User unknown)'), { category: 'user_unknown' }, 'a host that said something is not an unknown host');
   // Refusals at MAIL FROM are about the sender; a 4xx there is left to the deferral rules.
