@@ -258,16 +258,28 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
 
   // --- temporary conditions of the remote system (temporary) ---------------------------------
+  // "Temporarily" and "connection refused" say the condition passes only under a 4xx or without
+  // a code: under a 5xx they wrap a refusal ("This IP has been temporarily blocked", "554
+  // Connection refused. This IP address is listed …"); no development row with a 5xx and
+  // "temporarily" is labelled temporary, nor any 5xx "connection refused" (0 of 4). There the
+  // rest of the table decides. ("Busy" stays below: a bare "550 Server busy" has nothing else.)
+  rule('temporary-wording', 'temporary', {
+    codeClass: [4],
+    text: [/\btemporar(?:y|ily)\b|\bconnection refused\b/i, /暂时|临时|一時的/],
+  }),
+  rule('temporary-wording-no-code', 'temporary', {
+    codes: [0],
+    text: [/\btemporar(?:y|ily)\b|\bconnection refused\b/i, /暂时|临时|一時的/],
+  }),
   rule('temporary-condition', 'temporary', {
     text: [
-      /\btemporar(?:y|ily)\b|\btransient\b|\bbusy\b/i,
+      /\btransient\b|\bbusy\b/i,
       /\binsufficient (?:system )?(?:storage|resources|disk|space)\b|\bout of (?:memory|disk)\b/i,
       /\blocal (?:delivery|configuration) (?:failed|error)\b|\binterrupted system call\b|\bcan'?t create (?:user )?output\b|\bdelivery to (?:file|pipe) forbidden\b/i,
       /\blmtp error\b|\bbad interpreter\b|\bcould not load\b|\bnetwork error\b|\bconnection was dropped\b|\bsystem full\b|\bbest-preference mx\b/i,
       /\blocal (?:problem|error)\b|\binternal (?:server |system )?error\b|\b(?:system|server) (?:error|failure|problem)\b/i,
-      /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed|refused)\b|\bupstream error\b/i,
+      /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed)\b|\bupstream error\b/i,
       /\bqueue (?:is )?full\b/i,
-      /暂时|临时|一時的/,
     ],
   }),
   // "Unavailable" under a 4xx is a passing state; under a 5xx (554 "Service unavailable" at

@@ -350,6 +350,12 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   const retryNoCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'Server load too high, please try again later.' } });
   rulesHit.add(retryNoCode.rule);
   t.match(retryNoCode, { category: 'temporary', permanent: false, rule: 'try-later-no-code' });
+  // So are "temporarily", "busy" and "connection refused".
+  t.match(reply('451 4.3.0 Temporary server error'), { category: 'temporary', permanent: false, rule: 'temporary-wording' });
+  const tempNoCode = classifier.classify({ kind: 'reply', reply: { code: 0, enhanced: null, text: 'mail server temporarily unavailable' } });
+  rulesHit.add(tempNoCode.rule);
+  t.match(tempNoCode, { category: 'temporary', rule: 'temporary-wording-no-code' });
+  t.not(reply('550 Connection refused').rule, 'temporary-wording', 'a 5xx connection refusal is left to the rest of the table');
   t.match(reply('451 4.7.5 TLS negotiation failed'), { category: 'policy', permanent: false, rule: 'tls-required' }, 'TLS is policy, retried under a 4xx');
   t.match(reply('550 User unknown (Remote host said: 550 User unknown)'), { category: 'user_unknown' }, 'a host that said something is not an unknown host');
   // Refusals at MAIL FROM are about the sender; a 4xx there is left to the deferral rules.
