@@ -356,6 +356,8 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   rulesHit.add(tempNoCode.rule);
   t.match(tempNoCode, { category: 'temporary', rule: 'temporary-wording-no-code' });
   t.not(reply('550 Connection refused').rule, 'temporary-wording', 'a 5xx connection refusal is left to the rest of the table');
+  t.match(reply('421 4.7.20 Temporary error during DKIM verification'), { category: 'temporary', rule: 'temporary-check-failure' }, 'a check that could not be done (P5)');
+  t.match(reply('451 4.7.1 Email temporarily rejected per DMARC policy'), { category: 'policy' }, 'a requirement not met, under a 4xx (P5)');
   t.match(reply('451 4.7.5 TLS negotiation failed'), { category: 'policy', permanent: false, rule: 'tls-required' }, 'TLS is policy, retried under a 4xx');
   t.match(reply('550 User unknown (Remote host said: 550 User unknown)'), { category: 'user_unknown' }, 'a host that said something is not an unknown host');
   // Refusals at MAIL FROM are about the sender; a 4xx there is left to the deferral rules.
