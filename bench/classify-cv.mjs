@@ -28,7 +28,8 @@
 import { createHash } from 'node:crypto';
 import { createClassifier } from '../dist/classify/classifier.js';
 import { DEFAULT_RULES, WEAK_RULES } from '../dist/classify/rules.js';
-import { createVocabularyModel, trainVocabulary } from '../dist/classify/vocabulary.js';
+import { createVocabularyModel } from '../dist/classify/vocabulary.js';
+import { trainVocabulary } from '../dist/classify/vocabulary-training.js';
 import { loadCorpus, toInput } from '../test/classify/fixtures/corpus/corpus-data.mjs';
 import { SETTINGS, sample } from '../test/classify/fixtures/corpus/train-vocabulary.mjs';
 

@@ -37,6 +37,9 @@ export const LANGUAGE_RULES: readonly BounceRule[] = Object.freeze([
       /\btemporary (?:spf|dkim|dmarc|authentication|lookup|dns|rdns) (?:validation |lookup )?(?:error|failure)\b/i,
       /\btemporary error validating\b/i,
       /\b(?:rdns|dns) temporary failure\b/i,
+      // The same said the other way round (guide P5: a check that could not be done): Gmail's
+      // "Temporary error during DKIM verification", "SPF authentication failed with a temporary error".
+      /\btemporary error (?:during|while|verifying)\b|\bwith a temporary error\b/i,
     ],
   }),
 
@@ -53,6 +56,8 @@ export const LANGUAGE_RULES: readonly BounceRule[] = Object.freeze([
       /\btoo many bounces\b|\bdictionary attack\b/i,
       /\bconnection refused due to abuse\b|\bnot allowed access from your location\b/i,
       /\bblocked by spam statistics\b/i,
+      // The sender address itself named blocked (guide P1), before the x.1.8 sender-status rule.
+      /\bsender(?: address| domain| ip)? (?:is |has been |was )?(?:blocked|blacklisted|banned|blocklisted)\b/i,
     ],
   }),
 

@@ -77,6 +77,9 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
       /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
       /\bfailed ?starttls\b|\bstarttls-not-supported\b|\bcertificate\b.{0,20}\b(?:invalid|not trusted|untrusted|expired)\b/i,
+      // A TLS session that could not be set up, or a certificate the sender's side refused, in
+      // MTAs' own words (Momentum's "TLS negotiation failed", "SSL cert … not signed by a valid CA").
+      /\b(?:tls|ssl) (?:negotiation|handshake)s? (?:failed|failure|error)\b|\b(?:ssl )?cert(?:ificate)?s?\b.{0,40}\b(?:not (?:yet )?valid|not signed|does not match|self[- ]signed)\b/i,
     ],
   }),
   // Malformed messages: the fix is in the sending application, not in retrying.
@@ -233,7 +236,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bunexpected volume\b|\bunusual (?:sending )?activity\b/i,
       /\b(?:number|count) of (?:allowed )?(?:outgoing |outbound )?(?:messages|recipients|connections|e-?mails)\b/i,
       /\[TSS04\]|\bTSS04\b|\bRL0\d{5}\b|AUP#[\w-]*(?:1310|MXRT|CNCT|RCPT)\b|\bRP-00\d\b|\bDYN:T\d\b|\bRLY:B1\b/,
-      /\b(?:connection|thread|receive|message) limit\b|\bmaximum connection\b|\b(?:emails|messages|mails) per (?:hour|day|minute)\b/i,
+      /\b(?:connection|thread|receive|message|concurrency|batch|session) limit\b|\bmaximum connection\b|\b(?:emails|messages|mails) per (?:hour|day|minute)\b/i,
       /\btoo many errors\b|\bnumerous attempts\b|\bexcessive volume\b|\bthreshold exceeded\b|\bexceeded (?:\w+ )?threshold\b/i,
       /\b(?:daily|hourly) limit\b|\bper hour\b.{0,30}\blimit\b|\bexceeded (?:permitted|their|its|the) limits?\b/i,
       /\b(?:sending|sent|send(?:ing)?) too (?:fast|much|often|many)\b|\btoo often\b|\b(?:sending|connection|delivery) (?:rate|speed|frequency)\b/i,
@@ -289,6 +292,12 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     ],
   }),
 
+  // --- a line-length limit is the message's format, not its size (policy; corpus guide P8) ---
+  // ("Command line too long" is a command error: the protocol rules decide it.)
+  rule('line-too-long', 'policy', {
+    text: /\b(?<!command )lines? (?:is |are )?too long\b|\blines too long\b|\bline (?:length|limit)\b/i,
+  }),
+
   // --- over the remote size limit (message_too_large) ----------------------------------------
   rule('message-too-large', 'message_too_large', {
     text: [
@@ -299,7 +308,6 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bexceeds? (?:\w+ ){0,3}?size\b/i,
       /\bmax(?:imum)? (?:allowed |permitted )?(?:message |email |mail )?size\b/i,
       /\bdatabytes\b|\bmailsize\b|RecipSizeLimit/i,
-      /\bline (?:limit|length|too long)/i,
       /\bheaders? too (?:large|long|many)/i,
       /\bnumber of attachments\b/i,
       /\blarger than (?:the )?(?:\w+ ){0,2}?(?:limit|maximum|allowed)/i,

@@ -6,10 +6,22 @@ import { rule, type BounceRule } from './rule-types.js';
  * or "recipient address rejected" here only decide when nothing more specific was said.
  */
 export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
+  // --- spam said of the sender, not of this message (blocked; corpus guide P2) --------------
+  // Without it the spam words below make an IP refused "for spam" spam_content whenever no
+  // blocklist rule knows the wording (cross-validation with half the text rules left out).
+  rule('spam-sender', 'blocked', {
+    text: [
+      /\b(?:block(?:ed)?|den(?:ied|y)|ban(?:ned)?|bloqu[eé]e?) (?:\w+ ){0,3}?(?:for|due to|because of|pour) (?:\w+ ){0,2}?(?:spam|spamming)\b/i,
+      /\bspam (?:list|abuse|incident|traps?|sources?)\b|\bSPAM_SUSPECT:IP/i,
+      /\b(?:your|the|sending|client|source) (?:ip|host|server|network|mta)\b[^.;]{0,40}?\bspam/i,
+    ],
+  }),
+
   // --- the message itself was judged spam or dangerous (spam_content) -----------------------
   rule('spam-content', 'spam_content', {
     text: [
-      /\bspam|spamsignature|spamassassin|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
+      // "spam" but not a blocklist's or a sender's name (Spamhaus, SpamCop, spammer: P2, blocked).
+      /\bspam(?!haus|cop|mer|rats|rl\b|trap)|spamsignature|spamassassin|\bjunk ?mail\b|\bunsolicited\b|\bUBE\b|\bUCE\b|\bbulk mail\b/i,
       /\b(?:message|mail) scored?\b|\bmail score\b|\bscored? (?:\d|too|above|over)|\bour filters rate\b|\bfilter(?:s|ing)? (?:rated?|score)/i,
       /\bvirus|\bmalware|\binfected\b|\bphishing\b|\bmalicious|\btrojan\b/i,
       /\b(?:message|mail|e-?mail) content\b.{0,20}\b(?:reject|refus|block|not accepted)/i,
@@ -112,7 +124,9 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
   rule('domain-invalid', 'domain_invalid', {
     text: [
-      /\b(?:domain|host ?name|host)\b[^.;]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
+      // The window stops at a colon or parenthesis: "Remote host said: 550 User unknown" and
+      // "at this host (invalid … username)" speak of the user, not the host.
+      /\b(?:domain|host ?name|host)\b[^.;:(]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
       /\bbad destination system\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
@@ -183,14 +197,25 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bblock(?:ed)?\b/i,
       /\bbanned\b|\bblacklisted\b/i,
       /\bsender (?:is )?rejected\b/i,
-      /\baccess denied\b/i,
       /\bnot allowed (?:to send|from)\b/i,
       /\bbloqu[eé]|\bgesperrt\b|\bbloccat|заблокирован|被(?:拒绝|屏蔽)|拒否/i,
     ],
   }),
 
-  // --- explicit advice to retry (temporary, even under a 5xx) --------------------------------
+  // --- explicit advice to retry (temporary) under a 4xx or without a code --------------------
+  // Under a 5xx the advice is the server's boilerplate around a refusal ("Invalid SPF record …
+  // try again", "the address couldn't be found … try again", "domain suspended, try later"):
+  // no development row with a 5xx and these words is labelled temporary (0 of 14), so there the
+  // rest of the table decides.
   rule('try-later', 'temporary', {
+    codeClass: [4],
+    text: [
+      /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
+      /\bplus tard\b|\bsp(?:äter|aeter|ater)\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
+    ],
+  }),
+  rule('try-later-no-code', 'temporary', {
+    codes: [0],
     text: [
       /\btry (?:again|later|back|after|this recipient)\b|\bretry (?:later|again)\b|\bplease retry\b|\bcome back later\b/i,
       /\bplus tard\b|\bsp(?:äter|aeter|ater)\b|\bm[aá]s tarde\b|\bmais tarde\b|\bpi(?:ù|u') tardi\b|позже|稍后|しばらく/i,
@@ -233,16 +258,28 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   }),
 
   // --- temporary conditions of the remote system (temporary) ---------------------------------
+  // "Temporarily" and "connection refused" say the condition passes only under a 4xx or without
+  // a code: under a 5xx they wrap a refusal ("This IP has been temporarily blocked", "554
+  // Connection refused. This IP address is listed …"); no development row with a 5xx and
+  // "temporarily" is labelled temporary, nor any 5xx "connection refused" (0 of 4). There the
+  // rest of the table decides. ("Busy" stays below: a bare "550 Server busy" has nothing else.)
+  rule('temporary-wording', 'temporary', {
+    codeClass: [4],
+    text: [/\btemporar(?:y|ily)\b|\bconnection refused\b/i, /暂时|临时|一時的/],
+  }),
+  rule('temporary-wording-no-code', 'temporary', {
+    codes: [0],
+    text: [/\btemporar(?:y|ily)\b|\bconnection refused\b/i, /暂时|临时|一時的/],
+  }),
   rule('temporary-condition', 'temporary', {
     text: [
-      /\btemporar(?:y|ily)\b|\btransient\b|\bbusy\b/i,
+      /\btransient\b|\bbusy\b/i,
       /\binsufficient (?:system )?(?:storage|resources|disk|space)\b|\bout of (?:memory|disk)\b/i,
       /\blocal (?:delivery|configuration) (?:failed|error)\b|\binterrupted system call\b|\bcan'?t create (?:user )?output\b|\bdelivery to (?:file|pipe) forbidden\b/i,
       /\blmtp error\b|\bbad interpreter\b|\bcould not load\b|\bnetwork error\b|\bconnection was dropped\b|\bsystem full\b|\bbest-preference mx\b/i,
       /\blocal (?:problem|error)\b|\binternal (?:server |system )?error\b|\b(?:system|server) (?:error|failure|problem)\b/i,
-      /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed|refused)\b|\bupstream error\b/i,
+      /\btimed? ?out\b|\btimeout\b|\bconnection (?:lost|dropped|reset|closed)\b|\bupstream error\b/i,
       /\bqueue (?:is )?full\b/i,
-      /暂时|临时|一時的/,
     ],
   }),
   // "Unavailable" under a 4xx is a passing state; under a 5xx (554 "Service unavailable" at
@@ -262,7 +299,21 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       /\bprotocol (?:violation|error)\b|\bcommand (?:parameter )?not (?:implemented|recognized)\b/i,
       /\bout of sequence\b|\bbad sequence\b|\bsyntax error\b|\bunrecognized command\b/i,
+      // The wordings of command and argument errors across servers (go-smtp, aiosmtpd, Postfix,
+      // Exim, Haraka): DESIGN.md names no cause for them.
+      /\b(?:commands?|parameters?|arguments?|extension)\b[^.;]{0,30}?\bnot (?:recognized|recognised|implemented|permitted|supported)\b/i,
+      /\b(?:unsupported|unrecognised|unknown|invalid\/unsupported) command\b|\bsyntactically invalid\b|\bargument required\b/i,
     ],
+  }),
+  // A local delivery program failed (a pipe, procmail, a mailer that exited): a mailer error,
+  // no cause DESIGN.md names (corpus guide P7); under a 4xx the rules above made it temporary.
+  rule('mailer-error', 'other', {
+    codeClass: [5],
+    text: /\bmailer error\b|\bcommand died\b|\bprocmail\b|\bpipe to \||\b(?:protocol|smtp) (?:\w+ ){0,2}?permanent error\b/i,
+  }),
+  rule('mailer-error-no-code', 'other', {
+    codes: [0],
+    text: /\bmailer error\b|\bcommand died\b|\bprocmail\b|\bpipe to \||\b(?:protocol|smtp) (?:\w+ ){0,2}?permanent error\b/i,
   }),
   // The receiving system is broken (its configuration, directory, storage driver): nothing the
   // sender or the address did. Said with a 4xx, or in a report without a code, it is retried

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { createClassifier } from '../../src/classify/classifier.js';
 import { modelFeatures, textFeatures } from '../../src/classify/features.js';
-import { createVocabularyModel, trainVocabulary } from '../../src/classify/vocabulary.js';
+import { createVocabularyModel } from '../../src/classify/vocabulary.js';
+import { trainVocabulary } from '../../src/classify/vocabulary-training.js';
 import { VOCABULARY_DATA } from '../../src/classify/vocabulary-data.js';
 import { BOUNCE_CATEGORIES } from '../../src/core/types.js';
 // @ts-expect-error plain JavaScript shared with bench/classify-accuracy.mjs
