@@ -53,9 +53,18 @@ if (parentPort) {
   const port = parentPort;
   // Signing is throughput, the SMTP thread's loop is latency: when the cores are busy, it goes
   // first (core/thread-priority.ts). Best effort: where this cannot be done the thread keeps the
-  // priority it was started with, which changes nothing but who waits for a CPU.
-  lowerThisThreadPriority(signingNiceness(smtpThreadNice()));
+  // priority it was started with, which changes nothing but who waits for a CPU. Looked at again
+  // before each job: a signing thread may start before the SMTP thread raises itself (measured: it
+  // then stayed at 10 under an SMTP thread at -10, which blocked on it for up to 248 ms); one
+  // getpriority per message, against ~0.8 ms of signing.
+  let niceness = -1;
+  const follow = (): void => {
+    const want = signingNiceness(smtpThreadNice());
+    if (want !== niceness && lowerThisThreadPriority(want).ok) niceness = want;
+  };
+  follow();
   port.on('message', (req: SignRequest) => {
+    follow();
     // A body read from the store here goes back to be sent: moved (transferred), not copied.
     void handle(req).then((reply) => {
       const body = reply.ok ? reply.result.body : undefined;
