@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { systemClock, type TimerHandle } from '../core/clock.js';
 
@@ -58,44 +57,9 @@ export interface IntakeFirstOptions {
   maxHoldMs?: number;
   /** The loop's utilization since the previous call, 0..1 (default: perf_hooks, this thread). */
   utilization?: () => number;
-  /**
-   * The SMTP thread also counts as short of CPU when it spent at least this share of a window
-   * runnable but waiting for a CPU (0..1). Utilization alone misses that wait when it falls
-   * between callbacks (woken, not yet run), and it falls when the thread runs at a raised
-   * priority (receive/smtp-thread-priority.ts) though the cores are still short.
-   */
-  waitAt?: number;
-  /** Milliseconds this thread waited for a CPU since the previous call (default: runQueueWait(), Linux; null: not measured). */
-  runQueueWait?: (() => number) | null;
 }
 
-export const INTAKE_FIRST_DEFAULTS = { windowMs: 100, busyAt: 0.75, waitAt: 0.2, share: 0.5, minPerWindow: 2, maxHoldMs: 1000 } as const;
-
-/**
- * This thread's time waiting for a CPU since the previous call (ms), from the kernel's
- * /proc/thread-self/schedstat (its second field: run-queue wait, ns). Null where there is none
- * (not Linux, no schedstats): the pacer then looks at utilization only.
- */
-export function runQueueWait(read: () => string = () => readFileSync('/proc/thread-self/schedstat', 'latin1')): (() => number) | null {
-  const waitedNs = (): number | null => {
-    try {
-      const n = Number(read().split(' ')[1]);
-      return Number.isFinite(n) ? n : null;
-    } catch {
-      // no schedstat for this thread: unmeasured, not zero
-      return null;
-    }
-  };
-  let last = waitedNs();
-  if (last === null) return null;
-  return () => {
-    const now = waitedNs();
-    if (now === null) return 0;
-    const ms = (now - last!) / 1e6;
-    last = now;
-    return ms;
-  };
-}
+export const INTAKE_FIRST_DEFAULTS = { windowMs: 100, busyAt: 0.75, share: 0.5, minPerWindow: 2, maxHoldMs: 1000 } as const;
 
 /** This thread's event-loop utilization since the previous call. */
 export function loopUtilization(): () => number {
@@ -116,8 +80,6 @@ export function createIntakeFirst(options: IntakeFirstOptions): IntakeFirst {
   const minPerWindow = Math.max(1, options.minPerWindow ?? INTAKE_FIRST_DEFAULTS.minPerWindow);
   const maxHoldMs = options.maxHoldMs ?? INTAKE_FIRST_DEFAULTS.maxHoldMs;
   const utilization = options.utilization ?? loopUtilization();
-  const waitAt = options.waitAt ?? INTAKE_FIRST_DEFAULTS.waitAt;
-  const waited = options.runQueueWait === undefined ? runQueueWait() : options.runQueueWait;
 
   let windowStart = clock.now();
   let acceptedInWindow = 0;
@@ -131,9 +93,7 @@ export function createIntakeFirst(options: IntakeFirstOptions): IntakeFirst {
   /** Closes the window if it has ended: measures it and sets the next one's allowance. */
   function roll(now: number): void {
     if (now < windowStart + windowMs) return;
-    const util = utilization();
-    const waitedMs = waited ? waited() : 0;
-    const busy = util >= busyAt || waitedMs >= waitAt * (now - windowStart);
+    const busy = utilization() >= busyAt;
     const yielding = !stopped && acceptedInWindow > 0 && busy;
     credits = yielding ? Math.max(minPerWindow, Math.floor(share * acceptedInWindow)) : Infinity;
     if (yielding) stats.yieldingWindows++;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
-import { createIntakeFirst, runQueueWait } from '../../src/workers/intake-first.js';
+import { createIntakeFirst } from '../../src/workers/intake-first.js';
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
@@ -8,24 +8,7 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 function setup(options: { share?: number; minPerWindow?: number; maxHoldMs?: number } = {}) {
   const clock = new ManualClock(0);
   let util = 0;
-  // run-queue wait (ms) reported at the next window's end, then back to none
-  let waited = 0;
-  const pace = createIntakeFirst({
-    now: () => clock.now(),
-    setTimer: (ms, fn) => clock.setTimer(ms, fn),
-    windowMs: 100,
-    busyAt: 0.75,
-    waitAt: 0.2,
-    share: options.share ?? 0.5,
-    minPerWindow: options.minPerWindow ?? 2,
-    maxHoldMs: options.maxHoldMs ?? 1000,
-    utilization: () => util,
-    runQueueWait: () => {
-      const w = waited;
-      waited = 0;
-      return w;
-    },
-  });
+  const pace = createIntakeFirst({ now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), windowMs: 100, busyAt: 0.75, share: options.share ?? 0.5, minPerWindow: options.minPerWindow ?? 2, maxHoldMs: options.maxHoldMs ?? 1000, utilization: () => util });
   let started = 0;
   /** n starts asked for now; counts those let go */
   const ask = (n: number) => {
@@ -42,9 +25,6 @@ function setup(options: { share?: number; minPerWindow?: number; maxHoldMs?: num
     started: () => started,
     setUtil: (u: number) => {
       util = u;
-    },
-    setWaited: (ms: number) => {
-      waited = ms;
     },
   };
 }
@@ -135,35 +115,4 @@ t.test('stop lets every waiting start go and holds none after', async (t) => {
   s.clock.advance(100);
   s.ask(5);
   t.equal(s.started(), 10);
-});
-
-t.test('a loop that waited for a CPU counts as short of it, though its utilization is low', async (t) => {
-  const s = setup();
-  s.pace.accepted(10);
-  s.setUtil(0.3);
-  s.setWaited(19);
-  s.clock.advance(100);
-  s.ask(20);
-  t.equal(s.started(), 20, '19 ms of 100 waiting (under 20 %): nothing held');
-  s.pace.accepted(10);
-  s.setWaited(25);
-  s.clock.advance(100);
-  s.ask(20);
-  t.equal(s.started(), 25, '25 ms of 100 waiting, 10 accepted: 5 starts go in the next window, the rest wait');
-  t.equal(s.pace.stats.yieldingWindows, 1);
-  s.clock.advance(100);
-  await settle();
-  t.equal(s.started(), 40, 'nothing accepted in the window after: the rest go');
-});
-
-t.test('run-queue wait is read from schedstat as a difference, in ms; none where it cannot be read', async (t) => {
-  let ns = 5_000_000;
-  const w = runQueueWait(() => `123456 ${ns} 7\n`)!;
-  t.type(w, 'function');
-  ns += 2_500_000;
-  t.equal(w(), 2.5);
-  t.equal(w(), 0, 'since the previous call');
-  t.equal(runQueueWait(() => { throw new Error('ENOENT'); }), null, 'no schedstat: not measured');
-  t.equal(runQueueWait(() => 'garbage'), null, 'unreadable: not measured');
-  t.equal(typeof runQueueWait(), process.platform === 'linux' ? 'function' : 'object', 'this thread (Linux): measured');
 });
