@@ -44,7 +44,7 @@ export function createIntake(deps: IntakeDeps) {
   if (raise) {
     const r = raise();
     if (r.ok) deps.logger.info({ tid: r.tid, niceness: r.niceness }, 'intake: the SMTP thread runs at a raised priority');
-    else deps.logger.warn({ reason: r.reason }, 'intake: the SMTP thread runs at the normal priority (raising it needs CAP_SYS_NICE); under load its event loop waits for a CPU behind the other threads');
+    else deps.logger.warn({ reason: r.reason }, 'intake: the SMTP thread runs at the normal priority (raising it needs CAP_SYS_NICE, or an RLIMIT_NICE that allows -10: systemd LimitNICE=-10); under load its event loop waits for a CPU behind the other threads');
   }
   return {
     /**

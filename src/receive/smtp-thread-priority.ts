@@ -16,9 +16,10 @@ export type RaisePriorityResult = { ok: true; tid: number; niceness: number } | 
 
 /**
  * Raises the calling thread's priority (Linux: setpriority on the thread's own id, found through
- * /proc/thread-self; Linux nice values are per thread). A raise needs CAP_SYS_NICE (root, or
- * systemd's Nice= / AmbientCapabilities) or an RLIMIT_NICE that allows it; without it nothing
- * changes and the reason says so.
+ * /proc/thread-self; Linux nice values are per thread). A raise needs CAP_SYS_NICE or an
+ * RLIMIT_NICE that allows it (systemd LimitNICE=-10: the least privilege that does); without
+ * either nothing changes and the reason says so. Not systemd's Nice=-10: that raises every
+ * thread, which is no raise against the process's own.
  *
  * Call it once the other threads are started: a thread inherits the nice value of the thread
  * that creates it, so one started from this thread afterwards runs at this priority too (the
