@@ -166,7 +166,7 @@ const TABLE_SCANS_ALLOWED = [
 
 t.test('no other statement reads a whole hot table', async (t) => {
   for (const [sql, plan] of plans) {
-    const scans = [...plan.matchAll(/\bSCAN (\w+)\b(?! USING)/g)].map((m) => m[1]!).filter((name) => !/^(CONSTANT|json_each|\(subquery)/.test(name));
+    const scans = [...plan.matchAll(/\bSCAN (\w+)\b(?! USING)/g)].map((m) => m[1]!).filter((name) => !/^(CONSTANT|json_each|\d+)$/.test(name)); // a constant row, json_each, an n-ROW VALUES clause
     if (scans.length === 0 || TABLE_SCANS_ALLOWED.some((a) => sql.includes(a))) continue;
     t.fail(`a whole-table read: ${sql.slice(0, 160)}`, { plan });
   }
