@@ -46,7 +46,7 @@ const CATEGORIZED = new Set(['bounced', 'dropped', 'expired']);
 export function createEventsRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO events (at, message_id, recipient_id, recipient, type, status, category, detail)
-     VALUES (@at, @messageId, @recipientId, @recipient, @type, @status, @category, @detail)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // What the triggers of migration 012 did, with the event's values bound instead of NEW.*: the
   // domain lower-cased by SQLite (ASCII, as before), the hour by integer division.
@@ -68,7 +68,7 @@ export function createEventsRepo(db: Db) {
   );
   // The event and its counts together: inside the caller's transaction, or one of its own.
   const append = atomic(db, (e: EventInput): number => {
-    const info = insert.run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null });
+    const info = insert.run(e.at, e.messageId, e.recipientId, e.recipient, e.type, e.status, e.category, e.detail ? JSON.stringify(e.detail) : null);
     if (e.recipient !== null && e.recipient !== undefined && COUNTED.has(e.type)) {
       const counted = { at: e.at, recipient: e.recipient, type: e.type, category: e.category ?? null };
       countHourly.run(counted);
