@@ -106,6 +106,14 @@ function outcome(i) {
 
 function run(history, measured) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-writer-ops-'));
+  try {
+    return runIn(dir, history, measured);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runIn(dir, history, measured) {
   const db = openDatabase({ file: join(dir, 'ferry.db') });
   if (opts.exec) db.exec(opts.exec);
   const ops = createSqliteOperations(db);
@@ -211,7 +219,6 @@ function run(history, measured) {
   const walPages = (statSync(join(dir, 'ferry.db-wal')).size - 32) / (4096 + 24);
   const pages = db.pragma('page_count', { simple: true });
   db.close();
-  rmSync(dir, { recursive: true, force: true });
   return { cpu, count, commits, total: total.user + total.system, pages, walPages, walPagesBy };
 }
 
