@@ -49,10 +49,13 @@ export function createAttemptsRepo(db: Db) {
   const insert = db.prepare(
     `INSERT INTO attempts (recipient_id, message_id, at, duration_ms, result, phase, mx_host, ip, port, tls_protocol, tls_cipher,
        tls_verified, tls_policy, tls_result, code, enhanced, reply, rcpt_reply, error_kind, error, category, rule, hops)
-     VALUES (@recipientId, @messageId, @at, @durationMs, @result, @phase, @mxHost, @ip, @port, @tlsProtocol, @tlsCipher,
-       @tlsVerified, @tlsPolicy, @tlsResult, @code, @enhanced, @reply, @rcptReply, @errorKind, @error, @category, @rule, @hops)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const byMessage = db.prepare('SELECT * FROM attempts WHERE message_id = ? ORDER BY id');
+  // Through the message's recipients (recipients_message, then attempts_recipient): no index of
+  // attempts by message, one fewer write per attempt (migration 021).
+  const byMessage = db.prepare(
+    'SELECT a.* FROM recipients r JOIN attempts a ON a.recipient_id = r.id WHERE r.message_id = ? ORDER BY a.id',
+  );
   // `ferry tls check`: the latest attempts to a recipient domain, with their TLS outcome
   const recentTls = db.prepare(
     `SELECT a.at, a.result, a.mx_host, a.ip, a.tls_protocol, a.tls_cipher, a.tls_verified, a.tls_policy, a.tls_result
@@ -69,14 +72,13 @@ export function createAttemptsRepo(db: Db) {
 
   return {
     insert(a: AttemptRow): void {
-      insert.run({
-        ...a,
-        rcptReply: a.rcptReply ?? null,
-        tlsVerified: a.tlsVerified === undefined || a.tlsVerified === null ? null : a.tlsVerified ? 1 : 0,
-        tlsPolicy: a.tlsPolicy ?? null,
-        tlsResult: a.tlsResult ?? null,
-        hops: a.hops ? JSON.stringify(a.hops) : null,
-      });
+      // Positional: one per delivery attempt, 23 values (binding by name costs ~0.07 µs a value).
+      insert.run(
+        a.recipientId, a.messageId, a.at, a.durationMs, a.result, a.phase, a.mxHost, a.ip, a.port, a.tlsProtocol, a.tlsCipher,
+        a.tlsVerified === undefined || a.tlsVerified === null ? null : a.tlsVerified ? 1 : 0,
+        a.tlsPolicy ?? null, a.tlsResult ?? null, a.code, a.enhanced, a.reply, a.rcptReply ?? null, a.errorKind, a.error,
+        a.category, a.rule, a.hops ? JSON.stringify(a.hops) : null,
+      );
     },
     /** When the recipient's latest unbroken run of attempts in `category` began; null if its last attempt was not one. */
     streakSince(recipientId: number, category: string): number | null {

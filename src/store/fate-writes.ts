@@ -1,6 +1,7 @@
 import type { FatePlan, FateResult, RecordFates } from '../core/fate.js';
 import { DsnLines, dsnRowTime, fateAllowed, fateAppliedResult, fateRefusedResult, fateRows, onlyAttempts } from './fate-rows.js';
 import { createAttemptsRepo } from './attempts-repo.js';
+import { atomic } from './atomic.js';
 import { relaxedDurability, type Db } from './db.js';
 import { createDsnOutboxRepo } from './dsn-outbox-repo.js';
 import { createEventsRepo } from './events-repo.js';
@@ -40,8 +41,12 @@ export function createFateWrites(db: Db) {
     return fateAppliedResult(plan, current, dsnRecorded);
   }
 
-  /** Runs inside the caller's transaction when there is one (better-sqlite3 nests it as a savepoint). */
-  const writeTx = db.transaction((plans: readonly FatePlan[]): FateResult[] => {
+  /**
+   * Runs inside the caller's transaction when there is one, without a savepoint of its own
+   * (atomic.ts: the writer thread's per-operation savepoint, or the caller's transaction, rolls
+   * it back on a throw); alone, it is its own transaction.
+   */
+  const writeTx = atomic(db, (plans: readonly FatePlan[]): FateResult[] => {
     const dsn = new DsnLines();
     const results = plans.map((p) => writeOne(p, dsn));
     for (const [messageId, lines] of dsn.entries()) outbox.add(messageId, lines, dsnRowTime(plans));

@@ -35,6 +35,8 @@ export function createQueueAdminRepo(db: Db) {
     const conds = ["r.status IN ('queued','deferred')"];
     const params: Record<string, unknown> = { now };
     if (filter.domain !== undefined) {
+      // One destination's waiting recipients, not every recipient in the state (with a state the
+      // planner would pick recipients_pending_age, status first).
       conds.push('r.domain = @domain');
       params.domain = filter.domain.toLowerCase();
     }
@@ -55,7 +57,7 @@ export function createQueueAdminRepo(db: Db) {
            MIN(CASE WHEN NOT (${inFlight}) THEN r.next_attempt_at END) AS next_at,
            SUM(CASE WHEN ${held} THEN 1 ELSE 0 END) AS held,
            MIN(CASE WHEN ${held} THEN r.next_attempt_at END) AS held_until
-         FROM recipients r
+         FROM recipients r${filter.domain !== undefined ? ' INDEXED BY recipients_pending_dest' : ''}
          WHERE ${conds.join(' AND ')}
          GROUP BY r.domain
          ORDER BY (queued + deferred + in_flight) DESC, r.domain`,

@@ -46,10 +46,12 @@ export function createRecipientsRepo(db: Db) {
   });
   // Leases held through a long transfer: only rows still pending under this owner's lease (a
   // row whose fate was written, that was released, or that another owner claimed is left alone).
-  // next_attempt_at moves with the lease, as at the claim: not due while held.
+  // next_attempt_at moves with the lease, as at the claim: not due while held. `+status`: by id,
+  // never by the status index (the planner picked recipients_pending_age and read every waiting
+  // recipient for each renewal; test/store/query-plans.test.ts).
   const renew = db.prepare(
     `UPDATE recipients SET lease_until = @until, next_attempt_at = @until
-     WHERE id IN (SELECT value FROM json_each(@ids)) AND lease_owner = @owner AND status IN ('queued','deferred') RETURNING id`,
+     WHERE id IN (SELECT value FROM json_each(@ids)) AND lease_owner = @owner AND +status IN ('queued','deferred') RETURNING id`,
   );
   const leaseOf = db.prepare('SELECT status, lease_until, lease_owner FROM recipients WHERE id = ?');
   const release = db.prepare(

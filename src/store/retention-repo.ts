@@ -51,10 +51,13 @@ export function createRetentionRepo(db: Db) {
   const lastEvent = db.prepare('SELECT MAX(at) AS at, MAX(id) AS id FROM events WHERE message_id = ?');
   const inOutbox = db.prepare('SELECT EXISTS (SELECT 1 FROM dsn_outbox WHERE message_id = ?)').pluck();
   const countRecipients = db.prepare('SELECT count(*) FROM recipients WHERE message_id = ?').pluck();
-  const countAttempts = db.prepare('SELECT count(*) FROM attempts WHERE message_id = ?').pluck();
+  // A message's attempts through its recipients (no index of attempts by message: migration 021).
+  const countAttempts = db
+    .prepare('SELECT count(*) FROM recipients r JOIN attempts a ON a.recipient_id = r.id WHERE r.message_id = ?')
+    .pluck();
   const countEvents = db.prepare('SELECT count(*) FROM events WHERE message_id = ?').pluck();
   const deleteEvents = db.prepare('DELETE FROM events WHERE message_id = ?');
-  const deleteAttempts = db.prepare('DELETE FROM attempts WHERE message_id = ?');
+  const deleteAttempts = db.prepare('DELETE FROM attempts WHERE recipient_id IN (SELECT id FROM recipients WHERE message_id = ?)');
   const deleteRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
   const deleteMessage = db.prepare('DELETE FROM messages WHERE id = ?');
   // A large inline body lives in message_bodies (migration 020): removed with the row's `body`.

@@ -17,7 +17,8 @@ import { migration017 } from './017-attempt-tls.js';
 import { migration018 } from './018-tls-reports.js';
 import { migration019 } from './019-require-tls.js';
 import { migration020 } from './020-message-bodies.js';
+import { migration021 } from './021-writer-indexes.js';
 
 /** Every migration, in any order (sorted by version when applied). Add new files here. */
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009, migration010, migration011, migration012, migration014, migration016, migration017, migration018, migration019, migration020];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006, migration007, migration008, migration009, migration010, migration011, migration012, migration014, migration016, migration017, migration018, migration019, migration020, migration021];
 export type { Migration };
