@@ -258,8 +258,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (group) group.push(r);
       else d.pending.set(key, [r]);
     }
-    // connections waiting idle for their destination's next message take it
-    for (const d of destinations.values()) if (d.pending.size > 0) wakeIdle(d);
+    // connections waiting idle for their destination's next message take it: as many as there
+    // are messages (one woken with nothing to take closes its connection, and the next message
+    // that finds the others busy opens a new one: a connection per message or two under a
+    // one-at-a-time stream, measured in bench/RESULTS.md, offload13)
+    for (const d of destinations.values()) if (d.pending.size > 0) wakeIdle(d, d.pending.size);
     inFlight += rows.length;
     // A full batch means more is due: claim it on the next turn, so a large backlog never
     // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
@@ -313,13 +316,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         const times = gate.releaseTimes(d.domain, now, Math.min(d.pending.size, cap));
         room = times.filter((at) => at <= now).length;
       }
-      // One more connection only while messages wait that the open ones have not taken.
-      while (connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
+      // One more connection only while messages wait that the open ones have not taken — and,
+      // for a destination that has one, not while intake-first holds message starts back: the
+      // new connection's start would wait in the same line, after its connect and EHLO spent
+      // the SMTP thread's time that the hold is there to give to intake (each message claimed
+      // during a hold opened a connection of its own).
+      const holding = d.active > 0 && (pace?.stats.waiting ?? 0) > 0;
+      while (!holding && connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
         startWorker(d);
         started = true;
       }
       // Stopped by maxConnections alone: the gate may get one more (a cluster's shared slots).
-      if (gate.wantConnection && connections < opts.concurrency && d.pending.size > d.active && d.active < room) gate.wantConnection(d.domain);
+      if (gate.wantConnection && !holding && connections < opts.concurrency && d.pending.size > d.active && d.active < room) gate.wantConnection(d.domain);
       if (started) {
         destinations.delete(d.domain);
         destinations.set(d.domain, d);
@@ -337,9 +345,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (waiting) for (const d of destinations.values()) if (d.pending.size === 0) wakeIdle(d);
   }
 
-  function wakeIdle(d: Destination): void {
+  /** Wakes up to `count` of the destination's idle connections (default all: they close). */
+  function wakeIdle(d: Destination, count = Infinity): void {
     if (!d.idle?.size) return;
-    for (const wake of [...d.idle]) wake();
+    let n = 0;
+    for (const wake of [...d.idle]) {
+      if (n++ >= count) break;
+      wake();
+    }
   }
 
   function startWorker(d: Destination): void {
