@@ -321,7 +321,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       // new connection's start would wait in the same line, after its connect and EHLO spent
       // the SMTP thread's time that the hold is there to give to intake (each message claimed
       // during a hold opened a connection of its own).
-      const holding = d.active > 0 && (pace?.stats.waiting ?? 0) > 0;
+      // (read only when a connection is wanted: the stats getter makes an object each time)
+      const holding = d.active > 0 && d.pending.size > d.active && (pace?.stats.waiting ?? 0) > 0;
       while (!holding && connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
         startWorker(d);
         started = true;
