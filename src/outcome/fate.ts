@@ -105,17 +105,20 @@ export function createFate(deps: FateDeps) {
    * The "mailbox full" streaks the plans may read (the plan itself is synchronous): those of
    * failed attempts at least mailboxFullSuppressAfterHours old; younger ones never read it.
    */
-  async function streaksFor(inputs: readonly FateInput[], now: number): Promise<Map<number, number | null>> {
+  function streaksFor(batch: readonly Pending[], now: number): Map<number, number | null> | Promise<Map<number, number | null>> {
     const streaks = new Map<number, number | null>();
     const read = deps.mailboxFullSince;
     if (!read) return streaks;
     const after = deps.retry.mailboxFullSuppressAfterHours * 3_600_000;
     const ids = new Set<number>();
-    for (const i of inputs) {
-      if (i.origin === 'attempt' && i.facts.fact.kind !== 'delivered' && now - i.facts.firstQueuedAt >= after) ids.add(i.recipient.id);
+    for (const b of batch) {
+      for (const i of b.inputs) {
+        if (i.origin === 'attempt' && i.facts.fact.kind !== 'delivered' && now - i.facts.firstQueuedAt >= after) ids.add(i.recipient.id);
+      }
     }
-    await Promise.all([...ids].map(async (id) => streaks.set(id, await read(id))));
-    return streaks;
+    // Nothing to read (every delivery, every young failure): no promise to wait for.
+    if (ids.size === 0) return streaks;
+    return Promise.all([...ids].map(async (id) => streaks.set(id, await read(id)))).then(() => streaks);
   }
 
   function plan(inputs: readonly FateInput[], now = clock.now(), streaks: ReadonlyMap<number, number | null> = new Map()): FatePlan[] {
@@ -168,7 +171,8 @@ export function createFate(deps: FateDeps) {
     const planned: Pending[] = [];
     let streaks: Map<number, number | null>;
     try {
-      streaks = await streaksFor(batch.flatMap((b) => b.inputs), now);
+      const read = streaksFor(batch, now);
+      streaks = read instanceof Map ? read : await read;
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;

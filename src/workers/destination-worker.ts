@@ -178,7 +178,9 @@ async function sendOne(
       return { recorded: Promise.resolve(), retry };
     }
     const hopDsn = session.extensions.includes('DSN');
-    const tlsRequiredNo = hasTlsRequiredNo(prepared.headers);
+    // `TLS-Required: No` is not read here: it matters only when the recipient domain's policy kept
+    // every host out (takeRelaxable, before the session), and nothing on the send path reads it.
+    // Parsing the header block for it per message cost the SMTP thread 11 µs warm, 115 µs cold.
     const perRecipient = deps.signing?.perRecipient(m) ?? false;
     for (const group of transactionGroups(rows, perRecipient, hopDsn)) {
       const headers = perRecipient ? await deps.signing!.forRecipient(prepared, group[0]!) : prepared.headers;
@@ -191,7 +193,6 @@ async function sendOne(
         eightBit: m.eightBit,
         smtputf8: m.smtputf8,
         requireTls: m.requireTls ?? false,
-        tlsRequiredNo,
         ...(dsn ? { dsn } : {}),
         body: () => deps.spool.open({ id: m.id, bodyBytes: m.size - m.headers.length, headers, inline: m.body, file: m.spoolFile, row: m.bodyRef ?? null }),
         // the same bytes as plain data, for a delivery thread that reads them itself (a body left in the store too)

@@ -125,13 +125,24 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     recipients: {
       releaseMany: (items: { id: number; at: number; reason?: string | null }[]) => {
         leases.drop(items.map((i) => i.id));
-        return store.recipients.releaseMany(items);
+        return store.recipients.releaseMany(items).then(() => dueAgain(items));
       },
     },
   };
   const workerOutcome: OutcomeApplier = {
     ...opts.outcome,
-    applySoon: (items, ctx) => opts.outcome.applySoon(items, ctx).finally(() => leases.drop(items.map((i) => i.recipient.id))),
+    applySoon: (items, ctx) =>
+      opts.outcome.applySoon(items, ctx).then(
+        (applied) => {
+          leases.drop(items.map((i) => i.recipient.id));
+          dueAgainAfter(applied);
+          return applied;
+        },
+        (err: unknown) => {
+          leases.drop(items.map((i) => i.recipient.id));
+          throw err;
+        },
+      ),
   };
 
   /** Leases this node no longer holds: recipients not yet started are not sent here. */
@@ -159,7 +170,30 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (items.length === 0) return Promise.resolve();
     leases.drop(items.map((i) => i.id));
     // A release that fails leaves the lease to run out: the rows become due again by themselves.
-    return store.recipients.releaseMany(items).catch((err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'));
+    return store.recipients.releaseMany(items).then(
+      () => dueAgain(items),
+      (err: unknown) => logger.error({ err, recipients: items.length }, 'releasing claimed recipients failed (their leases run out instead)'),
+    );
+  }
+
+  /**
+   * What this node itself made due again (released, deferred) wakes the scheduler at that time:
+   * a claim that found rows does not read the next due time (below), so these are what it would
+   * have found. (What others write — the CLI, another node — is seen at the next claim that
+   * finds nothing, or at the idle wake, as before.)
+   */
+  function dueAgain(items: readonly { at: number }[]): void {
+    let at = Infinity;
+    for (const i of items) if (i.at < at) at = i.at;
+    if (at !== Infinity && !stopped) wakeFor(at);
+  }
+  function dueAgainAfter(applied: readonly { decision: { nextAttemptAt: number | null } }[]): void {
+    let at = Infinity;
+    for (const a of applied) {
+      const next = a.decision.nextAttemptAt;
+      if (next !== null && next < at) at = next;
+    }
+    if (at !== Infinity && !stopped) wakeFor(at);
   }
 
   // One claim at a time: a poke while a claim is on its way to the store runs one more pass after it.
@@ -224,8 +258,11 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       if (group) group.push(r);
       else d.pending.set(key, [r]);
     }
-    // connections waiting idle for their destination's next message take it
-    for (const d of destinations.values()) if (d.pending.size > 0) wakeIdle(d);
+    // connections waiting idle for their destination's next message take it: as many as there
+    // are messages (one woken with nothing to take closes its connection, and the next message
+    // that finds the others busy opens a new one: a connection per message or two under a
+    // one-at-a-time stream, measured in bench/RESULTS.md, offload13)
+    for (const d of destinations.values()) if (d.pending.size > 0) wakeIdle(d, d.pending.size);
     inFlight += rows.length;
     // A full batch means more is due: claim it on the next turn, so a large backlog never
     // holds the event loop (and the SMTP sessions waiting on it) for a whole pass.
@@ -234,7 +271,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // Another pass follows at once (a poke, or a claim asked for while this one travelled): it
     // reads the next due time after its own claim. Reading it here as well is a store read on
     // this thread per claim for nothing (under a steady intake nearly every claim is followed).
-    if (!pumpAgain && !pokeQueued) scheduleWake();
+    // Nor after a claim that found rows: what it left is not due yet, and what becomes due
+    // because of this node (its releases and deferrals) wakes the scheduler by itself
+    // (dueAgain); the workers poke when they end, and that pass, finding nothing, reads it.
+    // (A synchronous SQLite read on this thread per claim: ~30 µs warm, per message when
+    // messages come one at a time.)
+    if (!pumpAgain && !pokeQueued && rows.length === 0) scheduleWake();
   }
 
   function dispatch(): void {
@@ -274,13 +316,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         const times = gate.releaseTimes(d.domain, now, Math.min(d.pending.size, cap));
         room = times.filter((at) => at <= now).length;
       }
-      // One more connection only while messages wait that the open ones have not taken.
-      while (connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
+      // One more connection only while messages wait that the open ones have not taken — and,
+      // for a destination that has one, not while intake-first holds message starts back: the
+      // new connection's start would wait in the same line, after its connect and EHLO spent
+      // the SMTP thread's time that the hold is there to give to intake (each message claimed
+      // during a hold opened a connection of its own).
+      // (read only when a connection is wanted: the stats getter makes an object each time)
+      const holding = d.active > 0 && d.pending.size > d.active && (pace?.stats.waiting ?? 0) > 0;
+      while (!holding && connections < opts.concurrency && d.pending.size > d.active && d.active < room && d.active < gate.maxConnections(d.domain)) {
         startWorker(d);
         started = true;
       }
       // Stopped by maxConnections alone: the gate may get one more (a cluster's shared slots).
-      if (gate.wantConnection && connections < opts.concurrency && d.pending.size > d.active && d.active < room) gate.wantConnection(d.domain);
+      if (gate.wantConnection && !holding && connections < opts.concurrency && d.pending.size > d.active && d.active < room) gate.wantConnection(d.domain);
       if (started) {
         destinations.delete(d.domain);
         destinations.set(d.domain, d);
@@ -298,9 +346,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (waiting) for (const d of destinations.values()) if (d.pending.size === 0) wakeIdle(d);
   }
 
-  function wakeIdle(d: Destination): void {
+  /** Wakes up to `count` of the destination's idle connections (default all: they close). */
+  function wakeIdle(d: Destination, count = Infinity): void {
     if (!d.idle?.size) return;
-    for (const wake of [...d.idle]) wake();
+    let n = 0;
+    for (const wake of [...d.idle]) {
+      if (n++ >= count) break;
+      wake();
+    }
   }
 
   function startWorker(d: Destination): void {
