@@ -16,6 +16,7 @@ import { createSenderDomainCheck } from './policy/sender-domains.js';
 import type { MessageCheck } from './core/message-check.js';
 import type { RecipientPolicy } from './core/policy.js';
 import { createIntake } from './receive/intake.js';
+import { raiseThisThreadPriority } from './receive/smtp-thread-priority.js';
 import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
@@ -291,6 +292,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     maxMessageSizeBytes: config.smtp.maxMessageSizeBytes,
     checks,
     logger,
+    raisePriority: config.smtp.threadNice < 0 ? () => raiseThisThreadPriority(config.smtp.threadNice) : null,
     onAccepted: (ids) => {
       scheduler.accepted(ids.length);
       void dsn?.flush();

@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
       insecureAuthNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
       /** Pause before the 220 greeting for relay-network clients (early-talker detection; they gain nothing from it). */
       greetingDelayMs: nonNegativeInt.default(0),
+      /**
+       * Linux nice value the SMTP thread raises itself to (-20 to 0; 0: left alone), above Ferry's
+       * writer, delivery and signing threads, so that when the cores are short the event loop that
+       * answers sessions runs first. Needs CAP_SYS_NICE or an RLIMIT_NICE that allows it (systemd
+       * LimitNICE=); refused, Ferry says so once and runs at the normal priority.
+       */
+      threadNice: z.number().int().min(-20).max(0).default(-10),
       /** Clients outside relayNetworks (unauthenticated until AUTH succeeds). */
       untrusted: z
         .strictObject({

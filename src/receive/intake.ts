@@ -6,10 +6,9 @@ import type { IntakeSession, MessageCheck } from '../core/message-check.js';
 import type { Spool } from '../spool/spool.js';
 import type { Store } from '../core/store.js';
 import type { AcceptedMessage } from '../core/store-types.js';
-import { isMainThread } from 'node:worker_threads';
 import { Canonicalizer } from './canonicalize.js';
 import { readHeaderFacts } from './headers.js';
-import { raiseThisThreadPriority, type RaisePriorityResult } from './smtp-thread-priority.js';
+import type { RaisePriorityResult } from './smtp-thread-priority.js';
 import { takeUnsubscribeRequest } from './unsubscribe-header.js';
 
 export interface IntakeDeps {
@@ -28,8 +27,8 @@ export interface IntakeDeps {
   /**
    * Raises the priority of the thread the sessions run on (smtp-thread-priority.ts), called once
    * here: the relay builds its intake after its writer and delivery threads are started, and a
-   * thread inherits its creator's priority. Default: raiseThisThreadPriority on the process's main
-   * thread, nothing on a worker thread; null: leave it.
+   * thread inherits its creator's priority. Absent or null: leave it (the relay passes one when
+   * smtp.threadNice asks for it).
    */
   raisePriority?: (() => RaisePriorityResult) | null;
 }
@@ -40,11 +39,11 @@ export interface IntakeResult {
 }
 
 export function createIntake(deps: IntakeDeps) {
-  const raise = deps.raisePriority === undefined ? (isMainThread ? () => raiseThisThreadPriority() : null) : deps.raisePriority;
+  const raise = deps.raisePriority ?? null;
   if (raise) {
     const r = raise();
     if (r.ok) deps.logger.info({ tid: r.tid, niceness: r.niceness }, 'intake: the SMTP thread runs at a raised priority');
-    else deps.logger.warn({ reason: r.reason }, 'intake: the SMTP thread runs at the normal priority (raising it needs CAP_SYS_NICE, or an RLIMIT_NICE that allows -10: systemd LimitNICE=-10); under load its event loop waits for a CPU behind the other threads');
+    else deps.logger.warn({ reason: r.reason }, 'intake: the SMTP thread runs at the normal priority (smtp.threadNice asks for a raise, which needs CAP_SYS_NICE or an RLIMIT_NICE that allows it, e.g. systemd LimitNICE=-10; smtp.threadNice: 0 does not ask); under load its event loop waits for a CPU behind the other threads');
   }
   return {
     /**

@@ -28,6 +28,7 @@ t.test('defaults: the embedded quick start', async (t) => {
   t.same(c.smtp.authFailures, { max: 5, maxPerNetwork: 20, maxPerUser: 20, windowMs: 60_000, lockoutMs: 300_000, maxConcurrentPerClient: 2 });
   t.same(c.smtp.insecureAuthNetworks, ['127.0.0.0/8', '::1/128'], 'AUTH in clear only from loopback');
   t.equal(c.smtp.greetingDelayMs, 0, 'relay-network clients are greeted at once');
+  t.equal(c.smtp.threadNice, -10, 'the SMTP thread asks to run above the other threads');
   t.same(c.smtp.untrusted, { reservedClients: 100, maxPerNetwork: 50, authTimeoutMs: 30_000, greetingDelayMs: 100 });
   t.equal(c.spool.inlineMaxBytes, 128 * 1024);
   t.equal(c.log.level, 'info');
@@ -56,6 +57,16 @@ t.test('a YAML file and a JSON file', async (t) => {
 
   writeFileSync(join(cwd, 'empty.yaml'), '# nothing but a comment\n');
   t.equal(loadConfig({ file: 'empty.yaml', env: {}, cwd }).smtp.listen, '127.0.0.1:2525', 'an empty file means defaults');
+});
+
+t.test('smtp.threadNice: -20 to 0, an integer; anything else names the key and the value', async (t) => {
+  t.equal(buildConfig({ smtp: { threadNice: 0 } }, '/').smtp.threadNice, 0);
+  t.equal(buildConfig({ smtp: { threadNice: -20 } }, '/').smtp.threadNice, -20);
+  for (const bad of [5, -21, -2.5, 'high']) {
+    const err = configError(() => buildConfig({ smtp: { threadNice: bad } }, '/'));
+    t.equal(err.code, 'FERRY_ERR_CONFIG');
+    t.match(err.message, /smtp\.threadNice/, `${String(bad)} names the key`);
+  }
 });
 
 t.test('unknown keys are refused, naming the key', async (t) => {

@@ -46,3 +46,9 @@ t.test('null leaves the priority alone', async (t) => {
   createIntake(deps(null, logged));
   t.same(logged, []);
 });
+
+t.test('absent (tests, tools): the priority is left alone, nothing is raised implicitly', async (t) => {
+  const logged: [string, unknown, string][] = [];
+  createIntake(deps(undefined, logged));
+  t.same(logged, []);
+});
