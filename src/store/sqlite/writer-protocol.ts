@@ -43,15 +43,16 @@ export interface WriterInit {
 }
 
 /**
- * Commits between two checkpoints by the checkpointer thread (CHECKPOINT_EVERY). An accept writes
- * ~20 WAL frames, mostly the same hot pages (right-hand leaves of the queue's tables and
- * indexes): 32 accepts' ~640 frames copy ~100–200 distinct pages and sync the database file once.
- * Small enough that a checkpoint ends within the gap between one blocking sender's messages, so
- * the next write finds the WAL fully copied and starts it again from the beginning (the file
- * keeps its size and is overwritten in place); large enough that the database file is synced
- * once per 32 commits, not per commit.
+ * Commits between two checkpoints by the checkpointer thread (CHECKPOINT_EVERY). A lone accept
+ * writes ~20 WAL frames, mostly the same hot pages (right-hand leaves of the queue's tables and
+ * indexes), so 256 of them (~5,000 frames, 20 MB of WAL: half of SQLite's automatic threshold,
+ * the bound) copy ~350 distinct pages and sync the database file once — as rare as SQLite's own
+ * checkpoint was, and off the accept's path. More often costs the disk: every 32 commits, the
+ * checkpoints' syncs beside the accepts' made dot→250's p90 worse in single-phases (bench/
+ * RESULTS.md, commit13), and every restart of the WAL (after a checkpoint that copied it all)
+ * costs the commit that restarts it a sync of the WAL's header.
  */
-export const CHECKPOINT_EVERY = 32;
+export const CHECKPOINT_EVERY = 256;
 
 /**
  * How long relaxed work (claims, delivery fates, lease renewals: RELAXED_OPERATIONS) waits for

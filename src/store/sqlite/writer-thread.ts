@@ -8,9 +8,9 @@ import { isRelaxed, revive, serializeError, slimFateResults, SLIM_ANSWER_OPERATI
 import type { FateResult } from '../../core/fate.js';
 
 /**
- * The SQLite writer thread: owns the one connection that writes, so commits and their fsync never
+ * The SQLite writer thread: owns the one connection that writes, so commits and their sync never
  * run on the relay's event loop. Group commit: operations that arrive while a commit (and its
- * fsync) is in progress wait in this thread's message queue; when the commit returns they are all
+ * sync) is in progress wait in this thread's message queue; when the commit returns they are all
  * taken into the next transaction, each inside its own SAVEPOINT, so one that fails is rolled
  * back alone and its batch-mates still commit. Each operation's answer is sent only after the
  * COMMIT that covers it returned and, for a durable one, after the WAL was synced (syncWal).
@@ -39,13 +39,14 @@ try {
   db = openDatabase({ file: init.file });
   // The connection commits with synchronous=NORMAL (frames written, no sync) and a durable
   // transaction is then synced by syncWal: the same guarantee as FULL, whose sync SQLite makes
-  // with fsync() in this build (no HAVE_FDATASYNC), which also journals the WAL's new mtime on
-  // every commit. One level for every transaction: no switch between durable and relaxed ones.
+  // with fsync() in this build (no HAVE_FDATASYNC), which also writes the WAL's changed mtime
+  // (its inode; on a journaling filesystem, a journal commit) on every commit. One level for
+  // every transaction: no switch between durable and relaxed ones.
   // SQLite still syncs the WAL before each checkpoint and its header after each restart, as FULL.
   db.exec('PRAGMA synchronous = NORMAL');
   // Statement journals (an accept's savepoints keep the original of every page it changes, ~17
   // pages) in memory: at the default, one past 64 KB spilled to a new file in /var/tmp, created,
-  // unlinked and written on every accept, whose metadata joined the next commit's journal flush.
+  // unlinked and written on every accept (five system calls and filesystem metadata per accept).
   db.exec('PRAGMA temp_store = MEMORY');
   ops = createSqliteOperations(db);
 } catch (err) {
