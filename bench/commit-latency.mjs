@@ -16,7 +16,7 @@
 // build without the option runs once, as it is).
 //
 //   npm run build && node bench/commit-latency.mjs [--dist dist,/path/to/other/dist] [--accepts 3000] [--rounds 2] [--shapes serial,reused] [--senders 8] [--gap-ms 2] [--checkpoint-every 32,0]
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,6 +48,22 @@ const pct = (a, p) => {
 };
 const load = () => loadavg()[0].toFixed(1);
 
+/** CPU ms (utime+stime, 10 ms ticks) of each thread of this process but the main one. */
+function threadCpu() {
+  const out = new Map();
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (Number(tid) === process.pid) continue;
+    try {
+      const t = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 let seq = 0;
 const bodyBytes = Buffer.alloc(Math.max(0, SIZE - 200), 'x');
 function message() {
@@ -74,6 +90,7 @@ async function run(dist, shape, checkpointEvery) {
   try {
     for (let i = 0; i < 20; i++) await store.queue.accept([message()]); // warm-up
     const before = store.writerStats();
+    const cpu0 = threadCpu();
     const t0 = performance.now();
     if (shape === 'serial') {
       for (let i = 0; i < N; i++) {
@@ -97,11 +114,14 @@ async function run(dist, shape, checkpointEvery) {
       );
     }
     const wall = performance.now() - t0;
+    const cpu1 = threadCpu();
+    // The writer is the busiest thread besides this one; the checkpointer (when there is one) the next.
+    const busiest = [...cpu1].map(([tid, ms]) => ms - (cpu0.get(tid) ?? 0)).sort((a, b) => b - a);
     const after = store.writerStats();
     const commits = after.durableCommits - before.durableCommits;
     const ckpt = after.checkpoints === undefined ? '—' : `${after.checkpoints - before.checkpoints} / ${((after.checkpointMs - before.checkpointMs) / Math.max(1, after.checkpoints - before.checkpoints)).toFixed(1)} / ${after.checkpointFailures}`;
     return {
-      times, wall, commits, ckpt,
+      times, wall, commits, ckpt, cpu: `${(busiest[0] / N).toFixed(3)} / ${((busiest[1] ?? 0) / N).toFixed(3)}`,
       perCommit: { exec: (after.execMs - before.execMs) / commits, commit: (after.commitMs - before.commitMs) / commits },
       walMB: statSync(`${file}-wal`, { throwIfNoEntry: false })?.size / 1e6, load: `${load0} → ${load()}`,
     };
@@ -112,8 +132,8 @@ async function run(dist, shape, checkpointEvery) {
 }
 
 console.log(`${new Date().toISOString()} ${N} accepts of ${SIZE} B per run on ${opts.dir}; serial gap ${GAP} ms, reused ${SENDERS} senders`);
-console.log('| round | shape | build | checkpointEvery | accept p50 / p90 / p99 / max (ms) | accepts/s | durable commits | writer per commit: operations / COMMIT+sync (ms) | checkpointer: checkpoints / ms each / failed | WAL at end (MB) | load average |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| round | shape | build | checkpointEvery | accept p50 / p90 / p99 / max (ms) | accepts/s | durable commits | writer per commit: operations / COMMIT+sync (ms) | checkpointer: checkpoints / ms each / failed | CPU ms per accept: busiest thread (the writer) / next | WAL at end (MB) | load average |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 const everies = opts['checkpoint-every'] ? opts['checkpoint-every'].split(',').map(Number) : [undefined];
 const runs = [];
 for (const dist of dists) {
@@ -124,7 +144,7 @@ for (let r = 1; r <= Number(opts.rounds); r++) {
   for (const shape of opts.shapes.split(',')) {
     for (const [dist, every] of runs) {
       const x = await run(dist, shape, every);
-      console.log(`| ${r} | ${shape} | ${dist} | ${every ?? 'default'} | ${[50, 90, 99].map((p) => pct(x.times, p).toFixed(2)).join(' / ')} / ${Math.max(...x.times).toFixed(1)} | ${((N * 1000) / x.wall).toFixed(0)} | ${x.commits} | ${x.perCommit.exec.toFixed(2)} / ${x.perCommit.commit.toFixed(2)} | ${x.ckpt} | ${x.walMB?.toFixed(1)} | ${x.load} |`);
+      console.log(`| ${r} | ${shape} | ${dist} | ${every ?? 'default'} | ${[50, 90, 99].map((p) => pct(x.times, p).toFixed(2)).join(' / ')} / ${Math.max(...x.times).toFixed(1)} | ${((N * 1000) / x.wall).toFixed(0)} | ${x.commits} | ${x.perCommit.exec.toFixed(2)} / ${x.perCommit.commit.toFixed(2)} | ${x.ckpt} | ${x.cpu} | ${x.walMB?.toFixed(1)} | ${x.load} |`);
     }
   }
 }
