@@ -54,9 +54,10 @@ export function openDatabase(options: OpenOptions): Db {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
-      // Checkpoints run inside whichever commit crosses the threshold, on the event loop. A larger
-      // WAL (about 40 MB) lets the many rewrites of the same queue pages coalesce before they
-      // are copied back, so each checkpoint does less work per message.
+      // Checkpoints run inside whichever commit crosses the threshold (about 40 MB of WAL: the
+      // many rewrites of the same queue pages coalesce before they are copied back). The relay's
+      // writer thread has them made beside its commits by a checkpointer thread long before
+      // (sqlite/checkpoint-thread.ts); for it this is only the bound on the WAL's size.
       db.pragma('wal_autocheckpoint = 10000');
       migrate(db);
     }

@@ -32,7 +32,10 @@ export interface OpenStoreOptions {
   now?: () => number;
   /** SQLite: the writer thread died (nothing more can be made durable: stop accepting). */
   onWriterFailure?: (err: FerryError) => void;
-  /** PostgreSQL: an idle connection failed or a background task (heartbeat, LISTEN) did. */
+  /**
+   * PostgreSQL: an idle connection failed or a background task (heartbeat, LISTEN) did. SQLite:
+   * the WAL checkpointer thread failed (writes go on; the WAL is checkpointed inside commits).
+   */
   onError?: (err: Error) => void;
   /** SQLite tests: the writer thread's module. */
   writerEntry?: URL;
@@ -75,6 +78,7 @@ export async function openStore(config: Config, options: OpenStoreOptions = {}):
     maxBatch: config.spool.commitBatchMax,
     ...(options.writerEntry ? { writerEntry: options.writerEntry } : {}),
     ...(options.onWriterFailure ? { onWriterFailure: options.onWriterFailure } : {}),
+    ...(options.onError ? { onCheckpointError: options.onError } : {}),
   });
   const ping = async (): Promise<void> => {
     if (!sqlite.writable) throw new FerryError('FERRY_ERR_STORE', 'the SQLite writer thread has failed: nothing more can be made durable');

@@ -8,7 +8,7 @@ import { openDatabase, type Db } from '../db.js';
 import { sqliteSuppressionLookup, wrapOperations } from './engine.js';
 import { createSqliteOperations, type SqliteOperations } from './operations.js';
 import { createSuppressionsRepo } from '../suppressions-repo.js';
-import { RELAXED_HOLD_MS, revive, SLIM_ANSWER_OPERATIONS, withPlans, type FromWriter, type OpMessage, type SerializedError, type SlimFateResult, type ToWriter, type WriterInit } from './writer-protocol.js';
+import { CHECKPOINT_EVERY, RELAXED_HOLD_MS, revive, SLIM_ANSWER_OPERATIONS, withPlans, type FromWriter, type OpMessage, type SerializedError, type SlimFateResult, type ToWriter, type WriterInit } from './writer-protocol.js';
 import type { FatePlan } from '../../core/fate.js';
 
 /**
@@ -49,6 +49,13 @@ export interface ThreadedStoreOptions {
   maxBatch?: number;
   /** Longest wait of relaxed work for the next durable commit while intake commits (default RELAXED_HOLD_MS; 0: none). */
   relaxedHoldMs?: number;
+  /** Commits between WAL checkpoints by the checkpointer thread (default CHECKPOINT_EVERY; 0: SQLite's automatic checkpoint inside commits only). */
+  checkpointEvery?: number;
+  /**
+   * The WAL checkpointer thread failed a checkpoint or stopped. Nothing is lost and writes go on:
+   * SQLite's automatic checkpoint (inside a commit, as before the checkpointer) bounds the WAL.
+   */
+  onCheckpointError?: (err: FerryError) => void;
   /** Called once if the writer thread dies: the relay must stop accepting (421) — nothing more can be made durable. */
   onWriterFailure?: (err: FerryError) => void;
   /** The thread's module (tests: the compiled one when it is up to date; default: beside this file). */
@@ -66,9 +73,14 @@ export interface WriterStats {
   inFlight: number;
   /** Messages posted to the writer thread: one per event-loop turn that made writes, not one per write. */
   posts: number;
-  /** Time the writer thread spent running operations, and in COMMIT (the fsync of durable ones), in ms, all commits together. */
+  /** Time the writer thread spent running operations, and in COMMIT (and the sync of durable ones), in ms, all commits together. */
   execMs: number;
   commitMs: number;
+  /** WAL checkpoints the checkpointer thread made, WAL frames they copied, their time in ms; failed ones. */
+  checkpoints: number;
+  checkpointedFrames: number;
+  checkpointMs: number;
+  checkpointFailures: number;
 }
 
 export interface ThreadedSqliteStore extends Store {
@@ -130,7 +142,12 @@ function transferBodies(batch: AcceptedMessage[] | undefined, into: Set<ArrayBuf
  * migrated.
  */
 export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Promise<ThreadedSqliteStore> {
-  const init: WriterInit = { file: options.file, maxBatch: options.maxBatch ?? 500, relaxedHoldMs: options.relaxedHoldMs ?? RELAXED_HOLD_MS };
+  const init: WriterInit = {
+    file: options.file,
+    maxBatch: options.maxBatch ?? 500,
+    relaxedHoldMs: options.relaxedHoldMs ?? RELAXED_HOLD_MS,
+    checkpointEvery: options.checkpointEvery ?? CHECKPOINT_EVERY,
+  };
   const entry = options.writerEntry ?? writerEntry();
   // Module hooks of the parent (a test runner's coverage and mocks) cost seconds per thread and
   // mean nothing to the writer: it keeps only the TypeScript loader, and only to run from sources.
@@ -142,7 +159,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   let nextId = 1;
   let failure: FerryError | null = null;
   let closing = false;
-  const stats = { commits: 0, durableCommits: 0, operations: 0, execMs: 0, commitMs: 0, posts: 0 };
+  const stats = { commits: 0, durableCommits: 0, operations: 0, execMs: 0, commitMs: 0, posts: 0, checkpoints: 0, checkpointedFrames: 0, checkpointMs: 0, checkpointFailures: 0 };
 
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: FromWriter) => {
@@ -181,6 +198,13 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
         if (r.ok) p.resolve(revive(r.value));
         else p.reject(toError(r.error));
       }
+    } else if (m.t === 'checkpointed') {
+      stats.checkpoints++;
+      stats.checkpointedFrames += m.copied;
+      stats.checkpointMs += m.ms;
+    } else if (m.t === 'checkpoint-failed') {
+      stats.checkpointFailures++;
+      options.onCheckpointError?.(new FerryError('FERRY_ERR_STORE', `SQLite WAL checkpointer: ${m.error.message} (the WAL is checkpointed inside commits meanwhile)`));
     } else if (m.t === 'fatal') {
       fail(new FerryError('FERRY_ERR_STORE', `database writer thread failed: ${m.error.message}`));
     }

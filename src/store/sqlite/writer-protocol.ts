@@ -15,6 +15,12 @@ import { onlyAttempts } from '../fate-rows.js';
  *                                                            one transaction is on disk: every
  *                                                            op it held, settled (ok or error)
  *                    { t: 'fatal', error }                   the thread cannot go on (then exits)
+ *                    { t: 'checkpointed', ... } / { t: 'checkpoint-failed', error }
+ *                                                            what the checkpointer did (statistics)
+ *   writer -> checkpointer (checkpoint-thread.ts, started by the writer)
+ *                    { t: 'checkpoint' } | { t: 'close' }
+ *   checkpointer -> writer
+ *                    { t: 'checkpointed', busy, frames, copied, ms } | { t: 'failed', error }
  *
  * Values are structured clones: a Buffer arrives as a Uint8Array (see revive()).
  */
@@ -28,14 +34,32 @@ export interface WriterInit {
    * commit of its own (RELAXED_HOLD_MS). 0: never waits.
    */
   relaxedHoldMs: number;
+  /**
+   * After this many commits the writer asks its checkpointer thread for a WAL checkpoint (one at
+   * a time); SQLite's automatic checkpoint inside a commit stays only as the bound on the WAL's
+   * size (db.ts, wal_autocheckpoint). 0: no checkpointer, SQLite's automatic checkpoint only.
+   */
+  checkpointEvery: number;
 }
+
+/**
+ * Commits between two checkpoints by the checkpointer thread (CHECKPOINT_EVERY). A lone accept
+ * writes ~20 WAL frames, mostly the same hot pages (right-hand leaves of the queue's tables and
+ * indexes), so 256 of them (~5,000 frames, 20 MB of WAL: half of SQLite's automatic threshold,
+ * the bound) copy ~350 distinct pages and sync the database file once — as rare as SQLite's own
+ * checkpoint was, and off the accept's path. More often costs the disk: every 32 commits, the
+ * checkpoints' syncs beside the accepts' made dot→250's p90 worse in single-phases (bench/
+ * RESULTS.md, commit13), and every restart of the WAL (after a checkpoint that copied it all)
+ * costs the commit that restarts it a sync of the WAL's header.
+ */
+export const CHECKPOINT_EVERY = 256;
 
 /**
  * How long relaxed work (claims, delivery fates, lease renewals: RELAXED_OPERATIONS) waits for
  * the next durable commit while the relay is accepting mail. Every commit rewrites the pages it
  * touched (the right-hand leaves of the queue's tables and of their dozen indexes) as new WAL
- * frames, and a commit of relaxed work alone also switches the synchronous level twice: under a
- * steady intake, where an accept commits every few milliseconds, a third of the commits held
+ * frames (and used to switch the synchronous level twice, before the writer synced the WAL
+ * itself): under a steady intake, where an accept commits every few milliseconds, a third of the commits held
  * relaxed work only (bench/RESULTS.md, loop13 session 10). Short against a delivery's own time;
  * a relay that is not accepting never waits (no durable commit to wait for).
  */
@@ -50,6 +74,20 @@ export interface OpMessage {
 
 export type ToWriter = { t: 'ops'; ops: OpMessage[] } | { t: 'close' };
 
+export type ToCheckpointer = { t: 'checkpoint' } | { t: 'close' };
+
+/** One checkpoint: SQLite's answer (frames in the WAL, of which copied) and its time. */
+export interface CheckpointDone {
+  t: 'checkpointed';
+  /** A reader or the writer kept some frames from being copied (PASSIVE does not wait). */
+  busy: boolean;
+  frames: number;
+  copied: number;
+  ms: number;
+}
+
+export type FromCheckpointer = CheckpointDone | { t: 'failed'; error: SerializedError };
+
 export interface SerializedError {
   code: string | undefined;
   message: string;
@@ -63,13 +101,15 @@ export type FromWriter =
       t: 'committed';
       /** Sequence number of this transaction (1, 2, ...): how many commits the writer made. */
       commit: number;
-      /** true: committed with synchronous=FULL (an fsync); false: NORMAL (only relaxed operations). */
+      /** true: the WAL was synced after the COMMIT (fdatasync); false: not (only relaxed operations). */
       durable: boolean;
       results: OpResult[];
       /** Time this transaction took on the writer thread: running its operations, then COMMIT (with its fsync when durable), in ms. */
       execMs: number;
       commitMs: number;
     }
+  | CheckpointDone
+  | { t: 'checkpoint-failed'; error: SerializedError }
   | { t: 'fatal'; error: SerializedError };
 
 /**
