@@ -135,8 +135,9 @@ export function createRelayStore(config: Config, deps: RelayStoreDeps) {
         now: () => clock.now(),
         ...(deps.writerEntry ? { writerEntry: deps.writerEntry } : {}),
         // PostgreSQL: a pooled connection, the heartbeat or the suppression LISTEN failed; the pool
-        // reconnects, and a write that cannot be made durable answers 451 meanwhile.
-        onError: (err) => logger.error({ err: err.message }, `PostgreSQL store: ${err.message}`),
+        // reconnects, and a write that cannot be made durable answers 451 meanwhile. SQLite: the
+        // WAL checkpointer failed; commits go on and checkpoint inside themselves meanwhile.
+        onError: (err) => logger.error({ err: err.message }, `${onPostgres ? 'PostgreSQL' : 'SQLite'} store: ${err.message}`),
         onWriterFailure: hooks.onWriterFailure,
       });
       try {
