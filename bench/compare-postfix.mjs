@@ -12,6 +12,7 @@
 //   --yield-to-intake true|false   Ferry's delivery.yieldToIntake (default true; builds before it reject the key)
 //   --renice ROLE=N[,...]  before the load, nice Ferry's delivery|sign|writer|runtime threads (e.g. delivery=5,runtime=10)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
+//   --thread-nice N        Ferry's smtp.threadNice (default: its own, -10; 0: the SMTP thread is not raised; builds before it reject the key)
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -80,6 +81,7 @@ const DELIVERY_THREAD = opt('delivery-thread', null);
 // --yield-to-intake true|false: Ferry's delivery.yieldToIntake (default: its own; builds before reused13 reject the key)
 const YIELD_TO_INTAKE = opt('yield-to-intake', null);
 const INLINE_MAX = opt('inline-max', null);
+const THREAD_NICE = opt('thread-nice', null);
 // --renice ROLE=N[,ROLE=N...]: before the load, set the nice value of Ferry's threads of a role
 // (delivery, sign, writer, runtime: see threadsByRole in bench/lib/thread-cpu.mjs), e.g.
 // "delivery=5,runtime=10": what lower priorities for the threads beside the SMTP thread would do,
@@ -498,7 +500,7 @@ async function runFerry(c, sinkPort) {
       hostname: 'ferry.bench.test',
       dataDir: join(dir, 'data'),
       log: { level: 'warn' },
-      smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024 },
+      smtp: { listen: `127.0.0.1:${port}`, maxMessageSizeBytes: 64 * 1024 * 1024, ...(THREAD_NICE !== null ? { threadNice: Number(THREAD_NICE) } : {}) },
       routes: { '*': `127.0.0.2:${sinkPort}` },
       dmarc: { mode: 'off' },
       delivery: {
