@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SUPPRESSIONS_CHANNEL } from '../../../src/store/postgres/suppression-lookup.js';
 import { openTestStore, testPg } from '../../helpers/postgres.js';
 
 // Two engine instances on one database are two nodes. What they learn from each other without
@@ -39,6 +40,15 @@ t.test('a suppression changed on one node is honoured by the other without askin
   t.equal(await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now), undefined);
   await a.suppressions.upsert({ address: '@x.test', domain: 'x.test', category: 'domain_invalid', reason: '', source: 'manual', scope: null, createdAt: now, expiresAt: null });
   t.ok(await eventually(async () => (await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now))?.address === '@x.test'), 'the domain entry reaches the cached address lookup');
+
+  // Node b's lookups above can be answered by the database before b hears a notification (a
+  // lookup made while one arrives is not cached), so one still in flight here would uncache a
+  // lookup below. Notifications reach a session in commit order: once b has heard a marker sent
+  // after them, it has heard them all.
+  const marker = ['marker@z.test', 'z.test', null, now] as const;
+  t.ok(await eventually(async () => (await b.suppressions.lookup(...marker), b.suppressions.cache.peek(...marker) !== null)), 'a marker lookup is cached');
+  await a.pool.query('SELECT pg_notify($1, $2)', [SUPPRESSIONS_CHANNEL, marker[0]]);
+  t.ok(await eventually(() => b.suppressions.cache.peek(...marker) === null), 'node b has heard every change so far');
 
   // Cached lookups (the RCPT-time path) do not ask the database: counted, not timed. Lookup
   // times are printed for the reader.
