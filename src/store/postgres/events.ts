@@ -43,15 +43,23 @@ export function createPgEvents(pool: PgPool) {
     },
     /**
      * The next events after `afterId` that can no longer be overtaken: only those whose
-     * transaction is older than every transaction still running. Ids come from one sequence but
-     * transactions commit in any order, so a plain `id > cursor` could skip an event committed
-     * late under a lower id; the webhook sender reads this instead.
+     * transaction is older than every transaction still running, in (transaction, id) order.
+     * Ids come from one sequence but transactions commit in any order, so a plain `id > cursor`
+     * could skip an event committed late under a lower id. Filtering on the horizon is not
+     * enough in id order either: a fate transaction takes its transaction id at its first write
+     * and its event ids at its last, so a younger transaction can hold a lower event id than an
+     * older one that is already settled. Every event not yet settled belongs to a transaction at
+     * or past the horizon, so in (transaction, id) order it comes after everything delivered.
+     * The cursor stays an event id: its position is that event's (transaction, id). If that
+     * event is gone (retention), ids alone are the best left.
      */
     async settledAfter(afterId: number, limit: number): Promise<EventRow[]> {
       const r = await rows<RawEvent>(
         pool,
         `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events
-         WHERE id > $1 AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY id LIMIT $2`,
+         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+           AND COALESCE((txid, id) > (SELECT c.txid, c.id FROM events c WHERE c.id = $1), id > $1)
+         ORDER BY txid, id LIMIT $2`,
         [afterId, limit],
       );
       return r.map(eventFromRaw);

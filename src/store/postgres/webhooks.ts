@@ -58,10 +58,16 @@ export function createPgWebhooks(pool: PgPool, leader: LeaderOptions) {
     async list(): Promise<WebhookCursor[]> {
       return (await rows<Record<string, unknown>>(pool, 'SELECT * FROM webhook_cursors ORDER BY url')).map(fromRaw);
     },
+    /**
+     * Forward means later in the order events.settledAfter delivers, (transaction, id), where
+     * the next id can be lower than the last; by ids alone when either event is gone.
+     */
     async advance(url: string, lastEventId: number, at: number): Promise<void> {
       await pool.query(
-        `UPDATE webhook_cursors SET last_event_id = $2, updated_at = $3, failures = 0, last_error = NULL, last_attempt_at = $3
-         WHERE url = $1 AND last_event_id < $2`,
+        `UPDATE webhook_cursors w SET last_event_id = $2, updated_at = $3, failures = 0, last_error = NULL, last_attempt_at = $3
+         WHERE url = $1 AND COALESCE(
+           (SELECT (n.txid, n.id) FROM events n WHERE n.id = $2) > (SELECT (o.txid, o.id) FROM events o WHERE o.id = w.last_event_id),
+           w.last_event_id < $2)`,
         [url, lastEventId, at],
       );
     },

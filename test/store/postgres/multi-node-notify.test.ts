@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SUPPRESSIONS_CHANNEL } from '../../../src/store/postgres/suppression-lookup.js';
 import { openTestStore, testPg } from '../../helpers/postgres.js';
 
 // Two engine instances on one database are two nodes. What they learn from each other without
@@ -39,6 +40,15 @@ t.test('a suppression changed on one node is honoured by the other without askin
   t.equal(await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now), undefined);
   await a.suppressions.upsert({ address: '@x.test', domain: 'x.test', category: 'domain_invalid', reason: '', source: 'manual', scope: null, createdAt: now, expiresAt: null });
   t.ok(await eventually(async () => (await b.suppressions.lookup('carol@x.test', 'x.test', 'app', now))?.address === '@x.test'), 'the domain entry reaches the cached address lookup');
+
+  // Node b's lookups above can be answered by the database before b hears a notification (a
+  // lookup made while one arrives is not cached), so one still in flight here would uncache a
+  // lookup below. Notifications reach a session in commit order: once b has heard a marker sent
+  // after them, it has heard them all.
+  const marker = ['marker@z.test', 'z.test', null, now] as const;
+  t.ok(await eventually(async () => (await b.suppressions.lookup(...marker), b.suppressions.cache.peek(...marker) !== null)), 'a marker lookup is cached');
+  await a.pool.query('SELECT pg_notify($1, $2)', [SUPPRESSIONS_CHANNEL, marker[0]]);
+  t.ok(await eventually(() => b.suppressions.cache.peek(...marker) === null), 'node b has heard every change so far');
 
   // Cached lookups (the RCPT-time path) do not ask the database: counted, not timed. Lookup
   // times are printed for the reader.
@@ -91,7 +101,12 @@ t.test('the webhook cursor never skips an event committed late under a lower id'
   t.same(await a.events.settledAfter(0, 10), [], 'the later id waits while the earlier transaction runs');
   await slow.query('COMMIT');
   slow.release();
-  t.same((await a.events.settledAfter(0, 10)).map((e) => e.messageId), ['m-slow', 'm-fast'], 'both, in id order');
+  // "Settled" means older than every transaction still running on the whole server, and the
+  // run's other test files share it: one of their transactions can hold the horizon back for a
+  // moment, so this waits for the condition (the bound only stops a broken test).
+  let settled: string[] = [];
+  t.ok(await eventually(async () => (settled = (await a.events.settledAfter(0, 10)).map((e) => e.messageId)).length === 2), 'both settle once the slow one commits');
+  t.same(settled, ['m-slow', 'm-fast'], 'both, in id order');
 
   const cur = await a.webhooks.ensure('https://h.test/', 0, 5);
   t.equal(cur.lastEventId, 0);
@@ -103,6 +118,45 @@ t.test('the webhook cursor never skips an event committed late under a lower id'
   t.equal(await a.webhooks.lease('https://h.test/', 'node-b', 100, 200), true, 'after the lease ends');
   await a.webhooks.fail('https://h.test/', 'HTTP 500', 9);
   t.equal((await a.webhooks.list())[0]!.failures, 1);
+});
+
+t.test('the webhook cursor never skips an event whose transaction took its id first but its transaction id last', async (t) => {
+  // A fate transaction writes its rows first (taking a transaction id) and its events last
+  // (taking event ids): two of them interleaved give the lower event id to the younger
+  // transaction. Driven step by step on two connections, no timing involved.
+  const { url } = await testPg();
+  const a = await openTestStore(t, url, 'node-a');
+  const older = await a.pool.connect();
+  const younger = await a.pool.connect();
+  t.teardown(() => {
+    older.release();
+    younger.release();
+  });
+  await older.query('BEGIN');
+  await older.query('SELECT pg_current_xact_id()');
+  await younger.query('BEGIN');
+  await younger.query("INSERT INTO events (at, message_id, type) VALUES (1, 'm-younger', 'queued')");
+  await older.query("INSERT INTO events (at, message_id, type) VALUES (2, 'm-older', 'queued')");
+  const ids = (await a.pool.query<{ id: string; message_id: string }>('SELECT id, message_id FROM events ORDER BY id')).rows;
+  t.same(ids, [], 'neither is visible yet');
+  await older.query('COMMIT');
+  const hook = 'https://h.test/';
+  await a.webhooks.ensure(hook, 0, 1);
+  const delivered: string[] = [];
+  // The sender's loop: read what is settled after the cursor, deliver it, advance.
+  const tick = async (): Promise<void> => {
+    const batch = await a.events.settledAfter((await a.webhooks.get(hook))!.lastEventId, 10);
+    if (batch.length === 0) return;
+    delivered.push(...batch.map((e) => e.messageId));
+    await a.webhooks.advance(hook, batch[batch.length - 1]!.id, 2);
+  };
+  await tick();
+  t.ok(delivered.length <= 1 && !delivered.includes('m-younger'), 'at most the committed one goes out while the other runs');
+  await younger.query('COMMIT');
+  t.ok(await eventually(async () => (await tick(), delivered.length >= 2)), 'the one committed late under the lower id is delivered too');
+  t.same([...delivered].sort(), ['m-older', 'm-younger'], 'each exactly once');
+  await tick();
+  t.equal(delivered.length, 2, 'and nothing again');
 });
 
 t.test('a lost LISTEN connection: lookups go to the database (never stale), then the cache comes back', async (t) => {
