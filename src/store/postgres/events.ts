@@ -52,16 +52,29 @@ export function createPgEvents(pool: PgPool) {
      * or past the horizon, so in (transaction, id) order it comes after everything delivered.
      * The cursor stays an event id: its position is that event's (transaction, id). If that
      * event is gone (retention), ids alone are the best left.
+     *
+     * Two statements, each a range of the index on (txid, id) (PostgreSQL migration 006): the
+     * cursor's position by primary key, then the events after it. One statement comparing with
+     * a subquery's row, or falling back inside it, is not a range the planner can read, and
+     * every poll would scan and sort the whole table.
      */
     async settledAfter(afterId: number, limit: number): Promise<EventRow[]> {
-      const r = await rows<RawEvent>(
-        pool,
-        `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events
-         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-           AND COALESCE((txid, id) > (SELECT c.txid, c.id FROM events c WHERE c.id = $1), id > $1)
-         ORDER BY txid, id LIMIT $2`,
-        [afterId, limit],
-      );
+      const cursor = await one<{ txid: string }>(pool, 'SELECT txid::text AS txid FROM events WHERE id = $1', [afterId]);
+      const r = cursor
+        ? await rows<RawEvent>(
+            pool,
+            `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events
+             WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY txid, id LIMIT $3`,
+            [cursor.txid, afterId, limit],
+          )
+        : await rows<RawEvent>(
+            pool,
+            `SELECT id, at, message_id, recipient_id, recipient, type, status, category, detail FROM events
+             WHERE id > $1 AND txid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY txid, id LIMIT $2`,
+            [afterId, limit],
+          );
       return r.map(eventFromRaw);
     },
     async forMessage(messageId: string): Promise<EventRow[]> {
