@@ -111,7 +111,7 @@ export interface DsnOutboxStore {
 export interface EventsStore {
   /** Returns the new event's id. */
   append(e: EventInput): Promise<number>;
-  /** The newest event's id (0 when the log is empty): where a new follower starts. */
+  /** Where a new follower starts (0 when the log is empty): the newest event settledAfter would have delivered. */
   lastId(): Promise<number>;
   forMessage(messageId: string): Promise<EventRow[]>;
   list(filter: EventListFilter): Promise<EventRow[]>;

@@ -38,8 +38,19 @@ export function createPgEvents(pool: PgPool) {
     append(e: EventInput): Promise<number> {
       return appendEvent(pool, e);
     },
+    /**
+     * Where a new follower starts: the last event settledAfter would have delivered, in its
+     * (transaction, id) order, so an event of a transaction still running at the start comes
+     * after it whatever its id (MAX(id) would skip one holding a lower id, or from an older
+     * transaction a higher one). Errs towards sending a little more: events of the last moments
+     * before the start that are not settled yet are sent too.
+     */
     async lastId(): Promise<number> {
-      return (await one<{ id: number | null }>(pool, 'SELECT MAX(id) AS id FROM events'))!.id ?? 0;
+      const r = await one<{ id: number }>(
+        pool,
+        'SELECT id FROM events WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid DESC, id DESC LIMIT 1',
+      );
+      return r?.id ?? 0;
     },
     /**
      * The next events after `afterId` that can no longer be overtaken: only those whose

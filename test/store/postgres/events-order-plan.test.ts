@@ -47,3 +47,37 @@ t.test('settledAfter reads a range of events_txid_id, in (transaction, id) order
   await client.query('DELETE FROM events WHERE id = $1', [mid[0]!.id]);
   t.same((await store.events.settledAfter(Number(mid[0]!.id), 2)).map((e) => e.messageId), ['m1001', 'm1002']);
 });
+
+t.test('a new follower starts after the last settled event: an event of a transaction still running then is not skipped', async (t) => {
+  const { url } = await testPg();
+  const store = await openTestStore(t, url, 'node-a');
+  const older = new pg.Client({ connectionString: url });
+  const plain = new pg.Client({ connectionString: url });
+  await older.connect();
+  await plain.connect();
+  t.teardown(async () => {
+    await older.end();
+    await plain.end();
+  });
+  await plain.query(`INSERT INTO events (at, message_id, type) VALUES (1, 'before', 'queued')`);
+  // An older transaction writes its event (the lower id) and commits after a younger one has
+  // committed its own: the newest committed id is the younger's, and a follower starting there
+  // would never see the older's (it sorts before, in (transaction, id) order).
+  await older.query('BEGIN');
+  await older.query(`INSERT INTO events (at, message_id, type) VALUES (1, 'older', 'queued')`);
+  await plain.query(`INSERT INTO events (at, message_id, type) VALUES (1, 'younger', 'queued')`);
+  const start = await store.events.lastId();
+  await older.query('COMMIT');
+  const seen: string[] = [];
+  const until = Date.now() + 15_000;
+  let after = start;
+  // Settling waits for every transaction on the server (other test files share it): bounded poll.
+  while (!seen.includes('older') && Date.now() < until) {
+    const batch = await store.events.settledAfter(after, 10);
+    for (const e of batch) seen.push(e.messageId);
+    if (batch.length) after = batch.at(-1)!.id;
+    else await new Promise((r) => setTimeout(r, 5));
+  }
+  t.ok(seen.includes('older'), `the older transaction's event is delivered to a follower that started while it ran (seen ${seen.join(', ')})`);
+  t.notOk(seen.includes('before'), 'what had settled before the start is not');
+});
