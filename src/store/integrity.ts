@@ -50,8 +50,12 @@ export interface IntegrityReport {
 export function checkIntegrity(db: Db, check: 'quick_check' | 'integrity_check', maxProblems = 10): IntegrityReport {
   try {
     const rows = db.pragma(`${check}(${maxProblems})`) as Record<string, string>[];
-    const problems = rows.map((r) => String(Object.values(r)[0])).filter((p) => p !== 'ok');
-    return { ok: problems.length === 0, problems, check };
+    // A row can hold several lines (the first starts "*** in database main ***" on a line of its
+    // own): one problem per line, so that every report of them stays one line per check.
+    const reported = rows.map((r) => String(Object.values(r)[0])).filter((p) => p !== 'ok');
+    const lines = reported.flatMap((p) => p.split('\n')).map((p) => p.trim());
+    const problems = lines.filter((p) => p !== '' && !(p.startsWith('*** in database ') && p.endsWith(' ***')));
+    return { ok: reported.length === 0, problems: problems.length ? problems : lines, check };
   } catch (err) {
     if (!isCorruption(err)) throw err;
     return { ok: false, problems: [errorMessage(err)], check };
