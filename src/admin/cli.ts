@@ -4,7 +4,7 @@ import { configFileFor, DEFAULT_CONFIG_FILE, loadConfig, type FerryEnv } from '.
 import { noDatabaseError } from '../core/data-dir.js';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { openDatabase, type Db } from '../store/db.js';
+import { immediateTransactions, openDatabase, type Db } from '../store/db.js';
 import { join } from 'node:path';
 import type { CliContext, CliStore } from './context.js';
 import { FerryError } from '../core/errors.js';
@@ -58,7 +58,10 @@ export async function runCli(argv: string[], rt: CliRuntime): Promise<number> {
       // Never created here: only `ferry start` and `ferry init` create a database.
       dbFile = join(ctx.config().dataDir, 'ferry.db');
       if (!db && !existsSync(dbFile)) throw noDatabaseError(dbFile, dataDirSource(configFile, rt));
-      db ??= openDatabase({ file: dbFile, create: false });
+      // IMMEDIATE: a running relay's writer thread commits to the same file; a deferred
+      // transaction that read before it committed could not write after (SQLITE_BUSY_SNAPSHOT,
+      // "database is locked" at once, whatever busy_timeout), where IMMEDIATE waits its turn.
+      db ??= immediateTransactions(openDatabase({ file: dbFile, create: false }));
       return db;
     },
     reloadConfig() {

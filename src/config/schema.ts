@@ -109,12 +109,15 @@ export const configSchema = z.strictObject({
       /** Pause before the 220 greeting for relay-network clients (early-talker detection; they gain nothing from it). */
       greetingDelayMs: nonNegativeInt.default(0),
       /**
-       * Linux nice value the SMTP thread raises itself to (-20 to 0; 0: left alone), above Ferry's
-       * writer, delivery and signing threads, so that when the cores are short the event loop that
-       * answers sessions runs first. Needs CAP_SYS_NICE or an RLIMIT_NICE that allows it (systemd
-       * LimitNICE=); refused, Ferry says so once and runs at the normal priority.
+       * Linux nice value the SMTP thread raises itself to (-20 to 0; 0, the default: left alone),
+       * above Ferry's writer, delivery and signing threads, so that when the cores are short the
+       * event loop that answers sessions runs first. Needs CAP_SYS_NICE or an RLIMIT_NICE that
+       * allows it (systemd LimitNICE=); refused, Ferry says so once and runs at the normal
+       * priority. Not the default: at -10 a delivery thread starved between reporting a
+       * connection's end and closing its socket let the next connection open first, so a remote
+       * MX briefly saw one connection more than the destination's cap (bench/RESULTS.md).
        */
-      threadNice: z.number().int().min(-20).max(0).default(-10),
+      threadNice: z.number().int().min(-20).max(0).default(0),
       /** Clients outside relayNetworks (unauthenticated until AUTH succeeds). */
       untrusted: z
         .strictObject({

@@ -28,7 +28,7 @@ t.test('defaults: the embedded quick start', async (t) => {
   t.same(c.smtp.authFailures, { max: 5, maxPerNetwork: 20, maxPerUser: 20, windowMs: 60_000, lockoutMs: 300_000, maxConcurrentPerClient: 2 });
   t.same(c.smtp.insecureAuthNetworks, ['127.0.0.0/8', '::1/128'], 'AUTH in clear only from loopback');
   t.equal(c.smtp.greetingDelayMs, 0, 'relay-network clients are greeted at once');
-  t.equal(c.smtp.threadNice, -10, 'the SMTP thread asks to run above the other threads');
+  t.equal(c.smtp.threadNice, 0, 'the SMTP thread is not raised unless asked');
   t.same(c.smtp.untrusted, { reservedClients: 100, maxPerNetwork: 50, authTimeoutMs: 30_000, greetingDelayMs: 100 });
   t.equal(c.spool.inlineMaxBytes, 128 * 1024);
   t.equal(c.log.level, 'info');

@@ -12,7 +12,7 @@ t.test('the concurrency cap holds: never more simultaneous connections than the 
   await sendEach(relay, to(24), 6);
   await settled(ferry, Date.now());
   t.same(statusCounts(ferry), { delivered: 24 });
-  t.equal(mx!.maxConcurrent, 2, 'two connections at once, never three');
+  t.equal(mx!.maxConcurrent, 2, `two connections at once, never three (${mx!.maxConcurrent})`);
   t.ok(mx!.connections >= 12, `24 messages at 2 per connection need at least 12 connections (${mx!.connections})`);
 });
 

@@ -11,7 +11,7 @@ import { registerSuppressionsCommands } from '../../src/admin/suppressions.js';
 import { systemClock } from '../../src/core/clock.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createFerry, type Ferry } from '../../src/main.js';
-import { openDatabase, type Db } from '../../src/store/db.js';
+import { immediateTransactions, openDatabase, type Db } from '../../src/store/db.js';
 import { testSuppressions } from '../helpers/suppressions.js';
 import { startMx, type TestMx } from '../helpers/mx-server.js';
 
@@ -77,7 +77,7 @@ async function cli(dataDir: string, ...args: string[]): Promise<string> {
     io: { stdout, stderr: new PassThrough(), stdin: new PassThrough(), isTTY: false },
     clock: systemClock,
     config: () => config,
-    db: () => (db ??= openDatabase({ file: join(dataDir, 'ferry.db') })),
+    db: () => (db ??= immediateTransactions(openDatabase({ file: join(dataDir, 'ferry.db') }))),
     store: async () => createInProcessSqliteStore(ctx.db()),
   };
   const program = new Command().exitOverride();
