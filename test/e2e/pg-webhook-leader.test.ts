@@ -70,11 +70,18 @@ t.test('two nodes, one webhook sender: the lock holder sends every event, and th
   t.same([...new Set(all)].sort((x, y) => x - y), ids, 'every event of the log reached the receiver');
   // At least once: a batch the sender posted but had not recorded as sent when it died is sent again.
   t.ok(all.length - new Set(all).size <= 2, `at most one batch sent twice (${all.length - new Set(all).size} events)`);
-  t.same(
-    receiver.acknowledged().slice(ackedBefore).map((e) => Number(e.id)),
-    [...receiver.acknowledged().slice(ackedBefore).map((e) => Number(e.id))].sort((x, y) => x - y),
-    'the new sender went on in order from the shared cursor',
+  // The log's delivery order is (transaction, id), not id alone: a younger transaction can hold a
+  // lower event id than an older one (postgres/events.ts, settledAfter).
+  const sentAfter = receiver.acknowledged().slice(ackedBefore).map((e) => Number(e.id));
+  const txidOf = new Map(
+    (await db.query<{ id: string; txid: string }>('SELECT id, txid::text AS txid FROM events WHERE id = ANY($1::bigint[])', [sentAfter])).rows.map((r) => [Number(r.id), BigInt(r.txid)]),
   );
+  const byPosition = (x: number, y: number): number => {
+    const a = txidOf.get(x)!;
+    const b = txidOf.get(y)!;
+    return a === b ? x - y : a < b ? -1 : 1;
+  };
+  t.same(sentAfter, [...sentAfter].sort(byPosition), 'the new sender went on from the shared cursor in the log\'s order (transaction, then id)');
   const lock = await db.query<{ app: string }>(
     "SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE '%webhook sender'",
   );
