@@ -12,17 +12,32 @@ import { setPriority } from 'node:os';
  */
 export const THROUGHPUT_THREAD_NICENESS = 10;
 
-export type LowerPriorityResult = { ok: true; tid: number; niceness: number } | { ok: false; reason: string };
+export type ThreadPriorityResult = { ok: true; tid: number; niceness: number } | { ok: false; reason: string };
+export type LowerPriorityResult = ThreadPriorityResult;
+
+export interface ThreadPriorityDeps {
+  readlink?: (path: string) => string;
+  setPriority?: (tid: number, niceness: number) => void;
+}
 
 /**
  * Lowers the priority of the calling thread only (Linux: setpriority on the thread's own id,
  * found through /proc/thread-self). Elsewhere, or where /proc is not mounted, nothing changes
  * and the reason says why: the thread then simply runs at the process's priority.
  */
-export function lowerThisThreadPriority(niceness: number = THROUGHPUT_THREAD_NICENESS, deps: { readlink?: (path: string) => string; setPriority?: (tid: number, niceness: number) => void } = {}): LowerPriorityResult {
+export function lowerThisThreadPriority(niceness: number = THROUGHPUT_THREAD_NICENESS, deps: ThreadPriorityDeps = {}): ThreadPriorityResult {
+  return setThisThreadNiceness(niceness, 0, 19, deps);
+}
+
+/**
+ * Sets the calling thread's nice value, within [min, max] (Linux nice values are per thread;
+ * the thread's id comes from /proc/thread-self). Nothing changes where that cannot be done, and
+ * the reason says why.
+ */
+export function setThisThreadNiceness(niceness: number, min: number, max: number, deps: ThreadPriorityDeps = {}): ThreadPriorityResult {
   const readlink = deps.readlink ?? readlinkSync;
   const set = deps.setPriority ?? setPriority;
-  if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) return { ok: false, reason: `niceness ${niceness}: 0 to 19 only` };
+  if (!Number.isInteger(niceness) || niceness < min || niceness > max) return { ok: false, reason: `niceness ${niceness}: ${min} to ${max} only` };
   let link: string;
   try {
     link = readlink('/proc/thread-self');

@@ -1,5 +1,4 @@
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { setThisThreadNiceness, type ThreadPriorityDeps, type ThreadPriorityResult } from '../core/thread-priority.js';
 
 /**
  * The SMTP thread's Linux nice value: above every other thread of Ferry's (0; signing threads
@@ -12,7 +11,7 @@ import { setPriority } from 'node:os';
  */
 export const SMTP_THREAD_NICENESS = -10;
 
-export type RaisePriorityResult = { ok: true; tid: number; niceness: number } | { ok: false; reason: string };
+export type RaisePriorityResult = ThreadPriorityResult;
 
 /**
  * Raises the calling thread's priority (Linux: setpriority on the thread's own id, found through
@@ -25,24 +24,6 @@ export type RaisePriorityResult = { ok: true; tid: number; niceness: number } | 
  * that creates it, so one started from this thread afterwards runs at this priority too (the
  * signing threads set their own, lower, whenever they start).
  */
-export function raiseThisThreadPriority(niceness: number = SMTP_THREAD_NICENESS, deps: { readlink?: (path: string) => string; setPriority?: (tid: number, niceness: number) => void } = {}): RaisePriorityResult {
-  const readlink = deps.readlink ?? readlinkSync;
-  const set = deps.setPriority ?? setPriority;
-  if (!Number.isInteger(niceness) || niceness < -20 || niceness > 0) return { ok: false, reason: `niceness ${niceness}: -20 to 0 only` };
-  let link: string;
-  try {
-    link = readlink('/proc/thread-self');
-  } catch (err) {
-    return { ok: false, reason: `no /proc/thread-self: ${(err as Error).message}` };
-  }
-  // "<pid>/task/<tid>"
-  const m = /\/task\/(\d+)$/.exec(link);
-  if (!m) return { ok: false, reason: `/proc/thread-self points at ${link}` };
-  const tid = Number(m[1]);
-  try {
-    set(tid, niceness);
-  } catch (err) {
-    return { ok: false, reason: `setpriority(${tid}, ${niceness}): ${(err as Error).message}` };
-  }
-  return { ok: true, tid, niceness };
+export function raiseThisThreadPriority(niceness: number = SMTP_THREAD_NICENESS, deps: ThreadPriorityDeps = {}): RaisePriorityResult {
+  return setThisThreadNiceness(niceness, -20, 0, deps);
 }
