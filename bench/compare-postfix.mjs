@@ -13,6 +13,8 @@
 //   --renice ROLE=N[,...]  before the load, nice Ferry's delivery|sign|writer|runtime threads (e.g. delivery=5,runtime=10)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
 //   --thread-nice N        Ferry's smtp.threadNice (default: its own, -10; 0: the SMTP thread is not raised; builds before it reject the key)
+//   --repeat N             run each case N times (Ferry, Postfix, Ferry, Postfix, ...); the table shows each
+//                          figure's median over the runs, and one line per case lists every run's ratios
 //   (bench/compare-postfix.sh is the same thing: it installs Postfix if needed and runs this.)
 //
 // The issue-13 shapes (smtp-source -> relay -> smtp-sink, recipients spread over 10 domains by
@@ -82,6 +84,10 @@ const DELIVERY_THREAD = opt('delivery-thread', null);
 const YIELD_TO_INTAKE = opt('yield-to-intake', null);
 const INLINE_MAX = opt('inline-max', null);
 const THREAD_NICE = opt('thread-nice', null);
+// --repeat N: this machine's run-to-run spread (reused accepted/s 1,538–2,221 on one build, quiet)
+// is wider than the gap to a target, so a verdict wants the median of several alternated runs.
+const REPEAT = Number(opt('repeat', '1'));
+if (!Number.isInteger(REPEAT) || REPEAT < 1 || REPEAT > 20) throw new Error(`--repeat ${opt('repeat')}: a whole number 1..20`);
 // --renice ROLE=N[,ROLE=N...]: before the load, set the nice value of Ferry's threads of a role
 // (delivery, sign, writer, runtime: see threadsByRole in bench/lib/thread-cpu.mjs), e.g.
 // "delivery=5,runtime=10": what lower priorities for the threads beside the SMTP thread would do,
@@ -566,6 +572,24 @@ async function runFerry(c, sinkPort) {
   }
 }
 
+// The median run of several, figure by figure (numbers, nested objects such as the loop figures);
+// anything else (commands, per-step strings) is the first run's.
+function medianOf(list) {
+  const xs = list.filter((x) => x !== undefined);
+  if (xs.length <= 1) return xs[0];
+  const first = xs[0];
+  if (typeof first === 'number') {
+    const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return sorted.length ? sorted[(sorted.length - 1) >> 1] + (sorted.length % 2 ? 0 : (sorted[sorted.length >> 1] - sorted[(sorted.length - 1) >> 1]) / 2) : NaN;
+  }
+  if (first && typeof first === 'object' && !Array.isArray(first)) {
+    const out = {};
+    for (const k of Object.keys(first)) out[k] = medianOf(xs.map((x) => x?.[k]));
+    return out;
+  }
+  return first;
+}
+
 // ---- main ----------------------------------------------------------------------------
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sinkPort = await freePort('127.0.0.2');
@@ -574,17 +598,22 @@ await sleep(300);
 const results = [];
 try {
   for (const c of selected) {
-    const r = { c, loadBefore: loadavg() };
-    if (ONLY !== 'postfix') {
-      log(`${c.name}: ${c.count} messages - Ferry (load average ${loadavg()})`);
-      r.ferry = await runFerry(c, sinkPort);
+    const runs = [];
+    const loadBefore = loadavg();
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      const r = {};
+      const nth = REPEAT > 1 ? ` (run ${rep} of ${REPEAT})` : '';
+      if (ONLY !== 'postfix') {
+        log(`${c.name}: ${c.count} messages - Ferry${nth} (load average ${loadavg()})`);
+        r.ferry = await runFerry(c, sinkPort);
+      }
+      if (ONLY !== 'ferry') {
+        log(`${c.name}: ${c.count} messages - Postfix${nth} (load average ${loadavg()})`);
+        r.postfix = await runPostfix(c, sinkPort);
+      }
+      runs.push(r);
     }
-    if (ONLY !== 'ferry') {
-      log(`${c.name}: ${c.count} messages - Postfix (load average ${loadavg()})`);
-      r.postfix = await runPostfix(c, sinkPort);
-    }
-    r.loadAfter = loadavg();
-    results.push(r);
+    results.push({ c, runs, loadBefore, loadAfter: loadavg(), ferry: medianOf(runs.map((r) => r.ferry)), postfix: medianOf(runs.map((r) => r.postfix)) });
   }
 } finally {
   sink.kill('SIGTERM');
@@ -648,6 +677,18 @@ console.log('| case | figure | Ferry | Postfix | Ferry/Postfix | target |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 console.log('');
+if (REPEAT > 1) {
+  console.log(`Each figure above is the median of ${REPEAT} alternated runs; the runs one by one:`);
+  for (const { c, runs } of results) {
+    const keys = c.latency ? [['latencyP50', 'connect→221 p50 ms']] : [['acceptedPerSec', 'accepted/s'], ['deliveredPerSec', 'delivered/s']];
+    const each = runs.map((r, i) => {
+      const figs = keys.map(([k, label]) => `${label} ${f1(r.ferry?.[k])}${r.postfix ? ` / ${f1(r.postfix[k])} = ${f1(r.ferry?.[k] / r.postfix[k])}x` : ''}`);
+      return `run ${i + 1}: ${figs.join(', ')}${r.ferry?.loop ? `, loop p99 ${f1(r.ferry.loop.p99Ms)} ms` : ''}`;
+    });
+    console.log(`${c.name}: ${each.join('; ')}`);
+  }
+  console.log('');
+}
 for (const { c, ferry, postfix, loadBefore, loadAfter } of results) {
   const cmd = (ferry ?? postfix).command.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:PORT');
   if (c.latency) console.log(`${c.name}: p50 per step (ms): Ferry ${ferry?.stepsP50 ?? '-'}; Postfix ${postfix?.stepsP50 ?? '-'}`);
