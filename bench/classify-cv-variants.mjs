@@ -293,6 +293,7 @@ const VARIANTS = {
   'all-yield-0.9': () => evaluate('every text rule yields at 0.9', base, {}, { yieldAll: 0.9, regimes: ['whole table', 'half a', 'half b'] }),
   'cjk-triples': () => evaluate('+ CJK character triples', withExtra(cjkTriples), {}, { regimes: H3 }),
   suffixes: () => evaluate('+ last five letters of longer words', withExtra(suffixes), {}, { regimes: H3 }),
+  'absent-codes': () => evaluate('+ "#none" (no reply code), "#noenh" (no status)', (t, c, e) => { const f = base(t, c, e); if (!(c >= 100 && c < 600)) f.push('#none'); if (!e) f.push('#noenh'); return f; }, {}, { regimes: H3 }),
   'prior-0.5': () => evaluate('+ 0.5 x log P(category | status) prior', base, {}, { regimes: H3, adjust: { prior: 0.5 } }),
   'prior-1': () => evaluate('+ 1 x log P(category | status) prior', base, {}, { regimes: H3, adjust: { prior: 1 } }),
   'prior-1-m16': () => evaluate('+ 1 x status prior, m 16', base, {}, { regimes: H3, adjust: { prior: 1, m: 16 } }),
