@@ -90,7 +90,7 @@ function train(docs, opt) {
   return { weights, bias, norm };
 }
 
-function modelOf(data, feat, knownOf) {
+function modelOf(data, feat, knownOf, adjust = null) {
   return {
     predict(text, code = 0, enhanced = '', least = 0.5) {
       const f = feat(text, code, enhanced);
@@ -108,6 +108,7 @@ function modelOf(data, feat, knownOf) {
       const s = data.norm > 0 ? 1 / Math.max(1, nf) ** data.norm : 1;
       let best = 0;
       const sc = Array.from(acc, (a, c) => a * s + data.bias[c]);
+      if (adjust !== null) { const add = adjust(code, enhanced); for (let c = 0; c < K; c++) sc[c] += add[c]; }
       for (let c = 1; c < K; c++) if (sc[c] > sc[best]) best = c;
       let sum = 0;
       for (let c = 0; c < K; c++) sum += Math.exp(sc[c] - sc[best]);
@@ -118,11 +119,52 @@ function modelOf(data, feat, knownOf) {
 
 const defaultKnown = (x) => x[0] !== '#' && x[0] !== '%';
 
-function evaluate(name, feat, opt = {}, { regimes = ['whole table', 'no text rule'], knownOf = defaultKnown, p = 0.5, yieldAll = null, weak = WEAK_RULES } = {}) {
+/**
+ * Log-score adjustments by the reply's codes, learned from the training samples: `prior` adds
+ * λ·(log P(category | status) − log P(category)), the status's distribution smoothed towards its
+ * class.subject's, that towards its class's, that towards the corpus's (m pseudo-texts each);
+ * `gate` forbids categories seen in under `gate` of a code class's texts.
+ */
+function codeAdjust(samples, { prior = 0, m = 4, gate = 0 } = {}) {
+  const counts = new Map();
+  const bump = (key, y) => { let a = counts.get(key); if (!a) counts.set(key, (a = new Float64Array(K))); a[y]++; };
+  for (const s of samples) {
+    const y = BOUNCE_CATEGORIES.indexOf(s.category);
+    const cls = s.code >= 100 && s.code < 600 ? Math.floor(s.code / 100) : 0;
+    bump('', y);
+    bump(`c${cls}`, y);
+    const e = s.enhanced ?? '';
+    if (e !== '') { bump(`e${e.slice(0, e.indexOf('.', 2))}`, y); bump(`e${e}`, y); }
+  }
+  const dist = (key, parent) => { const a = counts.get(key) ?? new Float64Array(K); const n = a.reduce((x, y) => x + y, 0); return Float64Array.from(a, (x, c) => (x + m * parent[c]) / (n + m)); };
+  const total = counts.get('');
+  const corpus = Float64Array.from(total, (x) => (x + 0.5) / (total.reduce((a, b) => a + b, 0) + 0.5 * K));
+  const memo = new Map();
+  return (code, enhanced) => {
+    const cls = code >= 100 && code < 600 ? Math.floor(code / 100) : 0;
+    const key = `${cls}|${enhanced}`;
+    let out = memo.get(key);
+    if (out) return out;
+    out = new Float64Array(K);
+    let p = dist(`c${cls}`, corpus);
+    if (enhanced !== '') { const second = enhanced.indexOf('.', 2); p = dist(`e${enhanced}`, dist(`e${enhanced.slice(0, second)}`, p)); }
+    if (prior > 0) for (let c = 0; c < K; c++) out[c] += prior * (Math.log(p[c]) - Math.log(corpus[c]));
+    if (gate > 0) {
+      const a = counts.get(`c${cls}`);
+      const n = a ? a.reduce((x, y) => x + y, 0) : 0;
+      if (n > 0) for (let c = 0; c < K; c++) if (a[c] / n < gate) out[c] -= 1e9;
+    }
+    memo.set(key, out);
+    return out;
+  };
+}
+
+function evaluate(name, feat, opt = {}, { regimes = ['whole table', 'no text rule'], knownOf = defaultKnown, p = 0.5, yieldAll = null, weak = WEAK_RULES, adjust = null } = {}) {
   const t0 = Date.now();
   const models = [0, 1, 2, 3, 4].map((k) => {
-    const docs = [...dev, ...older].filter((r) => fold(r) !== k).map(sample).map((s) => ({ f: feat(s.text, s.code ?? 0, s.enhanced ?? ''), y: BOUNCE_CATEGORIES.indexOf(s.category) }));
-    return modelOf(train(docs, opt), feat, knownOf);
+    const samples = [...dev, ...older].filter((r) => fold(r) !== k).map(sample);
+    const docs = samples.map((s) => ({ f: feat(s.text, s.code ?? 0, s.enhanced ?? ''), y: BOUNCE_CATEGORIES.indexOf(s.category) }));
+    return modelOf(train(docs, opt), feat, knownOf, adjust === null ? null : codeAdjust(samples, adjust));
   });
   const all = {
     'whole table': () => true,
@@ -209,6 +251,9 @@ function placeholders(text) {
 const withExtra = (extra) => (text, code, enhanced) => codes([...textFeatures(text, 5, true), ...extra(text)], code, enhanced);
 const fourGrams = (text) => { const o = new Set(); for (const w of tokens(text).spaced) { const s = ` ${w} `; for (let i = 0; i + 4 <= s.length; i++) o.add(`^${s.slice(i, i + 4)}`); } return [...o]; };
 const cjkSingles = (text) => { const o = new Set(); for (const w of tokens(text).all) for (const ch of w) if (isUnspaced(ch.charCodeAt(0))) o.add(`^${ch}`); return [...o]; };
+const cjkTriples = (text) => { const o = new Set(); for (const m of text.matchAll(/[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]{3,}/g)) for (let i = 0; i + 3 <= m[0].length; i++) o.add(`^${m[0].slice(i, i + 3)}`); return [...o]; };
+/** The last five letters of each longer word: a compound's head ("…speicher", "…platz") is at its end in German and Dutch. */
+const suffixes = (text) => [...new Set(tokens(text).spaced.filter((w) => w.length > 6).map((w) => `$${w.slice(-5)}`))];
 const skipPairs = (text) => { const ws = tokens(text).spaced; const o = new Set(); for (let i = 0; i + 2 < ws.length; i++) o.add(`${ws[i]}_${ws[i + 2]}`); return [...o]; };
 /** Session 9's feature list: every feature once per text (stems and triples deduplicated over the text). */
 const setSemantics = (text, code, enhanced) => codes([...new Set(textFeatures(text, 5, true))], code, enhanced);
@@ -246,6 +291,15 @@ const VARIANTS = {
   'p-0.3': () => evaluate("model's threshold 0.3", base, {}, { p: 0.3 }),
   'p-0.7': () => evaluate("model's threshold 0.7", base, {}, { p: 0.7 }),
   'all-yield-0.9': () => evaluate('every text rule yields at 0.9', base, {}, { yieldAll: 0.9, regimes: ['whole table', 'half a', 'half b'] }),
+  'cjk-triples': () => evaluate('+ CJK character triples', withExtra(cjkTriples), {}, { regimes: H3 }),
+  suffixes: () => evaluate('+ last five letters of longer words', withExtra(suffixes), {}, { regimes: H3 }),
+  'absent-codes': () => evaluate('+ "#none" (no reply code), "#noenh" (no status)', (t, c, e) => { const f = base(t, c, e); if (!(c >= 100 && c < 600)) f.push('#none'); if (!e) f.push('#noenh'); return f; }, {}, { regimes: H3 }),
+  'prior-0.5': () => evaluate('+ 0.5 x log P(category | status) prior', base, {}, { regimes: H3, adjust: { prior: 0.5 } }),
+  'prior-1': () => evaluate('+ 1 x log P(category | status) prior', base, {}, { regimes: H3, adjust: { prior: 1 } }),
+  'prior-1-m16': () => evaluate('+ 1 x status prior, m 16', base, {}, { regimes: H3, adjust: { prior: 1, m: 16 } }),
+  'gate-0.01': () => evaluate('class gating under 1 %', base, {}, { regimes: H3, adjust: { gate: 0.01 } }),
+  'gate-0.03': () => evaluate('class gating under 3 %', base, {}, { regimes: H3, adjust: { gate: 0.03 } }),
+  'all-yield-0.8': () => evaluate('every text rule yields at 0.8', base, {}, { yieldAll: 0.8, regimes: H3 }),
   'all-yield-0.95': () => evaluate('every text rule yields at 0.95', base, {}, { yieldAll: 0.95, regimes: ['whole table', 'half a', 'half b'] }),
 };
 const asked = process.argv.slice(2);

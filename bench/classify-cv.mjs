@@ -24,7 +24,8 @@
 // Settings (defaults: the committed ones, train-vocabulary.mjs SETTINGS and rules.ts):
 //   CV_L2, CV_MIN_TEXTS, CV_STEM, CV_TRIGRAMS=0|1, CV_BALANCE (class balance exponent), CV_STEPS (Adam steps), CV_P (the model's threshold), CV_GUESS=0|1 (the model's
 //   best guess before the code-class fallbacks), CV_GUESS_P (its least probability), CV_WEAK="rule:p,rule:p" or "none" (the rules
-//   the model may override, and at what probability).
+//   the model may override, and at what probability; it replaces classifier.ts's MODEL_OVERRIDES
+//   too), CV_YIELD (the threshold at which every other text rule yields to the model).
 import { createHash } from 'node:crypto';
 import { createClassifier } from '../dist/classify/classifier.js';
 import { DEFAULT_RULES, WEAK_RULES } from '../dist/classify/rules.js';
@@ -42,6 +43,8 @@ const draw = (s) => parseInt(createHash('sha256').update(s).digest('hex').slice(
 const weak = env.CV_WEAK === undefined ? WEAK_RULES
   : Object.fromEntries(env.CV_WEAK === 'none' ? [] : env.CV_WEAK.split(',').map((x) => [x.split(':')[0], Number(x.split(':')[1])]));
 const guess = (env.CV_GUESS ?? '1') === '1';
+// CV_WEAK names every rule that yields (classifier.ts's MODEL_OVERRIDES too); CV_YIELD makes the others yield.
+const options = { ...(env.CV_WEAK === undefined ? {} : { yieldsTo: {} }), ...(env.CV_YIELD === undefined ? {} : { textRulesYieldTo: Number(env.CV_YIELD) }) };
 const textRule = (r) => !(r.vocabulary !== undefined || r.errors || /^(enh|class)-/.test(r.id));
 const regimes = {
   'whole table': () => true,
@@ -71,7 +74,7 @@ for (const [name, keep] of Object.entries(regimes)) {
   let permRows = 0;
   let permAgree = 0;
   for (let k = 0; k < 5; k++) {
-    const c = createClassifier(tableFor(k, keep));
+    const c = createClassifier(tableFor(k, keep), options);
     for (const r of dev.filter((x) => fold(x) === k)) {
       const v = c.classify(toInput(r));
       const permMiss = r.permanent !== null && v.permanent !== r.permanent;

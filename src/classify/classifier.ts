@@ -6,6 +6,7 @@ import { createLiteralScanner, requiredLiterals } from './prefilter.js';
 import { CATEGORY_SEMANTICS, type BounceRule } from './rule-types.js';
 import type { VocabularyModel } from './vocabulary.js';
 import { DEFAULT_RULES } from './rules.js';
+import { MODEL_OVERRIDES } from './model-overrides.js';
 
 /** One text pattern and the literals one of which any match of it contains (null: none known). */
 interface CompiledPattern {
@@ -72,7 +73,7 @@ function compilePatterns(id: string, text: BounceRule['text']): CompiledPattern[
   });
 }
 
-function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
+function compileRule(r: BounceRule, seen: Set<string>, yieldsToOf: Readonly<Record<string, number>>, textRulesYieldTo: number | undefined): CompiledRule {
   if (typeof r.id !== 'string' || r.id === '') throw compileError('bounce rule without id');
   if (seen.has(r.id)) throw compileError(`duplicate bounce rule id ${r.id}`);
   seen.add(r.id);
@@ -103,8 +104,12 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
       return Object.freeze({ category, permanent, suppress: s.suppress && permanent, rule: id });
     });
   const vocabularyVerdicts = (permanentCode: boolean): Classification[] => (r.vocabulary === undefined ? [] : modelVerdicts(permanentCode, r.id));
+  // A text rule without a model of its own yields at its own threshold, else at the table's.
+  const textRule = r.vocabulary === undefined && r.errors === undefined && r.text !== undefined;
+  const yieldsTo = r.yieldsTo ?? (textRule ? (Object.hasOwn(yieldsToOf, r.id) ? yieldsToOf[r.id] : textRulesYieldTo) : undefined);
+  if (yieldsTo !== undefined && !(yieldsTo >= 0 && yieldsTo <= 1)) throw compileError(`bounce rule ${r.id}: yields to the model at a probability, not ${yieldsTo}`);
   const overrideVerdicts = (permanentCode: boolean): Classification[] =>
-    r.yieldsTo === undefined ? [] : modelVerdicts(permanentCode, `vocabulary-over-${r.id}`);
+    yieldsTo === undefined ? [] : modelVerdicts(permanentCode, `vocabulary-over-${r.id}`);
   return Object.freeze({
     id: r.id,
     text: Object.freeze(compilePatterns(r.id, r.text)),
@@ -114,7 +119,7 @@ function compileRule(r: BounceRule, seen: Set<string>): CompiledRule {
     errors: r.errors ? new Set(r.errors) : null,
     vocabulary: r.vocabulary ?? null,
     minProbability: r.minProbability,
-    yieldsTo: r.yieldsTo,
+    yieldsTo,
     overridePermanentCode: Object.freeze(overrideVerdicts(true)),
     overrideTransientCode: Object.freeze(overrideVerdicts(false)),
     vocabularyPermanentCode: Object.freeze(vocabularyVerdicts(true)),
@@ -139,11 +144,22 @@ function textMatches(rule: CompiledRule, text: string): boolean {
 export interface ClassifierOptions {
   /** Skip rules whose required literals are absent (default true; false only to check it). */
   prefilter?: boolean;
+  /**
+   * Rules (by id) that yield to the table's model at the given least probability when they name
+   * no `yieldsTo` of their own (default MODEL_OVERRIDES).
+   */
+  yieldsTo?: Readonly<Record<string, number>>;
+  /**
+   * Least probability at which the table's model overrides every other text rule (default:
+   * never). For screening by cross-validation (bench/classify-cv.mjs CV_YIELD): each such check
+   * scores the reply with the model, which costs more than the rest of classify().
+   */
+  textRulesYieldTo?: number;
 }
 
 export function createClassifier(rules: readonly BounceRule[] = DEFAULT_RULES, options: ClassifierOptions = {}): Classifier {
   const seen = new Set<string>();
-  const compiled = rules.map((r) => compileRule(r, seen));
+  const compiled = rules.map((r) => compileRule(r, seen, options.yieldsTo ?? MODEL_OVERRIDES, options.textRulesYieldTo));
   const replyRules = Object.freeze(compiled.filter((r) => r.errors === null));
   // Each reply rule's patterns with their prefilter group (-1: always tested).
   const groups: (readonly string[])[] = [];

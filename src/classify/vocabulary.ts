@@ -1,6 +1,6 @@
 import { BOUNCE_CATEGORIES, type BounceCategory } from '../core/types.js';
 import { MAX_TOKEN, isUnspaced, isWordChar } from './features.js';
-import { createWordTable } from './word-table.js';
+import { FNV_OFFSET, FNV_PRIME, createWordTable } from './word-table.js';
 
 /**
  * The last word on a reply whose text none of the hand-written rules recognised: a
@@ -355,11 +355,31 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
     known = 0;
     unknownCount = 0;
     if (unknownSource.length > 256) unknownSource = [];
+    // One pass: each token's digits and scripts, and the hash of its ASCII letters lower-cased
+    // (the word table's own hash), gathered as its characters go by.
     let start = -1;
-    for (let i = 0; i <= text.length; i++) {
-      const isWord = i < text.length && isWordChar(text.charCodeAt(i));
-      if (isWord) {
-        if (start < 0) start = i;
+    let digits = 0;
+    let unspaced = false;
+    let ascii = true;
+    let hash = 0;
+    const end = text.length;
+    for (let i = 0; i <= end; i++) {
+      const c = i < end ? text.charCodeAt(i) : 32;
+      if (c < 128 ? (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) : isWordChar(c)) {
+        if (start < 0) {
+          start = i;
+          digits = 0;
+          unspaced = false;
+          ascii = true;
+          hash = FNV_OFFSET;
+        }
+        if (c < 128) {
+          if (c <= 57) digits++;
+          hash = Math.imul(hash ^ (c >= 65 && c <= 90 ? c + 32 : c), FNV_PRIME);
+        } else {
+          ascii = false;
+          if (isUnspaced(c)) unspaced = true;
+        }
         continue;
       }
       if (start < 0) continue;
@@ -367,17 +387,6 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
       start = -1;
       const length = i - from;
       if (length < 2 || length > MAX_TOKEN) continue;
-      let digits = 0;
-      let unspaced = false;
-      let ascii = true;
-      for (let j = from; j < i; j++) {
-        const c = text.charCodeAt(j);
-        if (c >= 48 && c <= 57) digits++;
-        else if (c >= 128) {
-          ascii = false;
-          if (isUnspaced(c)) unspaced = true;
-        }
-      }
       if (digits === length || digits * 2 > length) continue;
       if (unspaced) {
         // Character pairs: words (or not) of their own, with no stem of five letters and no triples.
@@ -389,7 +398,7 @@ export function createVocabularyModel(data: VocabularyData, options: VocabularyO
         continue;
       }
       if (ascii) {
-        const id = words.find(text, from, i, true);
+        const id = words.findHashed(text, from, i, hash >>> 0);
         push(id);
         if (id >= 0) addWord(id);
         else addUnknown(text, from, i, true);

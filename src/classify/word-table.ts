@@ -8,6 +8,11 @@
 export interface WordTable {
   /** Number of `text[start, end)` (A–Z read as a–z when `lowerAscii`), or -1 if it is no word of the table. */
   find(text: string, start: number, end: number, lowerAscii: boolean): number;
+  /**
+   * find() of an ASCII range (read lower-cased) whose hash the caller computed while reading it:
+   * FNV-1a from FNV_OFFSET by FNV_PRIME over its code units with A–Z as a–z, as an unsigned integer.
+   */
+  findHashed(text: string, start: number, end: number, hash: number): number;
   readonly size: number;
 }
 
@@ -16,9 +21,12 @@ function codeAt(text: string, i: number, lowerAscii: boolean): number {
   return lowerAscii && c >= 65 && c <= 90 ? c + 32 : c;
 }
 
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
 function hashRange(text: string, start: number, end: number, lowerAscii: boolean): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ codeAt(text, i, lowerAscii), 0x01000193);
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ codeAt(text, i, lowerAscii), FNV_PRIME);
   return h >>> 0;
 }
 
@@ -29,9 +37,9 @@ export function createWordTable(words: readonly string[]): WordTable {
   const mask = slots - 1;
   const ids = new Int32Array(slots).fill(-1);
   const keys: string[] = [];
-  const find = (text: string, start: number, end: number, lowerAscii: boolean): number => {
+  const probe = (text: string, start: number, end: number, hash: number, lowerAscii: boolean): number => {
     const length = end - start;
-    for (let slot = hashRange(text, start, end, lowerAscii) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const id = ids[slot]!;
       if (id < 0) return -1;
       const key = keys[id]!;
@@ -46,6 +54,8 @@ export function createWordTable(words: readonly string[]): WordTable {
       if (same) return id;
     }
   };
+  const find = (text: string, start: number, end: number, lowerAscii: boolean): number => probe(text, start, end, hashRange(text, start, end, lowerAscii), lowerAscii);
+  const findHashed = (text: string, start: number, end: number, hash: number): number => probe(text, start, end, hash, true);
   for (const word of words) {
     if (find(word, 0, word.length, false) >= 0) continue;
     let slot = hashRange(word, 0, word.length, false) & mask;
@@ -53,5 +63,5 @@ export function createWordTable(words: readonly string[]): WordTable {
     ids[slot] = keys.length;
     keys.push(word);
   }
-  return Object.freeze({ find, size: keys.length });
+  return Object.freeze({ find, findHashed, size: keys.length });
 }
