@@ -467,6 +467,38 @@ t.test('provider codes and non-English wordings (rules-languages.ts, development
   }
 });
 
+t.test('wording families fixed from CV disagreements, session 12 (development rows)', async (t) => {
+  const cases: Array<[number, string | null, string, string, string]> = [
+    [450, null, '450 Rspamd scan timeout', 'temporary', 'check-unavailable'],
+    [0, null, 'SPF - no response', 'temporary', 'check-unavailable-no-code'],
+    [0, null, 'Virus scanner timed out', 'temporary', 'check-unavailable-no-code'],
+    [421, '4.7.29', "421 4.7.29 Your email has been rate limited because this message wasn't sent over a TLS connection. Gmail requires all bulk email senders to use TLS/SSL for SMTP connections.", 'policy', 'tls-required'],
+    [421, '4.7.0', 'TLS für RCPT-Domain erforderlich, Verbindung wird beendet.', 'policy', 'tls-required'],
+    [421, '4.7.0', 'RCPT ドメインには TLS が必要です。接続を閉じます。', 'policy', 'tls-required'],
+    [421, '4.7.0', 'RCPT 網域需要使用 TLS,正在關閉連線。', 'policy', 'tls-required'],
+    [421, '4.7.0', 'IP 不在 RCPT 網域許可清單中,正在關閉連線。', 'blocked', 'blocklisted'],
+    [451, '4.7.500', '451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (AS800)', 'rate_limited', 'rate-limited'],
+    [0, '5.1.0', '5.1.0 piWs1j0010jifNx01iWsdh policy violation', 'rate_limited', 'rate-limited'],
+    [0, null, 'spam score exceeded threshold', 'spam_content', 'spam-content'],
+    [0, null, 'has failed due to a full mailbox. We have already made numerous attempts', 'mailbox_full', 'mailbox-full'],
+    [0, null, 'we have already made numerous attempts to deliver this message', 'temporary', 'relay-gave-up'],
+    [0, null, 'mail receiving disabled', 'mailbox_disabled', 'mailbox-disabled'],
+    [501, '5.7.27', '501 5.7.27 Domain in MAIL FROM has null MX record', 'policy', 'sender-rejected'],
+    [0, null, 'HELO hostname does not exist', 'policy', 'reverse-dns'],
+    [501, null, '501 Error: Syntax: HELO hostname', 'other', 'protocol'],
+    [503, null, '503 Error: send HELO/EHLO first', 'other', 'protocol'],
+    [501, null, 'HELO requires domain/address - see RFC-2821 4.1.1.1', 'other', 'protocol'],
+    [550, '5.5.1', 'RFC2821 HELO/EHLO needed', 'other', 'protocol'],
+    // Under a 4xx the same usage error is a deferral (corpus guide P7).
+    [421, null, '421 please say hello first ...', 'temporary', 'protocol-deferred'],
+  ];
+  for (const [code, enhanced, text, category, id] of cases) {
+    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
+    rulesHit.add(c.rule);
+    t.match(c, { category, rule: id }, text);
+  }
+});
+
 t.test('everyday wordings in ten languages (rules-multilingual.ts; written probes, not corpus rows)', async (t) => {
   // fixtures/multilingual-probes.tsv: how a German, French, Spanish, Italian, Portuguese, Dutch,
   // Russian, Chinese, Japanese or Korean reply says each common meaning, written from the
