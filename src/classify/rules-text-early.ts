@@ -264,7 +264,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\btoo many errors\b|\bexcessive volume\b|(?<!score )\bthreshold exceeded\b|(?<!score )\bexceeded (?:\w+ )?threshold\b/i,
       // The Polish providers' platform (Interia, konto.pl) answers its sending limits as "<id>
       // policy violation" (documented by both; corpus README, hostpages.tsv).
-      /^(?:5\.1\.0 )?[A-Za-z0-9]{20,24} policy violation$/,
+      // (The id mixes digits and both cases; after the reply code and status when there is one.)
+      /(?:^|\s)(?=[A-Za-z]*\d)(?=\S*[a-z])(?=\S*[A-Z])[A-Za-z0-9]{20,24} policy violation$/,
       /\b(?:daily|hourly) limit\b|\bper hour\b.{0,30}\blimit\b|\bexceeded (?:permitted|their|its|the) limits?\b/i,
       /\b(?:sending|sent|send(?:ing)?) too (?:fast|much|often|many)\b|\btoo often\b|\b(?:sending|connection|delivery) (?:rate|speed|frequency)\b/i,
       /\b(?:rate|speed|frequency) (?:is )?too high\b|\bintervals? (?:is |are )?too short\b|\bper (?:time unit|second)\b|\bconnection (?:count|frequency)\b/i,

@@ -479,6 +479,8 @@ t.test('wording families fixed from CV disagreements, session 12 (development ro
     [421, '4.7.0', 'IP 不在 RCPT 網域許可清單中,正在關閉連線。', 'blocked', 'blocklisted'],
     [451, '4.7.500', '451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (AS800)', 'rate_limited', 'rate-limited'],
     [0, '5.1.0', '5.1.0 piWs1j0010jifNx01iWsdh policy violation', 'rate_limited', 'rate-limited'],
+    [550, '5.1.0', '550 5.1.0 piWs1j0010jifNx01iWsdh policy violation', 'rate_limited', 'rate-limited'],
+    [550, '5.7.0', '550 5.7.0 Local Policy Violation', 'policy', 'site-policy'],
     [0, null, 'spam score exceeded threshold', 'spam_content', 'spam-content'],
     [0, null, 'has failed due to a full mailbox. We have already made numerous attempts', 'mailbox_full', 'mailbox-full'],
     [0, null, 'we have already made numerous attempts to deliver this message', 'temporary', 'relay-gave-up'],
