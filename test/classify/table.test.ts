@@ -433,8 +433,18 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 
+/** [code, enhanced, text, category, rule id]: a reply and the rule that must answer it. */
+type RuleCase = [number, string | null, string, string, string];
+function expectRules(t: Test, cases: readonly RuleCase[]): void {
+  for (const [code, enhanced, text, category, id] of cases) {
+    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
+    rulesHit.add(c.rule);
+    t.match(c, { category, rule: id }, text);
+  }
+}
+
 t.test('provider codes and non-English wordings (rules-languages.ts, development rows of languages.tsv)', async (t) => {
-  const cases: Array<[number, string | null, string, string, string]> = [
+  const cases: RuleCase[] = [
     [421, null, '421 HL:REP 该IP发送行为异常，存在接收者大量不存在情况，被临时禁止连接。', 'blocked', 'netease-ip-blocked'],
     [421, null, '421 HL:ICC 该IP同时并发连接数过大，超过了网易的限制，被临时禁止连接。', 'rate_limited', 'netease-rate'],
     [450, null, '450 WM:BLU 此用户不在网易允许的发信用户列表里', 'policy', 'netease-sender'],
@@ -460,15 +470,11 @@ t.test('provider codes and non-English wordings (rules-languages.ts, development
     [550, '5.1.1', '550 5.1.1 Inactive mbox', 'mailbox_disabled', 'mailbox-inactive-wording'],
     [550, null, '550 Domain frequency limited', 'rate_limited', 'slow-down'],
   ];
-  for (const [code, enhanced, text, category, id] of cases) {
-    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
-    rulesHit.add(c.rule);
-    t.match(c, { category, rule: id }, text);
-  }
+  expectRules(t, cases);
 });
 
 t.test('wording families fixed from CV disagreements, session 12 (development rows)', async (t) => {
-  const cases: Array<[number, string | null, string, string, string]> = [
+  const cases: RuleCase[] = [
     [450, null, '450 Rspamd scan timeout', 'temporary', 'check-unavailable'],
     [0, null, 'SPF - no response', 'temporary', 'check-unavailable-no-code'],
     [0, null, 'Virus scanner timed out', 'temporary', 'check-unavailable-no-code'],
@@ -494,11 +500,7 @@ t.test('wording families fixed from CV disagreements, session 12 (development ro
     // Under a 4xx the same usage error is a deferral (corpus guide P7).
     [421, null, '421 please say hello first ...', 'temporary', 'protocol-deferred'],
   ];
-  for (const [code, enhanced, text, category, id] of cases) {
-    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
-    rulesHit.add(c.rule);
-    t.match(c, { category, rule: id }, text);
-  }
+  expectRules(t, cases);
 });
 
 t.test('everyday wordings in ten languages (rules-multilingual.ts; written probes, not corpus rows)', async (t) => {
