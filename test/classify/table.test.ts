@@ -473,7 +473,7 @@ t.test('provider codes and non-English wordings (rules-languages.ts, development
   expectRules(t, cases);
 });
 
-t.test('wording families fixed from CV disagreements, session 12 (development rows)', async (t) => {
+t.test('wording families fixed from CV disagreements, session 12 (development rows; two with another reply code)', async (t) => {
   const cases: RuleCase[] = [
     [450, null, '450 Rspamd scan timeout', 'temporary', 'check-unavailable'],
     [0, null, 'SPF - no response', 'temporary', 'check-unavailable-no-code'],
