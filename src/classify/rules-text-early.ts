@@ -7,11 +7,21 @@ import { rule, type BounceRule } from './rule-types.js';
  * Patterns describe meanings, not single samples; provider codes appear only where the
  * provider documents them (Yahoo [TSS..], Outlook (S3150), Comcast BL..., Orange OFR_...).
  */
+const CHECK_UNAVAILABLE = [
+  /\b(?:virus|spam|scanner|scan|spamd|clamd|rspamd|dkim|spf|dmarc|dns|milter)\w*\b.{0,25}\b(?:timed? ?out|timeout|no response|not responding|unavailable|connect(?:ion)? (?:failed|error|refused))\b/i,
+  /\b(?:unable to|could not|cannot) scan\b|\bscan(?:ner)? (?:error|failure|failed)\b/i,
+];
+
 export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // Greylisting is a promise to accept later, whatever else the reply says.
   rule('greylisted', 'temporary', {
     text: [/greylist|grey-list|graylist|gray-list/i, /\bpostgrey\b/i, /grey\.rbl/i],
   }),
+  // A scanner or an authentication check that could not run (a timeout, no answer): nothing was
+  // judged yet, so the spam, virus and SPF words below must not decide (corpus guide P5). Under a
+  // 5xx the same words wrap a refusal; there the rest of the table decides.
+  rule('check-unavailable', 'temporary', { codeClass: [4], text: CHECK_UNAVAILABLE }),
+  rule('check-unavailable-no-code', 'temporary', { codes: [0], text: CHECK_UNAVAILABLE }),
   rule('temporarily-locked', 'temporary', {
     text: [/\btemporar(?:y|ily) (?:locked|frozen)\b/i, /\blocked temporarily\b/i],
   }),
@@ -66,6 +76,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:helo|ehlo)\b.{0,40}\b(?:empty|bad|argument|not allowed|required|syntax)\b|\bbad helo\b/i,
       /\bcannot find your (?:host ?name|reverse)/i,
       /\bhelo\b.{0,40}\b(?:rejected|invalid|not valid|fully[- ]qualified|forged)/i,
+      /\b(?:helo|ehlo)\b.{0,40}\b(?:does ?not exist|doesn'?t exist|(?:did|does) not resolve|not resolv)/i,
       /\bipv6 sending guidelines/i,
     ],
   }),
@@ -74,6 +85,13 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:starttls|tls|ssl|encryption)\b.{0,20}\b(?:required|needed|mandatory)\b/i,
       /\bmust (?:issue|use) (?:a )?starttls/i,
       /\brequiretls\b/i,
+      // Gmail's 4.7.29 is worded as a rate limit, but names the requirement: "this message
+      // wasn't sent over a TLS connection" (guide P5).
+      /\b(?:wasn'?t|was not|isn'?t|is not|not) (?:sent |delivered |transmitted )?(?:over|via|using) (?:a |an )?(?:tls|ssl|secure|encrypted)\b/i,
+      // Google's translated "TLS required for RCPT domain" (German, French, Spanish, Portuguese,
+      // Italian; Japanese, Chinese, Korean).
+      /\b(?:tls|ssl)\b.{0,20}\b(?:erforderlich|requis|obligatoire|requerido|obligatorio|necesario|obrigat(?:ó|o)rio|necess(?:á|a)rio|richiesto|obbligatorio)\b/i,
+      /(?:TLS|SSL)\s*(?:が必要|必須|이\s*필요|가\s*필요|필요)|(?:需要|必须|必須)(?:使用)?\s*(?:TLS|SSL)/,
       /\broute requires (?:encryption|tls|high-strength)|\bhigh-strength ciphers\b|\btls version\b/i,
       /\b(?:certificate|dane|dnssec|tlsa)(?:-\w+)?\b.{0,40}\b(?:invalid|expired|mismatch|failed|validation|match)/i,
       /\bfailed ?starttls\b|\bstarttls-not-supported\b|\bcertificate\b.{0,20}\b(?:invalid|not trusted|untrusted|expired)\b/i,
@@ -132,6 +150,8 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bgeoip\b|\bgeographical location/i,
       /\bbadmailfrom\b|\bdeny ?-?list/i,
       /\bnot (?:in|on) (?:the |our |my )?(?:whitelist|white list|white-list|allowlist|allow list|allow-list)/i,
+      // Google's "IP not in whitelist for RCPT domain" as it answers in Chinese, Japanese, Korean.
+      /不在[^。.，,]{0,12}(?:白名单|白名單|許可清單|允許清單|允许列表)|ホワイトリストにありません|(?:허용 목록|화이트리스트)에 없/,
       /\(BL\)|\bDNSBL:|AUP#[\w-]*(?:RBL|BL)\b/,
       /\bsperrliste|\bschwarze[rn]? liste|\bliste noire\b|\blista negra\b|\blista nera\b|черн(?:ый|ом) списк|黑名单|ブラックリスト/i,
     ],
@@ -188,7 +208,7 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:disabled|deactivated|suspended|inactive|locked|frozen|closed|expired|archived|terminated) (?:e-?mail )?(?:account|mailbox|user|recipient|address)\b/i,
       /\b(?:is|account|mailbox|address) no longer (?:valid|active)\b/i,
       /\bDisabledUser\b/,
-      /\brecipient suspend|\bno longer accepts mail\b|\btemporarily inactive\b|\bextended inactivity\b|\bexpired (?:e-?mail )?address\b|\baccount inbounds disabled\b|\bmailbox (?:is )?frozen\b/i,
+      /\brecipient suspend|\bno longer accepts mail\b|\btemporarily inactive\b|\bextended inactivity\b|\bexpired (?:e-?mail )?address\b|\baccount inbounds disabled\b|\bmail receiving disabled\b|\bmailbox (?:is )?frozen\b/i,
       /\b(?:konto|postfach|benutzer|empf(?:ä|ae)nger)\b.{0,30}(?:gesperrt|deaktiviert|stillgelegt|gel(?:ö|oe)scht)/i,
       /\b(?:compte|bo[iî]te|utilisateur)\b.{0,30}(?:d[ée]sactiv|bloqu|suspendu|supprim|archiv)/i,
       /\b(?:cuenta|buz[oó]n|usuario)\b.{0,30}(?:deshabilitad|desactivad|suspendid|bloquead|inactiv)/i,
@@ -235,9 +255,17 @@ export const EARLY_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\bslow down\b/i,
       /\bunexpected volume\b|\bunusual (?:sending )?activity\b/i,
       /\b(?:number|count) of (?:allowed )?(?:outgoing |outbound )?(?:messages|recipients|connections|e-?mails)\b/i,
+      // Microsoft's 451 4.7.500-699 "Server busy. Please try again later from [IP]. (ASxxx)" is
+      // documented as throttling of the sending IP (guide: source documentation first).
+      /\bserver busy\.? please try (?:again )?later from\b/i,
       /\[TSS04\]|\bTSS04\b|\bRL0\d{5}\b|AUP#[\w-]*(?:1310|MXRT|CNCT|RCPT)\b|\bRP-00\d\b|\bDYN:T\d\b|\bRLY:B1\b/,
       /\b(?:connection|thread|receive|message|concurrency|batch|session) limit\b|\bmaximum connection\b|\b(?:emails|messages|mails) per (?:hour|day|minute)\b/i,
-      /\btoo many errors\b|\bnumerous attempts\b|\bexcessive volume\b|\bthreshold exceeded\b|\bexceeded (?:\w+ )?threshold\b/i,
+      // (Not "spam score exceeded threshold": a score is said of the message.)
+      /\btoo many errors\b|\bexcessive volume\b|(?<!score )\bthreshold exceeded\b|(?<!score )\bexceeded (?:\w+ )?threshold\b/i,
+      // The Polish providers' platform (Interia, konto.pl) answers its sending limits as "<id>
+      // policy violation" (documented by both; corpus README, hostpages.tsv).
+      // (The id mixes digits and both cases; after the reply code and status when there is one.)
+      /(?:^|\s)(?=[A-Za-z]*\d)(?=\S*[a-z])(?=\S*[A-Z])[A-Za-z0-9]{20,24} policy violation$/,
       /\b(?:daily|hourly) limit\b|\bper hour\b.{0,30}\blimit\b|\bexceeded (?:permitted|their|its|the) limits?\b/i,
       /\b(?:sending|sent|send(?:ing)?) too (?:fast|much|often|many)\b|\btoo often\b|\b(?:sending|connection|delivery) (?:rate|speed|frequency)\b/i,
       /\b(?:rate|speed|frequency) (?:is )?too high\b|\bintervals? (?:is |are )?too short\b|\bper (?:time unit|second)\b|\bconnection (?:count|frequency)\b/i,

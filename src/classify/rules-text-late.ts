@@ -5,6 +5,13 @@ import { rule, type BounceRule } from './rule-types.js';
  * temporary conditions. They run after the early rules, so words like "blocked", "try again"
  * or "recipient address rejected" here only decide when nothing more specific was said.
  */
+/**
+ * Servers telling the client how to use a command, or that a command must come first ("501
+ * Syntax: HELO hostname", "503 send HELO/EHLO first", "HELO requires domain/address"): a
+ * protocol error with no cause DESIGN.md names (corpus guide P7), not a HELO policy.
+ */
+const COMMAND_USAGE = /\bsyntax: ?(?:helo|ehlo|mail|rcpt|vrfy|expn)\b|\b(?:helo|ehlo)(?:\/(?:helo|ehlo))? (?:needed|first)\b|\bsay (?:helo|hello|ehlo)(?:\/(?:helo|ehlo))? first\b|\b(?:use|send) (?:helo|ehlo)(?:\/(?:helo|ehlo))? (?:first|before)\b|\b(?:helo|ehlo|mail|rcpt) requires\b/i;
+
 export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // --- spam said of the sender, not of this message (blocked; corpus guide P2) --------------
   // Without it the spam words below make an IP refused "for spam" spam_content whenever no
@@ -57,7 +64,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\binvalid sender\b|\b(?:é|e)metteur invalide\b/i,
       /\bsender (?:address |domain )?(?:is )?(?:invalid|not (?:allowed|valid|verified|permitted))\b/i,
       /\bsender verif(?:y|ication) failed|\bverification failed\b/i,
-      /\bdomain of sender\b|\bsender(?:'s)? domain\b.{0,30}\b(?:not|invalid|unknown|does)\b|\benvelope sender\b/i,
+      /\bdomain of sender\b|\bdomain in mail from\b|\bsender(?:'s)? domain\b.{0,30}\b(?:not|invalid|unknown|does)\b|\benvelope sender\b/i,
       /\bunroutable sender\b|\bunresolvable\b|\bsender\b.{0,30}\bhas no (?:a|aaaa|mx|dns)\b/i,
       /\breject(?:ed|s)? (?:all )?mail from\b|\bdoes not accept mail from\b/i,
       /\bmail ?from\b.{0,60}\b(?:mismatch\w*|not allowed|invalid|refused)\b/i,
@@ -126,14 +133,15 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
     text: [
       // The window stops at a colon or parenthesis: "Remote host said: 550 User unknown" and
       // "at this host (invalid … username)" speak of the user, not the host.
-      /\b(?:domain|host ?name|host)\b[^.;:(]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
+      // (A HELO name that does not exist is the sender's: reverse-dns above or the model decide.)
+      /(?<!\b(?:helo|ehlo) )\b(?:domain|host ?name|host)\b[^.;:(]{0,40}?\b(?:(?:does ?not|doesn'?t|not) exist|not found|unknown|invalid|could not be (?:found|resolved))\b/i,
       /\bbad destination system\b/i,
       /\b(?:unknown|invalid|non-?existent|bad) (?:recipient )?(?:domain|host ?name|host)\b/i,
       /\bno such domain\b|\bnxdomain\b|\bnull ?mx\b|\bNonExistentDomain\b|\bdomain does not accept (?:e-?)?mail\b/i,
       /\bfind the recipient domain\b|\bdomain name not found\b|\bunroute?able (?:mail )?domain\b/i,
       /\bno mx\b|\bno valid mx\b|\bno (?:mail|dns) (?:servers?|records?) for\b/i,
       /\bdns lookup failure: host \S+ not found\b|\bname or service not known\b|\bunroute?able address\b|\bdomain must exist\b|\bhost address lookups failed\b/i,
-      /\bpoint to non-existent hosts\b|\bcouldn'?t find (?:any host|a mail exchanger)\b|\bno host found\b|\bmail receiving disabled\b/i,
+      /\bpoint to non-existent hosts\b|\bcouldn'?t find (?:any host|a mail exchanger)\b|\bno host found\b/i,
       /\bno route for current request\b|\breturned answer with no data\b/i,
       /\bdomain (?:is )?not reachable\b/i,
       /\bdom(?:ä|ae)ne (?:existiert nicht|unbekannt)|\bdomaine (?:inexistant|inconnu)|\bdominio (?:inexistente|desconocido|no existe)/i,
@@ -241,7 +249,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       /\b(?:in|for) the queue too long\b|\bcould not be delivered for (?:too long|more than|\d+)/i,
       /\bgiving up\b|\bgave up\b|\bnot (?:been )?delivered within\b|\bwithin the allowed queue period\b/i,
       /\bdelivery attempts will continue\b|\bhas been delayed\b|\bwill be retried\b|\bnot been collected after\b/i,
-      /\bafter multiple retries\b|\bdelivery failed \d+ attempts\b|\benvelope expired\b|\bconnection expired\b/i,
+      /\bafter multiple retries\b|\bnumerous attempts\b|\bdelivery failed \d+ attempts\b|\benvelope expired\b|\bconnection expired\b/i,
       /\bdid not accept our requests to connect\b|\bserver did not respond\b|\bexpiration time\b|past the expiration\b/i,
       /\bcould not (?:connect|retrieve)\b|\bable to establish\b|\bfailed to deliver to domain\b|\bfind a gateway\b/i,
     ],
@@ -293,7 +301,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
   // ... unless the remote side says it is passing (a 4xx): then it is retried like any deferral.
   rule('protocol-deferred', 'temporary', {
     codeClass: [4],
-    text: /\bprotocol (?:violation|error)\b|\bbad sequence\b|\bsyntax error\b/i,
+    text: [/\bprotocol (?:violation|error)\b|\bbad sequence\b|\bsyntax error\b/i, COMMAND_USAGE],
   }),
   rule('protocol', 'other', {
     text: [
@@ -303,6 +311,7 @@ export const LATE_TEXT_RULES: readonly BounceRule[] = Object.freeze([
       // Exim, Haraka): DESIGN.md names no cause for them.
       /\b(?:commands?|parameters?|arguments?|extension)\b[^.;]{0,30}?\bnot (?:recognized|recognised|implemented|permitted|supported)\b/i,
       /\b(?:unsupported|unrecognised|unknown|invalid\/unsupported) command\b|\bsyntactically invalid\b|\bargument required\b/i,
+      COMMAND_USAGE,
     ],
   }),
   // A local delivery program failed (a pipe, procmail, a mailer that exited): a mailer error,

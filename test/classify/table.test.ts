@@ -433,8 +433,18 @@ t.test('wordings the corpus taught (issue 18)', async (t) => {
   t.match(reply('550 5.1.1 192.0.2.1 does not like recipient. Remote host said: 550 5.1.1 <a@example.jp>... User Unknown Giving up on 192.0.2.1.'), { category: 'user_unknown' });
 });
 
+/** [code, enhanced, text, category, rule id]: a reply and the rule that must answer it. */
+type RuleCase = [number, string | null, string, string, string];
+function expectRules(t: Test, cases: readonly RuleCase[]): void {
+  for (const [code, enhanced, text, category, id] of cases) {
+    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
+    rulesHit.add(c.rule);
+    t.match(c, { category, rule: id }, text);
+  }
+}
+
 t.test('provider codes and non-English wordings (rules-languages.ts, development rows of languages.tsv)', async (t) => {
-  const cases: Array<[number, string | null, string, string, string]> = [
+  const cases: RuleCase[] = [
     [421, null, '421 HL:REP 该IP发送行为异常，存在接收者大量不存在情况，被临时禁止连接。', 'blocked', 'netease-ip-blocked'],
     [421, null, '421 HL:ICC 该IP同时并发连接数过大，超过了网易的限制，被临时禁止连接。', 'rate_limited', 'netease-rate'],
     [450, null, '450 WM:BLU 此用户不在网易允许的发信用户列表里', 'policy', 'netease-sender'],
@@ -460,11 +470,37 @@ t.test('provider codes and non-English wordings (rules-languages.ts, development
     [550, '5.1.1', '550 5.1.1 Inactive mbox', 'mailbox_disabled', 'mailbox-inactive-wording'],
     [550, null, '550 Domain frequency limited', 'rate_limited', 'slow-down'],
   ];
-  for (const [code, enhanced, text, category, id] of cases) {
-    const c = classifier.classify({ kind: 'reply', reply: { code, enhanced, text } });
-    rulesHit.add(c.rule);
-    t.match(c, { category, rule: id }, text);
-  }
+  expectRules(t, cases);
+});
+
+t.test('wording families fixed from CV disagreements, session 12 (development rows; two with another reply code)', async (t) => {
+  const cases: RuleCase[] = [
+    [450, null, '450 Rspamd scan timeout', 'temporary', 'check-unavailable'],
+    [0, null, 'SPF - no response', 'temporary', 'check-unavailable-no-code'],
+    [0, null, 'Virus scanner timed out', 'temporary', 'check-unavailable-no-code'],
+    [421, '4.7.29', "421 4.7.29 Your email has been rate limited because this message wasn't sent over a TLS connection. Gmail requires all bulk email senders to use TLS/SSL for SMTP connections.", 'policy', 'tls-required'],
+    [421, '4.7.0', 'TLS für RCPT-Domain erforderlich, Verbindung wird beendet.', 'policy', 'tls-required'],
+    [421, '4.7.0', 'RCPT ドメインには TLS が必要です。接続を閉じます。', 'policy', 'tls-required'],
+    [421, '4.7.0', 'RCPT 網域需要使用 TLS,正在關閉連線。', 'policy', 'tls-required'],
+    [421, '4.7.0', 'IP 不在 RCPT 網域許可清單中,正在關閉連線。', 'blocked', 'blocklisted'],
+    [451, '4.7.500', '451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (AS800)', 'rate_limited', 'rate-limited'],
+    [0, '5.1.0', '5.1.0 piWs1j0010jifNx01iWsdh policy violation', 'rate_limited', 'rate-limited'],
+    [550, '5.1.0', '550 5.1.0 piWs1j0010jifNx01iWsdh policy violation', 'rate_limited', 'rate-limited'],
+    [550, '5.7.0', '550 5.7.0 Local Policy Violation', 'policy', 'site-policy'],
+    [0, null, 'spam score exceeded threshold', 'spam_content', 'spam-content'],
+    [0, null, 'has failed due to a full mailbox. We have already made numerous attempts', 'mailbox_full', 'mailbox-full'],
+    [0, null, 'we have already made numerous attempts to deliver this message', 'temporary', 'relay-gave-up'],
+    [0, null, 'mail receiving disabled', 'mailbox_disabled', 'mailbox-disabled'],
+    [501, '5.7.27', '501 5.7.27 Domain in MAIL FROM has null MX record', 'policy', 'sender-rejected'],
+    [0, null, 'HELO hostname does not exist', 'policy', 'reverse-dns'],
+    [501, null, '501 Error: Syntax: HELO hostname', 'other', 'protocol'],
+    [503, null, '503 Error: send HELO/EHLO first', 'other', 'protocol'],
+    [501, null, 'HELO requires domain/address - see RFC-2821 4.1.1.1', 'other', 'protocol'],
+    [550, '5.5.1', 'RFC2821 HELO/EHLO needed', 'other', 'protocol'],
+    // Under a 4xx the same usage error is a deferral (corpus guide P7).
+    [421, null, '421 please say hello first ...', 'temporary', 'protocol-deferred'],
+  ];
+  expectRules(t, cases);
 });
 
 t.test('everyday wordings in ten languages (rules-multilingual.ts; written probes, not corpus rows)', async (t) => {
