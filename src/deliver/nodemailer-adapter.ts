@@ -47,6 +47,56 @@ export function clientInternals(conn: SMTPConnection) {
   };
 }
 
+/**
+ * Every socket the client holds over its life (the TCP socket, then the TLS socket over it after
+ * STARTTLS), seen as nodemailer assigns them. nodemailer reports a connection's end ('end') as
+ * soon as it has asked its socket to close — on a 221 to QUIT, before the FIN has even been
+ * written (the write waits for the thread's next turn of its event loop) and up to its
+ * socketCloseTimeout before the socket is gone. A connection counts against its destination's
+ * caps until then, so the caller waits for `closed()`.
+ */
+export interface SocketWatch {
+  /** Resolves once every socket the client has held has emitted 'close' (at once when it never had one). */
+  closed(): Promise<void>;
+  /** Destroys every socket still open (the bound on closed() when a socket will not close by itself). */
+  destroy(): void;
+}
+
+export function watchSockets(conn: SMTPConnection): SocketWatch {
+  const c = conn as unknown as ClientInternals;
+  const sockets: { socket: Socket; closed: Promise<void> }[] = [];
+  const watch = (socket: Socket | false): void => {
+    if (!socket || sockets.some((s) => s.socket === socket)) return;
+    const closed = socket.closed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    sockets.push({ socket, closed });
+  };
+  let current = c._socket;
+  watch(current);
+  Object.defineProperty(c, '_socket', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (v: Socket | false) => {
+      current = v;
+      watch(v);
+    },
+  });
+  return {
+    closed: async () => {
+      // a socket assigned while the earlier ones closed (a TLS upgrade under way) is waited for too
+      let seen = 0;
+      while (seen < sockets.length) {
+        const batch = sockets.slice(seen);
+        seen = sockets.length;
+        await Promise.all(batch.map((s) => s.closed));
+      }
+    },
+    destroy: () => {
+      for (const s of sockets) if (!s.socket.destroyed) s.socket.destroy();
+    },
+  };
+}
+
 interface DataStreamInternals {
   inByteCount: number;
   outByteCount: number;
