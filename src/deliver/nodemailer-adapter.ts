@@ -10,8 +10,9 @@ import { stuffChunk } from './dot-stuffing.js';
  * package.json; test/deliver/nodemailer-adapter.test.ts fails loudly when the shape changes).
  *
  * 1. Reads of the SMTP client's private state a relay must know and nodemailer does not expose:
- *    the socket (TLS details, the DATA timeout), the EHLO extensions and SIZE limit (8BITMIME,
- *    SIZE checks before sending), and the recipients refused in the current envelope.
+ *    the socket (TLS details, the DATA timeout, when it has closed: watchSockets), the EHLO
+ *    extensions and SIZE limit (8BITMIME, SIZE checks before sending), and the recipients
+ *    refused in the current envelope.
  * 2. Dot-stuffing on the way out: DataStream._transform replaced by stuffChunk (src/deliver/
  *    dot-stuffing.ts, the same bytes, found with Buffer.indexOf rather than a per-byte loop).
  */
@@ -131,6 +132,9 @@ export function nodemailerShapeProblems(): string[] {
   has(proto._parseEhloExtensions, '_maxAllowedSize', 'SMTPConnection.prototype._parseEhloExtensions');
   has(proto._actionRCPT, 'rejectedErrors', 'SMTPConnection.prototype._actionRCPT');
   has(proto._createSendStream, 'dataStream', 'SMTPConnection.prototype._createSendStream');
+  // watchSockets sees each socket as it is assigned to _socket (connect, then the STARTTLS upgrade)
+  has(proto._connectToHost, 'this._socket = ', 'SMTPConnection.prototype._connectToHost');
+  has(proto._upgradeConnection, 'this._socket = ', 'SMTPConnection.prototype._upgradeConnection');
   // the replacement keeps the counters and lastByte that nodemailer's _flush and callers read
   has(nodemailerTransform, 'lastByte', 'DataStream.prototype._transform');
   has(nodemailerTransform, 'inByteCount', 'DataStream.prototype._transform');
