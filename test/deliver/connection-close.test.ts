@@ -88,6 +88,23 @@ t.test('close() returns once the socket has closed, not at the 221 to QUIT', asy
   t.pass('a second close() returns at once (the socket is already closed)');
 });
 
+t.test('a server that never closes its side: the socket is destroyed at the bound, and close() returns', async (t) => {
+  const srv = await lingeringServer(t);
+  const clock = new ManualClock();
+  const res = await connectSmtp(options(srv.port, { clock }));
+  if (!res.ok) throw new Error(`connect failed: ${JSON.stringify(res)}`);
+  let returned = false;
+  const closing = res.client.close().then(() => (returned = true));
+  const fin = await srv.nextFin();
+  clock.advance(timeouts.commandTimeoutMs + 999);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.equal(returned, false, 'not before the bound');
+  clock.advance(1);
+  await closing;
+  t.ok(fin.sock.readableEnded, 'the server saw the client go');
+  fin.sock.destroy();
+});
+
 t.test('a connect that fails after the greeting returns once its socket has closed', async (t) => {
   const srv = await lingeringServer(t);
   // TLS required, and the server offers no STARTTLS: nothing is sent, the connection is ended

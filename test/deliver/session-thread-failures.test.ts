@@ -147,7 +147,7 @@ async function stalledThread(t: Test, o: { terminates: boolean }) {
     clock.advance(250);
     await new Promise((r) => setTimeout(r, 5));
   }
-  return { clock, lines, failures, order, sending, closing, settled: () => settled };
+  return { clock, lines, failures, order, sending, closing, settled: () => settled, client: res.client };
 }
 
 t.test('a stalled thread: its sessions end once it has stopped, not when it is given up', async (t) => {
@@ -163,6 +163,8 @@ t.test('a stalled thread: its sessions end once it has stopped, not when it is g
 
 t.test('a stalled thread that cannot be stopped: its sessions end after a bound all the same (no slot held for ever)', async (t) => {
   const s = await stalledThread(t, { terminates: false });
+  // a close() asked for meanwhile (the worker giving up) waits with the session
+  const closedEarly = s.client.close().then(() => s.order.push('early close returned'));
   await new Promise((r) => setTimeout(r, 20));
   t.equal(s.settled(), false, 'not before the bound');
   s.clock.advance(999);
@@ -171,7 +173,8 @@ t.test('a stalled thread that cannot be stopped: its sessions end after a bound 
   s.clock.advance(1);
   await s.sending;
   await s.closing;
-  t.same(s.order, ['send returned', 'close returned']);
+  await closedEarly;
+  t.same(s.order, ['send returned', 'early close returned', 'close returned']);
   t.match(s.lines.find((l) => /did not stop/.test(l.msg)), { level: 50 }, 'said so');
   t.same(s.failures, ['stalled'], 'reported once');
 });
