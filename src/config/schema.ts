@@ -113,9 +113,9 @@ export const configSchema = z.strictObject({
        * above Ferry's writer, delivery and signing threads, so that when the cores are short the
        * event loop that answers sessions runs first. Needs CAP_SYS_NICE or an RLIMIT_NICE that
        * allows it (systemd LimitNICE=); refused, Ferry says so once and runs at the normal
-       * priority. Not the default: at -10 a delivery thread starved between reporting a
-       * connection's end and closing its socket let the next connection open first, so a remote
-       * MX briefly saw one connection more than the destination's cap (bench/RESULTS.md).
+       * priority. Not the default: on a busy machine -10 did not clearly lower the p99 event-loop
+       * delay, and DKIM-signed mail cost more CPU per message (bench/RESULTS.md, "Connection
+       * slots until the socket closes").
        */
       threadNice: z.number().int().min(-20).max(0).default(0),
       /** Clients outside relayNetworks (unauthenticated until AUTH succeeds). */

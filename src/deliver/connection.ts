@@ -10,7 +10,7 @@ import type { DeliveryError, DeliveryTimeouts, HopTls, HopTlsOutcome, HopTry, Ou
 import { webPkiCheck, peerChain, type TlsCheck } from './tls-policy/verify.js';
 import { daneCheck } from './tls-policy/tlsa-match.js';
 import { transactionOutcomes, type SendFailure } from './outcomes.js';
-import { clientInternals, installFastDotStuffing, type RejectedRecipientError } from './nodemailer-adapter.js';
+import { clientInternals, installFastDotStuffing, watchSockets, type RejectedRecipientError } from './nodemailer-adapter.js';
 
 // nodemailer's per-byte dot-stuffing loop dominated CPU for large messages (see dot-stuffing.ts).
 installFastDotStuffing();
@@ -160,6 +160,9 @@ function transactionReplies() {
   };
 }
 
+/** How long nodemailer waits for the server to close after it ended its side (then it destroys the socket). */
+const SOCKET_CLOSE_TIMEOUT_MS = 1000;
+
 export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
   const { timeouts, clock } = o;
   const wire = transactionReplies();
@@ -178,12 +181,25 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     connectionTimeout: timeouts.connectTimeoutMs,
     greetingTimeout: timeouts.greetingTimeoutMs,
     socketTimeout: timeouts.commandTimeoutMs,
-    socketCloseTimeout: 1000,
+    socketCloseTimeout: SOCKET_CLOSE_TIMEOUT_MS,
     // nodemailer keeps an accepted recipient's RCPT reply to itself; its transaction log (commands
     // and replies, never message content) is how the replies of a transaction are read in order.
     transactionLog: true,
     logger: { debug: (entry: { tnx?: string }, line: unknown) => wire.observe(entry.tnx, line) },
   });
+  const sockets = watchSockets(conn);
+  /**
+   * Ends the connection and resolves once its socket has closed: a connection counts against its
+   * destination's caps until then (the caller's slot is released after this). nodemailer destroys
+   * a socket the server does not close within socketCloseTimeout; the backstop covers a socket
+   * that would not close all the same.
+   */
+  const shut = async (): Promise<void> => {
+    conn.close();
+    const backstop = clock.setTimer(SOCKET_CLOSE_TIMEOUT_MS + timeouts.commandTimeoutMs, () => sockets.destroy());
+    await sockets.closed();
+    backstop.cancel();
+  };
   let lastError: NodemailerLikeError | undefined;
   let dead = false;
   /** transactions attempted on this connection */
@@ -274,7 +290,7 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
   backstop.cancel();
   o.signal?.removeEventListener('abort', onAbort);
   if (res) {
-    conn.close();
+    await shut();
     return res;
   }
 
@@ -293,17 +309,17 @@ export async function connectSmtp(o: ConnectOptions): Promise<ConnectResult> {
     },
     send: (message) => sendOne(message),
     async close() {
-      if (dead) return;
-      const ended = settleOnce<void>();
-      conn.once('end', () => ended.settle());
-      const t = clock.setTimer(timeouts.commandTimeoutMs, () => {
-        conn.close();
-        ended.settle();
-      });
-      conn.quit();
-      await ended.promise;
-      t.cancel();
-      dead = true;
+      if (!dead) {
+        const ended = settleOnce<void>();
+        conn.once('end', () => ended.settle());
+        const t = clock.setTimer(timeouts.commandTimeoutMs, () => ended.settle());
+        conn.quit();
+        await ended.promise;
+        t.cancel();
+        dead = true;
+      }
+      // nodemailer's 'end' (the 221, or a connection that broke earlier) comes before its socket has closed
+      await shut();
     },
   };
 

@@ -10,8 +10,9 @@ import { stuffChunk } from './dot-stuffing.js';
  * package.json; test/deliver/nodemailer-adapter.test.ts fails loudly when the shape changes).
  *
  * 1. Reads of the SMTP client's private state a relay must know and nodemailer does not expose:
- *    the socket (TLS details, the DATA timeout), the EHLO extensions and SIZE limit (8BITMIME,
- *    SIZE checks before sending), and the recipients refused in the current envelope.
+ *    the socket (TLS details, the DATA timeout, when it has closed: watchSockets), the EHLO
+ *    extensions and SIZE limit (8BITMIME, SIZE checks before sending), and the recipients
+ *    refused in the current envelope.
  * 2. Dot-stuffing on the way out: DataStream._transform replaced by stuffChunk (src/deliver/
  *    dot-stuffing.ts, the same bytes, found with Buffer.indexOf rather than a per-byte loop).
  */
@@ -44,6 +45,56 @@ export function clientInternals(conn: SMTPConnection) {
     maxAllowedSize: (): number => c._maxAllowedSize ?? 0,
     /** recipients refused in the envelope being sent */
     rejectedErrors: (): RejectedRecipientError[] | undefined => (c._envelope ? c._envelope.rejectedErrors : undefined),
+  };
+}
+
+/**
+ * Every socket the client holds over its life (the TCP socket, then the TLS socket over it after
+ * STARTTLS), seen as nodemailer assigns them. nodemailer reports a connection's end ('end') as
+ * soon as it has asked its socket to close — on a 221 to QUIT, before the FIN has even been
+ * written (the write waits for the thread's next turn of its event loop) and up to its
+ * socketCloseTimeout before the socket is gone. A connection counts against its destination's
+ * caps until then, so the caller waits for `closed()`.
+ */
+export interface SocketWatch {
+  /** Resolves once every socket the client has held has emitted 'close' (at once when it never had one). */
+  closed(): Promise<void>;
+  /** Destroys every socket still open (the bound on closed() when a socket will not close by itself). */
+  destroy(): void;
+}
+
+export function watchSockets(conn: SMTPConnection): SocketWatch {
+  const c = conn as unknown as ClientInternals;
+  const sockets: { socket: Socket; closed: Promise<void> }[] = [];
+  const watch = (socket: Socket | false): void => {
+    if (!socket || sockets.some((s) => s.socket === socket)) return;
+    const closed = socket.closed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    sockets.push({ socket, closed });
+  };
+  let current = c._socket;
+  watch(current);
+  Object.defineProperty(c, '_socket', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (v: Socket | false) => {
+      current = v;
+      watch(v);
+    },
+  });
+  return {
+    closed: async () => {
+      // a socket assigned while the earlier ones closed (a TLS upgrade under way) is waited for too
+      let seen = 0;
+      while (seen < sockets.length) {
+        const batch = sockets.slice(seen);
+        seen = sockets.length;
+        await Promise.all(batch.map((s) => s.closed));
+      }
+    },
+    destroy: () => {
+      for (const s of sockets) if (!s.socket.destroyed) s.socket.destroy();
+    },
   };
 }
 
@@ -81,6 +132,9 @@ export function nodemailerShapeProblems(): string[] {
   has(proto._parseEhloExtensions, '_maxAllowedSize', 'SMTPConnection.prototype._parseEhloExtensions');
   has(proto._actionRCPT, 'rejectedErrors', 'SMTPConnection.prototype._actionRCPT');
   has(proto._createSendStream, 'dataStream', 'SMTPConnection.prototype._createSendStream');
+  // watchSockets sees each socket as it is assigned to _socket (connect, then the STARTTLS upgrade)
+  has(proto._connectToHost, 'this._socket = ', 'SMTPConnection.prototype._connectToHost');
+  has(proto._upgradeConnection, 'this._socket = ', 'SMTPConnection.prototype._upgradeConnection');
   // the replacement keeps the counters and lastByte that nodemailer's _flush and callers read
   has(nodemailerTransform, 'lastByte', 'DataStream.prototype._transform');
   has(nodemailerTransform, 'inByteCount', 'DataStream.prototype._transform');

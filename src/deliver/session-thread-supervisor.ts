@@ -142,18 +142,44 @@ export function createThreadSupervisor(o: SupervisorOptions): ThreadSupervisor {
           : reason === 'stalled'
             ? `stopped answering for ${now - (t.pingAt ?? now)} ms`
             : `sent a message that could not be read (${err ? errorMessage(err) : 'messageerror'})`;
-    const sessions = o.onGone(t.worker, `the delivery thread ${what}`);
     const next = t.loaded ? `a new thread starts in ${delay} ms` : 'it had not loaded its code: the next session starts a new thread';
-    logger.error(
-      { reason, exitCode, err: err ? errorMessage(err) : undefined, threadId: t.worker.threadId, sessions, restartInMs: t.loaded ? delay : null, failuresInARow: failures },
-      `delivery thread ${what}: ${sessions} session(s) lost, their recipients are deferred and retried; ${next}`,
-    );
+    const lose = (): void => {
+      const sessions = o.onGone(t.worker, `the delivery thread ${what}`);
+      logger.error(
+        { reason, exitCode, err: err ? errorMessage(err) : undefined, threadId: t.worker.threadId, sessions, restartInMs: t.loaded ? delay : null, failuresInARow: failures },
+        `delivery thread ${what}: ${sessions} session(s) lost, their recipients are deferred and retried; ${next}`,
+      );
+      refresh();
+    };
     o.onFailure?.(reason);
     if (reason === 'stalled' || reason === 'message_error') {
+      // Its sessions end when it has stopped, not before: until then their sockets are open and
+      // count against their destinations' caps (the sessions' slots are released after onGone).
+      afterExit(t, lose);
       t.worker.terminate().catch((e: unknown) => logger.warn({ err: errorMessage(e) }, 'terminating the failed delivery thread failed'));
-    }
+    } else lose();
     if (t.loaded) void acquire();
     refresh();
+  }
+
+  /**
+   * Runs `lose` once the thread has exited (its handles, the sockets among them, are closed by
+   * then), or after stallMs if it does not (a thread held in a native call cannot be stopped:
+   * its connections are then counted as closed rather than holding their slots for ever).
+   */
+  function afterExit(t: Thread, lose: () => void): void {
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      backstop.cancel();
+      lose();
+    };
+    const backstop = clock.setTimer(Math.max(o.stallMs, 1000), () => {
+      logger.error({ threadId: t.worker.threadId }, 'the failed delivery thread did not stop: its connections are counted as closed');
+      once();
+    });
+    t.worker.once('exit', once);
   }
 
   function acquire(): Promise<Worker | null> {

@@ -165,10 +165,11 @@ port.on('messageerror', (err) => {
 });
 
 port.on('message', (m: ToThread) => {
-  handle(m).catch((err: unknown) => {
+  handle(m).catch(async (err: unknown) => {
     const s = sessions.get(m.id);
     sessions.delete(m.id);
-    void s?.client?.close().catch(() => undefined);
+    // reported once its socket has closed: the calling thread releases the connection's slot then
+    await s?.client?.close().catch(() => undefined);
     reply({ type: 'failed', id: m.id, call: 'call' in m ? m.call : null, message: errorMessage(err) });
   });
 });

@@ -170,6 +170,9 @@ interface Pending {
   session?: { usable: boolean };
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** resolved when the session is lost (lost(): the thread stopped, its sockets with it) */
+  lost: Promise<void>;
+  markLost: () => void;
 }
 
 export function createSessionThread(options: SessionThreadOptions): SessionThread {
@@ -181,6 +184,7 @@ export function createSessionThread(options: SessionThreadOptions): SessionThrea
 
   const lost = (id: number, p: Pending, reason: string): void => {
     open.delete(id);
+    p.markLost();
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
     if (p.session) p.session.usable = false;
     p.connected?.({ ok: false, result: 'connect_failed', error: { kind: 'local', message: reason }, tls: null });
@@ -342,6 +346,8 @@ export function createSessionThread(options: SessionThreadOptions): SessionThrea
       },
       async close() {
         if (!open.has(id)) return;
+        // The thread failed and is being stopped: the session (its socket, its slot) ends when it has.
+        if (threads.current() !== w) return p.lost;
         await call<void>((n) => ({ type: 'close', id, call: n }), [], () => undefined, () => undefined);
         state.usable = false;
         open.delete(id);
@@ -370,7 +376,9 @@ export function createSessionThread(options: SessionThreadOptions): SessionThrea
       if (threads.current() !== w) return refused('the delivery thread stopped before the connection was handed to it');
       const id = nextId++;
       return new Promise<ConnectResult>((resolve) => {
-        const p: Pending = { worker: w, clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map() };
+        let markLost!: () => void;
+        const lostP = new Promise<void>((r) => (markLost = r));
+        const p: Pending = { worker: w, clock: o.clock, host: o.host, ip: o.ip, port: o.port, connected: resolve, calls: new Map(), lost: lostP, markLost };
         open.set(id, p);
         if (o.signal) {
           p.signal = o.signal;

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { ManualClock, systemClock } from '../../src/core/clock.js';
@@ -102,4 +102,79 @@ t.test('a message that cannot be cloned fails only its own transaction (or conne
   t.equal(thread.started, 1, 'no thread was lost');
   t.same(failures, []);
   t.same(lines.filter((l) => l.level >= 50), []);
+});
+
+// A stalled thread is given up, but its sockets stay open until it has stopped: its sessions
+// (and the connection slots their workers hold, released when these calls return) end then.
+async function stalledThread(t: Test, o: { terminates: boolean }) {
+  const mx = await startMx({ host: '127.0.0.2', tls: false });
+  t.teardown(() => mx.close());
+  const clock = new ManualClock();
+  const { lines, logger } = capture();
+  const failures: ThreadFailure[] = [];
+  const workers: Worker[] = [];
+  const thread = createSessionThread({
+    logger,
+    clock,
+    workerUrl: FAULTY_WORKER,
+    stallMs: 1000,
+    onFailure: (r) => failures.push(r),
+    onStart: (w) => {
+      workers.push(w);
+      if (o.terminates || workers.length > 1) return;
+      // a thread that cannot be stopped (held in a native call): terminate() never ends
+      const terminate = w.terminate.bind(w);
+      w.terminate = () => new Promise(() => undefined);
+      t.teardown(() => terminate());
+    },
+  });
+  t.teardown(() => thread.close());
+  await thread.ready();
+  const res = await thread.connect({ host: 'mx.test', ip: '127.0.0.2', port: mx.port, hostname: 'ferry.test', tls: { required: false, implicit: false }, auth: null, timeouts, clock });
+  if (!res.ok) throw new Error(`connect failed: ${JSON.stringify(res)}`);
+  const order: string[] = [];
+  workers[0]!.once('exit', () => order.push('exit'));
+  workers[0]!.postMessage({ type: 'test-fault', fault: 'hang' });
+  let settled = false;
+  const sending = res.client.send(message()).then((r) => {
+    settled = true;
+    order.push('send returned');
+    return r;
+  });
+  const closing = sending.then(() => res.client.close()).then(() => order.push('close returned'));
+  // heartbeats on the manual clock until the thread is found stalled
+  while (!failures.includes('stalled')) {
+    clock.advance(250);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { clock, lines, failures, order, sending, closing, settled: () => settled, client: res.client };
+}
+
+t.test('a stalled thread: its sessions end once it has stopped, not when it is given up', async (t) => {
+  const s = await stalledThread(t, { terminates: true });
+  t.equal(s.settled(), false, 'given up: the transaction waits for the thread to stop');
+  const report = await s.sending;
+  await s.closing;
+  t.same(s.order, ['exit', 'send returned', 'close returned'], 'the thread stopped (its sockets closed) before its session ended');
+  t.match(report.recipients[0], { ok: false, error: { kind: 'local', message: /^the delivery thread stopped answering for \d+ ms during the transaction/ } });
+  t.same(s.failures, ['stalled'], 'reported once');
+  t.equal(s.lines.filter((l) => l.level >= 50).length, 1, 'logged once');
+});
+
+t.test('a stalled thread that cannot be stopped: its sessions end after a bound all the same (no slot held for ever)', async (t) => {
+  const s = await stalledThread(t, { terminates: false });
+  // a close() asked for meanwhile (the worker giving up) waits with the session
+  const closedEarly = s.client.close().then(() => s.order.push('early close returned'));
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(s.settled(), false, 'not before the bound');
+  s.clock.advance(999);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(s.settled(), false, 'not a millisecond early');
+  s.clock.advance(1);
+  await s.sending;
+  await s.closing;
+  await closedEarly;
+  t.same(s.order, ['send returned', 'early close returned', 'close returned']);
+  t.match(s.lines.find((l) => /did not stop/.test(l.msg)), { level: 50 }, 'said so');
+  t.same(s.failures, ['stalled'], 'reported once');
 });

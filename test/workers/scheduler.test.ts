@@ -251,3 +251,75 @@ t.test('an idle connection makes way when another destination waits for a connec
   await until(t, () => fake.sent.length === 2, 'two.test went without waiting for the idle time to pass');
   t.same(fake.sent.map((m) => m.to), [['a@one.test'], ['b@two.test']]);
 });
+
+t.test('a connection holds its slot until its close has returned (its socket closed): never over the cap, released once, nothing leaks', async (t) => {
+  // Sessions whose close() returns only when the test closes their socket; one close fails, one
+  // open throws (a worker that dies): each still gives its slot back, once.
+  const sent: OutgoingMessage[] = [];
+  const closing: { close: () => void; fail: () => void }[] = [];
+  let sockets = 0;
+  let maxSockets = 0;
+  let opened = 0;
+  const deliverer: Deliverer = {
+    async openSession(domain) {
+      opened++;
+      if (opened === 2) throw new Error('the worker dies before its session opens');
+      sockets++;
+      maxSockets = Math.max(maxSockets, sockets);
+      const session = acceptingSession(domain, { t0: T0, sent });
+      session.close = () =>
+        new Promise<void>((resolve, reject) => {
+          closing.push({
+            close: () => {
+              sockets--;
+              resolve();
+            },
+            fail: () => {
+              sockets--;
+              reject(new Error('close failed'));
+            },
+          });
+        });
+      return { ok: true, session, tries: [] };
+    },
+  };
+  let open = 0;
+  let releases = 0;
+  const gate: DestinationGate = {
+    maxConnections: () => 2,
+    messagesPerConnection: () => 1,
+    takeMessage: () => null,
+    connectionOpened: () => void open++,
+    connectionClosed: () => {
+      open--;
+      releases++;
+    },
+  };
+  const s = setup(t, deliverer, { gate });
+  const ids = Array.from({ length: 5 }, (_, i) => enqueue(s.queue, [`r${i}@closing.test`]));
+  s.scheduler.start();
+  await until(t, () => closing.length === 2, 'two sessions sent their message and are closing');
+  // the worker that died gave its slot back; the two closing sockets hold theirs
+  for (let i = 0; i < 5; i++) await settle();
+  t.equal(open, 2, 'the gate counts the two closing connections');
+  t.equal(sockets, 2);
+  t.equal(opened, 3, 'no connection opens while two sockets are still closing');
+  closing.shift()!.fail();
+  await until(t, () => opened === 4 && closing.length === 2, 'a failed close released its slot: the next connection opened');
+  // the rest: each socket closed as soon as its session asks
+  const allDone = () => ids.every((id) => s.queue.recipients.forMessage(id)[0]!.status === 'delivered') && closing.length === 0 && open === 0;
+  for (let i = 0; i < 2000 && !allDone(); i++) {
+    for (const c of closing.splice(0)) c.close();
+    await settle();
+  }
+  t.ok(allDone(), 'all delivered, every socket closed');
+  t.equal(maxSockets, 2, 'never more sockets open than the cap');
+  t.equal(open, 0, 'every slot given back');
+  t.equal(releases, opened, 'each connection released its slot exactly once (the one that died too)');
+  // no slot leaked: the destination still takes a connection
+  const late = enqueue(s.queue, ['late@closing.test']);
+  s.scheduler.poke();
+  await until(t, () => closing.length === 1, 'a new connection opened for new mail');
+  closing.shift()!.close();
+  await until(t, () => s.queue.recipients.forMessage(late)[0]!.status === 'delivered' && open === 0, 'delivered, its slot given back');
+});
