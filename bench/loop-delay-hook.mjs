@@ -14,7 +14,7 @@
 //   alloc   bytes this thread allocated on its JS heap (v8.GCProfiler: each GC's heap before it,
 //           less the heap after the one before, plus the growth since the last). Buffers' memory
 //           is not in it (outside the JS heap; see minor page faults per message instead)
-import { mkdirSync, openSync, readSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
@@ -113,12 +113,23 @@ if (file && isMainThread) {
     return { jsBytes: alloc.jsBytes + Math.max(0, getHeapStatistics().used_heap_size - alloc.lastUsed) };
   };
   const gcInside = (from, to) => gcs.reduce((a, g) => a + Math.max(0, Math.min(to, g.at + g.ms) - Math.max(from, g.at)), 0);
+  // The file is opened once and written over in place, padded with spaces (JSON allows them) to
+  // its longest length so far: it never shrinks. writeFileSync truncated it every second, and on a
+  // file system mounted with `discard` (this machine's /) freeing its blocks issued a synchronous
+  // discard: up to tens of ms asleep on this thread, counted as the SMTP thread's own stalls.
+  const fd = openSync(file, 'w');
+  let fileBytes = 0;
+  const writeOver = (text) => {
+    let buf = Buffer.from(text);
+    if (buf.length < fileBytes) buf = Buffer.concat([buf, Buffer.alloc(fileBytes - buf.length, 0x20)]);
+    writeSync(fd, buf, 0, buf.length, 0);
+    fileBytes = buf.length;
+  };
   const write = () => {
     const cpu = process.cpuUsage(since);
     const ms = (ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
     const longest = [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 20);
-    writeFileSync(
-      file,
+    writeOver(
       JSON.stringify({
         windowMs: performance.now() - windowStart,
         windowStartUs: mono(windowStart),
