@@ -662,6 +662,7 @@ for (const { c, postfix: p = {}, ferry: f = {} } of results) {
       const g = (k) => (l.gc[k] ? `${l.gc[k].n} x, ${f1(l.gc[k].totalMs)} ms, p50 ${f1(l.gc[k].p50Ms)} / p99 ${f1(l.gc[k].p99Ms)} / max ${f1(l.gc[k].maxMs)}` : '0');
       rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: GC pauses (ms): scavenge; mark-compact | ${g('scavenge')}; ${g('mark-compact')} | | | |`);
     }
+    if (l.alloc) rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: KB allocated on its JS heap per message | ${f1(l.alloc.jsBytes / c.count / 1024)} | | | |`);
     if (l.stalls) {
       const st = l.stalls;
       rows.push(`| ${c.name} (${c.count} msgs) | Ferry SMTP thread: stalls ≥ 10 ms: count, total ms (of which GC), longest 3 (ms) | ${st.n}, ${f1(st.totalMs)} (${f1(st.withGcMs)}), ${st.longest.slice(0, 3).map((s) => f1(s.ms)).join(' / ') || '-'} | | | |`);

@@ -11,9 +11,13 @@
 //   stalls  a 5 ms timer that notes every time it fired 10+ ms late ("stall"): count and the
 //           longest, each with its start (monotonic µs, the clock of a --cpu-prof profile, so
 //           bench/loop-stalls.mjs can say what ran during it) and the GC time inside it
-import { mkdirSync, openSync, readSync, readlinkSync, writeFileSync } from 'node:fs';
+//   alloc   bytes this thread allocated on its JS heap (v8.GCProfiler: each GC's heap before it,
+//           less the heap after the one before, plus the growth since the last). Buffers' memory
+//           is not in it (outside the JS heap; see minor page faults per message instead)
+import { mkdirSync, openSync, readSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 
 const file = process.env.FERRY_BENCH_LOOP_FILE;
@@ -89,13 +93,43 @@ if (file && isMainThread) {
     }
     return out;
   };
+  // alloc: GCProfiler's records are read (stop, start again) at every write
+  let profiler = new GCProfiler();
+  profiler.start();
+  const zeroAlloc = () => {
+    const h = getHeapStatistics();
+    return { jsBytes: 0, lastUsed: h.used_heap_size };
+  };
+  let alloc = zeroAlloc();
+  const readAlloc = () => {
+    for (const g of profiler.stop()?.statistics ?? []) {
+      const before = g.beforeGC.heapStatistics;
+      const after = g.afterGC.heapStatistics;
+      alloc.jsBytes += Math.max(0, before.usedHeapSize - alloc.lastUsed);
+      alloc.lastUsed = after.usedHeapSize;
+    }
+    profiler = new GCProfiler();
+    profiler.start();
+    return { jsBytes: alloc.jsBytes + Math.max(0, getHeapStatistics().used_heap_size - alloc.lastUsed) };
+  };
   const gcInside = (from, to) => gcs.reduce((a, g) => a + Math.max(0, Math.min(to, g.at + g.ms) - Math.max(from, g.at)), 0);
+  // The file is opened once and written over in place, padded with spaces (JSON allows them) to
+  // its longest length so far: it never shrinks. writeFileSync truncated it every second, and on a
+  // file system mounted with `discard` (this machine's /) freeing its blocks issued a synchronous
+  // discard: up to tens of ms asleep on this thread, counted as the SMTP thread's own stalls.
+  const fd = openSync(file, 'w');
+  let fileBytes = 0;
+  const writeOver = (text) => {
+    let buf = Buffer.from(text);
+    if (buf.length < fileBytes) buf = Buffer.concat([buf, Buffer.alloc(fileBytes - buf.length, 0x20)]);
+    writeSync(fd, buf, 0, buf.length, 0);
+    fileBytes = buf.length;
+  };
   const write = () => {
     const cpu = process.cpuUsage(since);
     const ms = (ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
     const longest = [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 20);
-    writeFileSync(
-      file,
+    writeOver(
       JSON.stringify({
         windowMs: performance.now() - windowStart,
         windowStartUs: mono(windowStart),
@@ -107,6 +141,7 @@ if (file && isMainThread) {
         // the main thread alone: what the SMTP loop itself spent (Node 20: performance.eventLoopUtilization says how busy)
         mainThreadElu: performance.eventLoopUtilization(elu).utilization,
         gc: gcSummary(),
+        alloc: readAlloc(),
         gcLongest: [...gcs].sort((a, b) => b.ms - a.ms).slice(0, 10).map((g) => ({ kind: g.kind, ms: g.ms, atUs: mono(g.at) })),
         // the whole window: this thread's time on a CPU and waiting for one
         sched: (() => {
@@ -138,9 +173,34 @@ if (file && isMainThread) {
     gcs = [];
     stalls = [];
     schedStart = sched();
+    readAlloc();
+    alloc = zeroAlloc();
   });
   // Writing is itself work on this loop (a sort, a JSON file): once a second, and at once on
   // SIGWINCH (the benchmark asks when the load is done).
   process.on('SIGWINCH', write);
+  // FERRY_BENCH_HEAP_SAMPLES=FILE: what this thread allocates, by stack (the inspector's sampling
+  // heap profiler, keeping the samples of objects already collected, so it is allocation, not
+  // what is alive): from SIGUSR2 (the load starts) to the first SIGWINCH after it, written to FILE
+  // (a .heapprofile: bench/heap-samples.mjs sums it by function).
+  const heapFile = process.env.FERRY_BENCH_HEAP_SAMPLES;
+  if (heapFile) {
+    const { Session } = await import('node:inspector');
+    const session = new Session();
+    session.connect();
+    let sampling = false;
+    process.on('SIGUSR2', () => {
+      if (sampling) return;
+      sampling = true;
+      session.post('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    });
+    process.on('SIGWINCH', () => {
+      if (!sampling) return;
+      sampling = false;
+      session.post('HeapProfiler.stopSampling', (err, r) => {
+        if (!err) writeFileSync(heapFile, JSON.stringify(r.profile));
+      });
+    });
+  }
   setInterval(write, 1000).unref();
 }

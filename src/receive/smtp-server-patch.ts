@@ -24,9 +24,14 @@ import { FerryError } from '../core/errors.js';
  * 4. The DATA scan: the library looks for the end of DATA and for escape dots with a JavaScript
  *    loop over every byte of the message; `feedDataStream` below is the same method with that
  *    loop replaced by Buffer#indexOf of "\n." (native), which visits exactly the same positions.
- *    Everything else in it (the first-line checks, the escape dot, the kept tail bytes,
- *    back-pressure) is the library's code unchanged. Installed for every server: it changes
- *    the CPU a message costs, not what any client sees.
+ *    The library also copies every chunk after the first (Buffer.concat of the 4 bytes it held
+ *    back and the chunk: a 100 KB message is copied once more on the SMTP thread, and each copy
+ *    is external memory that counts towards V8's next full GC); here the held bytes are written
+ *    on their own instead when no "\n." lies across the seam (lfDotAtSeam), otherwise the
+ *    library's copy. Everything else in it (the first-line checks, the escape dot, the kept tail
+ *    bytes, back-pressure) is the library's code unchanged. Installed for every server: it
+ *    changes the CPU and memory a message costs, not what any client sees (the same bytes, cut
+ *    into different chunks).
  * 5. Replies, for servers without a library logger (`logger: false`, as Ferry's are): a
  *    one-line reply below 400 whose text holds no control character is formatted and written
  *    by `sendLine` below — the same bytes as the library's `send`, without its per-reply
@@ -247,6 +252,23 @@ interface StreamInternals {
 const LF_DOT = Buffer.from('\n.');
 
 /**
+ * A chunk this long or longer is scanned without the held bytes copied in front of it (shorter
+ * ones: the copy is a few bytes, and the seam check needs the chunk's first two bytes).
+ */
+const SEAM_MIN_CHUNK = 8;
+
+/**
+ * Whether "\n." occurs in held + chunk[0..2] (held: at most 4 bytes): the only places where the
+ * library's scan of held + chunk looks at a dot whose line start lies in the held bytes (dots at
+ * chunk index 2 or later are seen from the chunk alone, their two bytes before included).
+ */
+export function lfDotAtSeam(held: Buffer, chunk: Buffer): boolean {
+  const at = (k: number) => (k < held.length ? held[k] : chunk[k - held.length]);
+  for (let k = 0; k <= held.length; k++) if (at(k) === 0x0a && at(k + 1) === 0x2e) return true;
+  return false;
+}
+
+/**
  * smtp-server 3.21.6's SMTPStream#_feedDataStream (data mode: escape dots removed, the final dot
  * ends the message), with its per-byte search loop replaced by indexOf. The library's loop stops
  * at every i in [2, len - 2) where chunk[i] is "." and chunk[i - 1] is LF; indexOf("\n.") from
@@ -254,9 +276,16 @@ const LF_DOT = Buffer.from('\n.');
  */
 export function feedDataStream(this: StreamInternals, chunk: Buffer, done: (err?: Error) => void): void {
   const dataStream = this._dataStream!;
-  if (this._lastBytes && this._lastBytes.length) {
-    chunk = Buffer.concat([this._lastBytes, chunk], this._lastBytes.length + chunk.length);
+  const held = this._lastBytes;
+  if (held && held.length) {
     this._lastBytes = false;
+    if (!this._atDataStart && chunk.length >= SEAM_MIN_CHUNK && !lfDotAtSeam(held, chunk)) {
+      // The library would scan held + chunk as one copy; nothing special lies where the two meet
+      // (lfDotAtSeam), so the held bytes are message bytes already: they go first, then the chunk
+      // is scanned alone — the same positions, the same bytes emitted, without copying the chunk.
+      this._countDataBytes(held.length);
+      if (dataStream.writable) dataStream.write(held);
+    } else chunk = Buffer.concat([held, chunk], held.length + chunk.length);
   }
   let len = chunk.length;
   // ".\r\n" as the very first line ends the message (only at the start of DATA: see the library)

@@ -1,6 +1,6 @@
-import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { makeDirectory } from '../core/data-dir.js';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError } from '../core/errors.js';
@@ -220,7 +220,9 @@ export class SpoolWriter implements BodyWriter {
     if (handle) {
       await handle.close().catch(() => undefined);
       this.handle = null;
-      rmSync(this.tmpPath, { force: true });
+      // Not rmSync: this runs on the SMTP thread, and freeing a file's blocks can wait for the disk
+      // (a file system mounted with `discard` issues it synchronously).
+      await rm(this.tmpPath, { force: true });
     }
   }
 }

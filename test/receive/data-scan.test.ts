@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream';
-import { feedDataStream, libraryFeedDataStream } from '../../src/receive/smtp-server-patch.js';
+import { feedDataStream, lfDotAtSeam, libraryFeedDataStream } from '../../src/receive/smtp-server-patch.js';
 import { seededRandom } from '../../src/core/random.js';
 
 /**
@@ -110,4 +110,53 @@ t.test('a 1 MB body without dots passes unchanged and in order', async (t) => {
   t.equal(ours.data.length, body.length);
   t.ok(ours.data === body, 'byte-exact');
   t.equal(ours.byteLength, body.length, 'byteLength counted as the library counts it');
+});
+
+t.test('long messages in many pieces: the same bytes as the library, and the chunks are not copied', async (t) => {
+  const random = seededRandom(31);
+  for (let round = 0; round < 300; round++) {
+    let body = '';
+    const n = 20 + Math.floor(random.next() * 200);
+    for (let i = 0; i < n; i++) body += PIECES[Math.floor(random.next() * PIECES.length)];
+    const input = Buffer.from(`${body}\r\n.\r\nQUIT\r\n`, 'latin1');
+    // 1 to 12 cuts: pieces of all lengths, many of them past the seam check's minimum
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < input.length; ) {
+      const size = 1 + Math.floor(random.next() * 40);
+      chunks.push(input.subarray(at, at + size));
+      at += size;
+    }
+    const ours = await run(feedDataStream, chunks);
+    const theirs = await run(libraryFeedDataStream, chunks);
+    if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
+      t.same(ours, theirs, `input ${JSON.stringify(input.toString('latin1'))} split ${chunks.map((c) => c.length).join('+')}`);
+      return;
+    }
+  }
+  t.pass('300 long inputs agreed');
+
+  // Two 64 KB reads of a plain body: what reaches the data stream are views of the reads themselves.
+  const line = `${'z'.repeat(70)}\r\n`;
+  const bytes = Buffer.from(`${line.repeat(1800)}.\r\n`, 'latin1');
+  const reads = [Buffer.from(bytes.subarray(0, 65536)), Buffer.from(bytes.subarray(65536))];
+  const stream = new SMTPStream() as unknown as SMTPStream & { _feedDataStream: Feed; oncommand: (c: Buffer, cb?: () => void) => void };
+  stream._feedDataStream = feedDataStream;
+  stream.oncommand = (_c, cb) => cb?.();
+  const data = stream.startDataMode();
+  const seen: Buffer[] = [];
+  data.on('data', (b: Buffer) => seen.push(b));
+  const ended = new Promise((r) => data.on('end', r));
+  for (const r of reads) stream.write(r);
+  await ended;
+  t.equal(Buffer.concat(seen).toString('latin1'), line.repeat(1800), 'byte-exact');
+  t.ok(seen.every((b) => reads.some((r) => r.buffer === b.buffer)), 'every piece is a view of a read, none a copy');
+});
+
+t.test('lfDotAtSeam: a line-start dot in the held bytes or the first two of the chunk', async (t) => {
+  const b = (s: string) => Buffer.from(s, 'latin1');
+  t.equal(lfDotAtSeam(b('ab\r\n'), b('.xyzwvut')), true, 'LF held, dot first in the chunk');
+  t.equal(lfDotAtSeam(b('a\r\n.'), b('xyzwvuts')), true, 'both held');
+  t.equal(lfDotAtSeam(b('abc\r'), b('\n.yzwvut')), true, 'the first two of the chunk');
+  t.equal(lfDotAtSeam(b('abcd'), b('x\n.zwvut')), false, 'from chunk index 1 on: the chunk scan sees it');
+  t.equal(lfDotAtSeam(b('ab\r\n'), b('x.yzwvut')), false, 'no dot after the LF');
 });
