@@ -1,0 +1,146 @@
+import type { Clock } from '../core/clock.js';
+import type { MessagesStore, QueueStoreOps } from '../core/store.js';
+import type { AcceptedMessage, MessageHead } from '../core/store-types.js';
+import { BODY_APART_MIN_BYTES } from '../store/messages-repo.js';
+import { TRANSFER_MIN_BYTES } from '../store/sqlite/threaded.js';
+
+/**
+ * The rows of messages this relay has just committed, kept for their first delivery.
+ *
+ * Delivery starts each message with messages.head: on SQLite a synchronous read of the row and
+ * its body on the SMTP thread (~40 µs of that thread per 4 KB message in the reused-connections
+ * case: bench/RESULTS.md, cpu session), of bytes the same thread held a moment before, at the
+ * intake's commit. So the intake's commit records each committed row here, and the first head()
+ * of that message takes it (once: a later attempt reads the store, which may have changed since:
+ * signed headers, a body removed).
+ *
+ * Only what head() would return unchanged on every engine is kept:
+ * - a body given inline (not a spool file), not empty, held in the row itself: smaller than BODY_APART_MIN_BYTES (larger ones are kept apart
+ *   and handed out by reference, bodyRef) and than TRANSFER_MIN_BYTES (larger Buffers are moved
+ *   to the SQLite writer thread and empty here after the commit); header blocks likewise;
+ * - a message with a recipient to deliver (one whose recipients were all dropped is never claimed).
+ * What changes a message's row before its first delivery is that delivery itself (the signed
+ * headers, written by sign/prepare.ts, which reads the store again when another node signed
+ * first: markSigned is conditional). A message another node delivers (PostgreSQL, several nodes)
+ * is never taken here and leaves by the bounds: entries older than maxAgeMs, more than
+ * maxEntries, more than maxBytes — oldest first.
+ */
+export interface AcceptedHeadsOptions {
+  clock: Clock;
+  /** Most rows kept (default 4096). */
+  maxEntries?: number;
+  /** Most bytes of headers and bodies kept (default 16 MB). */
+  maxBytes?: number;
+  /** A row not taken within this time is dropped (default 60 s): its message went elsewhere. */
+  maxAgeMs?: number;
+}
+
+export interface AcceptedHeadsStats {
+  /** head() answered from memory. */
+  hits: number;
+  /** head() read from the store. */
+  misses: number;
+  /** Rows dropped by the bounds, never taken. */
+  dropped: number;
+  entries: number;
+  bytes: number;
+}
+
+export interface AcceptedHeads {
+  /** The intake's commit: as `queue.accept`, recording each committed message. */
+  queue(queue: Pick<QueueStoreOps, 'accept'>): Pick<QueueStoreOps, 'accept'>;
+  /** messages.head: a recorded row once, else the store's. Other methods pass through. */
+  messages<M extends Pick<MessagesStore, 'head'>>(messages: M): M;
+  stats(): AcceptedHeadsStats;
+}
+
+/** Largest body or header block kept: below both thresholds (see above). */
+export const HEAD_CACHE_MAX_PART = Math.min(BODY_APART_MIN_BYTES, TRANSFER_MIN_BYTES);
+
+interface Entry {
+  head: MessageHead;
+  bytes: number;
+  at: number;
+}
+
+export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHeads {
+  const maxEntries = options.maxEntries ?? 4096;
+  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  const maxAgeMs = options.maxAgeMs ?? 60_000;
+  const { clock } = options;
+  // Insertion order is commit order: the oldest first.
+  const rows = new Map<string, Entry>();
+  let bytes = 0;
+  const counts = { hits: 0, misses: 0, dropped: 0 };
+
+  const remove = (id: string, e: Entry) => {
+    rows.delete(id);
+    bytes -= e.bytes;
+  };
+  const trim = (now: number) => {
+    for (const [id, e] of rows) {
+      if (rows.size <= maxEntries && bytes <= maxBytes && now - e.at <= maxAgeMs) break;
+      remove(id, e);
+      counts.dropped++;
+    }
+  };
+
+  /** The row head() would return, or null when it would not be the same (see above). */
+  function headOf(m: AcceptedMessage): Entry | null {
+    const msg = m.message;
+    if (!m.recipients.some((r) => r.status !== 'dropped')) return null;
+    // A spool file's body is read from where each engine keeps it (PostgreSQL: copied into the
+    // database at the commit, and head() answers with it inline); an empty one, likewise engine's.
+    if (!msg.body || msg.body.length === 0 || msg.spoolFile !== null) return null;
+    const bodyBytes = msg.body.length;
+    if (bodyBytes >= HEAD_CACHE_MAX_PART || msg.headers.length >= HEAD_CACHE_MAX_PART) return null;
+    const head: MessageHead = {
+      ...msg,
+      signedAt: null,
+      dsnRet: msg.dsnRet ?? null,
+      dsnEnvid: msg.dsnEnvid ?? null,
+      listUnsubscribe: msg.listUnsubscribe ?? false,
+      requireTls: msg.requireTls ?? false,
+      bodyRef: null,
+    };
+    return { head, bytes: bodyBytes + msg.headers.length, at: 0 };
+  }
+
+  return {
+    queue(queue) {
+      return {
+        async accept(batch) {
+          // Decided before the store takes the batch: a large Buffer is empty here after it.
+          const kept = batch.map(headOf);
+          const results = await queue.accept(batch);
+          const now = clock.now();
+          for (const e of kept) {
+            if (!e) continue;
+            e.at = now;
+            rows.set(e.head.id, e);
+            bytes += e.bytes;
+          }
+          trim(now);
+          return results;
+        },
+      };
+    },
+    messages(messages) {
+      const head = (id: string): Promise<MessageHead | undefined> => {
+        const e = rows.get(id);
+        if (e) {
+          remove(id, e);
+          if (clock.now() - e.at <= maxAgeMs) {
+            counts.hits++;
+            return Promise.resolve(e.head);
+          }
+          counts.dropped++;
+        }
+        counts.misses++;
+        return messages.head(id);
+      };
+      return { ...messages, head };
+    },
+    stats: () => ({ ...counts, entries: rows.size, bytes }),
+  };
+}
