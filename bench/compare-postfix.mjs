@@ -56,7 +56,7 @@ import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from './sqlite.mjs';
-import { cpuByRole, formatByRole, threadRoles, threadSnapshot, threadsByRole } from './lib/thread-cpu.mjs';
+import { cpuByRole, formatByRole, runtimeByName, threadRoles, threadSnapshot, threadsByRole } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -554,6 +554,7 @@ async function runFerry(c, sinkPort) {
     mkdirSync(join(root, 'tmp', 'loop'), { recursive: true });
     writeFileSync(join(root, 'tmp', 'loop', `${caseKey(c)}.json`), JSON.stringify(loop));
     const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count), r.deliveredPerSec) : null;
+    if (r.threads) log(`  runtime threads by name, CPU ms per message: ${runtimeByName(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count)}`);
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()
