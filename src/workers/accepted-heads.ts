@@ -58,9 +58,23 @@ export interface AcceptedHeads {
 export const HEAD_CACHE_MAX_PART = Math.min(BODY_APART_MIN_BYTES, TRANSFER_MIN_BYTES);
 
 interface Entry {
-  head: MessageHead;
+  /** The committed row; made into a head when taken (most rows are: the work is done once). */
+  message: AcceptedMessage['message'];
   bytes: number;
   at: number;
+}
+
+/** The row as head() reads it back: absent options are stored as null / false. */
+function headOf(msg: AcceptedMessage['message']): MessageHead {
+  return {
+    ...msg,
+    signedAt: null,
+    dsnRet: msg.dsnRet ?? null,
+    dsnEnvid: msg.dsnEnvid ?? null,
+    listUnsubscribe: msg.listUnsubscribe ?? false,
+    requireTls: msg.requireTls ?? false,
+    bodyRef: null,
+  };
 }
 
 export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHeads {
@@ -85,25 +99,15 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
     }
   };
 
-  /** The row head() would return, or null when it would not be the same (see above). */
-  function headOf(m: AcceptedMessage): Entry | null {
+  /** An entry for the row, or null when head() might not return it unchanged (see above). */
+  function entryOf(m: AcceptedMessage): Entry | null {
     const msg = m.message;
     if (!m.recipients.some((r) => r.status !== 'dropped')) return null;
     // A spool file's body is read from where each engine keeps it (PostgreSQL: copied into the
     // database at the commit, and head() answers with it inline); an empty one, likewise engine's.
     if (!msg.body || msg.body.length === 0 || msg.spoolFile !== null) return null;
-    const bodyBytes = msg.body.length;
-    if (bodyBytes >= HEAD_CACHE_MAX_PART || msg.headers.length >= HEAD_CACHE_MAX_PART) return null;
-    const head: MessageHead = {
-      ...msg,
-      signedAt: null,
-      dsnRet: msg.dsnRet ?? null,
-      dsnEnvid: msg.dsnEnvid ?? null,
-      listUnsubscribe: msg.listUnsubscribe ?? false,
-      requireTls: msg.requireTls ?? false,
-      bodyRef: null,
-    };
-    return { head, bytes: bodyBytes + msg.headers.length, at: 0 };
+    if (msg.body.length >= HEAD_CACHE_MAX_PART || msg.headers.length >= HEAD_CACHE_MAX_PART) return null;
+    return { message: msg, bytes: msg.body.length + msg.headers.length, at: 0 };
   }
 
   return {
@@ -111,13 +115,13 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
       return {
         async accept(batch) {
           // Decided before the store takes the batch: a large Buffer is empty here after it.
-          const kept = batch.map(headOf);
+          const kept = batch.map(entryOf);
           const results = await queue.accept(batch);
           const now = clock.now();
           for (const e of kept) {
             if (!e) continue;
             e.at = now;
-            rows.set(e.head.id, e);
+            rows.set(e.message.id, e);
             bytes += e.bytes;
           }
           trim(now);
@@ -132,7 +136,7 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
           remove(id, e);
           if (clock.now() - e.at <= maxAgeMs) {
             counts.hits++;
-            return Promise.resolve(e.head);
+            return Promise.resolve(headOf(e.message));
           }
           counts.dropped++;
         }
