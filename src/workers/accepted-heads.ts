@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { MessagesStore, QueueStoreOps } from '../core/store.js';
-import type { AcceptedMessage, MessageHead } from '../core/store-types.js';
+import type { AcceptedMessage, MessageHead, MessageRow } from '../core/store-types.js';
 import { BODY_APART_MIN_BYTES } from '../store/messages-repo.js';
 import { TRANSFER_MIN_BYTES } from '../store/sqlite/threaded.js';
 
@@ -64,17 +64,38 @@ interface Entry {
   at: number;
 }
 
-/** The row as head() reads it back: absent options are stored as null / false. */
-function headOf(msg: AcceptedMessage['message']): MessageHead {
-  return {
-    ...msg,
+/**
+ * The row as head() reads it back: absent options are stored as null / false. Every field by name
+ * (Required: a field added to MessageRow must be added here): an object spread of the row cost
+ * ~5 µs (V8's slow path for a copy with this many properties), a literal ~0.1.
+ */
+function headOf(m: AcceptedMessage['message']): MessageHead {
+  const head: Required<MessageRow> & { bodyRef: null } = {
+    id: m.id,
+    createdAt: m.createdAt,
+    sender: m.sender,
+    username: m.username,
+    clientIp: m.clientIp,
+    helo: m.helo,
+    tls: m.tls,
+    size: m.size,
+    headers: m.headers,
+    body: m.body,
+    spoolFile: m.spoolFile,
+    headerFrom: m.headerFrom,
+    messageIdHeader: m.messageIdHeader,
+    subject: m.subject,
+    eightBit: m.eightBit,
+    smtputf8: m.smtputf8,
+    kind: m.kind,
     signedAt: null,
-    dsnRet: msg.dsnRet ?? null,
-    dsnEnvid: msg.dsnEnvid ?? null,
-    listUnsubscribe: msg.listUnsubscribe ?? false,
-    requireTls: msg.requireTls ?? false,
+    dsnRet: m.dsnRet ?? null,
+    dsnEnvid: m.dsnEnvid ?? null,
+    listUnsubscribe: m.listUnsubscribe ?? false,
+    requireTls: m.requireTls ?? false,
     bodyRef: null,
   };
+  return head;
 }
 
 export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHeads {
