@@ -15,21 +15,26 @@ import { TRANSFER_MIN_BYTES } from '../store/sqlite/threaded.js';
  * signed headers, a body removed).
  *
  * Only what head() would return unchanged on every engine is kept:
- * - a body given inline (not a spool file), not empty, held in the row itself: smaller than BODY_APART_MIN_BYTES (larger ones are kept apart
- *   and handed out by reference, bodyRef) and than TRANSFER_MIN_BYTES (larger Buffers are moved
- *   to the SQLite writer thread and empty here after the commit); header blocks likewise;
+ * - a body given inline (not a spool file), not empty, smaller than BODY_APART_MIN_BYTES (larger
+ *   ones are kept apart and handed out by reference, bodyRef) and than TRANSFER_MIN_BYTES (larger
+ *   Buffers are moved to the SQLite writer thread and empty here after the commit); header
+ *   blocks likewise;
  * - a message with a recipient to deliver (one whose recipients were all dropped is never claimed).
  * What changes a message's row before its first delivery is that delivery itself (the signed
  * headers, written by sign/prepare.ts, which reads the store again when another node signed
- * first: markSigned is conditional). A message another node delivers (PostgreSQL, several nodes)
- * is never taken here and leaves by the bounds: entries older than maxAgeMs, more than
- * maxEntries, more than maxBytes — oldest first.
+ * first: markSigned is conditional).
+ *
+ * Bounds: maxEntries rows, maxBytes of memory held (a Buffer's whole backing store: a small one
+ * may be a slice of Node's 8 KB pool), maxAgeMs. Delivery takes rows in about commit order, so
+ * when full a new row is not kept (not the oldest dropped: those are the next to be taken; a
+ * backlog larger than the bounds reads the rest from the store). A row not taken within maxAgeMs
+ * (a message another node delivered, on PostgreSQL) is dropped.
  */
 export interface AcceptedHeadsOptions {
   clock: Clock;
   /** Most rows kept (default 4096). */
   maxEntries?: number;
-  /** Most bytes of headers and bodies kept (default 16 MB). */
+  /** Most memory held by the kept headers and bodies (default 32 MB). */
   maxBytes?: number;
   /** A row not taken within this time is dropped (default 60 s): its message went elsewhere. */
   maxAgeMs?: number;
@@ -40,8 +45,10 @@ export interface AcceptedHeadsStats {
   hits: number;
   /** head() read from the store. */
   misses: number;
-  /** Rows dropped by the bounds, never taken. */
+  /** Rows dropped by age, never taken. */
   dropped: number;
+  /** Rows not kept because the bounds were reached. */
+  full: number;
   entries: number;
   bytes: number;
 }
@@ -56,6 +63,9 @@ export interface AcceptedHeads {
 
 /** Largest body or header block kept: below both thresholds (see above). */
 export const HEAD_CACHE_MAX_PART = Math.min(BODY_APART_MIN_BYTES, TRANSFER_MIN_BYTES);
+
+/** Memory a Buffer keeps alive: its whole backing store (a slice of a pool holds all of it). */
+const held = (b: Buffer): number => Math.max(b.length, b.buffer.byteLength);
 
 interface Entry {
   /** The committed row; made into a head when taken (most rows are: the work is done once). */
@@ -100,13 +110,13 @@ function headOf(m: AcceptedMessage['message']): MessageHead {
 
 export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHeads {
   const maxEntries = options.maxEntries ?? 4096;
-  const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
   const maxAgeMs = options.maxAgeMs ?? 60_000;
   const { clock } = options;
   // Insertion order is commit order: the oldest first.
   const rows = new Map<string, Entry>();
   let bytes = 0;
-  const counts = { hits: 0, misses: 0, dropped: 0 };
+  const counts = { hits: 0, misses: 0, dropped: 0, full: 0 };
 
   const remove = (id: string, e: Entry) => {
     rows.delete(id);
@@ -114,7 +124,7 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
   };
   const trim = (now: number) => {
     for (const [id, e] of rows) {
-      if (rows.size <= maxEntries && bytes <= maxBytes && now - e.at <= maxAgeMs) break;
+      if (now - e.at <= maxAgeMs) break;
       remove(id, e);
       counts.dropped++;
     }
@@ -128,7 +138,7 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
     // database at the commit, and head() answers with it inline); an empty one, likewise engine's.
     if (!msg.body || msg.body.length === 0 || msg.spoolFile !== null) return null;
     if (msg.body.length >= HEAD_CACHE_MAX_PART || msg.headers.length >= HEAD_CACHE_MAX_PART) return null;
-    return { message: msg, bytes: msg.body.length + msg.headers.length, at: 0 };
+    return { message: msg, bytes: held(msg.body) + held(msg.headers), at: 0 };
   }
 
   return {
@@ -139,13 +149,17 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
           const kept = batch.map(entryOf);
           const results = await queue.accept(batch);
           const now = clock.now();
+          trim(now);
           for (const e of kept) {
             if (!e) continue;
+            if (rows.size >= maxEntries || bytes + e.bytes > maxBytes) {
+              counts.full++;
+              continue;
+            }
             e.at = now;
             rows.set(e.message.id, e);
             bytes += e.bytes;
           }
-          trim(now);
           return results;
         },
       };

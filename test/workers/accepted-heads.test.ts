@@ -42,7 +42,7 @@ for (const engine of ENGINES) {
       t.same(fromMemory, fromStore, `${m.message.id}: as the store reads it`);
       t.equal(typeof fromMemory?.signedAt, 'object');
     }
-    t.same(heads.stats(), { hits: 3, misses: 0, dropped: 0, entries: 0, bytes: 0 });
+    t.same(heads.stats(), { hits: 3, misses: 0, dropped: 0, full: 0, entries: 0, bytes: 0 });
     // taken once: the next attempt reads the store (signed headers may have been written since)
     t.same(await messages.head(plain.message.id), await store.messages.head(plain.message.id));
     t.equal(heads.stats().misses, 1);
@@ -83,7 +83,7 @@ t.test('a commit that fails keeps nothing', async (t) => {
   t.equal(heads.stats().entries, 0);
 });
 
-t.test('bounds: oldest first by count, by bytes and by age; an entry too old is not answered', async (t) => {
+t.test('bounds: when full a new row is not kept (the oldest are the next taken); by count, by memory held; too old: dropped', async (t) => {
   const clock = new ManualClock(T0);
   const accept: QueueStoreOps['accept'] = async () => [];
   const reads: string[] = [];
@@ -92,16 +92,31 @@ t.test('bounds: oldest first by count, by bytes and by age; an entry too old is 
   const byCount = createAcceptedHeads({ clock, maxEntries: 2 });
   const [a, b, c] = [message(), message(), message()];
   await byCount.queue({ accept }).accept([a, b, c]);
-  t.same(byCount.stats(), { hits: 0, misses: 0, dropped: 1, entries: 2, bytes: byCount.stats().bytes });
-  t.equal(await byCount.messages(store).head(a.message.id), undefined, 'the oldest went: read from the store');
-  t.same(reads, [a.message.id]);
-  t.equal((await byCount.messages(store).head(c.message.id))?.id, c.message.id);
+  t.same([byCount.stats().entries, byCount.stats().full], [2, 1]);
+  t.equal((await byCount.messages(store).head(a.message.id))?.id, a.message.id, 'the oldest stays');
+  t.equal(await byCount.messages(store).head(c.message.id), undefined, 'the one that found it full: read from the store');
+  t.same(reads, [c.message.id]);
+  await byCount.queue({ accept }).accept([c]);
+  t.equal(byCount.stats().entries, 2, 'a row taken makes room');
 
-  const one = message();
-  const size = one.message.headers.length + (one.message.body?.length ?? 0);
+  // memory held: a Buffer's whole backing store (a slice of the 8 KB pool holds all of it)
+  const own = (m: AcceptedMessage) => {
+    const headers = Buffer.alloc(m.message.headers.length); // not pooled
+    m.message.headers.copy(headers);
+    m.message.headers = headers;
+    m.message.body = Buffer.alloc(1000, 'b');
+    return m;
+  };
+  const one = own(message());
+  const size = one.message.headers.length + 1000;
   const byBytes = createAcceptedHeads({ clock, maxBytes: size * 2 });
-  await byBytes.queue({ accept }).accept([one, message(), message()]);
-  t.same([byBytes.stats().entries, byBytes.stats().bytes, byBytes.stats().dropped], [2, size * 2, 1]);
+  await byBytes.queue({ accept }).accept([one, own(message()), own(message())]);
+  t.same([byBytes.stats().entries, byBytes.stats().bytes, byBytes.stats().full], [2, size * 2, 1]);
+  const pooled = message();
+  t.ok(pooled.message.body!.buffer.byteLength > pooled.message.body!.length, 'the fixture body is a pool slice');
+  const byPool = createAcceptedHeads({ clock });
+  await byPool.queue({ accept }).accept([pooled]);
+  t.equal(byPool.stats().bytes, pooled.message.body!.buffer.byteLength + pooled.message.headers.buffer.byteLength);
 
   const byAge = createAcceptedHeads({ clock, maxAgeMs: 1000 });
   const old = message();
