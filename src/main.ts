@@ -465,6 +465,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       await stores.settle();
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      // How often a fresh message's first delivery found its row kept (workers/accepted-heads.ts).
+      logger.info({ keptRows: acceptedHeads.stats() }, 'first deliveries: rows kept at the commit');
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
       // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
       // all go through the store: they end before it closes.
