@@ -12,6 +12,9 @@
 //   --yield-to-intake true|false   Ferry's delivery.yieldToIntake (default true; builds before it reject the key)
 //   --renice ROLE=N[,...]  before the load, nice Ferry's delivery|sign|writer|runtime threads (e.g. delivery=5,runtime=10)
 //   --inline-max BYTES     Ferry's spool.inlineMaxBytes (default: its own default): larger bodies go to spool files
+//   --warm N               before the measured load, N messages of the same shape to each server, all delivered, not
+//                          measured: a server in service (Ferry's JIT warm, Postfix's daemons running) instead of a fresh
+//                          one. Off by default: the issue's figures are a fresh start's. The delay p50/p99 include them.
 //   --thread-nice N        Ferry's smtp.threadNice (default: its own, -10; 0: the SMTP thread is not raised; builds before it reject the key)
 //   --repeat N             run each case N times (Ferry, Postfix, Ferry, Postfix, ...); the table shows each
 //                          figure's median over the runs, and one line per case lists every run's ratios
@@ -56,7 +59,7 @@ import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from './sqlite.mjs';
-import { cpuByRole, formatByRole, threadRoles, threadSnapshot, threadsByRole } from './lib/thread-cpu.mjs';
+import { cpuByRole, formatByRole, runtimeByName, threadRoles, threadSnapshot, threadsByRole } from './lib/thread-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -79,6 +82,7 @@ const PERF = argv.includes('--perf') || argv.includes('--perf-process');
 // --perf-process: the same for every thread of Ferry's process (`perf report -i FILE --no-children -s tid,sym`: the writer, delivery and GC threads too)
 const PERF_PROCESS = argv.includes('--perf-process');
 const SIGN_THREADS = opt('sign-threads', null);
+const WARM = Number(opt('warm', '0'));
 const DELIVERY_THREAD = opt('delivery-thread', null);
 // --yield-to-intake true|false: Ferry's delivery.yieldToIntake (default: its own; builds before reused13 reject the key)
 const YIELD_TO_INTAKE = opt('yield-to-intake', null);
@@ -336,8 +340,25 @@ async function latency(c, port, delivered) {
   return { latencyP50: pct(times, 50), latencyP99: pct(times, 99), greetP50: pct(greetings, 50), greetP99: pct(greetings, 99), stepsP50, command: `${c.count} x (connect, EHLO, MAIL, RCPT, DATA ${c.size} B, QUIT), one client` };
 }
 
+/**
+ * --warm N: N messages of the case's shape through the server, every one delivered, before the
+ * measured load. Returns delivered() counting from there.
+ */
+async function warmUp(c, port, delivered) {
+  if (!(WARM > 0)) return delivered;
+  const before = delivered();
+  await smtpSource({ ...c, count: WARM }, port);
+  const until = Date.now() + CASE_LIMIT_MS;
+  while (delivered() - before < WARM && Date.now() < until) await sleep(50);
+  if (delivered() - before < WARM) throw new Error(`warm-up: only ${delivered() - before} of ${WARM} delivered in time`);
+  const base = delivered();
+  log(`  warm-up: ${WARM} messages delivered, not measured`);
+  return () => delivered() - base;
+}
+
 /** Runs the load against one server; polls delivered() until all are delivered. */
-async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = null) {
+async function measure(c, port, pids, deliveredAll, onStart = () => {}, mainPid = null) {
+  const delivered = await warmUp(c, port, deliveredAll);
   onStart();
   const baseCpu = cpuTicks(pids());
   const baseMain = mainPid ? threadTimes(mainPid) : { user: NaN, sys: NaN };
@@ -380,7 +401,7 @@ async function measure(c, port, pids, delivered, onStart = () => {}, mainPid = n
     // of which in the kernel (system calls: socket writes and reads, the writer hand-off)
     mainSysPer1000: (mainSys / c.count) * 1000,
     peakMb: peakKb / 1024,
-    command: src.command,
+    command: WARM > 0 ? `${src.command}; after a warm-up of ${WARM} messages (--warm)` : src.command,
     threads,
   };
 }
@@ -554,6 +575,7 @@ async function runFerry(c, sinkPort) {
     mkdirSync(join(root, 'tmp', 'loop'), { recursive: true });
     writeFileSync(join(root, 'tmp', 'loop', `${caseKey(c)}.json`), JSON.stringify(loop));
     const byRole = r.threads ? formatByRole(cpuByRole(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count), r.deliveredPerSec) : null;
+    if (r.threads) log(`  runtime threads by name, CPU ms per message: ${runtimeByName(child.pid, r.threads.base, r.threads.end, threadRoles(loopFile), c.count)}`);
     const delays = db
       .prepare("SELECT r.updated_at - m.created_at AS d FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.status = 'delivered'")
       .all()

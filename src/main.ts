@@ -20,6 +20,7 @@ import { raiseThisThreadPriority } from './receive/smtp-thread-priority.js';
 import { createSmtpListener, type SmtpListener } from './receive/smtp-listener.js';
 import { loadTlsMaterial } from './receive/tls-cert.js';
 import { createMessagePreparer } from './sign/prepare.js';
+import { createAcceptedHeads } from './workers/accepted-heads.js';
 import { autoSignThreads, createSignPool } from './sign/pool.js';
 import { createDeliverer } from './deliver/deliverer.js';
 import { createSessionThread } from './deliver/session-thread.js';
@@ -113,8 +114,10 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
   const live = createReloadParts(config, { dkimKeys: lateStore.dkimKeys, resolver, clock, random, logger, maxHeaderBytes: config.smtp.maxHeaderBytes, signOffload: signPool });
   // One-click unsubscribe (issue 16): per-recipient List-Unsubscribe with an HMAC token, and the endpoint.
   const { oneClick, mailto: unsubscribeMailto } = oneClickOf(config);
+  // The rows the intake just committed, for their first delivery: no store read of them on this thread.
+  const acceptedHeads = createAcceptedHeads({ clock });
   const preparer = createMessagePreparer({
-    messages: lateStore.messages,
+    messages: acceptedHeads.messages(lateStore.messages),
     spool,
     signer: live.signer,
     clock,
@@ -281,7 +284,7 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
     spool,
     // Recipients dropped at intake: their fates are written in the intake transaction.
     store: withIntakeDropFates({
-      queue: lateStore.queue,
+      queue: acceptedHeads.queue(lateStore.queue),
       fate,
       suppressionOf: config.dsn.enabled && config.dsn.onDropped ? (address, user) => bounceSuppressions.find(address, user) : null,
     }),
@@ -462,6 +465,8 @@ export function createFerry(config: Config, deps: FerryDeps = {}): Ferry {
       // Intake commits sent by the last sessions: let them land before deliveries stop.
       await stores.settle();
       await scheduler.stop(config.smtp.shutdownGraceMs);
+      // How often a fresh message's first delivery found its row kept (workers/accepted-heads.ts).
+      logger.info({ keptRows: acceptedHeads.stats() }, 'first deliveries: rows kept at the commit');
       // The reports the last deliveries made due, a TLS report mail being queued, the webhook
       // cursors, retention's last pass, the TLS sessions' counts, the budgets and the quota usage
       // all go through the store: they end before it closes.
