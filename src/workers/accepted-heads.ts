@@ -178,7 +178,15 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
         counts.misses++;
         return messages.head(id);
       };
-      return { ...messages, head };
+      // Every other method is the store's own, called on the store: a spread copies only own
+      // properties and would lose a class's methods (markSigned, on the engine's prototype).
+      return new Proxy(messages, {
+        get(target, prop) {
+          if (prop === 'head') return head;
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
     },
     stats: () => ({ ...counts, entries: rows.size, bytes }),
   };

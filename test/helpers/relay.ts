@@ -41,7 +41,7 @@ export async function startRelay(t: Test, overrides: RelayOverrides = {}, deps: 
     {
       dataDir,
       hostname: 'ferry.test',
-      log: { level: 'silent' },
+      log: { level: (process.env.FERRY_TEST_LOG ?? 'silent') as 'silent' },
       // Traffic stays on loopback: unless a test brings its own DNS server, lookups (MX, DMARC)
       // go to a closed port and fail at once (a temporary failure: recipients are deferred).
       dns: { servers: ['127.0.0.1:9'], timeoutMs: 300, tries: 1 },

@@ -5,6 +5,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { QueueStoreOps } from '../../src/core/store.js';
 import type { AcceptedMessage, MessageHead } from '../../src/core/store-types.js';
 import { createAcceptedHeads, HEAD_CACHE_MAX_PART } from '../../src/workers/accepted-heads.js';
+import { deferredStore } from '../../src/store/deferred.js';
 import { ENGINES } from '../store/contract/engines.js';
 import { message } from '../store/contract/fixtures.js';
 import { tempDir } from '../helpers/relay.js';
@@ -48,6 +49,19 @@ for (const engine of ENGINES) {
     t.equal(heads.stats().misses, 1);
     // the other methods are the store's
     t.equal((await messages.getSummary(plain.message.id))?.id, plain.message.id);
+    // every one of them, called on the store (a class's methods live on its prototype: a copy of
+    // the object's own properties lost markSigned, and every DKIM-signed delivery failed)
+    for (const name of ['insert', 'get', 'getSummary', 'list', 'count', 'spoolFiles', 'markBodyLost', 'forgetSpoolFile', 'markSigned', 'signedAt'] as const) {
+      t.equal(typeof messages[name], 'function', `${name} passes through`);
+    }
+    t.equal(await messages.markSigned(options.message.id, Buffer.from('DKIM-Signature: x\r\n'), T0 + 5), true, 'markSigned reaches the store');
+    t.equal(await store.messages.signedAt(options.message.id), T0 + 5);
+    t.equal(await messages.signedAt(options.message.id), T0 + 5);
+    // the relay's store is opened late: its groups are Proxies with no own properties
+    const late = heads.messages(deferredStore(() => store).messages);
+    t.equal(typeof late.markSigned, 'function', 'a late-opened store keeps its methods');
+    t.equal(await late.signedAt(options.message.id), T0 + 5);
+    t.equal(await late.markSigned(options.message.id, Buffer.from('DKIM-Signature: y\r\n'), T0 + 6), false, 'signed once');
   });
 
   t.test(`${engine.name}: large bodies and header blocks are not kept (kept apart, or moved to the writer thread)`, async (t) => {
