@@ -14,5 +14,9 @@ export const NETWORK_RULES: readonly BounceRule[] = Object.freeze([
   // A TLS failure is a policy mismatch between the two ends; it is retried (another MX, a
   // later attempt, a changed policy) and never bounces the recipient on its own.
   rule('net-tls', 'policy', { errors: ['tls'] }, { permanent: false }),
-  rule('net-connect', 'temporary', { errors: ['connect', 'timeout', 'protocol', 'local'] }),
+  rule('net-connect', 'temporary', { errors: ['connect', 'timeout', 'protocol'] }),
+  // This relay's own side: a refusal it made (a private MX address, an abort at stop) or an
+  // error in it. Retried like a network failure, but named apart so that an operator reading
+  // the attempt does not look for a network fault.
+  rule('local', 'temporary', { errors: ['local'] }),
 ]);

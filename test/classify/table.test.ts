@@ -270,7 +270,8 @@ t.test('network failures', async (t) => {
   t.match(net('connect', 'connect ECONNREFUSED 192.0.2.1:25'), { category: 'temporary', permanent: false });
   t.match(net('timeout', 'greeting not received in 30000 ms'), { category: 'temporary', permanent: false });
   t.match(net('protocol', 'unexpected line from server'), { category: 'temporary' });
-  t.match(net('local', 'EMFILE: too many open files'), { category: 'temporary' });
+  t.match(net('local', 'EMFILE: too many open files'), { category: 'temporary', rule: 'local' }, "this relay's side, named apart");
+  t.match(net('connect', 'connect ECONNREFUSED 192.0.2.1:25'), { rule: 'net-connect' });
   t.match(net('tls', 'certificate has expired'), { category: 'policy', permanent: false, suppress: false });
   t.match(net('connect', 'NXDOMAIN'), { category: 'temporary' }, 'only the DNS stage speaks about domains');
 });
