@@ -15,6 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { acceptedMessage } from './lib/bench-message.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -37,14 +38,7 @@ function message() {
   const id = `H${process.pid}X${String(++seq).padStart(8, '0')}`;
   const headers = Buffer.from(`Received: from bench.client (localhost [127.0.0.1])\r\n\tby bench.ferry.test (Ferry) with ESMTP id ${id}\r\nFrom: bench@source.test\r\nTo: rcpt${seq}@d1.dest.test\r\nSubject: bench ${seq}\r\n\r\n`);
   const body = Buffer.alloc(SIZE, 'The quick brown fox jumps over the lazy dog.\r\n');
-  return {
-    message: {
-      id, createdAt: Date.now(), sender: 'bench@source.test', username: null, clientIp: '127.0.0.1', helo: 'source.test', tls: null,
-      size: headers.length + body.length, headers, body, spoolFile: null, headerFrom: 'bench@source.test', messageIdHeader: null,
-      subject: `bench ${seq}`, eightBit: false, smtputf8: false, kind: 'submission',
-    },
-    recipients: [{ address: `rcpt${seq}@d1.dest.test`, domain: 'd1.dest.test', status: 'queued', reason: null, category: null }],
-  };
+  return acceptedMessage({ id, headers, body, sender: 'bench@source.test', helo: 'source.test', subject: `bench ${seq}`, address: `rcpt${seq}@d1.dest.test` });
 }
 const cpu = () => {
   const c = process.cpuUsage();

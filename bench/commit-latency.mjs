@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writerBenchMessages } from './lib/bench-message.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -64,21 +65,7 @@ function threadCpu() {
   return out;
 }
 
-let seq = 0;
-const bodyBytes = Buffer.alloc(Math.max(0, SIZE - 200), 'x');
-function message() {
-  const id = `C${process.pid}X${String(++seq).padStart(7, '0')}`;
-  const headers = Buffer.from(`Received: bench\r\nSubject: ${id}\r\n\r\n`);
-  const body = Buffer.from(bodyBytes);
-  return {
-    message: {
-      id, createdAt: Date.now(), sender: 'app@example.com', username: null, clientIp: '127.0.0.1', helo: 'client.test', tls: null,
-      size: headers.length + body.length, headers, body, spoolFile: null, headerFrom: 'app@example.com', messageIdHeader: null,
-      subject: id, eightBit: false, smtputf8: false, kind: 'submission',
-    },
-    recipients: [{ address: `r${seq}@example.net`, domain: 'example.net', status: 'queued', reason: null, category: null }],
-  };
-}
+const message = writerBenchMessages('C', SIZE);
 
 async function run(dist, shape, checkpointEvery) {
   const { openThreadedSqliteStore } = await import(pathToFileURL(join(dist, 'store/sqlite/threaded.js')).href);

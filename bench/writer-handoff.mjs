@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writerBenchMessages } from './lib/bench-message.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,21 +39,7 @@ function mainThreadCpuMs() {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
-let seq = 0;
-const bodyBytes = Buffer.alloc(Math.max(0, SIZE - 200), 'x');
-function message() {
-  const id = `H${process.pid}X${String(++seq).padStart(7, '0')}`;
-  const headers = Buffer.from(`Received: bench\r\nSubject: ${id}\r\n\r\n`);
-  const body = Buffer.from(bodyBytes);
-  return {
-    message: {
-      id, createdAt: Date.now(), sender: 'app@example.com', username: null, clientIp: '127.0.0.1', helo: 'client.test', tls: null,
-      size: headers.length + body.length, headers, body, spoolFile: null, headerFrom: 'app@example.com', messageIdHeader: null,
-      subject: id, eightBit: false, smtputf8: false, kind: 'submission',
-    },
-    recipients: [{ address: `r${seq}@example.net`, domain: 'example.net', status: 'queued', reason: null, category: null }],
-  };
-}
+const message = writerBenchMessages('H', SIZE);
 
 async function run(kind) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-handoff-'));
