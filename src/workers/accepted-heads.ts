@@ -180,11 +180,16 @@ export function createAcceptedHeads(options: AcceptedHeadsOptions): AcceptedHead
       };
       // Every other method is the store's own, called on the store: a spread copies only own
       // properties and would lose a class's methods (markSigned, on the engine's prototype).
+      // Bound once per method (delivery calls some per message).
+      const bound = new Map<string | symbol, unknown>();
       return new Proxy(messages, {
         get(target, prop) {
           if (prop === 'head') return head;
           const value: unknown = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
+          if (typeof value !== 'function') return value;
+          let b = bound.get(prop);
+          if (b === undefined) bound.set(prop, (b = value.bind(target)));
+          return b;
         },
       });
     },
